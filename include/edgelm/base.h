@@ -1,0 +1,108 @@
+/* edgelm base: the library-wide error codes, diagnostics that name the thing and the fix,
+ * the logging hook, and small helpers every layer uses. */
+#ifndef EDGELM_BASE_H
+#define EDGELM_BASE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- errors ---- */
+
+/* Every error the library can return: X(NAME, value, message). Functions that can fail return 0
+ * or a negative ELM_E<NAME>. Codes are only ever appended, never renumbered. */
+#define ELM_ERRNO_MAP(X)                                                                        \
+    X(NOMEM, -1, "out of memory")                                                               \
+    X(INVAL, -2, "invalid argument")                                                            \
+    X(IO, -3, "input/output error")                                                             \
+    X(NOENT, -4, "no such file or directory")                                                   \
+    X(ACCES, -5, "permission denied")                                                           \
+    X(NOTSUP, -6, "not supported")                                                              \
+    X(RANGE, -7, "value out of range")                                                          \
+    X(EXIST, -8, "already exists")                                                              \
+    X(NOKEY, -9, "key not found")                                                               \
+    X(KEYTYPE, -10, "key has a different type")                                                 \
+    X(GGUF_MAGIC, -100, "not a GGUF file")                                                      \
+    X(GGUF_VERSION, -101, "unsupported GGUF version")                                           \
+    X(GGUF_TRUNCATED, -102, "GGUF file is truncated")                                           \
+    X(GGUF_COUNT, -103, "GGUF count is larger than the file can hold")                          \
+    X(GGUF_STRING, -104, "GGUF string length is out of bounds")                                 \
+    X(GGUF_ARRAY, -105, "GGUF array length is out of bounds")                                   \
+    X(GGUF_KV_TYPE, -106, "GGUF metadata value has an unknown type")                            \
+    X(GGUF_NDIM, -107, "GGUF tensor has an invalid number of dimensions")                       \
+    X(GGUF_SHAPE, -108, "GGUF tensor shape is invalid or overflows")                            \
+    X(GGUF_TENSOR_TYPE, -109, "GGUF tensor has an unknown or unsupported type")                 \
+    X(GGUF_BOUNDS, -110, "GGUF tensor data lies outside the file")                              \
+    X(GGUF_ALIGN, -111, "GGUF alignment is invalid")                                            \
+    X(GGUF_DUP_KEY, -112, "GGUF metadata key appears twice")                                    \
+    X(GGUF_DUP_TENSOR, -113, "GGUF tensor name appears twice")                                  \
+    X(GGUF_BLOCK, -114, "GGUF tensor row is not a whole number of quantization blocks")         \
+    X(GGUF_OFFSET, -115, "GGUF tensor offset is not aligned")                                   \
+    X(GGUF_OVERLAP, -116, "GGUF tensors overlap")                                               \
+    X(GGUF_NESTING, -117, "GGUF arrays are nested too deeply")                                  \
+    X(GGUF_KEY, -118, "GGUF metadata key is empty or invalid")
+
+typedef enum {
+    ELM_OK = 0,
+#define ELM__ERR_ENUM(name, val, msg) ELM_E##name = (val),
+    ELM_ERRNO_MAP(ELM__ERR_ENUM)
+#undef ELM__ERR_ENUM
+} elm_err_t;
+
+/* The fixed message for an error code ("out of memory"); never NULL. */
+const char *elm_strerror(int code);
+
+/* The symbolic name of an error code ("ELM_ENOMEM"); never NULL. */
+const char *elm_errname(int code);
+
+/* Translate an errno value into an ELM_E* code; called once, right at the system call. */
+int elm_from_errno(int err);
+
+/* ---- diagnostics ---- */
+
+/* A diagnostic carries the code and a message that names the thing and the likely fix:
+ * "model.gguf: tensor blk.3.attn_q.weight extends past end of file (truncated download?)".
+ * Functions that take an elm_diag_t * accept NULL and then only return the code. */
+typedef struct {
+    int code;
+    char msg[512];
+} elm_diag_t;
+
+/* Set *d (if not NULL) to code and a printf-style message; returns code so callers can write
+ * `return elm_diag(d, ELM_EIO, "%s: read failed (%s)", path, why);`. */
+int elm_diag(elm_diag_t *d, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Reset *d to ELM_OK and an empty message. Accepts NULL. */
+void elm_diag_clear(elm_diag_t *d);
+
+/* ---- logging ---- */
+
+typedef enum { ELM_LOG_ERROR = 0, ELM_LOG_WARN = 1, ELM_LOG_INFO = 2, ELM_LOG_DEBUG = 3 } elm_log_level_t;
+
+typedef void (*elm_log_fn)(elm_log_level_t level, const char *msg, void *user);
+
+/* Install the one logging hook (the CLI does this); NULL silences the library. The library
+ * never prints by itself. */
+void elm_log_set_hook(elm_log_fn fn, void *user);
+
+/* Send a message to the hook, if any. */
+void elm_log(elm_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- small helpers ---- */
+
+/* Monotonic clock in nanoseconds. */
+uint64_t elm_time_ns(void);
+
+/* Overflow-checked size arithmetic: return 0 and set *out, or ELM_ERANGE on overflow. */
+int elm_mul_u64(uint64_t a, uint64_t b, uint64_t *out);
+int elm_add_u64(uint64_t a, uint64_t b, uint64_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,60 @@
+/* edgelm kernels: per-type traits (block layout, dequantize, quantize, dot product) — the single
+ * dispatch point. kernels/ref holds the scalar reference that defines the numbers; SIMD variants
+ * plug into the same table, chosen once from CPU features. */
+#ifndef EDGELM_KERNELS_H
+#define EDGELM_KERNELS_H
+
+#include <stdint.h>
+
+#include "edgelm/gguf.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- scalar conversions ---- */
+
+float elm_fp16_to_fp32(uint16_t h);
+uint16_t elm_fp32_to_fp16(float f); /* IEEE round-to-nearest-even */
+float elm_bf16_to_fp32(uint16_t h);
+uint16_t elm_fp32_to_bf16(float f); /* round-to-nearest-even; NaN stays NaN (ggml's rule) */
+
+/* ---- traits ---- */
+
+/* Dequantize n values (n a multiple of the block size) from blocks x into y. */
+typedef void (*elm_to_float_fn)(const void *x, float *y, int64_t n);
+/* Quantize n values (n a multiple of the block size) from x into blocks y. */
+typedef void (*elm_from_float_fn)(const float *x, void *y, int64_t n);
+/* *s = dot product of n values: x in the weight type, y in the traits' vec_dot_type. */
+typedef void (*elm_vec_dot_fn)(int64_t n, float *s, const void *x, const void *y);
+
+typedef struct {
+    elm_type_t type;
+    const char *name;            /* ggml name: "q4_K" */
+    uint32_t blck_size;          /* values per block */
+    uint32_t type_size;          /* bytes per block */
+    elm_to_float_fn to_float;
+    /* What llama-quantize does to a weight row without an importance matrix (ggml's reference
+     * quantizer, `quantize_row_*_ref`): bit-exact with ggml. NULL if the type cannot be made. */
+    elm_from_float_fn quantize;
+    /* What matrix products do to activations of this type (ggml's CPU from_float; differs from
+     * quantize for q8_0/q8_1 in rounding). NULL for types never used as activations. */
+    elm_from_float_fn from_float;
+    elm_vec_dot_fn vec_dot;      /* NULL for activation-only types */
+    elm_type_t vec_dot_type;     /* the type vec_dot wants its second operand in */
+} elm_type_traits_t;
+
+/* Fill the traits table from CPU features; idempotent and thread-safe. Called by elm_traits(). */
+void elm_kernels_init(void);
+
+/* The traits of a type, or NULL when the library cannot compute with it (unknown, retired, or a
+ * type without kernels yet, such as the IQ2/IQ3 families). */
+const elm_type_traits_t *elm_traits(int type);
+
+/* The scalar reference traits, regardless of CPU: the oracle SIMD kernels are tested against. */
+const elm_type_traits_t *elm_traits_ref(int type);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

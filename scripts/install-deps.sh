@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Install the Debian packages edgelm needs to build and test. Idempotent: packages already present
+# are skipped; says what it installs; works as root or through sudo.
+set -euo pipefail
+
+packages=(
+  build-essential   # gcc, make, libc headers
+  cmake             # the build
+  libcmocka-dev     # unit tests
+  clang             # libFuzzer harnesses
+  libclang-rt-dev   # clang's sanitizer and fuzzer runtimes
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+  sudo=()
+elif command -v sudo >/dev/null 2>&1; then
+  sudo=(sudo)
+else
+  echo "install-deps: need root or sudo to install: ${missing[*]}" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,55 @@
+/* Shared test helpers: fixture and shared-data paths, and the skip-or-fail rule for missing data. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+
+const char *elm_test_fixture(const char *rel)
+{
+    static char buf[4096];
+    snprintf(buf, sizeof buf, "%s/%s", ELM_FIXTURES_DIR, rel);
+    return buf;
+}
+
+const char *elm_test_data(const char *rel)
+{
+    static char buf[4096];
+    const char *root = getenv("EDGELM_TEST_DATA");
+    if (!root || !*root) root = ELM_TEST_DATA_DEFAULT;
+    snprintf(buf, sizeof buf, "%s/%s", root, rel);
+    struct stat st;
+    if (stat(buf, &st) == 0) return buf;
+    const char *req = getenv("EDGELM_REQUIRE_DATA");
+    if (req && strcmp(req, "1") == 0) {
+        fail_msg("required test data %s is missing (set EDGELM_TEST_DATA to the shared data folder)", buf);
+        return NULL;
+    }
+    printf("SKIPPED: %s is missing (set EDGELM_TEST_DATA to the shared data folder)\n", buf);
+    skip();
+    return NULL;
+}
+
+void *elm_test_read_file(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    void *buf = malloc(n > 0 ? (size_t)n : 1);
+    if (buf && n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (buf && size) *size = (size_t)n;
+    return buf;
+}

@@ -1,0 +1,20 @@
+/* Shared test helpers: where the fixtures and the shared data live, and the skip-or-fail rule for
+ * missing data (EDGELM_REQUIRE_DATA=1 turns a skip into a failure, as CI needs). Include after
+ * <cmocka.h>. */
+#ifndef ELM_TESTUTIL_H
+#define ELM_TESTUTIL_H
+
+#include <stddef.h>
+
+/* Path of a file under tests/fixtures/ (static buffer, valid until the next call). */
+const char *elm_test_fixture(const char *rel);
+
+/* Path of a file under EDGELM_TEST_DATA (default ../shared/data), or NULL when it is missing: then
+ * the test has been skipped (with the reason printed) or failed when data is required. Use as
+ *   const char *p = elm_test_data("reference/quant/quant-vectors.gguf"); if (!p) return; */
+const char *elm_test_data(const char *rel);
+
+/* Read a whole file into a malloc'd buffer (caller frees); NULL on failure. */
+void *elm_test_read_file(const char *path, size_t *size);
+
+#endif

@@ -1,0 +1,38 @@
+/* The edgelm command: dispatch to one file per subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const elm_cmd_t commands[] = {
+    {"info", "what is inside a GGUF file", elm_cmd_info},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: edgelm COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'edgelm COMMAND --help' shows a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    elm_cli_init();
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("edgelm %s\n", ELM_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "edgelm: unknown command '%s' (see 'edgelm --help')\n", argv[1]);
+    return 2;
+}
