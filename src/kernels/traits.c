@@ -1,0 +1,87 @@
+/* The per-type traits table: block layout, dequantize, quantize, activation quantizer and dot
+ * product of every type the kernels can compute with. The one dispatch point of kernels/. */
+#include <pthread.h>
+#include <stddef.h>
+
+#include "edgelm/kernels.h"
+#include "kernels/ref/ref.h"
+
+/* ---- reference table ----
+ * The scalar kernels of kernels/ref, indexed by type id. Types without kernels (the IQ2/IQ3/IQ1
+ * families, iq4_xs, the ternary types, mxfp4, the integer types and f64) have no entry. */
+
+#define TRAITS(T, NAME, BLCK, SIZE, TO, Q, FROM, DOT, VDT)                                      \
+    [ELM_TYPE_##T] = {ELM_TYPE_##T, NAME, BLCK, SIZE, TO, Q, FROM, DOT, ELM_TYPE_##VDT}
+
+static const elm_type_traits_t ref_traits[ELM_TYPE_COUNT] = {
+    TRAITS(F32, "f32", 1, 4, elm__f32_to_float, elm__f32_from_float, elm__f32_from_float,
+           elm__vec_dot_f32, F32),
+    TRAITS(F16, "f16", 1, 2, elm__f16_to_float, elm__f16_from_float, elm__f16_from_float,
+           elm__vec_dot_f16, F16),
+    TRAITS(BF16, "bf16", 1, 2, elm__bf16_to_float, elm__bf16_from_float, elm__bf16_from_float,
+           elm__vec_dot_bf16, BF16),
+    TRAITS(Q4_0, "q4_0", 32, 18, elm__dequantize_q4_0, elm__quantize_q4_0_ref, NULL,
+           elm__vec_dot_q4_0_q8_0, Q8_0),
+    TRAITS(Q4_1, "q4_1", 32, 20, elm__dequantize_q4_1, elm__quantize_q4_1_ref, NULL,
+           elm__vec_dot_q4_1_q8_1, Q8_1),
+    TRAITS(Q5_0, "q5_0", 32, 22, elm__dequantize_q5_0, elm__quantize_q5_0_ref, NULL,
+           elm__vec_dot_q5_0_q8_0, Q8_0),
+    TRAITS(Q5_1, "q5_1", 32, 24, elm__dequantize_q5_1, elm__quantize_q5_1_ref, NULL,
+           elm__vec_dot_q5_1_q8_1, Q8_1),
+    TRAITS(Q8_0, "q8_0", 32, 34, elm__dequantize_q8_0, elm__quantize_q8_0_ref,
+           elm__quantize_q8_0_act, elm__vec_dot_q8_0_q8_0, Q8_0),
+    TRAITS(Q8_1, "q8_1", 32, 36, elm__dequantize_q8_1, elm__quantize_q8_1_ref,
+           elm__quantize_q8_1_act, NULL, Q8_1),
+    TRAITS(IQ4_NL, "iq4_nl", 32, 18, elm__dequantize_iq4_nl, elm__quantize_iq4_nl, NULL,
+           elm__vec_dot_iq4_nl_q8_0, Q8_0),
+    TRAITS(Q2_K, "q2_K", 256, 84, elm__dequantize_q2_K, elm__quantize_q2_K_ref, NULL,
+           elm__vec_dot_q2_K_q8_K, Q8_K),
+    TRAITS(Q3_K, "q3_K", 256, 110, elm__dequantize_q3_K, elm__quantize_q3_K_ref, NULL,
+           elm__vec_dot_q3_K_q8_K, Q8_K),
+    TRAITS(Q4_K, "q4_K", 256, 144, elm__dequantize_q4_K, elm__quantize_q4_K_ref, NULL,
+           elm__vec_dot_q4_K_q8_K, Q8_K),
+    TRAITS(Q5_K, "q5_K", 256, 176, elm__dequantize_q5_K, elm__quantize_q5_K_ref, NULL,
+           elm__vec_dot_q5_K_q8_K, Q8_K),
+    TRAITS(Q6_K, "q6_K", 256, 210, elm__dequantize_q6_K, elm__quantize_q6_K_ref, NULL,
+           elm__vec_dot_q6_K_q8_K, Q8_K),
+    /* On x86, ggml's CPU activation quantizer for q8_K is the reference one. */
+    TRAITS(Q8_K, "q8_K", 256, 292, elm__dequantize_q8_K, elm__quantize_q8_K_ref,
+           elm__quantize_q8_K_ref, NULL, Q8_K),
+};
+
+#undef TRAITS
+
+/* ---- dispatch table ----
+ * Filled once by elm_kernels_init(): a copy of the reference table, over which per-ISA variants
+ * (kernels/x86/, kernels/arm/) will install their kernels entry by entry after CPU feature
+ * detection; an entry an ISA does not provide keeps the reference kernel. */
+
+static elm_type_traits_t traits[ELM_TYPE_COUNT];
+static pthread_once_t traits_once = PTHREAD_ONCE_INIT;
+
+static void traits_fill(void)
+{
+    for (int t = 0; t < ELM_TYPE_COUNT; t++) traits[t] = ref_traits[t];
+}
+
+void elm_kernels_init(void)
+{
+    pthread_once(&traits_once, traits_fill);
+}
+
+static const elm_type_traits_t *lookup(const elm_type_traits_t *table, int type)
+{
+    if (type < 0 || type >= ELM_TYPE_COUNT || !table[type].name) return NULL;
+    return &table[type];
+}
+
+const elm_type_traits_t *elm_traits(int type)
+{
+    elm_kernels_init();
+    return lookup(traits, type);
+}
+
+const elm_type_traits_t *elm_traits_ref(int type)
+{
+    return lookup(ref_traits, type);
+}
