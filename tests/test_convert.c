@@ -1,0 +1,419 @@
+/* convert/: file-type names, llama-quantize's per-tensor types (on the real models' shapes and
+ * against llama.cpp's own output for the tiny reference models, byte for byte), synth plans and
+ * their file sizes against the real downloads, the Llama 3 rope factors, and the errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "edgelm/convert.h"
+#include "edgelm/gguf.h"
+#include "testutil.h"
+
+static void test_ftype_names(void **state)
+{
+    (void)state;
+    elm_ftype_t f;
+    assert_int_equal(elm_ftype_from_name("q4_k_m", &f), 0);
+    assert_int_equal(f, ELM_FTYPE_Q4_K_M);
+    assert_int_equal(elm_ftype_from_name("Q4_K", &f), 0); /* llama-quantize's alias */
+    assert_int_equal(f, ELM_FTYPE_Q4_K_M);
+    assert_int_equal(elm_ftype_from_name("Q5_K", &f), 0);
+    assert_int_equal(f, ELM_FTYPE_Q5_K_M);
+    assert_int_equal(elm_ftype_from_name("bf16", &f), 0);
+    assert_int_equal(f, 32);
+    assert_int_equal(elm_ftype_from_name("Q8_0", &f), 0);
+    assert_int_equal(f, 7);
+    assert_int_equal(elm_ftype_from_name("Q6_K", &f), 0);
+    assert_int_equal(f, 18);
+    assert_int_equal(elm_ftype_from_name("Q3_K_M", &f), ELM_EINVAL);
+    assert_int_equal(f, ELM_FTYPE_ALL_F32);
+    assert_string_equal(elm_ftype_name(ELM_FTYPE_Q5_K_M), "Q5_K_M");
+    assert_int_equal(elm_ftype_base_type(ELM_FTYPE_Q4_K_M), ELM_TYPE_Q4_K);
+}
+
+/* ---- the real models' mixes (llamacpp-cpu.md), from the shape table alone ---- */
+
+static elm_synth_plan_t *plan(const char *spec)
+{
+    elm_synth_plan_t *p = NULL;
+    elm_diag_t d = {0};
+    int rc = elm_synth_plan(spec, NULL, &p, &d);
+    if (rc) fprintf(stderr, "%s: %s\n", spec, d.msg);
+    assert_int_equal(rc, 0);
+    return p;
+}
+
+static void expect_counts(const char *spec, const int *counts /* type, count, ..., -1 */)
+{
+    elm_synth_plan_t *p = plan(spec);
+    uint64_t sum = 0;
+    for (const int *c = counts; *c >= 0; c += 2) {
+        uint64_t got = elm_synth_plan_type_count(p, (elm_type_t)c[0]);
+        if (got != (uint64_t)c[1])
+            fprintf(stderr, "%s: %s x%llu, wanted %d\n", spec, elm_type_info(c[0])->name,
+                    (unsigned long long)got, c[1]);
+        assert_int_equal(got, c[1]);
+        sum += got;
+    }
+    assert_int_equal(sum, elm_synth_plan_n_tensors(p)); /* and no other types */
+    elm_synth_plan_free(p);
+}
+
+static void test_real_mixes(void **state)
+{
+    (void)state;
+    /* qwen2.5-0.5b: 24 layers × (7 matrices + 2 norms + 3 biases) + token_embd + output_norm */
+    expect_counts("qwen2.5-0.5b:Q4_K_M",
+                  (const int[]){ELM_TYPE_Q5_0, 132, ELM_TYPE_Q8_0, 13, ELM_TYPE_Q4_K, 12,
+                                ELM_TYPE_Q6_K, 12, ELM_TYPE_F32, 121, -1});
+    expect_counts("qwen2.5-0.5b:Q4_0",
+                  (const int[]){ELM_TYPE_Q4_0, 168, ELM_TYPE_Q8_0, 1, ELM_TYPE_F32, 121, -1});
+    /* llama3.2-1b: 16 × (7 + 2) + token_embd + output_norm + rope_freqs */
+    expect_counts("llama3.2-1b:Q4_K_M",
+                  (const int[]){ELM_TYPE_Q4_K, 96, ELM_TYPE_Q6_K, 17, ELM_TYPE_F32, 34, -1});
+    expect_counts("llama3.2-1b:Q4_0",
+                  (const int[]){ELM_TYPE_Q4_0, 112, ELM_TYPE_Q6_K, 1, ELM_TYPE_F32, 34, -1});
+    expect_counts("llama3.2-1b:Q8_0", (const int[]){ELM_TYPE_Q8_0, 113, ELM_TYPE_F32, 34, -1});
+    expect_counts("llama3.2-1b:F16", (const int[]){ELM_TYPE_F16, 113, ELM_TYPE_F32, 34, -1});
+    expect_counts("llama3.2-1b:F32", (const int[]){ELM_TYPE_F32, 147, -1});
+}
+
+static void test_use_more_bits_layers(void **state)
+{
+    (void)state;
+    /* 4 layers (the tiny models): attn_v and ffn_down get Q6_K in layers 2 and 3 only */
+    elm_tensor_desc_t t[8];
+    char names[8][40];
+    int k = 0;
+    for (int l = 0; l < 4; l++) {
+        snprintf(names[k], 40, "blk.%d.attn_v.weight", l);
+        t[k] = (elm_tensor_desc_t){names[k], ELM_TYPE_F32, 2, {256, 64, 1, 1}};
+        k++;
+        snprintf(names[k], 40, "blk.%d.ffn_down.weight", l);
+        t[k] = (elm_tensor_desc_t){names[k], ELM_TYPE_F32, 2, {768, 256, 1, 1}};
+        k++;
+    }
+    elm_type_t out[8];
+    assert_int_equal(elm_choose_types(t, 8, 4, ELM_FTYPE_Q4_K_M, out, NULL), 0);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(out[i], i >= 4 ? ELM_TYPE_Q6_K : ELM_TYPE_Q4_K);
+    /* 768-wide rows: Q4_K fits; 896-wide (Qwen2.5-0.5B) falls back to Q5_0, Q6_K to Q8_0 */
+    for (int i = 0; i < 8; i++)
+        t[i].ne[0] = 896;
+    assert_int_equal(elm_choose_types(t, 8, 4, ELM_FTYPE_Q4_K_M, out, NULL), 0);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(out[i], i >= 4 ? ELM_TYPE_Q8_0 : ELM_TYPE_Q5_0);
+    /* a row length that fits no block: a clear error naming the tensor */
+    elm_tensor_desc_t bad = {"blk.0.attn_q.weight", ELM_TYPE_F32, 2, {100, 64, 1, 1}};
+    elm_diag_t d = {0};
+    assert_int_equal(elm_choose_types(&bad, 1, 1, ELM_FTYPE_Q4_0, out, &d), ELM_ENOTSUP);
+    assert_non_null(strstr(d.msg, "blk.0.attn_q.weight"));
+    /* F16 does not care about blocks; 1-D tensors and norms keep their type */
+    elm_tensor_desc_t keep[2] = {{"blk.0.attn_q.bias", ELM_TYPE_F32, 1, {100, 1, 1, 1}},
+                                 {"blk.0.attn_norm.weight", ELM_TYPE_F32, 1, {100, 1, 1, 1}}};
+    assert_int_equal(elm_choose_types(keep, 2, 1, ELM_FTYPE_F16, out, NULL), 0);
+    assert_int_equal(out[0], ELM_TYPE_F32);
+    assert_int_equal(out[1], ELM_TYPE_F32);
+}
+
+/* ---- file sizes against the real downloads, without writing anything ---- */
+
+static void expect_size(const char *spec, uint64_t real)
+{
+    elm_synth_plan_t *p = plan(spec);
+    uint64_t got = elm_synth_plan_file_size(p);
+    double rel = ((double)got - (double)real) / (double)real;
+    printf("  %-22s plan %llu bytes, real %llu (%+.3f %%)\n", spec, (unsigned long long)got,
+           (unsigned long long)real, 100 * rel);
+    assert_true(rel < 0.01 && rel > -0.01);
+    elm_synth_plan_free(p);
+}
+
+static void test_plan_sizes(void **state)
+{
+    (void)state;
+    expect_size("qwen2.5-0.5b:Q4_0", 352152224);
+    expect_size("qwen2.5-0.5b:Q4_K_M", 397805216);
+    expect_size("llama3.2-1b:Q4_K_M", 807690400);
+    expect_size("llama3.2-1b:Q8_0", 1321078944);
+}
+
+/* ---- vocabularies ---- */
+
+/* The planned file size with vocab (0 on failure, *rc set). */
+static uint64_t plan_with_vocab(const char *spec, const char *vocab, int *rc, elm_diag_t *d)
+{
+    elm_synth_opts_t o = {.vocab_path = vocab};
+    elm_synth_plan_t *p = NULL;
+    *rc = elm_synth_plan(spec, &o, &p, d);
+    uint64_t size = p ? elm_synth_plan_file_size(p) : 0;
+    elm_synth_plan_free(p);
+    return size;
+}
+
+static void test_vocab_option(void **state)
+{
+    (void)state;
+    const char *qv = elm_test_data("vocab/ggml-vocab-qwen2.gguf");
+    if (!qv) return;
+    int rc;
+    elm_diag_t d = {0};
+    uint64_t size = plan_with_vocab("qwen2.5-0.5b:Q4_0", qv, &rc, &d);
+    assert_int_equal(rc, 0);
+    /* with the real tokenizer the layout matches the real download to a few general.* keys */
+    printf("  qwen2.5-0.5b:Q4_0 with the real vocab: %llu bytes, real 352152224\n",
+           (unsigned long long)size);
+    assert_true(size > 352152224 - 1024 && size < 352152224 + 1024);
+    /* 151936 tokens do not fit smollm2's 49152 rows */
+    plan_with_vocab("smollm2-135m:Q8_0", qv, &rc, &d);
+    assert_int_equal(rc, ELM_EINVAL);
+    assert_non_null(strstr(d.msg, "151936 tokens"));
+    /* a file that is not a vocabulary */
+    const char *m = elm_test_data("reference/models/tiny-qwen2-F32.gguf");
+    if (!m) return;
+    plan_with_vocab("qwen2.5-0.5b:Q4_0", "/nonexistent/v.gguf", &rc, &d);
+    assert_int_not_equal(rc, 0);
+    assert_non_null(strstr(d.msg, "/nonexistent/v.gguf"));
+}
+
+/* A synthetic file with a vocab smaller than the model (llama-spm, 32000 tokens, with scores):
+ * padded with [PAD<id>] UNUSED tokens; written, read back, size equal to the plan. */
+static void test_vocab_padding_written(void **state)
+{
+    (void)state;
+    const char *gv = elm_test_data("vocab/ggml-vocab-llama-spm.gguf");
+    if (!gv) return;
+    elm_synth_opts_t o = {.vocab_path = gv, .seed = 1, .n_threads = 2};
+    elm_synth_plan_t *p = NULL;
+    elm_diag_t d = {0};
+    assert_int_equal(elm_synth_plan("smollm2-135m:Q4_0", &o, &p, &d), 0);
+    char path[] = "/tmp/elm_test_synthXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    elm_convert_stats_t st;
+    int rc = elm_synth_write(p, path, &o, &st, &d);
+    if (rc) fprintf(stderr, "%s\n", d.msg);
+    assert_int_equal(rc, 0);
+    elm_gguf_t *g = NULL;
+    assert_int_equal(elm_gguf_open(path, &g, &d), 0);
+    assert_int_equal(elm_gguf_file_size(g), elm_synth_plan_file_size(p));
+    const elm_gguf_value_t *tok;
+    assert_int_equal(elm_gguf_get_arr(g, "tokenizer.ggml.tokens", &tok), 0);
+    assert_int_equal(tok->arr.n, 49152);
+    const elm_str_t *last = &tok->arr.items[49151].s;
+    assert_int_equal(last->len, strlen("[PAD49151]"));
+    assert_memory_equal(last->ptr, "[PAD49151]", last->len);
+    const elm_gguf_value_t *tt;
+    assert_int_equal(elm_gguf_get_arr(g, "tokenizer.ggml.token_type", &tt), 0);
+    assert_int_equal(elm_gguf_arr_i64(tt, 49151), 5);
+    assert_int_equal(elm_gguf_get_arr(g, "tokenizer.ggml.scores", &tt), 0);
+    assert_int_equal(tt->arr.n, 49152);
+    assert_int_equal(elm_gguf_n_tensors(g), 272);
+    elm_gguf_close(g);
+    unlink(path);
+    elm_synth_plan_free(p);
+}
+
+/* ---- llama3 rope factors against convert_hf_to_gguf.py's, as stored in tiny-llama3 ---- */
+
+static void test_rope_factors(void **state)
+{
+    (void)state;
+    const char *m = elm_test_data("reference/models/tiny-llama3-F32.gguf");
+    if (!m) return;
+    elm_gguf_t *g = NULL;
+    assert_int_equal(elm_gguf_open(m, &g, NULL), 0);
+    const elm_gguf_tensor_t *t = elm_gguf_find_tensor(g, "rope_freqs.weight");
+    assert_non_null(t);
+    assert_int_equal(t->ne[0], 16);
+    float f[16];
+    elm_llama3_rope_factors(500000.0f, 32, 32.0f, f);
+    assert_memory_equal(f, t->data, sizeof f);
+    elm_gguf_close(g);
+}
+
+/* ---- quantize against llama-quantize's own files ---- */
+
+static void quantize_like_llama_cpp(const char *model, const char *type)
+{
+    char in_rel[128], ref_rel[128], out[128];
+    snprintf(in_rel, sizeof in_rel, "reference/models/%s-F32.gguf", model);
+    snprintf(ref_rel, sizeof ref_rel, "reference/models/%s-%s.gguf", model, type);
+    const char *p = elm_test_data(in_rel);
+    if (!p) return;
+    char in[4096];
+    snprintf(in, sizeof in, "%s", p);
+    p = elm_test_data(ref_rel);
+    if (!p) return;
+    char ref[4096];
+    snprintf(ref, sizeof ref, "%s", p);
+    snprintf(out, sizeof out, "/tmp/elm_test_q_%d_%s-%s.gguf", (int)getpid(), model, type);
+
+    elm_ftype_t ft;
+    assert_int_equal(elm_ftype_from_name(type, &ft), 0);
+    elm_convert_opts_t o = {.n_threads = 2};
+    elm_diag_t d = {0};
+    elm_convert_stats_t st;
+    int rc = elm_quantize(in, out, ft, &o, &st, &d);
+    if (rc) fprintf(stderr, "%s\n", d.msg);
+    assert_int_equal(rc, 0);
+
+    elm_gguf_t *a = NULL, *b = NULL;
+    assert_int_equal(elm_gguf_open(out, &a, &d), 0);
+    assert_int_equal(elm_gguf_open(ref, &b, &d), 0);
+    assert_int_equal(elm_gguf_n_tensors(a), elm_gguf_n_tensors(b));
+    uint32_t fta = 0, ftb = 1;
+    assert_int_equal(elm_gguf_get_u32(a, "general.file_type", &fta), 0);
+    assert_int_equal(elm_gguf_get_u32(b, "general.file_type", &ftb), 0);
+    assert_int_equal(fta, ftb);
+    int n_diff_bytes = 0;
+    for (uint64_t i = 0; i < elm_gguf_n_tensors(a); i++) {
+        const elm_gguf_tensor_t *x = elm_gguf_tensor_at(a, i), *y = elm_gguf_tensor_at(b, i);
+        assert_string_equal(x->name, y->name); /* same order as llama.cpp */
+        if (x->type != y->type)
+            fprintf(stderr, "%s-%s %s: %s, llama.cpp %s\n", model, type, x->name,
+                    elm_type_info(x->type)->name, elm_type_info(y->type)->name);
+        assert_int_equal(x->type, y->type);
+        assert_int_equal(x->size, y->size);
+        if (memcmp(x->data, y->data, x->size)) {
+            fprintf(stderr, "%s-%s %s (%s): bytes differ from llama.cpp's\n", model, type, x->name,
+                    elm_type_info(x->type)->name);
+            n_diff_bytes++;
+        }
+    }
+    /* the whole file: metadata in llama.cpp's order, same layout */
+    size_t na, nb;
+    void *fa = elm_test_read_file(out, &na), *fb = elm_test_read_file(ref, &nb);
+    bool same = fa && fb && na == nb && !memcmp(fa, fb, na);
+    printf("  %s-%s: %s\n", model, type,
+           same           ? "file byte-identical to llama-quantize's"
+           : n_diff_bytes ? "tensor bytes differ (see above)"
+                          : "tensor data identical, header differs");
+    free(fa);
+    free(fb);
+    elm_gguf_close(a);
+    elm_gguf_close(b);
+    unlink(out);
+    assert_int_equal(n_diff_bytes, 0);
+    assert_true(same);
+}
+
+static void test_quantize_qwen2_q8_0(void **s)
+{
+    (void)s;
+    quantize_like_llama_cpp("tiny-qwen2", "Q8_0");
+}
+static void test_quantize_qwen2_q4_0(void **s)
+{
+    (void)s;
+    quantize_like_llama_cpp("tiny-qwen2", "Q4_0");
+}
+static void test_quantize_qwen2_q4_k_m(void **s)
+{
+    (void)s;
+    quantize_like_llama_cpp("tiny-qwen2", "Q4_K_M");
+}
+static void test_quantize_qwen2_q6_k(void **s)
+{
+    (void)s;
+    quantize_like_llama_cpp("tiny-qwen2", "Q6_K");
+}
+static void test_quantize_qwen2_f16(void **s)
+{
+    (void)s;
+    quantize_like_llama_cpp("tiny-qwen2", "F16");
+}
+static void test_quantize_llama3_q8_0(void **s)
+{
+    (void)s;
+    quantize_like_llama_cpp("tiny-llama3", "Q8_0");
+}
+static void test_quantize_llama3_q4_0(void **s)
+{
+    (void)s;
+    quantize_like_llama_cpp("tiny-llama3", "Q4_0");
+}
+static void test_quantize_llama3_q4_k_m(void **s)
+{
+    (void)s;
+    quantize_like_llama_cpp("tiny-llama3", "Q4_K_M");
+}
+static void test_quantize_llama3_q6_k(void **s)
+{
+    (void)s;
+    quantize_like_llama_cpp("tiny-llama3", "Q6_K");
+}
+static void test_quantize_llama3_f16(void **s)
+{
+    (void)s;
+    quantize_like_llama_cpp("tiny-llama3", "F16");
+}
+
+static void test_quantize_errors(void **state)
+{
+    (void)state;
+    elm_diag_t d = {0};
+    /* a missing input: the reader's message names the file */
+    int rc =
+        elm_quantize("/nonexistent/in.gguf", "/tmp/elm_never.gguf", ELM_FTYPE_Q4_0, NULL, NULL, &d);
+    assert_int_not_equal(rc, 0);
+    assert_non_null(strstr(d.msg, "/nonexistent/in.gguf"));
+    /* already quantized input is refused, naming the tensor and the way out */
+    const char *q = elm_test_data("reference/models/tiny-qwen2-Q4_0.gguf");
+    if (!q) return;
+    rc = elm_quantize(q, "/tmp/elm_never.gguf", ELM_FTYPE_Q8_0, NULL, NULL, &d);
+    assert_int_equal(rc, ELM_ENOTSUP);
+    assert_non_null(strstr(d.msg, "already quantized"));
+    assert_non_null(strstr(d.msg, "requantiz"));
+    assert_int_not_equal(access("/tmp/elm_never.gguf", F_OK), 0);
+}
+
+static void test_synth_errors(void **state)
+{
+    (void)state;
+    elm_synth_plan_t *p = (elm_synth_plan_t *)1;
+    elm_diag_t d = {0};
+    assert_int_equal(elm_synth_plan("gpt5:Q4_0", NULL, &p, &d), ELM_EINVAL);
+    assert_null(p);
+    assert_non_null(strstr(d.msg, "unknown shape 'gpt5'"));
+    assert_non_null(strstr(d.msg, "qwen2.5-0.5b"));
+    assert_non_null(strstr(d.msg, "smollm2-1.7b"));
+    assert_int_equal(elm_synth_plan("qwen2.5-0.5b:Q3_K", NULL, &p, &d), ELM_EINVAL);
+    assert_non_null(strstr(d.msg, "Q4_K_M"));
+    assert_int_equal(elm_synth_plan("qwen2.5-0.5b", NULL, &p, &d), ELM_EINVAL);
+    assert_non_null(strstr(d.msg, "SHAPE:QUANT"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ftype_names),
+        cmocka_unit_test(test_real_mixes),
+        cmocka_unit_test(test_use_more_bits_layers),
+        cmocka_unit_test(test_plan_sizes),
+        cmocka_unit_test(test_vocab_option),
+        cmocka_unit_test(test_vocab_padding_written),
+        cmocka_unit_test(test_rope_factors),
+        cmocka_unit_test(test_quantize_qwen2_q8_0),
+        cmocka_unit_test(test_quantize_qwen2_q4_0),
+        cmocka_unit_test(test_quantize_qwen2_q4_k_m),
+        cmocka_unit_test(test_quantize_qwen2_q6_k),
+        cmocka_unit_test(test_quantize_qwen2_f16),
+        cmocka_unit_test(test_quantize_llama3_q8_0),
+        cmocka_unit_test(test_quantize_llama3_q4_0),
+        cmocka_unit_test(test_quantize_llama3_q4_k_m),
+        cmocka_unit_test(test_quantize_llama3_q6_k),
+        cmocka_unit_test(test_quantize_llama3_f16),
+        cmocka_unit_test(test_quantize_errors),
+        cmocka_unit_test(test_synth_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
