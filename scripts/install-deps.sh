@@ -7,6 +7,7 @@ packages=(
   build-essential   # gcc, make, libc headers
   cmake             # the build
   libcmocka-dev     # unit tests
+  libcjson-dev      # JSON output and parsing
   clang             # libFuzzer harnesses
   libclang-rt-dev   # clang's sanitizer and fuzzer runtimes
 )

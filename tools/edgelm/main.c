@@ -6,6 +6,8 @@
 
 static const elm_cmd_t commands[] = {
     {"info", "what is inside a GGUF file", elm_cmd_info},
+    {"synth", "write a random-weight GGUF with the shapes of a real model", elm_cmd_synth},
+    {"quantize", "convert F32/F16/BF16 weights to F16, Q8_0, Q4_0, Q4_K_M, ...", elm_cmd_quantize},
 };
 
 static void usage(FILE *f)
