@@ -8,6 +8,8 @@ packages=(
   cmake             # the build
   libcmocka-dev     # unit tests
   libcjson-dev      # JSON output and parsing
+  libpcre2-dev      # tokenizer pre-tokenizer regexes (with JIT)
+  libutf8proc-dev   # Unicode categories and normalization for tokenizers
   clang             # libFuzzer harnesses
   libclang-rt-dev   # clang's sanitizer and fuzzer runtimes
 )
