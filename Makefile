@@ -3,7 +3,6 @@ BUILD     ?= build
 ASAN      ?= build-asan
 FUZZ      ?= build-fuzz
 JOBS      ?= $(shell nproc)
-CMAKE_GEN := $(shell command -v ninja >/dev/null 2>&1 && echo -G Ninja)
 
 .PHONY: all deps build run test test-unit test-asan test-fuzz fuzz clean format
 
@@ -13,8 +12,8 @@ deps:
 	@scripts/install-deps.sh
 
 build:
-	@test -f $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo
-	@cmake --build $(BUILD) -j $(JOBS)
+	@test -f $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory
 
 # The main job on an embedded default: a synthetic Qwen2.5-0.5B-shaped model, written and inspected.
 run: deps build
@@ -28,21 +27,21 @@ test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 test-asan:
-	@test -f $(ASAN)/CMakeCache.txt || cmake -S . -B $(ASAN) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DELM_SANITIZE=ON
-	@cmake --build $(ASAN) -j $(JOBS)
+	@test -f $(ASAN)/CMakeCache.txt || cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DELM_SANITIZE=ON
+	@cmake --build $(ASAN) -j $(JOBS) -- --no-print-directory
 	cd $(ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS)
 
 # The libFuzzer harnesses, built with clang, replayed over their regression inputs and then run
 # for a short while each.
 test-fuzz:
-	@test -f $(FUZZ)/CMakeCache.txt || CC=clang cmake -S . -B $(FUZZ) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DELM_FUZZ=ON
-	@cmake --build $(FUZZ) -j $(JOBS)
+	@test -f $(FUZZ)/CMakeCache.txt || CC=clang cmake -S . -B $(FUZZ) -DCMAKE_BUILD_TYPE=Debug -DELM_FUZZ=ON
+	@cmake --build $(FUZZ) -j $(JOBS) -- --no-print-directory
 	@scripts/run-fuzzers.sh $(FUZZ) 20
 
 fuzz:
-	@test -f $(FUZZ)/CMakeCache.txt || CC=clang cmake -S . -B $(FUZZ) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DELM_FUZZ=ON
-	@cmake --build $(FUZZ) -j $(JOBS)
+	@test -f $(FUZZ)/CMakeCache.txt || CC=clang cmake -S . -B $(FUZZ) -DCMAKE_BUILD_TYPE=Debug -DELM_FUZZ=ON
+	@cmake --build $(FUZZ) -j $(JOBS) -- --no-print-directory
 	@scripts/run-fuzzers.sh $(FUZZ) $${SECONDS_EACH:-300}
 
 format:

@@ -51,6 +51,12 @@ if m=$(need_data models/stories260K-f16.gguf); then
   expect_out "^  f32 +11 tensors" "F16 file: norms stay f32"
 fi
 
+if m=$(need_data reference/models/tiny-llama3-Q4_K_M.gguf); then
+  run "$ELM" info "$m"
+  expect_out "^file type: +Q4_K_M \(general.file_type 15\)$" "file type named"
+  expect_out "^  q6_K +5 tensors" "Q4_K_M mixture visible"
+fi
+
 if v=$(need_data vocab/ggml-vocab-qwen2.gguf); then
   run "$ELM" info "$v"
   expect_rc 0 "info on a vocab-only file"

@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "edgelm/convert.h"
 #include "edgelm/gguf.h"
 
 static const char usage_text[] =
@@ -164,10 +165,11 @@ static void print_text(const info_t *in, bool tensors)
         printf("  %-8s %6" PRIu64 " tensors  %12s\n", elm_type_info(t)->name, in->totals.count[t],
                elm_cli_bytes(in->totals.bytes[t], sz, sizeof sz));
     }
-    printf("metadata:        %" PRIu64 " keys\n", elm_gguf_n_kv(g));
     uint64_t file_type;
     if (elm_gguf_get_u64(g, "general.file_type", &file_type) == 0)
-        printf("  general.file_type %" PRIu64 "\n", file_type);
+        printf("file type:       %s (general.file_type %" PRIu64 ")\n",
+               file_type <= UINT32_MAX ? elm_ftype_name((elm_ftype_t)file_type) : "?", file_type);
+    printf("metadata:        %" PRIu64 " keys\n", elm_gguf_n_kv(g));
     for (uint64_t i = 0; i < elm_gguf_n_kv(g); i++) {
         const elm_gguf_kv_t *kv = elm_gguf_kv_at(g, i);
         if (!is_hparam(kv, arch)) continue;
@@ -213,8 +215,11 @@ static int print_json(const info_t *in, bool tensors)
     cJSON_AddItemToObject(o, "architecture", str_or_null(in->arch));
     cJSON_AddItemToObject(o, "name", str_or_null(in->name));
     uint64_t file_type;
-    if (elm_gguf_get_u64(g, "general.file_type", &file_type) == 0)
+    if (elm_gguf_get_u64(g, "general.file_type", &file_type) == 0) {
         cJSON_AddNumberToObject(o, "file_type", (double)file_type);
+        if (file_type <= UINT32_MAX)
+            cJSON_AddStringToObject(o, "file_type_name", elm_ftype_name((elm_ftype_t)file_type));
+    }
     cJSON_AddNumberToObject(o, "n_params", (double)in->totals.n_params);
     cJSON_AddNumberToObject(o, "n_tensors", (double)elm_gguf_n_tensors(g));
     cJSON_AddNumberToObject(o, "n_kv", (double)elm_gguf_n_kv(g));
