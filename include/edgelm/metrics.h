@@ -1,0 +1,155 @@
+/* edgelm metrics: the cost and efficiency formulas of the edge-inference papers — cost per
+ * response (CPR), utility U, performance-cost ratio PCR, cost per million tokens, energy per token,
+ * device break-even time, battery runs, the reading-speed verdict — as pure functions, plus the
+ * price table of cloud models. docs/metrics.md gives every formula with its source and units. */
+#ifndef EDGELM_METRICS_H
+#define EDGELM_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "edgelm/base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Every function below validates its inputs and returns 0, or ELM_EINVAL (an input that is not a
+ * number, negative or out of its range) or ELM_ERANGE (a figure that cannot be computed, such as a
+ * ratio over a zero cost), with *d naming the input and the fix. Out-parameters are left untouched
+ * on failure: a figure that cannot be computed is reported as unavailable, never as 0. */
+
+/* ---- price table ---- */
+
+/* One cloud model's list price in US dollars per million tokens. */
+typedef struct {
+    char name[64];        /* lookup key, e.g. "gpt-4" */
+    double usd_per_m_in;  /* input (prompt) tokens */
+    double usd_per_m_out; /* output (completion) tokens */
+    char note[256];       /* where the price comes from; may be empty */
+} elm_price_t;
+
+typedef struct {
+    elm_price_t *items; /* owned; free with elm_prices_free() */
+    size_t n;
+} elm_price_table_t;
+
+/* The built-in defaults, identical to data/prices.json: gpt-4o-mini $0.15/$0.60, gpt-4o
+ * $2.50/$10.00, gpt-4 (8k context, the model of paper 000's Table I) $30/$60 per M tokens. The
+ * returned table is static: do not free it. */
+const elm_price_table_t *elm_prices_default(void);
+
+/* Parse a price table from JSON text: {"prices": [{"name": "gpt-4", "usd_per_m_input": 30,
+ * "usd_per_m_output": 60, "note": "..."}, ...]}. origin names the source in messages (a path).
+ * On success *out owns a new table (free with elm_prices_free); on failure *out is empty. */
+int elm_prices_parse(const char *json, size_t len, const char *origin, elm_price_table_t *out,
+                     elm_diag_t *d);
+
+/* Read and parse a price table file (the one I/O of this layer); ownership as elm_prices_parse. */
+int elm_prices_load(const char *path, elm_price_table_t *out, elm_diag_t *d);
+
+/* Free a table's items and empty it. Accepts NULL and empty tables. */
+void elm_prices_free(elm_price_table_t *t);
+
+/* The entry named name (case-insensitive), or NULL. */
+const elm_price_t *elm_prices_find(const elm_price_table_t *t, const char *name);
+
+/* ---- cost per response (paper 000 §III-C, Table I) ---- */
+
+/* Cloud CPR in US cents: cpr = n_in × price_in + n_out × price_out, prices per million tokens.
+ * Token counts may be fractional (means over a test set). */
+int elm_cpr_cloud(double n_in, double n_out, const elm_price_t *price, double *cpr_cents,
+                  elm_diag_t *d);
+
+/* Edge CPR in US cents: cpr = energy per response (Wh) / 1000 × electricity price (¢/kWh). */
+int elm_cpr_edge(double wh_per_response, double cents_per_kwh, double *cpr_cents, elm_diag_t *d);
+
+/* ---- utility and PCR (paper 000 Eq. 1 and Eq. 2) ---- */
+
+/* U = alpha·Q + (1 − alpha)·R (paper 000 Eq. 1); alpha in [0, 1], Q in [0, 1], R >= 0 in
+ * whatever responsiveness unit the caller picked (paper 000 plugs TTFT in seconds in). */
+int elm_utility(double alpha, double q, double r, double *u, elm_diag_t *d);
+
+/* The normalized responsiveness R = t_ref / (t_ref + ttft), in (0, 1], 1 for an instant first
+ * token, 0.5 at ttft = t_ref, falling as the wait grows (edgelm's variant; not in the papers). */
+int elm_responsiveness_norm(double ttft_s, double t_ref_s, double *r, elm_diag_t *d);
+
+/* PCR = U / CPR (paper 000 Eq. 2), CPR in cents as the paper divides. ELM_ERANGE when cpr is 0. */
+int elm_pcr(double u, double cpr_cents, double *pcr, elm_diag_t *d);
+
+/* A value rounded the way paper 000 prints CPR: to two decimals, or to two significant figures
+ * when two decimals would show 0 (1.638 → 1.64, 0.004115 → 0.0041). Table I's PCR column is
+ * U divided by these rounded CPRs. */
+double elm_round_paper(double x);
+
+/* ---- energy figures (paper 002 §6) ---- */
+
+/* Energy per token S = E / t (paper 002 §6.1): E the energy of a measured phase in joules, t the
+ * tokens it produced or consumed; S in J/token. */
+int elm_action_per_token(double energy_j, double tokens, double *s_j_per_token, elm_diag_t *d);
+
+/* Electricity cost of a million tokens in US dollars from the energy per token (paper 002
+ * §6.3): usd = j_per_token × 1e6 / 3.6e6 (kWh) × cents_per_kwh / 100. Call once with the
+ * prefill (input) J/token and once with the decode (output) J/token. */
+int elm_cost_per_mtok(double j_per_token, double cents_per_kwh, double *usd_per_m, elm_diag_t *d);
+
+/* Battery (paper 002 §6.2): how many runs a full charge gives and for how long. */
+typedef struct {
+    double runs;       /* battery_wh / wh_per_run */
+    double runs_whole; /* complete runs: floor(runs) */
+    double hours;      /* hours of back-to-back runs until recharge: runs × seconds_per_run */
+    double mean_w;     /* mean power while running: wh_per_run × 3600 / seconds_per_run */
+} elm_battery_t;
+
+int elm_battery(double battery_wh, double wh_per_run, double seconds_per_run, elm_battery_t *out,
+                elm_diag_t *d);
+
+/* Reading speed (paper 002): 4 words/s ÷ 0.75 words/token = 5.33 tok/s, printed by the paper as
+ * 5.3; generation at or above it keeps ahead of a reader. */
+#define ELM_READING_WORDS_PER_S 4.0
+#define ELM_WORDS_PER_TOKEN     0.75
+#define ELM_READING_TOK_PER_S   5.3
+
+/* *fast = gen_tok_per_s >= ELM_READING_TOK_PER_S; *ratio = gen_tok_per_s / ELM_READING_TOK_PER_S.
+ */
+int elm_reading_speed(double gen_tok_per_s, bool *fast, double *ratio, elm_diag_t *d);
+
+/* ---- device break-even (paper 002 §6.3, Figure 18) ---- */
+
+/* One device's purchase price and energy. */
+typedef struct {
+    const char *name;       /* for messages; may be NULL */
+    double price_usd;       /* purchase price */
+    double j_per_in_token;  /* prefill energy per input token (J) */
+    double j_per_out_token; /* decode energy per output token (J) */
+    double idle_w;          /* power while idle (W); 0 leaves idle energy out */
+} elm_device_econ_t;
+
+/* The workload both devices would carry. */
+typedef struct {
+    double mu;            /* utilization: fraction of wall time the workload runs, (0, 1] */
+    double in_out_ratio;  /* input tokens per output token, >= 0 */
+    double tokens_per_s;  /* input + output tokens per second while it runs, > 0 */
+    double cents_per_kwh; /* electricity price */
+} elm_workload_t;
+
+typedef struct {
+    int cheaper;           /* 0 when device a costs less to buy, 1 when b does */
+    double price_diff_usd; /* what the dearer device costs more */
+    double j_per_token[2]; /* mixed energy per token of a and b: (ratio·e_in + e_out)/(ratio+1) */
+    double w[2]; /* mean power of a and b: mu·tokens_per_s·j_per_token + (1−mu)·idle_w */
+    double saving_usd_per_h; /* energy cost the dearer device saves per hour of operation */
+    double seconds;          /* break-even time: price_diff / saving */
+    double tokens;           /* tokens processed by then: mu·tokens_per_s·seconds */
+} elm_breakeven_t;
+
+/* Time after which the dearer device's lower energy cost has repaid its higher purchase price:
+ * t = ΔP / ((W_cheap − W_dear) × price), with W each device's mean power on the shared workload.
+ * ELM_ERANGE ("never breaks even") when the cheaper device draws no more power. */
+int elm_breakeven(const elm_device_econ_t *a, const elm_device_econ_t *b, const elm_workload_t *wl,
+                  elm_breakeven_t *out, elm_diag_t *d);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
