@@ -1,0 +1,36 @@
+/* sim/: the synthetic workload of paper 000 §V — users who each send at most one request per step,
+ * steadily or with a burst every ten minutes, and a token demand weighted toward small requests. */
+#include <math.h>
+
+#include "edgelm/sim.h"
+
+const char *elm_sim_workload_name(elm_sim_workload_t w)
+{
+    return w == ELM_SIM_BURSTY ? "bursty" : "steady";
+}
+
+void elm_sim_params_default(elm_sim_params_t *p, elm_sim_workload_t w)
+{
+    p->workload = w;
+    p->n_users = 30;
+    p->duration_ms = 60 * 60000;
+    p->step_ms = 60000;
+    p->p_active = w == ELM_SIM_BURSTY ? 0.15 : 0.3;
+    p->p_burst = 0.9;
+    p->burst_every_ms = 10 * 60000;
+    p->burst_len_ms = 60000;
+    p->prompt_tokens = 0;
+    p->seed = 1;
+}
+
+uint32_t elm_sim_demand(elm_rng_t *rng)
+{
+    static const uint32_t tokens[] = {50, 100, 200, 300, 500};
+    static const uint32_t pct[] = {35, 25, 20, 12, 8}; /* cumulative 35, 60, 80, 92, 100 */
+    uint32_t x = elm_rng_below(rng, 100);
+    for (int i = 0; i < 5; i++) {
+        if (x < pct[i]) return tokens[i];
+        x -= pct[i];
+    }
+    return tokens[4];
+}
