@@ -1,0 +1,131 @@
+/* Internal to src/tokenizer: the tokenizer object, its hash tables, the pre-tokenizer, and the
+ * per-algorithm encoders that encode.c dispatches to. */
+#ifndef ELM_TOK_INTERNAL_H
+#define ELM_TOK_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "edgelm/tokenizer.h"
+
+#define ELM__N_BYTE_CP 324 /* the byte-level alphabet's code points are all below this */
+
+/* ---- growable id array ---- */
+
+typedef struct {
+    int32_t *v;
+    size_t n, cap;
+} elm__ids_t;
+
+int elm__ids_push(elm__ids_t *a, int32_t id);
+
+/* ---- merge candidates: a binary heap, smallest key first, then leftmost ---- */
+
+typedef struct {
+    float key;           /* BPE: merge rank; SPM: minus the merged token's score */
+    int32_t left, right; /* symbol indices */
+    int32_t a, b, c;     /* what the encoder needs to check and apply the merge */
+} elm__cand_t;
+
+typedef struct {
+    elm__cand_t *v;
+    size_t n, cap;
+} elm__heap_t;
+
+int elm__heap_push(elm__heap_t *h, elm__cand_t c);
+/* Remove and return the first candidate; the caller keeps h->n > 0. */
+elm__cand_t elm__heap_pop(elm__heap_t *h);
+
+/* ---- pre-tokenizer (pretok.c) ---- */
+
+typedef struct elm__pretok elm__pretok_t;
+
+/* A byte range [off, off + len) of the text. */
+typedef struct {
+    size_t off, len;
+} elm__span_t;
+
+typedef struct {
+    elm__span_t *v;
+    size_t n, cap;
+} elm__spans_t;
+
+/* Compile the regexes of a pre-tokenizer by name ("qwen2", "llama-bpe", ...). ELM_ENOTSUP with
+ * diag naming the pre-tokenizer when it is unknown. */
+int elm__pretok_create(const char *name, elm__pretok_t **out, elm_diag_t *diag);
+void elm__pretok_free(elm__pretok_t *p);
+/* Whether the whole pre-token is looked up before merging (llama3's ignore_merges). */
+bool elm__pretok_ignore_merges(const elm__pretok_t *p);
+/* Split text[0..len) into pre-tokens, appended to out as spans relative to text. Each regex in
+ * turn splits every piece the previous one produced; unmatched gaps stay pieces of their own. */
+int elm__pretok_split(const elm__pretok_t *p, const char *text, size_t len, elm__spans_t *out);
+
+/* ---- the tokenizer ---- */
+
+typedef struct {
+    uint32_t off; /* into text arena */
+    uint32_t len;
+    float score;
+    uint8_t type; /* elm_token_type_t */
+} elm__token_t;
+
+/* One merge: key (left id << 32 | right id) → rank and the merged token. */
+typedef struct {
+    uint64_t key;
+    int32_t rank;
+    int32_t result;
+} elm__merge_t;
+
+struct elm_tokenizer {
+    elm_tok_kind_t kind;
+    char pre[64];
+    int32_t n_vocab;
+    elm__token_t *tokens;
+    char *arena; /* all token texts, each NUL-terminated */
+    /* text → id: open addressing, capacity a power of two, -1 empty */
+    int32_t *tok_hash;
+    uint32_t tok_hash_mask;
+    /* BPE */
+    elm__merge_t *merges; /* open addressing, key 0 with rank -1 empty */
+    uint64_t merge_mask;
+    int32_t byte_tok[256]; /* BPE: token of the byte-level character of each byte; SPM: <0xNN> */
+    int16_t cp_byte[ELM__N_BYTE_CP]; /* BPE: byte-level character → byte, -1 for none */
+    elm__pretok_t *pretok;
+    /* SPM */
+    bool add_space_prefix;
+    uint8_t spm_break[256]; /* ASCII bytes no token longer than one byte contains */
+    /* specials */
+    int32_t bos, eos, eot, pad, unk;
+    bool add_bos, add_eos;
+    uint8_t *is_eog;  /* per token */
+    int32_t *special; /* ids matched in text (control/user-defined/unknown), longest text first */
+    int32_t n_special;
+    char *chat_template;
+};
+
+/* FNV-1a over bytes. */
+uint32_t elm__hash_bytes(const char *s, size_t n);
+
+/* ---- byte-level alphabet (bpe.c) ---- */
+
+/* The UTF-8 encoding of the code point GPT-2 maps byte b to; returns its length (1 or 2). */
+int elm__byte_to_utf8(uint8_t b, char out[2]);
+/* Fill inv[cp] with the byte code point cp stands for, or -1. */
+void elm__byte_alphabet_inverse(int16_t inv[ELM__N_BYTE_CP]);
+
+/* ---- encoders ---- */
+
+/* Append the tokens of one raw-text fragment (no special tokens inside). */
+int elm__bpe_encode(const elm_tokenizer_t *t, const char *text, size_t len, elm__ids_t *out);
+/* prefix_space: add_space_prefix applies (first fragment or after a special token). */
+int elm__spm_encode(const elm_tokenizer_t *t, const char *text, size_t len, bool prefix_space,
+                    elm__ids_t *out);
+
+/* ---- UTF-8 ---- */
+
+/* Length of the well-formed UTF-8 character at s[0..n): 1..4, 0 when s is a valid but
+ * unfinished prefix (more bytes could complete it), -1 when s[0] cannot start a character here. */
+int elm__utf8_char(const uint8_t *s, size_t n);
+
+#endif

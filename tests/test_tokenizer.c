@@ -1,0 +1,576 @@
+/* tokenizer/: llama.cpp's reference vectors for every vocabulary in the shared data, the Llama 2
+ * and stories260K SentencePiece vectors, round trips, streaming detokenization, special tokens,
+ * chat template detection and formatting, and the named errors for bad vocabularies and ids. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <cmocka.h>
+
+#include "edgelm/gguf.h"
+#include "edgelm/tokenizer.h"
+#include "testutil.h"
+
+/* ---- helpers ---- */
+
+static elm_tokenizer_t *load(const char *rel)
+{
+    const char *p = elm_test_data(rel);
+    if (!p) return NULL;
+    elm_tokenizer_t *t = NULL;
+    elm_diag_t d;
+    int rc = elm_tokenizer_load(p, &t, &d);
+    if (rc != 0) fprintf(stderr, "%s\n", d.msg);
+    assert_int_equal(rc, 0);
+    return t;
+}
+
+static bool ids_eq(const int32_t *a, size_t na, const int32_t *b, size_t nb)
+{
+    return na == nb && (na == 0 || memcmp(a, b, na * sizeof *a) == 0);
+}
+
+/* Encode text, compare with want, and check that decoding gives the text back. */
+static bool check_case(const elm_tokenizer_t *t, const char *text, size_t len, unsigned flags,
+                       const int32_t *want, size_t n_want, bool roundtrip)
+{
+    int32_t *ids;
+    size_t n;
+    assert_int_equal(elm_tokenize(t, text, len, flags, &ids, &n, NULL), 0);
+    bool ok = ids_eq(ids, n, want, n_want);
+    if (!ok) {
+        fprintf(stderr, "  mismatch on \"%.*s\":\n    got ", (int)len, text);
+        for (size_t i = 0; i < n; i++)
+            fprintf(stderr, " %d", ids[i]);
+        fprintf(stderr, "\n    want");
+        for (size_t i = 0; i < n_want; i++)
+            fprintf(stderr, " %d", want[i]);
+        fprintf(stderr, "\n");
+    }
+    if (ok && roundtrip) {
+        char *back;
+        size_t bl;
+        assert_int_equal(elm_detokenize(t, ids, n, 0, &back, &bl, NULL), 0);
+        if (bl != len || memcmp(back, text, len) != 0) {
+            fprintf(stderr, "  round trip of \"%.*s\" gave \"%s\"\n", (int)len, text, back);
+            ok = false;
+        }
+        free(back);
+    }
+    free(ids);
+    return ok;
+}
+
+/* A whole file as a NUL-terminated string (caller frees). */
+static char *read_text(const char *path, size_t *len)
+{
+    size_t n = 0;
+    char *raw = elm_test_read_file(path, &n);
+    assert_non_null(raw);
+    char *s = malloc(n + 1);
+    assert_non_null(s);
+    memcpy(s, raw, n);
+    s[n] = '\0';
+    free(raw);
+    if (len) *len = n;
+    return s;
+}
+
+/* ---- llama.cpp's vocab vectors ---- */
+
+static const char sep[] = "\n__ggml_vocab_test__\n";
+
+/* Run one <name>.gguf.inp/.out set without BOS, as test-tokenizer-0 does. */
+static void run_vocab_set(const char *name)
+{
+    char rel[128];
+    snprintf(rel, sizeof rel, "vocab/ggml-vocab-%s.gguf", name);
+    elm_tokenizer_t *t = load(rel);
+    if (!t) return;
+    snprintf(rel, sizeof rel, "vocab/ggml-vocab-%s.gguf.inp", name);
+    const char *pin = elm_test_data(rel); /* a static buffer: read before the next lookup */
+    assert_non_null(pin);
+    char *in = read_text(pin, NULL);
+    snprintf(rel, sizeof rel, "vocab/ggml-vocab-%s.gguf.out", name);
+    const char *pout = elm_test_data(rel);
+    assert_non_null(pout);
+    char *out = read_text(pout, NULL);
+    int n_cases = 0, n_pass = 0;
+    char *p = in, *line = out;
+    for (;;) {
+        char *end = strstr(p, sep);
+        if (!end) break;
+        char *nl = strchr(line, '\n');
+        assert_non_null(nl);
+        *nl = '\0';
+        int32_t want[512];
+        size_t n_want = 0;
+        for (char *q = line, *e; n_want < 512; q = e) {
+            long v = strtol(q, &e, 10);
+            if (e == q) break;
+            want[n_want++] = (int32_t)v;
+        }
+        n_cases++;
+        /* SPM drops a leading space on decode, and BPE vocabularies with missing bytes cannot
+         * round-trip, so round trips are checked on the ones that can represent the text. */
+        bool rt = elm_tokenizer_kind(t) == ELM_TOK_BPE || (end > p && p[0] != ' ');
+        n_pass += check_case(t, p, (size_t)(end - p), 0, want, n_want, rt);
+        p = end + strlen(sep);
+        line = nl + 1;
+    }
+    printf("%s: %d/%d passed\n", name, n_pass, n_cases);
+    assert_true(n_cases > 0);
+    assert_int_equal(n_pass, n_cases);
+    free(in);
+    free(out);
+    elm_tokenizer_free(t);
+}
+
+static void test_vocab_qwen2(void **state)
+{
+    (void)state;
+    run_vocab_set("qwen2");
+}
+static void test_vocab_llama_bpe(void **state)
+{
+    (void)state;
+    run_vocab_set("llama-bpe");
+}
+static void test_vocab_llama_spm(void **state)
+{
+    (void)state;
+    run_vocab_set("llama-spm");
+}
+static void test_vocab_phi3(void **state)
+{
+    (void)state;
+    run_vocab_set("phi-3");
+}
+static void test_vocab_gpt2(void **state)
+{
+    (void)state;
+    run_vocab_set("gpt-2");
+}
+static void test_vocab_deepseek_coder(void **state)
+{
+    (void)state;
+    run_vocab_set("deepseek-coder");
+}
+static void test_vocab_deepseek_llm(void **state)
+{
+    (void)state;
+    run_vocab_set("deepseek-llm");
+}
+static void test_vocab_falcon(void **state)
+{
+    (void)state;
+    run_vocab_set("falcon");
+}
+static void test_vocab_mpt(void **state)
+{
+    (void)state;
+    run_vocab_set("mpt");
+}
+static void test_vocab_refact(void **state)
+{
+    (void)state;
+    run_vocab_set("refact");
+}
+static void test_vocab_starcoder(void **state)
+{
+    (void)state;
+    run_vocab_set("starcoder");
+}
+
+/* ---- Llama 2 and stories260K (with BOS) ---- */
+
+/* Every case in a JSON file: text under text_key, ids (with BOS) under ids_key. */
+static void run_json_cases(const char *tok_rel, const char *json_rel, const char *text_key,
+                           const char *ids_key)
+{
+    elm_tokenizer_t *t = load(tok_rel);
+    if (!t) return;
+    const char *pj = elm_test_data(json_rel);
+    assert_non_null(pj);
+    char *js = read_text(pj, NULL);
+    cJSON *root = cJSON_Parse(js);
+    assert_non_null(root);
+    int n_cases = 0, n_pass = 0;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(root, "cases"))
+    {
+        const char *text = cJSON_GetObjectItem(c, text_key)->valuestring;
+        const cJSON *arr = cJSON_GetObjectItem(c, ids_key);
+        int32_t want[256];
+        size_t n_want = 0;
+        const cJSON *v;
+        cJSON_ArrayForEach(v, arr) want[n_want++] = (int32_t)v->valueint;
+        n_cases++;
+        n_pass += check_case(t, text, strlen(text), ELM_TOK_ADD_SPECIAL, want, n_want, true);
+    }
+    printf("%s: %d/%d passed\n", json_rel, n_pass, n_cases);
+    assert_int_equal(n_pass, n_cases);
+    cJSON_Delete(root);
+    free(js);
+    elm_tokenizer_free(t);
+}
+
+static void test_llama2_vectors(void **state)
+{
+    (void)state;
+    run_json_cases("vocab/ggml-vocab-llama-spm.gguf", "llama2c/llama2_tokenizer_vectors.json",
+                   "text", "ids");
+}
+
+static void test_stories260k(void **state)
+{
+    (void)state;
+    run_json_cases("models/stories260K-f32.gguf", "llama2c/stories260K_greedy.json", "prompt",
+                   "prompt_ids");
+}
+
+/* ---- special tokens, invalid UTF-8, streaming ---- */
+
+static void test_special_tokens(void **state)
+{
+    (void)state;
+    elm_tokenizer_t *t = load("vocab/ggml-vocab-qwen2.gguf");
+    if (!t) return;
+    int32_t im_start = elm_tokenizer_find(t, "<|im_start|>", 12);
+    assert_true(im_start > 0);
+    assert_int_equal(elm_tokenizer_token_type(t, im_start), ELM_TOKEN_CONTROL);
+    const char *txt = "<|im_start|>user";
+    int32_t *ids;
+    size_t n;
+    assert_int_equal(elm_tokenize(t, txt, strlen(txt), ELM_TOK_PARSE_SPECIAL, &ids, &n, NULL), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(ids[0], im_start);
+    free(ids);
+    /* without parse_special the marker is plain text */
+    assert_int_equal(elm_tokenize(t, txt, strlen(txt), 0, &ids, &n, NULL), 0);
+    assert_true(n > 2);
+    for (size_t i = 0; i < n; i++)
+        assert_int_not_equal(ids[i], im_start);
+    free(ids);
+    /* control tokens decode to nothing unless asked */
+    char *back;
+    size_t bl;
+    assert_int_equal(elm_detokenize(t, &im_start, 1, 0, &back, &bl, NULL), 0);
+    assert_int_equal(bl, 0);
+    free(back);
+    assert_int_equal(elm_detokenize(t, &im_start, 1, ELM_DETOK_SPECIAL, &back, &bl, NULL), 0);
+    assert_string_equal(back, "<|im_start|>");
+    free(back);
+    assert_true(elm_tokenizer_is_eog(t, elm_tokenizer_find(t, "<|im_end|>", 10)));
+    assert_false(elm_tokenizer_add_bos(t));
+    elm_tokenizer_free(t);
+
+    t = load("vocab/ggml-vocab-llama-bpe.gguf");
+    if (!t) return;
+    assert_true(elm_tokenizer_add_bos(t));
+    assert_int_equal(elm_tokenizer_bos(t), 128000);
+    assert_int_equal(elm_tokenizer_eot(t), 128009);
+    assert_true(elm_tokenizer_is_eog(t, 128009));
+    assert_int_equal(elm_tokenize(t, "Hi", 2, ELM_TOK_ADD_SPECIAL, &ids, &n, NULL), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(ids[0], 128000);
+    free(ids);
+    elm_tokenizer_free(t);
+}
+
+/* Invalid UTF-8 is no error: BPE carries the bytes through its alphabet, SPM through <0xNN>. */
+static void test_invalid_utf8(void **state)
+{
+    (void)state;
+    static const char bad[] = "a\xff\xfe b\xc3(\xe2\x82 \xf0\x9f\xa6\x99\xed\xa0\x80";
+    const char *vocabs[] = {"vocab/ggml-vocab-qwen2.gguf", "vocab/ggml-vocab-llama-spm.gguf"};
+    for (int v = 0; v < 2; v++) {
+        elm_tokenizer_t *t = load(vocabs[v]);
+        if (!t) return;
+        int32_t *ids;
+        size_t n;
+        char *back;
+        size_t bl;
+        assert_int_equal(elm_tokenize(t, bad, sizeof bad - 1, 0, &ids, &n, NULL), 0);
+        assert_true(n > 0);
+        assert_int_equal(elm_detokenize(t, ids, n, 0, &back, &bl, NULL), 0);
+        assert_int_equal(bl, sizeof bad - 1);
+        assert_memory_equal(back, bad, bl);
+        free(back);
+        /* the stream hands out only whole characters; invalid bytes become U+FFFD */
+        elm_detok_stream_t *s;
+        assert_int_equal(elm_detok_stream_create(t, 0, &s), 0);
+        char streamed[256] = "";
+        size_t sl = 0;
+        for (size_t i = 0; i < n; i++) {
+            const char *p;
+            size_t pl;
+            assert_int_equal(elm_detok_stream_push(s, ids[i], &p, &pl, NULL), 0);
+            memcpy(streamed + sl, p, pl);
+            sl += pl;
+        }
+        const char *p;
+        size_t pl;
+        assert_int_equal(elm_detok_stream_flush(s, &p, &pl), 0);
+        memcpy(streamed + sl, p, pl);
+        sl += pl;
+        static const char want[] = "a\xef\xbf\xbd\xef\xbf\xbd b\xef\xbf\xbd(\xef\xbf\xbd "
+                                   "\xf0\x9f\xa6\x99\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd";
+        assert_int_equal(sl, sizeof want - 1);
+        assert_memory_equal(streamed, want, sl);
+        elm_detok_stream_free(s);
+        free(ids);
+        elm_tokenizer_free(t);
+    }
+}
+
+/* A character split over byte tokens comes out whole, once, when its last byte arrives. */
+static void test_stream_split_char(void **state)
+{
+    (void)state;
+    elm_tokenizer_t *t = load("vocab/ggml-vocab-llama-spm.gguf");
+    if (!t) return;
+    /* U+1F999 has no token: byte fallback <0xF0> <0x9F> <0xA6> <0x99> after the space */
+    int32_t *ids;
+    size_t n;
+    assert_int_equal(elm_tokenize(t, "\xf0\x9f\xa6\x99!", 5, 0, &ids, &n, NULL), 0);
+    elm_detok_stream_t *s;
+    assert_int_equal(elm_detok_stream_create(t, 0, &s), 0);
+    int emitted_at = -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *p;
+        size_t pl;
+        assert_int_equal(elm_detok_stream_push(s, ids[i], &p, &pl, NULL), 0);
+        if (pl && emitted_at < 0) {
+            emitted_at = (int)i;
+            assert_true(pl >= 4);
+            assert_memory_equal(p, "\xf0\x9f\xa6\x99", 4);
+        }
+    }
+    assert_true(emitted_at > 0);
+    const char *p;
+    size_t pl;
+    assert_int_equal(elm_detok_stream_push(s, 999999, &p, &pl, NULL), ELM_ERANGE);
+    elm_detok_stream_free(s);
+    free(ids);
+    elm_tokenizer_free(t);
+}
+
+static void test_detok_range(void **state)
+{
+    (void)state;
+    elm_tokenizer_t *t = load("vocab/ggml-vocab-gpt-2.gguf");
+    if (!t) return;
+    int32_t ids[] = {15496, 50257};
+    char *back = (char *)1;
+    size_t bl;
+    elm_diag_t d;
+    assert_int_equal(elm_detokenize(t, ids, 2, 0, &back, &bl, &d), ELM_ERANGE);
+    assert_null(back);
+    assert_non_null(strstr(d.msg, "token id 50257 is out of range"));
+    char buf[8];
+    assert_int_equal(elm_token_to_piece(t, -1, 0, buf, sizeof buf, &bl, &d), ELM_ERANGE);
+    assert_int_equal(elm_token_to_piece(t, 15496, 0, buf, sizeof buf, &bl, &d), 0);
+    assert_memory_equal(buf, "Hello", 5);
+    assert_int_equal(elm_token_to_piece(t, 15496, 0, buf, 2, &bl, &d), ELM_EINVAL);
+    assert_int_equal(bl, 5);
+    elm_tokenizer_free(t);
+}
+
+/* ---- bad vocabularies ---- */
+
+/* Write a small vocabulary with the given model / pre and optional merges / scores. */
+static int bad_vocab(const char *model, const char *pre, bool merges, bool scores, elm_diag_t *d)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/elm_test_tok_%d.gguf", (int)getpid());
+    const char *toks[] = {"a", "b", "ab"};
+    const char *mrg[] = {"a b"};
+    float sc[] = {0, 0, 1};
+    elm_gguf_writer_t *w;
+    assert_int_equal(elm_gguf_writer_open(path, &w, NULL), 0);
+    assert_int_equal(elm_gguf_writer_add_str(w, "tokenizer.ggml.model", model), 0);
+    if (pre) assert_int_equal(elm_gguf_writer_add_str(w, "tokenizer.ggml.pre", pre), 0);
+    assert_int_equal(elm_gguf_writer_add_arr_str(w, "tokenizer.ggml.tokens", toks, 3), 0);
+    if (merges)
+        assert_int_equal(elm_gguf_writer_add_arr_str(w, "tokenizer.ggml.merges", mrg, 1), 0);
+    if (scores)
+        assert_int_equal(
+            elm_gguf_writer_add_arr(w, "tokenizer.ggml.scores", ELM_GGUF_FLOAT32, sc, 3), 0);
+    assert_int_equal(elm_gguf_writer_add_bool(w, "tokenizer.ggml.add_space_prefix", false), 0);
+    assert_int_equal(elm_gguf_writer_finish(w, NULL), 0);
+    elm_tokenizer_t *t = (elm_tokenizer_t *)1;
+    int rc = elm_tokenizer_load(path, &t, d);
+    if (rc != 0) assert_null(t);
+    if (rc == 0) {
+        int32_t *ids;
+        size_t n;
+        assert_int_equal(elm_tokenize(t, "ab", 2, 0, &ids, &n, NULL), 0);
+        assert_int_equal(n, 1);
+        assert_int_equal(ids[0], 2);
+        free(ids);
+    }
+    elm_tokenizer_free(rc == 0 ? t : NULL);
+    unlink(path);
+    return rc;
+}
+
+static void test_bad_vocab(void **state)
+{
+    (void)state;
+    elm_diag_t d;
+    assert_int_equal(bad_vocab("gpt2", "gpt-2", true, false, &d), 0);
+    assert_int_equal(bad_vocab("llama", NULL, false, true, &d), 0);
+    assert_int_equal(bad_vocab("gpt2", "gpt-2", false, false, &d), ELM_ENOKEY);
+    assert_non_null(strstr(d.msg, "tokenizer.ggml.merges"));
+    assert_int_equal(bad_vocab("llama", NULL, false, false, &d), ELM_ENOKEY);
+    assert_non_null(strstr(d.msg, "tokenizer.ggml.scores"));
+    assert_int_equal(bad_vocab("gpt2", "klingon-bpe", true, false, &d), ELM_ENOTSUP);
+    assert_non_null(strstr(d.msg, "pre-tokenizer 'klingon-bpe'"));
+    assert_int_equal(bad_vocab("bert", NULL, false, false, &d), ELM_ENOTSUP);
+    assert_non_null(strstr(d.msg, "'bert'"));
+}
+
+/* ---- chat templates ---- */
+
+static void test_chat_detect(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *tmpl;
+        elm_chat_tmpl_t want;
+    } cases[] = {
+        {"{% for m in messages %}<|im_start|>{{ m.role }}\n", ELM_CHAT_CHATML},
+        {"<|start_header_id|>{{ role }}<|end_header_id|>", ELM_CHAT_LLAMA3},
+        {"{{ bos_token }}[INST] <<SYS>>\n{{ sys }}\n<</SYS>>", ELM_CHAT_LLAMA2_SYS},
+        {"[INST] {{ content.strip() }} [/INST]", ELM_CHAT_LLAMA2_SYS_STRIP},
+        {"[INST] {{ m }} [/INST]", ELM_CHAT_LLAMA2},
+        {"[SYSTEM_PROMPT] x [INST]", ELM_CHAT_MISTRAL_V7},
+        {"<|user|>\n{{ c }}<|end|>\n<|assistant|>", ELM_CHAT_PHI3},
+        {"<start_of_turn>user", ELM_CHAT_GEMMA},
+        {"<|user|>\n{{ c }}<|endoftext|>", ELM_CHAT_ZEPHYR},
+        {"### Instruction:\n{{ c }}\n<|EOT|>", ELM_CHAT_DEEPSEEK},
+        {"<\xef\xbd\x9cUser\xef\xbd\x9c>{{c}}<\xef\xbd\x9c"
+         "Assistant\xef\xbd\x9c>",
+         ELM_CHAT_DEEPSEEK3},
+        {"llama3", ELM_CHAT_LLAMA3},
+        {"nothing recognizable", ELM_CHAT_UNKNOWN},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        assert_int_equal(elm_chat_detect(cases[i].tmpl), cases[i].want);
+    elm_tokenizer_t *t = load("vocab/ggml-vocab-qwen2.gguf");
+    if (!t) return;
+    elm_chat_tmpl_t k;
+    assert_int_equal(elm_chat_pick(t, NULL, &k, NULL), 0);
+    assert_int_equal(k, ELM_CHAT_CHATML);
+    assert_int_equal(elm_chat_pick(t, "gemma", &k, NULL), 0);
+    assert_int_equal(k, ELM_CHAT_GEMMA);
+    elm_diag_t d;
+    assert_int_equal(elm_chat_pick(t, "nope", &k, &d), ELM_EINVAL);
+    assert_non_null(strstr(d.msg, "unknown chat template 'nope'"));
+    elm_tokenizer_free(t);
+    t = load("vocab/ggml-vocab-llama-bpe.gguf");
+    if (!t) return;
+    assert_int_equal(elm_chat_pick(t, NULL, &k, NULL), 0);
+    assert_int_equal(k, ELM_CHAT_LLAMA3);
+    elm_tokenizer_free(t);
+    t = load("vocab/ggml-vocab-gpt-2.gguf"); /* no template: chatml with a warning */
+    if (!t) return;
+    assert_int_equal(elm_chat_pick(t, NULL, &k, NULL), 0);
+    assert_int_equal(k, ELM_CHAT_CHATML);
+    elm_tokenizer_free(t);
+}
+
+static void test_chat_format(void **state)
+{
+    (void)state;
+    const elm_chat_msg_t msgs[] = {
+        {"system", "You are helpful."}, {"user", "Hi"}, {"assistant", "Hello!"}, {"user", "Bye"}};
+    static const struct {
+        elm_chat_tmpl_t tmpl;
+        const char *want;
+    } cases[] = {
+        {ELM_CHAT_CHATML, "<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>user\nHi"
+                          "<|im_end|>\n<|im_start|>assistant\nHello!<|im_end|>\n<|im_start|>user\n"
+                          "Bye<|im_end|>\n<|im_start|>assistant\n"},
+        {ELM_CHAT_LLAMA3, "<|start_header_id|>system<|end_header_id|>\n\nYou are helpful.<|eot_id|>"
+                          "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+                          "<|start_header_id|>assistant<|end_header_id|>\n\nHello!<|eot_id|>"
+                          "<|start_header_id|>user<|end_header_id|>\n\nBye<|eot_id|>"
+                          "<|start_header_id|>assistant<|end_header_id|>\n\n"},
+        {ELM_CHAT_LLAMA2_SYS, "[INST] <<SYS>>\nYou are helpful.\n<</SYS>>\n\nHi [/INST]Hello!</s>"
+                              "[INST] Bye [/INST]"},
+        {ELM_CHAT_GEMMA, "<start_of_turn>user\nYou are helpful.\n\nHi<end_of_turn>\n"
+                         "<start_of_turn>model\nHello!<end_of_turn>\n<start_of_turn>user\nBye"
+                         "<end_of_turn>\n<start_of_turn>model\n"},
+        {ELM_CHAT_PHI3, "<|system|>\nYou are helpful.<|end|>\n<|user|>\nHi<|end|>\n<|assistant|>\n"
+                        "Hello!<|end|>\n<|user|>\nBye<|end|>\n<|assistant|>\n"},
+        {ELM_CHAT_MISTRAL_V7, "[SYSTEM_PROMPT] You are helpful.[/SYSTEM_PROMPT][INST] Hi[/INST] "
+                              "Hello!</s>[INST] Bye[/INST]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *out;
+        assert_int_equal(elm_chat_format(cases[i].tmpl, msgs, 4, true, &out, NULL), 0);
+        assert_string_equal(out, cases[i].want);
+        free(out);
+    }
+    char *out = (char *)1;
+    elm_chat_msg_t bad = {NULL, "x"};
+    assert_int_equal(elm_chat_format(ELM_CHAT_CHATML, &bad, 1, true, &out, NULL), ELM_EINVAL);
+    assert_null(out);
+    assert_int_equal(elm_chat_format(ELM_CHAT_UNKNOWN, msgs, 1, true, &out, NULL), ELM_EINVAL);
+}
+
+/* The chat prompt of a real vocabulary tokenizes with its special tokens. */
+static void test_chat_tokenize(void **state)
+{
+    (void)state;
+    elm_tokenizer_t *t = load("vocab/ggml-vocab-qwen2.gguf");
+    if (!t) return;
+    const elm_chat_msg_t msg = {"user", "Hi"};
+    char *prompt;
+    assert_int_equal(elm_chat_format(ELM_CHAT_CHATML, &msg, 1, true, &prompt, NULL), 0);
+    int32_t *ids;
+    size_t n;
+    assert_int_equal(elm_tokenize(t, prompt, strlen(prompt), ELM_TOK_PARSE_SPECIAL, &ids, &n, NULL),
+                     0);
+    int32_t im_start = elm_tokenizer_find(t, "<|im_start|>", 12);
+    int32_t im_end = elm_tokenizer_find(t, "<|im_end|>", 10);
+    int n_start = 0, n_end = 0;
+    for (size_t i = 0; i < n; i++)
+        n_start += ids[i] == im_start, n_end += ids[i] == im_end;
+    assert_int_equal(n_start, 2);
+    assert_int_equal(n_end, 1);
+    char *back;
+    size_t bl;
+    assert_int_equal(elm_detokenize(t, ids, n, ELM_DETOK_SPECIAL, &back, &bl, NULL), 0);
+    assert_string_equal(back, prompt);
+    free(back);
+    free(ids);
+    free(prompt);
+    elm_tokenizer_free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_vocab_qwen2),        cmocka_unit_test(test_vocab_llama_bpe),
+        cmocka_unit_test(test_vocab_llama_spm),    cmocka_unit_test(test_vocab_phi3),
+        cmocka_unit_test(test_vocab_gpt2),         cmocka_unit_test(test_vocab_deepseek_coder),
+        cmocka_unit_test(test_vocab_deepseek_llm), cmocka_unit_test(test_vocab_falcon),
+        cmocka_unit_test(test_vocab_mpt),          cmocka_unit_test(test_vocab_refact),
+        cmocka_unit_test(test_vocab_starcoder),    cmocka_unit_test(test_llama2_vectors),
+        cmocka_unit_test(test_stories260k),        cmocka_unit_test(test_special_tokens),
+        cmocka_unit_test(test_invalid_utf8),       cmocka_unit_test(test_stream_split_char),
+        cmocka_unit_test(test_detok_range),        cmocka_unit_test(test_bad_vocab),
+        cmocka_unit_test(test_chat_detect),        cmocka_unit_test(test_chat_format),
+        cmocka_unit_test(test_chat_tokenize),
+    };
+    return cmocka_run_group_tests_name("tokenizer", tests, NULL, NULL);
+}
