@@ -44,6 +44,9 @@ fuzz:
 	@cmake --build $(FUZZ) -j $(JOBS) -- --no-print-directory
 	@scripts/run-fuzzers.sh $(FUZZ) $${SECONDS_EACH:-300}
 
+# Benchmarks (not tests): each prints ratios or rates measured in one run.
+include bench/route.mk bench/tokenize.mk
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 

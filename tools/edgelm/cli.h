@@ -16,6 +16,10 @@ typedef struct {
 int elm_cmd_info(int argc, char **argv);
 int elm_cmd_synth(int argc, char **argv);
 int elm_cmd_quantize(int argc, char **argv);
+int elm_cmd_cost(int argc, char **argv);
+int elm_cmd_simulate(int argc, char **argv);
+int elm_cmd_tokenize(int argc, char **argv);
+int elm_cmd_run(int argc, char **argv);
 
 /* Install the log hook that prints library messages to stderr ("edgelm: warning: ..."). */
 void elm_cli_init(void);

@@ -1,0 +1,231 @@
+/* edgelm engine: a model loaded from GGUF (weights used in place from the mapping), sessions
+ * that hold a KV cache and run the forward pass (batched prefill, one-token decode), the
+ * sampler chain, and the generation loop that reports its phases through one hook struct —
+ * the hooks `run`, `bench`, `serve` and `eval` time themselves with. */
+#ifndef EDGELM_ENGINE_H
+#define EDGELM_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "edgelm/base.h"
+#include "edgelm/gguf.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- phase hooks ----
+ * One struct of callbacks, every one optional (NULL), each given the time of the event from
+ * elm_time_ns() and the user pointer. */
+
+typedef enum {
+    ELM_STOP_LENGTH = 0, /* n_predict tokens were generated */
+    ELM_STOP_EOS = 1,    /* the end-of-sequence token was generated */
+    ELM_STOP_CTX = 2,    /* the context is full */
+    ELM_STOP_HOOK = 3,   /* on_token asked to stop */
+    ELM_STOP_ERROR = 4   /* a forward pass failed */
+} elm_stop_reason_t;
+
+typedef struct {
+    void *user;
+    void (*on_load_start)(void *user, uint64_t t_ns);
+    void (*on_load_done)(void *user, uint64_t t_ns);
+    void (*on_prefill_start)(void *user, uint64_t t_ns, uint32_t n_prompt);
+    void (*on_prefill_end)(void *user, uint64_t t_ns, uint32_t n_prompt);
+    /* A sampled token, with the logits it was chosen from (n_vocab floats, valid only during
+     * the call). Return false to stop generation after this token. */
+    bool (*on_token)(void *user, uint64_t t_ns, int32_t token, const float *logits,
+                     uint32_t n_vocab);
+    void (*on_done)(void *user, uint64_t t_ns, uint32_t n_generated, elm_stop_reason_t why);
+} elm_hooks_t;
+
+/* Phase timestamps gathered from the hooks; the one place TTFT and tokens/s come from. */
+typedef struct {
+    uint64_t t_load_start, t_load_done;
+    uint64_t t_prefill_start, t_prefill_end;
+    uint64_t t_first_token, t_last_token;
+    uint32_t n_prompt, n_generated;
+    elm_stop_reason_t stop;
+    elm_hooks_t next; /* forwarded to after recording */
+} elm_timings_t;
+
+/* Fill *out with hooks that record into t and then call next (NULL: none). t->next is set
+ * from next; t's timestamps are zeroed. */
+void elm_timings_hooks(elm_timings_t *t, const elm_hooks_t *next, elm_hooks_t *out);
+
+typedef struct {
+    double load_ms;      /* load start .. load done */
+    double prefill_ms;   /* prefill start .. end */
+    double prefill_tps;  /* prompt tokens / prefill time */
+    double ttft_ms;      /* prefill start .. first token (a warm request) */
+    double ttft_cold_ms; /* load start .. first token (a cold request) */
+    double gen_tps;      /* (generated - 1) / (last token - first token): excludes the first */
+    uint32_t n_prompt, n_generated;
+} elm_timing_summary_t;
+
+/* The summary figures of recorded timings; a figure whose phase did not happen is 0. */
+void elm_timings_summary(const elm_timings_t *t, elm_timing_summary_t *out);
+
+/* ---- model ---- */
+
+typedef struct {
+    char arch[32]; /* general.architecture: "llama", "qwen2" */
+    uint32_t n_vocab;
+    uint32_t n_ctx_train; /* <arch>.context_length */
+    uint32_t n_embd;
+    uint32_t n_ff;
+    uint32_t n_layer;
+    uint32_t n_head;
+    uint32_t n_head_kv;
+    uint32_t head_dim; /* <arch>.attention.key_length, else n_embd / n_head */
+    uint32_t n_rot;    /* <arch>.rope.dimension_count, else head_dim */
+    float rms_eps;
+    float rope_base;        /* <arch>.rope.freq_base, else the architecture's default */
+    bool rope_neox;         /* pairs (i, i + n_rot/2) instead of (2i, 2i+1) */
+    bool tied_output;       /* no output.weight: token_embd is the output matrix */
+    bool rope_freqs;        /* rope_freqs.weight divides each pair's frequency (llama3) */
+    int32_t bos_id, eos_id; /* tokenizer.ggml.{bos,eos}_token_id, -1 when absent */
+} elm_hparams_t;
+
+typedef struct elm_model elm_model_t;
+
+/* Open path, validate it and bind the model's tensors; calls hooks->on_load_start and
+ * on_load_done (hooks may be NULL). The model owns the mapping. On failure *out is NULL and
+ * diag names the file, and the tensor or key at fault with the architecture. */
+int elm_model_load(const char *path, const elm_hooks_t *hooks, elm_model_t **out, elm_diag_t *diag);
+
+/* Bind a model over an open GGUF file that the caller keeps open until elm_model_free(). */
+int elm_model_from_gguf(const elm_gguf_t *g, elm_model_t **out, elm_diag_t *diag);
+
+/* Free the model (and the mapping, when elm_model_load opened it). Accepts NULL. Free every
+ * session of the model first. */
+void elm_model_free(elm_model_t *m);
+
+const elm_hparams_t *elm_model_hparams(const elm_model_t *m);
+
+/* The GGUF file the model reads from (metadata, tokenizer), valid while the model lives. */
+const elm_gguf_t *elm_model_gguf(const elm_model_t *m);
+
+/* Bytes of weights the model maps (its tensors' sizes). */
+uint64_t elm_model_weight_bytes(const elm_model_t *m);
+
+/* The architectures the engine runs, as a space-separated list ("llama qwen2"). */
+const char *elm_engine_archs(void);
+
+/* ---- session: KV cache and forward pass ---- */
+
+typedef struct {
+    uint32_t n_ctx;     /* KV cache positions; 0 = the trained context, at most 4096 */
+    uint32_t n_batch;   /* most tokens per forward pass (prefill is cut into such batches) */
+    int n_threads;      /* threads for matrix products and attention, caller included */
+    elm_type_t kv_type; /* ELM_TYPE_F32 or ELM_TYPE_F16 */
+} elm_session_params_t;
+
+/* n_ctx 0, n_batch 512, 1 thread, F16 cache (llama.cpp's default). */
+elm_session_params_t elm_session_default_params(void);
+
+typedef struct elm_session elm_session_t;
+
+/* A session over m with an empty cache. An n_ctx above the trained context is allowed with a
+ * warning through elm_log. On failure *out is NULL. The model must outlive the session. */
+int elm_session_create(const elm_model_t *m, const elm_session_params_t *p, elm_session_t **out,
+                       elm_diag_t *diag);
+
+void elm_session_free(elm_session_t *s); /* accepts NULL */
+
+uint32_t elm_session_n_ctx(const elm_session_t *s);
+uint32_t elm_session_n_past(const elm_session_t *s); /* positions held in the cache */
+const elm_model_t *elm_session_model(const elm_session_t *s);
+
+/* Evaluate n tokens at positions n_past .. n_past+n-1 (causal attention over the cache), in
+ * batches of at most n_batch, and append them to the cache. Afterwards the logits of the last
+ * token, or of every token when all_logits, are available through elm_session_logits.
+ * ELM_ERANGE when the tokens do not fit in the context, ELM_EINVAL for a token id outside the
+ * vocabulary; the cache is then unchanged. */
+int elm_session_decode(elm_session_t *s, const int32_t *tokens, uint32_t n, bool all_logits,
+                       elm_diag_t *diag);
+
+/* Rows of logits the last decode produced (1, or n with all_logits). */
+uint32_t elm_session_n_logits(const elm_session_t *s);
+
+/* Row i (n_vocab floats) of the last decode's logits, or NULL if i is out of range. Row i is
+ * the prediction after the i-th token of that decode (the last one when only one row). Valid
+ * until the next decode. */
+const float *elm_session_logits(const elm_session_t *s, uint32_t i);
+
+/* Keep only the first n_past positions of the cache (ELM_ERANGE if beyond what is held). */
+int elm_session_truncate(elm_session_t *s, uint32_t n_past);
+
+/* Empty the cache. */
+void elm_session_reset(elm_session_t *s);
+
+/* ---- sampling ----
+ * The chain, in llama.cpp's default order (docs/sampling.md): penalties → top-k → top-p →
+ * min-p → temperature → draw. temp <= 0 is greedy: the first token with the largest logit
+ * after penalties. */
+
+typedef struct {
+    float temp;             /* <= 0: greedy */
+    int32_t top_k;          /* <= 0: off */
+    float top_p;            /* >= 1: off */
+    float min_p;            /* <= 0: off */
+    float repeat_penalty;   /* 1: off; divides positive logits, multiplies negative ones */
+    float freq_penalty;     /* 0: off; subtracted once per occurrence */
+    float presence_penalty; /* 0: off; subtracted once if the token occurred */
+    int32_t penalty_last_n; /* how many recent tokens the penalties look at; 0: off */
+    uint64_t seed;
+} elm_sampler_params_t;
+
+/* llama.cpp's defaults: temp 0.8, top_k 40, top_p 0.95, min_p 0.05, penalties off
+ * (repeat 1, last_n 64), seed 0. */
+elm_sampler_params_t elm_sampler_default_params(void);
+
+typedef struct elm_sampler elm_sampler_t;
+
+/* A sampler over a vocabulary of n_vocab. ELM_EINVAL for a parameter out of range (negative
+ * temp is fine; top_p, min_p outside [0, 1], repeat_penalty <= 0, negative last_n). */
+int elm_sampler_create(const elm_sampler_params_t *p, uint32_t n_vocab, elm_sampler_t **out,
+                       elm_diag_t *diag);
+void elm_sampler_free(elm_sampler_t *s); /* accepts NULL */
+
+/* Remember token for the penalties (prompt tokens too, as llama.cpp does). */
+void elm_sampler_accept(elm_sampler_t *s, int32_t token);
+
+/* Forget the history and restart the random stream from the seed. */
+void elm_sampler_reset(elm_sampler_t *s);
+
+/* Choose a token from n_vocab logits (not modified). */
+int32_t elm_sampler_sample(elm_sampler_t *s, const float *logits);
+
+typedef struct {
+    int32_t id;
+    float logit; /* after penalties and temperature */
+    float p;     /* probability among the survivors */
+} elm_token_prob_t;
+
+/* The candidates that survive the chain before the draw, best first, with their probabilities:
+ * what elm_sampler_sample draws from. out holds n_vocab entries; returns the count (1 when
+ * greedy). */
+uint32_t elm_sampler_candidates(elm_sampler_t *s, const float *logits, elm_token_prob_t *out);
+
+/* ---- generation ---- */
+
+typedef struct {
+    uint32_t n_predict; /* most tokens to generate (>= 1) */
+    int32_t eos_id;     /* stop after this token; -1: never */
+} elm_generate_params_t;
+
+/* Prefill the prompt (n_prompt >= 1 tokens) after what the session holds, then sample and
+ * decode until n_predict tokens, EOS, a full context, or on_token returning false. Calls the
+ * prefill and token hooks and on_done. Prompt tokens are accepted into the sampler. Stores up
+ * to n_predict tokens in out (may be NULL) and their count in *n_out (may be NULL). A prompt
+ * that does not fit the context is ELM_ERANGE before anything runs. */
+int elm_generate(elm_session_t *s, elm_sampler_t *smp, const int32_t *prompt, uint32_t n_prompt,
+                 const elm_generate_params_t *gp, const elm_hooks_t *hooks, int32_t *out,
+                 uint32_t *n_out, elm_diag_t *diag);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,42 @@
+/* edgelm pool: a thread pool of persistent workers for data-parallel loops (matrix rows,
+ * attention heads). The calling thread takes part, so a pool of n threads starts n - 1 workers. */
+#ifndef EDGELM_POOL_H
+#define EDGELM_POOL_H
+
+#include <stdint.h>
+
+#include "edgelm/base.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct elm_pool elm_pool_t;
+
+/* Work on the items [begin, end); thread is the index (0 .. n_threads-1) of the thread running
+ * it, for per-thread scratch. The same thread may be handed several ranges. */
+typedef void (*elm_pool_fn)(void *ctx, int64_t begin, int64_t end, int thread);
+
+/* The most threads a pool may have. */
+#define ELM_POOL_MAX_THREADS 256
+
+/* Start a pool of n_threads threads (1..ELM_POOL_MAX_THREADS) counting the caller: n_threads - 1
+ * workers that wait for work. On failure *out is NULL. Free with elm_pool_free(). */
+int elm_pool_create(int n_threads, elm_pool_t **out, elm_diag_t *diag);
+
+/* Stop and join the workers and free the pool. Accepts NULL. */
+void elm_pool_free(elm_pool_t *p);
+
+/* Threads in the pool, the caller included (1 for NULL). */
+int elm_pool_n_threads(const elm_pool_t *p);
+
+/* Run fn over [0, n) split into ranges of at least min_chunk items, spread over all threads,
+ * and return when every item is done. Ranges are handed out dynamically, so uneven items
+ * balance. p may be NULL (then fn runs on the caller as one range). Not reentrant: fn must not
+ * call elm_pool_for on the same pool, and one thread at a time may dispatch. */
+void elm_pool_for(elm_pool_t *p, int64_t n, int64_t min_chunk, elm_pool_fn fn, void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,379 @@
+/* Model loading: the architecture table, hyperparameters from `<arch>.*` keys, and binding of
+ * every tensor by name with its expected shape. Matrices stay in the mapping; the small vectors
+ * (norms, biases, rope factors) are converted to f32. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine_internal.h"
+
+/* ---- architectures ----
+ * Both run the llama block (pre-norm attention with RoPE and GQA, SwiGLU FFN). phi3 (fused QKV),
+ * gemma2 (soft-capping, extra norms) and internlm2 add columns here and a branch where their
+ * block differs, not a copy of the forward pass. */
+
+static const elm__arch_t archs[] = {
+    {.name = "llama",
+     .rope_base = 10000.0f,
+     .rms_eps = 1e-5f,
+     .rope_neox = false,
+     .qkv_bias = ELM__NEED_OPTIONAL,
+     .rope_freqs = ELM__NEED_OPTIONAL,
+     .output = ELM__NEED_OPTIONAL},
+    {.name = "qwen2",
+     .rope_base = 1e6f,
+     .rms_eps = 1e-6f,
+     .rope_neox = true,
+     .qkv_bias = ELM__NEED_REQUIRED,
+     .rope_freqs = ELM__NEED_NO,
+     .output = ELM__NEED_OPTIONAL},
+};
+
+const char *elm_engine_archs(void)
+{
+    return "llama qwen2";
+}
+
+static const elm__arch_t *find_arch(const char *name)
+{
+    for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++)
+        if (!strcmp(archs[i].name, name)) return &archs[i];
+    return NULL;
+}
+
+/* ---- hyperparameters ---- */
+
+typedef struct {
+    const elm_gguf_t *g;
+    const char *arch;
+    const char *file;
+    elm_diag_t *diag;
+} keys_t;
+
+/* <arch>.<name> as u32: 0 and *out set; absent: *out = dflt and 0 unless required. */
+static int key_u32(const keys_t *k, const char *name, bool required, uint32_t dflt, uint32_t *out)
+{
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", k->arch, name);
+    int rc = elm_gguf_get_u32(k->g, key, out);
+    if (rc == ELM_ENOKEY && !required) {
+        *out = dflt;
+        return 0;
+    }
+    if (rc == ELM_ENOKEY)
+        return elm_diag(k->diag, rc, "%s: key %s is missing (needed for architecture %s)", k->file,
+                        key, k->arch);
+    if (rc) return elm_diag(k->diag, rc, "%s: key %s: %s", k->file, key, elm_strerror(rc));
+    return 0;
+}
+
+static int key_f32(const keys_t *k, const char *name, float dflt, float *out)
+{
+    char key[128];
+    double v;
+    snprintf(key, sizeof key, "%s.%s", k->arch, name);
+    int rc = elm_gguf_get_f64(k->g, key, &v);
+    if (rc == ELM_ENOKEY) {
+        *out = dflt;
+        return 0;
+    }
+    if (rc) return elm_diag(k->diag, rc, "%s: key %s: %s", k->file, key, elm_strerror(rc));
+    *out = (float)v;
+    return 0;
+}
+
+static int32_t token_id_key(const elm_gguf_t *g, const char *key)
+{
+    uint32_t v;
+    return elm_gguf_get_u32(g, key, &v) == 0 && v <= INT32_MAX ? (int32_t)v : -1;
+}
+
+static int read_hparams(elm_model_t *m, const char *file, elm_diag_t *diag)
+{
+    elm_hparams_t *hp = &m->hp;
+    const keys_t k = {m->g, hp->arch, file, diag};
+    int rc;
+    if ((rc = key_u32(&k, "block_count", true, 0, &hp->n_layer)) ||
+        (rc = key_u32(&k, "embedding_length", true, 0, &hp->n_embd)) ||
+        (rc = key_u32(&k, "feed_forward_length", true, 0, &hp->n_ff)) ||
+        (rc = key_u32(&k, "attention.head_count", true, 0, &hp->n_head)) ||
+        (rc = key_u32(&k, "attention.head_count_kv", false, hp->n_head, &hp->n_head_kv)) ||
+        (rc = key_u32(&k, "context_length", false, 2048, &hp->n_ctx_train)) ||
+        (rc = key_f32(&k, "attention.layer_norm_rms_epsilon", m->arch->rms_eps, &hp->rms_eps)) ||
+        (rc = key_f32(&k, "rope.freq_base", m->arch->rope_base, &hp->rope_base)))
+        return rc;
+    if (hp->n_layer == 0 || hp->n_embd == 0 || hp->n_ff == 0 || hp->n_head == 0 ||
+        hp->n_head_kv == 0 || hp->n_head % hp->n_head_kv != 0 || hp->n_embd % hp->n_head != 0)
+        return elm_diag(
+            diag, ELM_EINVAL,
+            "%s: architecture %s: inconsistent sizes (n_layer %" PRIu32 ", n_embd %" PRIu32
+            ", n_ff %" PRIu32 ", n_head %" PRIu32 ", n_head_kv %" PRIu32 ")",
+            file, hp->arch, hp->n_layer, hp->n_embd, hp->n_ff, hp->n_head, hp->n_head_kv);
+    if ((rc = key_u32(&k, "attention.key_length", false, hp->n_embd / hp->n_head, &hp->head_dim)) ||
+        (rc = key_u32(&k, "rope.dimension_count", false, hp->head_dim, &hp->n_rot)))
+        return rc;
+    uint32_t v_len;
+    if ((rc = key_u32(&k, "attention.value_length", false, hp->head_dim, &v_len))) return rc;
+    if (v_len != hp->head_dim || hp->head_dim == 0 || hp->n_rot == 0 || hp->n_rot % 2 ||
+        hp->n_rot > hp->head_dim)
+        return elm_diag(diag, ELM_ENOTSUP,
+                        "%s: architecture %s: head sizes key %" PRIu32 " / value %" PRIu32
+                        " with %" PRIu32 " rotary dimensions are not supported",
+                        file, hp->arch, hp->head_dim, v_len, hp->n_rot);
+    if (hp->rms_eps <= 0 || hp->rope_base <= 0)
+        return elm_diag(diag, ELM_EINVAL,
+                        "%s: architecture %s: rms epsilon and rope base must be positive", file,
+                        hp->arch);
+    hp->rope_neox = m->arch->rope_neox;
+    hp->bos_id = token_id_key(m->g, "tokenizer.ggml.bos_token_id");
+    hp->eos_id = token_id_key(m->g, "tokenizer.ggml.eos_token_id");
+    return 0;
+}
+
+/* ---- tensor binding ---- */
+
+typedef struct {
+    elm_model_t *m;
+    const char *file;
+    elm_diag_t *diag;
+} binder_t;
+
+static const elm_gguf_tensor_t *find(const binder_t *b, const char *name, int need, int *rc)
+{
+    *rc = 0;
+    const elm_gguf_tensor_t *t = elm_gguf_find_tensor(b->m->g, name);
+    if (!t && need == ELM__NEED_REQUIRED)
+        *rc = elm_diag(b->diag, ELM_ENOKEY, "%s: tensor %s is missing (architecture %s)", b->file,
+                       name, b->m->hp.arch);
+    return t;
+}
+
+static int shape_error(const binder_t *b, const elm_gguf_tensor_t *t, int64_t e0, int64_t e1)
+{
+    char got[64], want[64];
+    if (t->n_dims == 1)
+        snprintf(got, sizeof got, "%" PRId64, t->ne[0]);
+    else
+        snprintf(got, sizeof got, "%" PRId64 " x %" PRId64 "%s", t->ne[0], t->ne[1],
+                 t->n_dims > 2 ? " x ..." : "");
+    if (e1 < 0)
+        snprintf(want, sizeof want, "%" PRId64, e0);
+    else
+        snprintf(want, sizeof want, "%" PRId64 " x %" PRId64, e0, e1);
+    return elm_diag(b->diag, ELM_EINVAL,
+                    "%s: tensor %s has shape %s, expected %s (architecture %s)", b->file, t->name,
+                    got, want, b->m->hp.arch);
+}
+
+/* A matrix of e1 rows of e0 values, used in place. */
+static int bind_matrix(const binder_t *b, const char *name, int need, int64_t e0, int64_t e1,
+                       elm__weight_t *w)
+{
+    int rc;
+    const elm_gguf_tensor_t *t = find(b, name, need, &rc);
+    if (!t || need == ELM__NEED_NO) return rc;
+    if (t->n_dims != 2 || t->ne[0] != e0 || t->ne[1] != e1) return shape_error(b, t, e0, e1);
+    const elm_type_traits_t *tr = elm_traits(t->type);
+    const elm_type_traits_t *vt = tr ? elm_traits(tr->vec_dot_type) : NULL;
+    if (!tr || !tr->vec_dot || !vt || (tr->vec_dot_type != ELM_TYPE_F32 && !vt->from_float))
+        return elm_diag(b->diag, ELM_ENOTSUP,
+                        "%s: tensor %s has type %s, which the engine cannot multiply yet", b->file,
+                        name, elm_type_info(t->type) ? elm_type_info(t->type)->name : "?");
+    if (e0 % vt->blck_size)
+        return elm_diag(b->diag, ELM_EINVAL,
+                        "%s: tensor %s rows of %" PRId64 " values do not fill %s blocks of %u",
+                        b->file, name, e0, vt->name, vt->blck_size);
+    w->name = t->name;
+    w->data = t->data;
+    w->tr = tr;
+    w->ne0 = e0;
+    w->ne1 = e1;
+    w->row_bytes = (size_t)(t->size / (uint64_t)e1);
+    b->m->weight_bytes += t->size;
+    return 0;
+}
+
+/* A vector of n values, converted to f32 (owned by the model). */
+static int bind_vec(const binder_t *b, const char *name, int need, int64_t n, elm__vec_t *v)
+{
+    int rc;
+    const elm_gguf_tensor_t *t = find(b, name, need, &rc);
+    if (!t || need == ELM__NEED_NO) return rc;
+    if (t->n_dims != 1 || t->ne[0] != n) return shape_error(b, t, n, -1);
+    const elm_type_traits_t *tr = elm_traits(t->type);
+    if (!tr || n % tr->blck_size)
+        return elm_diag(b->diag, ELM_ENOTSUP, "%s: tensor %s has a type the engine cannot read",
+                        b->file, name);
+    v->v = malloc((size_t)n * sizeof(float));
+    if (!v->v) return elm_diag(b->diag, ELM_ENOMEM, "%s: out of memory", b->file);
+    tr->to_float(t->data, v->v, n);
+    v->n = n;
+    b->m->weight_bytes += t->size;
+    return 0;
+}
+
+static int bind_layer(const binder_t *b, uint32_t il, elm__layer_t *L)
+{
+    const elm_hparams_t *hp = &b->m->hp;
+    const int64_t embd = hp->n_embd, ff = hp->n_ff;
+    const int64_t q_dim = (int64_t)hp->n_head * hp->head_dim;
+    const int64_t kv_dim = (int64_t)hp->n_head_kv * hp->head_dim;
+    const int bias = b->m->arch->qkv_bias;
+    static const char *const fmt[] = {
+        "blk.%u.attn_norm.weight", "blk.%u.attn_q.weight",      "blk.%u.attn_k.weight",
+        "blk.%u.attn_v.weight",    "blk.%u.attn_output.weight", "blk.%u.attn_q.bias",
+        "blk.%u.attn_k.bias",      "blk.%u.attn_v.bias",        "blk.%u.ffn_norm.weight",
+        "blk.%u.ffn_gate.weight",  "blk.%u.ffn_up.weight",      "blk.%u.ffn_down.weight"};
+    char n[sizeof fmt / sizeof fmt[0]][64];
+    for (size_t i = 0; i < sizeof fmt / sizeof fmt[0]; i++)
+        snprintf(n[i], sizeof n[i], fmt[i], il);
+    const int R = ELM__NEED_REQUIRED;
+    int rc;
+    if ((rc = bind_vec(b, n[0], R, embd, &L->attn_norm)) ||
+        (rc = bind_matrix(b, n[1], R, embd, q_dim, &L->wq)) ||
+        (rc = bind_matrix(b, n[2], R, embd, kv_dim, &L->wk)) ||
+        (rc = bind_matrix(b, n[3], R, embd, kv_dim, &L->wv)) ||
+        (rc = bind_matrix(b, n[4], R, q_dim, embd, &L->wo)) ||
+        (rc = bind_vec(b, n[5], bias, q_dim, &L->bq)) ||
+        (rc = bind_vec(b, n[6], bias, kv_dim, &L->bk)) ||
+        (rc = bind_vec(b, n[7], bias, kv_dim, &L->bv)) ||
+        (rc = bind_vec(b, n[8], R, embd, &L->ffn_norm)) ||
+        (rc = bind_matrix(b, n[9], R, embd, ff, &L->w_gate)) ||
+        (rc = bind_matrix(b, n[10], R, embd, ff, &L->w_up)) ||
+        (rc = bind_matrix(b, n[11], R, ff, embd, &L->w_down)))
+        return rc;
+    return 0;
+}
+
+static int bind_tensors(elm_model_t *m, const char *file, elm_diag_t *diag)
+{
+    elm_hparams_t *hp = &m->hp;
+    const binder_t b = {m, file, diag};
+    int rc;
+    const elm_gguf_tensor_t *emb = find(&b, "token_embd.weight", ELM__NEED_REQUIRED, &rc);
+    if (!emb) return rc;
+    if (emb->n_dims != 2 || emb->ne[0] != hp->n_embd || emb->ne[1] < 1 || emb->ne[1] > INT32_MAX)
+        return shape_error(&b, emb, hp->n_embd, emb->n_dims == 2 ? emb->ne[1] : 0);
+    hp->n_vocab = (uint32_t)emb->ne[1];
+    uint32_t key_vocab;
+    char key[128];
+    snprintf(key, sizeof key, "%s.vocab_size", hp->arch);
+    if (elm_gguf_get_u32(m->g, key, &key_vocab) == 0 && key_vocab != hp->n_vocab)
+        return elm_diag(diag, ELM_EINVAL,
+                        "%s: %s is %" PRIu32 " but token_embd.weight has %" PRIu32
+                        " rows (architecture %s)",
+                        file, key, key_vocab, hp->n_vocab, hp->arch);
+    /* The embedding is read a row at a time with to_float, so any type with one will do. */
+    if ((rc = bind_matrix(&b, "token_embd.weight", ELM__NEED_REQUIRED, hp->n_embd, hp->n_vocab,
+                          &m->tok_embd)))
+        return rc;
+    if ((rc = bind_vec(&b, "output_norm.weight", ELM__NEED_REQUIRED, hp->n_embd, &m->output_norm)))
+        return rc;
+    if ((rc = bind_matrix(&b, "output.weight", m->arch->output, hp->n_embd, hp->n_vocab,
+                          &m->output)))
+        return rc;
+    hp->tied_output = m->output.data == NULL;
+    if (hp->tied_output) m->output = m->tok_embd;
+    if ((rc =
+             bind_vec(&b, "rope_freqs.weight", m->arch->rope_freqs, hp->n_rot / 2, &m->rope_freqs)))
+        return rc;
+    hp->rope_freqs = m->rope_freqs.v != NULL;
+    m->layers = calloc(hp->n_layer, sizeof *m->layers);
+    if (!m->layers) return elm_diag(diag, ELM_ENOMEM, "%s: out of memory", file);
+    for (uint32_t il = 0; il < hp->n_layer; il++)
+        if ((rc = bind_layer(&b, il, &m->layers[il]))) return rc;
+    return 0;
+}
+
+/* ---- public ---- */
+
+const elm_gguf_t *elm_model_gguf(const elm_model_t *m)
+{
+    return m->g;
+}
+
+int elm_model_from_gguf(const elm_gguf_t *g, elm_model_t **out, elm_diag_t *diag)
+{
+    *out = NULL;
+    const char *file = elm_gguf_name(g);
+    elm_model_t *m = calloc(1, sizeof *m);
+    if (!m) return elm_diag(diag, ELM_ENOMEM, "%s: out of memory", file);
+    m->g = g;
+    int rc;
+    elm_str_t arch;
+    if (elm_gguf_get_str(g, "general.architecture", &arch) != 0) {
+        rc = elm_diag(diag, ELM_ENOKEY,
+                      "%s: key general.architecture is missing (not a model file?)", file);
+        goto fail;
+    }
+    if (arch.len >= sizeof m->hp.arch || memchr(arch.ptr, '\0', arch.len)) {
+        rc = elm_diag(diag, ELM_ENOTSUP, "%s: architecture name is too long or malformed", file);
+        goto fail;
+    }
+    memcpy(m->hp.arch, arch.ptr, arch.len);
+    m->arch = find_arch(m->hp.arch);
+    if (!m->arch) {
+        rc = elm_diag(diag, ELM_ENOTSUP, "%s: architecture '%s' is not supported (supported: %s)",
+                      file, m->hp.arch, elm_engine_archs());
+        goto fail;
+    }
+    if ((rc = read_hparams(m, file, diag)) || (rc = bind_tensors(m, file, diag))) goto fail;
+    *out = m;
+    return 0;
+fail:
+    elm_model_free(m);
+    return rc;
+}
+
+int elm_model_load(const char *path, const elm_hooks_t *hooks, elm_model_t **out, elm_diag_t *diag)
+{
+    *out = NULL;
+    if (hooks && hooks->on_load_start) hooks->on_load_start(hooks->user, elm_time_ns());
+    elm_gguf_t *g = NULL;
+    int rc = elm_gguf_open(path, &g, diag);
+    if (rc) return rc;
+    if ((rc = elm_model_from_gguf(g, out, diag))) {
+        elm_gguf_close(g);
+        return rc;
+    }
+    (*out)->owned = g;
+    if (hooks && hooks->on_load_done) hooks->on_load_done(hooks->user, elm_time_ns());
+    return 0;
+}
+
+static void free_vec(elm__vec_t *v)
+{
+    free(v->v);
+    v->v = NULL;
+}
+
+void elm_model_free(elm_model_t *m)
+{
+    if (!m) return;
+    if (m->layers) {
+        for (uint32_t il = 0; il < m->hp.n_layer; il++) {
+            elm__layer_t *L = &m->layers[il];
+            free_vec(&L->attn_norm);
+            free_vec(&L->ffn_norm);
+            free_vec(&L->bq);
+            free_vec(&L->bk);
+            free_vec(&L->bv);
+        }
+        free(m->layers);
+    }
+    free_vec(&m->output_norm);
+    free_vec(&m->rope_freqs);
+    elm_gguf_close(m->owned);
+    free(m);
+}
+
+const elm_hparams_t *elm_model_hparams(const elm_model_t *m)
+{
+    return &m->hp;
+}
+
+uint64_t elm_model_weight_bytes(const elm_model_t *m)
+{
+    return m->weight_bytes;
+}
