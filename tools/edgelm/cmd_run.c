@@ -348,6 +348,7 @@ int elm_cmd_run(int argc, char **argv)
         if (elm_detok_stream_flush(pr.stream, &rest, &len) == 0) fwrite(rest, 1, len, stdout);
     }
     if (!pr.first) printf("\n");
+    fflush(stdout); /* the text ends before the summary line on stderr starts */
     if (rc) goto fail;
 
     elm_timing_summary_t sum;

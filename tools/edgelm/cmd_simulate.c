@@ -27,7 +27,7 @@ static const char usage_text[] =
     "                      least-predicted-completion, energy-aware\n"
     "  --workload W        steady or bursty\n"
     "  --compare           every strategy on every workload\n"
-    "  --seeds K           runs per scenario with seeds S..S+K-1; mean +- 95%% CI (default 1;\n"
+    "  --seeds K           runs per scenario with seeds S..S+K-1; mean +- 95% CI (default 1;\n"
     "                      10 with --compare)\n"
     "  --seed S            first seed (default 1)\n"
     "  --users N           users (default 30)\n"
