@@ -75,6 +75,15 @@ size_t elm__matmul_scratch(const elm__weight_t *w, int64_t n_rows);
 void elm__matmul(elm_pool_t *pool, const elm__weight_t *w, const float *x, int64_t n_rows, float *y,
                  void *qbuf);
 
+/* The smallest range of items worth one task of the pool, when each item costs about
+ * work_per_item multiply-adds: at least floor items and ELM__TASK_MIN_WORK work in all. */
+#define ELM__TASK_MIN_WORK 65536
+static inline int64_t elm__min_chunk(int64_t work_per_item, int64_t floor)
+{
+    int64_t n = work_per_item > 0 ? (ELM__TASK_MIN_WORK + work_per_item - 1) / work_per_item : 1;
+    return n > floor ? n : floor;
+}
+
 #endif
 
 /* ---- KV cache ---- */

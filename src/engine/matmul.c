@@ -58,8 +58,10 @@ void elm__matmul(elm_pool_t *pool, const elm__weight_t *w, const float *x, int64
         j.from_float = elm_traits(w->tr->vec_dot_type)->from_float;
         j.act = qbuf;
         j.act_stride = elm__matmul_scratch(w, 1);
-        elm_pool_for(pool, n_rows, 1, quantize_rows, &j);
+        elm_pool_for(pool, n_rows, elm__min_chunk(w->ne0, 1), quantize_rows, &j);
     }
-    /* Output rows in ranges of at least 16, so each task amortizes its start over a few rows. */
-    elm_pool_for(pool, w->ne1, 16, dot_rows, &j);
+    /* Output rows in ranges of at least 16, and of enough work that waking a thread pays off
+     * (a 64 x 64 matrix of a tiny model is faster on one thread than handed around). */
+    int64_t chunk = elm__min_chunk(w->ne0 * (int64_t)n_rows, 16);
+    elm_pool_for(pool, w->ne1, chunk, dot_rows, &j);
 }

@@ -295,7 +295,9 @@ static void forward(elm_session_t *s, const int32_t *tokens, uint32_t n, uint32_
                           s->v + (size_t)r * s->kv_dim);
         }
         attn_job_t aj = {s, il, pos0, r0};
-        elm_pool_for(pool, (int64_t)nr * hp->n_head, 1, attn_items, &aj);
+        elm_pool_for(pool, (int64_t)nr * hp->n_head,
+                     elm__min_chunk((int64_t)(pos0 + r0 + nr) * hp->head_dim * 2, 1), attn_items,
+                     &aj);
 
         float *x = s->x + (size_t)r0 * E, *xb = s->xb + (size_t)r0 * E;
         elm__matmul(pool, &L->wo, s->att_out + (size_t)r0 * s->q_dim, nr, xb, s->qbuf);
