@@ -48,7 +48,7 @@ fuzz:
 	@scripts/run-fuzzers.sh $(FUZZ) $${SECONDS_EACH:-300}
 
 # Benchmarks (not tests): each prints ratios or rates measured in one run.
-include bench/route.mk bench/tokenize.mk
+include bench/route.mk bench/tokenize.mk bench/kernels.mk
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

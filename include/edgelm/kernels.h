@@ -44,8 +44,15 @@ typedef struct {
     elm_type_t vec_dot_type;     /* the type vec_dot wants its second operand in */
 } elm_type_traits_t;
 
-/* Fill the traits table from CPU features; idempotent and thread-safe. Called by elm_traits(). */
+/* Fill the traits table from CPU features; idempotent and thread-safe. Called by elm_traits().
+ * Setting the environment variable EDGELM_NO_SIMD to anything but "" or "0" before the first
+ * call keeps the scalar reference kernels for every type (read once, at this first call). */
 void elm_kernels_init(void);
+
+/* The SIMD features detected on the running CPU that the kernels can use, space-separated in a
+ * static string (e.g. "avx2 fma f16c avx512f avx512bw avx512vl avx512vnni"; "" when none).
+ * Reports the hardware, whether or not EDGELM_NO_SIMD is set. */
+const char *elm_cpu_features(void);
 
 /* The traits of a type, or NULL when the library cannot compute with it (unknown, retired, or a
  * type without kernels yet, such as the IQ2/IQ3 families). */

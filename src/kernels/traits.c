@@ -2,9 +2,13 @@
  * product of every type the kernels can compute with. The one dispatch point of kernels/. */
 #include <pthread.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "edgelm/kernels.h"
+#include "kernels/cpu.h"
 #include "kernels/ref/ref.h"
+#include "kernels/x86/x86.h"
 
 /* ---- reference table ----
  * The scalar kernels of kernels/ref, indexed by type id. Types without kernels (the IQ2/IQ3/IQ1
@@ -51,10 +55,29 @@ static const elm_type_traits_t ref_traits[ELM_TYPE_COUNT] = {
 
 #undef TRAITS
 
+/* ---- per-ISA variants ----
+ * Each installs, entry by entry, the kernels its CPU tier has; the rest keep the reference. */
+
+#if defined(__x86_64__)
+static void install_x86(elm_type_traits_t *t, unsigned cpu)
+{
+    if ((cpu & ELM__CPU_TIER_AVX2) != ELM__CPU_TIER_AVX2) return;
+    t[ELM_TYPE_F32].vec_dot = elm__vec_dot_f32_avx2;
+    t[ELM_TYPE_F16].vec_dot = elm__vec_dot_f16_avx2;
+    t[ELM_TYPE_F16].from_float = elm__f16_from_float_avx2;
+    t[ELM_TYPE_Q4_0].vec_dot = elm__vec_dot_q4_0_q8_0_avx2;
+    t[ELM_TYPE_Q5_0].vec_dot = elm__vec_dot_q5_0_q8_0_avx2;
+    t[ELM_TYPE_Q8_0].vec_dot = elm__vec_dot_q8_0_q8_0_avx2;
+    t[ELM_TYPE_Q8_0].from_float = elm__quantize_q8_0_act_avx2;
+    t[ELM_TYPE_Q4_K].vec_dot = elm__vec_dot_q4_K_q8_K_avx2;
+    t[ELM_TYPE_Q6_K].vec_dot = elm__vec_dot_q6_K_q8_K_avx2;
+    t[ELM_TYPE_Q8_K].from_float = elm__quantize_q8_K_avx2;
+}
+#endif
+
 /* ---- dispatch table ----
- * Filled once by elm_kernels_init(): a copy of the reference table, over which per-ISA variants
- * (kernels/x86/, kernels/arm/) will install their kernels entry by entry after CPU feature
- * detection; an entry an ISA does not provide keeps the reference kernel. */
+ * Filled once by elm_kernels_init(): a copy of the reference table, over which the variants of
+ * the running CPU are installed, unless EDGELM_NO_SIMD asks for the reference alone. */
 
 static elm_type_traits_t traits[ELM_TYPE_COUNT];
 static pthread_once_t traits_once = PTHREAD_ONCE_INIT;
@@ -62,6 +85,11 @@ static pthread_once_t traits_once = PTHREAD_ONCE_INIT;
 static void traits_fill(void)
 {
     for (int t = 0; t < ELM_TYPE_COUNT; t++) traits[t] = ref_traits[t];
+    const char *no_simd = getenv("EDGELM_NO_SIMD");
+    if (no_simd && *no_simd && strcmp(no_simd, "0") != 0) return;
+#if defined(__x86_64__)
+    install_x86(traits, elm__cpu_flags());
+#endif
 }
 
 void elm_kernels_init(void)

@@ -1,0 +1,25 @@
+/* kernels/ internals: the CPU features the dispatch table is filled from, detected once. Shared
+ * by the files of kernels/ only; the public view is elm_cpu_features(). */
+#ifndef ELM_KERNELS_CPU_H
+#define ELM_KERNELS_CPU_H
+
+/* One bit per feature a kernel tier needs; a bit is set only when the CPU has the instructions
+ * and the OS saves the registers they use (XSAVE state), so the kernels may run. */
+enum {
+    ELM__CPU_AVX2 = 1u << 0,
+    ELM__CPU_FMA = 1u << 1,
+    ELM__CPU_F16C = 1u << 2,
+    ELM__CPU_AVX512F = 1u << 3,
+    ELM__CPU_AVX512BW = 1u << 4,
+    ELM__CPU_AVX512VL = 1u << 5,
+    ELM__CPU_AVX512VNNI = 1u << 6,
+};
+
+/* The x86 AVX2 kernel tier: AVX2 integer ops, FMA and F16C conversions (every AVX2 CPU has all
+ * three, but they are separate CPUID bits). */
+#define ELM__CPU_TIER_AVX2 (ELM__CPU_AVX2 | ELM__CPU_FMA | ELM__CPU_F16C)
+
+/* The features of the running CPU, as ELM__CPU_* bits (0 on non-x86 builds). Thread-safe. */
+unsigned elm__cpu_flags(void);
+
+#endif

@@ -1,0 +1,37 @@
+/* kernels/x86 internals: the x86 SIMD kernels traits.c installs over the reference ones when the
+ * CPU has the features (kernels/cpu.h). Each kernel computes what its kernels/ref counterpart
+ * defines: the activation quantizers write the same bytes; the dot products differ only in the
+ * order of their float sums. Every function is compiled for its ISA with a target attribute, so
+ * the library still runs on any x86-64; callers check the CPU first. */
+#ifndef ELM_KERNELS_X86_H
+#define ELM_KERNELS_X86_H
+
+#if defined(__x86_64__)
+#include <stdint.h>
+
+/* The attribute of the AVX2 tier (ELM__CPU_TIER_AVX2). */
+#define ELM__AVX2 __attribute__((target("avx2,fma,f16c")))
+
+/* ---- 32-value blocks (x86_q8.c) ----
+ * q8_0 operands must hold values in [-127, 127], as every q8_0 quantizer writes them: the sign
+ * trick of the int8 products cannot negate -128. */
+
+void elm__vec_dot_q4_0_q8_0_avx2(int64_t n, float *s, const void *x, const void *y);
+void elm__vec_dot_q5_0_q8_0_avx2(int64_t n, float *s, const void *x, const void *y);
+void elm__vec_dot_q8_0_q8_0_avx2(int64_t n, float *s, const void *x, const void *y);
+void elm__quantize_q8_0_act_avx2(const float *x, void *y, int64_t n);
+
+/* ---- K-quant super-blocks (x86_kquants.c) ---- */
+
+void elm__vec_dot_q4_K_q8_K_avx2(int64_t n, float *s, const void *x, const void *y);
+void elm__vec_dot_q6_K_q8_K_avx2(int64_t n, float *s, const void *x, const void *y);
+void elm__quantize_q8_K_avx2(const float *x, void *y, int64_t n);
+
+/* ---- float rows (x86_fp.c) ---- */
+
+void elm__vec_dot_f32_avx2(int64_t n, float *s, const void *x, const void *y);
+void elm__vec_dot_f16_avx2(int64_t n, float *s, const void *x, const void *y);
+void elm__f16_from_float_avx2(const float *x, void *y, int64_t n);
+
+#endif
+#endif

@@ -1,0 +1,110 @@
+/* kernels/x86 internals: small AVX2 helpers shared by the x86 kernel files (horizontal sums,
+ * the int8 product of the 32-block types, nibble and bit unpacking). All loads are unaligned:
+ * blocks inside a GGUF mapping are only 2-byte aligned. */
+#ifndef ELM_KERNELS_X86_COMMON_H
+#define ELM_KERNELS_X86_COMMON_H
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "kernels/x86/x86.h"
+
+/* fp16 scales with F16C, inline: the same values and bits as elm_fp16_to_fp32 and
+ * elm_fp32_to_fp16 (round to nearest even). */
+ELM__AVX2 static inline float fp16_to_f32(uint16_t h)
+{
+    return _cvtsh_ss(h);
+}
+
+ELM__AVX2 static inline uint16_t f32_to_fp16(float f)
+{
+    return (uint16_t)_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT);
+}
+
+/* Sum of the 8 floats of v. */
+ELM__AVX2 static inline float hsum_f32x8(__m256 v)
+{
+    __m128 r = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_add_ss(r, _mm_movehdup_ps(r));
+    return _mm_cvtss_f32(r);
+}
+
+/* Sum of the 8 int32 of v. */
+ELM__AVX2 static inline int hsum_i32x8(__m256i v)
+{
+    __m128i r = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    r = _mm_add_epi32(r, _mm_shuffle_epi32(r, _MM_SHUFFLE(1, 0, 3, 2)));
+    r = _mm_add_epi32(r, _mm_shuffle_epi32(r, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(r);
+}
+
+/* Sums of 4 adjacent products x[i] * y[i] of 32 int8 pairs, as 8 int32. x must not hold -128:
+ * maddubs multiplies unsigned by signed bytes, so x's sign moves onto y. */
+ELM__AVX2 static inline __m256i mul_sum_i8_quads(__m256i x, __m256i y)
+{
+    const __m256i ax = _mm256_sign_epi8(x, x);
+    const __m256i sy = _mm256_sign_epi8(y, x);
+    const __m256i p16 = _mm256_maddubs_epi16(ax, sy);
+    return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+}
+
+/* The 32 nibbles of 16 bytes as bytes 0..15 (low nibbles) then 16..31 (high nibbles): the
+ * order of q4_0 / q5_0 levels. */
+ELM__AVX2 static inline __m256i nibbles_32(const uint8_t *q)
+{
+    const __m128i b = _mm_loadu_si128((const __m128i *)q);
+    const __m256i both =
+        _mm256_inserti128_si256(_mm256_castsi128_si256(b), _mm_srli_epi16(b, 4), 1);
+    return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+/* The 32 bits of a little-endian word as bytes: 0xFF where bit i is set, 0 elsewhere. */
+ELM__AVX2 static inline __m256i bits_32(const uint8_t *q)
+{
+    uint32_t w;
+    memcpy(&w, q, sizeof w);
+    const __m256i spread = _mm256_shuffle_epi8(
+        _mm256_set1_epi32((int)w),
+        _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0));
+    /* Byte i keeps bit i % 8 of its source byte; all others are forced to 1. */
+    const __m256i others = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
+    return _mm256_cmpeq_epi8(_mm256_or_si256(spread, others), _mm256_set1_epi64x(-1));
+}
+
+/* Round x[i] * id to the nearest integer, ties to even (the reference's elm__nearest_int for
+ * these magnitudes), for 32 values, and pack them in order into int8 with saturation (a no-op:
+ * |x * id| is at most 127 and a rounding error). */
+ELM__AVX2 static inline __m256i round_pack_32(const float *x, __m256 id)
+{
+    __m256i q[4];
+    for (int k = 0; k < 4; k++)
+        q[k] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), id),
+                                                  _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    /* packs works within 128-bit lanes: the result's dwords come out as 0 4 1 5 2 6 3 7. */
+    const __m256i p16a = _mm256_packs_epi32(q[0], q[1]);
+    const __m256i p16b = _mm256_packs_epi32(q[2], q[3]);
+    const __m256i p8 = _mm256_packs_epi16(p16a, p16b);
+    return _mm256_permutevar8x32_epi32(p8, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* The largest |x[i]| of n values, n a multiple of 32. */
+ELM__AVX2 static inline float absmax_f32(const float *x, int n)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m0 = _mm256_setzero_ps(), m1 = _mm256_setzero_ps();
+    for (int j = 0; j < n; j += 16) {
+        m0 = _mm256_max_ps(m0, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)));
+        m1 = _mm256_max_ps(m1, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + j + 8)));
+    }
+    const __m256 m = _mm256_max_ps(m0, m1);
+    __m128 r = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    r = _mm_max_ps(r, _mm_movehl_ps(r, r));
+    r = _mm_max_ss(r, _mm_movehdup_ps(r));
+    return _mm_cvtss_f32(r);
+}
+
+#endif
+#endif

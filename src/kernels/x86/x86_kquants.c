@@ -1,0 +1,139 @@
+/* AVX2 kernels of the K-quants: the q4_K and q6_K dot products with q8_K activations, and the
+ * q8_K activation quantizer (the same bytes as kernels/ref's). Integer sums per sub-block are
+ * exact, as in the reference; super-blocks are scaled and summed in eight f32 lanes. */
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <math.h>
+
+#include "edgelm/kernels.h"
+#include "kernels/ref/ref.h"
+#include "kernels/x86/x86.h"
+#include "kernels/x86/x86_common.h"
+
+/* ---- dot products ---- */
+
+ELM__AVX2 void elm__vec_dot_q4_K_q8_K_avx2(int64_t n, float *s, const void *vx, const void *vy)
+{
+    const elm_block_q4_K *x = vx;
+    const elm_block_q8_K *y = vy;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    __m256 acc = _mm256_setzero_ps();
+    float acc_min = 0;
+    for (int64_t i = 0; i < n / ELM_QK_K; i++) {
+        const float dy = elm__q8k_d(&y[i]);
+        uint8_t sc[8], m[8];
+        int summs = 0;
+        for (int k = 0; k < 8; k++) {
+            elm__k4_scale_min(k, x[i].scales, &sc[k], &m[k]);
+            summs += m[k] * (y[i].bsums[2 * k] + y[i].bsums[2 * k + 1]);
+        }
+        const uint8_t *q4 = x[i].qs;
+        const int8_t *q8 = y[i].qs;
+        __m256i sumi = _mm256_setzero_si256();
+        /* Chunk c: 32 bytes whose low nibbles are values 64c.. (scale 2c) and high nibbles
+         * values 64c+32.. (scale 2c+1). Nibble * int8 pairs fit maddubs' int16 (2*15*128). */
+        for (int c = 0; c < 4; c++, q4 += 32, q8 += 64) {
+            const __m256i bits = _mm256_loadu_si256((const __m256i *)q4);
+            const __m256i lo = _mm256_and_si256(bits, m4);
+            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+            const __m256i p_lo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
+            const __m256i p_hi =
+                _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
+            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_set1_epi16(sc[2 * c]), p_lo));
+            sumi =
+                _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_set1_epi16(sc[2 * c + 1]), p_hi));
+        }
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * fp16_to_f32(x[i].d)), _mm256_cvtepi32_ps(sumi),
+                              acc);
+        acc_min += dy * fp16_to_f32(x[i].dmin) * summs;
+    }
+    *s = hsum_f32x8(acc) - acc_min;
+}
+
+ELM__AVX2 void elm__vec_dot_q6_K_q8_K_avx2(int64_t n, float *s, const void *vx, const void *vy)
+{
+    const elm_block_q6_K *x = vx;
+    const elm_block_q8_K *y = vy;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m256i m2 = _mm256_set1_epi8(3);
+    const __m256i m32 = _mm256_set1_epi8(32);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / ELM_QK_K; i++) {
+        const uint8_t *ql = x[i].ql, *qh = x[i].qh;
+        const int8_t *q8 = y[i].qs;
+        __m256i sumi = _mm256_setzero_si256();
+        /* Half h: values 128h + 32j + l, j = 0..3, take low (j even) or high (j odd) nibbles of
+         * ql[64h + 32(j&1) + l] and bits 2j of qh[32h + l]; value j * 16 uses scale j / 16. */
+        for (int h = 0; h < 2; h++, ql += 64, qh += 32) {
+            const __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+            const __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            const __m256i hb = _mm256_loadu_si256((const __m256i *)qh);
+            const __m256i low[4] = {_mm256_and_si256(l0, m4), _mm256_and_si256(l1, m4),
+                                    _mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                                    _mm256_and_si256(_mm256_srli_epi16(l1, 4), m4)};
+            for (int j = 0; j < 4; j++, q8 += 32) {
+                const __m256i top =
+                    _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j), m2), 4);
+                const __m256i q6 = _mm256_or_si256(low[j], top); /* level + 32, in 0..63 */
+                const __m256i q8v = _mm256_loadu_si256((const __m256i *)q8);
+                /* (level + 32) * q8 - 32 * q8, in int16 pairs: at most 2*63*128 + 2*32*128. */
+                const __m256i p16 =
+                    _mm256_sub_epi16(_mm256_maddubs_epi16(q6, q8v), _mm256_maddubs_epi16(m32, q8v));
+                const int k = 8 * h + 2 * j; /* scale of the first 16 values */
+                const __m256i scale =
+                    _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(x[i].scales[k])),
+                                            _mm_set1_epi16(x[i].scales[k + 1]), 1);
+                sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scale, p16));
+            }
+        }
+        const float d = fp16_to_f32(x[i].d) * elm__q8k_d(&y[i]);
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
+    }
+    *s = hsum_f32x8(acc);
+}
+
+/* ---- q8_K activation quantizer ---- */
+
+/* The first of 256 values whose magnitude is amax (one of them is), with its sign. */
+ELM__AVX2 static inline float first_with_magnitude(const float *x, float amax)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f), va = _mm256_set1_ps(amax);
+    for (int j = 0; j < ELM_QK_K; j += 8) {
+        const __m256 a = _mm256_andnot_ps(sign, _mm256_loadu_ps(x + j));
+        const int hit = _mm256_movemask_ps(_mm256_cmp_ps(a, va, _CMP_EQ_OQ));
+        if (hit) return x[j + __builtin_ctz((unsigned)hit)];
+    }
+    return 0;
+}
+
+ELM__AVX2 void elm__quantize_q8_K_avx2(const float *x, void *vy, int64_t n)
+{
+    elm_block_q8_K *y = vy;
+    const __m256i ones8 = _mm256_set1_epi8(1), ones16 = _mm256_set1_epi16(1);
+    for (int64_t i = 0; i < n / ELM_QK_K; i++, x += ELM_QK_K) {
+        const float amax = absmax_f32(x, ELM_QK_K);
+        /* The reference scales by the first value of largest magnitude, with its sign. */
+        const float max = first_with_magnitude(x, amax);
+        const float iscale = max != 0.0f ? -127.f / max : 0.0f;
+        if (!max || !isfinite(iscale) || !isfinite(max)) {
+            /* All zero, or a scale that overflows: the reference defines these bytes. */
+            elm__quantize_q8_K_ref(x, &y[i], ELM_QK_K);
+            continue;
+        }
+        const __m256 vs = _mm256_set1_ps(iscale);
+        for (int c = 0; c < ELM_QK_K / 32; c++) {
+            const __m256i q = round_pack_32(x + 32 * c, vs);
+            _mm256_storeu_si256((__m256i *)(y[i].qs + 32 * c), q);
+            /* Sums of each 16 values: quads of bytes as int32, then two horizontal adds leave
+             * each 128-bit half's sum in its first dword. */
+            const __m256i quads = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, q), ones16);
+            const __m256i pairs = _mm256_hadd_epi32(quads, quads);
+            const __m256i sums = _mm256_hadd_epi32(pairs, pairs);
+            y[i].bsums[2 * c] = (int16_t)_mm256_extract_epi32(sums, 0);
+            y[i].bsums[2 * c + 1] = (int16_t)_mm256_extract_epi32(sums, 4);
+        }
+        elm__q8k_set_d(&y[i], 1 / iscale);
+    }
+}
+
+#endif

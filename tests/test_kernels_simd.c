@@ -1,0 +1,264 @@
+/* kernels/: the dispatch table's SIMD kernels against the scalar reference (elm_traits_ref) on
+ * awkward lengths, 2-byte-aligned blocks and random data with large-magnitude and all-zero
+ * blocks: dot products within a stated tolerance per type, activation quantizers byte for byte;
+ * and EDGELM_NO_SIMD, which keeps the reference. On a CPU without the SIMD features every entry is
+ * the reference and the comparisons hold trivially. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "edgelm/gguf.h"
+#include "edgelm/kernels.h"
+#include "testutil.h"
+
+/* ---- deterministic random numbers ---- */
+
+static uint64_t rng_state = 0x51D;
+
+static double rng_uniform(void) /* splitmix64, in (0, 1) */
+{
+    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return ((double)(z >> 11) + 0.5) * 0x1p-53;
+}
+
+static float rng_normal(void)
+{
+    const double u1 = rng_uniform(), u2 = rng_uniform();
+    return (float)(sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+/* n normal values in runs of 32 (one block of the small types): mostly unit scale, some runs
+ * 1000 times larger, some all zero, some 1e-3 smaller. */
+static void fill_random(float *x, int64_t n)
+{
+    for (int64_t b = 0; b < n; b += 32) {
+        const double u = rng_uniform();
+        const float scale = u < 0.1 ? 1000.f : u < 0.2 ? 0.f : u < 0.3 ? 1e-3f : 1.f;
+        for (int64_t i = b; i < n && i < b + 32; i++)
+            x[i] = rng_normal() * scale;
+    }
+}
+
+static int same_kernels(const elm_type_traits_t *a, const elm_type_traits_t *b)
+{
+    return a->to_float == b->to_float && a->quantize == b->quantize &&
+           a->from_float == b->from_float && a->vec_dot == b->vec_dot;
+}
+
+/* ---- dispatch ---- */
+
+/* EDGELM_NO_SIMD=1 leaves the reference kernels in every entry. The table is filled once per
+ * process, so a child process sets the variable before its first elm_traits() call. */
+static void test_no_simd_env(void **state)
+{
+    (void)state;
+    fflush(NULL);
+    const pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        setenv("EDGELM_NO_SIMD", "1", 1);
+        int bad = 0;
+        for (int t = 0; t < ELM_TYPE_COUNT; t++) {
+            const elm_type_traits_t *tr = elm_traits(t), *ref = elm_traits_ref(t);
+            if (tr && ref && !same_kernels(tr, ref)) bad = 1;
+        }
+        _exit(bad);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* On an AVX2 CPU the x86 kernels are installed: the comparisons below test something. */
+static void test_simd_installed(void **state)
+{
+    (void)state;
+    const char *features = elm_cpu_features();
+    printf("cpu features: %s\n", *features ? features : "(none)");
+    const char *no_simd = getenv("EDGELM_NO_SIMD");
+    if (no_simd && *no_simd && strcmp(no_simd, "0") != 0) return;
+#if defined(__x86_64__)
+    if (strstr(features, "avx2") && strstr(features, "fma") && strstr(features, "f16c")) {
+        static const int types[] = {ELM_TYPE_F32,  ELM_TYPE_F16,  ELM_TYPE_Q4_0, ELM_TYPE_Q5_0,
+                                    ELM_TYPE_Q8_0, ELM_TYPE_Q4_K, ELM_TYPE_Q6_K};
+        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+            assert_ptr_not_equal(elm_traits(types[i])->vec_dot, elm_traits_ref(types[i])->vec_dot);
+        assert_ptr_not_equal(elm_traits(ELM_TYPE_Q8_0)->from_float,
+                             elm_traits_ref(ELM_TYPE_Q8_0)->from_float);
+        assert_ptr_not_equal(elm_traits(ELM_TYPE_Q8_K)->from_float,
+                             elm_traits_ref(ELM_TYPE_Q8_K)->from_float);
+    }
+#endif
+}
+
+/* ---- dot products ---- */
+
+enum { NMAX = 4096 + 256 };
+
+/* The dispatched vec_dot of a type against the reference one, on weights made by the reference
+ * quantizer and activations by the reference from_float, both at 2-byte-aligned addresses:
+ * |simd - ref| <= tol * sum |x_i y_i| (the dequantized terms, summed in double). */
+static void check_vec_dot(int type, const int *lengths, size_t n_lengths, double tol)
+{
+    const elm_type_traits_t *tr = elm_traits(type), *ref = elm_traits_ref(type);
+    const elm_type_traits_t *vref = elm_traits_ref(ref->vec_dot_type);
+    assert_non_null(tr);
+    assert_non_null(vref);
+    float *x = malloc(sizeof(float) * NMAX), *y = malloc(sizeof(float) * NMAX);
+    float *xd = malloc(sizeof(float) * NMAX), *yd = malloc(sizeof(float) * NMAX);
+    uint8_t *xbuf = malloc(NMAX * 4 + 2), *ybuf = malloc(NMAX * 4 + 2);
+    assert_true(x && y && xd && yd && xbuf && ybuf);
+    uint8_t *xq = xbuf + 2, *yq = ybuf + 2;
+    double worst = 0;
+    for (size_t li = 0; li < n_lengths; li++) {
+        const int n = lengths[li];
+        assert_true(n <= NMAX && n % (int)tr->blck_size == 0);
+        for (int trial = 0; trial < 8; trial++) {
+            fill_random(x, n);
+            fill_random(y, n);
+            ref->quantize(x, xq, n);
+            vref->from_float(y, yq, n);
+            ref->to_float(xq, xd, n);
+            vref->to_float(yq, yd, n);
+            double mag = 0;
+            for (int i = 0; i < n; i++)
+                mag += fabs((double)xd[i] * yd[i]);
+            float want = NAN, got = NAN;
+            ref->vec_dot(n, &want, xq, yq);
+            tr->vec_dot(n, &got, xq, yq);
+            const double err = fabs((double)got - want);
+            if (mag == 0) {
+                if (got != 0) fail_msg("%s n=%d: vec_dot of zeros is %g", tr->name, n, got);
+                continue;
+            }
+            if (err > tol * mag)
+                fail_msg(
+                    "%s n=%d trial %d: vec_dot %.9g, reference %.9g (error %.3g of sum |terms| "
+                    "%.6g, tolerance %.1g)",
+                    tr->name, n, trial, got, want, err / mag, mag, tol);
+            if (err / mag > worst) worst = err / mag;
+        }
+    }
+    printf("%-5s vec_dot: worst error %.2e of sum |terms| (tolerance %.0e)\n", tr->name, worst,
+           tol);
+    free(x), free(y), free(xd), free(yd), free(xbuf), free(ybuf);
+}
+
+static const int len_32[] = {32, 64, 96, 224, 1024, 4096 + 32};
+static const int len_256[] = {256, 512, 768, 4096 + 256};
+static const int len_1[] = {1, 7, 17, 33, 255, 1023, 4097};
+
+#define LENGTHS(a) a, sizeof a / sizeof a[0]
+
+/* The integer part of every quantized dot product is exact; only the f32 sums of scaled blocks
+ * (or of products, for f32 / f16) are ordered differently, which moves the result by a few ulps
+ * of sum |terms| per hundred terms summed (the worst seen is about 2e-7). The types without a
+ * SIMD kernel are listed too: whatever a later ISA installs for them is checked. */
+static void test_vec_dot(void **state)
+{
+    (void)state;
+    static const struct {
+        int type;
+        double tol; /* relative to sum |x_i y_i| */
+    } cases[] = {
+        {ELM_TYPE_Q4_0, 1e-5}, {ELM_TYPE_Q5_0, 1e-5},   {ELM_TYPE_Q8_0, 1e-5},
+        {ELM_TYPE_Q4_K, 1e-5}, {ELM_TYPE_Q6_K, 1e-5},   {ELM_TYPE_F16, 1e-5},
+        {ELM_TYPE_F32, 1e-5},  {ELM_TYPE_BF16, 1e-5},   {ELM_TYPE_Q4_1, 1e-5},
+        {ELM_TYPE_Q5_1, 1e-5}, {ELM_TYPE_IQ4_NL, 1e-5}, {ELM_TYPE_Q2_K, 1e-5},
+        {ELM_TYPE_Q3_K, 1e-5}, {ELM_TYPE_Q5_K, 1e-5},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const uint32_t blck = elm_traits(cases[i].type)->blck_size;
+        if (blck == 1)
+            check_vec_dot(cases[i].type, LENGTHS(len_1), cases[i].tol);
+        else if (blck == 32)
+            check_vec_dot(cases[i].type, LENGTHS(len_32), cases[i].tol);
+        else
+            check_vec_dot(cases[i].type, LENGTHS(len_256), cases[i].tol);
+    }
+}
+
+/* ---- activation quantizers ---- */
+
+/* The dispatched from_float of a type writes the reference's bytes: random data, then blocks
+ * that exercise rounding ties, signed maxima of both signs, zeros, denormals, huge values and
+ * fp16's special cases. */
+static void check_from_float(int type, const int *lengths, size_t n_lengths)
+{
+    const elm_type_traits_t *tr = elm_traits(type), *ref = elm_traits_ref(type);
+    assert_non_null(tr);
+    assert_non_null(tr->from_float);
+    float *x = malloc(sizeof(float) * NMAX);
+    uint8_t *abuf = malloc(NMAX * 4 + 2), *bbuf = malloc(NMAX * 4 + 2);
+    assert_true(x && abuf && bbuf);
+    uint8_t *a = abuf + 2, *b = bbuf + 2;
+    for (size_t li = 0; li < n_lengths; li++) {
+        const int n = lengths[li];
+        const size_t bytes = (size_t)n / tr->blck_size * tr->type_size;
+        for (int pattern = 0; pattern < 8; pattern++) {
+            fill_random(x, n);
+            for (int i = 0; i < n; i++) {
+                switch (pattern) {
+                case 1:
+                    x[i] = (float)((i % 255) - 127) + ((i & 1) ? 0.5f : -0.5f);
+                    break; /* ties */
+                case 2: x[i] = (i % 7 == 3) ? -x[i] : x[i]; break;
+                case 3: x[i] *= 1e30f; break;
+                case 4: x[i] *= 1e-41f; break;            /* denormal */
+                case 5: x[i] = (float)(i % 9) - 4; break; /* maxima of both signs */
+                case 6: x[i] = (float)(i % 3) * 0.5f; break;
+                default: break;
+                }
+            }
+            if (pattern == 7) {
+                static const float specials[] = {
+                    0.f,      -0.f,     65504.f, 65519.99f, 65520.f,  -65520.f,  6.1e-5f,
+                    5.96e-8f, 2.98e-8f, 1e-10f,  3.0e-8f,   INFINITY, -INFINITY, 1.00048828125f};
+                for (int i = 0; i < n && type == ELM_TYPE_F16; i++)
+                    x[i] = specials[i % (sizeof specials / sizeof specials[0])];
+            }
+            memset(a, 0xA5, bytes);
+            memset(b, 0x5A, bytes);
+            ref->from_float(x, a, n);
+            tr->from_float(x, b, n);
+            for (size_t k = 0; k < bytes; k++)
+                if (a[k] != b[k])
+                    fail_msg("%s from_float n=%d pattern %d: byte %zu is 0x%02x, reference 0x%02x",
+                             tr->name, n, pattern, k, b[k], a[k]);
+        }
+    }
+    free(x), free(abuf), free(bbuf);
+}
+
+static void test_from_float(void **state)
+{
+    (void)state;
+    check_from_float(ELM_TYPE_Q8_0, LENGTHS(len_32));
+    check_from_float(ELM_TYPE_Q8_K, LENGTHS(len_256));
+    check_from_float(ELM_TYPE_F16, LENGTHS(len_1));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        /* First: it needs a process whose table is not filled yet. */
+        cmocka_unit_test(test_no_simd_env),
+        cmocka_unit_test(test_simd_installed),
+        cmocka_unit_test(test_vec_dot),
+        cmocka_unit_test(test_from_float),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
