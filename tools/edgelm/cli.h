@@ -20,6 +20,7 @@ int elm_cmd_cost(int argc, char **argv);
 int elm_cmd_simulate(int argc, char **argv);
 int elm_cmd_tokenize(int argc, char **argv);
 int elm_cmd_run(int argc, char **argv);
+int elm_cmd_probe(int argc, char **argv);
 
 /* Install the log hook that prints library messages to stderr ("edgelm: warning: ..."). */
 void elm_cli_init(void);
