@@ -47,7 +47,9 @@ fuzz:
 	@cmake --build $(FUZZ) -j $(JOBS) -- --no-print-directory
 	@scripts/run-fuzzers.sh $(FUZZ) $${SECONDS_EACH:-300}
 
-# Benchmarks (not tests): each prints ratios or rates measured in one run.
+# Benchmarks (not tests): each prints ratios or rates measured in one run, linked against the
+# release library and the Debian libraries it uses.
+ELM_LIBS := -lpcre2-8 -lutf8proc -lcjson -lsqlite3 -lm -lpthread -ldl
 include bench/route.mk bench/tokenize.mk bench/kernels.mk
 
 format:

@@ -4,5 +4,5 @@
 .PHONY: bench-kernels
 bench-kernels: build
 	$(CC) -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude bench/kernels.c \
-	  $(BUILD)/libedgelm.a -lpcre2-8 -lutf8proc -lcjson -lm -lpthread -o $(BUILD)/kernels_bench
+	  $(BUILD)/libedgelm.a $(ELM_LIBS) -o $(BUILD)/kernels_bench
 	./$(BUILD)/kernels_bench

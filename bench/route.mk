@@ -3,5 +3,5 @@
 .PHONY: bench-route
 bench-route: build
 	$(CC) -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude bench/route_bench.c \
-	  $(BUILD)/libedgelm.a -lpcre2-8 -lutf8proc -lcjson -lm -lpthread -o $(BUILD)/route_bench
+	  $(BUILD)/libedgelm.a $(ELM_LIBS) -o $(BUILD)/route_bench
 	./$(BUILD)/route_bench

@@ -5,5 +5,5 @@ BENCH_TOK_DATA ?= $(or $(EDGELM_TEST_DATA),../shared/data)
 .PHONY: bench-tokenize
 bench-tokenize: build
 	$(CC) -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude bench/tokenize.c \
-	  $(BUILD)/libedgelm.a -lpcre2-8 -lutf8proc -lcjson -lm -lpthread -o $(BUILD)/bench_tokenize
+	  $(BUILD)/libedgelm.a $(ELM_LIBS) -o $(BUILD)/bench_tokenize
 	./$(BUILD)/bench_tokenize $(BENCH_TOK_DATA) 3

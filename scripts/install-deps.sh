@@ -10,6 +10,7 @@ packages=(
   libcjson-dev      # JSON output and parsing
   libpcre2-dev      # tokenizer pre-tokenizer regexes (with JIT)
   libutf8proc-dev   # Unicode categories and normalization for tokenizers
+  libsqlite3-dev    # the results store
   python3           # tests read reference JSON and check JSON output
   clang             # libFuzzer harnesses
   libclang-rt-dev   # clang's sanitizer and fuzzer runtimes
