@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "cli.h"
 
 static void log_to_stderr(elm_log_level_t level, const char *msg, void *user)
@@ -79,4 +81,17 @@ const char *elm_cli_bytes(uint64_t n, char *buf, int len)
     else
         snprintf(buf, (size_t)len, "%.2f %s", v, unit[u]);
     return buf;
+}
+
+int elm_cli_print_json(cJSON *o)
+{
+    char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    if (!s) {
+        fprintf(stderr, "edgelm: out of memory printing JSON\n");
+        return 1;
+    }
+    puts(s);
+    free(s);
+    return 0;
 }

@@ -20,6 +20,7 @@ int elm_cmd_cost(int argc, char **argv);
 int elm_cmd_simulate(int argc, char **argv);
 int elm_cmd_tokenize(int argc, char **argv);
 int elm_cmd_run(int argc, char **argv);
+int elm_cmd_eval(int argc, char **argv);
 int elm_cmd_probe(int argc, char **argv);
 
 /* Install the log hook that prints library messages to stderr ("edgelm: warning: ..."). */
@@ -37,6 +38,11 @@ bool elm_cli_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 
 /* A progress bar on stderr when it is a TTY; silent otherwise. done <= total. */
 void elm_cli_progress(const char *label, uint64_t done, uint64_t total);
+
+/* Print o as one line of JSON on stdout and free it (o may be NULL after a failed build).
+ * Returns the exit status: 0, or 1 with a message when printing runs out of memory. */
+struct cJSON;
+int elm_cli_print_json(struct cJSON *o);
 
 /* "1.23 GiB", "352.2 MiB", "912 B" into buf. */
 const char *elm_cli_bytes(uint64_t n, char *buf, int len);

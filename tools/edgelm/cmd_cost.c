@@ -164,19 +164,6 @@ static double opt_or(args_t *a, const char *flag, double dflt)
     return o->given ? o->num : dflt;
 }
 
-static int print_json(cJSON *o)
-{
-    char *s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    if (!s) {
-        fprintf(stderr, "edgelm: out of memory printing JSON\n");
-        return 1;
-    }
-    puts(s);
-    free(s);
-    return 0;
-}
-
 /* ---- table: CPR, U, PCR ---- */
 
 /* One platform's inputs and figures. A figure that cannot be computed keeps a reason. */
@@ -405,7 +392,7 @@ static int table_json(const row_t *rows, int n, const table_opts_t *t)
         if (w->why[0]) cJSON_AddStringToObject(e, "unavailable", w->why);
         cJSON_AddItemToArray(arr, e);
     }
-    return print_json(o);
+    return elm_cli_print_json(o);
 }
 
 static char *read_text(const char *path, size_t *len, elm_diag_t *d)
@@ -694,7 +681,7 @@ static int cmd_breakeven(int argc, char **argv)
             cJSON_AddNumberToObject(o, "years", r.seconds / (3600 * 24 * 365.25));
             cJSON_AddNumberToObject(o, "tokens", r.tokens);
         }
-        return print_json(o);
+        return elm_cli_print_json(o);
     }
     if (rc) {
         printf("break-even: unavailable (%s)\n", d.msg);
@@ -737,7 +724,7 @@ static int cmd_battery(int argc, char **argv)
         cJSON_AddNumberToObject(o, "runs_whole", b.runs_whole);
         cJSON_AddNumberToObject(o, "hours", b.hours);
         cJSON_AddNumberToObject(o, "mean_w", b.mean_w);
-        return print_json(o);
+        return elm_cli_print_json(o);
     }
     printf("battery %g Wh: %.0f whole runs (%.4g), %.4g hours until recharge at %.4g W\n", wh,
            b.runs_whole, b.runs, b.hours, b.mean_w);
@@ -778,7 +765,7 @@ static int cmd_permtok(int argc, char **argv)
             printf("%s tokens: $%.4g per million (%g J/token at %g c/kWh)\n",
                    i == 1 ? "input " : "output", usd, opts[i].num, kwh);
     }
-    return o ? print_json(o) : 0;
+    return o ? elm_cli_print_json(o) : 0;
 }
 
 static int cmd_action(int argc, char **argv)
@@ -798,7 +785,7 @@ static int cmd_action(int argc, char **argv)
     if (a.json) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "s_j_per_token", s);
-        return print_json(o);
+        return elm_cli_print_json(o);
     }
     printf("S = E / t = %g J / %g tokens = %.4g J/token\n", e, t, s);
     return 0;
@@ -822,7 +809,7 @@ static int cmd_reading(int argc, char **argv)
         cJSON_AddNumberToObject(o, "threshold_tokens_per_s", ELM_READING_TOK_PER_S);
         cJSON_AddBoolToObject(o, "faster_than_reading", fast);
         cJSON_AddNumberToObject(o, "ratio", ratio);
-        return print_json(o);
+        return elm_cli_print_json(o);
     }
     printf("%g tokens/s is %s reading speed (%.1f tokens/s = %g words/s / %g words per token): "
            "%.2fx\n",
@@ -856,7 +843,7 @@ static int cmd_prices(int argc, char **argv)
             cJSON_AddStringToObject(e, "note", t->items[i].note);
             cJSON_AddItemToArray(arr, e);
         }
-        status = print_json(o);
+        status = elm_cli_print_json(o);
     } else {
         printf("%-20s %12s %12s  %s\n", "model", "$/M input", "$/M output", "note");
         for (size_t i = 0; i < t->n; i++)

@@ -258,15 +258,7 @@ static int print_json(const info_t *in, bool tensors)
             cJSON_AddItemToArray(arr, e);
         }
     }
-    char *s = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    if (!s) {
-        fprintf(stderr, "edgelm: out of memory printing JSON\n");
-        return 1;
-    }
-    puts(s);
-    free(s);
-    return 0;
+    return elm_cli_print_json(o);
 }
 
 int elm_cmd_info(int argc, char **argv)

@@ -449,10 +449,7 @@ int elm_cmd_probe(int argc, char **argv)
         json_bytes(m, "rss_bytes", rc_rss, rss, &drss);
         cJSON_AddItemToObject(o, "system", json_system(si));
         if (ph) cJSON_AddItemToObject(o, "sample", json_sample(used, n_used, ph, interval));
-        char *s = cJSON_PrintUnformatted(o);
-        cJSON_Delete(o);
-        if (s) puts(s);
-        free(s);
+        status = elm_cli_print_json(o);
     } else {
         text_sources(&src, a.only);
         text_perf();
@@ -465,5 +462,5 @@ int elm_cmd_probe(int argc, char **argv)
     free(si);
     free(ph);
     close_sources(&src);
-    return 0;
+    return status < 0 ? 0 : status;
 }

@@ -141,18 +141,16 @@ int elm_cmd_tokenize(int argc, char **argv)
             printf("%6d  '%s'\n", ids[i], shown);
         }
     }
+    int status = 0;
     if (root) {
-        char *s = cJSON_PrintUnformatted(root);
-        if (s) puts(s);
-        free(s);
-        cJSON_Delete(root);
+        status = elm_cli_print_json(root);
     } else {
         printf("%zu tokens\n", n);
     }
     free(ids);
     free(formatted);
     elm_tokenizer_free(t);
-    return 0;
+    return status;
 fail:
     free(formatted);
     elm_tokenizer_free(t);
