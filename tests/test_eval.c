@@ -1,0 +1,331 @@
+/* eval/: perplexity equal to llama-perplexity's on stories260K, the short-text error, GSM8K answer
+ * extraction on crafted responses, the JSON-lines errors, the stratified sampler's proportions and
+ * determinism, the prompt, and the Wilson interval. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "edgelm/eval.h"
+#include "testutil.h"
+
+#define assert_near(a, b, tol) assert_true(fabs((double)(a) - (double)(b)) <= (tol))
+
+/* ---- perplexity ---- */
+
+typedef struct {
+    const double *want; /* llama-perplexity's printed running values */
+    size_t n_seen;
+} chunk_check_t;
+
+static bool check_chunk(void *user, const elm_ppl_chunk_t *c)
+{
+    chunk_check_t *k = user;
+    assert_int_equal(c->chunk, k->n_seen);
+    assert_near(c->cum_ppl, k->want[c->chunk], 0.00005 + 1e-9);
+    k->n_seen++;
+    return true;
+}
+
+/* The sample text as llama-perplexity's -f reads it: one trailing newline dropped. */
+static char *sample_text(size_t *len)
+{
+    const char *path = elm_test_data("reference/ppl/tinystories_sample.txt");
+    if (!path) return NULL;
+    char *text = elm_test_read_file(path, len);
+    assert_non_null(text);
+    if (*len && text[*len - 1] == '\n') (*len)--;
+    return text;
+}
+
+static void test_ppl_matches_llama(void **state)
+{
+    (void)state;
+    const char *found = elm_test_data("reference/models/stories260K-F32.gguf");
+    if (!found) return;
+    char mp[4096];
+    snprintf(mp, sizeof mp, "%s", found); /* elm_test_data's buffer is reused below */
+    size_t len;
+    char *text = sample_text(&len);
+    if (!text) return;
+    elm_model_t *m = NULL;
+    elm_diag_t d;
+    assert_int_equal(elm_model_load(mp, NULL, &m, &d), 0);
+
+    /* -c 128 -ctk f32 -ctv f32: PPL 6.8453 +/- 0.74214; the replica's unrounded 6.845286511 */
+    static const double c128[] = {4.0931, 3.7347, 5.6346, 5.7087, 5.1441, 6.8430, 5.9675,
+                                  7.7287, 7.4637, 7.1539, 7.7833, 7.6982, 7.3455, 6.8453};
+    chunk_check_t k = {c128, 0};
+    elm_ppl_params_t p = elm_ppl_default_params();
+    p.n_ctx = 128;
+    p.n_threads = 2;
+    p.kv_type = ELM_TYPE_F32;
+    elm_ppl_result_t r;
+    assert_int_equal(elm_ppl_text(m, text, len, &p, check_chunk, &k, &r, &d), 0);
+    assert_int_equal(k.n_seen, 14);
+    assert_int_equal(r.n_tokens, 1882);
+    assert_int_equal(r.n_chunks, 14);
+    assert_int_equal(r.n_scored, 14 * 63);
+    assert_true(fabs(r.ppl / 6.845286511 - 1) < 1e-5);
+    assert_near(r.ppl_err, 0.74214, 0.000005 + 1e-9);
+
+    /* -c 256 with the default f16 cache: 6.8983 +/- 0.77037, within 0.1 % */
+    p.n_ctx = 256;
+    p.kv_type = ELM_TYPE_F16;
+    assert_int_equal(elm_ppl_text(m, text, len, &p, NULL, NULL, &r, &d), 0);
+    assert_int_equal(r.n_chunks, 7);
+    assert_true(fabs(r.ppl / 6.8983 - 1) < 1e-3);
+
+    /* fewer than two chunks' worth: named, with the count needed */
+    p.n_ctx = 1024;
+    assert_int_equal(elm_ppl_text(m, text, len, &p, NULL, NULL, &r, &d), ELM_EINVAL);
+    assert_non_null(strstr(d.msg, "1882 tokens"));
+    assert_non_null(strstr(d.msg, "at least 2048 tokens"));
+    assert_int_equal(r.n_chunks, 0);
+
+    elm_model_free(m);
+    free(text);
+}
+
+static void test_ppl_short_tokens(void **state)
+{
+    (void)state;
+    const char *mp = elm_test_data("reference/models/stories260K-F32.gguf");
+    if (!mp) return;
+    elm_model_t *m = NULL;
+    elm_diag_t d;
+    assert_int_equal(elm_model_load(mp, NULL, &m, &d), 0);
+    int32_t toks[15] = {1};
+    elm_ppl_params_t p = elm_ppl_default_params();
+    p.n_ctx = 8;
+    elm_ppl_result_t r;
+    assert_int_equal(elm_ppl_tokens(m, toks, 15, 1, &p, NULL, NULL, &r, &d), ELM_EINVAL);
+    assert_non_null(strstr(d.msg, "needs at least 16 tokens"));
+    p.n_ctx = 2;
+    assert_int_equal(elm_ppl_tokens(m, toks, 15, 1, &p, NULL, NULL, &r, &d), ELM_EINVAL);
+    assert_non_null(strstr(d.msg, "at least 4"));
+    /* 16 tokens, 2 chunks of 8, 3 scored each */
+    for (int i = 1; i < 15; i++)
+        toks[i] = 300 + i;
+    p.n_ctx = 8;
+    int32_t sixteen[16];
+    memcpy(sixteen, toks, sizeof toks);
+    sixteen[15] = 42;
+    assert_int_equal(elm_ppl_tokens(m, sixteen, 16, 1, &p, NULL, NULL, &r, &d), 0);
+    assert_int_equal(r.n_chunks, 2);
+    assert_int_equal(r.n_scored, 6);
+    assert_true(r.ppl > 1 && isfinite(r.ppl));
+    sixteen[3] = 9999;
+    assert_int_equal(elm_ppl_tokens(m, sixteen, 16, 1, &p, NULL, NULL, &r, &d), ELM_EINVAL);
+    assert_non_null(strstr(d.msg, "outside the vocabulary"));
+    elm_model_free(m);
+}
+
+/* ---- answer extraction ---- */
+
+static void test_extract(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        bool found;
+        double value;
+    } cases[] = {
+        {"She makes 9 * 2 = $18 every day.\n#### 18", true, 18},
+        {"#### -7", true, -7},
+        {"The loss was 5-3 = 2 dollars.\n#### -12.5", true, -12.5},
+        {"The answer is 1,234.", true, 1234},
+        {"So the answer is $5.00", true, 5},
+        {"THE ANSWER IS: 42 apples", true, 42},
+        {"It costs $5.00 in total.", true, 5},
+        {"She walks 3.75 miles.", true, 3.75},
+        {"16 - 3 - 4 = 9 eggs", true, 9},
+        {"5-3", true, 3},
+        {"It was -5 degrees, then 7.", true, 7},
+        {"It dropped to -5 degrees.", true, -5},
+        {"#### 1,000,000", true, 1000000},
+        {"I said 12. The answer is 7. Then 99.", true, 7},
+        {"#### 3\nLater 5\n#### 4 dollars", true, 4},
+        {"#### none. The total is 8 cm.", true, 8},
+        {"Answer: 10.5.", true, 10.5},
+        {"a list 1, 2, 3", true, 3},
+        {"no number here", false, 0},
+        {"", false, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        double v = -1;
+        bool found = elm_gsm8k_extract(cases[i].text, &v);
+        if (found != cases[i].found || v != cases[i].value)
+            fail_msg("'%s': got %d %g, wanted %d %g", cases[i].text, found, v, cases[i].found,
+                     cases[i].value);
+    }
+}
+
+/* ---- data ---- */
+
+static void test_parse(void **state)
+{
+    (void)state;
+    elm_gsm8k_set_t *s = NULL;
+    elm_diag_t d;
+    const char good[] =
+        "{\"question\": \"Two plus two?\", \"answer\": \"2+2=<<2+2=4>>4\\n#### 4\", "
+        "\"x\": 1}\n\n  \n{\"answer\": \"#### 1,250\", \"question\": \"q\"}\n";
+    assert_int_equal(elm_gsm8k_parse(good, strlen(good), "t.jsonl", &s, &d), 0);
+    assert_int_equal(s->n, 2);
+    assert_string_equal(s->items[0].question, "Two plus two?");
+    assert_near(s->items[0].expected, 4, 0);
+    assert_int_equal(s->items[1].line, 4);
+    assert_near(s->items[1].expected, 1250, 0);
+
+    /* the prompt: worked examples without calculator annotations, then the question */
+    char *prompt = NULL;
+    assert_int_equal(elm_gsm8k_prompt(s, 1, "How many?", ELM_CHAT_CHATML, &prompt, &d), 0);
+    assert_non_null(strstr(prompt, "<|im_start|>user\nTwo plus two?"));
+    assert_non_null(strstr(prompt, "<|im_start|>assistant\n2+2=4\n#### 4<|im_end|>"));
+    assert_null(strstr(prompt, "<<"));
+    assert_non_null(strstr(prompt, "How many?"));
+    assert_non_null(strstr(prompt, "####"));
+    free(prompt);
+    assert_int_equal(elm_gsm8k_prompt(s, 3, "q", ELM_CHAT_CHATML, &prompt, &d), ELM_EINVAL);
+    assert_null(prompt);
+    assert_non_null(strstr(d.msg, "3 worked examples asked for, 2 available"));
+    elm_gsm8k_free(s);
+
+    static const struct {
+        const char *text, *msg;
+    } bad[] = {
+        {"{\"question\": \"a\", \"answer\": \"#### 1\"}\n{\"question\": \"b\", \"answer\n",
+         "x.jsonl: line 2: not valid JSON"},
+        {"{\"question\": \"a\"}\n", "x.jsonl: line 1: no \"answer\" field"},
+        {"\n{\"answer\": \"#### 2\"}", "x.jsonl: line 2: no \"question\" field"},
+        {"{\"question\": \"a\", \"answer\": 3}", "line 1: \"answer\" is not a string"},
+        {"{\"question\": \"a\", \"answer\": \"three\"}", "line 1: the answer has no final"},
+        {"[1, 2]", "line 1: not a JSON object"},
+        {"{\"question\": \"a\", \"answer\": \"#### 1\"} trailing", "line 1: not valid JSON"},
+        {"\n\n", "x.jsonl: no questions"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        s = (elm_gsm8k_set_t *)1;
+        assert_int_equal(elm_gsm8k_parse(bad[i].text, strlen(bad[i].text), "x.jsonl", &s, &d),
+                         ELM_EINVAL);
+        assert_null(s);
+        if (!strstr(d.msg, bad[i].msg)) fail_msg("case %zu: '%s' lacks '%s'", i, d.msg, bad[i].msg);
+    }
+    assert_int_equal(elm_gsm8k_load("/nonexistent/test.jsonl", &s, &d), ELM_ENOENT);
+    assert_non_null(strstr(d.msg, "/nonexistent/test.jsonl"));
+}
+
+/* ---- stratified sample ---- */
+
+/* 100 questions whose lengths are 100, 99, ..., 1 characters. */
+static elm_gsm8k_set_t *ladder(void)
+{
+    elm_gsm8k_set_t *s = calloc(1, sizeof *s);
+    s->n = 100;
+    s->items = calloc(s->n, sizeof *s->items);
+    for (size_t i = 0; i < s->n; i++) {
+        size_t len = 100 - i;
+        s->items[i].question = malloc(len + 1);
+        memset(s->items[i].question, 'q', len);
+        s->items[i].question[len] = '\0';
+    }
+    return s;
+}
+
+static void test_sample(void **state)
+{
+    (void)state;
+    elm_gsm8k_set_t *s = ladder();
+    elm_diag_t d;
+    size_t ids[100], again[100], per[4];
+
+    /* 10 of 100 in quartiles of 25: 2.5 each, the remainders go to the shorter strata */
+    assert_int_equal(elm_gsm8k_sample(s, 10, 7, 4, ids, per, &d), 0);
+    size_t want[4] = {3, 3, 2, 2}, got[4] = {0};
+    for (size_t i = 0; i < 10; i++) {
+        if (i) assert_true(ids[i] > ids[i - 1]); /* increasing, so distinct */
+        assert_true(ids[i] < 100);
+        size_t len = strlen(s->items[ids[i]].question);
+        got[(len - 1) / 25]++;
+    }
+    for (size_t k = 0; k < 4; k++) {
+        assert_int_equal(per[k], want[k]);
+        assert_int_equal(got[k], want[k]);
+    }
+    /* reproducible; another seed draws other questions */
+    assert_int_equal(elm_gsm8k_sample(s, 10, 7, 4, again, NULL, &d), 0);
+    assert_memory_equal(ids, again, sizeof(size_t) * 10);
+    assert_int_equal(elm_gsm8k_sample(s, 10, 8, 4, again, NULL, &d), 0);
+    assert_memory_not_equal(ids, again, sizeof(size_t) * 10);
+
+    /* 40 of 100 in 3 strata of 33/33/34: 13.2, 13.2, 13.6 -> 13, 13, 14 */
+    size_t per3[3];
+    assert_int_equal(elm_gsm8k_sample(s, 40, 1, 3, ids, per3, &d), 0);
+    assert_int_equal(per3[0], 13);
+    assert_int_equal(per3[1], 13);
+    assert_int_equal(per3[2], 14);
+
+    /* the whole set, in order */
+    assert_int_equal(elm_gsm8k_sample(s, 500, 1, 4, ids, per, &d), 0);
+    for (size_t i = 0; i < 100; i++)
+        assert_int_equal(ids[i], i);
+    assert_int_equal(elm_gsm8k_sample(s, 0, 1, 4, ids, per, &d), ELM_EINVAL);
+    assert_int_equal(elm_gsm8k_sample(s, 5, 1, 0, ids, per, &d), ELM_EINVAL);
+    elm_gsm8k_free(s);
+}
+
+static void test_sample_gsm8k_test_split(void **state)
+{
+    (void)state;
+    const char *path = elm_test_data("gsm8k/test.jsonl");
+    if (!path) return;
+    elm_gsm8k_set_t *s = NULL;
+    elm_diag_t d;
+    assert_int_equal(elm_gsm8k_load(path, &s, &d), 0);
+    assert_int_equal(s->n, 1319);
+    assert_near(s->items[0].expected, 18, 0);
+    size_t ids[100], per[4];
+    assert_int_equal(elm_gsm8k_sample(s, 100, 0, 4, ids, per, &d), 0);
+    for (size_t k = 0; k < 4; k++)
+        assert_int_equal(per[k], 25);
+    elm_gsm8k_free(s);
+}
+
+static void test_wilson(void **state)
+{
+    (void)state;
+    double lo, hi;
+    elm_eval_wilson95(5, 10, &lo, &hi);
+    assert_near(lo, 0.2366, 5e-5);
+    assert_near(hi, 0.7634, 5e-5);
+    elm_eval_wilson95(0, 2, &lo, &hi);
+    assert_near(lo, 0, 1e-12);
+    assert_near(hi, 0.6576, 5e-5);
+    elm_eval_wilson95(10, 10, &lo, &hi);
+    assert_near(lo, 0.7225, 5e-5);
+    assert_near(hi, 1, 1e-12);
+    elm_eval_wilson95(0, 0, &lo, &hi);
+    assert_near(lo, 0, 0);
+    assert_near(hi, 0, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ppl_matches_llama),
+        cmocka_unit_test(test_ppl_short_tokens),
+        cmocka_unit_test(test_extract),
+        cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_sample),
+        cmocka_unit_test(test_sample_gsm8k_test_split),
+        cmocka_unit_test(test_wilson),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
