@@ -20,6 +20,7 @@ int elm_cmd_cost(int argc, char **argv);
 int elm_cmd_simulate(int argc, char **argv);
 int elm_cmd_tokenize(int argc, char **argv);
 int elm_cmd_run(int argc, char **argv);
+int elm_cmd_bench(int argc, char **argv);
 int elm_cmd_eval(int argc, char **argv);
 int elm_cmd_probe(int argc, char **argv);
 

@@ -8,6 +8,8 @@ static const elm_cmd_t commands[] = {
     {"info", "what is inside a GGUF file", elm_cmd_info},
     {"tokenize", "text to token ids and pieces", elm_cmd_tokenize},
     {"run", "generate text on this device, with a timing summary", elm_cmd_run},
+    {"bench", "measure load, prefill, generation, TTFT, memory and energy", elm_cmd_bench},
+    {"eval", "quality: perplexity and GSM8K pass@1", elm_cmd_eval},
     {"synth", "write a random-weight GGUF with the shapes of a real model", elm_cmd_synth},
     {"quantize", "convert F32/F16/BF16 weights to F16, Q8_0, Q4_0, Q4_K_M, ...", elm_cmd_quantize},
     {"cost", "the papers' cost and efficiency metrics", elm_cmd_cost},

@@ -1,0 +1,117 @@
+/* edgelm results store: the measurement record (full configuration and every measured figure,
+ * each either a mean ± sd over repetitions or "unavailable: <reason>"), its JSON form, and the
+ * SQLite file records are appended to and read back from (schema in docs/store.md). */
+#ifndef EDGELM_STORE_H
+#define EDGELM_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "edgelm/base.h"
+#include "edgelm/probe.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- the record ---- */
+
+/* One figure over the measured repetitions: mean and sample standard deviation of n values
+ * (sd is 0 when n is 1), or not valid with the reason. */
+typedef struct {
+    bool valid;
+    double mean, sd;
+    uint32_t n;
+    char why[192]; /* when !valid */
+} elm_stat_t;
+
+typedef enum { ELM_REC_LOAD = 0, ELM_REC_PREFILL, ELM_REC_GEN, ELM_REC_PHASES } elm_rec_phase_t;
+
+/* Energy of one phase from the power source: joules, joules per token (prefill: per prompt
+ * token; generation: per generated token after the first), average and peak watts. */
+typedef struct {
+    elm_stat_t energy_j, j_per_token, avg_w, peak_w;
+} elm_rec_energy_t;
+
+typedef struct {
+    /* configuration */
+    char model[512];      /* the path as given */
+    uint64_t model_bytes; /* file size */
+    char quant[16];       /* general.file_type's name ("Q4_0"), "?" when absent */
+    char arch[32];
+    uint64_t weight_bytes;
+    int threads;       /* generation */
+    int threads_batch; /* prefill */
+    uint32_t n_prompt, n_gen, n_ctx;
+    uint32_t reps;     /* measured repetitions (the warm-up one not counted) */
+    char power_source[32];  /* "constant", "rapl", ...; "none" when unavailable */
+    char power_detail[256]; /* what it measures, or why no source is available */
+    bool power_estimated;   /* the estimate source: every output labels it "estimated" */
+    char device[128];       /* board model when known, else the CPU model */
+    char cpu_model[128];
+    int n_cpus;
+    char kernel[64];
+    char version[32];   /* edgelm version */
+    char timestamp[32]; /* UTC, ISO 8601 */
+    char cold_note[192]; /* how the cold load was made ("page cache dropped", "not dropped: ...") */
+    /* figures */
+    elm_stat_t load_cold_ms;    /* the first (warm-up) load of the point */
+    elm_stat_t load_ms;         /* loads of the measured repetitions */
+    elm_stat_t prefill_tps;
+    elm_stat_t ttft_ms;         /* warm: prefill start .. first token */
+    elm_stat_t ttft_cold_ms;    /* cold: load start .. first token */
+    elm_stat_t gen_tps;         /* excludes the first token */
+    elm_stat_t e2e_ms;          /* prefill start .. last token */
+    elm_rec_energy_t energy[ELM_REC_PHASES];
+    elm_stat_t energy_j;        /* prefill + generation */
+    elm_stat_t action_s;        /* S = E / t (paper 002 §6.1): energy_j / generated tokens */
+    elm_stat_t peak_rss_bytes;  /* VmHWM after the request */
+    elm_stat_t perf_per_token[ELM_PERF_COUNT]; /* counts over prefill + generation / tokens */
+    bool reading_fast;          /* gen_tps >= 5.3 tok/s; meaningful when gen_tps is valid */
+    double reading_ratio;
+} elm_record_t;
+
+/* Names of the phases ("load", "prefill", "generation"). */
+const char *elm_rec_phase_name(elm_rec_phase_t ph);
+
+/* The record as a new cJSON object (caller owns; cJSON_Delete): configuration fields by name and
+ * each figure as {"mean", "sd", "n"} or {"unavailable": reason}. NULL when out of memory. */
+cJSON *elm_record_to_json(const elm_record_t *r);
+
+/* ---- the SQLite store ---- */
+
+#define ELM_STORE_SCHEMA_VERSION 1
+
+typedef struct elm_store elm_store_t;
+
+/* The default store path: $XDG_DATA_HOME/edgelm/results.db, else $HOME/.local/share/edgelm/
+ * results.db; the caller passes the two variables (NULL or "" when unset: the library reads no
+ * environment). ELM_ENOENT when both are unset, ELM_ERANGE when cap is too small. */
+int elm_store_default_path(const char *xdg_data_home, const char *home, char *buf, size_t cap,
+                           elm_diag_t *d);
+
+/* Open (creating the file, its missing parent directories and the schema) the store at path.
+ * A store written by a newer schema is ELM_ENOTSUP. Caller owns *out (elm_store_close); *out is
+ * NULL on failure. */
+int elm_store_open(const char *path, elm_store_t **out, elm_diag_t *d);
+
+/* Close; accepts NULL. */
+void elm_store_close(elm_store_t *s);
+
+/* Append one record as a row of `runs`; *id (may be NULL) gets its rowid. */
+int elm_store_add(elm_store_t *s, const elm_record_t *r, int64_t *id, elm_diag_t *d);
+
+/* Rows in `runs`. */
+int elm_store_count(elm_store_t *s, int64_t *n, elm_diag_t *d);
+
+/* The full JSON record of row id (malloc'd, caller frees); ELM_ENOENT when there is no such
+ * row. */
+int elm_store_get_json(elm_store_t *s, int64_t id, char **json, elm_diag_t *d);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,385 @@
+/* The results store: a measurement record's JSON form and the SQLite file (a schema_version
+ * table and one `runs` row per record: configuration columns, the headline figures as mean and
+ * sd columns, NULL where unavailable, and the full JSON record). Schema: docs/store.md. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sqlite3.h>
+
+#include "edgelm/store.h"
+
+const char *elm_rec_phase_name(elm_rec_phase_t ph)
+{
+    static const char *const names[ELM_REC_PHASES] = {"load", "prefill", "generation"};
+    return (unsigned)ph < ELM_REC_PHASES ? names[ph] : "?";
+}
+
+/* ---- JSON ---- */
+
+static cJSON *stat_json(const elm_stat_t *s)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    if (s->valid) {
+        cJSON_AddNumberToObject(o, "mean", s->mean);
+        cJSON_AddNumberToObject(o, "sd", s->sd);
+        cJSON_AddNumberToObject(o, "n", s->n);
+    } else {
+        cJSON_AddStringToObject(o, "unavailable", s->why);
+    }
+    return o;
+}
+
+static void add_stat(cJSON *o, const char *name, const elm_stat_t *s)
+{
+    cJSON *j = stat_json(s);
+    if (j) cJSON_AddItemToObject(o, name, j);
+}
+
+cJSON *elm_record_to_json(const elm_record_t *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddStringToObject(o, "timestamp", r->timestamp);
+    cJSON_AddStringToObject(o, "edgelm_version", r->version);
+    cJSON_AddStringToObject(o, "device", r->device);
+    cJSON_AddStringToObject(o, "cpu_model", r->cpu_model);
+    cJSON_AddNumberToObject(o, "n_cpus", r->n_cpus);
+    cJSON_AddStringToObject(o, "kernel", r->kernel);
+    cJSON_AddStringToObject(o, "model", r->model);
+    cJSON_AddNumberToObject(o, "model_bytes", (double)r->model_bytes);
+    cJSON_AddStringToObject(o, "quant", r->quant);
+    cJSON_AddStringToObject(o, "arch", r->arch);
+    cJSON_AddNumberToObject(o, "weight_bytes", (double)r->weight_bytes);
+    cJSON_AddNumberToObject(o, "threads", r->threads);
+    cJSON_AddNumberToObject(o, "threads_batch", r->threads_batch);
+    cJSON_AddNumberToObject(o, "n_prompt", r->n_prompt);
+    cJSON_AddNumberToObject(o, "n_gen", r->n_gen);
+    cJSON_AddNumberToObject(o, "n_ctx", r->n_ctx);
+    cJSON_AddNumberToObject(o, "reps", r->reps);
+    cJSON_AddStringToObject(o, "power_source", r->power_source);
+    cJSON_AddStringToObject(o, "power_detail", r->power_detail);
+    cJSON_AddBoolToObject(o, "power_estimated", r->power_estimated);
+    cJSON_AddStringToObject(o, "cold_load", r->cold_note);
+    add_stat(o, "load_cold_ms", &r->load_cold_ms);
+    add_stat(o, "load_ms", &r->load_ms);
+    add_stat(o, "prefill_tps", &r->prefill_tps);
+    add_stat(o, "ttft_ms", &r->ttft_ms);
+    add_stat(o, "ttft_cold_ms", &r->ttft_cold_ms);
+    add_stat(o, "gen_tps", &r->gen_tps);
+    add_stat(o, "e2e_ms", &r->e2e_ms);
+    cJSON *en = cJSON_AddObjectToObject(o, "energy");
+    if (en) {
+        for (int p = 0; p < ELM_REC_PHASES; p++) {
+            cJSON *ph = cJSON_AddObjectToObject(en, elm_rec_phase_name((elm_rec_phase_t)p));
+            if (!ph) continue;
+            add_stat(ph, "energy_j", &r->energy[p].energy_j);
+            add_stat(ph, "j_per_token", &r->energy[p].j_per_token);
+            add_stat(ph, "avg_w", &r->energy[p].avg_w);
+            add_stat(ph, "peak_w", &r->energy[p].peak_w);
+        }
+    }
+    add_stat(o, "energy_j", &r->energy_j);
+    add_stat(o, "action_per_token_j", &r->action_s);
+    add_stat(o, "peak_rss_bytes", &r->peak_rss_bytes);
+    cJSON *pf = cJSON_AddObjectToObject(o, "perf_per_token");
+    if (pf)
+        for (int e = 0; e < ELM_PERF_COUNT; e++)
+            add_stat(pf, elm_perf_event_name((elm_perf_event_t)e), &r->perf_per_token[e]);
+    if (r->gen_tps.valid) {
+        cJSON *rd = cJSON_AddObjectToObject(o, "reading_speed");
+        if (rd) {
+            cJSON_AddBoolToObject(rd, "faster", r->reading_fast);
+            cJSON_AddNumberToObject(rd, "ratio", r->reading_ratio);
+        }
+    } else {
+        cJSON *rd = cJSON_AddObjectToObject(o, "reading_speed");
+        if (rd) cJSON_AddStringToObject(rd, "unavailable", r->gen_tps.why);
+    }
+    return o;
+}
+
+/* ---- SQLite ---- */
+
+struct elm_store {
+    sqlite3 *db;
+    char path[512];
+};
+
+/* The figure columns: name, then a mean and (when sd) a <name>_sd column. */
+static const struct {
+    const char *name;
+    size_t off;
+    bool sd;
+} stat_cols[] = {
+    {"load_cold_ms", offsetof(elm_record_t, load_cold_ms), false},
+    {"load_ms", offsetof(elm_record_t, load_ms), true},
+    {"prefill_tps", offsetof(elm_record_t, prefill_tps), true},
+    {"ttft_ms", offsetof(elm_record_t, ttft_ms), true},
+    {"ttft_cold_ms", offsetof(elm_record_t, ttft_cold_ms), true},
+    {"gen_tps", offsetof(elm_record_t, gen_tps), true},
+    {"e2e_ms", offsetof(elm_record_t, e2e_ms), true},
+    {"load_j", offsetof(elm_record_t, energy[ELM_REC_LOAD].energy_j), false},
+    {"prefill_j", offsetof(elm_record_t, energy[ELM_REC_PREFILL].energy_j), true},
+    {"prefill_j_per_token", offsetof(elm_record_t, energy[ELM_REC_PREFILL].j_per_token), false},
+    {"prefill_avg_w", offsetof(elm_record_t, energy[ELM_REC_PREFILL].avg_w), false},
+    {"prefill_peak_w", offsetof(elm_record_t, energy[ELM_REC_PREFILL].peak_w), false},
+    {"gen_j", offsetof(elm_record_t, energy[ELM_REC_GEN].energy_j), true},
+    {"gen_j_per_token", offsetof(elm_record_t, energy[ELM_REC_GEN].j_per_token), false},
+    {"gen_avg_w", offsetof(elm_record_t, energy[ELM_REC_GEN].avg_w), false},
+    {"gen_peak_w", offsetof(elm_record_t, energy[ELM_REC_GEN].peak_w), false},
+    {"energy_j", offsetof(elm_record_t, energy_j), true},
+    {"action_per_token_j", offsetof(elm_record_t, action_s), true},
+    {"peak_rss_bytes", offsetof(elm_record_t, peak_rss_bytes), false},
+};
+#define N_STAT_COLS (sizeof stat_cols / sizeof stat_cols[0])
+
+/* Configuration columns, bound in this order by elm_store_add. */
+static const char config_cols[] =
+    "timestamp TEXT NOT NULL, edgelm_version TEXT NOT NULL, device TEXT, cpu_model TEXT, "
+    "n_cpus INTEGER, kernel TEXT, model TEXT NOT NULL, model_bytes INTEGER, quant TEXT, "
+    "arch TEXT, weight_bytes INTEGER, threads INTEGER, threads_batch INTEGER, "
+    "n_prompt INTEGER, n_gen INTEGER, n_ctx INTEGER, reps INTEGER, power_source TEXT, "
+    "power_detail TEXT, power_estimated INTEGER, cold_load TEXT, reading_fast INTEGER";
+#define N_CONFIG_COLS 22
+
+static int db_fail(sqlite3 *db, const char *path, const char *what, elm_diag_t *d)
+{
+    return elm_diag(d, ELM_EIO, "%s: %s: %s", path, what, db ? sqlite3_errmsg(db) : "out of memory");
+}
+
+/* mkdir -p of path's parent directory. */
+static int make_parents(const char *path, elm_diag_t *d)
+{
+    char buf[512];
+    size_t len = strlen(path);
+    if (len >= sizeof buf) return elm_diag(d, ELM_ERANGE, "%s: path too long", path);
+    memcpy(buf, path, len + 1);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) && errno != EEXIST)
+            return elm_diag(d, elm_from_errno(errno), "%s: cannot create directory (%s)", buf,
+                            strerror(errno));
+        *p = '/';
+    }
+    return 0;
+}
+
+int elm_store_default_path(const char *xdg_data_home, const char *home, char *buf, size_t cap,
+                           elm_diag_t *d)
+{
+    int n;
+    if (xdg_data_home && *xdg_data_home)
+        n = snprintf(buf, cap, "%s/edgelm/results.db", xdg_data_home);
+    else if (home && *home)
+        n = snprintf(buf, cap, "%s/.local/share/edgelm/results.db", home);
+    else
+        return elm_diag(d, ELM_ENOENT, "neither XDG_DATA_HOME nor HOME is set: give --db FILE "
+                                       "or --no-db");
+    if (n < 0 || (size_t)n >= cap) return elm_diag(d, ELM_ERANGE, "results store path too long");
+    return 0;
+}
+
+static int exec_sql(elm_store_t *s, const char *sql, elm_diag_t *d)
+{
+    char *err = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+        int rc = elm_diag(d, ELM_EIO, "%s: %s", s->path, err ? err : "SQL error");
+        sqlite3_free(err);
+        return rc;
+    }
+    return 0;
+}
+
+/* Create the schema in an empty file, or check the version of an existing one. */
+static int init_schema(elm_store_t *s, elm_diag_t *d)
+{
+    int rc;
+    if ((rc = exec_sql(s, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+                       d)))
+        return rc;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT max(version) FROM schema_version", -1, &st, NULL))
+        return db_fail(s->db, s->path, "reading the schema version", d);
+    int version = 0;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (version > ELM_STORE_SCHEMA_VERSION)
+        return elm_diag(d, ELM_ENOTSUP,
+                        "%s: results store schema version %d is newer than this edgelm's (%d): "
+                        "upgrade edgelm or use another --db",
+                        s->path, version, ELM_STORE_SCHEMA_VERSION);
+    if (version == ELM_STORE_SCHEMA_VERSION) return 0;
+
+    char sql[4096];
+    int n = snprintf(sql, sizeof sql,
+                     "BEGIN; CREATE TABLE runs (id INTEGER PRIMARY KEY, %s", config_cols);
+    for (size_t i = 0; i < N_STAT_COLS; i++) {
+        n += snprintf(sql + n, sizeof sql - (size_t)n, ", %s REAL", stat_cols[i].name);
+        if (stat_cols[i].sd)
+            n += snprintf(sql + n, sizeof sql - (size_t)n, ", %s_sd REAL", stat_cols[i].name);
+    }
+    snprintf(sql + n, sizeof sql - (size_t)n,
+             ", record TEXT NOT NULL); INSERT INTO schema_version VALUES (%d); COMMIT;",
+             ELM_STORE_SCHEMA_VERSION);
+    if ((rc = exec_sql(s, sql, d))) exec_sql(s, "ROLLBACK", NULL);
+    return rc;
+}
+
+int elm_store_open(const char *path, elm_store_t **out, elm_diag_t *d)
+{
+    int rc;
+    *out = NULL;
+    elm_store_t *s = calloc(1, sizeof *s);
+    if (!s) return elm_diag(d, ELM_ENOMEM, "out of memory opening %s", path);
+    snprintf(s->path, sizeof s->path, "%s", path);
+    if ((rc = make_parents(path, d))) goto fail;
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        rc = db_fail(s->db, path, "cannot open the results store", d);
+        goto fail;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    if ((rc = init_schema(s, d))) goto fail;
+    *out = s;
+    return 0;
+fail:
+    elm_store_close(s);
+    return rc;
+}
+
+void elm_store_close(elm_store_t *s)
+{
+    if (!s) return;
+    sqlite3_close(s->db);
+    free(s);
+}
+
+int elm_store_add(elm_store_t *s, const elm_record_t *r, int64_t *id, elm_diag_t *d)
+{
+    char sql[4096];
+    int n = snprintf(sql, sizeof sql,
+                     "INSERT INTO runs (timestamp, edgelm_version, device, cpu_model, n_cpus, "
+                     "kernel, model, model_bytes, quant, arch, weight_bytes, threads, "
+                     "threads_batch, n_prompt, n_gen, n_ctx, reps, power_source, power_detail, "
+                     "power_estimated, cold_load, reading_fast");
+    int n_bind = N_CONFIG_COLS;
+    for (size_t i = 0; i < N_STAT_COLS; i++) {
+        n += snprintf(sql + n, sizeof sql - (size_t)n, ", %s", stat_cols[i].name);
+        n_bind++;
+        if (stat_cols[i].sd) {
+            n += snprintf(sql + n, sizeof sql - (size_t)n, ", %s_sd", stat_cols[i].name);
+            n_bind++;
+        }
+    }
+    n += snprintf(sql + n, sizeof sql - (size_t)n, ", record) VALUES (");
+    for (int i = 0; i <= n_bind; i++)
+        n += snprintf(sql + n, sizeof sql - (size_t)n, i ? ", ?" : "?");
+    snprintf(sql + n, sizeof sql - (size_t)n, ")");
+
+    int rc = 0;
+    char *json = NULL;
+    sqlite3_stmt *st = NULL;
+    cJSON *j = elm_record_to_json(r);
+    if (!j || !(json = cJSON_PrintUnformatted(j))) {
+        rc = elm_diag(d, ELM_ENOMEM, "out of memory writing a record to %s", s->path);
+        goto done;
+    }
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = db_fail(s->db, s->path, "preparing the insert", d);
+        goto done;
+    }
+    int k = 1;
+    sqlite3_bind_text(st, k++, r->timestamp, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, k++, r->version, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, k++, r->device, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, k++, r->cpu_model, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, k++, r->n_cpus);
+    sqlite3_bind_text(st, k++, r->kernel, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, k++, r->model, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, k++, (sqlite3_int64)r->model_bytes);
+    sqlite3_bind_text(st, k++, r->quant, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, k++, r->arch, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, k++, (sqlite3_int64)r->weight_bytes);
+    sqlite3_bind_int(st, k++, r->threads);
+    sqlite3_bind_int(st, k++, r->threads_batch);
+    sqlite3_bind_int64(st, k++, r->n_prompt);
+    sqlite3_bind_int64(st, k++, r->n_gen);
+    sqlite3_bind_int64(st, k++, r->n_ctx);
+    sqlite3_bind_int64(st, k++, r->reps);
+    sqlite3_bind_text(st, k++, r->power_source, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, k++, r->power_detail, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, k++, r->power_estimated);
+    sqlite3_bind_text(st, k++, r->cold_note, -1, SQLITE_STATIC);
+    if (r->gen_tps.valid)
+        sqlite3_bind_int(st, k++, r->reading_fast);
+    else
+        sqlite3_bind_null(st, k++);
+    for (size_t i = 0; i < N_STAT_COLS; i++) {
+        const elm_stat_t *x = (const elm_stat_t *)((const char *)r + stat_cols[i].off);
+        if (x->valid)
+            sqlite3_bind_double(st, k++, x->mean);
+        else
+            sqlite3_bind_null(st, k++);
+        if (!stat_cols[i].sd) continue;
+        if (x->valid)
+            sqlite3_bind_double(st, k++, x->sd);
+        else
+            sqlite3_bind_null(st, k++);
+    }
+    sqlite3_bind_text(st, k, json, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        rc = db_fail(s->db, s->path, "appending a record", d);
+        goto done;
+    }
+    if (id) *id = sqlite3_last_insert_rowid(s->db);
+done:
+    sqlite3_finalize(st);
+    free(json);
+    cJSON_Delete(j);
+    return rc;
+}
+
+int elm_store_count(elm_store_t *s, int64_t *n, elm_diag_t *d)
+{
+    sqlite3_stmt *st = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM runs", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        int rc = db_fail(s->db, s->path, "counting runs", d);
+        sqlite3_finalize(st);
+        return rc;
+    }
+    *n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int elm_store_get_json(elm_store_t *s, int64_t id, char **json, elm_diag_t *d)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = 0;
+    *json = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT record FROM runs WHERE id = ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return db_fail(s->db, s->path, "reading a record", d);
+    sqlite3_bind_int64(st, 1, id);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(st, 0);
+        if (!t || !(*json = strdup((const char *)t)))
+            rc = elm_diag(d, ELM_ENOMEM, "out of memory reading run %lld", (long long)id);
+    } else if (step == SQLITE_DONE) {
+        rc = elm_diag(d, ELM_ENOENT, "%s: no run with id %lld", s->path, (long long)id);
+    } else {
+        rc = db_fail(s->db, s->path, "reading a record", d);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}

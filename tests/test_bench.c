@@ -1,0 +1,514 @@
+/* Bench harness and results store: plan expansion, every output format parsed back, the SQLite
+ * schema and a round trip, and an end-to-end run on stories260K with a constant 5 W source whose
+ * energy must equal W × s per phase. No assertion depends on speed. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "edgelm/bench.h"
+#include "edgelm/store.h"
+#include "testutil.h"
+
+/* ---- plan ---- */
+
+static void test_parse_list(void **state)
+{
+    (void)state;
+    elm_bench_list_t l;
+    elm_diag_t d;
+    assert_int_equal(elm_bench_parse_list("-t", "1,2,4", 1, 64, &l, &d), 0);
+    assert_int_equal(l.n, 3);
+    assert_int_equal(l.v[2], 4);
+    assert_int_equal(elm_bench_parse_list("-t", "1-4", 1, 64, &l, &d), 0);
+    assert_int_equal(l.n, 4);
+    assert_int_equal(l.v[3], 4);
+    assert_int_equal(elm_bench_parse_list("-t", "1-8+3", 1, 64, &l, &d), 0);
+    assert_int_equal(l.n, 3);
+    assert_int_equal(l.v[2], 7);
+    assert_int_equal(elm_bench_parse_list("-p", "16,64-65", 1, 1024, &l, &d), 0);
+    assert_int_equal(l.n, 3);
+    assert_int_equal(l.v[0], 16);
+    assert_int_equal(l.v[2], 65);
+    const char *bad[] = {"", "1,", ",1", "a", "1-", "3-1", "1-4+0", "1.5", "-1", "1 2"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(elm_bench_parse_list("-tb", bad[i], 1, 64, &l, &d), ELM_EINVAL);
+        assert_non_null(strstr(d.msg, "-tb"));
+        assert_int_equal(l.n, 0);
+    }
+    assert_int_equal(elm_bench_parse_list("-t", "0,1", 1, 64, &l, &d), ELM_EINVAL);
+    assert_non_null(strstr(d.msg, "1..64"));
+    assert_int_equal(elm_bench_parse_list("-n", "1-100", 1, 1000, &l, &d), ELM_ERANGE);
+}
+
+static void test_plan(void **state)
+{
+    (void)state;
+    elm_bench_spec_t s = {0};
+    elm_diag_t d;
+    char models[] = "a.gguf,b.gguf";
+    assert_int_equal(elm_bench_parse_models(models, &s, &d), 0);
+    assert_int_equal(s.n_models, 2);
+    assert_string_equal(s.models[1], "b.gguf");
+    assert_int_equal(elm_bench_parse_list("-t", "1,2", 1, 64, &s.threads, &d), 0);
+    assert_int_equal(elm_bench_parse_list("-p", "64", 1, 4096, &s.n_prompt, &d), 0);
+    assert_int_equal(elm_bench_parse_list("-n", "16,32", 1, 4096, &s.n_gen, &d), 0);
+    elm_bench_point_t *p;
+    size_t n;
+    assert_int_equal(elm_bench_plan(&s, &p, &n, &d), 0);
+    assert_int_equal(n, 8);
+    /* threads vary fastest, models slowest; prefill threads default to the threads */
+    assert_string_equal(p[0].model, "a.gguf");
+    assert_int_equal(p[0].threads, 1);
+    assert_int_equal(p[1].threads, 2);
+    assert_int_equal(p[1].threads_batch, 2);
+    assert_int_equal(p[2].n_gen, 32);
+    assert_int_equal(p[3].n_prompt, 64);
+    assert_string_equal(p[4].model, "b.gguf");
+    assert_int_equal(p[7].n_ctx, 0);
+    free(p);
+
+    assert_int_equal(elm_bench_parse_list("-tb", "1-2", 1, 64, &s.threads_batch, &d), 0);
+    assert_int_equal(elm_bench_plan(&s, &p, &n, &d), 0);
+    assert_int_equal(n, 16);
+    assert_int_equal(p[2].threads_batch, 2);
+    assert_int_equal(p[2].threads, 1);
+    free(p);
+
+    assert_int_equal(elm_bench_parse_list("--ctx", "64", 1, 4096, &s.n_ctx, &d), 0);
+    assert_int_equal(elm_bench_plan(&s, &p, &n, &d), ELM_EINVAL);
+    assert_null(p);
+    assert_non_null(strstr(d.msg, "--ctx 64"));
+
+    char empty[] = "a,,b";
+    elm_bench_spec_t s2 = {0};
+    assert_int_equal(elm_bench_parse_models(empty, &s2, &d), ELM_EINVAL);
+}
+
+static void test_stat(void **state)
+{
+    (void)state;
+    const double x[] = {1, 2, 3, 4};
+    elm_stat_t s;
+    elm_bench_stat(x, 4, &s);
+    assert_true(s.valid);
+    assert_true(fabs(s.mean - 2.5) < 1e-12);
+    assert_true(fabs(s.sd - 1.2909944487358056) < 1e-12);
+    elm_bench_stat(x, 1, &s);
+    assert_true(s.sd == 0 && s.n == 1);
+}
+
+/* ---- output formats ---- */
+
+static void set_stat(elm_stat_t *s, double mean, double sd)
+{
+    *s = (elm_stat_t){.valid = true, .mean = mean, .sd = sd, .n = 4};
+}
+
+static void set_bad(elm_stat_t *s, const char *why)
+{
+    *s = (elm_stat_t){.valid = false};
+    snprintf(s->why, sizeof s->why, "%s", why);
+}
+
+static void fake_record(elm_record_t *r, int threads, bool energy)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->model, sizeof r->model, "/m/qwen2.5-0.5b-q4_0.gguf");
+    snprintf(r->quant, sizeof r->quant, "Q4_0");
+    snprintf(r->arch, sizeof r->arch, "qwen2");
+    snprintf(r->timestamp, sizeof r->timestamp, "2026-01-02T03:04:05Z");
+    snprintf(r->version, sizeof r->version, "0.1.0");
+    snprintf(r->cpu_model, sizeof r->cpu_model, "Test CPU, 2 cores");
+    snprintf(r->device, sizeof r->device, "%s", r->cpu_model);
+    snprintf(r->cold_note, sizeof r->cold_note, "page cache not dropped");
+    r->model_bytes = 352474080;
+    r->threads = r->threads_batch = threads;
+    r->n_prompt = 64;
+    r->n_gen = 32;
+    r->n_ctx = 96;
+    r->reps = 4;
+    set_stat(&r->load_cold_ms, 12, 0);
+    set_stat(&r->load_ms, 8, 0.5);
+    set_stat(&r->prefill_tps, 47.5, 1.25);
+    set_stat(&r->ttft_ms, 1345, 10);
+    set_stat(&r->ttft_cold_ms, 1355, 11);
+    set_stat(&r->gen_tps, 26.5, 0.75);
+    set_stat(&r->e2e_ms, 2515, 20);
+    set_stat(&r->peak_rss_bytes, 360e6, 0);
+    r->reading_fast = true;
+    r->reading_ratio = 26.5 / 5.3;
+    for (int p = 0; p < ELM_REC_PHASES; p++) {
+        elm_rec_energy_t *e = &r->energy[p];
+        if (energy) {
+            set_stat(&e->energy_j, 5 + p, 0.1);
+            set_stat(&e->avg_w, 5, 0);
+            set_stat(&e->peak_w, 5, 0);
+            if (p == ELM_REC_LOAD)
+                set_bad(&e->j_per_token, "load produces no tokens");
+            else
+                set_stat(&e->j_per_token, 0.2, 0.01);
+        } else {
+            set_bad(&e->energy_j, "no power sensor, here");
+            set_bad(&e->avg_w, "no power sensor, here");
+            set_bad(&e->peak_w, "no power sensor, here");
+            set_bad(&e->j_per_token, "no power sensor, here");
+        }
+    }
+    snprintf(r->power_source, sizeof r->power_source, energy ? "constant" : "none");
+    snprintf(r->power_detail, sizeof r->power_detail, energy ? "5 W" : "no power sensor, here");
+    if (energy) {
+        set_stat(&r->energy_j, 13, 0.2);
+        set_stat(&r->action_s, 13.0 / 32, 0.01);
+    } else {
+        set_bad(&r->energy_j, "no power sensor, here");
+        set_bad(&r->action_s, "no power sensor, here");
+    }
+    for (int e = 0; e < ELM_PERF_COUNT; e++) {
+        if (e < ELM_PERF_CONTEXT_SWITCHES)
+            set_bad(&r->perf_per_token[e], "unsupported: no hardware PMU event here");
+        else
+            set_stat(&r->perf_per_token[e], 0.5, 0.1);
+    }
+}
+
+static char *format(elm_bench_format_t f, const elm_record_t *r, size_t n)
+{
+    char *s = NULL;
+    elm_diag_t d;
+    assert_int_equal(elm_bench_format(f, r, n, ELM_BENCH_ALL, true, &s, &d), 0);
+    assert_non_null(s);
+    return s;
+}
+
+static void test_format_md(void **state)
+{
+    (void)state;
+    elm_record_t r[2];
+    fake_record(&r[0], 1, false);
+    fake_record(&r[1], 2, true);
+    char *s = format(ELM_BENCH_MD, r, 2);
+    assert_non_null(strstr(s, "| model | quant |"));
+    assert_non_null(strstr(s, "| qwen2.5-0.5b-q4_0.gguf | Q4_0 | 336.1 MiB | 1 | 1 | 64 | 32 |"));
+    assert_non_null(strstr(s, "47.50 ± 1.25"));
+    assert_non_null(strstr(s, "| unavailable |"));
+    assert_non_null(strstr(s, "energy: unavailable: no power sensor, here"));
+    assert_non_null(strstr(s, "cycles instructions L1d-read-misses LLC-misses: unsupported"));
+    assert_non_null(strstr(s, "yes (5.0x)"));
+    free(s);
+    /* streaming: header+row, row, footer gives the same text */
+    char *a, *b, *c;
+    assert_int_equal(elm_bench_format(ELM_BENCH_MD, &r[0], 1, ELM_BENCH_HEADER | ELM_BENCH_ROWS,
+                                      true, &a, NULL), 0);
+    assert_int_equal(elm_bench_format(ELM_BENCH_MD, &r[1], 1, ELM_BENCH_ROWS, false, &b, NULL), 0);
+    assert_int_equal(elm_bench_format(ELM_BENCH_MD, r, 2, ELM_BENCH_FOOTER, false, &c, NULL), 0);
+    s = format(ELM_BENCH_MD, r, 2);
+    size_t la = strlen(a), lb = strlen(b);
+    assert_memory_equal(s, a, la);
+    assert_memory_equal(s + la, b, lb);
+    assert_string_equal(s + la + lb, c);
+    free(a);
+    free(b);
+    free(c);
+    free(s);
+}
+
+static void test_format_json(void **state)
+{
+    (void)state;
+    elm_record_t r[2];
+    fake_record(&r[0], 1, false);
+    fake_record(&r[1], 2, true);
+    char *s = format(ELM_BENCH_JSON, r, 2);
+    cJSON *j = cJSON_Parse(s);
+    assert_non_null(j);
+    assert_true(cJSON_IsArray(j));
+    assert_int_equal(cJSON_GetArraySize(j), 2);
+    cJSON *o = cJSON_GetArrayItem(j, 1);
+    assert_int_equal(cJSON_GetObjectItem(o, "threads")->valueint, 2);
+    assert_string_equal(cJSON_GetObjectItem(o, "quant")->valuestring, "Q4_0");
+    cJSON *g = cJSON_GetObjectItem(o, "gen_tps");
+    assert_true(fabs(cJSON_GetObjectItem(g, "mean")->valuedouble - 26.5) < 1e-9);
+    assert_true(fabs(cJSON_GetObjectItem(g, "sd")->valuedouble - 0.75) < 1e-9);
+    cJSON *e = cJSON_GetObjectItem(cJSON_GetObjectItem(o, "energy"), "generation");
+    assert_true(fabs(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "energy_j"), "mean")->valuedouble -
+                     7) < 1e-9);
+    cJSON *o0 = cJSON_GetArrayItem(j, 0);
+    cJSON *u = cJSON_GetObjectItem(cJSON_GetObjectItem(o0, "energy_j"), "unavailable");
+    assert_string_equal(u->valuestring, "no power sensor, here");
+    u = cJSON_GetObjectItem(cJSON_GetObjectItem(o0, "perf_per_token"), "cycles");
+    assert_non_null(strstr(cJSON_GetObjectItem(u, "unavailable")->valuestring, "unsupported"));
+    assert_true(cJSON_IsTrue(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(o0, "reading_speed"), "faster")));
+    cJSON_Delete(j);
+    free(s);
+
+    s = format(ELM_BENCH_JSONL, r, 2);
+    char *nl = strchr(s, '\n');
+    assert_non_null(nl);
+    *nl = '\0';
+    j = cJSON_Parse(s);
+    assert_non_null(j);
+    assert_int_equal(cJSON_GetObjectItem(j, "threads")->valueint, 1);
+    cJSON_Delete(j);
+    j = cJSON_Parse(nl + 1);
+    assert_non_null(j);
+    assert_int_equal(cJSON_GetObjectItem(j, "threads")->valueint, 2);
+    cJSON_Delete(j);
+    free(s);
+}
+
+/* Split a line on commas into at most max fields (modifies it); returns the count. */
+static int split(char *line, char **f, int max)
+{
+    int n = 0;
+    for (char *p = line;;) {
+        char *c = strchr(p, ',');
+        if (n < max) f[n] = p;
+        n++;
+        if (!c) break;
+        *c = '\0';
+        p = c + 1;
+    }
+    return n;
+}
+
+static int column(char **head, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(head[i], name)) return i;
+    fail_msg("no CSV column %s", name);
+    return -1;
+}
+
+static void test_format_csv(void **state)
+{
+    (void)state;
+    elm_record_t r[2];
+    fake_record(&r[0], 1, false);
+    fake_record(&r[1], 2, true);
+    char *s = format(ELM_BENCH_CSV, r, 2);
+    char *l1 = strchr(s, '\n');
+    assert_non_null(l1);
+    *l1++ = '\0';
+    char *l2 = strchr(l1, '\n');
+    assert_non_null(l2);
+    *l2++ = '\0';
+    char *end = strchr(l2, '\n');
+    assert_non_null(end);
+    *end = '\0';
+    assert_string_equal(end + 1, "");
+    char *h[256], *a[256], *b[256];
+    int nh = split(s, h, 256), na = split(l1, a, 256), nb = split(l2, b, 256);
+    assert_true(nh < 256);
+    assert_int_equal(na, nh);
+    assert_int_equal(nb, nh);
+    assert_string_equal(a[column(h, nh, "cpu_model")], "Test CPU; 2 cores");
+    assert_string_equal(b[column(h, nh, "threads")], "2");
+    assert_true(fabs(atof(b[column(h, nh, "gen_tps")]) - 26.5) < 1e-9);
+    assert_true(fabs(atof(b[column(h, nh, "gen_tps_sd")]) - 0.75) < 1e-9);
+    assert_true(fabs(atof(b[column(h, nh, "gen_j")]) - 7) < 1e-9);
+    assert_string_equal(a[column(h, nh, "gen_j")], "unavailable: no power sensor; here");
+    assert_string_equal(a[column(h, nh, "gen_j_sd")], "");
+    assert_non_null(strstr(a[column(h, nh, "cycles_per_token")], "unavailable: unsupported"));
+    assert_string_equal(a[column(h, nh, "page_faults_per_token")], "0.5");
+    assert_string_equal(b[column(h, nh, "reading_fast")], "1");
+    free(s);
+    elm_bench_format_t f;
+    elm_diag_t d;
+    assert_int_equal(elm_bench_format_parse("csv", &f, &d), 0);
+    assert_int_equal(f, ELM_BENCH_CSV);
+    assert_int_equal(elm_bench_format_parse("xml", &f, &d), ELM_EINVAL);
+    assert_non_null(strstr(d.msg, "jsonl"));
+}
+
+/* ---- store ---- */
+
+static void test_store(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/elm-store-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/sub/dir/results.db", dir);
+    elm_store_t *s;
+    elm_diag_t d;
+    assert_int_equal(elm_store_open(path, &s, &d), 0);
+    elm_record_t r;
+    fake_record(&r, 2, true);
+    int64_t id1, id2, n;
+    assert_int_equal(elm_store_add(s, &r, &id1, &d), 0);
+    fake_record(&r, 1, false);
+    assert_int_equal(elm_store_add(s, &r, &id2, &d), 0);
+    assert_int_equal(elm_store_count(s, &n, &d), 0);
+    assert_int_equal(n, 2);
+    char *json;
+    assert_int_equal(elm_store_get_json(s, id2, &json, &d), 0);
+    cJSON *want = elm_record_to_json(&r), *got = cJSON_Parse(json);
+    assert_true(cJSON_Compare(want, got, true));
+    cJSON_Delete(want);
+    cJSON_Delete(got);
+    free(json);
+    assert_int_equal(elm_store_get_json(s, 99, &json, &d), ELM_ENOENT);
+    assert_null(json);
+    elm_store_close(s);
+
+    /* the schema, read with plain SQLite */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT version FROM schema_version", -1, &st, NULL), 0);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), ELM_STORE_SCHEMA_VERSION);
+    sqlite3_finalize(st);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT threads, quant, model_bytes, gen_tps, gen_tps_sd, "
+                                        "gen_j, power_source FROM runs ORDER BY id",
+                                        -1, &st, NULL),
+                     0);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 2);
+    assert_string_equal((const char *)sqlite3_column_text(st, 1), "Q4_0");
+    assert_int_equal(sqlite3_column_int64(st, 2), 352474080);
+    assert_true(fabs(sqlite3_column_double(st, 3) - 26.5) < 1e-9);
+    assert_true(fabs(sqlite3_column_double(st, 4) - 0.75) < 1e-9);
+    assert_true(fabs(sqlite3_column_double(st, 5) - 7) < 1e-9);
+    assert_string_equal((const char *)sqlite3_column_text(st, 6), "constant");
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_type(st, 5), SQLITE_NULL); /* unavailable energy */
+    assert_string_equal((const char *)sqlite3_column_text(st, 6), "none");
+    sqlite3_finalize(st);
+    /* a newer schema is refused by name */
+    assert_int_equal(sqlite3_exec(db, "INSERT INTO schema_version VALUES (99)", NULL, NULL, NULL), 0);
+    sqlite3_close(db);
+    assert_int_equal(elm_store_open(path, &s, &d), ELM_ENOTSUP);
+    assert_null(s);
+    assert_non_null(strstr(d.msg, "schema version 99"));
+
+    char buf[256];
+    assert_int_equal(elm_store_default_path("/x/data", "/home/u", buf, sizeof buf, &d), 0);
+    assert_string_equal(buf, "/x/data/edgelm/results.db");
+    assert_int_equal(elm_store_default_path("", "/home/u", buf, sizeof buf, &d), 0);
+    assert_string_equal(buf, "/home/u/.local/share/edgelm/results.db");
+    assert_int_equal(elm_store_default_path(NULL, NULL, buf, sizeof buf, &d), ELM_ENOENT);
+    assert_non_null(strstr(d.msg, "--no-db"));
+
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* ---- end to end ---- */
+
+/* |a - b| within a relative tolerance plus an absolute one. */
+static void assert_near(double a, double b, double rel, double abs_tol)
+{
+    if (!(fabs(a - b) <= rel * fabs(b) + abs_tol)) fail_msg("%g is not near %g", a, b);
+}
+
+static void run_point(elm_bench_t *b, const char *model, int t, int tb, elm_record_t *r)
+{
+    elm_bench_point_t p = {.model = model, .threads = t, .threads_batch = tb, .n_prompt = 12,
+                           .n_gen = 6};
+    elm_diag_t d;
+    int rc = elm_bench_run(b, &p, 0, r, &d);
+    if (rc) fail_msg("bench run: %s", d.msg);
+    assert_int_equal(r->n_prompt, 12);
+    assert_int_equal(r->n_gen, 6);
+    assert_int_equal(r->n_ctx, 18);
+    assert_int_equal(r->reps, 1);
+    assert_string_equal(r->quant, "F32");
+    assert_string_equal(r->arch, "llama");
+    assert_true(r->model_bytes > 0);
+    assert_true(r->load_cold_ms.valid && r->load_ms.valid && r->ttft_ms.valid);
+    assert_true(r->ttft_cold_ms.mean >= r->ttft_ms.mean);
+    assert_true(r->prefill_tps.valid && r->prefill_tps.mean > 0);
+    assert_true(r->gen_tps.valid && r->gen_tps.mean > 0);
+    assert_true(r->e2e_ms.mean >= r->ttft_ms.mean);
+    assert_true(r->peak_rss_bytes.valid && r->peak_rss_bytes.mean > 0);
+    assert_string_equal(r->power_source, "constant");
+    /* J = W × s per phase, with W = 5: the phase times from the hooks */
+    const double w = 5;
+    const elm_rec_energy_t *pp = &r->energy[ELM_REC_PREFILL], *tg = &r->energy[ELM_REC_GEN];
+    assert_true(pp->energy_j.valid && tg->energy_j.valid && r->energy[ELM_REC_LOAD].energy_j.valid);
+    assert_near(pp->avg_w.mean, w, 1e-9, 0);
+    assert_near(tg->peak_w.mean, w, 1e-9, 0);
+    double t_pp = 12 / r->prefill_tps.mean, t_tg = 5 / r->gen_tps.mean;
+    assert_near(pp->energy_j.mean, w * t_pp, 0.25, w * 0.002);
+    assert_near(tg->energy_j.mean, w * t_tg, 0.25, w * 0.002);
+    assert_near(pp->j_per_token.mean, pp->energy_j.mean / 12, 1e-9, 0);
+    assert_near(tg->j_per_token.mean, tg->energy_j.mean / 5, 1e-9, 0);
+    assert_near(r->energy_j.mean, pp->energy_j.mean + tg->energy_j.mean, 1e-9, 0);
+    assert_near(r->action_s.mean, r->energy_j.mean / 6, 1e-9, 0);
+    /* counters: valid or a reason, never a silent 0 */
+    for (int e = 0; e < ELM_PERF_COUNT; e++)
+        assert_true(r->perf_per_token[e].valid || r->perf_per_token[e].why[0]);
+    assert_true(r->reading_ratio > 0);
+}
+
+static void test_end_to_end(void **state)
+{
+    (void)state;
+    const char *model = elm_test_data("models/stories260K-f32.gguf");
+    if (!model) return;
+    elm_probe_ctx_t ctx = {.watts = 5};
+    elm_bench_opts_t o = elm_bench_default_opts();
+    o.reps = 2;
+    o.power_auto = false;
+    o.power_kind = ELM_POWER_CONSTANT;
+    o.probe = &ctx;
+    elm_bench_t *b;
+    elm_diag_t d;
+    int rc = elm_bench_create(&o, &b, &d);
+    if (rc) fail_msg("bench create: %s", d.msg);
+    elm_record_t r;
+    run_point(b, model, 1, 1, &r);
+    run_point(b, model, 2, 1, &r); /* prefill and generation on different thread counts */
+    assert_int_equal(r.threads, 2);
+    assert_int_equal(r.threads_batch, 1);
+    elm_bench_point_t bad = {.model = "/nonexistent.gguf", .threads = 1, .threads_batch = 1,
+                             .n_gen = 2};
+    assert_int_not_equal(elm_bench_run(b, &bad, 0, &r, &d), 0);
+    assert_non_null(strstr(d.msg, "/nonexistent.gguf"));
+    elm_bench_free(b);
+
+    /* no source: energy is unavailable with the reason, never 0 */
+    ctx = (elm_probe_ctx_t){.sysfs_root = "/nonexistent-root"};
+    o.power_auto = true;
+    o.drop_caches = true;
+    assert_int_equal(elm_bench_create(&o, &b, &d), 0);
+    const char *why;
+    assert_string_equal(elm_bench_power(b, &why), "none");
+    elm_bench_point_t p = {.model = model, .threads = 1, .threads_batch = 1, .n_gen = 3};
+    rc = elm_bench_run(b, &p, 0, &r, &d);
+    if (rc) fail_msg("bench run: %s", d.msg);
+    assert_true(r.n_prompt > 40); /* the built-in prompt as tokenized */
+    assert_false(r.energy_j.valid);
+    assert_non_null(strstr(r.energy_j.why, "no power sensor"));
+    assert_false(r.energy[ELM_REC_GEN].j_per_token.valid);
+    assert_non_null(strstr(r.cold_note, "not dropped"));
+    elm_bench_free(b);
+
+    /* repetitions below 2 leave no measured run */
+    o.reps = 1;
+    assert_int_equal(elm_bench_create(&o, &b, &d), ELM_EINVAL);
+    assert_null(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_list), cmocka_unit_test(test_plan),
+        cmocka_unit_test(test_stat),       cmocka_unit_test(test_format_md),
+        cmocka_unit_test(test_format_json), cmocka_unit_test(test_format_csv),
+        cmocka_unit_test(test_store),      cmocka_unit_test(test_end_to_end),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
