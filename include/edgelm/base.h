@@ -93,6 +93,19 @@ void elm_log_set_hook(elm_log_fn fn, void *user);
 /* Send a message to the hook, if any. */
 void elm_log(elm_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* ---- growing string ---- */
+
+/* A string built by appending; start from {0} (or a malloc'd p with its cap). After an allocation
+ * failure oom is set and further appends do nothing; the caller frees p. */
+typedef struct {
+    char *p;
+    size_t len, cap;
+    int oom;
+} elm_sbuf_t;
+
+/* Append printf-style text to b, growing it as needed. */
+void elm_sbuf_printf(elm_sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* ---- small helpers ---- */
 
 /* Monotonic clock in nanoseconds. */

@@ -9,43 +9,6 @@
 
 #include "edgelm/bench.h"
 
-/* ---- growing string ---- */
-
-typedef struct {
-    char *p;
-    size_t len, cap;
-    bool oom;
-} sbuf_t;
-
-static void sb_printf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_printf(sbuf_t *b, const char *fmt, ...)
-{
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = true;
-            return;
-        }
-        if (b->p && b->len + (size_t)n < b->cap) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = (b->cap ? b->cap * 2 : 256) + (size_t)n;
-        char *q = realloc(b->p, cap);
-        if (!q) {
-            b->oom = true;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-}
-
 int elm_bench_format_parse(const char *name, elm_bench_format_t *out, elm_diag_t *d)
 {
     static const char *const names[] = {"md", "json", "jsonl", "csv"};
@@ -66,28 +29,28 @@ static const char *base_name(const char *path)
 }
 
 /* "12.34 ± 0.56" with prec decimals, or "unavailable". */
-static void md_stat(sbuf_t *b, const elm_stat_t *s, int prec, double scale, bool estimated)
+static void md_stat(elm_sbuf_t *b, const elm_stat_t *s, int prec, double scale, bool estimated)
 {
     if (!s->valid) {
-        sb_printf(b, " unavailable |");
+        elm_sbuf_printf(b, " unavailable |");
         return;
     }
-    sb_printf(b, " %.*f ± %.*f%s |", prec, s->mean * scale, prec, s->sd * scale,
+    elm_sbuf_printf(b, " %.*f ± %.*f%s |", prec, s->mean * scale, prec, s->sd * scale,
               estimated ? " (estimated)" : "");
 }
 
-static void md_header(sbuf_t *b)
+static void md_header(elm_sbuf_t *b)
 {
-    sb_printf(b, "| model | quant | size | th | tb | pp | tg | load ms | TTFT ms | TTFT cold ms "
+    elm_sbuf_printf(b, "| model | quant | size | th | tb | pp | tg | load ms | TTFT ms | TTFT cold ms "
                  "| pp t/s | tg t/s | tg J/tok | peak RSS MiB | > reading |\n"
                  "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
                  "---: | ---: | ---: | :---: |\n");
 }
 
-static void md_row(sbuf_t *b, const elm_record_t *r)
+static void md_row(elm_sbuf_t *b, const elm_record_t *r)
 {
     double mib = (double)r->model_bytes / (1024.0 * 1024.0);
-    sb_printf(b, "| %s | %s | %.1f MiB | %d | %d | %" PRIu32 " | %" PRIu32 " |",
+    elm_sbuf_printf(b, "| %s | %s | %.1f MiB | %d | %d | %" PRIu32 " | %" PRIu32 " |",
               base_name(r->model), r->quant, mib, r->threads, r->threads_batch, r->n_prompt,
               r->n_gen);
     md_stat(b, &r->load_ms, 1, 1, false);
@@ -97,42 +60,42 @@ static void md_row(sbuf_t *b, const elm_record_t *r)
     md_stat(b, &r->gen_tps, 2, 1, false);
     md_stat(b, &r->energy[ELM_REC_GEN].j_per_token, 4, 1, r->power_estimated);
     if (r->peak_rss_bytes.valid)
-        sb_printf(b, " %.1f |", r->peak_rss_bytes.mean / (1024.0 * 1024.0));
+        elm_sbuf_printf(b, " %.1f |", r->peak_rss_bytes.mean / (1024.0 * 1024.0));
     else
-        sb_printf(b, " unavailable |");
+        elm_sbuf_printf(b, " unavailable |");
     if (r->gen_tps.valid)
-        sb_printf(b, " %s (%.1fx) |\n", r->reading_fast ? "yes" : "no", r->reading_ratio);
+        elm_sbuf_printf(b, " %s (%.1fx) |\n", r->reading_fast ? "yes" : "no", r->reading_ratio);
     else
-        sb_printf(b, " unavailable |\n");
+        elm_sbuf_printf(b, " unavailable |\n");
 }
 
 /* " label 1.23 unit", or " label unavailable: why". */
-static void note_stat(sbuf_t *b, const char *label, const elm_stat_t *s, const char *unit)
+static void note_stat(elm_sbuf_t *b, const char *label, const elm_stat_t *s, const char *unit)
 {
     if (s->valid)
-        sb_printf(b, "%s %.4g %s", label, s->mean, unit);
+        elm_sbuf_printf(b, "%s %.4g %s", label, s->mean, unit);
     else
-        sb_printf(b, "%s unavailable: %s", label, s->why);
+        elm_sbuf_printf(b, "%s unavailable: %s", label, s->why);
 }
 
-static void md_notes(sbuf_t *b, const elm_record_t *recs, size_t n)
+static void md_notes(elm_sbuf_t *b, const elm_record_t *recs, size_t n)
 {
     if (n == 0) return;
     const elm_record_t *r = &recs[0];
-    sb_printf(b, "\nmean ± sd over %" PRIu32 " repetition%s after one warm-up; TTFT = prefill + "
+    elm_sbuf_printf(b, "\nmean ± sd over %" PRIu32 " repetition%s after one warm-up; TTFT = prefill + "
                  "first token (warm), cold adds the load; tg t/s excludes the first token; "
                  "reading speed 5.3 tok/s.\n",
               r->reps, r->reps == 1 ? "" : "s");
     if (strcmp(r->power_source, "none"))
-        sb_printf(b, "power: %s%s (%s)\n", r->power_source,
+        elm_sbuf_printf(b, "power: %s%s (%s)\n", r->power_source,
                   r->power_estimated ? ", estimated" : "", r->power_detail);
     else
-        sb_printf(b, "energy: unavailable: %s\n", r->power_detail);
-    sb_printf(b, "cold load: %s\n", r->cold_note);
+        elm_sbuf_printf(b, "energy: unavailable: %s\n", r->power_detail);
+    elm_sbuf_printf(b, "cold load: %s\n", r->cold_note);
     for (size_t i = 0; i < n; i++) {
         r = &recs[i];
         if (strcmp(r->power_source, "none")) {
-            sb_printf(b, "%s th %d energy%s:", base_name(r->model), r->threads,
+            elm_sbuf_printf(b, "%s th %d energy%s:", base_name(r->model), r->threads,
                       r->power_estimated ? " (estimated)" : "");
             note_stat(b, " prefill", &r->energy[ELM_REC_PREFILL].j_per_token, "J/tok");
             note_stat(b, ",", &r->energy[ELM_REC_PREFILL].avg_w, "W avg");
@@ -141,28 +104,28 @@ static void md_notes(sbuf_t *b, const elm_record_t *recs, size_t n)
             note_stat(b, ",", &r->energy[ELM_REC_GEN].peak_w, "W peak");
             note_stat(b, "; load", &r->energy[ELM_REC_LOAD].energy_j, "J");
             note_stat(b, "; action per token S =", &r->action_s, "J");
-            sb_printf(b, "\n");
+            elm_sbuf_printf(b, "\n");
         }
-        sb_printf(b, "%s th %d perf per token:", base_name(r->model), r->threads);
+        elm_sbuf_printf(b, "%s th %d perf per token:", base_name(r->model), r->threads);
         bool any = false;
         const char *why = NULL;
         for (int e = 0; e < ELM_PERF_COUNT; e++) {
             const elm_stat_t *s = &r->perf_per_token[e];
             if (s->valid) {
-                sb_printf(b, " %s %.3g", elm_perf_event_name((elm_perf_event_t)e), s->mean);
+                elm_sbuf_printf(b, " %s %.3g", elm_perf_event_name((elm_perf_event_t)e), s->mean);
                 any = true;
             } else if (!why) {
                 why = s->why;
             }
         }
         if (why) {
-            sb_printf(b, "%s", any ? ";" : "");
+            elm_sbuf_printf(b, "%s", any ? ";" : "");
             for (int e = 0; e < ELM_PERF_COUNT; e++)
                 if (!r->perf_per_token[e].valid)
-                    sb_printf(b, " %s", elm_perf_event_name((elm_perf_event_t)e));
-            sb_printf(b, ": %s", why);
+                    elm_sbuf_printf(b, " %s", elm_perf_event_name((elm_perf_event_t)e));
+            elm_sbuf_printf(b, ": %s", why);
         }
-        sb_printf(b, "\n");
+        elm_sbuf_printf(b, "\n");
     }
 }
 
@@ -190,58 +153,58 @@ static const stat_col_t csv_stats[] = {
 static const char *const energy_fields[4] = {"j", "j_per_token", "avg_w", "peak_w"};
 
 /* CSV cells are split on commas by simple readers: text never holds a comma or a quote. */
-static void csv_text(sbuf_t *b, const char *s)
+static void csv_text(elm_sbuf_t *b, const char *s)
 {
-    for (; *s; s++) sb_printf(b, "%c", *s == ',' ? ';' : *s == '"' ? '\'' : *s == '\n' ? ' ' : *s);
+    for (; *s; s++) elm_sbuf_printf(b, "%c", *s == ',' ? ';' : *s == '"' ? '\'' : *s == '\n' ? ' ' : *s);
 }
 
-static void csv_stat(sbuf_t *b, const elm_stat_t *s)
+static void csv_stat(elm_sbuf_t *b, const elm_stat_t *s)
 {
     if (s->valid) {
-        sb_printf(b, ",%.9g,%.9g", s->mean, s->sd);
+        elm_sbuf_printf(b, ",%.9g,%.9g", s->mean, s->sd);
         return;
     }
-    sb_printf(b, ",unavailable: ");
+    elm_sbuf_printf(b, ",unavailable: ");
     csv_text(b, s->why);
-    sb_printf(b, ",");
+    elm_sbuf_printf(b, ",");
 }
 
-static void csv_header(sbuf_t *b)
+static void csv_header(elm_sbuf_t *b)
 {
-    sb_printf(b, "timestamp,edgelm_version,device,cpu_model,model,model_bytes,quant,arch,threads,"
+    elm_sbuf_printf(b, "timestamp,edgelm_version,device,cpu_model,model,model_bytes,quant,arch,threads,"
                  "threads_batch,n_prompt,n_gen,n_ctx,reps,power_source,power_estimated");
     for (size_t i = 0; i < N_CSV_STATS; i++)
-        sb_printf(b, ",%s,%s_sd", csv_stats[i].name, csv_stats[i].name);
+        elm_sbuf_printf(b, ",%s,%s_sd", csv_stats[i].name, csv_stats[i].name);
     for (int p = 0; p < ELM_REC_PHASES; p++)
         for (int k = 0; k < 4; k++) {
             const char *ph = p == ELM_REC_GEN ? "gen" : elm_rec_phase_name((elm_rec_phase_t)p);
-            sb_printf(b, ",%s_%s,%s_%s_sd", ph, energy_fields[k], ph, energy_fields[k]);
+            elm_sbuf_printf(b, ",%s_%s,%s_%s_sd", ph, energy_fields[k], ph, energy_fields[k]);
         }
     for (int e = 0; e < ELM_PERF_COUNT; e++) {
         char name[64];
         snprintf(name, sizeof name, "%s", elm_perf_event_name((elm_perf_event_t)e));
         for (char *c = name; *c; c++)
             if (*c == '-') *c = '_';
-        sb_printf(b, ",%s_per_token,%s_per_token_sd", name, name);
+        elm_sbuf_printf(b, ",%s_per_token,%s_per_token_sd", name, name);
     }
-    sb_printf(b, ",reading_fast\n");
+    elm_sbuf_printf(b, ",reading_fast\n");
 }
 
-static void csv_row(sbuf_t *b, const elm_record_t *r)
+static void csv_row(elm_sbuf_t *b, const elm_record_t *r)
 {
     const char *text[] = {r->timestamp, r->version, r->device, r->cpu_model, r->model};
     for (size_t i = 0; i < sizeof text / sizeof text[0]; i++) {
-        if (i) sb_printf(b, ",");
+        if (i) elm_sbuf_printf(b, ",");
         csv_text(b, text[i]);
     }
-    sb_printf(b, ",%" PRIu64 ",", r->model_bytes);
+    elm_sbuf_printf(b, ",%" PRIu64 ",", r->model_bytes);
     csv_text(b, r->quant);
-    sb_printf(b, ",");
+    elm_sbuf_printf(b, ",");
     csv_text(b, r->arch);
-    sb_printf(b, ",%d,%d,%" PRIu32 ",%" PRIu32 ",%" PRIu32 ",%" PRIu32 ",", r->threads,
+    elm_sbuf_printf(b, ",%d,%d,%" PRIu32 ",%" PRIu32 ",%" PRIu32 ",%" PRIu32 ",", r->threads,
               r->threads_batch, r->n_prompt, r->n_gen, r->n_ctx, r->reps);
     csv_text(b, r->power_source);
-    sb_printf(b, ",%d", r->power_estimated);
+    elm_sbuf_printf(b, ",%d", r->power_estimated);
     for (size_t i = 0; i < N_CSV_STATS; i++)
         csv_stat(b, (const elm_stat_t *)((const char *)r + csv_stats[i].off));
     for (int p = 0; p < ELM_REC_PHASES; p++) {
@@ -252,21 +215,21 @@ static void csv_row(sbuf_t *b, const elm_record_t *r)
     }
     for (int e = 0; e < ELM_PERF_COUNT; e++) csv_stat(b, &r->perf_per_token[e]);
     if (r->gen_tps.valid)
-        sb_printf(b, ",%d\n", r->reading_fast);
+        elm_sbuf_printf(b, ",%d\n", r->reading_fast);
     else
-        sb_printf(b, ",unavailable\n");
+        elm_sbuf_printf(b, ",unavailable\n");
 }
 
 /* ---- JSON ---- */
 
-static void json_row(sbuf_t *b, const elm_record_t *r, bool pretty)
+static void json_row(elm_sbuf_t *b, const elm_record_t *r, bool pretty)
 {
     cJSON *j = elm_record_to_json(r);
     char *s = j ? (pretty ? cJSON_Print(j) : cJSON_PrintUnformatted(j)) : NULL;
     if (s)
-        sb_printf(b, "%s", s);
+        elm_sbuf_printf(b, "%s", s);
     else
-        b->oom = true;
+        b->oom = 1;
     free(s);
     cJSON_Delete(j);
 }
@@ -274,7 +237,7 @@ static void json_row(sbuf_t *b, const elm_record_t *r, bool pretty)
 int elm_bench_format(elm_bench_format_t fmt, const elm_record_t *recs, size_t n, unsigned flags,
                      bool first, char **out, elm_diag_t *d)
 {
-    sbuf_t b = {0};
+    elm_sbuf_t b = {0};
     *out = NULL;
     bool rows = flags & ELM_BENCH_ROWS;
     switch (fmt) {
@@ -284,17 +247,17 @@ int elm_bench_format(elm_bench_format_t fmt, const elm_record_t *recs, size_t n,
         if (flags & ELM_BENCH_FOOTER) md_notes(&b, recs, n);
         break;
     case ELM_BENCH_JSON:
-        if (flags & ELM_BENCH_HEADER) sb_printf(&b, "[");
+        if (flags & ELM_BENCH_HEADER) elm_sbuf_printf(&b, "[");
         for (size_t i = 0; rows && i < n; i++) {
-            sb_printf(&b, "%s\n", first && i == 0 ? "" : ",");
+            elm_sbuf_printf(&b, "%s\n", first && i == 0 ? "" : ",");
             json_row(&b, &recs[i], true);
         }
-        if (flags & ELM_BENCH_FOOTER) sb_printf(&b, "\n]\n");
+        if (flags & ELM_BENCH_FOOTER) elm_sbuf_printf(&b, "\n]\n");
         break;
     case ELM_BENCH_JSONL:
         for (size_t i = 0; rows && i < n; i++) {
             json_row(&b, &recs[i], false);
-            sb_printf(&b, "\n");
+            elm_sbuf_printf(&b, "\n");
         }
         break;
     case ELM_BENCH_CSV:
@@ -304,7 +267,7 @@ int elm_bench_format(elm_bench_format_t fmt, const elm_record_t *recs, size_t n,
     default:
         return elm_diag(d, ELM_EINVAL, "unknown output format %d", (int)fmt);
     }
-    if (!b.p && !b.oom) sb_printf(&b, "%s", "");
+    if (!b.p && !b.oom) elm_sbuf_printf(&b, "%s", "");
     if (b.oom) {
         free(b.p);
         return elm_diag(d, ELM_ENOMEM, "out of memory formatting bench records");

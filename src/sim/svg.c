@@ -8,52 +8,18 @@
 
 #include "edgelm/sim.h"
 
-typedef struct {
-    char *s;
-    size_t len, cap;
-    bool oom;
-} buf_t;
-
-static void put(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(buf_t *b, const char *fmt, ...)
-{
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) {
-            b->oom = true;
-            return;
-        }
-        if ((size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = b->cap * 2 + (size_t)n + 1;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->oom = true;
-            return;
-        }
-        b->s = s;
-        b->cap = cap;
-    }
-}
-
 /* Text with &, < and > escaped. */
-static void put_text(buf_t *b, const char *t)
+static void put_text(elm_sbuf_t *b, const char *t)
 {
     for (; *t; t++) {
         if (*t == '&')
-            put(b, "&amp;");
+            elm_sbuf_printf(b, "&amp;");
         else if (*t == '<')
-            put(b, "&lt;");
+            elm_sbuf_printf(b, "&lt;");
         else if (*t == '>')
-            put(b, "&gt;");
+            elm_sbuf_printf(b, "&gt;");
         else
-            put(b, "%c", *t);
+            elm_sbuf_printf(b, "%c", *t);
     }
 }
 
@@ -75,8 +41,8 @@ char *elm_sim_svg_bars(const char *title, const char *ylabel, uint32_t n_groups,
 {
     static const char *const color[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2",
                                         "#59a14f", "#edc948", "#b07aa1", "#ff9da7"};
-    buf_t b = {malloc(4096), 0, 4096, false};
-    if (!b.s) return NULL;
+    elm_sbuf_t b = {malloc(4096), 0, 4096, 0};
+    if (!b.p) return NULL;
     const double W = 760, H = 420, L = 70, R = 170, T = 40, B = 90;
     double vmax = 0;
     for (uint32_t i = 0; i < n_groups * n_series; i++) {
@@ -86,19 +52,19 @@ char *elm_sim_svg_bars(const char *title, const char *ylabel, uint32_t n_groups,
     vmax = nice_max(vmax);
     double pw = W - L - R, ph = H - T - B, gw = n_groups ? pw / n_groups : pw;
     double bw = gw * 0.8 / (n_series ? n_series : 1);
-    put(&b,
+    elm_sbuf_printf(&b,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
         "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" "
         "fill=\"white\"/>\n<text x=\"%g\" y=\"22\" font-size=\"15\" text-anchor=\"middle\">",
         W, H, W / 2);
     put_text(&b, title);
-    put(&b, "</text>\n<text transform=\"translate(16,%g) rotate(-90)\" text-anchor=\"middle\">",
+    elm_sbuf_printf(&b, "</text>\n<text transform=\"translate(16,%g) rotate(-90)\" text-anchor=\"middle\">",
         T + ph / 2);
     put_text(&b, ylabel);
-    put(&b, "</text>\n");
+    elm_sbuf_printf(&b, "</text>\n");
     for (int k = 0; k <= 5; k++) {
         double y = T + ph - ph * k / 5;
-        put(&b,
+        elm_sbuf_printf(&b,
             "<line x1=\"%g\" x2=\"%g\" y1=\"%g\" y2=\"%g\" stroke=\"#ddd\"/>"
             "<text x=\"%g\" y=\"%g\" text-anchor=\"end\">%g</text>\n",
             L, L + pw, y, y, L - 6, y + 4, vmax * k / 5);
@@ -108,37 +74,37 @@ char *elm_sim_svg_bars(const char *title, const char *ylabel, uint32_t n_groups,
         for (uint32_t s = 0; s < n_series; s++) {
             double v = val[g * n_series + s], h = isfinite(v) && v > 0 ? ph * v / vmax : 0;
             double x = gx + s * bw;
-            put(&b,
+            elm_sbuf_printf(&b,
                 "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">"
                 "<title>%g</title></rect>\n",
                 x, T + ph - h, bw * 0.92, h, color[s % 8], v);
             if (err && isfinite(err[g * n_series + s]) && err[g * n_series + s] > 0) {
                 double e = ph * err[g * n_series + s] / vmax, cx = x + bw * 0.46;
-                put(&b,
+                elm_sbuf_printf(&b,
                     "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%.1f\" stroke=\"black\"/>\n",
                     cx, cx, T + ph - h - e, T + ph - h + e);
             }
         }
-        put(&b, "<text x=\"%.1f\" y=\"%g\" text-anchor=\"end\" transform=\"rotate(-25 %.1f %g)\">",
+        elm_sbuf_printf(&b, "<text x=\"%.1f\" y=\"%g\" text-anchor=\"end\" transform=\"rotate(-25 %.1f %g)\">",
             gx + gw * 0.4, T + ph + 16, gx + gw * 0.4, T + ph + 16);
         put_text(&b, groups[g]);
-        put(&b, "</text>\n");
+        elm_sbuf_printf(&b, "</text>\n");
     }
-    put(&b, "<line x1=\"%g\" x2=\"%g\" y1=\"%g\" y2=\"%g\" stroke=\"black\"/>\n", L, L + pw, T + ph,
+    elm_sbuf_printf(&b, "<line x1=\"%g\" x2=\"%g\" y1=\"%g\" y2=\"%g\" stroke=\"black\"/>\n", L, L + pw, T + ph,
         T + ph);
     for (uint32_t s = 0; s < n_series; s++) {
         double y = T + 10 + s * 18;
-        put(&b,
+        elm_sbuf_printf(&b,
             "<rect x=\"%g\" y=\"%g\" width=\"12\" height=\"12\" fill=\"%s\"/><text x=\"%g\" "
             "y=\"%g\">",
             W - R + 12, y, color[s % 8], W - R + 30, y + 10);
         put_text(&b, series[s]);
-        put(&b, "</text>\n");
+        elm_sbuf_printf(&b, "</text>\n");
     }
-    put(&b, "</svg>\n");
+    elm_sbuf_printf(&b, "</svg>\n");
     if (b.oom) {
-        free(b.s);
+        free(b.p);
         return NULL;
     }
-    return b.s;
+    return b.p;
 }
