@@ -74,4 +74,11 @@ expect_rc 0 "compare without a cloud"
 expect_out "^bursty +energy-aware " "every strategy on every workload"
 [ "$(grep -cE '^(steady|bursty) ' "$TMP/out")" = 12 ] && ok "12 scenario rows" || bad "not 12 rows"
 
+# The built-in cluster is examples/cluster.json: the same results from both.
+run "$ELM" simulate --seed 3 --json "$TMP/builtin.json"
+run "$ELM" simulate --seed 3 --json "$TMP/example.json" --config "$(dirname "$0")/../examples/cluster.json"
+expect_rc 0 "simulate --config examples/cluster.json"
+cmp -s "$TMP/builtin.json" "$TMP/example.json" && ok "built-in cluster equals examples/cluster.json" \
+  || bad "built-in cluster and examples/cluster.json differ: keep them the same"
+
 finish
