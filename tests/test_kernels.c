@@ -32,21 +32,11 @@ static float float_of(uint32_t u)
 
 /* ---- deterministic random numbers ---- */
 
-static uint64_t rng_state = 0x5EED;
-
-static double rng_uniform(void) /* splitmix64, in (0, 1) */
-{
-    uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return ((double)(z >> 11) + 0.5) * 0x1p-53;
-}
+static elm_test_rng_t rng = {0x5EED};
 
 static float rng_normal(void)
 {
-    const double u1 = rng_uniform(), u2 = rng_uniform();
-    return (float)(sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2));
+    return elm_test_normal(&rng);
 }
 
 /* ---- traits ---- */

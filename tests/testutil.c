@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,4 +53,19 @@ void *elm_test_read_file(const char *path, size_t *size)
     fclose(f);
     if (buf && size) *size = (size_t)n;
     return buf;
+}
+
+double elm_test_uniform(elm_test_rng_t *r)
+{
+    uint64_t z = (r->state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return ((double)(z >> 11) + 0.5) * 0x1p-53;
+}
+
+float elm_test_normal(elm_test_rng_t *r)
+{
+    const double u1 = elm_test_uniform(r), u2 = elm_test_uniform(r);
+    return (float)(sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2));
 }

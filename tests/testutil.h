@@ -14,6 +14,18 @@ const char *elm_test_fixture(const char *rel);
  *   const char *p = elm_test_data("reference/quant/quant-vectors.gguf"); if (!p) return; */
 const char *elm_test_data(const char *rel);
 
+/* Deterministic random numbers for tests: splitmix64, as the quant vectors' generator uses. */
+#include <stdint.h>
+typedef struct {
+    uint64_t state;
+} elm_test_rng_t;
+
+/* A uniform double in (0, 1). */
+double elm_test_uniform(elm_test_rng_t *r);
+
+/* A standard normal (Box-Muller over two uniforms). */
+float elm_test_normal(elm_test_rng_t *r);
+
 /* Read a whole file into a malloc'd buffer (caller frees); NULL on failure. */
 void *elm_test_read_file(const char *path, size_t *size);
 
