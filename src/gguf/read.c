@@ -191,7 +191,7 @@ static int parse_kv(cursor_t *c)
     int rc;
     for (uint64_t i = 0; i < g->n_kv; i++) {
         elm_gguf_kv_t *kv = &g->kv[i];
-        elm_str_t ks;
+        elm_str_t ks = {0};
         char idx[48];
         snprintf(idx, sizeof idx, "%" PRIu64, i);
         if ((rc = take_str(c, &ks, "the key of metadata entry ", idx))) return rc;
