@@ -91,7 +91,7 @@ assert all(len(r) == len(head) for r in rows)
 assert [r[head.index("n_gen")] for r in rows] == ["2", "3"]
 assert rows[0][head.index("gen_j")].startswith("unavailable: ")
 db = sqlite3.connect(sys.argv[2])
-assert db.execute("select version from schema_version").fetchone()[0] == 1
+assert db.execute("select version from schema_version").fetchone()[0] == 2
 assert db.execute("select count(*) from runs").fetchone()[0] == 2
 assert db.execute("select gen_j from runs").fetchone()[0] is None
 PY

@@ -117,4 +117,48 @@ run "$ELM" cost frobnicate
 expect_rc 2 "unknown subcommand"
 expect_err "unknown subcommand 'frobnicate'" "names it"
 
+# --db: Table I rows from the results store (GSM8K accuracy + bench TTFT and energy).
+if m=$(need_data reference/models/stories260K-F32.gguf) && data=$(need_data gsm8k/test.jsonl); then
+  cp "$m" "$TMP/nopower.gguf"
+  "$ELM" bench -m "$m" -t 1 -p 4 -n 2 -r 2 --power constant --watts 5 --db "$TMP/r.db" -o jsonl >/dev/null 2>&1 &&
+  "$ELM" bench -m "$TMP/nopower.gguf" -t 1 -p 4 -n 2 -r 2 --power constant --watts 5 --db "$TMP/r.db" -o jsonl >/dev/null 2>&1 &&
+  "$ELM" eval gsm8k -m "$m" --data "$data" -n 1 --max-tokens 2 -t 1 --db "$TMP/r.db" >/dev/null 2>&1 &&
+  "$ELM" eval gsm8k -m "$TMP/nopower.gguf" --data "$data" -n 1 --max-tokens 2 -t 1 --db "$TMP/r.db" >/dev/null 2>&1 &&
+    ok "store filled by bench and eval" || bad "filling the store"
+  # the second model's bench record as a machine without a power sensor writes it
+  python3 - "$TMP/r.db" <<'EOF2'
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+rid, rec = db.execute("select id, record from runs where model like '%nopower.gguf'").fetchone()
+rec = json.loads(rec)
+rec["energy_j"] = {"unavailable": "no power sensor, here"}
+db.execute("update runs set energy_j = null, energy_j_sd = null, record = ? where id = ?",
+           (json.dumps(rec), rid))
+db.commit()
+EOF2
+  run "$ELM" cost --db "$TMP/r.db" --cents-per-kwh 25 --json
+  expect_rc 0 "cost --db"
+  if python3 - "$TMP/out" <<'EOF2'
+import json, sys
+rows = {r["platform"]: r for r in json.load(open(sys.argv[1]))["rows"]}
+a, b = rows["stories260K-F32.gguf"], rows["nopower.gguf"]
+assert a["cpr_cents"] > 0 and a["pcr"] is not None and a["r_source"] == "ttft_s", a
+assert b["cpr_cents"] is None and b["unavailable"] == "CPR unavailable: no power sensor, here", b
+EOF2
+  then ok "rows from the store, CPR unavailable without energy"; else bad "rows from the store"; cat "$TMP/out"; fi
+  run "$ELM" cost --db "$TMP/r.db" --cents-per-kwh 25 --model nopower
+  expect_rc 0 "cost --db --model"
+  expect_out "^nopower.gguf: CPR unavailable: no power sensor, here$" "reason printed"
+  [ "$(grep -c '\.gguf ' "$TMP/out")" = 1 ] && ok "--model keeps one row" || bad "--model filter"
+  run "$ELM" cost --db "$TMP/r.db" --model nothing-like-this
+  expect_rc 1 "no matching model"
+  expect_err "no model matching 'nothing-like-this'" "says what is missing"
+  run "$ELM" cost --db "$TMP/missing.db"
+  expect_rc 1 "missing store"
+  expect_err "missing.db: cannot open" "names the file"
+  [ ! -e "$TMP/missing.db" ] && ok "missing store not created" || bad "missing store created"
+  run "$ELM" cost --db "$TMP/r.db" --q 0.5
+  expect_rc 2 "--db with row flags"
+fi
+
 finish

@@ -1,11 +1,21 @@
 # `edgelm eval`: perplexity printed as llama-perplexity prints it (and equal to its value on
-# stories260K), GSM8K end to end with its records and summary, and named errors for bad input.
+# stories260K), GSM8K end to end with its records and summary, results in the SQLite store, and
+# named errors for bad input.
 . "$(dirname "$0")/testlib.sh"
+# runs without --db append to the default store: keep it in $TMP, not the user's
+export XDG_DATA_HOME="$TMP/xdg"
+
+# db_count FILE SQL: the number SQL selects from the store, read with Python's sqlite3.
+db_count() { python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])' "$1" "$2"; }
 
 run "$ELM" eval --help
 expect_rc 0 "eval --help"
 expect_out "usage: edgelm eval ppl -m MODEL -f TEXT" "help names ppl"
 expect_out "edgelm eval gsm8k -m MODEL" "help names gsm8k"
+expect_out "--no-db" "help names the store options"
+run "$ELM" eval ppl -m "$TMP/x.gguf" -f "$TMP/x.txt" --db "$TMP/r.db" --no-db
+expect_rc 2 "--db with --no-db"
+expect_err "go against each other" "says why"
 
 run "$ELM" eval
 expect_rc 2 "eval without a subcommand"
@@ -39,6 +49,12 @@ if m=$(need_data reference/models/stories260K-F32.gguf) &&
   expect_out '^\[1\]4\.0931,\[2\]3\.7347,\[3\]5\.6346,.*\[14\]6\.8453,$' "running estimate per chunk"
   expect_out '^Final estimate: PPL = 6\.8453 \+/- 0\.74214$' "final value equals llama.cpp's"
   expect_err "1882 tokens, 14 chunks, 882 scored" "token and chunk counts"
+  expect_err "result appended to $TMP/xdg/edgelm/results.db" "default store under XDG_DATA_HOME"
+
+  run "$ELM" eval ppl -m "$m" -f "$txt" -c 128 -t 2 --kv-type f32 --db "$TMP/r.db"
+  expect_rc 0 "ppl --db"
+  [ "$(db_count "$TMP/r.db" "select count(*) from evals where kind = 'ppl' and n = 128 and quant = 'F32' and abs(value - 6.8453) < 1e-4 and abs(err - 0.74214) < 1e-5")" = 1 ] &&
+    ok "ppl result in the store" || bad "ppl result in the store"
 
   run "$ELM" eval ppl -m "$m" -f "$txt" -c 256 -t 2 --json
   expect_rc 0 "ppl --json"
@@ -56,8 +72,10 @@ if m=$(need_data reference/models/stories260K-F32.gguf) &&
 fi
 
 if m=$(need_data reference/models/stories260K-F32.gguf) && data=$(need_data gsm8k/test.jsonl); then
-  run "$ELM" eval gsm8k -m "$m" --data "$data" -n 2 --max-tokens 8 -t 2 --seed 3 --json "$TMP/g.jsonl"
+  run "$ELM" eval gsm8k -m "$m" --data "$data" -n 2 --max-tokens 8 -t 2 --seed 3 --json "$TMP/g.jsonl" --db "$TMP/g.db"
   expect_rc 0 "gsm8k end to end"
+  [ "$(db_count "$TMP/g.db" "select count(*) from evals e join eval_items i on i.eval_id = e.id where e.kind = 'gsm8k' and e.n = 2")" = 2 ] &&
+    ok "gsm8k result and its two question records in the store" || bad "gsm8k records in the store"
   expect_out "^sample: 2 of 1319 questions, 4 length strata" "sample line"
   expect_out "^ids: [0-9]+,[0-9]+$" "chosen ids listed"
   expect_out "^\[2/2\] id [0-9]+: expected [0-9.-]+, extracted [^,]+, (correct|wrong) \| [0-9]+ tokens" "a line per question"

@@ -1,6 +1,7 @@
 /* Bench harness and results store: plan expansion, every output format parsed back, the SQLite
- * schema and a round trip, and an end-to-end run on stories260K with a constant 5 W source whose
- * energy must equal W × s per phase. No assertion depends on speed. */
+ * schema and a round trip, the v1 -> v2 upgrade with eval results and the Table I join, and an
+ * end-to-end run on stories260K with a constant 5 W source whose energy must equal W × s per phase.
+ * No assertion depends on speed. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -405,6 +406,114 @@ static void test_store(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Column 0 of the first row of sql, an integer. */
+static int64_t query_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static void test_store_evals(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/elm-store-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/results.db", dir);
+    elm_store_t *s;
+    elm_diag_t d;
+    elm_record_t r;
+    int64_t n, id;
+
+    /* a v1 store: runs and schema_version only */
+    assert_int_equal(elm_store_open(path, &s, &d), 0);
+    fake_record(&r, 2, true);
+    assert_int_equal(elm_store_add(s, &r, NULL, &d), 0);
+    fake_record(&r, 1, false);
+    snprintf(r.model, sizeof r.model, "/m/other.gguf");
+    assert_int_equal(elm_store_add(s, &r, NULL, &d), 0);
+    elm_store_close(s);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "DROP TABLE eval_items; DROP TABLE evals; "
+                                  "UPDATE schema_version SET version = 1",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+
+    /* opening upgrades it in place, keeping the runs */
+    assert_int_equal(elm_store_open(path, &s, &d), 0);
+    assert_int_equal(elm_store_count(s, &n, &d), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(elm_store_count_evals(s, &n, &d), 0);
+    assert_int_equal(n, 0);
+
+    elm_eval_rec_t ppl = {.kind = ELM_EVAL_PPL, .model = "/m/qwen2.5-0.5b-q4_0.gguf",
+                          .model_bytes = 352474080, .quant = "Q4_0", .n = 128, .value = 6.8453,
+                          .err = 0.74214, .config = "{\"kv_type\":\"f32\"}"};
+    assert_int_equal(elm_store_add_eval(s, &ppl, NULL, 0, &id, &d), 0);
+    assert_true(id > 0);
+    elm_eval_item_t items[2] = {{.item = 7, .json = "{\"id\":7,\"correct\":true}"},
+                                {.item = 9, .json = "{\"id\":9,\"correct\":false}"}};
+    elm_eval_rec_t g = {.kind = ELM_EVAL_GSM8K, .model = "/m/qwen2.5-0.5b-q4_0.gguf",
+                        .quant = "Q4_0", .n = 2, .value = 0.5, .err = 0.4};
+    assert_int_equal(elm_store_add_eval(s, &g, items, 2, &id, &d), 0);
+    g.model = "/m/other.gguf";
+    g.value = 0.25;
+    assert_int_equal(elm_store_add_eval(s, &g, NULL, 0, NULL, &d), 0);
+    /* a failing item (duplicate) leaves nothing behind */
+    elm_eval_item_t dup[2] = {items[0], items[0]};
+    int64_t bad_id = 1;
+    assert_int_equal(elm_store_add_eval(s, &g, dup, 2, &bad_id, &d), ELM_EIO);
+    assert_int_equal(bad_id, 0);
+    assert_int_equal(elm_store_count_evals(s, &n, &d), 0);
+    assert_int_equal(n, 3);
+
+    /* Table I rows: GSM8K accuracy joined with the bench row's TTFT and energy */
+    elm_store_cost_row_t *rows;
+    size_t nr;
+    assert_int_equal(elm_store_cost_rows(s, NULL, &rows, &nr, &d), 0);
+    assert_int_equal(nr, 2);
+    assert_string_equal(rows[0].model, "/m/other.gguf");
+    assert_true(fabs(rows[0].q - 0.25) < 1e-12);
+    assert_false(rows[0].has_wh);
+    assert_string_equal(rows[0].why, "no power sensor, here");
+    assert_string_equal(rows[1].model, "/m/qwen2.5-0.5b-q4_0.gguf");
+    assert_string_equal(rows[1].quant, "Q4_0");
+    assert_true(fabs(rows[1].q - 0.5) < 1e-12);
+    assert_int_equal(rows[1].q_n, 2);
+    assert_true(fabs(rows[1].ttft_s - 1.345) < 1e-12);
+    assert_true(rows[1].has_wh);
+    assert_true(fabs(rows[1].wh - 13.0 / 3600) < 1e-12);
+    free(rows);
+    assert_int_equal(elm_store_cost_rows(s, "qwen", &rows, &nr, &d), 0);
+    assert_int_equal(nr, 1);
+    free(rows);
+    assert_int_equal(elm_store_cost_rows(s, "nothing", &rows, &nr, &d), 0);
+    assert_int_equal(nr, 0);
+    assert_null(rows);
+    elm_store_close(s);
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(query_int(db, "SELECT version FROM schema_version"), 2);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM schema_version"), 1);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM eval_items WHERE eval_id = 2"), 2);
+    assert_int_equal(query_int(db, "SELECT n FROM evals WHERE kind = 'ppl'"), 128);
+    assert_int_equal(query_int(db, "SELECT model_bytes FROM evals WHERE id = 1"), 352474080);
+    assert_int_equal(query_int(db, "SELECT count(*) FROM evals WHERE created LIKE '20__-__-__T%Z'"),
+                     3);
+    sqlite3_close(db);
+
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* ---- end to end ---- */
 
 /* |a - b| within a relative tolerance plus an absolute one. */
@@ -508,7 +617,8 @@ int main(void)
         cmocka_unit_test(test_parse_list), cmocka_unit_test(test_plan),
         cmocka_unit_test(test_stat),       cmocka_unit_test(test_format_md),
         cmocka_unit_test(test_format_json), cmocka_unit_test(test_format_csv),
-        cmocka_unit_test(test_store),      cmocka_unit_test(test_end_to_end),
+        cmocka_unit_test(test_store),      cmocka_unit_test(test_store_evals),
+        cmocka_unit_test(test_end_to_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "edgelm/base.h"
+#include "edgelm/engine.h"
 #include "edgelm/probe.h"
 #include "edgelm/store.h"
 
@@ -130,6 +131,11 @@ enum {
  * whether recs[0] is its first element. */
 int elm_bench_format(elm_bench_format_t fmt, const elm_record_t *recs, size_t n, unsigned flags,
                      bool first, char **out, elm_diag_t *d);
+
+/* The quant name of m into buf (cap bytes, truncated): general.file_type's name ("Q4_0"), else
+ * the type of blk.0.attn_q.weight in upper case ("F32"), else "?". The bench record and `edgelm
+ * eval`'s store rows use it, so the two match. */
+void elm_bench_quant_name(const elm_model_t *m, char *buf, size_t cap);
 
 #ifdef __cplusplus
 }

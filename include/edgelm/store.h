@@ -1,6 +1,7 @@
 /* edgelm results store: the measurement record (full configuration and every measured figure,
  * each either a mean ± sd over repetitions or "unavailable: <reason>"), its JSON form, and the
- * SQLite file records are appended to and read back from (schema in docs/store.md). */
+ * SQLite file bench records and eval results are appended to and read back from (schema in
+ * docs/store.md). */
 #ifndef EDGELM_STORE_H
 #define EDGELM_STORE_H
 
@@ -83,7 +84,7 @@ cJSON *elm_record_to_json(const elm_record_t *r);
 
 /* ---- the SQLite store ---- */
 
-#define ELM_STORE_SCHEMA_VERSION 1
+#define ELM_STORE_SCHEMA_VERSION 2
 
 typedef struct elm_store elm_store_t;
 
@@ -94,7 +95,8 @@ int elm_store_default_path(const char *xdg_data_home, const char *home, char *bu
                            elm_diag_t *d);
 
 /* Open (creating the file, its missing parent directories and the schema) the store at path.
- * A store written by a newer schema is ELM_ENOTSUP. Caller owns *out (elm_store_close); *out is
+ * An older schema is upgraded in place in one transaction (v1 -> v2 adds `evals` and
+ * `eval_items`); a store written by a newer schema is ELM_ENOTSUP, naming both versions. Caller owns *out (elm_store_close); *out is
  * NULL on failure. */
 int elm_store_open(const char *path, elm_store_t **out, elm_diag_t *d);
 
@@ -110,6 +112,58 @@ int elm_store_count(elm_store_t *s, int64_t *n, elm_diag_t *d);
 /* The full JSON record of row id (malloc'd, caller frees); ELM_ENOENT when there is no such
  * row. */
 int elm_store_get_json(elm_store_t *s, int64_t id, char **json, elm_diag_t *d);
+
+/* ---- eval results (src/store/evals.c) ---- */
+
+typedef enum { ELM_EVAL_PPL = 0, ELM_EVAL_GSM8K } elm_eval_kind_t;
+
+/* "ppl" or "gsm8k" (the `kind` column). */
+const char *elm_eval_kind_name(elm_eval_kind_t k);
+
+/* One final eval result, a row of `evals`. */
+typedef struct {
+    elm_eval_kind_t kind;
+    const char *model;    /* the path as given */
+    uint64_t model_bytes; /* file size */
+    const char *quant;    /* as in the bench record (elm_bench_quant_name); may be NULL */
+    uint32_t n;           /* ppl: n_ctx; gsm8k: questions answered */
+    double value;         /* ppl: perplexity; gsm8k: accuracy in [0, 1] */
+    double err;           /* ppl: its standard error; gsm8k: half-width of the 95% Wilson CI */
+    const char *config;   /* JSON object text with the rest of the configuration; may be NULL */
+} elm_eval_rec_t;
+
+/* One per-question record of a GSM8K run, a row of `eval_items`. */
+typedef struct {
+    int64_t item;     /* the question's 0-based index in the data file */
+    const char *json; /* its JSON record */
+} elm_eval_item_t;
+
+/* Append e and its n_items items (items may be NULL when n_items is 0) in one transaction: all
+ * rows or none. The `created` column is the current UTC time. *id (may be NULL) gets the eval's
+ * rowid. The strings are copied; the caller keeps ownership. */
+int elm_store_add_eval(elm_store_t *s, const elm_eval_rec_t *e, const elm_eval_item_t *items,
+                       size_t n_items, int64_t *id, elm_diag_t *d);
+
+/* Rows in `evals`. */
+int elm_store_count_evals(elm_store_t *s, int64_t *n, elm_diag_t *d);
+
+/* One model's inputs to paper 000's Table I, joined from the store. */
+typedef struct {
+    char model[512];
+    char quant[16];
+    double q;        /* accuracy of the newest GSM8K eval of the model */
+    uint32_t q_n;    /* its questions */
+    double ttft_s;   /* warm TTFT of the newest bench row of the model that has one */
+    bool has_wh;
+    double wh;       /* that row's prefill + generation energy (one response) / 3600 */
+    char why[192];   /* when !has_wh: the record's reason */
+} elm_store_cost_row_t;
+
+/* The Table I rows: one per model path that has both a GSM8K eval and a bench row with a TTFT,
+ * the model path containing match (NULL or "" for all), ordered by model. *rows is malloc'd
+ * (caller frees; NULL when *n is 0). */
+int elm_store_cost_rows(elm_store_t *s, const char *match, elm_store_cost_row_t **rows, size_t *n,
+                        elm_diag_t *d);
 
 #ifdef __cplusplus
 }

@@ -243,25 +243,30 @@ typedef struct {
     char energy_why[192];
 } one_t;
 
-/* Quant and architecture from the model file's metadata: general.file_type's name, else the
- * type of the first layer's attention query weights in upper case ("F32"). */
-static void describe_model(const elm_model_t *m, elm_record_t *rec)
+void elm_bench_quant_name(const elm_model_t *m, char *buf, size_t cap)
 {
     const elm_gguf_t *g = elm_model_gguf(m);
     uint32_t ft;
     const elm_gguf_tensor_t *t = elm_gguf_find_tensor(g, "blk.0.attn_q.weight");
     const elm_type_info_t *ti = t ? elm_type_info(t->type) : NULL;
+    if (cap == 0) return;
     if (elm_gguf_get_u32(g, "general.file_type", &ft) == 0 &&
         strcmp(elm_ftype_name((elm_ftype_t)ft), "?"))
-        put(rec->quant, sizeof rec->quant, "%s", elm_ftype_name((elm_ftype_t)ft));
+        put(buf, cap, "%s", elm_ftype_name((elm_ftype_t)ft));
     else if (ti)
-        for (size_t i = 0; i < sizeof rec->quant; i++) {
-            rec->quant[i] = (char)toupper((unsigned char)ti->name[i]);
+        for (size_t i = 0; i < cap; i++) {
+            buf[i] = (char)toupper((unsigned char)ti->name[i]);
             if (!ti->name[i]) break;
         }
     else
-        put(rec->quant, sizeof rec->quant, "?");
-    rec->quant[sizeof rec->quant - 1] = '\0';
+        put(buf, cap, "?");
+    buf[cap - 1] = '\0';
+}
+
+/* Quant and architecture from the model file's metadata. */
+static void describe_model(const elm_model_t *m, elm_record_t *rec)
+{
+    elm_bench_quant_name(m, rec->quant, sizeof rec->quant);
     put(rec->arch, sizeof rec->arch, "%s", elm_model_hparams(m)->arch);
     rec->weight_bytes = elm_model_weight_bytes(m);
 }

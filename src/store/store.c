@@ -1,6 +1,7 @@
 /* The results store: a measurement record's JSON form and the SQLite file (a schema_version
  * table and one `runs` row per record: configuration columns, the headline figures as mean and
- * sd columns, NULL where unavailable, and the full JSON record). Schema: docs/store.md. */
+ * sd columns, NULL where unavailable, and the full JSON record), created or upgraded on open.
+ * Eval results live in evals.c. Schema: docs/store.md. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <sqlite3.h>
 
 #include "edgelm/store.h"
+#include "internal.h"
 
 const char *elm_rec_phase_name(elm_rec_phase_t ph)
 {
@@ -105,11 +107,6 @@ cJSON *elm_record_to_json(const elm_record_t *r)
 
 /* ---- SQLite ---- */
 
-struct elm_store {
-    sqlite3 *db;
-    char path[512];
-};
-
 /* The figure columns: name, then a mean and (when sd) a <name>_sd column. */
 static const struct {
     const char *name;
@@ -147,7 +144,7 @@ static const char config_cols[] =
     "power_detail TEXT, power_estimated INTEGER, cold_load TEXT, reading_fast INTEGER";
 #define N_CONFIG_COLS 22
 
-static int db_fail(sqlite3 *db, const char *path, const char *what, elm_diag_t *d)
+int elm__store_fail(sqlite3 *db, const char *path, const char *what, elm_diag_t *d)
 {
     return elm_diag(d, ELM_EIO, "%s: %s: %s", path, what, db ? sqlite3_errmsg(db) : "out of memory");
 }
@@ -185,7 +182,7 @@ int elm_store_default_path(const char *xdg_data_home, const char *home, char *bu
     return 0;
 }
 
-static int exec_sql(elm_store_t *s, const char *sql, elm_diag_t *d)
+int elm__store_exec(elm_store_t *s, const char *sql, elm_diag_t *d)
 {
     char *err = NULL;
     if (sqlite3_exec(s->db, sql, NULL, NULL, &err) != SQLITE_OK) {
@@ -196,39 +193,67 @@ static int exec_sql(elm_store_t *s, const char *sql, elm_diag_t *d)
     return 0;
 }
 
-/* Create the schema in an empty file, or check the version of an existing one. */
-static int init_schema(elm_store_t *s, elm_diag_t *d)
+/* The schema version of the open store (0 for an empty file). */
+static int read_version(elm_store_t *s, int *version, elm_diag_t *d)
 {
-    int rc;
-    if ((rc = exec_sql(s, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
-                       d)))
-        return rc;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(s->db, "SELECT max(version) FROM schema_version", -1, &st, NULL))
-        return db_fail(s->db, s->path, "reading the schema version", d);
-    int version = 0;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-        version = sqlite3_column_int(st, 0);
+    *version = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT max(version) FROM schema_version", -1, &st, NULL) !=
+        SQLITE_OK)
+        return elm__store_fail(s->db, s->path, "reading the schema version", d);
+    int step = sqlite3_step(st);
+    if (step == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        *version = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
-    if (version > ELM_STORE_SCHEMA_VERSION)
-        return elm_diag(d, ELM_ENOTSUP,
-                        "%s: results store schema version %d is newer than this edgelm's (%d): "
-                        "upgrade edgelm or use another --db",
-                        s->path, version, ELM_STORE_SCHEMA_VERSION);
-    if (version == ELM_STORE_SCHEMA_VERSION) return 0;
+    if (step != SQLITE_ROW) return elm__store_fail(s->db, s->path, "reading the schema version", d);
+    return 0;
+}
 
+/* CREATE TABLE runs (schema v1). */
+static int create_runs(elm_store_t *s, elm_diag_t *d)
+{
     char sql[4096];
-    int n = snprintf(sql, sizeof sql,
-                     "BEGIN; CREATE TABLE runs (id INTEGER PRIMARY KEY, %s", config_cols);
+    int n = snprintf(sql, sizeof sql, "CREATE TABLE runs (id INTEGER PRIMARY KEY, %s", config_cols);
     for (size_t i = 0; i < N_STAT_COLS; i++) {
         n += snprintf(sql + n, sizeof sql - (size_t)n, ", %s REAL", stat_cols[i].name);
         if (stat_cols[i].sd)
             n += snprintf(sql + n, sizeof sql - (size_t)n, ", %s_sd REAL", stat_cols[i].name);
     }
-    snprintf(sql + n, sizeof sql - (size_t)n,
-             ", record TEXT NOT NULL); INSERT INTO schema_version VALUES (%d); COMMIT;",
-             ELM_STORE_SCHEMA_VERSION);
-    if ((rc = exec_sql(s, sql, d))) exec_sql(s, "ROLLBACK", NULL);
+    snprintf(sql + n, sizeof sql - (size_t)n, ", record TEXT NOT NULL)");
+    return elm__store_exec(s, sql, d);
+}
+
+/* Create the schema in an empty file, upgrade an older one, or check that it is current; all in
+ * one write transaction, so two processes opening one new file do not both create it. */
+static int init_schema(elm_store_t *s, elm_diag_t *d)
+{
+    int rc, version;
+    if ((rc = elm__store_exec(
+             s, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", d)))
+        return rc;
+    if ((rc = elm__store_exec(s, "BEGIN IMMEDIATE", d))) return rc;
+    if ((rc = read_version(s, &version, d))) goto fail;
+    if (version > ELM_STORE_SCHEMA_VERSION) {
+        rc = elm_diag(d, ELM_ENOTSUP,
+                      "%s: results store schema version %d is newer than this edgelm's (%d): "
+                      "upgrade edgelm or use another --db",
+                      s->path, version, ELM_STORE_SCHEMA_VERSION);
+        goto fail;
+    }
+    if (version < ELM_STORE_SCHEMA_VERSION) {
+        char bump[128];
+        snprintf(bump, sizeof bump,
+                 "DELETE FROM schema_version; INSERT INTO schema_version VALUES (%d)",
+                 ELM_STORE_SCHEMA_VERSION);
+        if ((version < 1 && (rc = create_runs(s, d))) ||
+            (version < 2 && (rc = elm__store_exec(s, elm__store_evals_schema, d))) ||
+            (rc = elm__store_exec(s, bump, d)))
+            goto fail;
+    }
+    if ((rc = elm__store_exec(s, "COMMIT", d))) goto fail;
+    return 0;
+fail:
+    elm__store_exec(s, "ROLLBACK", NULL);
     return rc;
 }
 
@@ -242,7 +267,7 @@ int elm_store_open(const char *path, elm_store_t **out, elm_diag_t *d)
     if ((rc = make_parents(path, d))) goto fail;
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
-        rc = db_fail(s->db, path, "cannot open the results store", d);
+        rc = elm__store_fail(s->db, path, "cannot open the results store", d);
         goto fail;
     }
     sqlite3_busy_timeout(s->db, 5000);
@@ -292,7 +317,7 @@ int elm_store_add(elm_store_t *s, const elm_record_t *r, int64_t *id, elm_diag_t
         goto done;
     }
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        rc = db_fail(s->db, s->path, "preparing the insert", d);
+        rc = elm__store_fail(s->db, s->path, "preparing the insert", d);
         goto done;
     }
     int k = 1;
@@ -335,7 +360,7 @@ int elm_store_add(elm_store_t *s, const elm_record_t *r, int64_t *id, elm_diag_t
     }
     sqlite3_bind_text(st, k, json, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE) {
-        rc = db_fail(s->db, s->path, "appending a record", d);
+        rc = elm__store_fail(s->db, s->path, "appending a record", d);
         goto done;
     }
     if (id) *id = sqlite3_last_insert_rowid(s->db);
@@ -352,7 +377,7 @@ int elm_store_count(elm_store_t *s, int64_t *n, elm_diag_t *d)
     *n = 0;
     if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM runs", -1, &st, NULL) != SQLITE_OK ||
         sqlite3_step(st) != SQLITE_ROW) {
-        int rc = db_fail(s->db, s->path, "counting runs", d);
+        int rc = elm__store_fail(s->db, s->path, "counting runs", d);
         sqlite3_finalize(st);
         return rc;
     }
@@ -368,7 +393,7 @@ int elm_store_get_json(elm_store_t *s, int64_t id, char **json, elm_diag_t *d)
     *json = NULL;
     if (sqlite3_prepare_v2(s->db, "SELECT record FROM runs WHERE id = ?", -1, &st, NULL) !=
         SQLITE_OK)
-        return db_fail(s->db, s->path, "reading a record", d);
+        return elm__store_fail(s->db, s->path, "reading a record", d);
     sqlite3_bind_int64(st, 1, id);
     int step = sqlite3_step(st);
     if (step == SQLITE_ROW) {
@@ -378,7 +403,7 @@ int elm_store_get_json(elm_store_t *s, int64_t id, char **json, elm_diag_t *d)
     } else if (step == SQLITE_DONE) {
         rc = elm_diag(d, ELM_ENOENT, "%s: no run with id %lld", s->path, (long long)id);
     } else {
-        rc = db_fail(s->db, s->path, "reading a record", d);
+        rc = elm__store_fail(s->db, s->path, "reading a record", d);
     }
     sqlite3_finalize(st);
     return rc;

@@ -1,4 +1,5 @@
-/* `edgelm cost`: the papers' cost and efficiency metrics from flags or a JSON file of records —
+/* `edgelm cost`: the papers' cost and efficiency metrics from flags, a JSON file of records or the
+ * results store —
  * a table like paper 000's Table I (CPR, Q, R, U, PCR), device break-even, battery runs, cost per
  * million tokens, energy per token, the reading-speed verdict and the price table. */
 #include <errno.h>
@@ -6,14 +7,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cjson/cJSON.h>
 
 #include "cli.h"
 #include "edgelm/metrics.h"
+#include "edgelm/store.h"
 
 static const char usage_text[] =
-    "usage: edgelm cost [table] [--records FILE | ROW FLAGS] [--alpha A] [--json] ...\n"
+    "usage: edgelm cost [table] [--records FILE | --db FILE [--model SUBSTR] | ROW FLAGS]\n"
+    "                  [--alpha A] [--json] ...\n"
     "       edgelm cost breakeven --price-a USD --price-b USD --j-in-a J --j-out-a J\n"
     "                             --j-in-b J --j-out-b J --mu MU --ratio R --tps TOK_S\n"
     "                             --cents-per-kwh C [--idle-a W] [--idle-b W]\n"
@@ -35,6 +39,11 @@ static const char usage_text[] =
     "                        \"output_tokens\": 249, \"q\": 0.97, \"r\": 0.71},\n"
     "                       {\"platform\": \"Pi\", \"wh_per_response\": 0.1646, \"q\": 0.91,\n"
     "                        \"ttft_s\": 0.28}]} (or just the array)\n"
+    "  --db FILE            rows from the results store: one per model path with an\n"
+    "                       'edgelm eval gsm8k' result (Q, the newest) and an 'edgelm bench'\n"
+    "                       record with a TTFT (R = TTFT in s, the newest); energy per\n"
+    "                       response = that record's prefill + generation J / 3600 (needs\n"
+    "                       --cents-per-kwh); --model SUBSTR keeps the model paths containing it\n"
     "  one row from flags:  --platform NAME --q Q (--r R | --ttft S) and either\n"
     "                       --model NAME --in N --out N (or --usd-per-m-in/--usd-per-m-out\n"
     "                       for the prices), or --wh WH_PER_RESPONSE\n"
@@ -177,6 +186,7 @@ typedef struct {
     char r_source[16]; /* "r", "ttft_s" or "normalized" */
     double cpr, cpr_paper, u, pcr, pcr_paper;
     bool has_cpr, has_u, has_pcr;
+    bool no_wh; /* an edge row without an energy figure: why says so */
     char why[1100];
 } row_t;
 
@@ -195,6 +205,8 @@ static void row_compute(row_t *w, const table_opts_t *t)
     elm_diag_clear(&d);
     if (w->cloud) {
         w->has_cpr = elm_cpr_cloud(w->n_in, w->n_out, &w->price, &w->cpr, &d) == 0;
+    } else if (w->no_wh) {
+        /* the reason is already in why */
     } else if (!t->has_kwh && w->cents_per_kwh < 0) {
         elm_diag(&d, ELM_EINVAL,
                  "CPR needs an electricity price: give --cents-per-kwh or "
@@ -480,6 +492,64 @@ done:
     return rc;
 }
 
+/* Rows from the results store at path (the models containing match; see usage_text and
+ * docs/metrics.md); *rows is malloc'd (caller frees). */
+static int load_db(const char *path, const char *match, const table_opts_t *t, row_t **rows,
+                   int *n_rows, elm_diag_t *d)
+{
+    elm_store_t *s = NULL;
+    elm_store_cost_row_t *src = NULL;
+    size_t n = 0;
+    struct stat sb;
+    int rc;
+    *rows = NULL;
+    *n_rows = 0;
+    /* elm_store_open would create a missing file: a mistyped path must fail instead */
+    if (stat(path, &sb) != 0)
+        return elm_diag(d, elm_from_errno(errno), "%s: cannot open the results store (%s)", path,
+                        strerror(errno));
+    if ((rc = elm_store_open(path, &s, d)) || (rc = elm_store_cost_rows(s, match, &src, &n, d)))
+        goto done;
+    if (n == 0) {
+        rc = elm_diag(d, ELM_ENOENT,
+                      "%s: no model%s%s%s has both an 'edgelm eval gsm8k' result and an 'edgelm "
+                      "bench' record with a TTFT (run both with the same -m path)",
+                      path, match ? " matching '" : "", match ? match : "", match ? "'" : "");
+        goto done;
+    }
+    if (!(*rows = calloc(n, sizeof **rows))) {
+        rc = elm_diag(d, ELM_ENOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        row_t *w = &(*rows)[i];
+        const char *slash = strrchr(src[i].model, '/');
+        snprintf(w->platform, sizeof w->platform, "%.63s", slash ? slash + 1 : src[i].model);
+        w->cents_per_kwh = -1;
+        w->q = src[i].q;
+        w->wh = src[i].wh;
+        if (!src[i].has_wh) {
+            w->no_wh = true;
+            snprintf(w->why, sizeof w->why, "CPR unavailable: %s", src[i].why);
+        }
+        if (t->r_norm) {
+            elm_diag_t dd;
+            w->has_r = elm_responsiveness_norm(src[i].ttft_s, t->r_ref, &w->r, &dd) == 0;
+            strcpy(w->r_source, "normalized");
+        } else {
+            /* paper 000 puts TTFT in seconds straight into Eq. 1 */
+            w->r = src[i].ttft_s;
+            w->has_r = true;
+            strcpy(w->r_source, "ttft_s");
+        }
+    }
+    *n_rows = (int)n;
+done:
+    free(src);
+    elm_store_close(s);
+    return rc;
+}
+
 /* One row from --platform/--model/--in/--out/--wh/--q/--r/--ttft. */
 static int row_from_flags(args_t *a, const elm_price_table_t *prices, const table_opts_t *t,
                           row_t *w)
@@ -548,6 +618,7 @@ static int cmd_table(int argc, char **argv, int first)
 {
     opt_t opts[] = {
         {"--records", V_STR, "JSON file of records"},
+        {"--db", V_STR, "results store"},
         {"--prices", V_STR, "price table JSON file"},
         {"--alpha", V_UNIT, "alpha, the weight of quality in U"},
         {"--cents-per-kwh", V_NONNEG, "electricity price in US cents per kWh"},
@@ -586,8 +657,35 @@ static int cmd_table(int argc, char **argv, int first)
     };
     row_t one, *rows = &one;
     int n = 1;
-    opt_t *rf = find_opt(&a, "--records");
-    if (rf->given) {
+    opt_t *rf = find_opt(&a, "--records"), *db = find_opt(&a, "--db");
+    if (db->given) {
+        static const char *const row_flags[] = {
+            "--records",
+            "--prices",
+            "--platform",
+            "--usd-per-m-in",
+            "--usd-per-m-out",
+            "--in",
+            "--out",
+            "--wh",
+            "--q",
+            "--r",
+            "--ttft",
+        };
+        for (size_t i = 0; i < sizeof row_flags / sizeof row_flags[0]; i++)
+            if (find_opt(&a, row_flags[i])->given) {
+                elm_prices_free(&loaded);
+                return elm_cli_usage_error(a.cmd, "--db builds the rows from the store; drop %s",
+                                           row_flags[i]);
+            }
+        opt_t *model = find_opt(&a, "--model");
+        int rc = load_db(db->str, model->given ? model->str : NULL, &t, &rows, &n, &d);
+        if (rc) {
+            free(rows);
+            elm_prices_free(&loaded);
+            return elm_cli_fail(&d, rc);
+        }
+    } else if (rf->given) {
         int rc = load_records(rf->str, prices, &t, find_opt(&a, "--alpha")->given, &rows, &n, &d);
         if (rc) {
             free(rows);

@@ -1,25 +1,30 @@
 /* `edgelm eval`: model quality on this device. `eval ppl` prints perplexity over a text the way
  * llama-perplexity does; `eval gsm8k` answers GSM8K questions greedily and scores pass@1, with one
- * JSON record per question. */
+ * JSON record per question. Final results (and GSM8K's records) are appended to the results
+ * store. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "edgelm/bench.h"
 #include "edgelm/engine.h"
 #include "edgelm/eval.h"
 #include "edgelm/pool.h"
+#include "edgelm/store.h"
 #include "edgelm/tokenizer.h"
 
 static const char usage_text[] =
     "usage: edgelm eval ppl -m MODEL -f TEXT [-c N] [-b N] [-t N] [--kv-type f16|f32] [--json]\n"
+    "                       [--db FILE | --no-db]\n"
     "       edgelm eval gsm8k -m MODEL [-n N|all] [--shots K] [--seed S] [--data FILE]\n"
-    "                         [--max-tokens N] [--json FILE] [options]\n"
+    "                         [--max-tokens N] [--json FILE] [--db FILE | --no-db] [options]\n"
     "\n"
     "ppl: perplexity by llama-perplexity's method. The file (one trailing newline dropped) is\n"
     "tokenized once with BOS, cut into chunks of -c tokens (the tail is unused), the first\n"
@@ -52,6 +57,12 @@ static const char usage_text[] =
     "  -t, --threads N        threads (default: the number of CPUs)\n"
     "  --kv-type f16|f32      KV cache type (default f16)\n"
     "\n"
+    "both:\n"
+    "  --db FILE              results store the final result is appended to (gsm8k: with every\n"
+    "                         question's record); default $XDG_DATA_HOME/edgelm/results.db, else\n"
+    "                         ~/.local/share/edgelm/results.db; schema in docs/store.md\n"
+    "  --no-db                do not append to the results store\n"
+    "\n"
     "examples:\n"
     "  edgelm eval ppl -m stories260K.gguf -f tinystories_sample.txt -c 128 --kv-type f32\n"
     "  edgelm eval gsm8k -m qwen2.5-0.5b-instruct-q4_k_m.gguf -n 100 --json gsm8k.jsonl\n";
@@ -71,12 +82,16 @@ typedef struct {
     const char *model;
     int64_t n_threads, n_ctx;
     elm_type_t kv_type;
+    const char *db;
+    bool no_db;
 } common_opts_t;
 
 static int common_opt(common_opts_t *o, const char *a, const char *v)
 {
     if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
         o->model = v;
+    } else if (!strcmp(a, "--db")) {
+        o->db = v;
     } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
         if (!elm_cli_parse_i64(v, 1, ELM_POOL_MAX_THREADS, &o->n_threads))
             return elm_cli_usage_error(CMD, "-t must be a thread count in 1..%d, not '%s'",
@@ -95,6 +110,59 @@ static int common_opt(common_opts_t *o, const char *a, const char *v)
         return 0;
     }
     return 1;
+}
+
+/* Check what both subcommands take after parsing; returns -1 to go on, or the exit status. */
+static int common_check(const common_opts_t *o)
+{
+    if (!o->model) return elm_cli_usage_error(CMD, "no model given (-m MODEL)");
+    if (o->no_db && o->db)
+        return elm_cli_usage_error(CMD, "--db and --no-db go against each other");
+    return -1;
+}
+
+/* ---- results store ---- */
+
+/* Open the store o names (--db, else the default path) into *st and its path into path; *st
+ * stays NULL with --no-db. Opened before the run, so a bad path fails before the work. */
+static int store_open(const common_opts_t *o, elm_store_t **st, char *path, size_t cap,
+                      elm_diag_t *d)
+{
+    int rc;
+    *st = NULL;
+    if (o->no_db) return 0;
+    if (o->db)
+        snprintf(path, cap, "%s", o->db);
+    else if ((rc = elm_store_default_path(getenv("XDG_DATA_HOME"), getenv("HOME"), path, cap, d)))
+        return rc;
+    return elm_store_open(path, st, d);
+}
+
+/* Append e (its model's size and quant filled in here from m) and its items to st, when open;
+ * config (consumed, may be NULL) becomes the row's config JSON. */
+static int store_result(elm_store_t *st, const char *path, elm_eval_rec_t *e, const elm_model_t *m,
+                        cJSON *config, const elm_eval_item_t *items, size_t n_items, elm_diag_t *d)
+{
+    char quant[16];
+    char *cfg = NULL;
+    struct stat sb;
+    int rc = 0;
+    if (!st) goto done;
+    elm_bench_quant_name(m, quant, sizeof quant);
+    e->quant = quant;
+    e->model_bytes = stat(e->model, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+    if (config && !(cfg = cJSON_PrintUnformatted(config))) {
+        rc = elm_diag(d, ELM_ENOMEM, "out of memory");
+        goto done;
+    }
+    e->config = cfg;
+    if ((rc = elm_store_add_eval(st, e, items, n_items, NULL, d))) goto done;
+    fprintf(stderr, "edgelm eval %s: result%s appended to %s\n", elm_eval_kind_name(e->kind),
+            n_items ? " and question records" : "", path);
+done:
+    cJSON_free(cfg);
+    cJSON_Delete(config);
+    return rc;
 }
 
 /* ---- ppl ---- */
@@ -132,6 +200,10 @@ static int cmd_ppl(int argc, char **argv)
             json = true;
             continue;
         }
+        if (!strcmp(a, "--no-db")) {
+            o.no_db = true;
+            continue;
+        }
         if (a[0] != '-') return elm_cli_usage_error(CMD, "unexpected argument '%s'", a);
         if (i + 1 >= argc) return elm_cli_usage_error(CMD, "option '%s' needs a value", a);
         const char *v = argv[++i];
@@ -147,7 +219,8 @@ static int cmd_ppl(int argc, char **argv)
             return elm_cli_usage_error(CMD, "unknown option '%s'", a);
         }
     }
-    if (!o.model) return elm_cli_usage_error(CMD, "no model given (-m MODEL)");
+    int st0 = common_check(&o);
+    if (st0 >= 0) return st0;
     if (!file) return elm_cli_usage_error(CMD, "no text given (-f FILE)");
     if (o.n_ctx < 4)
         return elm_cli_usage_error(CMD, "-c must be at least 4 (the second half is scored)");
@@ -155,10 +228,13 @@ static int cmd_ppl(int argc, char **argv)
     int status = 1, rc;
     elm_diag_t d;
     elm_model_t *m = NULL;
+    elm_store_t *store = NULL;
+    char db_path[1024];
     cJSON *root = NULL, *chunks = NULL;
     size_t len = 0;
     char *text = NULL;
     if ((rc = elm_eval_read_file(file, &text, &len, &d))) goto fail;
+    if ((rc = store_open(&o, &store, db_path, sizeof db_path, &d))) goto fail;
     if (len > 0 && text[len - 1] == '\n') len--; /* llama's -f drops one trailing newline */
     if ((rc = elm_model_load(o.model, NULL, &m, &d))) goto fail;
     elm_ppl_params_t pp = elm_ppl_default_params();
@@ -212,6 +288,26 @@ static int cmd_ppl(int argc, char **argv)
                 " scored, %.2f s\n",
                 res.n_tokens, res.n_chunks, res.n_scored, secs);
     }
+    if (store) {
+        elm_eval_rec_t e = {.kind = ELM_EVAL_PPL,
+                            .model = o.model,
+                            .n = (uint32_t)o.n_ctx,
+                            .value = res.ppl,
+                            .err = res.ppl_err};
+        cJSON *cfg = cJSON_CreateObject();
+        if (cfg) {
+            cJSON_AddStringToObject(cfg, "file", file);
+            cJSON_AddNumberToObject(cfg, "n_batch", (double)n_batch);
+            cJSON_AddNumberToObject(cfg, "threads", (double)o.n_threads);
+            cJSON_AddStringToObject(cfg, "kv_type", o.kv_type == ELM_TYPE_F32 ? "f32" : "f16");
+            cJSON_AddNumberToObject(cfg, "n_tokens", res.n_tokens);
+            cJSON_AddNumberToObject(cfg, "n_chunks", res.n_chunks);
+            cJSON_AddNumberToObject(cfg, "n_scored", (double)res.n_scored);
+            cJSON_AddNumberToObject(cfg, "mean_nll", res.mean_nll);
+            cJSON_AddNumberToObject(cfg, "seconds", secs);
+        }
+        if ((rc = store_result(store, db_path, &e, m, cfg, NULL, 0, &d))) goto fail;
+    }
     status = 0;
     goto done;
 fail:
@@ -219,6 +315,7 @@ fail:
 done:
     cJSON_Delete(chunks);
     cJSON_Delete(root);
+    elm_store_close(store);
     elm_model_free(m);
     free(text);
     return status;
@@ -238,11 +335,19 @@ static char *beside(const char *data, const char *name)
     return p;
 }
 
+/* j as one line of text (malloc'd, caller frees with cJSON_free), j freed; NULL when out of
+ * memory. */
+static char *line_text(cJSON *j)
+{
+    char *s = j ? cJSON_PrintUnformatted(j) : NULL;
+    cJSON_Delete(j);
+    return s;
+}
+
 /* Write j as one line of f and free it; false on a failed write. */
 static bool write_line(FILE *f, cJSON *j)
 {
-    char *s = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
+    char *s = line_text(j);
     if (!s) return false;
     bool ok = fprintf(f, "%s\n", s) >= 0;
     cJSON_free(s);
@@ -268,8 +373,13 @@ static int gsm8k_run(const gsm8k_opts_t *g, const common_opts_t *o)
     char *train = NULL, *prompt = NULL;
     FILE *jf = NULL;
     elm_gsm8k_answer_t ans = {0};
+    elm_store_t *store = NULL;
+    char db_path[1024];
+    elm_eval_item_t *items = NULL; /* their json texts are owned here */
+    size_t n_items = 0;
 
     if ((rc = elm_gsm8k_load(g->data, &set, &d))) goto fail;
+    if ((rc = store_open(o, &store, db_path, sizeof db_path, &d))) goto fail;
     if (g->shots > 0) {
         if (!g->train && !(train = beside(g->data, "train.jsonl"))) {
             rc = elm_diag(&d, ELM_ENOMEM, "out of memory");
@@ -280,7 +390,8 @@ static int gsm8k_run(const gsm8k_opts_t *g, const common_opts_t *o)
     size_t n = g->n && g->n < set->n ? g->n : set->n;
     ids = malloc(n * sizeof *ids);
     per = calloc(g->n_strata, sizeof *per);
-    if (!ids || !per) {
+    if (store) items = calloc(n, sizeof *items);
+    if (!ids || !per || (store && !items)) {
         rc = elm_diag(&d, ELM_ENOMEM, "out of memory");
         goto fail;
     }
@@ -341,7 +452,7 @@ static int gsm8k_run(const gsm8k_opts_t *g, const common_opts_t *o)
                i + 1, n, ids[i], it->expected, got, ans.correct ? "correct" : "wrong", ans.n_tokens,
                ans.time_ms);
         fflush(stdout);
-        if (jf) {
+        if (jf || store) {
             cJSON *r = cJSON_CreateObject();
             cJSON_AddStringToObject(r, "type", "question");
             cJSON_AddNumberToObject(r, "id", (double)ids[i]);
@@ -357,7 +468,17 @@ static int gsm8k_run(const gsm8k_opts_t *g, const common_opts_t *o)
             cJSON_AddNumberToObject(r, "prompt_tokens", ans.n_prompt);
             cJSON_AddNumberToObject(r, "tokens", ans.n_tokens);
             cJSON_AddNumberToObject(r, "time_ms", ans.time_ms);
-            if (!write_line(jf, r)) {
+            char *line = line_text(r);
+            if (!line) {
+                rc = elm_diag(&d, ELM_ENOMEM, "out of memory");
+                goto fail;
+            }
+            bool written = !jf || fprintf(jf, "%s\n", line) >= 0;
+            if (store)
+                items[n_items++] = (elm_eval_item_t){.item = (int64_t)ids[i], .json = line};
+            else
+                cJSON_free(line);
+            if (!written) {
                 rc = elm_diag(&d, ELM_EIO, "%s: write failed", g->json);
                 goto fail;
             }
@@ -368,8 +489,8 @@ static int gsm8k_run(const gsm8k_opts_t *g, const common_opts_t *o)
     printf("accuracy: %zu/%zu = %.1f%% (95%% CI %.1f-%.1f%%, Wilson) | %" PRIu64
            " tokens, %.1f s\n",
            n_correct, n, 100 * acc, 100 * lo, 100 * hi, total_tokens, total_ms / 1e3);
-    if (jf) {
-        cJSON *r = cJSON_CreateObject();
+    cJSON *r = jf || store ? cJSON_CreateObject() : NULL;
+    if (r) {
         cJSON_AddStringToObject(r, "type", "summary");
         cJSON_AddStringToObject(r, "model", g->model);
         cJSON_AddStringToObject(r, "data", g->data);
@@ -388,12 +509,26 @@ static int gsm8k_run(const gsm8k_opts_t *g, const common_opts_t *o)
         cJSON *id_list = cJSON_AddArrayToObject(r, "ids");
         for (size_t i = 0; id_list && i < n; i++)
             cJSON_AddItemToArray(id_list, cJSON_CreateNumber((double)ids[i]));
-        if (!write_line(jf, r) || fclose(jf) != 0) {
-            jf = NULL;
+    }
+    if (jf) {
+        bool ok = write_line(jf, cJSON_Duplicate(r, true));
+        if (fclose(jf) != 0) ok = false;
+        jf = NULL;
+        if (!ok) {
+            cJSON_Delete(r);
             rc = elm_diag(&d, ELM_EIO, "%s: write failed", g->json);
             goto fail;
         }
-        jf = NULL;
+    }
+    if (store) {
+        elm_eval_rec_t e = {.kind = ELM_EVAL_GSM8K,
+                            .model = g->model,
+                            .n = (uint32_t)n,
+                            .value = acc,
+                            .err = (hi - lo) / 2};
+        if ((rc = store_result(store, db_path, &e, m, r, items, n_items, &d))) goto fail;
+    } else {
+        cJSON_Delete(r);
     }
     status = 0;
     goto done;
@@ -401,6 +536,10 @@ fail:
     status = elm_cli_fail(&d, rc);
 done:
     if (jf) fclose(jf);
+    for (size_t i = 0; i < n_items; i++)
+        cJSON_free((void *)items[i].json);
+    free(items);
+    elm_store_close(store);
     elm_gsm8k_answer_clear(&ans);
     free(prompt);
     free(train);
@@ -429,6 +568,10 @@ static int cmd_gsm8k(int argc, char **argv)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(usage_text, stdout);
             return 0;
+        }
+        if (!strcmp(a, "--no-db")) {
+            o.no_db = true;
+            continue;
         }
         if (a[0] != '-') return elm_cli_usage_error(CMD, "unexpected argument '%s'", a);
         if (i + 1 >= argc) return elm_cli_usage_error(CMD, "option '%s' needs a value", a);
@@ -476,7 +619,8 @@ static int cmd_gsm8k(int argc, char **argv)
             return elm_cli_usage_error(CMD, "unknown option '%s'", a);
         }
     }
-    if (!o.model) return elm_cli_usage_error(CMD, "no model given (-m MODEL)");
+    int st0 = common_check(&o);
+    if (st0 >= 0) return st0;
     g.model = o.model;
     return gsm8k_run(&g, &o);
 }
