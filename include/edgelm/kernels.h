@@ -4,6 +4,7 @@
 #ifndef EDGELM_KERNELS_H
 #define EDGELM_KERNELS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "edgelm/gguf.h"
@@ -27,6 +28,12 @@ typedef void (*elm_to_float_fn)(const void *x, float *y, int64_t n);
 typedef void (*elm_from_float_fn)(const float *x, void *y, int64_t n);
 /* *s = dot product of n values: x in the weight type, y in the traits' vec_dot_type. */
 typedef void (*elm_vec_dot_fn)(int64_t n, float *s, const void *x, const void *y);
+/* A block of a matrix product: y[r * ldy + o] = dot(row o of w, row r of a) for o < n_out and
+ * r < n_act, rows of n values. w holds n_out weight rows w_stride bytes apart; a holds n_act
+ * activation rows in vec_dot_type, a_stride bytes apart. Equal to n_out × n_act vec_dot calls up
+ * to the order of float sums, and faster: each weight block is read once for many activations. */
+typedef void (*elm_gemm_fn)(int64_t n, int64_t n_out, int64_t n_act, const void *w,
+                            size_t w_stride, const void *a, size_t a_stride, float *y, size_t ldy);
 
 typedef struct {
     elm_type_t type;
@@ -42,11 +49,13 @@ typedef struct {
     elm_from_float_fn from_float;
     elm_vec_dot_fn vec_dot;      /* NULL for activation-only types */
     elm_type_t vec_dot_type;     /* the type vec_dot wants its second operand in */
+    elm_gemm_fn gemm;            /* NULL: the caller loops over vec_dot (the reference has none) */
 } elm_type_traits_t;
 
 /* Fill the traits table from CPU features; idempotent and thread-safe. Called by elm_traits().
  * Setting the environment variable EDGELM_NO_SIMD to anything but "" or "0" before the first
- * call keeps the scalar reference kernels for every type (read once, at this first call). */
+ * call keeps the scalar reference kernels for every type; EDGELM_SIMD_MAX=avx2 keeps the AVX2
+ * tier on a CPU that has AVX-512 (to compare tiers). Both are read once, at this first call. */
 void elm_kernels_init(void);
 
 /* The SIMD features detected on the running CPU that the kernels can use, space-separated in a

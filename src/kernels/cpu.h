@@ -3,6 +3,8 @@
 #ifndef ELM_KERNELS_CPU_H
 #define ELM_KERNELS_CPU_H
 
+#include "edgelm/kernels.h"
+
 /* One bit per feature a kernel tier needs; a bit is set only when the CPU has the instructions
  * and the OS saves the registers they use (XSAVE state), so the kernels may run. */
 enum {
@@ -18,6 +20,17 @@ enum {
 /* The x86 AVX2 kernel tier: AVX2 integer ops, FMA and F16C conversions (every AVX2 CPU has all
  * three, but they are separate CPUID bits). */
 #define ELM__CPU_TIER_AVX2 (ELM__CPU_AVX2 | ELM__CPU_FMA | ELM__CPU_F16C)
+
+/* The x86 AVX-512 kernel tier (on top of the AVX2 tier): Skylake-X and later with VNNI (Ice
+ * Lake, Zen 4). */
+#define ELM__CPU_AVX512_ALL                                                                       \
+    (ELM__CPU_AVX512F | ELM__CPU_AVX512BW | ELM__CPU_AVX512VL | ELM__CPU_AVX512VNNI)
+#define ELM__CPU_TIER_AVX512 (ELM__CPU_TIER_AVX2 | ELM__CPU_AVX512_ALL)
+
+/* Fill a traits table (ELM_TYPE_COUNT entries) as the dispatch table would be on a CPU with the
+ * features cpu (ELM__CPU_* bits; 0 for the reference alone). Lets tests check every tier the
+ * running CPU can execute, not only the best one. */
+void elm__traits_fill(elm_type_traits_t *t, unsigned cpu);
 
 /* The features of the running CPU, as ELM__CPU_* bits (0 on non-x86 builds). Thread-safe. */
 unsigned elm__cpu_flags(void);

@@ -15,7 +15,7 @@
  * families, iq4_xs, the ternary types, mxfp4, the integer types and f64) have no entry. */
 
 #define TRAITS(T, NAME, BLCK, SIZE, TO, Q, FROM, DOT, VDT)                                      \
-    [ELM_TYPE_##T] = {ELM_TYPE_##T, NAME, BLCK, SIZE, TO, Q, FROM, DOT, ELM_TYPE_##VDT}
+    [ELM_TYPE_##T] = {ELM_TYPE_##T, NAME, BLCK, SIZE, TO, Q, FROM, DOT, ELM_TYPE_##VDT, NULL}
 
 static const elm_type_traits_t ref_traits[ELM_TYPE_COUNT] = {
     TRAITS(F32, "f32", 1, 4, elm__f32_to_float, elm__f32_from_float, elm__f32_from_float,
@@ -62,6 +62,7 @@ static const elm_type_traits_t ref_traits[ELM_TYPE_COUNT] = {
 static void install_x86(elm_type_traits_t *t, unsigned cpu)
 {
     if ((cpu & ELM__CPU_TIER_AVX2) != ELM__CPU_TIER_AVX2) return;
+    /* AVX2 tier: dot products and activation quantizers */
     t[ELM_TYPE_F32].vec_dot = elm__vec_dot_f32_avx2;
     t[ELM_TYPE_F16].vec_dot = elm__vec_dot_f16_avx2;
     t[ELM_TYPE_F16].from_float = elm__f16_from_float_avx2;
@@ -72,8 +73,16 @@ static void install_x86(elm_type_traits_t *t, unsigned cpu)
     t[ELM_TYPE_Q4_K].vec_dot = elm__vec_dot_q4_K_q8_K_avx2;
     t[ELM_TYPE_Q6_K].vec_dot = elm__vec_dot_q6_K_q8_K_avx2;
     t[ELM_TYPE_Q8_K].from_float = elm__quantize_q8_K_avx2;
+    /* AVX2 tier: matrix products */
+
+    if ((cpu & ELM__CPU_TIER_AVX512) != ELM__CPU_TIER_AVX512) return;
+    /* AVX-512 tier: dot products and activation quantizers */
+
+    /* AVX-512 tier: matrix products */
 }
 #endif
+
+/* ---- ARM variants ---- */
 
 /* ---- dispatch table ----
  * Filled once by elm_kernels_init(): a copy of the reference table, over which the variants of
@@ -82,14 +91,24 @@ static void install_x86(elm_type_traits_t *t, unsigned cpu)
 static elm_type_traits_t traits[ELM_TYPE_COUNT];
 static pthread_once_t traits_once = PTHREAD_ONCE_INIT;
 
+void elm__traits_fill(elm_type_traits_t *t, unsigned cpu)
+{
+    for (int i = 0; i < ELM_TYPE_COUNT; i++) t[i] = ref_traits[i];
+#if defined(__x86_64__)
+    install_x86(t, cpu);
+#else
+    (void)cpu;
+#endif
+}
+
 static void traits_fill(void)
 {
-    for (int t = 0; t < ELM_TYPE_COUNT; t++) traits[t] = ref_traits[t];
+    unsigned cpu = elm__cpu_flags();
     const char *no_simd = getenv("EDGELM_NO_SIMD");
-    if (no_simd && *no_simd && strcmp(no_simd, "0") != 0) return;
-#if defined(__x86_64__)
-    install_x86(traits, elm__cpu_flags());
-#endif
+    if (no_simd && *no_simd && strcmp(no_simd, "0") != 0) cpu = 0;
+    const char *max = getenv("EDGELM_SIMD_MAX");
+    if (max && strcmp(max, "avx2") == 0) cpu &= ~ELM__CPU_AVX512_ALL;
+    elm__traits_fill(traits, cpu);
 }
 
 void elm_kernels_init(void)
