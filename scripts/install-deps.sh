@@ -15,6 +15,15 @@ packages=(
   clang             # libFuzzer harnesses
   libclang-rt-dev   # clang's sanitizer and fuzzer runtimes
 )
+# The aarch64 leg of `make test` (tests/cross/run.sh): cross-compiled kernel tests run under
+# qemu-user. An aarch64 machine runs them natively and needs none of these.
+if [ "$(uname -m)" != aarch64 ]; then
+  packages+=(
+    gcc-aarch64-linux-gnu   # the cross compiler
+    libc6-dev-arm64-cross   # its C library headers (only recommended by the compiler package)
+    qemu-user               # qemu-aarch64, to run what it builds
+  )
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -18,6 +18,7 @@
 
 #include "edgelm/gguf.h"
 #include "edgelm/kernels.h"
+#include "kernels/cpu.h"
 #include "testutil.h"
 
 /* ---- deterministic random numbers ---- */
@@ -77,7 +78,8 @@ static void test_no_simd_env(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-/* On an AVX2 CPU the x86 kernels are installed: the comparisons below test something. */
+/* On an AVX2 CPU the x86 kernels are installed, on an aarch64 one the NEON kernels: the
+ * comparisons below test something. */
 static void test_simd_installed(void **state)
 {
     (void)state;
@@ -86,7 +88,14 @@ static void test_simd_installed(void **state)
     const char *no_simd = getenv("EDGELM_NO_SIMD");
     if (no_simd && *no_simd && strcmp(no_simd, "0") != 0) return;
 #if defined(__x86_64__)
-    if (strstr(features, "avx2") && strstr(features, "fma") && strstr(features, "f16c")) {
+    const int simd =
+        strstr(features, "avx2") && strstr(features, "fma") && strstr(features, "f16c");
+#elif defined(__aarch64__)
+    const int simd = strstr(features, "neon") != NULL;
+#else
+    const int simd = 0;
+#endif
+    if (simd) {
         static const int types[] = {ELM_TYPE_F32,  ELM_TYPE_F16,  ELM_TYPE_Q4_0, ELM_TYPE_Q5_0,
                                     ELM_TYPE_Q8_0, ELM_TYPE_Q4_K, ELM_TYPE_Q6_K};
         for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
@@ -96,7 +105,6 @@ static void test_simd_installed(void **state)
         assert_ptr_not_equal(elm_traits(ELM_TYPE_Q8_K)->from_float,
                              elm_traits_ref(ELM_TYPE_Q8_K)->from_float);
     }
-#endif
 }
 
 /* ---- dot products ---- */
@@ -106,11 +114,12 @@ enum { NMAX = 4096 + 256 };
 /* The dispatched vec_dot of a type against the reference one, on weights made by the reference
  * quantizer and activations by the reference from_float, both at 2-byte-aligned addresses:
  * |simd - ref| <= tol * sum |x_i y_i| (the dequantized terms, summed in double). */
-static void check_vec_dot(int type, const int *lengths, size_t n_lengths, double tol)
+static void check_vec_dot_of(const char *tier, const elm_type_traits_t *tr, const int *lengths,
+                             size_t n_lengths, double tol)
 {
-    const elm_type_traits_t *tr = elm_traits(type), *ref = elm_traits_ref(type);
-    const elm_type_traits_t *vref = elm_traits_ref(ref->vec_dot_type);
     assert_non_null(tr);
+    const elm_type_traits_t *ref = elm_traits_ref(tr->type);
+    const elm_type_traits_t *vref = elm_traits_ref(ref->vec_dot_type);
     assert_non_null(vref);
     float *x = malloc(sizeof(float) * NMAX), *y = malloc(sizeof(float) * NMAX);
     float *xd = malloc(sizeof(float) * NMAX), *yd = malloc(sizeof(float) * NMAX);
@@ -136,20 +145,26 @@ static void check_vec_dot(int type, const int *lengths, size_t n_lengths, double
             tr->vec_dot(n, &got, xq, yq);
             const double err = fabs((double)got - want);
             if (mag == 0) {
-                if (got != 0) fail_msg("%s n=%d: vec_dot of zeros is %g", tr->name, n, got);
+                if (got != 0) fail_msg("%s%s n=%d: vec_dot of zeros is %g", tier, tr->name, n, got);
                 continue;
             }
             if (err > tol * mag)
                 fail_msg(
-                    "%s n=%d trial %d: vec_dot %.9g, reference %.9g (error %.3g of sum |terms| "
+                    "%s%s n=%d trial %d: vec_dot %.9g, reference %.9g (error %.3g of sum |terms| "
                     "%.6g, tolerance %.1g)",
-                    tr->name, n, trial, got, want, err / mag, mag, tol);
+                    tier, tr->name, n, trial, got, want, err / mag, mag, tol);
             if (err / mag > worst) worst = err / mag;
         }
     }
-    printf("%-5s vec_dot: worst error %.2e of sum |terms| (tolerance %.0e)\n", tr->name, worst,
-           tol);
+    printf("%s%-5s vec_dot: worst error %.2e of sum |terms| (tolerance %.0e)\n", tier, tr->name,
+           worst, tol);
     free(x), free(y), free(xd), free(yd), free(xbuf), free(ybuf);
+}
+
+/* The same for the dispatch table's kernel of a type. */
+static void check_vec_dot(int type, const int *lengths, size_t n_lengths, double tol)
+{
+    check_vec_dot_of("", elm_traits(type), lengths, n_lengths, tol);
 }
 
 static const int len_32[] = {32, 64, 96, 224, 1024, 4096 + 32};
@@ -191,11 +206,13 @@ static void test_vec_dot(void **state)
 /* The dispatched from_float of a type writes the reference's bytes: random data, then blocks
  * that exercise rounding ties, signed maxima of both signs, zeros, denormals, huge values and
  * fp16's special cases. */
-static void check_from_float(int type, const int *lengths, size_t n_lengths)
+static void check_from_float_of(const char *tier, const elm_type_traits_t *tr, const int *lengths,
+                                size_t n_lengths)
 {
-    const elm_type_traits_t *tr = elm_traits(type), *ref = elm_traits_ref(type);
     assert_non_null(tr);
     assert_non_null(tr->from_float);
+    const int type = (int)tr->type;
+    const elm_type_traits_t *ref = elm_traits_ref(type);
     float *x = malloc(sizeof(float) * NMAX);
     uint8_t *abuf = malloc(NMAX * 4 + 2), *bbuf = malloc(NMAX * 4 + 2);
     assert_true(x && abuf && bbuf);
@@ -231,11 +248,18 @@ static void check_from_float(int type, const int *lengths, size_t n_lengths)
             tr->from_float(x, b, n);
             for (size_t k = 0; k < bytes; k++)
                 if (a[k] != b[k])
-                    fail_msg("%s from_float n=%d pattern %d: byte %zu is 0x%02x, reference 0x%02x",
-                             tr->name, n, pattern, k, b[k], a[k]);
+                    fail_msg("%s%s from_float n=%d pattern %d: byte %zu is 0x%02x, reference "
+                             "0x%02x",
+                             tier, tr->name, n, pattern, k, b[k], a[k]);
         }
     }
     free(x), free(abuf), free(bbuf);
+}
+
+/* The same for the dispatch table's quantizer of a type. */
+static void check_from_float(int type, const int *lengths, size_t n_lengths)
+{
+    check_from_float_of("", elm_traits(type), lengths, n_lengths);
 }
 
 static void test_from_float(void **state)
@@ -246,6 +270,82 @@ static void test_from_float(void **state)
     check_from_float(ELM_TYPE_F16, LENGTHS(len_1));
 }
 
+/* ---- every x86 tier the CPU runs ----
+ * elm__traits_fill builds the table of one tier, so the AVX2 kernels stay tested on an AVX-512
+ * CPU (where the dispatch table holds the AVX-512 ones), and EDGELM_SIMD_MAX=avx2 is not needed.
+ * A tier the CPU lacks is skipped with a line saying so. */
+
+static const struct {
+    const char *name;
+    unsigned flags;
+} x86_tiers[] = {{"avx2", ELM__CPU_TIER_AVX2}, {"avx512", ELM__CPU_TIER_AVX512}};
+
+/* Whether this build and CPU can run a tier's kernels; says why not when they cannot. */
+static int x86_tier_runs(size_t ti)
+{
+#if defined(__x86_64__)
+    if ((elm__cpu_flags() & x86_tiers[ti].flags) == x86_tiers[ti].flags) return 1;
+    printf("tier %s: skipped, this CPU lacks its features (cpu features: %s)\n", x86_tiers[ti].name,
+           *elm_cpu_features() ? elm_cpu_features() : "none");
+#else
+    printf("tier %s: skipped, not an x86-64 build\n", x86_tiers[ti].name);
+#endif
+    return 0;
+}
+
+/* The awkward lengths test_vec_dot uses for a block size. */
+static const int *lengths_for(uint32_t blck, size_t *n)
+{
+    if (blck == 1) return *n = sizeof len_1 / sizeof len_1[0], len_1;
+    if (blck == 32) return *n = sizeof len_32 / sizeof len_32[0], len_32;
+    return *n = sizeof len_256 / sizeof len_256[0], len_256;
+}
+
+/* Every vec_dot a tier installs over the reference matches it within the tolerance test_vec_dot
+ * states (1e-5 of sum |terms|, for every type), and every activation quantizer it installs writes
+ * the reference's bytes (check_from_float's patterns). On an AVX-512 CPU the AVX-512 tier
+ * installs its own kernels for the types of common model files, so the comparisons test them. */
+static void test_tiers(void **state)
+{
+    (void)state;
+    static elm_type_traits_t table[ELM_TYPE_COUNT];
+    for (size_t ti = 0; ti < sizeof x86_tiers / sizeof x86_tiers[0]; ti++) {
+        if (!x86_tier_runs(ti)) continue;
+        elm__traits_fill(table, x86_tiers[ti].flags);
+        char label[16];
+        snprintf(label, sizeof label, "%-7s", x86_tiers[ti].name);
+        int dots = 0, quantizers = 0;
+        for (int t = 0; t < ELM_TYPE_COUNT; t++) {
+            const elm_type_traits_t *ref = elm_traits_ref(t), *tr = &table[t];
+            if (!ref) continue;
+            size_t n_lengths;
+            const int *lengths = lengths_for(tr->blck_size, &n_lengths);
+            if (tr->vec_dot && tr->vec_dot != ref->vec_dot) {
+                check_vec_dot_of(label, tr, lengths, n_lengths, 1e-5);
+                dots++;
+            }
+            if (tr->from_float && tr->from_float != ref->from_float) {
+                check_from_float_of(label, tr, lengths, n_lengths);
+                quantizers++;
+            }
+        }
+        printf("tier %s: %d vec_dot kernels checked, %d activation quantizers byte for byte\n",
+               x86_tiers[ti].name, dots, quantizers);
+        assert_true(dots >= 7);       /* f32 or bf16, f16, q4_0, q5_0, q8_0, q4_K, q6_K */
+        assert_true(quantizers >= 3); /* q8_0, q8_K, f16 */
+    }
+#if defined(__x86_64__)
+    if (x86_tier_runs(1)) {
+        static elm_type_traits_t avx2[ELM_TYPE_COUNT];
+        elm__traits_fill(avx2, x86_tiers[0].flags);
+        static const int types[] = {ELM_TYPE_Q4_0, ELM_TYPE_Q8_0, ELM_TYPE_Q4_K, ELM_TYPE_Q6_K,
+                                    ELM_TYPE_F16};
+        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+            assert_ptr_not_equal(table[types[i]].vec_dot, avx2[types[i]].vec_dot);
+    }
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -254,6 +354,7 @@ int main(void)
         cmocka_unit_test(test_simd_installed),
         cmocka_unit_test(test_vec_dot),
         cmocka_unit_test(test_from_float),
+        cmocka_unit_test(test_tiers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

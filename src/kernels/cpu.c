@@ -7,6 +7,9 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <cpuid.h>
 #endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#endif
 
 #include "edgelm/kernels.h"
 #include "kernels/cpu.h"
@@ -26,6 +29,8 @@ static const struct {
     {ELM__CPU_AVX512BW, "avx512bw"},
     {ELM__CPU_AVX512VL, "avx512vl"},
     {ELM__CPU_AVX512VNNI, "avx512vnni"},
+    {ELM__CPU_NEON, "neon"},
+    {ELM__CPU_DOTPROD, "dotprod"},
 };
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -61,10 +66,36 @@ static unsigned x86_flags(void)
 }
 #endif
 
+#if defined(__aarch64__)
+/* The kernel's hwcaps say what the CPU has and the OS allows (the bit values of the Linux arm64
+ * ABI, spelled out so that older libc headers do not matter). Without Linux, only what the
+ * compiler was told the target has. */
+static unsigned arm_flags(void)
+{
+    unsigned flags = 0;
+#if defined(__linux__)
+    enum { HWCAP_ASIMD_BIT = 1, HWCAP_ASIMDDP_BIT = 20 };
+    const unsigned long hwcap = getauxval(AT_HWCAP);
+    if (hwcap >> HWCAP_ASIMD_BIT & 1) flags |= ELM__CPU_NEON;
+    if ((flags & ELM__CPU_NEON) && (hwcap >> HWCAP_ASIMDDP_BIT & 1)) flags |= ELM__CPU_DOTPROD;
+#else
+#if defined(__ARM_NEON)
+    flags |= ELM__CPU_NEON;
+#endif
+#if defined(__ARM_FEATURE_DOTPROD)
+    flags |= ELM__CPU_DOTPROD;
+#endif
+#endif
+    return flags;
+}
+#endif
+
 static void cpu_detect(void)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
     cpu_flags = x86_flags();
+#elif defined(__aarch64__)
+    cpu_flags = arm_flags();
 #endif
     size_t len = 0;
     for (size_t i = 0; i < sizeof feature_names / sizeof feature_names[0]; i++) {

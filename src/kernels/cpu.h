@@ -15,6 +15,10 @@ enum {
     ELM__CPU_AVX512BW = 1u << 4,
     ELM__CPU_AVX512VL = 1u << 5,
     ELM__CPU_AVX512VNNI = 1u << 6,
+    /* aarch64: Advanced SIMD (every ARMv8-A Linux system has it) and the int8 dot product
+     * (sdot/udot: Cortex-A55/A76/A78 and later, optional from ARMv8.2-A). */
+    ELM__CPU_NEON = 1u << 7,
+    ELM__CPU_DOTPROD = 1u << 8,
 };
 
 /* The x86 AVX2 kernel tier: AVX2 integer ops, FMA and F16C conversions (every AVX2 CPU has all
@@ -27,12 +31,17 @@ enum {
     (ELM__CPU_AVX512F | ELM__CPU_AVX512BW | ELM__CPU_AVX512VL | ELM__CPU_AVX512VNNI)
 #define ELM__CPU_TIER_AVX512 (ELM__CPU_TIER_AVX2 | ELM__CPU_AVX512_ALL)
 
+/* The aarch64 kernel tiers: plain NEON (any ARMv8-A), and NEON with sdot. */
+#define ELM__CPU_TIER_NEON ELM__CPU_NEON
+#define ELM__CPU_TIER_DOTPROD (ELM__CPU_NEON | ELM__CPU_DOTPROD)
+
 /* Fill a traits table (ELM_TYPE_COUNT entries) as the dispatch table would be on a CPU with the
  * features cpu (ELM__CPU_* bits; 0 for the reference alone). Lets tests check every tier the
  * running CPU can execute, not only the best one. */
 void elm__traits_fill(elm_type_traits_t *t, unsigned cpu);
 
-/* The features of the running CPU, as ELM__CPU_* bits (0 on non-x86 builds). Thread-safe. */
+/* The features of the running CPU, as ELM__CPU_* bits (0 on other than x86-64 and aarch64 builds).
+ * Thread-safe. */
 unsigned elm__cpu_flags(void);
 
 #endif

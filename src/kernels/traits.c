@@ -6,9 +6,11 @@
 #include <string.h>
 
 #include "edgelm/kernels.h"
+#include "kernels/arm/arm.h"
 #include "kernels/cpu.h"
 #include "kernels/ref/ref.h"
 #include "kernels/x86/x86.h"
+#include "kernels/x86/x86_avx512.h"
 
 /* ---- reference table ----
  * The scalar kernels of kernels/ref, indexed by type id. Types without kernels (the IQ2/IQ3/IQ1
@@ -73,16 +75,77 @@ static void install_x86(elm_type_traits_t *t, unsigned cpu)
     t[ELM_TYPE_Q4_K].vec_dot = elm__vec_dot_q4_K_q8_K_avx2;
     t[ELM_TYPE_Q6_K].vec_dot = elm__vec_dot_q6_K_q8_K_avx2;
     t[ELM_TYPE_Q8_K].from_float = elm__quantize_q8_K_avx2;
+    t[ELM_TYPE_BF16].vec_dot = elm__vec_dot_bf16_avx2;
+    t[ELM_TYPE_Q4_1].vec_dot = elm__vec_dot_q4_1_q8_1_avx2;
+    t[ELM_TYPE_Q5_K].vec_dot = elm__vec_dot_q5_K_q8_K_avx2;
     /* AVX2 tier: matrix products */
+    t[ELM_TYPE_Q4_0].gemm = elm__gemm_q4_0_q8_0_avx2;
+    t[ELM_TYPE_Q5_0].gemm = elm__gemm_q5_0_q8_0_avx2;
+    t[ELM_TYPE_Q8_0].gemm = elm__gemm_q8_0_q8_0_avx2;
+    t[ELM_TYPE_Q4_K].gemm = elm__gemm_q4_K_q8_K_avx2;
+    t[ELM_TYPE_Q6_K].gemm = elm__gemm_q6_K_q8_K_avx2;
+    t[ELM_TYPE_F16].gemm = elm__gemm_f16_f16_avx2;
 
     if ((cpu & ELM__CPU_TIER_AVX512) != ELM__CPU_TIER_AVX512) return;
     /* AVX-512 tier: dot products and activation quantizers */
+    t[ELM_TYPE_Q4_0].vec_dot = elm__vec_dot_q4_0_q8_0_avx512;
+    t[ELM_TYPE_Q5_0].vec_dot = elm__vec_dot_q5_0_q8_0_avx512;
+    t[ELM_TYPE_Q8_0].vec_dot = elm__vec_dot_q8_0_q8_0_avx512;
+    t[ELM_TYPE_Q4_K].vec_dot = elm__vec_dot_q4_K_q8_K_avx512;
+    t[ELM_TYPE_Q6_K].vec_dot = elm__vec_dot_q6_K_q8_K_avx512;
+    t[ELM_TYPE_F16].vec_dot = elm__vec_dot_f16_avx512;
+    t[ELM_TYPE_BF16].vec_dot = elm__vec_dot_bf16_avx512;
+    t[ELM_TYPE_Q4_1].vec_dot = elm__vec_dot_q4_1_q8_1_avx512;
+    t[ELM_TYPE_Q5_K].vec_dot = elm__vec_dot_q5_K_q8_K_avx512;
+    t[ELM_TYPE_Q8_0].from_float = elm__quantize_q8_0_act_avx512;
+    t[ELM_TYPE_Q8_K].from_float = elm__quantize_q8_K_avx512;
 
     /* AVX-512 tier: matrix products */
+    t[ELM_TYPE_Q4_0].gemm = elm__gemm_q4_0_q8_0_avx512;
+    t[ELM_TYPE_Q5_0].gemm = elm__gemm_q5_0_q8_0_avx512;
+    t[ELM_TYPE_Q8_0].gemm = elm__gemm_q8_0_q8_0_avx512;
+    t[ELM_TYPE_Q4_K].gemm = elm__gemm_q4_K_q8_K_avx512;
+    t[ELM_TYPE_Q6_K].gemm = elm__gemm_q6_K_q8_K_avx512;
+    t[ELM_TYPE_F16].gemm = elm__gemm_f16_f16_avx512;
 }
 #endif
 
 /* ---- ARM variants ---- */
+
+#if defined(__aarch64__)
+static void install_arm(elm_type_traits_t *t, unsigned cpu)
+{
+    if ((cpu & ELM__CPU_TIER_NEON) != ELM__CPU_TIER_NEON) return;
+    /* NEON tier: dot products, activation quantizers and matrix products */
+    t[ELM_TYPE_F32].vec_dot = elm__vec_dot_f32_neon;
+    t[ELM_TYPE_F16].vec_dot = elm__vec_dot_f16_neon;
+    t[ELM_TYPE_F16].from_float = elm__f16_from_float_neon;
+    t[ELM_TYPE_Q4_0].vec_dot = elm__vec_dot_q4_0_q8_0_neon;
+    t[ELM_TYPE_Q5_0].vec_dot = elm__vec_dot_q5_0_q8_0_neon;
+    t[ELM_TYPE_Q8_0].vec_dot = elm__vec_dot_q8_0_q8_0_neon;
+    t[ELM_TYPE_Q8_0].from_float = elm__quantize_q8_0_act_neon;
+    t[ELM_TYPE_Q4_K].vec_dot = elm__vec_dot_q4_K_q8_K_neon;
+    t[ELM_TYPE_Q6_K].vec_dot = elm__vec_dot_q6_K_q8_K_neon;
+    t[ELM_TYPE_Q8_K].from_float = elm__quantize_q8_K_neon;
+    t[ELM_TYPE_BF16].vec_dot = elm__vec_dot_bf16_neon;
+    t[ELM_TYPE_Q4_0].gemm = elm__gemm_q4_0_q8_0_neon;
+    t[ELM_TYPE_Q5_0].gemm = elm__gemm_q5_0_q8_0_neon;
+    t[ELM_TYPE_Q8_0].gemm = elm__gemm_q8_0_q8_0_neon;
+
+#if ELM__HAVE_DOTPROD
+    if ((cpu & ELM__CPU_TIER_DOTPROD) != ELM__CPU_TIER_DOTPROD) return;
+    /* dotprod tier: the integer kernels again, with sdot */
+    t[ELM_TYPE_Q4_0].vec_dot = elm__vec_dot_q4_0_q8_0_dotprod;
+    t[ELM_TYPE_Q5_0].vec_dot = elm__vec_dot_q5_0_q8_0_dotprod;
+    t[ELM_TYPE_Q8_0].vec_dot = elm__vec_dot_q8_0_q8_0_dotprod;
+    t[ELM_TYPE_Q4_K].vec_dot = elm__vec_dot_q4_K_q8_K_dotprod;
+    t[ELM_TYPE_Q6_K].vec_dot = elm__vec_dot_q6_K_q8_K_dotprod;
+    t[ELM_TYPE_Q4_0].gemm = elm__gemm_q4_0_q8_0_dotprod;
+    t[ELM_TYPE_Q5_0].gemm = elm__gemm_q5_0_q8_0_dotprod;
+    t[ELM_TYPE_Q8_0].gemm = elm__gemm_q8_0_q8_0_dotprod;
+#endif
+}
+#endif
 
 /* ---- dispatch table ----
  * Filled once by elm_kernels_init(): a copy of the reference table, over which the variants of
@@ -96,6 +159,8 @@ void elm__traits_fill(elm_type_traits_t *t, unsigned cpu)
     for (int i = 0; i < ELM_TYPE_COUNT; i++) t[i] = ref_traits[i];
 #if defined(__x86_64__)
     install_x86(t, cpu);
+#elif defined(__aarch64__)
+    install_arm(t, cpu);
 #else
     (void)cpu;
 #endif
@@ -108,6 +173,7 @@ static void traits_fill(void)
     if (no_simd && *no_simd && strcmp(no_simd, "0") != 0) cpu = 0;
     const char *max = getenv("EDGELM_SIMD_MAX");
     if (max && strcmp(max, "avx2") == 0) cpu &= ~ELM__CPU_AVX512_ALL;
+    if (max && strcmp(max, "neon") == 0) cpu &= ~ELM__CPU_DOTPROD;
     elm__traits_fill(traits, cpu);
 }
 

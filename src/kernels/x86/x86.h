@@ -7,6 +7,7 @@
 #define ELM_KERNELS_X86_H
 
 #if defined(__x86_64__)
+#include <stddef.h>
 #include <stdint.h>
 
 /* The attribute of the AVX2 tier (ELM__CPU_TIER_AVX2). */
@@ -32,6 +33,47 @@ void elm__quantize_q8_K_avx2(const float *x, void *y, int64_t n);
 void elm__vec_dot_f32_avx2(int64_t n, float *s, const void *x, const void *y);
 void elm__vec_dot_f16_avx2(int64_t n, float *s, const void *x, const void *y);
 void elm__f16_from_float_avx2(const float *x, void *y, int64_t n);
+
+/* ---- matrix products (x86_gemm.c: AVX2; x86_gemm_avx512.c: AVX-512 VNNI;
+ * x86_gemm_fp.c: f16 in both) ----
+ * elm_gemm_fn kernels: activations in the weight type's vec_dot_type, any n_out, n_act >= 1 and
+ * strides; the q8_0 activations of the AVX2 q8_0 kernel must hold values in [-127, 127]. */
+
+void elm__gemm_q4_0_q8_0_avx2(int64_t n, int64_t n_out, int64_t n_act, const void *w,
+                              size_t w_stride, const void *a, size_t a_stride, float *y,
+                              size_t ldy);
+void elm__gemm_q5_0_q8_0_avx2(int64_t n, int64_t n_out, int64_t n_act, const void *w,
+                              size_t w_stride, const void *a, size_t a_stride, float *y,
+                              size_t ldy);
+void elm__gemm_q8_0_q8_0_avx2(int64_t n, int64_t n_out, int64_t n_act, const void *w,
+                              size_t w_stride, const void *a, size_t a_stride, float *y,
+                              size_t ldy);
+void elm__gemm_q4_K_q8_K_avx2(int64_t n, int64_t n_out, int64_t n_act, const void *w,
+                              size_t w_stride, const void *a, size_t a_stride, float *y,
+                              size_t ldy);
+void elm__gemm_q6_K_q8_K_avx2(int64_t n, int64_t n_out, int64_t n_act, const void *w,
+                              size_t w_stride, const void *a, size_t a_stride, float *y,
+                              size_t ldy);
+void elm__gemm_f16_f16_avx2(int64_t n, int64_t n_out, int64_t n_act, const void *w,
+                            size_t w_stride, const void *a, size_t a_stride, float *y, size_t ldy);
+void elm__gemm_q4_0_q8_0_avx512(int64_t n, int64_t n_out, int64_t n_act, const void *w,
+                                size_t w_stride, const void *a, size_t a_stride, float *y,
+                                size_t ldy);
+void elm__gemm_q5_0_q8_0_avx512(int64_t n, int64_t n_out, int64_t n_act, const void *w,
+                                size_t w_stride, const void *a, size_t a_stride, float *y,
+                                size_t ldy);
+void elm__gemm_q8_0_q8_0_avx512(int64_t n, int64_t n_out, int64_t n_act, const void *w,
+                                size_t w_stride, const void *a, size_t a_stride, float *y,
+                                size_t ldy);
+void elm__gemm_q4_K_q8_K_avx512(int64_t n, int64_t n_out, int64_t n_act, const void *w,
+                                size_t w_stride, const void *a, size_t a_stride, float *y,
+                                size_t ldy);
+void elm__gemm_q6_K_q8_K_avx512(int64_t n, int64_t n_out, int64_t n_act, const void *w,
+                                size_t w_stride, const void *a, size_t a_stride, float *y,
+                                size_t ldy);
+void elm__gemm_f16_f16_avx512(int64_t n, int64_t n_out, int64_t n_act, const void *w,
+                              size_t w_stride, const void *a, size_t a_stride, float *y,
+                              size_t ldy);
 
 #endif
 #endif

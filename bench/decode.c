@@ -1,0 +1,236 @@
+/* Decode benchmark: one activation row times every row of a weight matrix larger than the caches
+ * (qwen2.5-0.5b's ffn_down, 896 rows of 4864 values, a length every block size divides, repeated
+ * until it holds about 150 MB), the way a decode step streams its weights. For each type and 1
+ * and 2 threads (rows split between plain pthreads) it times the AVX2 and the AVX-512 tier's
+ * vec_dot and a plain read loop over the same bytes, back to back in rounds, and prints
+ * effective GB/s (weight bytes / time) and the ratio kernel / read: 1.0 means decode runs at the
+ * memory roofline. Then one row from the caches (the kernels' compute ceiling) and the activation
+ * quantizers. Not a test. */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "edgelm/kernels.h"
+#include "kernels/cpu.h"
+
+enum { ROWS = 896, COLS = 4864, REPS = 15, MAX_THREADS = 2 };
+static const double TARGET_BYTES = 150e6;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ---- one pass over the weights, rows split between threads ---- */
+
+typedef struct {
+    const elm_type_traits_t *tr; /* NULL: the read loop */
+    const uint8_t *w;            /* (n_rows, row_bytes) */
+    size_t row_bytes;
+    int64_t n_rows;
+    const void *act; /* one row in tr->vec_dot_type */
+    float *out;      /* (n_rows) */
+    int thread, n_threads;
+    uint64_t sink;
+} pass_t;
+
+/* The read roofline: sums every 64-bit word into 4 independent 16-byte vector accumulators (GCC
+ * vector extension: SSE2 on any x86-64), so the loop is bound by loads, not by adds. */
+typedef uint64_t u64x2 __attribute__((vector_size(16)));
+
+static inline u64x2 load_u64x2(const uint8_t *p)
+{
+    u64x2 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static uint64_t read_bytes(const uint8_t *p, size_t n)
+{
+    u64x2 a0 = {0, 0}, a1 = a0, a2 = a0, a3 = a0;
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        a0 += load_u64x2(p + i);
+        a1 += load_u64x2(p + i + 16);
+        a2 += load_u64x2(p + i + 32);
+        a3 += load_u64x2(p + i + 48);
+    }
+    const u64x2 s = a0 + a1 + a2 + a3;
+    uint64_t sum = s[0] + s[1];
+    for (; i < n; i++)
+        sum += p[i];
+    return sum;
+}
+
+static void *pass_run(void *arg)
+{
+    pass_t *p = arg;
+    const int64_t r0 = p->n_rows * p->thread / p->n_threads;
+    const int64_t r1 = p->n_rows * (p->thread + 1) / p->n_threads;
+    if (!p->tr) {
+        p->sink = read_bytes(p->w + (size_t)r0 * p->row_bytes, (size_t)(r1 - r0) * p->row_bytes);
+        return NULL;
+    }
+    for (int64_t r = r0; r < r1; r++)
+        p->tr->vec_dot(COLS, &p->out[r], p->w + (size_t)r * p->row_bytes, p->act);
+    return NULL;
+}
+
+static uint64_t sink;
+
+static int cmp_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median of REPS values (sorts them). */
+static double median(double *v)
+{
+    qsort(v, REPS, sizeof *v, cmp_double);
+    return v[REPS / 2];
+}
+
+/* Seconds for one pass with n_threads threads (the first runs on the calling thread). */
+static double time_pass(pass_t base, int n_threads)
+{
+    pass_t p[MAX_THREADS];
+    pthread_t tid[MAX_THREADS];
+    const double t0 = now_s();
+    for (int t = 0; t < n_threads; t++) {
+        p[t] = base;
+        p[t].thread = t;
+        p[t].n_threads = n_threads;
+        if (t > 0 && pthread_create(&tid[t], NULL, pass_run, &p[t]) != 0) {
+            fprintf(stderr, "decode: pthread_create failed\n");
+            exit(1);
+        }
+    }
+    pass_run(&p[0]);
+    for (int t = 1; t < n_threads; t++)
+        pthread_join(tid[t], NULL);
+    const double dt = now_s() - t0;
+    for (int t = 0; t < n_threads; t++)
+        sink += p[t].sink;
+    return dt;
+}
+
+/* ---- main ---- */
+
+int main(void)
+{
+    static const int types[] = {ELM_TYPE_Q4_0, ELM_TYPE_Q8_0, ELM_TYPE_Q5_0,
+                                ELM_TYPE_Q4_1, ELM_TYPE_Q4_K, ELM_TYPE_Q5_K,
+                                ELM_TYPE_Q6_K, ELM_TYPE_F16,  ELM_TYPE_BF16};
+    const unsigned cpu = elm__cpu_flags();
+    const int has_avx2 = (cpu & ELM__CPU_TIER_AVX2) == ELM__CPU_TIER_AVX2;
+    const int has_avx512 = (cpu & ELM__CPU_TIER_AVX512) == ELM__CPU_TIER_AVX512;
+    static elm_type_traits_t tier[2][ELM_TYPE_COUNT];
+    elm__traits_fill(tier[0], cpu & ELM__CPU_TIER_AVX2);
+    elm__traits_fill(tier[1], cpu & ELM__CPU_TIER_AVX512);
+    printf("cpu features: %s\n", elm_cpu_features());
+    if (!has_avx2) printf("no AVX2 tier on this CPU: the avx2 column is the scalar reference\n");
+    if (!has_avx512) printf("no AVX-512 tier on this CPU: the avx512 column is the avx2 one\n");
+    printf("matrix %d rows x %d, repeated to about %.0f MB; %d rounds of read loop, avx2, avx512 "
+           "back to back: GB/s of the best pass, ratios the median of the rounds'\n",
+           ROWS, COLS, TARGET_BYTES / 1e6, REPS);
+    printf("| type | th | MB | read GB/s | avx2 GB/s | avx2/read | avx512 GB/s | avx512/read | "
+           "avx512/avx2 |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+
+    float *x = malloc(sizeof(float) * ROWS * COLS), *a = malloc(sizeof(float) * COLS);
+    if (!x || !a) return 1;
+    srand(1);
+    for (int64_t i = 0; i < (int64_t)ROWS * COLS; i++)
+        x[i] = (float)((double)rand() / RAND_MAX * 2 - 1);
+    for (int i = 0; i < COLS; i++)
+        a[i] = (float)((double)rand() / RAND_MAX * 2 - 1);
+
+    enum { N_TYPES = sizeof types / sizeof types[0] };
+    double cached[N_TYPES][2]; /* GB/s of one row's vec_dot, the row in L1/L2, per tier */
+    for (size_t ti = 0; ti < N_TYPES; ti++) {
+        const elm_type_traits_t *ref = elm_traits_ref(types[ti]);
+        const elm_type_traits_t *vref = elm_traits_ref(ref->vec_dot_type);
+        const size_t row_bytes = COLS / ref->blck_size * ref->type_size;
+        const size_t mat_bytes = row_bytes * ROWS;
+        const int copies = (int)((TARGET_BYTES + mat_bytes - 1) / mat_bytes);
+        const int64_t n_rows = (int64_t)ROWS * copies;
+        uint8_t *w = malloc(mat_bytes * copies);
+        uint8_t *act = malloc(COLS * 4);
+        float *out = malloc(sizeof(float) * n_rows);
+        if (!w || !act || !out) return 1;
+        ref->quantize(x, w, (int64_t)ROWS * COLS);
+        for (int c = 1; c < copies; c++)
+            memcpy(w + mat_bytes * c, w, mat_bytes);
+        vref->from_float(a, act, COLS);
+        const double bytes = (double)mat_bytes * copies;
+        for (int nt = 1; nt <= MAX_THREADS; nt++) {
+            pass_t base = {NULL, w, row_bytes, n_rows, act, out, 0, 1, 0};
+            /* Each round times the read loop and both tiers back to back; the ratios are the
+             * medians of the rounds' ratios, which the host's swings in bandwidth move less
+             * than a ratio of best times taken at different moments. */
+            double best[3] = {1e30, 1e30, 1e30}; /* read, avx2, avx512 */
+            double ratio[3][REPS];               /* avx2/read, avx512/read, avx512/avx2 */
+            for (int r = 0; r < REPS; r++) {
+                double dt[3];
+                for (int k = 0; k < 3; k++) {
+                    base.tr = k == 0 ? NULL : &tier[k - 1][types[ti]];
+                    dt[k] = time_pass(base, nt);
+                    if (dt[k] < best[k]) best[k] = dt[k];
+                }
+                ratio[0][r] = dt[0] / dt[1];
+                ratio[1][r] = dt[0] / dt[2];
+                ratio[2][r] = dt[1] / dt[2];
+            }
+            printf("| %s | %d | %.0f | %.1f | %.1f | %.2f | %.1f | %.2f | %.2fx |\n", ref->name, nt,
+                   bytes / 1e6, bytes / best[0] / 1e9, bytes / best[1] / 1e9, median(ratio[0]),
+                   bytes / best[2] / 1e9, median(ratio[1]), median(ratio[2]));
+            fflush(stdout);
+        }
+        /* The compute ceiling: one row over and over, from the caches. */
+        for (int k = 0; k < 2; k++)
+            cached[ti][k] = 1e30;
+        for (int r = 0; r < 2000; r++)
+            for (int k = 0; k < 2; k++) {
+                const double t0 = now_s();
+                for (int c = 0; c < 8; c++)
+                    tier[k][types[ti]].vec_dot(COLS, &out[c], w, act);
+                const double dt = (now_s() - t0) / 8;
+                if (dt < cached[ti][k]) cached[ti][k] = dt;
+            }
+        for (int k = 0; k < 2; k++)
+            cached[ti][k] = row_bytes / cached[ti][k] / 1e9;
+        free(w), free(act), free(out);
+    }
+    printf("\none row from the caches, 1 thread (the kernels' compute ceiling, best of 2000):\n"
+           "| type | avx2 GB/s | avx512 GB/s | avx512/avx2 |\n| --- | ---: | ---: | ---: |\n");
+    for (size_t ti = 0; ti < N_TYPES; ti++)
+        printf("| %s | %.1f | %.1f | %.2fx |\n", elm_traits_ref(types[ti])->name, cached[ti][0],
+               cached[ti][1], cached[ti][1] / cached[ti][0]);
+    /* The activation quantizers run once per matrix product, on one row: far from the weights'
+     * cost, but timed the same way. */
+    printf("\nactivation quantizer, one %d-long row (ns, best of 2000):\n", COLS);
+    static const int acts[] = {ELM_TYPE_Q8_0, ELM_TYPE_Q8_K};
+    uint8_t *q = malloc(COLS * 4);
+    if (!q) return 1;
+    for (size_t ai = 0; ai < sizeof acts / sizeof acts[0]; ai++) {
+        double best[2] = {1e30, 1e30};
+        for (int r = 0; r < 2000; r++)
+            for (int k = 0; k < 2; k++) {
+                const double t0 = now_s();
+                tier[k][acts[ai]].from_float(a, q, COLS);
+                const double dt = now_s() - t0;
+                sink += q[0];
+                if (dt < best[k]) best[k] = dt;
+            }
+        printf("  %s: avx2 %.0f ns, avx512 %.0f ns (%.2fx)\n", elm_traits_ref(acts[ai])->name,
+               best[0] * 1e9, best[1] * 1e9, best[0] / best[1]);
+    }
+    free(q);
+    free(x), free(a);
+    return sink == 42 ? 2 : 0; /* keeps the read loop's sums alive */
+}

@@ -1,0 +1,48 @@
+/* edgelm ops: the small elementwise and row steps of the forward pass (RMSNorm, the softmax's
+ * exponentials, SiLU × up, residual adds) behind one dispatch table filled once from CPU
+ * features, as the matrix kernels are. The scalar reference defines the numbers; the SIMD ones
+ * differ only in the order of sums and in the last bits of exp. */
+#ifndef EDGELM_OPS_H
+#define EDGELM_OPS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    /* y = x / sqrt(mean(x²) + eps) * w over n values, ggml's rms_norm then mul (the sum of
+     * squares in double). y may equal x. */
+    void (*rmsnorm)(float *y, const float *x, const float *w, int64_t n, float eps);
+    /* x[i] = exp(scale * x[i] - m) for i < n, m = max(scale * x); returns Σ x[i] (summed in
+     * double): the numerators of a softmax and its denominator. n >= 1. */
+    float (*softmax_exp)(float *x, int64_t n, float scale);
+    /* g[i] = g[i] / (1 + exp(-g[i])) * u[i]: SwiGLU's SiLU(gate) × up. */
+    void (*silu_mul)(float *g, const float *u, int64_t n);
+    /* y[i] += x[i]: the residual add. */
+    void (*add)(float *y, const float *x, int64_t n);
+    /* y[i] = a * x[i]. y may equal x. */
+    void (*scale)(float *y, const float *x, float a, int64_t n);
+} elm_ops_t;
+
+/* The ops for the running CPU, filled once (thread-safe). EDGELM_NO_SIMD keeps the reference,
+ * as for the matrix kernels (elm_kernels_init). */
+const elm_ops_t *elm_ops(void);
+
+/* The scalar reference ops: the oracle the SIMD ones are tested against. */
+const elm_ops_t *elm_ops_ref(void);
+
+/* ---- internal to kernels/ and its tests ---- */
+
+/* Fill t as the dispatch table would be on a CPU with the features cpu (ELM__CPU_* bits of
+ * kernels/cpu.h; 0 for the reference alone). */
+void elm__ops_fill(elm_ops_t *t, unsigned cpu);
+
+/* Install the x86 variants the features cpu allow over t (x86_ops.c; no-op elsewhere). */
+void elm__ops_install_x86(elm_ops_t *t, unsigned cpu);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,36 @@
+/* kernels/x86 internals: the AVX-512 (+VNNI) decode kernels (x86_avx512.c), installed over the
+ * AVX2 tier when the CPU has ELM__CPU_TIER_AVX512, and the AVX2 kernels the first AVX2 files
+ * lack (x86_avx2_more.c). Each computes what its kernels/ref counterpart defines: the integer
+ * dot product of every block is exact, and only the order of the float sums differs. */
+#ifndef ELM_KERNELS_X86_AVX512_H
+#define ELM_KERNELS_X86_AVX512_H
+
+#if defined(__x86_64__)
+#include <stdint.h>
+
+/* The attribute of the AVX-512 tier (ELM__CPU_TIER_AVX512, which includes the AVX2 tier). */
+#define ELM__AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+
+/* ---- AVX-512 tier (x86_avx512.c) ----
+ * q8_0 operands must hold values in [-127, 127], as every q8_0 quantizer writes them. */
+
+void elm__vec_dot_q4_0_q8_0_avx512(int64_t n, float *s, const void *x, const void *y);
+void elm__vec_dot_q5_0_q8_0_avx512(int64_t n, float *s, const void *x, const void *y);
+void elm__vec_dot_q8_0_q8_0_avx512(int64_t n, float *s, const void *x, const void *y);
+void elm__vec_dot_q4_1_q8_1_avx512(int64_t n, float *s, const void *x, const void *y);
+void elm__vec_dot_q4_K_q8_K_avx512(int64_t n, float *s, const void *x, const void *y);
+void elm__vec_dot_q5_K_q8_K_avx512(int64_t n, float *s, const void *x, const void *y);
+void elm__vec_dot_q6_K_q8_K_avx512(int64_t n, float *s, const void *x, const void *y);
+void elm__vec_dot_f16_avx512(int64_t n, float *s, const void *x, const void *y);
+void elm__vec_dot_bf16_avx512(int64_t n, float *s, const void *x, const void *y);
+void elm__quantize_q8_0_act_avx512(const float *x, void *y, int64_t n);
+void elm__quantize_q8_K_avx512(const float *x, void *y, int64_t n);
+
+/* ---- AVX2 tier, more types (x86_avx2_more.c) ---- */
+
+void elm__vec_dot_q4_1_q8_1_avx2(int64_t n, float *s, const void *x, const void *y);
+void elm__vec_dot_q5_K_q8_K_avx2(int64_t n, float *s, const void *x, const void *y);
+void elm__vec_dot_bf16_avx2(int64_t n, float *s, const void *x, const void *y);
+
+#endif
+#endif

@@ -1,0 +1,206 @@
+/* kernels/: the matrix products (elm_gemm_fn) of every SIMD tier the running CPU can execute,
+ * against n_out x n_act reference vec_dots (elm_traits_ref) on shapes that are not multiples of
+ * the kernels' tiles, rows longer than one packed chunk, strides that are not multiples of a
+ * block, ldy > n_out, and random data with large-magnitude and all-zero blocks. Tolerance:
+ * |gemm - ref| <= 1e-5 * sum |w_i a_i| (the dequantized terms), as for the vec_dots in
+ * test_kernels_simd.c; the kernels' integer sums are exact and only the f32 sums of scaled
+ * blocks are ordered differently. y outside the n_out columns must stay untouched. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "edgelm/gguf.h"
+#include "edgelm/kernels.h"
+#include "kernels/cpu.h"
+#include "testutil.h"
+
+static const double TOL = 1e-5;
+static const float SENTINEL = -12345.5f;
+
+static elm_test_rng_t rng = {0x6E33};
+
+/* n normal values in runs of 32: mostly unit scale, some runs 1000 times larger, some all zero,
+ * some 1e-3 smaller. */
+static void fill_random(float *x, int64_t n)
+{
+    for (int64_t b = 0; b < n; b += 32) {
+        const double u = elm_test_uniform(&rng);
+        const float scale = u < 0.1 ? 1000.f : u < 0.2 ? 0.f : u < 0.3 ? 1e-3f : 1.f;
+        for (int64_t i = b; i < n && i < b + 32; i++)
+            x[i] = elm_test_normal(&rng) * scale;
+    }
+}
+
+/* The CPU tiers whose tables the test fills: each is checked only where the CPU has it. */
+static const struct {
+    const char *name;
+    unsigned flags;
+} tiers[] = {
+    {"avx2", ELM__CPU_TIER_AVX2},
+    {"avx512", ELM__CPU_TIER_AVX512},
+};
+
+static int tier_runs(unsigned flags)
+{
+    return flags != 0 && (elm__cpu_flags() & flags) == flags;
+}
+
+/* A quantized matrix of rows rows of n values, stride bytes apart, at a 2-byte-aligned address
+ * (as inside a GGUF mapping), and its dequantized values. */
+typedef struct {
+    uint8_t *buf;
+    uint8_t *data;
+    float *deq; /* (rows, n) */
+} matrix_t;
+
+static void make_matrix(matrix_t *m, const elm_type_traits_t *tr, int quantize, int64_t rows,
+                        int64_t n, size_t stride, int64_t zero_row)
+{
+    const size_t row_bytes = (size_t)n / tr->blck_size * tr->type_size;
+    m->buf = malloc(2 + (size_t)(rows - 1) * stride + row_bytes);
+    m->deq = malloc(sizeof(float) * (size_t)(rows * n));
+    float *x = malloc(sizeof(float) * (size_t)n);
+    assert_true(m->buf && m->deq && x);
+    m->data = m->buf + 2;
+    for (int64_t r = 0; r < rows; r++) {
+        fill_random(x, n);
+        if (r == zero_row) memset(x, 0, sizeof(float) * (size_t)n);
+        uint8_t *row = m->data + (size_t)r * stride;
+        if (quantize)
+            tr->quantize(x, row, n);
+        else
+            tr->from_float(x, row, n);
+        tr->to_float(row, m->deq + r * n, n);
+    }
+    free(x);
+}
+
+static void free_matrix(matrix_t *m)
+{
+    free(m->buf);
+    free(m->deq);
+}
+
+/* One gemm on one shape against the reference vec_dots; returns the worst relative error. */
+static double check_shape(const char *tier, const elm_type_traits_t *tr, int64_t n, int64_t n_out,
+                          int64_t n_act)
+{
+    const elm_type_traits_t *ref = elm_traits_ref((int)tr->type);
+    const elm_type_traits_t *act = elm_traits_ref((int)ref->vec_dot_type);
+    const size_t w_row = (size_t)n / tr->blck_size * tr->type_size;
+    const size_t a_row = (size_t)n / act->blck_size * act->type_size;
+    const size_t w_stride = w_row + 2, a_stride = a_row + 6, ldy = (size_t)n_out + 3;
+    matrix_t w, a;
+    /* An all-zero weight row and an all-zero activation row, where the shape has them. */
+    make_matrix(&w, ref, 1, n_out, n, w_stride, 2);
+    make_matrix(&a, act, 0, n_act, n, a_stride, 1);
+    float *y = malloc(sizeof(float) * ldy * (size_t)n_act);
+    assert_non_null(y);
+    for (size_t i = 0; i < ldy * (size_t)n_act; i++)
+        y[i] = SENTINEL;
+    tr->gemm(n, n_out, n_act, w.data, w_stride, a.data, a_stride, y, ldy);
+    double worst = 0;
+    for (int64_t r = 0; r < n_act; r++) {
+        for (int64_t o = 0; o < n_out; o++) {
+            float want = NAN;
+            ref->vec_dot(n, &want, w.data + (size_t)o * w_stride, a.data + (size_t)r * a_stride);
+            const float got = y[(size_t)r * ldy + (size_t)o];
+            double mag = 0;
+            for (int64_t i = 0; i < n; i++)
+                mag += fabs((double)w.deq[o * n + i] * a.deq[r * n + i]);
+            const double err = fabs((double)got - want);
+            if (mag == 0 ? got != 0 : !(err <= TOL * mag))
+                fail_msg("%s %s gemm n=%lld n_out=%lld n_act=%lld: y[%lld][%lld] = %.9g, reference "
+                         "vec_dot %.9g (error %.3g, sum |terms| %.6g, tolerance %.0e of it)",
+                         tier, tr->name, (long long)n, (long long)n_out, (long long)n_act,
+                         (long long)r, (long long)o, got, want, err, mag, TOL);
+            if (mag > 0 && err / mag > worst) worst = err / mag;
+        }
+        for (size_t o = (size_t)n_out; o < ldy; o++)
+            if (memcmp(&y[(size_t)r * ldy + o], &SENTINEL, sizeof SENTINEL) != 0)
+                fail_msg("%s %s gemm n=%lld n_out=%lld n_act=%lld: wrote y[%lld][%zu], past n_out",
+                         tier, tr->name, (long long)n, (long long)n_out, (long long)n_act,
+                         (long long)r, o);
+    }
+    free(y);
+    free_matrix(&w);
+    free_matrix(&a);
+    return worst;
+}
+
+/* Row lengths per block size: one block, a few, and more than one packed chunk of 32 blocks of
+ * 32 values (1024) with a remainder. */
+static const int64_t len_32[] = {32, 96, 1120};
+static const int64_t len_256[] = {256, 1280};
+static const int64_t len_1[] = {1, 7, 33, 1031};
+
+/* (n_out, n_act): 1, 3, 17, 64 and 67 on both sides, below and above the tiles (16 or 8 weight
+ * rows, 4 activation rows, 64-row chunks) and the small-n_act cut-over to vec_dots. */
+static const int64_t shapes[][2] = {{1, 1},   {1, 67}, {3, 3},  {3, 17},  {17, 64}, {17, 5},
+                                    {64, 67}, {64, 3}, {67, 1}, {67, 64}, {67, 67}};
+
+#define COUNT(a) (sizeof a / sizeof a[0])
+
+static void check_gemm(const char *tier, const elm_type_traits_t *tr)
+{
+    const int64_t *lens = tr->blck_size == 1 ? len_1 : tr->blck_size == 32 ? len_32 : len_256;
+    const size_t n_lens = tr->blck_size == 1    ? COUNT(len_1)
+                          : tr->blck_size == 32 ? COUNT(len_32)
+                                                : COUNT(len_256);
+    double worst = 0;
+    int n_shapes = 0;
+    for (size_t li = 0; li < n_lens; li++)
+        for (size_t si = 0; si < COUNT(shapes); si++) {
+            const double e = check_shape(tier, tr, lens[li], shapes[si][0], shapes[si][1]);
+            if (e > worst) worst = e;
+            n_shapes++;
+        }
+    printf("%-6s %-5s gemm: %d shapes, worst error %.2e of sum |terms| (tolerance %.0e)\n", tier,
+           tr->name, n_shapes, worst, TOL);
+}
+
+/* Every installed gemm of every tier the CPU has; on an AVX2 CPU, the ones a Q4_0 model file
+ * needs (q4_0 and q8_0) must be installed, so the comparisons test something. */
+static void test_gemm_tiers(void **state)
+{
+    (void)state;
+    static elm_type_traits_t table[ELM_TYPE_COUNT];
+    for (size_t ti = 0; ti < COUNT(tiers); ti++) {
+        if (!tier_runs(tiers[ti].flags)) {
+            printf("%s: skipped, this CPU lacks the tier's features (cpu features: %s)\n",
+                   tiers[ti].name, *elm_cpu_features() ? elm_cpu_features() : "none");
+            continue;
+        }
+        elm__traits_fill(table, tiers[ti].flags);
+        assert_non_null(table[ELM_TYPE_Q4_0].gemm);
+        assert_non_null(table[ELM_TYPE_Q8_0].gemm);
+        for (int t = 0; t < ELM_TYPE_COUNT; t++)
+            if (table[t].name && table[t].gemm) check_gemm(tiers[ti].name, &table[t]);
+    }
+}
+
+/* The reference table has no gemm: callers fall back to vec_dot loops. */
+static void test_reference_has_none(void **state)
+{
+    (void)state;
+    for (int t = 0; t < ELM_TYPE_COUNT; t++) {
+        const elm_type_traits_t *ref = elm_traits_ref(t);
+        if (ref) assert_null(ref->gemm);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reference_has_none),
+        cmocka_unit_test(test_gemm_tiers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

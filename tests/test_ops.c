@@ -1,0 +1,147 @@
+/* kernels/ops.c: every SIMD tier of the forward pass's small ops (RMSNorm, softmax numerators,
+ * SiLU × up, add, scale) against the scalar reference on awkward lengths, with the tolerances
+ * stated per op, plus edge values (large gates, a softmax of one, huge negative scores). */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "edgelm/ops.h"
+#include "kernels/cpu.h"
+#include "testutil.h"
+
+static const int64_t lengths[] = {1, 7, 8, 17, 33, 255, 896, 1023, 4097};
+#define N_LEN (sizeof lengths / sizeof lengths[0])
+
+/* The tiers the running CPU can execute: the reference (0) and the whole feature set. */
+static int tiers(unsigned out[2])
+{
+    out[0] = 0;
+    out[1] = elm__cpu_flags();
+    return out[1] ? 2 : 1;
+}
+
+static void fill(float *x, int64_t n, float sd, elm_test_rng_t *rng)
+{
+    for (int64_t i = 0; i < n; i++)
+        x[i] = sd * elm_test_normal(rng);
+}
+
+/* |got - want| <= rel * |want| + abs for every element, or fail naming the op and index. */
+static void expect_close(const char *op, unsigned cpu, int64_t n, const float *got,
+                         const float *want, double rel, double abs)
+{
+    for (int64_t i = 0; i < n; i++) {
+        const double d = fabs((double)got[i] - want[i]);
+        if (!(d <= rel * fabs(want[i]) + abs))
+            fail_msg("%s (cpu 0x%x) n %lld [%lld]: %.9g, reference %.9g", op, cpu, (long long)n,
+                     (long long)i, got[i], want[i]);
+    }
+}
+
+static void test_ops_vs_reference(void **state)
+{
+    (void)state;
+    const elm_ops_t *ref = elm_ops_ref();
+    unsigned cpus[2];
+    const int nt = tiers(cpus);
+    elm_test_rng_t rng = {12345};
+    const int64_t max = 4097;
+    float *x = malloc(max * sizeof *x), *w = malloc(max * sizeof *w), *u = malloc(max * sizeof *u);
+    float *a = malloc(max * sizeof *a), *b = malloc(max * sizeof *b);
+    for (int t = 0; t < nt; t++) {
+        elm_ops_t ops;
+        elm__ops_fill(&ops, cpus[t]);
+        for (size_t l = 0; l < N_LEN; l++) {
+            const int64_t n = lengths[l];
+            fill(x, n, 3.0f, &rng);
+            fill(w, n, 1.0f, &rng);
+            fill(u, n, 2.0f, &rng);
+            /* RMSNorm: the sum order differs (in double), the rest is the same float math */
+            ref->rmsnorm(a, x, w, n, 1e-6f);
+            ops.rmsnorm(b, x, w, n, 1e-6f);
+            expect_close("rmsnorm", cpus[t], n, b, a, 1e-6, 0);
+            memcpy(a, x, n * sizeof *a);
+            ops.rmsnorm(a, a, w, n, 1e-6f); /* in place */
+            expect_close("rmsnorm in place", cpus[t], n, a, b, 0, 0);
+            /* softmax numerators: exp within a few ulp, the sum likewise */
+            memcpy(a, x, n * sizeof *a);
+            memcpy(b, x, n * sizeof *b);
+            const float sa = ref->softmax_exp(a, n, 0.125f), sb = ops.softmax_exp(b, n, 0.125f);
+            expect_close("softmax_exp", cpus[t], n, b, a, 4e-7, 1e-37);
+            assert_true(fabs(sa - sb) <= 4e-7 * sa);
+            assert_true(sa >= 1.0f); /* the maximum contributes exp(0) = 1 */
+            /* SiLU × up */
+            memcpy(a, x, n * sizeof *a);
+            memcpy(b, x, n * sizeof *b);
+            ref->silu_mul(a, u, n);
+            ops.silu_mul(b, u, n);
+            expect_close("silu_mul", cpus[t], n, b, a, 1e-6, 1e-30);
+            /* add and scale are exact */
+            memcpy(a, w, n * sizeof *a);
+            memcpy(b, w, n * sizeof *b);
+            ref->add(a, x, n);
+            ops.add(b, x, n);
+            expect_close("add", cpus[t], n, b, a, 0, 0);
+            ref->scale(a, x, -0.37f, n);
+            ops.scale(b, x, -0.37f, n);
+            expect_close("scale", cpus[t], n, b, a, 0, 0);
+        }
+    }
+    free(x);
+    free(w);
+    free(u);
+    free(a);
+    free(b);
+}
+
+/* Values at the edges of exp's range: what attention and the FFN hand the ops in practice. */
+static void test_ops_edges(void **state)
+{
+    (void)state;
+    unsigned cpus[2];
+    const int nt = tiers(cpus);
+    for (int t = 0; t < nt; t++) {
+        elm_ops_t ops;
+        elm__ops_fill(&ops, cpus[t]);
+        /* a masked-looking score row: one large score, the rest far below */
+        float s[17];
+        for (int i = 0; i < 17; i++)
+            s[i] = i == 11 ? 50.0f : -1e4f;
+        const float sum = ops.softmax_exp(s, 17, 1.0f);
+        assert_float_equal(sum, 1.0f, 1e-6);
+        assert_float_equal(s[11], 1.0f, 0);
+        for (int i = 0; i < 17; i++)
+            if (i != 11) assert_true(s[i] >= 0.0f && s[i] < 1e-30f);
+        float one = -3.0f;
+        assert_float_equal(ops.softmax_exp(&one, 1, 2.0f), 1.0f, 0);
+        /* SiLU saturates: large positive gates pass through, large negative ones vanish */
+        float g[9] = {-200, -90, -20, -1, 0, 1, 20, 90, 200}, up[9];
+        for (int i = 0; i < 9; i++)
+            up[i] = 1.0f;
+        ops.silu_mul(g, up, 9);
+        assert_true(g[0] <= 0 && g[0] > -1e-30f);
+        assert_true(g[1] <= 0 && g[1] > -1e-30f);
+        assert_float_equal(g[4], 0.0f, 0);
+        assert_float_equal(g[5], 1.0f / (1.0f + expf(-1.0f)), 1e-6);
+        assert_float_equal(g[6], 20.0f, 1e-5);
+        assert_float_equal(g[8], 200.0f, 0);
+        for (int i = 0; i < 9; i++)
+            assert_false(isnan(g[i]));
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ops_vs_reference),
+        cmocka_unit_test(test_ops_edges),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
