@@ -13,7 +13,7 @@ run "$ELM" run -m "$TMP/nope.gguf"
 expect_rc 2 "run without a prompt"
 expect_err "none was given" "says what is missing"
 
-for bad in "-n 0" "-n -3" "-t 0" "-t -1" "--ctx 0" "--ctx -5" "--batch 0" "--top-k -1" \
+for bad in "-n 0" "-n -3" "-t 0" "-t -1" "-tb 0" "-tb x" "--threads-batch -2" "--ctx 0" "--ctx -5" "--batch 0" "--top-k -1" \
            "--top-p 1.5" "--min-p -0.1" "--temp -1" "--repeat-penalty 0" "--seed -1" "-n x"; do
   # shellcheck disable=SC2086
   run "$ELM" run -m "$TMP/nope.gguf" --tokens 1 $bad
@@ -42,6 +42,16 @@ if m=$(need_data reference/models/stories260K-F32.gguf); then
   first=$(cat "$TMP/out")
   run "$ELM" run -m "$m" --tokens 1,403,407 -n 20 --seed 7 --top-k 10 --top-p 0.9 --min-p 0.1 --repeat-penalty 1.1 -t 1 --kv-type f32
   [ "$(cat "$TMP/out")" = "$first" ] && ok "same seed, same tokens" || bad "same seed gave different tokens"
+
+  # -tb: the prompt on another thread count than generation; the same greedy ids.
+  run "$ELM" run -m "$m" --tokens 1,403,407,261,378 -n 16 --temp 0 -t 1 -tb 3
+  expect_rc 0 "greedy run with -tb"
+  expect_out "^432 383 286 261 376 298 315 421 395 317 426 338 401 396 267 337$" "golden ids with -tb 3"
+  expect_err "1 threads \(3 for the prompt\)" "summary names both thread counts"
+  run "$ELM" run --help
+  expect_out "-tb, --threads-batch N" "help names -tb"
+  run "$ELM" run -m "$m" --tokens 1 -tb 0
+  expect_err "-tb must be a thread count in 1\.\." "names -tb's range"
 
   run "$ELM" run -m "$m" --tokens 1,2,3,4,5,6,7,8,9,10 --ctx 8
   expect_rc 1 "prompt longer than the context"

@@ -1,7 +1,8 @@
 /* engine/: the forward pass against llama.cpp's logits for every reference model (batched
  * prefill rows and teacher-forced single-token rows, README §2.7 tolerances), greedy
  * continuations, the llama2.c golden text of stories260K, session mechanics (batching, threads,
- * truncate), and named errors for bad models and inputs. */
+ * truncate), and named errors for bad models and inputs; the same logits on any -t / -tb;
+ * attention against a naive reference; grouped matrix products against separate ones. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 
 #include "edgelm/engine.h"
 #include "edgelm/gguf.h"
+#include "engine/engine_internal.h"
 #include "testutil.h"
 
 #define N_VOCAB 512
@@ -674,12 +676,345 @@ static void test_hooks_and_timings(void **state)
     elm_model_free(m);
 }
 
+/* ---- thread counts: -t and -tb ---- */
+
+/* Logits of a 40-token prompt (all rows) and of 6 single-token decodes after it. */
+static float *run_threads(const elm_model_t *m, int t, int tb, elm_type_t kv, size_t *n_out)
+{
+    const uint32_t nv = elm_model_hparams(m)->n_vocab, n_prompt = 40, n_gen = 6;
+    elm_session_params_t sp = elm_session_default_params();
+    sp.n_ctx = 64;
+    sp.n_batch = 16; /* batches of 16, 16, 8 */
+    sp.n_threads = t;
+    sp.n_threads_batch = tb;
+    sp.kv_type = kv;
+    elm_session_t *s = NULL;
+    elm_diag_t d;
+    if (elm_session_create(m, &sp, &s, &d)) fail_msg("%s", d.msg);
+    int32_t toks[40];
+    for (uint32_t i = 0; i < n_prompt; i++)
+        toks[i] = (int32_t)((i * 7 + 3) % nv);
+    float *out = malloc((size_t)(n_prompt + n_gen) * nv * sizeof *out);
+    assert_int_equal(elm_session_decode(s, toks, n_prompt, true, NULL), 0);
+    for (uint32_t i = 0; i < n_prompt; i++)
+        memcpy(out + (size_t)i * nv, elm_session_logits(s, i), nv * sizeof *out);
+    for (uint32_t k = 0; k < n_gen; k++) {
+        const int32_t tok = (int32_t)((k * 5 + 1) % nv);
+        assert_int_equal(elm_session_decode(s, &tok, 1, false, NULL), 0);
+        memcpy(out + (size_t)(n_prompt + k) * nv, elm_session_logits(s, 0), nv * sizeof *out);
+    }
+    elm_session_free(s);
+    *n_out = (size_t)(n_prompt + n_gen) * nv;
+    return out;
+}
+
+/* The work is split the same way whatever the thread counts, so prefill on -tb threads and
+ * generation on -t threads give the very same logits as one thread does. */
+static void check_thread_counts(const elm_model_t *m, const char *name, elm_type_t kv)
+{
+    static const int counts[][2] = {{1, 3}, {2, 0}, {3, 1}, {2, 2}};
+    size_t n = 0, n2 = 0;
+    float *one = run_threads(m, 1, 0, kv, &n);
+    for (size_t c = 0; c < sizeof counts / sizeof counts[0]; c++) {
+        float *got = run_threads(m, counts[c][0], counts[c][1], kv, &n2);
+        assert_int_equal(n2, n);
+        if (memcmp(got, one, n * sizeof *got) != 0)
+            fail_msg("%s: -t %d -tb %d gives other logits than one thread", name, counts[c][0],
+                     counts[c][1]);
+        free(got);
+    }
+    free(one);
+}
+
+static void test_thread_counts(void **state)
+{
+    (void)state;
+    const char *p = tiny(TINY_OK, "qwen2");
+    elm_model_t *m = NULL;
+    elm_diag_t d;
+    if (elm_model_load(p, NULL, &m, &d)) fail_msg("%s", d.msg);
+    unlink(p);
+    check_thread_counts(m, "tiny qwen2", ELM_TYPE_F32);
+    check_thread_counts(m, "tiny qwen2", ELM_TYPE_F16);
+    elm_model_free(m);
+    static const char *const names[] = {"tiny-qwen2-Q4_K_M", "tiny-llama3-Q4_0", "stories260K-F16"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char *gguf = data_path(names[i], ".gguf");
+        if (!gguf) continue;
+        if (elm_model_load(gguf, NULL, &m, &d)) fail_msg("%s", d.msg);
+        check_thread_counts(m, names[i], ELM_TYPE_F16);
+        elm_model_free(m);
+        free(gguf);
+    }
+
+    /* bad batch thread counts are named errors */
+    p = tiny(TINY_OK, "llama");
+    assert_int_equal(elm_model_load(p, NULL, &m, NULL), 0);
+    unlink(p);
+    elm_session_params_t sp = elm_session_default_params();
+    sp.n_threads_batch = -1;
+    elm_session_t *s = (elm_session_t *)&sp;
+    assert_int_equal(elm_session_create(m, &sp, &s, &d), ELM_ERANGE);
+    assert_null(s);
+    assert_non_null(strstr(d.msg, "batch thread count -1 is out of range"));
+    elm_model_free(m);
+}
+
+/* ---- attention against a naive reference ---- */
+
+typedef struct {
+    uint32_t n_head, n_head_kv, head_dim;
+} attn_shape_t;
+
+/* Softmax attention of one query row in double, over the cache's own (rounded) keys and values
+ * and the query rounded as the cache type rounds it. */
+static void naive_attention(const elm__kv_t *kv, const float *q, uint32_t pos, uint32_t kvh,
+                            uint32_t hd, double *out)
+{
+    double *sc = malloc((pos + 1) * sizeof *sc), max = -INFINITY, sum = 0;
+    float *k = malloc(hd * sizeof *k), *qr = malloc(hd * sizeof *qr);
+    uint16_t *tmp = malloc(hd * 4);
+    kv->tr->from_float(q, tmp, hd);
+    kv->tr->to_float(tmp, qr, hd);
+    for (uint32_t t = 0; t <= pos; t++) {
+        kv->tr->to_float(elm__kv_k(kv, 0, t, kvh * hd), k, hd);
+        double dot = 0;
+        for (uint32_t i = 0; i < hd; i++)
+            dot += (double)qr[i] * k[i];
+        sc[t] = dot / sqrt((double)hd);
+        max = fmax(max, sc[t]);
+    }
+    for (uint32_t t = 0; t <= pos; t++)
+        sum += sc[t] = exp(sc[t] - max);
+    for (uint32_t d = 0; d < hd; d++) {
+        float v;
+        double acc = 0;
+        for (uint32_t t = 0; t <= pos; t++) {
+            const char *row = elm__kv_vt(kv, 0, kvh * hd + d);
+            kv->tr->to_float(row + (size_t)t * kv->esize, &v, 1);
+            acc += sc[t] * v;
+        }
+        out[d] = acc / sum;
+    }
+    free(sc);
+    free(k);
+    free(qr);
+    free(tmp);
+}
+
+/* Prefill blocks and single rows at awkward positions, GQA groups of 1, 2 and 7, f32 and f16
+ * caches: within 2e-5 (f32) or 3e-3 (f16: probabilities rounded to f16, as llama.cpp does) of
+ * the double-precision reference, and the same bits on 1 and 3 threads. */
+static void test_attention_reference(void **state)
+{
+    (void)state;
+    static const attn_shape_t shapes[] = {{4, 4, 8}, {4, 2, 16}, {14, 2, 64}, {6, 3, 40}};
+    static const uint32_t cases[][2] = {{0, 1},   {0, 7},    {5, 17},   {0, 33},
+                                        {100, 1}, {37, 100}, {150, 65}, {254, 1}};
+    static const elm_type_t kv_types[] = {ELM_TYPE_F32, ELM_TYPE_F16};
+    const uint32_t n_ctx = 255;
+    elm_pool_t *pool = NULL;
+    assert_int_equal(elm_pool_create(3, &pool, NULL), 0);
+    uint64_t rng = 99;
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (size_t ki = 0; ki < 2; ki++) {
+            const attn_shape_t *sh = &shapes[si];
+            const uint32_t hd = sh->head_dim, q_dim = sh->n_head * hd, dim = sh->n_head_kv * hd;
+            elm__kv_t kv;
+            assert_int_equal(elm__kv_init(&kv, kv_types[ki], 1, n_ctx, dim, NULL), 0);
+            float *row = malloc(dim * sizeof *row);
+            for (uint32_t t = 0; t < n_ctx; t++) {
+                for (uint32_t i = 0; i < dim; i++) {
+                    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+                    row[i] = ((float)(rng >> 40) / (float)(1u << 24) - 0.5f) * 4.0f;
+                }
+                elm__kv_store_k(&kv, 0, t, 0, row, dim);
+                for (uint32_t i = 0; i < dim; i++)
+                    row[i] = row[(i * 7 + 3) % dim] * 0.5f - 0.25f;
+                elm__kv_store_v(&kv, 0, t, 0, row, dim);
+            }
+            const size_t scratch =
+                elm__attn_scratch(n_ctx, hd, sh->n_head, sh->n_head_kv, kv.esize);
+            void *sc = malloc(3 * scratch);
+            double *ref = malloc(hd * sizeof *ref);
+            for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+                const uint32_t pos0 = cases[c][0], nr = cases[c][1];
+                float *q = malloc((size_t)nr * q_dim * sizeof *q);
+                float *o1 = malloc((size_t)nr * q_dim * sizeof *o1);
+                float *o3 = malloc((size_t)nr * q_dim * sizeof *o3);
+                for (size_t i = 0; i < (size_t)nr * q_dim; i++) {
+                    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+                    q[i] = ((float)(rng >> 40) / (float)(1u << 24) - 0.5f) * 3.0f;
+                }
+                elm__attn_t a = {.kv = &kv,
+                                 .layer = 0,
+                                 .q = q,
+                                 .q_stride = q_dim,
+                                 .out = o1,
+                                 .out_stride = q_dim,
+                                 .n_rows = nr,
+                                 .pos0 = pos0,
+                                 .n_head = sh->n_head,
+                                 .n_head_kv = sh->n_head_kv,
+                                 .head_dim = hd};
+                elm__attention(NULL, 1, &a, sc);
+                a.out = o3;
+                elm__attention(pool, 3, &a, sc);
+                assert_memory_equal(o1, o3, (size_t)nr * q_dim * sizeof *o1);
+                const double tol = kv_types[ki] == ELM_TYPE_F32 ? 2e-5 : 3e-3;
+                for (uint32_t r = 0; r < nr; r++)
+                    for (uint32_t h = 0; h < sh->n_head; h++) {
+                        const uint32_t kvh = h / (sh->n_head / sh->n_head_kv);
+                        naive_attention(&kv, q + (size_t)r * q_dim + h * hd, pos0 + r, kvh, hd,
+                                        ref);
+                        for (uint32_t d = 0; d < hd; d++) {
+                            const double got = o1[(size_t)r * q_dim + h * hd + d];
+                            if (!(fabs(got - ref[d]) <= tol))
+                                fail_msg("attention %u heads / %u kv x %u, %s cache, pos0 %u "
+                                         "rows %u: row %u head %u [%u] %.7g, reference %.7g",
+                                         sh->n_head, sh->n_head_kv, hd,
+                                         kv_types[ki] == ELM_TYPE_F32 ? "f32" : "f16", pos0, nr, r,
+                                         h, d, got, ref[d]);
+                        }
+                    }
+                free(q);
+                free(o1);
+                free(o3);
+            }
+            free(ref);
+            free(sc);
+            free(row);
+            elm__kv_free(&kv);
+        }
+    elm_pool_free(pool);
+}
+
+/* ---- grouped products against separate ones ---- */
+
+typedef struct {
+    int64_t n_rows;
+    int *hits; /* (3, n_rows, ld): times the epilogue saw each element */
+    int64_t ld;
+} cover_t;
+
+static void count_tile(void *ctx, int which, int64_t r0, int64_t r1, int64_t o0, int64_t o1)
+{
+    cover_t *c = ctx;
+    for (int64_t r = r0; r < r1; r++)
+        for (int64_t o = o0; o < o1; o++)
+            c->hits[((size_t)which * c->n_rows + r) * c->ld + o]++;
+}
+
+/* Random weights of type type, (ne1, ne0), quantized the way files are. */
+static elm__weight_t make_weight(elm_type_t type, int64_t ne0, int64_t ne1, uint64_t *rng)
+{
+    const elm_type_traits_t *tr = elm_traits(type);
+    elm__weight_t w = {.name = "w", .tr = tr, .ne0 = ne0, .ne1 = ne1};
+    w.row_bytes = (size_t)ne0 / tr->blck_size * tr->type_size;
+    float *f = malloc((size_t)ne0 * sizeof *f);
+    char *data = malloc(w.row_bytes * (size_t)ne1);
+    for (int64_t o = 0; o < ne1; o++) {
+        for (int64_t i = 0; i < ne0; i++) {
+            *rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
+            f[i] = (float)(*rng >> 40) / (float)(1u << 24) - 0.5f;
+        }
+        tr->quantize(f, data + (size_t)o * w.row_bytes, ne0);
+    }
+    free(f);
+    w.data = data;
+    return w;
+}
+
+/* Q/K/V-like (concatenated, head-aligned tiles) and gate/up-like (paired) groups give what
+ * separate products give, the epilogue sees every output element exactly once, and the results
+ * do not depend on the thread count; row counts cross the tile sizes. */
+static void test_matmul_groups(void **state)
+{
+    (void)state;
+    static const elm_type_t types[] = {ELM_TYPE_Q4_0, ELM_TYPE_Q4_K, ELM_TYPE_F16, ELM_TYPE_F32};
+    static const int64_t rows[] = {1, 5, 64, 70, 130};
+    elm_pool_t *pool = NULL;
+    assert_int_equal(elm_pool_create(3, &pool, NULL), 0);
+    uint64_t rng = 7;
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        const int64_t ne0 = 256;
+        for (int paired = 0; paired < 2; paired++) {
+            const int64_t ne1[3] = {paired ? 200 : 160, paired ? 200 : 48, 48};
+            const int n_out = paired ? 2 : 3;
+            elm__weight_t w[3];
+            for (int k = 0; k < n_out; k++)
+                w[k] = make_weight(types[ti], ne0, ne1[k], &rng);
+            const elm__weight_t *wp[3] = {&w[0], &w[1], &w[2]};
+            void *qbuf = malloc(elm__matmul_scratch(wp, (size_t)n_out, 130) + 1);
+            for (size_t ri = 0; ri < sizeof rows / sizeof rows[0]; ri++) {
+                const int64_t nr = rows[ri], ld = 200;
+                float *x = malloc((size_t)nr * ne0 * sizeof *x);
+                for (int64_t i = 0; i < nr * ne0; i++) {
+                    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+                    x[i] = ((float)(rng >> 40) / (float)(1u << 24) - 0.5f) * 2.0f;
+                }
+                float *y1[3], *y3[3], *sep[3];
+                cover_t cov = {.n_rows = nr, .ld = ld};
+                cov.hits = calloc((size_t)3 * nr * ld, sizeof *cov.hits);
+                elm__mm_group_t g = {.n_out = n_out,
+                                     .paired = paired,
+                                     .align = paired ? 1 : 16,
+                                     .epilogue = count_tile,
+                                     .ctx = &cov};
+                for (int k = 0; k < n_out; k++) {
+                    y1[k] = calloc((size_t)nr * ld, sizeof(float));
+                    y3[k] = calloc((size_t)nr * ld, sizeof(float));
+                    sep[k] = calloc((size_t)nr * ne1[k], sizeof(float));
+                    g.out[k] = (elm__mm_out_t){&w[k], y1[k], (size_t)ld};
+                    elm__matmul(NULL, 1, &w[k], x, nr, sep[k], qbuf);
+                }
+                elm__matmul_group(NULL, 1, &g, x, nr, qbuf);
+                for (int k = 0; k < n_out; k++)
+                    g.out[k].y = y3[k];
+                g.epilogue = NULL;
+                elm__matmul_group(pool, 3, &g, x, nr, qbuf);
+                for (int k = 0; k < n_out; k++) {
+                    assert_memory_equal(y1[k], y3[k], (size_t)nr * ld * sizeof(float));
+                    for (int64_t r = 0; r < nr; r++)
+                        for (int64_t o = 0; o < ld; o++) {
+                            const int hit = cov.hits[((size_t)(paired ? 0 : k) * nr + r) * ld + o];
+                            const int want = o < ne1[k];
+                            /* paired: one epilogue call (which 0) covers both products */
+                            if (!paired || k == 0)
+                                if (hit != want)
+                                    fail_msg("%s group %d rows %lld: product %d (%lld, %lld) "
+                                             "seen %d times by the epilogue",
+                                             elm_traits(types[ti])->name, paired, (long long)nr, k,
+                                             (long long)r, (long long)o, hit);
+                            if (o >= ne1[k]) continue;
+                            const float a = y1[k][r * ld + o], b = sep[k][r * ne1[k] + o];
+                            assert_memory_equal(&a, &b, sizeof a);
+                        }
+                }
+                for (int k = 0; k < n_out; k++) {
+                    free(y1[k]);
+                    free(y3[k]);
+                    free(sep[k]);
+                }
+                free(cov.hits);
+                free(x);
+            }
+            free(qbuf);
+            for (int k = 0; k < n_out; k++)
+                free((void *)w[k].data);
+        }
+    }
+    elm_pool_free(pool);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_models),        cmocka_unit_test(test_session_mechanics),
         cmocka_unit_test(test_hooks_and_timings), cmocka_unit_test(test_stories_golden),
         cmocka_unit_test(test_f16_kv_cache),      cmocka_unit_test(test_reference_models),
+        cmocka_unit_test(test_thread_counts),     cmocka_unit_test(test_attention_reference),
+        cmocka_unit_test(test_matmul_groups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,21 +37,32 @@ static void mark(void *ctx, int64_t begin, int64_t end, int thread)
         atomic_fetch_add(&l->hits[i], 1);
 }
 
-static void run_loop(elm_pool_t *p, int64_t n, int64_t min_chunk)
+/* Run a loop of n items on n_threads of the pool (0: all) and check every item ran once on a
+ * thread index below n_threads; returns how many distinct threads took part. */
+static int run_loop_on(elm_pool_t *p, int n_threads, int64_t n, int64_t min_chunk)
 {
     loop_t *l = calloc(1, sizeof *l);
     l->hits = calloc((size_t)(n > 0 ? n : 1), sizeof *l->hits);
     l->n = n;
-    l->n_threads = elm_pool_n_threads(p);
-    elm_pool_for(p, n, min_chunk, mark, l);
+    l->n_threads = n_threads > 0 ? n_threads : elm_pool_n_threads(p);
+    elm_pool_for_threads(p, n_threads, n, min_chunk, mark, l);
     for (int64_t i = 0; i < n; i++)
         if (atomic_load(&l->hits[i]) != 1)
             fail_msg("n %lld chunk %lld: item %lld ran %d times", (long long)n,
                      (long long)min_chunk, (long long)i, atomic_load(&l->hits[i]));
     assert_int_equal(atomic_load(&l->bad_range), 0);
     assert_int_equal(atomic_load(&l->bad_thread), 0);
+    int used = 0;
+    for (int t = 0; t < ELM_POOL_MAX_THREADS; t++)
+        used += atomic_load(&l->used[t]) > 0;
     free(l->hits);
     free(l);
+    return used;
+}
+
+static void run_loop(elm_pool_t *p, int64_t n, int64_t min_chunk)
+{
+    run_loop_on(p, 0, n, min_chunk);
 }
 
 static void test_every_item_once(void **state)
@@ -78,21 +89,54 @@ static void add_one(void *ctx, int64_t begin, int64_t end, int thread)
     atomic_fetch_add((atomic_llong *)ctx, end - begin);
 }
 
-/* Thousands of small loops in a row, as a forward pass dispatches them. */
+/* Thousands of small loops in a row, as a forward pass dispatches them; prints what one
+ * dispatch costs (the loop body is trivial), on all threads and on fewer. */
 static void test_many_dispatches(void **state)
+{
+    (void)state;
+    static const struct {
+        int pool, use;
+    } cases[] = {{2, 2}, {4, 4}, {4, 2}, {4, 1}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        elm_pool_t *p = NULL;
+        assert_int_equal(elm_pool_create(cases[c].pool, &p, NULL), 0);
+        atomic_llong total = 0;
+        const int loops = 20000;
+        const uint64_t d0 = elm_pool_dispatches(p), t0 = elm_time_ns();
+        for (int i = 0; i < loops; i++)
+            elm_pool_for_threads(p, cases[c].use, 64, 1, add_one, &total);
+        const uint64_t t1 = elm_time_ns();
+        assert_int_equal(atomic_load(&total), (long long)loops * 64);
+        /* a loop on one thread runs inline: no dispatch */
+        assert_int_equal(elm_pool_dispatches(p) - d0, cases[c].use > 1 ? (uint64_t)loops : 0);
+        printf("  %d loops on %d of %d threads: %.2f us per dispatch\n", loops, cases[c].use,
+               cases[c].pool, (double)(t1 - t0) / loops / 1e3);
+        elm_pool_free(p);
+    }
+}
+
+/* A loop on fewer threads than the pool has uses only the first ones, and the pool still runs
+ * loops on all of its threads afterwards (the idle workers were not lost). */
+static void test_fewer_threads(void **state)
 {
     (void)state;
     elm_pool_t *p = NULL;
     assert_int_equal(elm_pool_create(4, &p, NULL), 0);
-    atomic_llong total = 0;
-    const int loops = 20000;
-    uint64_t t0 = elm_time_ns();
-    for (int i = 0; i < loops; i++)
-        elm_pool_for(p, 64, 1, add_one, &total);
-    uint64_t t1 = elm_time_ns();
-    assert_int_equal(atomic_load(&total), (long long)loops * 64);
-    printf("  %d dispatches over 4 threads: %.2f us each\n", loops,
-           (double)(t1 - t0) / loops / 1e3);
+    static const int64_t sizes[] = {1, 7, 33, 1023, 4097};
+    for (int round = 0; round < 50; round++)
+        for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+            assert_true(run_loop_on(p, 2, sizes[s], 1) <= 2);
+            assert_int_equal(run_loop_on(p, 1, sizes[s], 1), 1);
+            assert_true(run_loop_on(p, 3, sizes[s], 1) <= 3);
+            run_loop_on(p, 0, sizes[s], 1);
+            run_loop_on(p, 99, sizes[s], 1); /* above the pool's count: all */
+        }
+    /* after the extra workers fell asleep, a loop on all threads wakes them */
+    run_loop_on(p, 2, 1000, 1);
+    struct timespec ts = {0, 50 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    run_loop_on(p, 4, 4097, 1);
+    run_loop_on(NULL, 3, 100, 1);
     elm_pool_free(p);
 }
 
@@ -127,9 +171,8 @@ static void test_bad_counts(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_item_once),
-        cmocka_unit_test(test_many_dispatches),
-        cmocka_unit_test(test_wake_after_sleep),
+        cmocka_unit_test(test_every_item_once), cmocka_unit_test(test_many_dispatches),
+        cmocka_unit_test(test_fewer_threads),   cmocka_unit_test(test_wake_after_sleep),
         cmocka_unit_test(test_bad_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -118,11 +118,15 @@ const char *elm_engine_archs(void);
 typedef struct {
     uint32_t n_ctx;     /* KV cache positions; 0 = the trained context, at most 4096 */
     uint32_t n_batch;   /* most tokens per forward pass (prefill is cut into such batches) */
-    int n_threads;      /* threads for matrix products and attention, caller included */
+    int n_threads;      /* threads for one-token decodes (generation), caller included */
     elm_type_t kv_type; /* ELM_TYPE_F32 or ELM_TYPE_F16 */
+    /* threads for batches of more than one token (prefill), llama.cpp's -tb; 0: n_threads.
+     * The session keeps one pool of max(n_threads, n_threads_batch) threads. Logits do not
+     * depend on either count. */
+    int n_threads_batch;
 } elm_session_params_t;
 
-/* n_ctx 0, n_batch 512, 1 thread, F16 cache (llama.cpp's default). */
+/* n_ctx 0, n_batch 512, 1 thread (for batches too), F16 cache (llama.cpp's default). */
 elm_session_params_t elm_session_default_params(void);
 
 typedef struct elm_session elm_session_t;

@@ -36,6 +36,16 @@ int elm_pool_n_threads(const elm_pool_t *p);
  * call elm_pool_for on the same pool, and one thread at a time may dispatch. */
 void elm_pool_for(elm_pool_t *p, int64_t n, int64_t min_chunk, elm_pool_fn fn, void *ctx);
 
+/* elm_pool_for on the first n_threads threads of the pool (the caller included); the others
+ * are not woken. n_threads < 1 or above the pool's count means all of them. Lets one pool serve
+ * prefill and generation with different thread counts. */
+void elm_pool_for_threads(elm_pool_t *p, int n_threads, int64_t n, int64_t min_chunk,
+                          elm_pool_fn fn, void *ctx);
+
+/* Loops handed to worker threads so far (loops that ran inline on the caller do not count):
+ * a figure for measuring dispatches per token. 0 for NULL. */
+uint64_t elm_pool_dispatches(const elm_pool_t *p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,6 @@
-/* The thread pool: persistent workers that spin briefly, then sleep on a condition variable,
- * between parallel loops; a loop hands out ranges of items through one atomic counter. */
+/* The thread pool: persistent workers that spin briefly, then sleep on their own condition
+ * variable, between parallel loops; a loop hands out ranges of items through one atomic counter
+ * and may use fewer threads than the pool has (the rest stay asleep). */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -11,21 +12,30 @@
  * products of one forward pass, short enough not to burn a core when idle. */
 #define SPIN_ROUNDS 20000
 
+/* The published loop word: generation << 16 | threads the loop runs on. One atomic word, so a
+ * worker never pairs one loop's generation with another loop's thread count. */
+#define WORD(gen, nt)   ((gen) << 16 | (uint64_t)(nt))
+#define WORD_GEN(w)     ((w) >> 16)
+#define WORD_THREADS(w) ((int)((w)&0xffff))
+
 typedef struct {
     elm_pool_t *pool;
     int index;
-} worker_arg_t;
+    atomic_int sleeping; /* inside pthread_cond_wait on wake (set under the pool's mutex) */
+    pthread_cond_t wake;
+} worker_t;
 
 struct elm_pool {
     int n_threads;
     pthread_t *threads;
-    worker_arg_t *args;
+    worker_t *workers; /* (n_threads - 1) */
     int n_started;
+    uint64_t n_dispatches;
 
     pthread_mutex_t mu;
-    pthread_cond_t wake; /* workers wait here for a new generation */
-    pthread_cond_t done; /* the dispatcher waits here for the last worker */
-    atomic_uint_fast64_t generation;
+    pthread_cond_t done;     /* the dispatcher waits here for the last worker */
+    atomic_int caller_waits; /* the dispatcher sleeps on done */
+    atomic_uint_fast64_t word;
     atomic_int stop;
     atomic_int pending; /* workers still inside the current loop */
 
@@ -47,26 +57,42 @@ static void run_ranges(elm_pool_t *p, int thread)
     }
 }
 
+/* Whether loop word w (not yet seen) asks for worker index. */
+static int wanted(uint64_t w, uint64_t seen, int index)
+{
+    return WORD_GEN(w) != WORD_GEN(seen) && index < WORD_THREADS(w);
+}
+
 static void *worker_main(void *arg)
 {
-    worker_arg_t *wa = arg;
-    elm_pool_t *p = wa->pool;
+    worker_t *wk = arg;
+    elm_pool_t *p = wk->pool;
     uint64_t seen = 0;
+    int spin = 0; /* poll first only after taking part in a loop: more work is likely near */
     for (;;) {
-        int spins = 0;
-        while (atomic_load(&p->generation) == seen && !atomic_load(&p->stop) &&
-               spins < SPIN_ROUNDS) {
-            spins++;
-            if ((spins & 255) == 0) sched_yield();
+        uint64_t w = atomic_load(&p->word);
+        for (int spins = 0;
+             spin && !wanted(w, seen, wk->index) && !atomic_load(&p->stop) && spins < SPIN_ROUNDS;
+             spins++) {
+            if ((spins & 255) == 255) sched_yield();
+            w = atomic_load(&p->word);
         }
-        pthread_mutex_lock(&p->mu);
-        while (atomic_load(&p->generation) == seen && !atomic_load(&p->stop))
-            pthread_cond_wait(&p->wake, &p->mu);
-        pthread_mutex_unlock(&p->mu);
+        if (!wanted(w, seen, wk->index) && !atomic_load(&p->stop)) {
+            pthread_mutex_lock(&p->mu);
+            atomic_store(&wk->sleeping, 1);
+            /* Loops this worker is not wanted in pass by without waking it. */
+            while (!wanted(w = atomic_load(&p->word), seen, wk->index) && !atomic_load(&p->stop)) {
+                seen = w;
+                pthread_cond_wait(&wk->wake, &p->mu);
+            }
+            atomic_store(&wk->sleeping, 0);
+            pthread_mutex_unlock(&p->mu);
+        }
         if (atomic_load(&p->stop)) return NULL;
-        seen = atomic_load(&p->generation);
-        run_ranges(p, wa->index);
-        if (atomic_fetch_sub(&p->pending, 1) == 1) {
+        seen = w;
+        run_ranges(p, wk->index);
+        spin = 1;
+        if (atomic_fetch_sub(&p->pending, 1) == 1 && atomic_load(&p->caller_waits)) {
             pthread_mutex_lock(&p->mu);
             pthread_cond_signal(&p->done);
             pthread_mutex_unlock(&p->mu);
@@ -84,23 +110,29 @@ int elm_pool_create(int n_threads, elm_pool_t **out, elm_diag_t *diag)
     if (!p) return elm_diag(diag, ELM_ENOMEM, "thread pool: out of memory");
     p->n_threads = n_threads;
     pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
-    atomic_init(&p->generation, 0);
+    atomic_init(&p->caller_waits, 0);
+    atomic_init(&p->word, 0);
     atomic_init(&p->stop, 0);
     atomic_init(&p->pending, 0);
     atomic_init(&p->next, 0);
     int rc = 0;
     if (n_threads > 1) {
         p->threads = calloc((size_t)n_threads - 1, sizeof *p->threads);
-        p->args = calloc((size_t)n_threads - 1, sizeof *p->args);
-        if (!p->threads || !p->args) {
+        p->workers = calloc((size_t)n_threads - 1, sizeof *p->workers);
+        if (!p->threads || !p->workers) {
             rc = elm_diag(diag, ELM_ENOMEM, "thread pool: out of memory");
             goto fail;
         }
         for (int i = 0; i < n_threads - 1; i++) {
-            p->args[i] = (worker_arg_t){p, i + 1};
-            int err = pthread_create(&p->threads[i], NULL, worker_main, &p->args[i]);
+            worker_t *wk = &p->workers[i];
+            wk->pool = p;
+            wk->index = i + 1;
+            atomic_init(&wk->sleeping, 0);
+            pthread_cond_init(&wk->wake, NULL);
+        }
+        for (int i = 0; i < n_threads - 1; i++) {
+            int err = pthread_create(&p->threads[i], NULL, worker_main, &p->workers[i]);
             if (err) {
                 rc = elm_diag(diag, elm_from_errno(err),
                               "thread pool: cannot start thread %d of %d", i + 2, n_threads);
@@ -121,15 +153,18 @@ void elm_pool_free(elm_pool_t *p)
     if (!p) return;
     pthread_mutex_lock(&p->mu);
     atomic_store(&p->stop, 1);
-    pthread_cond_broadcast(&p->wake);
+    for (int i = 0; i < p->n_started; i++)
+        pthread_cond_signal(&p->workers[i].wake);
     pthread_mutex_unlock(&p->mu);
     for (int i = 0; i < p->n_started; i++)
         pthread_join(p->threads[i], NULL);
-    pthread_cond_destroy(&p->wake);
+    if (p->workers)
+        for (int i = 0; i < p->n_threads - 1; i++)
+            pthread_cond_destroy(&p->workers[i].wake);
     pthread_cond_destroy(&p->done);
     pthread_mutex_destroy(&p->mu);
     free(p->threads);
-    free(p->args);
+    free(p->workers);
     free(p);
 }
 
@@ -138,28 +173,46 @@ int elm_pool_n_threads(const elm_pool_t *p)
     return p ? p->n_threads : 1;
 }
 
+uint64_t elm_pool_dispatches(const elm_pool_t *p)
+{
+    return p ? p->n_dispatches : 0;
+}
+
 void elm_pool_for(elm_pool_t *p, int64_t n, int64_t min_chunk, elm_pool_fn fn, void *ctx)
+{
+    elm_pool_for_threads(p, 0, n, min_chunk, fn, ctx);
+}
+
+void elm_pool_for_threads(elm_pool_t *p, int n_threads, int64_t n, int64_t min_chunk,
+                          elm_pool_fn fn, void *ctx)
 {
     if (n <= 0) return;
     if (min_chunk < 1) min_chunk = 1;
-    if (!p || p->n_threads == 1 || n <= min_chunk) {
+    const int nt = !p ? 1 : n_threads < 1 || n_threads > p->n_threads ? p->n_threads : n_threads;
+    if (nt == 1 || n <= min_chunk) {
         fn(ctx, 0, n, 0);
         return;
     }
     /* About four ranges per thread: small enough to balance, large enough to keep the counter
      * cold. */
-    int64_t chunk = n / (4 * (int64_t)p->n_threads);
+    int64_t chunk = n / (4 * (int64_t)nt);
     if (chunk < min_chunk) chunk = min_chunk;
     p->fn = fn;
     p->ctx = ctx;
     p->n = n;
     p->chunk = chunk;
+    p->n_dispatches++;
     atomic_store(&p->next, 0);
-    atomic_store(&p->pending, p->n_threads - 1);
-    pthread_mutex_lock(&p->mu);
-    atomic_fetch_add(&p->generation, 1);
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->mu);
+    atomic_store(&p->pending, nt - 1);
+    atomic_store(&p->word, WORD(WORD_GEN(atomic_load(&p->word)) + 1, (uint64_t)nt));
+    for (int i = 0; i < nt - 1; i++) {
+        worker_t *wk = &p->workers[i];
+        if (atomic_load(&wk->sleeping)) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&wk->wake);
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
 
     run_ranges(p, 0);
 
@@ -168,8 +221,12 @@ void elm_pool_for(elm_pool_t *p, int64_t n, int64_t min_chunk, elm_pool_fn fn, v
         spins++;
         if ((spins & 255) == 0) sched_yield();
     }
-    pthread_mutex_lock(&p->mu);
-    while (atomic_load(&p->pending) > 0)
-        pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+    if (atomic_load(&p->pending) > 0) {
+        pthread_mutex_lock(&p->mu);
+        atomic_store(&p->caller_waits, 1);
+        while (atomic_load(&p->pending) > 0)
+            pthread_cond_wait(&p->done, &p->mu);
+        atomic_store(&p->caller_waits, 0);
+        pthread_mutex_unlock(&p->mu);
+    }
 }

@@ -66,14 +66,56 @@ struct elm_model {
 
 /* ---- matrix product ---- */
 
-/* Bytes of scratch elm__matmul needs to quantize n rows of n_in activations for w. */
-size_t elm__matmul_scratch(const elm__weight_t *w, int64_t n_rows);
+/* One product of a group: y[r * ldy + o] = w_o · x[r] for o < w->ne1. */
+typedef struct {
+    const elm__weight_t *w;
+    float *y; /* (n_rows, ldy) */
+    size_t ldy;
+} elm__mm_out_t;
 
-/* y[r][o] = w_o · x[r] for r < n_rows, o < w->ne1; x is (n_rows, w->ne0), y is (n_rows,
- * w->ne1). Activations are first converted to the weight's vec_dot_type, once per row, into
- * qbuf (elm__matmul_scratch bytes), as llama.cpp's CPU backend does. Parallel over output rows. */
-void elm__matmul(elm_pool_t *pool, const elm__weight_t *w, const float *x, int64_t n_rows, float *y,
-                 void *qbuf);
+/* Called once per finished tile: output columns [o0, o1) of product `which` (of every product
+ * when paired) for activation rows [r0, r1). Runs on the pool thread that computed the tile, so
+ * it may only touch those elements (and what they alone feed). */
+typedef void (*elm__mm_epilogue_fn)(void *ctx, int which, int64_t r0, int64_t r1, int64_t o0,
+                                    int64_t o1);
+
+#define ELM__MM_MAX_OUT 3
+
+/* Products that read the same activations, run as one pool loop: the activations are converted
+ * once per distinct vec_dot_type, and the tiles of every product share the loop. */
+typedef struct {
+    elm__mm_out_t out[ELM__MM_MAX_OUT];
+    int n_out;
+    /* Every product has the same ne1 and a task computes the same columns of each (gate and
+     * up, whose epilogue needs both). */
+    bool paired;
+    int64_t align;                /* tiles of output columns start at multiples of align (1: any) */
+    elm__mm_epilogue_fn epilogue; /* NULL: none */
+    void *ctx;
+} elm__mm_group_t;
+
+/* Bytes of scratch elm__matmul_group needs for n_rows activation rows of the products of any
+ * group over these weights (room for ELM__MM_MAX_OUT conversions). */
+size_t elm__matmul_scratch(const elm__weight_t *const *ws, size_t n_ws, int64_t n_rows);
+
+/* Run the group over x (n_rows, ne0) on n_threads of the pool, qbuf holding the converted
+ * activations. One activation row (decode) is one vec_dot per output row; more rows are split
+ * into 2-D tiles (output columns × activation rows, sized so a tile's weight slice stays in L2)
+ * computed by the type's gemm kernel, or by vec_dot loops where it has none. The tiling depends
+ * only on the shapes, never on the thread count, so results do not either. */
+void elm__matmul_group(elm_pool_t *pool, int n_threads, const elm__mm_group_t *g, const float *x,
+                       int64_t n_rows, void *qbuf);
+
+/* y[r * ldy + o] = dot(row o of w, row r of a), the elm_gemm_fn contract, through tr's gemm
+ * when there are several activation rows and the type has one, else vec_dot per element (weight
+ * row outer, so each stays in L1 across the activations). */
+void elm__matmul_block(const elm_type_traits_t *tr, int64_t n, int64_t n_out, int64_t n_act,
+                       const void *w, size_t w_stride, const void *a, size_t a_stride, float *y,
+                       size_t ldy);
+
+/* One product y (n_rows, w->ne1) = x · wᵀ with no epilogue. */
+void elm__matmul(elm_pool_t *pool, int n_threads, const elm__weight_t *w, const float *x,
+                 int64_t n_rows, float *y, void *qbuf);
 
 /* The smallest range of items worth one task of the pool, when each item costs about
  * work_per_item multiply-adds: at least floor items and ELM__TASK_MIN_WORK work in all. */
@@ -84,16 +126,16 @@ static inline int64_t elm__min_chunk(int64_t work_per_item, int64_t floor)
     return n > floor ? n : floor;
 }
 
-#endif
-
 /* ---- KV cache ---- */
 
 /* Keys and values of every layer and position, f32 or f16. */
 typedef struct {
     elm_type_t type;
+    const elm_type_traits_t *tr;  /* the element type's kernels (dot products on cache rows) */
+    size_t esize;                 /* bytes per element */
     uint32_t n_layer, n_ctx, dim; /* dim = n_head_kv * head_dim */
     void *k;                      /* (n_layer, n_ctx, dim) */
-    void *v;                      /* (n_layer, n_ctx, dim) */
+    void *v;                      /* (n_layer, dim, n_ctx): transposed */
 } elm__kv_t;
 
 /* Allocate the cache (zeroed). ELM_ENOTSUP for a type other than f32/f16. */
@@ -102,11 +144,45 @@ int elm__kv_init(elm__kv_t *kv, elm_type_t type, uint32_t n_layer, uint32_t n_ct
 void elm__kv_free(elm__kv_t *kv);
 /* Bytes the cache holds. */
 uint64_t elm__kv_bytes(const elm__kv_t *kv);
-/* Store one position's key and value rows (dim floats each). */
-void elm__kv_store(elm__kv_t *kv, uint32_t layer, uint32_t pos, const float *k, const float *v);
-/* q · k[layer][pos][off .. off+n). */
-float elm__kv_dot_k(const elm__kv_t *kv, uint32_t layer, uint32_t pos, uint32_t off, const float *q,
-                    uint32_t n);
-/* out[0..n) += a * v[layer][pos][off .. off+n). */
-void elm__kv_axpy_v(const elm__kv_t *kv, uint32_t layer, uint32_t pos, uint32_t off, float a,
-                    float *out, uint32_t n);
+/* Element off of the key row of (layer, pos); key rows are dim elements apart. */
+const void *elm__kv_k(const elm__kv_t *kv, uint32_t layer, uint32_t pos, uint32_t off);
+/* Value dimension d of layer over positions 0..n_ctx-1: a row of n_ctx elements. */
+const void *elm__kv_vt(const elm__kv_t *kv, uint32_t layer, uint32_t d);
+/* Store n key (value) elements of (layer, pos) from column off on. */
+void elm__kv_store_k(elm__kv_t *kv, uint32_t layer, uint32_t pos, uint32_t off, const float *k,
+                     uint32_t n);
+void elm__kv_store_v(elm__kv_t *kv, uint32_t layer, uint32_t pos, uint32_t off, const float *v,
+                     uint32_t n);
+
+/* ---- attention ---- */
+
+/* Causal attention of n_rows query rows at positions pos0.. over the cache (which already holds
+ * those positions), with grouped KV heads. */
+typedef struct {
+    const elm__kv_t *kv;
+    uint32_t layer;
+    const float *q; /* (n_rows, q_stride): head h at column h * head_dim, roped */
+    size_t q_stride;
+    float *out; /* (n_rows, out_stride): head h at column h * head_dim */
+    size_t out_stride;
+    uint32_t n_rows, pos0;
+    uint32_t n_head, n_head_kv, head_dim;
+} elm__attn_t;
+
+/* Bytes of per-thread scratch elm__attention needs for a cache of n_ctx positions. */
+size_t elm__attn_scratch(uint32_t n_ctx, uint32_t head_dim, uint32_t n_head, uint32_t n_head_kv,
+                         size_t esize);
+
+/* softmax(q·kᵀ / sqrt(head_dim)) · v for every query row and head, on n_threads of the pool,
+ * scratch holding elm__attn_scratch bytes per pool thread. Memory is O(n_ctx) per thread,
+ * never O(n²): a task is a block of query rows of some heads of one KV head, scored against
+ * every position at once (the kernels' gemm, or vec_dot) with rows of n_ctx scores. */
+void elm__attention(elm_pool_t *pool, int n_threads, const elm__attn_t *a, void *scratch);
+
+/* ---- session ---- */
+
+/* Pool loops the session has handed to worker threads so far (elm_pool_dispatches of its pool;
+ * 0 on one thread): dispatches per token, for measurements. */
+uint64_t elm__session_dispatches(const elm_session_t *s);
+
+#endif

@@ -1,5 +1,8 @@
-/* The KV cache: one key row and one value row per layer and position, stored as f32 or f16
- * (the conversion is round-to-nearest-even, as ggml's cpy does). */
+/* The KV cache: per layer, one key row per position (position-major) and the values transposed
+ * (one row per value dimension, position-minor), stored as f32 or f16 (the conversion is
+ * round-to-nearest-even, as ggml's cpy does). Keys position-major make q·k a dot product over
+ * a key row; values transposed make the weighted sum of values a dot product over positions, so
+ * attention runs on the kernels' f16/f32 dot products and matrix products. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +16,8 @@ int elm__kv_init(elm__kv_t *kv, elm_type_t type, uint32_t n_layer, uint32_t n_ct
         return elm_diag(diag, ELM_ENOTSUP, "KV cache type %s is not supported (use f32 or f16)",
                         elm_type_info(type) ? elm_type_info(type)->name : "?");
     kv->type = type;
+    kv->tr = elm_traits(type);
+    kv->esize = type == ELM_TYPE_F16 ? 2 : 4;
     kv->n_layer = n_layer;
     kv->n_ctx = n_ctx;
     kv->dim = dim;
@@ -36,64 +41,35 @@ void elm__kv_free(elm__kv_t *kv)
     kv->k = kv->v = NULL;
 }
 
-static size_t elt_size(const elm__kv_t *kv)
-{
-    return kv->type == ELM_TYPE_F16 ? 2 : 4;
-}
-
 uint64_t elm__kv_bytes(const elm__kv_t *kv)
 {
-    return 2ull * kv->n_layer * kv->n_ctx * kv->dim * elt_size(kv);
+    return 2ull * kv->n_layer * kv->n_ctx * kv->dim * kv->esize;
 }
 
-static size_t row_index(const elm__kv_t *kv, uint32_t layer, uint32_t pos)
+const void *elm__kv_k(const elm__kv_t *kv, uint32_t layer, uint32_t pos, uint32_t off)
 {
-    return ((size_t)layer * kv->n_ctx + pos) * kv->dim;
+    return (const char *)kv->k + (((size_t)layer * kv->n_ctx + pos) * kv->dim + off) * kv->esize;
 }
 
-void elm__kv_store(elm__kv_t *kv, uint32_t layer, uint32_t pos, const float *k, const float *v)
+const void *elm__kv_vt(const elm__kv_t *kv, uint32_t layer, uint32_t d)
 {
-    size_t at = row_index(kv, layer, pos);
-    if (kv->type == ELM_TYPE_F32) {
-        memcpy((float *)kv->k + at, k, kv->dim * sizeof(float));
-        memcpy((float *)kv->v + at, v, kv->dim * sizeof(float));
-        return;
-    }
-    uint16_t *kh = (uint16_t *)kv->k + at, *vh = (uint16_t *)kv->v + at;
-    for (uint32_t i = 0; i < kv->dim; i++) {
-        kh[i] = elm_fp32_to_fp16(k[i]);
-        vh[i] = elm_fp32_to_fp16(v[i]);
-    }
+    return (const char *)kv->v + (((size_t)layer * kv->dim + d) * kv->n_ctx) * kv->esize;
 }
 
-float elm__kv_dot_k(const elm__kv_t *kv, uint32_t layer, uint32_t pos, uint32_t off, const float *q,
-                    uint32_t n)
+void elm__kv_store_k(elm__kv_t *kv, uint32_t layer, uint32_t pos, uint32_t off, const float *k,
+                     uint32_t n)
 {
-    size_t at = row_index(kv, layer, pos) + off;
-    float s = 0;
-    if (kv->type == ELM_TYPE_F32) {
-        const float *k = (const float *)kv->k + at;
-        for (uint32_t i = 0; i < n; i++)
-            s += q[i] * k[i];
-    } else {
-        const uint16_t *k = (const uint16_t *)kv->k + at;
-        for (uint32_t i = 0; i < n; i++)
-            s += q[i] * elm_fp16_to_fp32(k[i]);
-    }
-    return s;
+    kv->tr->from_float(k, (void *)elm__kv_k(kv, layer, pos, off), n);
 }
 
-void elm__kv_axpy_v(const elm__kv_t *kv, uint32_t layer, uint32_t pos, uint32_t off, float a,
-                    float *out, uint32_t n)
+void elm__kv_store_v(elm__kv_t *kv, uint32_t layer, uint32_t pos, uint32_t off, const float *v,
+                     uint32_t n)
 {
-    size_t at = row_index(kv, layer, pos) + off;
-    if (kv->type == ELM_TYPE_F32) {
-        const float *v = (const float *)kv->v + at;
-        for (uint32_t i = 0; i < n; i++)
-            out[i] += a * v[i];
-    } else {
-        const uint16_t *v = (const uint16_t *)kv->v + at;
-        for (uint32_t i = 0; i < n; i++)
-            out[i] += a * elm_fp16_to_fp32(v[i]);
+    for (uint32_t i = 0; i < n; i++) {
+        char *at = (char *)elm__kv_vt(kv, layer, off + i) + (size_t)pos * kv->esize;
+        if (kv->type == ELM_TYPE_F16)
+            *(uint16_t *)(void *)at = elm_fp32_to_fp16(v[i]);
+        else
+            memcpy(at, &v[i], sizeof(float));
     }
 }

@@ -1,67 +1,167 @@
-/* The weight × activation product of the forward pass: activations converted once per row to
- * the weight's dot-product type (q8_0, q8_K, f16; f32 weights take them as they are), then one
- * vec_dot per (output row, activation row), spread over the pool by output rows. */
-#include <string.h>
+/* The weight × activation products of the forward pass. Activations are converted once per
+ * row to the weights' dot-product type (q8_0, q8_K, f16; f32 weights take them as they are),
+ * once for every product of a group that reads them. Decode (one row) is one vec_dot per output
+ * row; prefill is cut into 2-D tiles handed to the type's gemm kernel. Products of a group
+ * (q/k/v, gate/up) share one pool loop, and an epilogue fuses the steps that follow each tile
+ * (bias, RoPE, cache store, SiLU × up, residual add) while its outputs are still in cache. */
 
 #include "engine/engine_internal.h"
 
-size_t elm__matmul_scratch(const elm__weight_t *w, int64_t n_rows)
+/* Decode: output rows per task unit (rounded up to the group's alignment). */
+#define TILE_OUT_DECODE 16
+/* Prefill: output rows × activation rows of a tile. 64 weight rows of a 0.5-1B model are
+ * 30-180 KiB, kept in L2 while 64 activation rows stream past them. */
+#define TILE_OUT 64
+#define TILE_ACT 64
+
+static size_t act_row_bytes(const elm__weight_t *w)
 {
     uint64_t row = 0;
     if (w->tr->vec_dot_type == ELM_TYPE_F32) return 0;
     if (elm_type_row_size(w->tr->vec_dot_type, (uint64_t)w->ne0, &row) != 0) return 0;
-    return (size_t)row * (size_t)n_rows;
+    return (size_t)row;
+}
+
+size_t elm__matmul_scratch(const elm__weight_t *const *ws, size_t n_ws, int64_t n_rows)
+{
+    size_t best = 0;
+    for (size_t i = 0; i < n_ws; i++) {
+        size_t b = act_row_bytes(ws[i]);
+        if (b > best) best = b;
+    }
+    return best * (size_t)n_rows * ELM__MM_MAX_OUT;
 }
 
 typedef struct {
-    const elm__weight_t *w;
+    const elm__mm_group_t *g;
     const float *x;
-    const void *act; /* activations in vec_dot_type, row stride act_stride */
-    size_t act_stride;
-    void *qbuf;
-    elm_from_float_fn from_float;
     int64_t n_rows;
-    float *y;
-} matmul_job_t;
+    /* activations of each product in its vec_dot_type, act_stride bytes a row */
+    const void *act[ELM__MM_MAX_OUT];
+    size_t act_stride[ELM__MM_MAX_OUT];
+    /* conversions: which products own a converted copy (the others share one) */
+    int conv[ELM__MM_MAX_OUT], n_conv;
+    /* tiling */
+    int64_t tile_o, tile_r, n_rt;
+    int64_t first[ELM__MM_MAX_OUT + 1]; /* first tile of each product (not paired) */
+} mm_job_t;
 
-static void quantize_rows(void *ctx, int64_t begin, int64_t end, int thread)
+static void convert_rows(void *ctx, int64_t begin, int64_t end, int thread)
 {
     (void)thread;
-    matmul_job_t *j = ctx;
-    for (int64_t r = begin; r < end; r++)
-        j->from_float(j->x + r * j->w->ne0, (char *)j->qbuf + (size_t)r * j->act_stride, j->w->ne0);
-}
-
-static void dot_rows(void *ctx, int64_t begin, int64_t end, int thread)
-{
-    (void)thread;
-    const matmul_job_t *j = ctx;
-    const elm__weight_t *w = j->w;
-    const elm_vec_dot_fn dot = w->tr->vec_dot;
-    for (int64_t o = begin; o < end; o++) {
-        const void *wrow = (const char *)w->data + (size_t)o * w->row_bytes;
-        for (int64_t r = 0; r < j->n_rows; r++)
-            dot(w->ne0, &j->y[r * w->ne1 + o], wrow,
-                (const char *)j->act + (size_t)r * j->act_stride);
+    const mm_job_t *j = ctx;
+    for (int64_t it = begin; it < end; it++) {
+        const int i = j->conv[it / j->n_rows];
+        const int64_t r = it % j->n_rows, n = j->g->out[i].w->ne0;
+        const elm_from_float_fn from = elm_traits(j->g->out[i].w->tr->vec_dot_type)->from_float;
+        from(j->x + r * n, (char *)j->act[i] + (size_t)r * j->act_stride[i], n);
     }
 }
 
-void elm__matmul(elm_pool_t *pool, const elm__weight_t *w, const float *x, int64_t n_rows, float *y,
-                 void *qbuf)
+void elm__matmul_block(const elm_type_traits_t *tr, int64_t n, int64_t n_out, int64_t n_act,
+                       const void *w, size_t w_stride, const void *a, size_t a_stride, float *y,
+                       size_t ldy)
 {
-    matmul_job_t j = {.w = w, .x = x, .n_rows = n_rows, .y = y, .qbuf = qbuf};
-    if (n_rows <= 0) return;
-    if (w->tr->vec_dot_type == ELM_TYPE_F32) {
-        j.act = x;
-        j.act_stride = (size_t)w->ne0 * sizeof(float);
-    } else {
-        j.from_float = elm_traits(w->tr->vec_dot_type)->from_float;
-        j.act = qbuf;
-        j.act_stride = elm__matmul_scratch(w, 1);
-        elm_pool_for(pool, n_rows, elm__min_chunk(w->ne0, 1), quantize_rows, &j);
+    if (n_act > 1 && tr->gemm) {
+        tr->gemm(n, n_out, n_act, w, w_stride, a, a_stride, y, ldy);
+        return;
     }
-    /* Output rows in ranges of at least 16, and of enough work that waking a thread pays off
-     * (a 64 x 64 matrix of a tiny model is faster on one thread than handed around). */
-    int64_t chunk = elm__min_chunk(w->ne0 * (int64_t)n_rows, 16);
-    elm_pool_for(pool, w->ne1, chunk, dot_rows, &j);
+    for (int64_t o = 0; o < n_out; o++)
+        for (int64_t r = 0; r < n_act; r++)
+            tr->vec_dot(n, &y[(size_t)r * ldy + o], (const char *)w + (size_t)o * w_stride,
+                        (const char *)a + (size_t)r * a_stride);
+}
+
+/* Outputs [o0, o1) × activation rows [r0, r1) of product i. */
+static void tile(const mm_job_t *j, int i, int64_t o0, int64_t o1, int64_t r0, int64_t r1)
+{
+    const elm__mm_out_t *out = &j->g->out[i];
+    const elm__weight_t *w = out->w;
+    elm__matmul_block(w->tr, w->ne0, o1 - o0, r1 - r0,
+                      (const char *)w->data + (size_t)o0 * w->row_bytes, w->row_bytes,
+                      (const char *)j->act[i] + (size_t)r0 * j->act_stride[i], j->act_stride[i],
+                      out->y + (size_t)r0 * out->ldy + o0, out->ldy);
+}
+
+static void run_tiles(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    const mm_job_t *j = ctx;
+    const elm__mm_group_t *g = j->g;
+    for (int64_t it = begin; it < end; it++) {
+        int i = 0;
+        if (!g->paired)
+            while (it >= j->first[i + 1])
+                i++;
+        const int64_t local = it - (g->paired ? 0 : j->first[i]);
+        const int64_t ne1 = g->out[i].w->ne1;
+        const int64_t o0 = local / j->n_rt * j->tile_o, r0 = local % j->n_rt * j->tile_r;
+        const int64_t o1 = o0 + j->tile_o < ne1 ? o0 + j->tile_o : ne1;
+        const int64_t r1 = r0 + j->tile_r < j->n_rows ? r0 + j->tile_r : j->n_rows;
+        if (g->paired)
+            for (int k = 0; k < g->n_out; k++)
+                tile(j, k, o0, o1, r0, r1);
+        else
+            tile(j, i, o0, o1, r0, r1);
+        if (g->epilogue) g->epilogue(g->ctx, i, r0, r1, o0, o1);
+    }
+}
+
+static int64_t round_up(int64_t n, int64_t m)
+{
+    return (n + m - 1) / m * m;
+}
+
+void elm__matmul_group(elm_pool_t *pool, int n_threads, const elm__mm_group_t *g, const float *x,
+                       int64_t n_rows, void *qbuf)
+{
+    if (n_rows <= 0 || g->n_out <= 0) return;
+    mm_job_t j = {.g = g, .x = x, .n_rows = n_rows};
+    const int64_t ne0 = g->out[0].w->ne0;
+
+    /* One converted copy of x per distinct vec_dot_type. */
+    size_t off = 0;
+    for (int i = 0; i < g->n_out; i++) {
+        const elm__weight_t *w = g->out[i].w;
+        if (w->tr->vec_dot_type == ELM_TYPE_F32) {
+            j.act[i] = x;
+            j.act_stride[i] = (size_t)ne0 * sizeof(float);
+            continue;
+        }
+        int same = -1;
+        for (int k = 0; k < i; k++)
+            if (g->out[k].w->tr->vec_dot_type == w->tr->vec_dot_type) same = k;
+        if (same >= 0) {
+            j.act[i] = j.act[same];
+            j.act_stride[i] = j.act_stride[same];
+            continue;
+        }
+        j.act_stride[i] = act_row_bytes(w);
+        j.act[i] = (char *)qbuf + off;
+        off += j.act_stride[i] * (size_t)n_rows;
+        j.conv[j.n_conv++] = i;
+    }
+    if (j.n_conv)
+        elm_pool_for_threads(pool, n_threads, j.n_conv * n_rows, elm__min_chunk(ne0, 1),
+                             convert_rows, &j);
+
+    const int64_t align = g->align > 0 ? g->align : 1;
+    j.tile_o = round_up(n_rows == 1 ? TILE_OUT_DECODE : TILE_OUT, align);
+    j.tile_r = n_rows < TILE_ACT ? n_rows : TILE_ACT;
+    j.n_rt = (n_rows + j.tile_r - 1) / j.tile_r;
+    int64_t n_items = 0;
+    for (int i = 0; i < (g->paired ? 1 : g->n_out); i++) {
+        j.first[i] = n_items;
+        n_items += (g->out[i].w->ne1 + j.tile_o - 1) / j.tile_o * j.n_rt;
+    }
+    j.first[g->paired ? 1 : g->n_out] = n_items;
+    const int64_t work = j.tile_o * j.tile_r * ne0 * (g->paired ? g->n_out : 1);
+    elm_pool_for_threads(pool, n_threads, n_items, elm__min_chunk(work, 1), run_tiles, &j);
+}
+
+void elm__matmul(elm_pool_t *pool, int n_threads, const elm__weight_t *w, const float *x,
+                 int64_t n_rows, float *y, void *qbuf)
+{
+    const elm__mm_group_t g = {.out = {{w, y, (size_t)w->ne1}}, .n_out = 1, .align = 1};
+    elm__matmul_group(pool, n_threads, &g, x, n_rows, qbuf);
 }

@@ -101,12 +101,17 @@ static double rng_uniform(uint64_t *state)
 
 /* Repetition, frequency and presence penalties on the logits of tokens seen in the window
  * (llama.cpp's llama_sampler_penalties). */
+static bool penalties_active(const elm_sampler_t *s)
+{
+    const elm_sampler_params_t *p = &s->p;
+    return s->hist_n > 0 &&
+           (p->repeat_penalty != 1.0f || p->freq_penalty != 0.0f || p->presence_penalty != 0.0f);
+}
+
 static void penalties(elm_sampler_t *s, elm_token_prob_t *c)
 {
     const elm_sampler_params_t *p = &s->p;
-    if (s->hist_n == 0 ||
-        (p->repeat_penalty == 1.0f && p->freq_penalty == 0.0f && p->presence_penalty == 0.0f))
-        return;
+    if (!penalties_active(s)) return;
     for (uint32_t i = 0; i < s->hist_n; i++) {
         const int32_t t = s->hist[i];
         if (t >= 0 && (uint32_t)t < s->n_vocab) s->count[t]++;
@@ -178,6 +183,14 @@ uint32_t elm_sampler_candidates(elm_sampler_t *s, const float *logits, elm_token
 {
     const elm_sampler_params_t *p = &s->p;
     elm_token_prob_t *c = out;
+    if (p->temp <= 0 && !penalties_active(s)) {
+        /* Greedy without penalties: the first largest logit, without copying the vocabulary. */
+        uint32_t best = 0;
+        for (uint32_t i = 1; i < s->n_vocab; i++)
+            if (logits[i] > logits[best]) best = i;
+        c[0] = (elm_token_prob_t){(int32_t)best, logits[best], 1};
+        return 1;
+    }
     for (uint32_t i = 0; i < s->n_vocab; i++)
         c[i] = (elm_token_prob_t){(int32_t)i, logits[i], 0};
     penalties(s, c);

@@ -1,11 +1,14 @@
 /* Sessions: the KV cache and scratch of one conversation, and the forward pass of the llama
  * block over a batch of tokens (README §2.2 of the reference data): embedding, per layer RMSNorm,
  * Q/K/V (+ biases), RoPE, causal attention with GQA, output projection, SwiGLU FFN, and the
- * final norm and output matrix for the rows that want logits. */
+ * final norm and output matrix for the rows that want logits. Each layer is five pool loops:
+ * Q/K/V as one (bias, RoPE and the cache store fused in), attention, the output projection
+ * (residual add fused), gate/up as one (SiLU × up fused), and down (residual add fused). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "edgelm/ops.h"
 #include "engine/engine_internal.h"
 
 struct elm_session {
@@ -22,8 +25,9 @@ struct elm_session {
     float *att_out;  /* (n_batch, q_dim) */
     float *hb, *hb2; /* (n_batch, n_ff) */
     float *rope;     /* (n_batch, n_rot) cos, sin pairs of each row's position */
-    float *att;      /* (n_threads, n_ctx) attention scores of one query row */
+    void *att;       /* (pool threads, elm__attn_scratch) attention scratch */
     void *qbuf;      /* activations converted for a matrix product */
+    int nt_batch;    /* threads for batches of more than one token */
     float *logits;   /* (logits_cap, n_vocab) */
     uint32_t logits_cap, n_logits;
 };
@@ -38,15 +42,14 @@ elm_session_params_t elm_session_default_params(void)
 
 static size_t max_scratch(const elm_model_t *m, int64_t n_rows)
 {
-    size_t best = elm__matmul_scratch(&m->output, n_rows);
+    const elm__weight_t *out = &m->output;
+    size_t best = elm__matmul_scratch(&out, 1, n_rows);
     for (uint32_t il = 0; il < m->hp.n_layer; il++) {
         const elm__layer_t *L = &m->layers[il];
         const elm__weight_t *ws[] = {&L->wq,     &L->wk,   &L->wv,    &L->wo,
                                      &L->w_gate, &L->w_up, &L->w_down};
-        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) {
-            size_t s = elm__matmul_scratch(ws[i], n_rows);
-            if (s > best) best = s;
-        }
+        size_t s = elm__matmul_scratch(ws, sizeof ws / sizeof ws[0], n_rows);
+        if (s > best) best = s;
     }
     return best;
 }
@@ -62,6 +65,11 @@ int elm_session_create(const elm_model_t *m, const elm_session_params_t *p, elm_
     if (sp.n_threads < 1 || sp.n_threads > ELM_POOL_MAX_THREADS)
         return elm_diag(diag, ELM_ERANGE, "session: thread count %d is out of range (1..%d)",
                         sp.n_threads, ELM_POOL_MAX_THREADS);
+    if (sp.n_threads_batch < 0 || sp.n_threads_batch > ELM_POOL_MAX_THREADS)
+        return elm_diag(diag, ELM_ERANGE,
+                        "session: batch thread count %d is out of range (1..%d, or 0 for the "
+                        "generation thread count)",
+                        sp.n_threads_batch, ELM_POOL_MAX_THREADS);
     if (sp.n_ctx == 0) sp.n_ctx = hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096;
     if (sp.n_ctx > hp->n_ctx_train)
         elm_log(ELM_LOG_WARN,
@@ -78,8 +86,10 @@ int elm_session_create(const elm_model_t *m, const elm_session_params_t *p, elm_
     s->q_dim = hp->n_head * hp->head_dim;
     s->kv_dim = hp->n_head_kv * hp->head_dim;
     int rc;
+    s->nt_batch = sp.n_threads_batch ? sp.n_threads_batch : sp.n_threads;
+    const int n_pool = sp.n_threads > s->nt_batch ? sp.n_threads : s->nt_batch;
     if ((rc = elm__kv_init(&s->kv, sp.kv_type, hp->n_layer, s->n_ctx, s->kv_dim, diag))) goto fail;
-    if (sp.n_threads > 1 && (rc = elm_pool_create(sp.n_threads, &s->pool, diag))) goto fail;
+    if (n_pool > 1 && (rc = elm_pool_create(n_pool, &s->pool, diag))) goto fail;
     const size_t B = sp.n_batch;
     s->x = malloc(B * hp->n_embd * sizeof(float));
     s->xb = malloc(B * hp->n_embd * sizeof(float));
@@ -90,7 +100,8 @@ int elm_session_create(const elm_model_t *m, const elm_session_params_t *p, elm_
     s->hb = malloc(B * hp->n_ff * sizeof(float));
     s->hb2 = malloc(B * hp->n_ff * sizeof(float));
     s->rope = malloc(B * hp->n_rot * sizeof(float));
-    s->att = malloc((size_t)sp.n_threads * s->n_ctx * sizeof(float));
+    s->att = malloc((size_t)n_pool * elm__attn_scratch(s->n_ctx, hp->head_dim, hp->n_head,
+                                                       hp->n_head_kv, s->kv.esize));
     s->qbuf = malloc(max_scratch(m, (int64_t)B) + 1);
     if (!s->x || !s->xb || !s->q || !s->k || !s->v || !s->att_out || !s->hb || !s->hb2 ||
         !s->rope || !s->att || !s->qbuf) {
@@ -137,6 +148,11 @@ const elm_model_t *elm_session_model(const elm_session_t *s)
 {
     return s->m;
 }
+uint64_t elm__session_dispatches(const elm_session_t *s)
+{
+    return elm_pool_dispatches(s->pool);
+}
+
 uint32_t elm_session_n_logits(const elm_session_t *s)
 {
     return s->n_logits;
@@ -163,97 +179,100 @@ void elm_session_reset(elm_session_t *s)
 
 /* ---- layer pieces ---- */
 
-/* y = x / sqrt(mean(x²) + eps) * w, ggml's rms_norm (sum in double) followed by the mul. */
-static void rmsnorm(float *y, const float *x, const float *w, uint32_t n, float eps)
-{
-    double sum = 0;
-    for (uint32_t i = 0; i < n; i++)
-        sum += (double)(x[i] * x[i]);
-    const float mean = (float)(sum / n);
-    const float scale = 1.0f / sqrtf(mean + eps);
-    for (uint32_t i = 0; i < n; i++)
-        y[i] = (x[i] * scale) * w[i];
-}
-
-/* cos and sin of every rotated pair at position pos, computed as ggml's rope cache does:
- * θ_i = pos · base^(−2i/n_rot) / f_i, with the power built up by repeated multiplication. */
+/* cos (cs[i]) and sin (cs[n_rot/2 + i]) of every rotated pair i at position pos, computed as
+ * ggml's rope cache does: θ_i = pos · base^(−2i/n_rot) / f_i, with the power built up by
+ * repeated multiplication. */
 static void rope_table(float *cs, uint32_t pos, const elm_hparams_t *hp, const float *freqs)
 {
     const float theta_scale = powf(hp->rope_base, -2.0f / (float)hp->n_rot);
+    const uint32_t half = hp->n_rot / 2;
     float theta = (float)pos;
-    for (uint32_t i = 0; i < hp->n_rot / 2; i++) {
+    for (uint32_t i = 0; i < half; i++) {
         const float t = freqs ? theta / freqs[i] : theta;
-        cs[2 * i] = cosf(t);
-        cs[2 * i + 1] = sinf(t);
+        cs[i] = cosf(t);
+        cs[half + i] = sinf(t);
         theta *= theta_scale;
     }
 }
 
 /* Rotate the first n_rot values of each of n_heads heads: pairs (2i, 2i+1) in llama's NORM
- * mode, (i, i + n_rot/2) in NEOX mode. */
-static void rope_apply(float *x, uint32_t n_heads, uint32_t head_dim, const float *cs,
+ * mode, (i, i + n_rot/2) in NEOX mode. Plain scalar C: it touches q_dim + kv_dim values per
+ * token, a few microseconds against milliseconds of matrix products. */
+static void rope_apply(float *x, uint32_t n_heads, uint32_t head_dim, const float *restrict cs,
                        const elm_hparams_t *hp)
 {
     const uint32_t half = hp->n_rot / 2;
     for (uint32_t h = 0; h < n_heads; h++) {
-        float *v = x + (size_t)h * head_dim;
-        for (uint32_t i = 0; i < half; i++) {
-            const uint32_t a = hp->rope_neox ? i : 2 * i, b = hp->rope_neox ? i + half : 2 * i + 1;
-            const float c = cs[2 * i], sn = cs[2 * i + 1];
-            const float x0 = v[a], x1 = v[b];
-            v[a] = x0 * c - x1 * sn;
-            v[b] = x0 * sn + x1 * c;
+        float *restrict v = x + (size_t)h * head_dim;
+        if (hp->rope_neox) {
+            float *restrict v1 = v + half;
+            const float *c_ = cs, *s_ = cs + half;
+            for (uint32_t i = 0; i < half; i++) {
+                const float x0 = v[i], x1 = v1[i], c = c_[i], sn = s_[i];
+                v[i] = x0 * c - x1 * sn;
+                v1[i] = x0 * sn + x1 * c;
+            }
+        } else {
+            for (uint32_t i = 0; i < half; i++) {
+                const float x0 = v[2 * i], x1 = v[2 * i + 1], c = cs[i], sn = cs[half + i];
+                v[2 * i] = x0 * c - x1 * sn;
+                v[2 * i + 1] = x0 * sn + x1 * c;
+            }
         }
     }
 }
 
-static void add_bias(float *x, const elm__vec_t *b, uint32_t n_rows, uint32_t dim)
-{
-    if (!b->v) return;
-    for (uint32_t r = 0; r < n_rows; r++)
-        for (uint32_t i = 0; i < dim; i++)
-            x[(size_t)r * dim + i] += b->v[i];
-}
-
-/* ---- attention ---- */
+/* ---- fused epilogues ----
+ * What follows each tile of a product, run by the thread that computed it. */
 
 typedef struct {
     elm_session_t *s;
-    uint32_t layer;
-    uint32_t pos0;  /* position of batch row 0 */
-    uint32_t first; /* first batch row that needs attention */
-} attn_job_t;
+    const elm__layer_t *L;
+    uint32_t layer, pos0;
+} qkv_ctx_t;
 
-/* One (query row, head) per item: softmax(q·k_j / sqrt(head_dim)) over j <= pos, then the
- * weighted sum of v_j, with a per-thread score row of n_ctx floats (never n × n). */
-static void attn_items(void *ctx, int64_t begin, int64_t end, int thread)
+/* Q, K and V tiles (whole heads): bias, RoPE on Q and K, K and V into the cache. */
+static void qkv_epilogue(void *ctx, int which, int64_t r0, int64_t r1, int64_t o0, int64_t o1)
 {
-    const attn_job_t *j = ctx;
-    elm_session_t *s = j->s;
+    const qkv_ctx_t *c = ctx;
+    elm_session_t *s = c->s;
     const elm_hparams_t *hp = &s->m->hp;
-    const uint32_t hd = hp->head_dim, group = hp->n_head / hp->n_head_kv;
-    const float scale = 1.0f / sqrtf((float)hd);
-    float *att = s->att + (size_t)thread * s->n_ctx;
-    for (int64_t it = begin; it < end; it++) {
-        const uint32_t r = j->first + (uint32_t)(it / hp->n_head), h = (uint32_t)(it % hp->n_head);
-        const uint32_t pos = j->pos0 + r, koff = (h / group) * hd;
-        const float *q = s->q + (size_t)r * s->q_dim + (size_t)h * hd;
-        float max = -INFINITY;
-        for (uint32_t t = 0; t <= pos; t++) {
-            att[t] = elm__kv_dot_k(&s->kv, j->layer, t, koff, q, hd) * scale;
-            if (att[t] > max) max = att[t];
-        }
-        double sum = 0;
-        for (uint32_t t = 0; t <= pos; t++) {
-            att[t] = expf(att[t] - max);
-            sum += att[t];
-        }
-        const float inv = (float)(1.0 / sum);
-        float *o = s->att_out + (size_t)r * s->q_dim + (size_t)h * hd;
-        memset(o, 0, hd * sizeof(float));
-        for (uint32_t t = 0; t <= pos; t++)
-            elm__kv_axpy_v(&s->kv, j->layer, t, koff, att[t] * inv, o, hd);
+    const elm__vec_t *bias = which == 0 ? &c->L->bq : which == 1 ? &c->L->bk : &c->L->bv;
+    float *base = which == 0 ? s->q : which == 1 ? s->k : s->v;
+    const size_t dim = which == 0 ? s->q_dim : s->kv_dim;
+    const uint32_t n = (uint32_t)(o1 - o0), off = (uint32_t)o0;
+    for (int64_t r = r0; r < r1; r++) {
+        float *y = base + (size_t)r * dim + o0;
+        const uint32_t pos = c->pos0 + (uint32_t)r;
+        if (bias->v) elm_ops()->add(y, bias->v + o0, n);
+        if (which < 2)
+            rope_apply(y, n / hp->head_dim, hp->head_dim, s->rope + (size_t)r * hp->n_rot, hp);
+        if (which == 1) elm__kv_store_k(&s->kv, c->layer, pos, off, y, n);
+        if (which == 2) elm__kv_store_v(&s->kv, c->layer, pos, off, y, n);
     }
+}
+
+typedef struct {
+    float *x, *y; /* (rows, ld) */
+    size_t ld;
+} rows_ctx_t;
+
+/* x += y over the tile: the residual add after the output and down projections. */
+static void residual_epilogue(void *ctx, int which, int64_t r0, int64_t r1, int64_t o0, int64_t o1)
+{
+    (void)which;
+    const rows_ctx_t *c = ctx;
+    for (int64_t r = r0; r < r1; r++)
+        elm_ops()->add(c->x + r * c->ld + o0, c->y + r * c->ld + o0, o1 - o0);
+}
+
+/* x = SiLU(x) × y over the tile: gate and up, computed by the same task. */
+static void swiglu_epilogue(void *ctx, int which, int64_t r0, int64_t r1, int64_t o0, int64_t o1)
+{
+    (void)which;
+    const rows_ctx_t *c = ctx;
+    for (int64_t r = r0; r < r1; r++)
+        elm_ops()->silu_mul(c->x + r * c->ld + o0, c->y + r * c->ld + o0, o1 - o0);
 }
 
 /* ---- forward pass ---- */
@@ -264,8 +283,10 @@ static void forward(elm_session_t *s, const int32_t *tokens, uint32_t n, uint32_
 {
     const elm_model_t *m = s->m;
     const elm_hparams_t *hp = &m->hp;
+    const elm_ops_t *ops = elm_ops();
     const uint32_t E = hp->n_embd, F = hp->n_ff, pos0 = s->n_past;
     elm_pool_t *pool = s->pool;
+    const int nt = n > 1 ? s->nt_batch : s->p.n_threads;
 
     for (uint32_t r = 0; r < n; r++) {
         const elm__weight_t *te = &m->tok_embd;
@@ -280,47 +301,61 @@ static void forward(elm_session_t *s, const int32_t *tokens, uint32_t n, uint32_
         const uint32_t r0 = il + 1 == hp->n_layer ? first : 0, nr = n - r0;
 
         for (uint32_t r = 0; r < n; r++)
-            rmsnorm(s->xb + (size_t)r * E, s->x + (size_t)r * E, L->attn_norm.v, E, hp->rms_eps);
-        elm__matmul(pool, &L->wq, s->xb, n, s->q, s->qbuf);
-        elm__matmul(pool, &L->wk, s->xb, n, s->k, s->qbuf);
-        elm__matmul(pool, &L->wv, s->xb, n, s->v, s->qbuf);
-        add_bias(s->q, &L->bq, n, s->q_dim);
-        add_bias(s->k, &L->bk, n, s->kv_dim);
-        add_bias(s->v, &L->bv, n, s->kv_dim);
-        for (uint32_t r = 0; r < n; r++) {
-            const float *cs = s->rope + (size_t)r * hp->n_rot;
-            rope_apply(s->q + (size_t)r * s->q_dim, hp->n_head, hp->head_dim, cs, hp);
-            rope_apply(s->k + (size_t)r * s->kv_dim, hp->n_head_kv, hp->head_dim, cs, hp);
-            elm__kv_store(&s->kv, il, pos0 + r, s->k + (size_t)r * s->kv_dim,
-                          s->v + (size_t)r * s->kv_dim);
-        }
-        attn_job_t aj = {s, il, pos0, r0};
-        elm_pool_for(pool, (int64_t)nr * hp->n_head,
-                     elm__min_chunk((int64_t)(pos0 + r0 + nr) * hp->head_dim * 2, 1), attn_items,
-                     &aj);
+            ops->rmsnorm(s->xb + (size_t)r * E, s->x + (size_t)r * E, L->attn_norm.v, E,
+                         hp->rms_eps);
+        qkv_ctx_t qc = {s, L, il, pos0};
+        const elm__mm_group_t qkv = {
+            .out = {{&L->wq, s->q, s->q_dim}, {&L->wk, s->k, s->kv_dim}, {&L->wv, s->v, s->kv_dim}},
+            .n_out = 3,
+            .align = hp->head_dim,
+            .epilogue = qkv_epilogue,
+            .ctx = &qc};
+        elm__matmul_group(pool, nt, &qkv, s->xb, n, s->qbuf);
+
+        const elm__attn_t at = {.kv = &s->kv,
+                                .layer = il,
+                                .q = s->q + (size_t)r0 * s->q_dim,
+                                .q_stride = s->q_dim,
+                                .out = s->att_out + (size_t)r0 * s->q_dim,
+                                .out_stride = s->q_dim,
+                                .n_rows = nr,
+                                .pos0 = pos0 + r0,
+                                .n_head = hp->n_head,
+                                .n_head_kv = hp->n_head_kv,
+                                .head_dim = hp->head_dim};
+        elm__attention(pool, nt, &at, s->att);
 
         float *x = s->x + (size_t)r0 * E, *xb = s->xb + (size_t)r0 * E;
-        elm__matmul(pool, &L->wo, s->att_out + (size_t)r0 * s->q_dim, nr, xb, s->qbuf);
-        for (size_t i = 0; i < (size_t)nr * E; i++)
-            x[i] += xb[i];
+        rows_ctx_t res = {x, xb, E};
+        const elm__mm_group_t wo = {.out = {{&L->wo, xb, E}},
+                                    .n_out = 1,
+                                    .align = 1,
+                                    .epilogue = residual_epilogue,
+                                    .ctx = &res};
+        elm__matmul_group(pool, nt, &wo, s->att_out + (size_t)r0 * s->q_dim, nr, s->qbuf);
 
         for (uint32_t r = 0; r < nr; r++)
-            rmsnorm(xb + (size_t)r * E, x + (size_t)r * E, L->ffn_norm.v, E, hp->rms_eps);
-        elm__matmul(pool, &L->w_gate, xb, nr, s->hb, s->qbuf);
-        elm__matmul(pool, &L->w_up, xb, nr, s->hb2, s->qbuf);
-        for (size_t i = 0; i < (size_t)nr * F; i++) {
-            const float g = s->hb[i];
-            s->hb[i] = g / (1.0f + expf(-g)) * s->hb2[i];
-        }
-        elm__matmul(pool, &L->w_down, s->hb, nr, xb, s->qbuf);
-        for (size_t i = 0; i < (size_t)nr * E; i++)
-            x[i] += xb[i];
+            ops->rmsnorm(xb + (size_t)r * E, x + (size_t)r * E, L->ffn_norm.v, E, hp->rms_eps);
+        rows_ctx_t glu = {s->hb, s->hb2, F};
+        const elm__mm_group_t gate_up = {.out = {{&L->w_gate, s->hb, F}, {&L->w_up, s->hb2, F}},
+                                         .n_out = 2,
+                                         .paired = true,
+                                         .align = 1,
+                                         .epilogue = swiglu_epilogue,
+                                         .ctx = &glu};
+        elm__matmul_group(pool, nt, &gate_up, xb, nr, s->qbuf);
+        const elm__mm_group_t down = {.out = {{&L->w_down, xb, E}},
+                                      .n_out = 1,
+                                      .align = 1,
+                                      .epilogue = residual_epilogue,
+                                      .ctx = &res};
+        elm__matmul_group(pool, nt, &down, s->hb, nr, s->qbuf);
     }
 
     for (uint32_t r = first; r < n; r++)
-        rmsnorm(s->xb + (size_t)r * E, s->x + (size_t)r * E, m->output_norm.v, E, hp->rms_eps);
+        ops->rmsnorm(s->xb + (size_t)r * E, s->x + (size_t)r * E, m->output_norm.v, E, hp->rms_eps);
     if (first < n)
-        elm__matmul(pool, &m->output, s->xb + (size_t)first * E, n - first, out, s->qbuf);
+        elm__matmul(pool, nt, &m->output, s->xb + (size_t)first * E, n - first, out, s->qbuf);
     s->n_past += n;
 }
 

@@ -34,7 +34,8 @@ static const char usage_text[] =
     "                         phi3, gemma, mistral-v7, zephyr, ...) instead of the detected one\n"
     "  --tokens LIST          prompt as comma-separated token ids; prints ids\n"
     "  -n, --n-predict N      tokens to generate (default 128)\n"
-    "  -t, --threads N        threads (default: the number of CPUs)\n"
+    "  -t, --threads N        threads for generation (default: the number of CPUs)\n"
+    "  -tb, --threads-batch N threads for the prompt's batches (default: the same as -t)\n"
     "  --ctx N                context size (default: the trained context, at most 4096)\n"
     "  --batch N              most prompt tokens per forward pass (default 512)\n"
     "  --kv-type f16|f32      KV cache type (default f16)\n"
@@ -185,6 +186,7 @@ int elm_cmd_run(int argc, char **argv)
     const char *model = NULL, *tokens_arg = NULL, *text = NULL, *system = NULL, *tmpl_name = NULL;
     bool chat = false;
     int64_t n_predict = 128, n_threads = sysconf(_SC_NPROCESSORS_ONLN), n_ctx = 0, n_batch = 512;
+    int64_t n_threads_batch = 0; /* 0: as -t */
     bool ignore_eos = false, seed_given = false;
     elm_type_t kv_type = ELM_TYPE_F16;
     elm_sampler_params_t sp = elm_sampler_default_params();
@@ -227,6 +229,10 @@ int elm_cmd_run(int argc, char **argv)
         } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
             if (!elm_cli_parse_i64(v, 1, ELM_POOL_MAX_THREADS, &n_threads))
                 return elm_cli_usage_error(CMD, "-t must be a thread count in 1..%d, not '%s'",
+                                           ELM_POOL_MAX_THREADS, v);
+        } else if (!strcmp(a, "-tb") || !strcmp(a, "--threads-batch")) {
+            if (!elm_cli_parse_i64(v, 1, ELM_POOL_MAX_THREADS, &n_threads_batch))
+                return elm_cli_usage_error(CMD, "-tb must be a thread count in 1..%d, not '%s'",
                                            ELM_POOL_MAX_THREADS, v);
         } else if (!strcmp(a, "--ctx")) {
             if (!elm_cli_parse_i64(v, 1, 1 << 24, &n_ctx))
@@ -336,6 +342,7 @@ int elm_cmd_run(int argc, char **argv)
     ssp.n_ctx = (uint32_t)n_ctx;
     ssp.n_batch = (uint32_t)n_batch;
     ssp.n_threads = (int)n_threads;
+    ssp.n_threads_batch = (int)n_threads_batch;
     ssp.kv_type = kv_type;
     if ((rc = elm_session_create(m, &ssp, &s, &d))) goto fail;
     if ((rc = elm_sampler_create(&sp, hp->n_vocab, &smp, &d))) goto fail;
@@ -353,12 +360,15 @@ int elm_cmd_run(int argc, char **argv)
 
     elm_timing_summary_t sum;
     elm_timings_summary(&tm, &sum);
+    char tb_note[48] = "";
+    if (n_threads_batch && n_threads_batch != n_threads)
+        snprintf(tb_note, sizeof tb_note, " (%d for the prompt)", (int)n_threads_batch);
     fprintf(stderr,
             "edgelm run: load %.1f ms | prompt %" PRIu32 " tokens, %.1f tok/s | generated %" PRIu32
-            " tokens, %.1f tok/s | TTFT %.1f ms (%.1f ms with load) | %d threads, ctx %" PRIu32
+            " tokens, %.1f tok/s | TTFT %.1f ms (%.1f ms with load) | %d threads%s, ctx %" PRIu32
             ", stop: %s\n",
             sum.load_ms, sum.n_prompt, sum.prefill_tps, sum.n_generated, sum.gen_tps, sum.ttft_ms,
-            sum.ttft_cold_ms, (int)n_threads, elm_session_n_ctx(s),
+            sum.ttft_cold_ms, (int)n_threads, tb_note, elm_session_n_ctx(s),
             pr.eog ? "eos" : stop_name(tm.stop));
     status = 0;
     goto done;

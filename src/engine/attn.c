@@ -1,0 +1,128 @@
+/* Causal self-attention over the KV cache with grouped KV heads. A task is a block of query rows
+ * of some of the query heads that share one KV head: its queries are converted to the cache type
+ * once, scored against every cached position in one product (the kernels' gemm, or vec_dot per
+ * score), turned into softmax numerators in place, and multiplied by the transposed values in a
+ * second product. Scratch is O(n_ctx) rows per thread, never O(n²). */
+#include <math.h>
+#include <string.h>
+
+#include "edgelm/ops.h"
+#include "engine/engine_internal.h"
+
+/* Prefill: about this many queries (heads × rows) per task, so the products reuse each key and
+ * value row across many queries. */
+#define ATTN_QUERIES 64
+
+typedef struct {
+    const elm__attn_t *a;
+    char *scratch;
+    size_t per_thread;
+    uint32_t hg, rb; /* heads and rows per task */
+    uint32_t n_hsub, n_rb;
+} attn_job_t;
+
+static uint32_t max_queries(uint32_t group)
+{
+    return group > ATTN_QUERIES ? group : ATTN_QUERIES;
+}
+
+/* Bytes a piece of scratch takes: rounded up to a cache line, one line apart from the next. */
+static size_t piece(size_t bytes)
+{
+    return (bytes + 63) / 64 * 64 + 64;
+}
+
+size_t elm__attn_scratch(uint32_t n_ctx, uint32_t head_dim, uint32_t n_head, uint32_t n_head_kv,
+                         size_t esize)
+{
+    const size_t nq = max_queries(n_head / n_head_kv);
+    /* queries, scores, probabilities, outputs, 1/sums */
+    return piece(nq * head_dim * esize) + piece(nq * n_ctx * sizeof(float)) +
+           piece(nq * n_ctx * esize) + piece(nq * head_dim * sizeof(float)) +
+           piece(nq * sizeof(float));
+}
+
+static char *carve(char **at, size_t bytes)
+{
+    char *p = *at;
+    *at += piece(bytes);
+    return p;
+}
+
+static void attn_task(const attn_job_t *j, int64_t item, int thread)
+{
+    const elm__attn_t *a = j->a;
+    const elm__kv_t *kv = a->kv;
+    const elm_type_traits_t *tr = kv->tr;
+    const elm_ops_t *ops = elm_ops();
+    const uint32_t hd = a->head_dim, group = a->n_head / a->n_head_kv, n_ctx = kv->n_ctx;
+    const size_t es = kv->esize;
+    const uint32_t rblk = (uint32_t)(item % j->n_rb), hsub = (uint32_t)(item / j->n_rb % j->n_hsub),
+                   kvh = (uint32_t)(item / j->n_rb / j->n_hsub);
+    const uint32_t r0 = rblk * j->rb, r1 = r0 + j->rb < a->n_rows ? r0 + j->rb : a->n_rows;
+    const uint32_t h0 = kvh * group + hsub * j->hg, nq = (r1 - r0) * j->hg;
+    const uint32_t np = a->pos0 + r1; /* positions the last row sees */
+    const float scale = 1.0f / sqrtf((float)hd);
+
+    char *at = j->scratch + (size_t)thread * j->per_thread;
+    const size_t nqm = max_queries(group);
+    char *q = carve(&at, nqm * hd * es);
+    float *s = (float *)(void *)carve(&at, nqm * n_ctx * sizeof(float));
+    char *p = carve(&at, nqm * n_ctx * es);
+    float *o = (float *)(void *)carve(&at, nqm * hd * sizeof(float));
+    float *inv = (float *)(void *)carve(&at, nqm * sizeof(float));
+
+    /* query qi = (row - r0) * hg + head - h0 */
+    for (uint32_t r = r0; r < r1; r++)
+        for (uint32_t hl = 0; hl < j->hg; hl++)
+            tr->from_float(a->q + (size_t)r * a->q_stride + (size_t)(h0 + hl) * hd,
+                           q + (size_t)((r - r0) * j->hg + hl) * hd * es, hd);
+
+    /* scores of every query against positions 0..np-1 */
+    const char *k = elm__kv_k(kv, a->layer, 0, kvh * hd);
+    const size_t k_stride = (size_t)kv->dim * es;
+    elm__matmul_block(tr, hd, np, nq, k, k_stride, q, hd * es, s, n_ctx);
+
+    /* causal softmax numerators, zero past each row's own position */
+    for (uint32_t qi = 0; qi < nq; qi++) {
+        float *row = s + (size_t)qi * n_ctx;
+        const uint32_t n = a->pos0 + r0 + qi / j->hg + 1;
+        inv[qi] = 1.0f / ops->softmax_exp(row, n, scale);
+        memset(row + n, 0, (np - n) * sizeof(float));
+        tr->from_float(row, p + (size_t)qi * n_ctx * es, np);
+    }
+
+    /* o = p · v over positions, with v stored transposed: one row per value dimension */
+    const char *vt = elm__kv_vt(kv, a->layer, kvh * hd);
+    const size_t vt_stride = (size_t)n_ctx * es;
+    elm__matmul_block(tr, np, hd, nq, vt, vt_stride, p, n_ctx * es, o, hd);
+
+    for (uint32_t qi = 0; qi < nq; qi++) {
+        const uint32_t r = r0 + qi / j->hg, h = h0 + qi % j->hg;
+        ops->scale(a->out + (size_t)r * a->out_stride + (size_t)h * hd, o + (size_t)qi * hd,
+                   inv[qi], hd);
+    }
+}
+
+static void attn_items(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    for (int64_t it = begin; it < end; it++)
+        attn_task(ctx, it, thread);
+}
+
+void elm__attention(elm_pool_t *pool, int n_threads, const elm__attn_t *a, void *scratch)
+{
+    const uint32_t group = a->n_head / a->n_head_kv;
+    attn_job_t j = {.a = a, .scratch = scratch};
+    j.per_thread =
+        elm__attn_scratch(a->kv->n_ctx, a->head_dim, a->n_head, a->n_head_kv, a->kv->esize);
+    /* One row: a task per query head, for parallelism. More rows: every head of the group with
+     * a block of rows, for reuse of each cache row across queries. */
+    j.hg = a->n_rows == 1 ? 1 : group;
+    j.rb = a->n_rows == 1 ? 1 : max_queries(group) / group;
+    j.n_hsub = group / j.hg;
+    j.n_rb = (a->n_rows + j.rb - 1) / j.rb;
+    const int64_t n_items = (int64_t)a->n_head_kv * j.n_hsub * j.n_rb;
+    const int64_t work = (int64_t)j.hg * j.rb * (a->pos0 + a->n_rows) * a->head_dim * 2;
+    elm_pool_for_threads(pool, n_threads, n_items, elm__min_chunk(work, 1), attn_items, &j);
+}
