@@ -444,6 +444,17 @@ static void test_store_evals(void **state)
                                   "UPDATE schema_version SET version = 1",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
+    /* and without the v3 columns of `runs` (docs/store.md) */
+    static const char *const v3[] = {
+        "git_hash", "model_sha256", "cpufreq", "nvpmodel", "target_url", "target_arrival",
+        "concurrency", "requests", "errors", "error_detail", "ttft_p50_ms", "ttft_p90_ms",
+        "ttft_p99_ms", "itl_p50_ms", "itl_p90_ms", "itl_p99_ms", "tps_p50", "e2e_p50_ms",
+        "e2e_p99_ms", "throughput_tps", "energy_per_request_j"};
+    for (size_t i = 0; i < sizeof v3 / sizeof v3[0]; i++) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "ALTER TABLE runs DROP COLUMN %s", v3[i]);
+        assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    }
     sqlite3_close(db);
 
     /* opening upgrades it in place, keeping the runs */
@@ -500,8 +511,11 @@ static void test_store_evals(void **state)
     elm_store_close(s);
 
     assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    assert_int_equal(query_int(db, "SELECT version FROM schema_version"), 2);
+    assert_int_equal(query_int(db, "SELECT version FROM schema_version"), 3);
     assert_int_equal(query_int(db, "SELECT count(*) FROM schema_version"), 1);
+    /* the upgrade added the v3 columns: NULL in the old rows */
+    assert_int_equal(query_int(db, "SELECT count(*) FROM runs WHERE git_hash IS NULL AND "
+                                   "energy_per_request_j IS NULL"), 2);
     assert_int_equal(query_int(db, "SELECT count(*) FROM eval_items WHERE eval_id = 2"), 2);
     assert_int_equal(query_int(db, "SELECT n FROM evals WHERE kind = 'ppl'"), 128);
     assert_int_equal(query_int(db, "SELECT model_bytes FROM evals WHERE id = 1"), 352474080);
@@ -543,6 +557,12 @@ static void run_point(elm_bench_t *b, const char *model, int t, int tb, elm_reco
     assert_true(r->e2e_ms.mean >= r->ttft_ms.mean);
     assert_true(r->peak_rss_bytes.valid && r->peak_rss_bytes.mean > 0);
     assert_string_equal(r->power_source, "constant");
+    /* the RSS timeline of the last run: sampled from its start, times in order */
+    assert_true(r->n_rss >= 1 && r->n_rss <= ELM_REC_RSS_POINTS);
+    for (uint32_t i = 0; i < r->n_rss; i++) {
+        assert_true(r->rss_bytes[i] > 0);
+        if (i) assert_true(r->rss_t_ms[i] >= r->rss_t_ms[i - 1]);
+    }
     /* J = W × s per phase, with W = 5: the phase times from the hooks */
     const double w = 5;
     const elm_rec_energy_t *pp = &r->energy[ELM_REC_PREFILL], *tg = &r->energy[ELM_REC_GEN];
@@ -603,6 +623,12 @@ static void test_end_to_end(void **state)
     assert_non_null(strstr(r.energy_j.why, "no power sensor"));
     assert_false(r.energy[ELM_REC_GEN].j_per_token.valid);
     assert_non_null(strstr(r.cold_note, "not dropped"));
+    /* the model file's pages are evicted without root; provenance and the RSS timeline */
+    assert_non_null(strstr(r.cold_note, "model file pages evicted (posix_fadvise DONTNEED)"));
+    assert_int_equal(strlen(r.model_sha256), 64);
+    assert_true(r.git_hash[0] != '\0');
+    assert_true(!strncmp(r.cpufreq, "unavailable: ", 13)); /* no cpufreq under the fake root */
+    assert_int_equal(r.n_rss, 0); /* no /proc under the fake root: no RSS timeline */
     elm_bench_free(b);
 
     /* repetitions below 2 leave no measured run */

@@ -82,6 +82,7 @@ typedef struct {
     /* Called before each repetition (rep 0 is the warm-up); may be NULL. */
     void (*progress)(void *user, size_t point, uint32_t rep);
     void *progress_user;
+    const char *cache_dir; /* model sha256 cache ($XDG_CACHE_HOME/edgelm); NULL: no cache */
 } elm_bench_opts_t;
 
 /* reps 5, cooldown 0, power auto, everything else off. */
@@ -105,6 +106,126 @@ int elm_bench_run(elm_bench_t *b, const elm_bench_point_t *p, size_t index, elm_
 
 /* Mean and sample sd of x[0..n) into *s (n >= 1). */
 void elm_bench_stat(const double *x, uint32_t n, elm_stat_t *s);
+
+/* ---- HTTP target (src/bench/http.c, target.c) ---- */
+
+/* Limits on what a server may send: a longer status, header or chunk-size line, more headers,
+ * or a longer SSE line or event is an error naming the limit, never a crash or an unbounded
+ * allocation. An error response's body is kept up to ELM_HTTP_MAX_ERROR_BODY bytes. */
+#define ELM_HTTP_MAX_LINE 8192
+#define ELM_HTTP_MAX_HEADERS 128
+#define ELM_HTTP_MAX_EVENT 65536
+#define ELM_HTTP_MAX_ERROR_BODY 16384
+
+/* An OpenAI-compatible endpoint: http://HOST:PORT[/path], HOST a name, an IPv4 address or an
+ * IPv6 one in brackets. The path defaults to /v1/chat/completions; a path not ending in
+ * /chat/completions (Ollama's "/v1") gets it appended. */
+typedef struct {
+    char host[256];
+    char port[8];
+    char path[512];
+} elm_http_url_t;
+
+/* Parse url into *out; ELM_EINVAL naming the problem (https is not supported: put a plain-HTTP
+ * proxy in front). */
+int elm_http_url_parse(const char *url, elm_http_url_t *out, elm_diag_t *d);
+
+/* What the response parser has seen so far. */
+typedef struct {
+    int status;            /* HTTP status; 0 until the status line is read */
+    char reason[64];       /* its reason phrase */
+    uint32_t n_content;    /* SSE events with non-empty choices[0].delta.content (or .text) */
+    int64_t usage_tokens;  /* usage.completion_tokens of the last usage object; -1 when none */
+    bool done;             /* "data: [DONE]" seen */
+    bool complete;         /* the body ended as its framing (length, chunks, close) says */
+    char error[256];       /* the server's error message: an error status's body, or an SSE
+                              event carrying "error"; "" when none */
+} elm_http_summary_t;
+
+typedef struct elm_http_resp elm_http_resp_t;
+
+/* A streaming parser of one HTTP/1.1 response carrying a server-sent-event stream of chat
+ * completion chunks (untrusted input): status line, headers, a Content-Length, chunked or
+ * read-to-close body, then `data: {...}` events and `data: [DONE]`. on_content (may be NULL) is
+ * called with the t_ns of the feed call for each content event. Caller owns *out. */
+int elm_http_resp_create(void (*on_content)(void *user, uint64_t t_ns), void *user,
+                         elm_http_resp_t **out, elm_diag_t *d);
+/* Feed the next n received bytes, read at time t_ns. ELM_EINVAL for a malformed response or
+ * event, ELM_ERANGE for a limit exceeded, each with the reason; after an error the parser takes
+ * nothing more. Bytes after the end of the response are ignored. */
+int elm_http_resp_feed(elm_http_resp_t *r, const char *data, size_t n, uint64_t t_ns,
+                       elm_diag_t *d);
+/* The connection closed: ELM_EIO when the response was cut short (headers unfinished, fewer
+ * bytes than Content-Length, no last chunk); a read-to-close body ends here. */
+int elm_http_resp_eof(elm_http_resp_t *r, elm_diag_t *d);
+/* True once the response is complete (its framing ended, or [DONE] in an OK stream). */
+bool elm_http_resp_finished(const elm_http_resp_t *r);
+const elm_http_summary_t *elm_http_resp_summary(const elm_http_resp_t *r);
+void elm_http_resp_free(elm_http_resp_t *r); /* accepts NULL */
+
+/* Arrival process of the requests. closed: `concurrency` users back to back; poisson:RATE:
+ * exponential gaps of mean 1/RATE s (seeded); bursty:B/S: B requests at once every S seconds
+ * (bursty:B:S is accepted too). At most `concurrency` requests are in flight in every case; a
+ * request that arrives while all are busy waits for one (its wait is not in its TTFT). */
+typedef enum { ELM_ARRIVAL_CLOSED = 0, ELM_ARRIVAL_POISSON, ELM_ARRIVAL_BURSTY } elm_arrival_kind_t;
+
+typedef struct {
+    elm_arrival_kind_t kind;
+    double rate;      /* poisson: requests per second */
+    uint32_t burst;   /* bursty: requests per burst */
+    double period_s;  /* bursty: seconds between bursts */
+} elm_arrival_t;
+
+/* Parse "closed", "poisson:RATE", "bursty:B/S"; ELM_EINVAL naming the forms. */
+int elm_arrival_parse(const char *s, elm_arrival_t *out, elm_diag_t *d);
+/* "closed", "poisson:2", "bursty:4/2s" into buf. */
+void elm_arrival_name(const elm_arrival_t *a, char *buf, size_t cap);
+/* The arrival offsets in seconds of n requests into t[0..n) (non-decreasing; all 0 when
+ * closed), from seed for poisson. */
+void elm_arrival_schedule(const elm_arrival_t *a, uint64_t seed, uint32_t n, double *t);
+
+/* The p-th percentile (0..100) of sorted[0..n) (n >= 1), linear interpolation between closest
+ * ranks (rank p/100 * (n - 1), as numpy's default). */
+double elm_bench_percentile(const double *sorted, size_t n, double p);
+
+/* Fill *out from x[0..n) (sorted in place); not valid with why when n is 0. */
+void elm_bench_dist(double *x, size_t n, const char *why, elm_dist_t *out);
+
+typedef struct {
+    const char *url;       /* http://HOST:PORT[/path] */
+    const char *model;     /* the request's "model" (servers with one model ignore it) */
+    const char *prompt;    /* the user message (NULL: elm_bench_default_prompt) */
+    uint32_t max_tokens;   /* -n */
+    uint32_t concurrency;  /* requests in flight at most, >= 1 */
+    uint32_t n_requests;   /* requests in all, >= 1 */
+    elm_arrival_t arrival;
+    uint64_t seed;         /* poisson arrivals */
+    double timeout_s;      /* per request, connect to last byte */
+} elm_target_opts_t;
+
+/* Measure an OpenAI-compatible streaming server: n_requests POSTs of a chat completion with
+ * "stream": true at the arrival process, with the harness's power source sampled over the whole
+ * window. Failed requests are counted and named in rec->target.errors, not returned; the call
+ * fails only on bad options (ELM_EINVAL), a host that does not resolve (ELM_ENOENT) or no memory. */
+int elm_bench_target(elm_bench_t *b, const elm_target_opts_t *t, elm_record_t *rec,
+                     elm_diag_t *d);
+
+/* ---- provenance (src/bench/sha256.c, synth.c) ---- */
+
+/* SHA-256 of data[0..n) into out (32 bytes). */
+void elm_sha256(const void *data, size_t n, uint8_t out[32]);
+
+/* The SHA-256 of a file as 64 hex digits into hex (65 bytes). With cache_dir (may be NULL) the
+ * digest is kept in cache_dir/sha256.tsv keyed by the absolute path, size and mtime, and reused
+ * while they match; *cached (may be NULL) says whether it was. */
+int elm_sha256_file(const char *path, const char *cache_dir, char hex[65], bool *cached,
+                    elm_diag_t *d);
+
+/* The synthetic model for spec ("qwen2.5-0.5b:q4_0") at cache_dir/<shape>-<quant>.gguf, written
+ * with the synth code when absent (seed 1). path gets it (cap bytes); *made (may be NULL) says
+ * whether it was written now. ELM_EINVAL for an unknown shape or quant. */
+int elm_bench_synthetic(const char *spec, const char *cache_dir, int n_threads, char *path,
+                        size_t cap, bool *made, elm_diag_t *d);
 
 /* ---- output ---- */
 

@@ -29,6 +29,7 @@ extern "C" {
 typedef struct {
     const char *sysfs_root; /* default "/" */
     const char *vcgencmd;   /* Raspberry Pi 5 PMIC reader; default "vcgencmd" (searched in PATH) */
+    const char *nvpmodel;   /* Jetson power-mode tool; default "nvpmodel" (searched in PATH) */
     const char *nvml_lib;   /* default "libnvidia-ml.so.1" */
     const char *command;    /* "cmd" source: a shell command that prints watts; NULL = not given */
     double watts;           /* "constant" source: known draw in W; 0 = not given */
@@ -166,6 +167,14 @@ const char *elm_probe_sampler_error(elm_probe_sampler_t *s, int i);
 /* Stop if running and free; accepts NULL. */
 void elm_probe_sampler_free(elm_probe_sampler_t *s);
 
+#define ELM_PROBE_RSS_POINTS 128
+
+/* The RSS timeline of a sample_rss sampler: up to cap points (ms since the first sample, bytes),
+ * at most ELM_PROBE_RSS_POINTS spread evenly over the whole run (the sampling stride doubles
+ * when they fill up). Returns the number of points. */
+uint32_t elm_probe_sampler_rss_timeline(elm_probe_sampler_t *s, float *t_ms, double *bytes,
+                                        uint32_t cap);
+
 /* ---- perf counters ---- */
 
 typedef enum {
@@ -219,7 +228,8 @@ typedef struct {
     elm_probe_fig_t board;     /* /proc/device-tree/model */
     elm_probe_fig_t pi_model;  /* the board model when it is a Raspberry Pi */
     elm_probe_fig_t jetson_model; /* the board model when it is a Jetson */
-    elm_probe_fig_t nvpmodel;  /* /var/lib/nvpmodel/status (what `nvpmodel -q` prints) */
+    elm_probe_fig_t nvpmodel;  /* Jetson power mode: /var/lib/nvpmodel/status, else the first
+                                  line of `nvpmodel -q` ("NV Power Mode: MAXN" -> "MAXN") */
     int n_freq;                /* CPUs listed below */
     struct {
         int cpu;

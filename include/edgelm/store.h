@@ -37,6 +37,37 @@ typedef struct {
     elm_stat_t energy_j, j_per_token, avg_w, peak_w;
 } elm_rec_energy_t;
 
+#define ELM_REC_RSS_POINTS 128
+
+/* A distribution over requests (HTTP target): mean and the 50th, 90th, 99th percentiles, or not
+ * valid with the reason. */
+typedef struct {
+    bool valid;
+    double mean, p50, p90, p99;
+    uint32_t n; /* values it was computed from */
+    char why[192];
+} elm_dist_t;
+
+/* What an HTTP target run measured: per-request figures as distributions over the completed
+ * requests (ITL pooled over all of them), and the window's totals. */
+typedef struct {
+    char url[256];
+    char model[128];        /* the request's "model" */
+    char arrival[64];       /* "closed", "poisson:2 (seed 1)", "bursty:4/2s" */
+    uint32_t concurrency, n_requests, n_ok, n_errors, max_tokens;
+    char token_source[96];  /* how output tokens were counted: usage, content chunks, or both */
+    uint64_t tokens;        /* output tokens over the completed requests */
+    elm_dist_t ttft_ms;     /* send .. first content chunk */
+    elm_dist_t itl_ms;      /* between consecutive content chunks */
+    elm_dist_t tps;         /* per request: (tokens - 1) / (last - first content chunk) */
+    elm_dist_t e2e_ms;      /* send .. end of the response */
+    double window_s;        /* first send .. last response end */
+    double throughput_tps;  /* output tokens / window */
+    double req_per_s;       /* completed requests / window */
+    elm_stat_t energy_per_req_j; /* window energy / completed requests */
+    char errors[512];       /* "2 x HTTP 500: model not loaded; 1 x timed out ..."; "" */
+} elm_rec_target_t;
+
 typedef struct {
     /* configuration */
     char model[512];      /* the path as given */
@@ -57,7 +88,7 @@ typedef struct {
     char kernel[64];
     char version[32];   /* edgelm version */
     char timestamp[32]; /* UTC, ISO 8601 */
-    char cold_note[192]; /* how the cold load was made ("page cache dropped", "not dropped: ...") */
+    char cold_note[320]; /* how the cold load was made ("page cache dropped", "not dropped: ...") */
     /* figures */
     elm_stat_t load_cold_ms;    /* the first (warm-up) load of the point */
     elm_stat_t load_ms;         /* loads of the measured repetitions */
@@ -73,6 +104,19 @@ typedef struct {
     elm_stat_t perf_per_token[ELM_PERF_COUNT]; /* counts over prefill + generation / tokens */
     bool reading_fast;          /* gen_tps >= 5.3 tok/s; meaningful when gen_tps is valid */
     double reading_ratio;
+    /* provenance (store v3) */
+    char git_hash[24];     /* of the edgelm build, "unknown" outside a git checkout */
+    char model_sha256[72]; /* hex digest of the model file, or "unavailable: <reason>" */
+    char cpufreq[256];     /* "governor performance, 2400 MHz (cpu0) ..." or "unavailable: why" */
+    char nvpmodel[128];    /* Jetson power mode, or "unavailable: why" */
+    /* RSS over the measured repetitions' sampling windows (ms since each window's start, bytes),
+     * sampled with the power sampler; n_rss 0 when nothing was sampled. */
+    uint32_t n_rss;
+    float rss_t_ms[ELM_REC_RSS_POINTS];
+    double rss_bytes[ELM_REC_RSS_POINTS];
+    /* an HTTP target (--target) instead of the in-process engine; is_target false otherwise */
+    bool is_target;
+    elm_rec_target_t target;
 } elm_record_t;
 
 /* Names of the phases ("load", "prefill", "generation"). */
@@ -84,7 +128,7 @@ cJSON *elm_record_to_json(const elm_record_t *r);
 
 /* ---- the SQLite store ---- */
 
-#define ELM_STORE_SCHEMA_VERSION 2
+#define ELM_STORE_SCHEMA_VERSION 3
 
 typedef struct elm_store elm_store_t;
 
@@ -96,7 +140,7 @@ int elm_store_default_path(const char *xdg_data_home, const char *home, char *bu
 
 /* Open (creating the file, its missing parent directories and the schema) the store at path.
  * An older schema is upgraded in place in one transaction (v1 -> v2 adds `evals` and
- * `eval_items`); a store written by a newer schema is ELM_ENOTSUP, naming both versions. Caller owns *out (elm_store_close); *out is
+ * `eval_items`; v2 -> v3 adds the provenance and HTTP-target columns to `runs`); a store written by a newer schema is ELM_ENOTSUP, naming both versions. Caller owns *out (elm_store_close); *out is
  * NULL on failure. */
 int elm_store_open(const char *path, elm_store_t **out, elm_diag_t *d);
 

@@ -2,6 +2,7 @@
  * figures spelled out, notes on power and counters below), a JSON array, JSON lines, and CSV
  * with one flat column per figure. */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,15 @@ static void md_stat(elm_sbuf_t *b, const elm_stat_t *s, int prec, double scale, 
               estimated ? " (estimated)" : "");
 }
 
+/* " 1.234 |" (the mean alone), or " unavailable |". */
+static void md_stat_value(elm_sbuf_t *b, const elm_stat_t *s, int prec, bool estimated)
+{
+    if (s->valid)
+        elm_sbuf_printf(b, " %.*f%s |", prec, s->mean, estimated ? " (estimated)" : "");
+    else
+        elm_sbuf_printf(b, " unavailable |");
+}
+
 static void md_header(elm_sbuf_t *b)
 {
     elm_sbuf_printf(b, "| model | quant | size | th | tb | pp | tg | load ms | TTFT ms | TTFT cold ms "
@@ -69,6 +79,73 @@ static void md_row(elm_sbuf_t *b, const elm_record_t *r)
         elm_sbuf_printf(b, " unavailable |\n");
 }
 
+/* ---- markdown: HTTP target ---- */
+
+static void md_target_header(elm_sbuf_t *b)
+{
+    elm_sbuf_printf(b, "| target | model | arrival | conc | req | ok | err | max tok | TTFT p50 ms "
+                       "| TTFT p90 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms | tok/s p50 "
+                       "| e2e p50 ms | e2e p99 ms | out tok/s | J/req |\n"
+                       "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+                       "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+}
+
+static void md_pct(elm_sbuf_t *b, const elm_dist_t *x, double v, int prec)
+{
+    if (x->valid)
+        elm_sbuf_printf(b, " %.*f |", prec, v);
+    else
+        elm_sbuf_printf(b, " unavailable |");
+}
+
+static void md_target_row(elm_sbuf_t *b, const elm_record_t *r)
+{
+    const elm_rec_target_t *t = &r->target;
+    elm_sbuf_printf(b, "| %s | %s | %s | %" PRIu32 " | %" PRIu32 " | %" PRIu32 " | %" PRIu32
+                       " | %" PRIu32 " |",
+                    t->url, t->model, t->arrival, t->concurrency, t->n_requests, t->n_ok,
+                    t->n_errors, t->max_tokens);
+    md_pct(b, &t->ttft_ms, t->ttft_ms.p50, 1);
+    md_pct(b, &t->ttft_ms, t->ttft_ms.p90, 1);
+    md_pct(b, &t->ttft_ms, t->ttft_ms.p99, 1);
+    md_pct(b, &t->itl_ms, t->itl_ms.p50, 1);
+    md_pct(b, &t->itl_ms, t->itl_ms.p99, 1);
+    md_pct(b, &t->tps, t->tps.p50, 2);
+    md_pct(b, &t->e2e_ms, t->e2e_ms.p50, 1);
+    md_pct(b, &t->e2e_ms, t->e2e_ms.p99, 1);
+    if (t->window_s > 0)
+        elm_sbuf_printf(b, " %.2f |", t->throughput_tps);
+    else
+        elm_sbuf_printf(b, " unavailable |");
+    md_stat_value(b, &t->energy_per_req_j, 3, r->power_estimated);
+    elm_sbuf_printf(b, "\n");
+}
+
+static void md_target_notes(elm_sbuf_t *b, const elm_record_t *recs, size_t n)
+{
+    const elm_record_t *r = &recs[0];
+    elm_sbuf_printf(b, "\npercentiles over the completed requests (ITL over all their chunk gaps); "
+                       "TTFT = send .. first content chunk; tok/s per request excludes the first "
+                       "token; out tok/s = output tokens / window.\n");
+    if (strcmp(r->power_source, "none"))
+        elm_sbuf_printf(b, "power: %s%s (%s), integrated over each window\n", r->power_source,
+                        r->power_estimated ? ", estimated" : "", r->power_detail);
+    else
+        elm_sbuf_printf(b, "energy: unavailable: %s\n", r->power_detail);
+    for (size_t i = 0; i < n; i++) {
+        const elm_rec_target_t *t = &recs[i].target;
+        elm_sbuf_printf(b, "conc %" PRIu32 ": tokens counted from %s; %" PRIu64 " tokens in %.2f s,"
+                           " %.2f req/s", t->concurrency, t->token_source, t->tokens, t->window_s,
+                        t->req_per_s);
+        if (t->ttft_ms.valid)
+            elm_sbuf_printf(b, "; TTFT mean %.1f ms", t->ttft_ms.mean);
+        if (t->itl_ms.valid)
+            elm_sbuf_printf(b, ", ITL mean %.1f ms p90 %.1f ms", t->itl_ms.mean, t->itl_ms.p90);
+        elm_sbuf_printf(b, "\n");
+        if (t->n_errors) elm_sbuf_printf(b, "conc %" PRIu32 " errors: %s\n", t->concurrency, t->errors);
+    }
+}
+
 /* " label 1.23 unit", or " label unavailable: why". */
 static void note_stat(elm_sbuf_t *b, const char *label, const elm_stat_t *s, const char *unit)
 {
@@ -92,6 +169,7 @@ static void md_notes(elm_sbuf_t *b, const elm_record_t *recs, size_t n)
     else
         elm_sbuf_printf(b, "energy: unavailable: %s\n", r->power_detail);
     elm_sbuf_printf(b, "cold load: %s\n", r->cold_note);
+    elm_sbuf_printf(b, "build: edgelm %s (%s); cpufreq: %s\n", r->version, r->git_hash, r->cpufreq);
     for (size_t i = 0; i < n; i++) {
         r = &recs[i];
         if (strcmp(r->power_source, "none")) {
@@ -187,7 +265,7 @@ static void csv_header(elm_sbuf_t *b)
             if (*c == '-') *c = '_';
         elm_sbuf_printf(b, ",%s_per_token,%s_per_token_sd", name, name);
     }
-    elm_sbuf_printf(b, ",reading_fast\n");
+    elm_sbuf_printf(b, ",reading_fast,git_hash,model_sha256,cpufreq,cold_load\n");
 }
 
 static void csv_row(elm_sbuf_t *b, const elm_record_t *r)
@@ -215,9 +293,77 @@ static void csv_row(elm_sbuf_t *b, const elm_record_t *r)
     }
     for (int e = 0; e < ELM_PERF_COUNT; e++) csv_stat(b, &r->perf_per_token[e]);
     if (r->gen_tps.valid)
-        elm_sbuf_printf(b, ",%d\n", r->reading_fast);
+        elm_sbuf_printf(b, ",%d", r->reading_fast);
     else
-        elm_sbuf_printf(b, ",unavailable\n");
+        elm_sbuf_printf(b, ",unavailable");
+    const char *prov[] = {r->git_hash, r->model_sha256, r->cpufreq, r->cold_note};
+    for (size_t i = 0; i < sizeof prov / sizeof prov[0]; i++) {
+        elm_sbuf_printf(b, ",");
+        csv_text(b, prov[i]);
+    }
+    elm_sbuf_printf(b, "\n");
+}
+
+/* ---- CSV: HTTP target ---- */
+
+static const struct {
+    const char *name;
+    size_t off;
+} csv_dists[] = {
+    {"ttft_ms", offsetof(elm_rec_target_t, ttft_ms)},
+    {"itl_ms", offsetof(elm_rec_target_t, itl_ms)},
+    {"tps", offsetof(elm_rec_target_t, tps)},
+    {"e2e_ms", offsetof(elm_rec_target_t, e2e_ms)},
+};
+#define N_CSV_DISTS (sizeof csv_dists / sizeof csv_dists[0])
+
+static void csv_target_header(elm_sbuf_t *b)
+{
+    elm_sbuf_printf(b, "timestamp,edgelm_version,git_hash,device,cpu_model,target,model,arrival,"
+                       "concurrency,requests,ok,errors,max_tokens,tokens,token_count");
+    for (size_t i = 0; i < N_CSV_DISTS; i++)
+        elm_sbuf_printf(b, ",%s_mean,%s_p50,%s_p90,%s_p99", csv_dists[i].name, csv_dists[i].name,
+                        csv_dists[i].name, csv_dists[i].name);
+    elm_sbuf_printf(b, ",window_s,throughput_tps,req_per_s,power_source,energy_j,"
+                       "energy_per_request_j,error_detail\n");
+}
+
+static void csv_target_row(elm_sbuf_t *b, const elm_record_t *r)
+{
+    const elm_rec_target_t *t = &r->target;
+    const char *text[] = {r->timestamp, r->version, r->git_hash, r->device, r->cpu_model, t->url,
+                          t->model, t->arrival};
+    for (size_t i = 0; i < sizeof text / sizeof text[0]; i++) {
+        if (i) elm_sbuf_printf(b, ",");
+        csv_text(b, text[i]);
+    }
+    elm_sbuf_printf(b, ",%" PRIu32 ",%" PRIu32 ",%" PRIu32 ",%" PRIu32 ",%" PRIu32 ",%" PRIu64 ",",
+                    t->concurrency, t->n_requests, t->n_ok, t->n_errors, t->max_tokens, t->tokens);
+    csv_text(b, t->token_source);
+    for (size_t i = 0; i < N_CSV_DISTS; i++) {
+        const elm_dist_t *x = (const elm_dist_t *)((const char *)t + csv_dists[i].off);
+        if (x->valid) {
+            elm_sbuf_printf(b, ",%.9g,%.9g,%.9g,%.9g", x->mean, x->p50, x->p90, x->p99);
+        } else {
+            elm_sbuf_printf(b, ",unavailable: ");
+            csv_text(b, x->why);
+            elm_sbuf_printf(b, ",,,");
+        }
+    }
+    elm_sbuf_printf(b, ",%.9g,%.9g,%.9g,", t->window_s, t->throughput_tps, t->req_per_s);
+    csv_text(b, r->power_source);
+    const elm_stat_t *e[] = {&r->energy_j, &t->energy_per_req_j};
+    for (int i = 0; i < 2; i++) {
+        if (e[i]->valid) {
+            elm_sbuf_printf(b, ",%.9g", e[i]->mean);
+        } else {
+            elm_sbuf_printf(b, ",unavailable: ");
+            csv_text(b, e[i]->why);
+        }
+    }
+    elm_sbuf_printf(b, ",");
+    csv_text(b, t->errors);
+    elm_sbuf_printf(b, "\n");
 }
 
 /* ---- JSON ---- */
@@ -240,11 +386,13 @@ int elm_bench_format(elm_bench_format_t fmt, const elm_record_t *recs, size_t n,
     elm_sbuf_t b = {0};
     *out = NULL;
     bool rows = flags & ELM_BENCH_ROWS;
+    /* Records of one call are all HTTP-target ones or all in-process ones (cmd_bench's runs). */
+    bool tg = n > 0 && recs[0].is_target;
     switch (fmt) {
     case ELM_BENCH_MD:
-        if (flags & ELM_BENCH_HEADER) md_header(&b);
-        for (size_t i = 0; rows && i < n; i++) md_row(&b, &recs[i]);
-        if (flags & ELM_BENCH_FOOTER) md_notes(&b, recs, n);
+        if (flags & ELM_BENCH_HEADER) tg ? md_target_header(&b) : md_header(&b);
+        for (size_t i = 0; rows && i < n; i++) tg ? md_target_row(&b, &recs[i]) : md_row(&b, &recs[i]);
+        if ((flags & ELM_BENCH_FOOTER) && n) tg ? md_target_notes(&b, recs, n) : md_notes(&b, recs, n);
         break;
     case ELM_BENCH_JSON:
         if (flags & ELM_BENCH_HEADER) elm_sbuf_printf(&b, "[");
@@ -261,8 +409,8 @@ int elm_bench_format(elm_bench_format_t fmt, const elm_record_t *recs, size_t n,
         }
         break;
     case ELM_BENCH_CSV:
-        if (flags & ELM_BENCH_HEADER) csv_header(&b);
-        for (size_t i = 0; rows && i < n; i++) csv_row(&b, &recs[i]);
+        if (flags & ELM_BENCH_HEADER) tg ? csv_target_header(&b) : csv_header(&b);
+        for (size_t i = 0; rows && i < n; i++) tg ? csv_target_row(&b, &recs[i]) : csv_row(&b, &recs[i]);
         break;
     default:
         return elm_diag(d, ELM_EINVAL, "unknown output format %d", (int)fmt);

@@ -21,6 +21,7 @@
 #include "edgelm/engine.h"
 #include "edgelm/metrics.h"
 #include "edgelm/tokenizer.h"
+#include "internal.h"
 
 #define MAX_REPS 1000
 
@@ -31,10 +32,7 @@ const char elm_bench_default_prompt[] =
     "the chairs, then the books, to keep the light alive. In spring a fishing fleet came home "
     "through the fog, and the captain left a sack of seeds on her step.";
 
-/* snprintf into a fixed field, cut to fit: reasons and names are shown, never parsed. */
-static void put(char *buf, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void put(char *buf, size_t n, const char *fmt, ...)
+void elm__bench_put(char *buf, size_t n, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -42,13 +40,7 @@ static void put(char *buf, size_t n, const char *fmt, ...)
     va_end(ap);
 }
 
-struct elm_bench {
-    elm_bench_opts_t o;
-    elm_probe_ctx_t probe;
-    elm_power_source_t *power;
-    char power_why[384];
-    elm_sys_info_t *sys;
-};
+#define put elm__bench_put
 
 elm_bench_opts_t elm_bench_default_opts(void)
 {
@@ -183,8 +175,6 @@ typedef struct {
 /* The phase marks the engine's hooks make. */
 typedef struct {
     elm_probe_sampler_t *smp;
-    const char *prefill_phase; /* "prefill", or "prefill-again" when only generation counts */
-    const char *gen_phase;     /* "generation", or NULL when only prefill counts */
     bool first_seen;
 } marks_t;
 
@@ -208,7 +198,7 @@ static void mark_prefill(void *u, uint64_t t, uint32_t n)
     (void)n;
     marks_t *m = u;
     m->first_seen = false;
-    if (m->smp) elm_probe_mark(m->smp, m->prefill_phase);
+    if (m->smp) elm_probe_mark(m->smp, "prefill");
 }
 
 static bool mark_token(void *u, uint64_t t, int32_t tok, const float *l, uint32_t nv)
@@ -219,7 +209,7 @@ static bool mark_token(void *u, uint64_t t, int32_t tok, const float *l, uint32_
     (void)nv;
     marks_t *m = u;
     /* The first token ends prefill; generation is timed from it, so it is not counted. */
-    if (!m->first_seen && m->smp) elm_probe_mark(m->smp, m->gen_phase);
+    if (!m->first_seen && m->smp) elm_probe_mark(m->smp, "generation");
     m->first_seen = true;
     return true;
 }
@@ -233,14 +223,17 @@ static void mark_done(void *u, uint64_t t, uint32_t n, elm_stop_reason_t why)
 
 /* The figures of one repetition. */
 typedef struct {
-    elm_timing_summary_t pre, gen; /* the same request when prefill and generation threads agree */
-    uint64_t gen_span_ns;          /* first .. last token of the generation request */
+    elm_timing_summary_t pre, gen; /* the one request's summary (prefill and generation) */
+    uint64_t gen_span_ns;          /* first .. last generated token */
     elm_probe_fig_t perf[ELM_PERF_COUNT];
     double tokens;                 /* tokens the counted forward passes processed */
     elm_phase_t ph[ELM_REC_PHASES];
     bool have_ph[ELM_REC_PHASES];
     elm_probe_fig_t rss;
     char energy_why[192];
+    uint32_t n_rss; /* the RSS timeline of the request */
+    float rss_t_ms[ELM_REC_RSS_POINTS];
+    double rss_bytes[ELM_REC_RSS_POINTS];
 } one_t;
 
 void elm_bench_quant_name(const elm_model_t *m, char *buf, size_t cap)
@@ -287,27 +280,25 @@ static int request(elm_bench_t *b, const elm_bench_point_t *p, const int32_t *pr
     elm_perf_t *perf = NULL;
     elm_probe_sampler_t *smp = NULL;
     elm_model_t *m = NULL;
-    elm_session_t *sb = NULL, *sg = NULL;
+    elm_session_t *sess = NULL;
     elm_sampler_t *sampler = NULL;
     elm_diag_t pd;
     memset(r, 0, sizeof *r);
-    const bool split = p->threads_batch != p->threads;
 
     /* Counters first: they follow the threads the session creates afterwards. */
     if (elm_perf_open(&perf, &pd)) {
         for (int e = 0; e < ELM_PERF_COUNT; e++)
             put(r->perf[e].why, sizeof r->perf[e].why, "unsupported: %s", pd.msg);
     }
-    if (b->power) {
-        elm_probe_sampler_opts_t so = {.interval_ms = b->o.interval_ms, .ctx = &b->probe};
-        elm_power_source_t *src[1] = {b->power};
-        if ((rc = elm_probe_sampler_create(src, 1, &so, &smp, d)) ||
-            (rc = elm_probe_sampler_start(smp, d)))
-            goto done;
-    } else {
-        put(r->energy_why, sizeof r->energy_why, "%s", b->power_why);
-    }
-    marks_t mk = {.smp = smp, .prefill_phase = "prefill", .gen_phase = split ? NULL : "generation"};
+    /* The sampler runs without a power source too: it samples the RSS timeline. */
+    elm_probe_sampler_opts_t so = {.interval_ms = b->o.interval_ms, .ctx = &b->probe,
+                                   .sample_rss = true};
+    elm_power_source_t *src[1] = {b->power};
+    if ((rc = elm_probe_sampler_create(src, b->power ? 1 : 0, &so, &smp, d)) ||
+        (rc = elm_probe_sampler_start(smp, d)))
+        goto done;
+    if (!b->power) put(r->energy_why, sizeof r->energy_why, "%s", b->power_why);
+    marks_t mk = {.smp = smp};
     const elm_hooks_t mine = {.user = &mk,
                               .on_load_start = mark_load,
                               .on_load_done = mark_end,
@@ -322,38 +313,21 @@ static int request(elm_bench_t *b, const elm_bench_point_t *p, const int32_t *pr
     const elm_hparams_t *hp = elm_model_hparams(m);
     elm_session_params_t ssp = elm_session_default_params();
     ssp.n_ctx = n_ctx;
-    ssp.n_threads = p->threads_batch;
-    if ((rc = elm_session_create(m, &ssp, &sb, d))) goto done;
-    if (split) {
-        ssp.n_threads = p->threads;
-        if ((rc = elm_session_create(m, &ssp, &sg, d))) goto done;
-    }
+    ssp.n_threads = p->threads;
+    ssp.n_threads_batch = p->threads_batch;
+    if ((rc = elm_session_create(m, &ssp, &sess, d))) goto done;
     elm_sampler_params_t sp = elm_sampler_default_params();
     sp.temp = 0; /* greedy: the same tokens every repetition */
     if ((rc = elm_sampler_create(&sp, hp->n_vocab, &sampler, d))) goto done;
 
     if (perf) elm_perf_start(perf);
     /* eos_id -1: never stop early, so the token counts are exact (--ignore-eos). */
-    elm_generate_params_t gp = {.n_predict = split ? 1 : p->n_gen, .eos_id = -1};
-    if ((rc = elm_generate(sb, sampler, prompt, n_prompt, &gp, &hooks, NULL, NULL, d))) goto done;
+    elm_generate_params_t gp = {.n_predict = p->n_gen, .eos_id = -1};
+    if ((rc = elm_generate(sess, sampler, prompt, n_prompt, &gp, &hooks, NULL, NULL, d))) goto done;
     elm_timings_summary(&tm, &r->pre);
     r->gen = r->pre;
     r->gen_span_ns = tm.t_last_token - tm.t_first_token;
     r->tokens = (double)n_prompt + tm.n_generated;
-    if (split) {
-        /* Generation threads differ from prefill threads: a second request on their session
-         * gives the generation figures; its prefill is a phase of its own, not counted. */
-        elm_sampler_reset(sampler);
-        mk.prefill_phase = "prefill-again";
-        mk.gen_phase = "generation";
-        gp.n_predict = p->n_gen;
-        elm_timings_hooks(&tm, &mine, &hooks);
-        if ((rc = elm_generate(sg, sampler, prompt, n_prompt, &gp, &hooks, NULL, NULL, d)))
-            goto done;
-        elm_timings_summary(&tm, &r->gen);
-        r->gen_span_ns = tm.t_last_token - tm.t_first_token;
-        r->tokens += (double)n_prompt + tm.n_generated;
-    }
     if (perf) {
         elm_perf_stop(perf);
         elm_perf_read(perf, r->perf);
@@ -363,6 +337,8 @@ static int request(elm_bench_t *b, const elm_bench_point_t *p, const int32_t *pr
         static const char *const names[ELM_REC_PHASES] = {"load", "prefill", "generation"};
         for (int i = 0; i < ELM_REC_PHASES; i++)
             r->have_ph[i] = find_phase(smp, names[i], &r->ph[i]);
+        r->n_rss = elm_probe_sampler_rss_timeline(smp, r->rss_t_ms, r->rss_bytes,
+                                                  ELM_REC_RSS_POINTS);
     }
     uint64_t rss;
     if (elm_mem_peak_rss(&b->probe, &rss, &pd) == 0) {
@@ -373,8 +349,7 @@ static int request(elm_bench_t *b, const elm_bench_point_t *p, const int32_t *pr
     }
 done:
     elm_sampler_free(sampler);
-    elm_session_free(sg);
-    elm_session_free(sb);
+    elm_session_free(sess);
     elm_model_free(m);
     elm_probe_sampler_free(smp);
     elm_perf_close(perf);
@@ -490,44 +465,73 @@ static void sleep_s(double s)
     while (nanosleep(&ts, &ts) && errno == EINTR) {}
 }
 
-/* Drop the page cache so the next load reads the file from storage; the note says what was
- * done. */
-static void drop_caches(const elm_bench_t *b, char *note, size_t cap)
+/* Evict the model file's pages so the next load reads it from storage: posix_fadvise
+ * (DONTNEED) on the file, which works without root for pages nobody else maps, and, as root, the
+ * whole page cache through /proc/sys/vm/drop_caches. The note says what was done. */
+static void drop_caches(const elm_bench_t *b, const char *model, char *note, size_t cap)
 {
     if (!b->o.drop_caches) {
         put(note, cap, "page cache not dropped (--drop-caches not given): the first load "
                             "may be warm");
         return;
     }
-    char path[512];
+    char fadv[256], sys[320], path[512];
+    int fd = open(model, O_RDONLY | O_CLOEXEC);
+    int err = fd < 0 ? errno : 0;
+    if (fd >= 0) {
+        fdatasync(fd);
+        err = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        close(fd);
+    }
+    if (err) put(fadv, sizeof fadv, "model pages not evicted (posix_fadvise: %s)", strerror(err));
+    else put(fadv, sizeof fadv, "model file pages evicted (posix_fadvise DONTNEED)");
     const char *root = b->probe.sysfs_root && *b->probe.sysfs_root ? b->probe.sysfs_root : "";
     put(path, sizeof path, "%s/proc/sys/vm/drop_caches", root);
     sync();
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    fd = open(path, O_WRONLY | O_CLOEXEC);
     if (fd < 0 || write(fd, "3\n", 2) != 2) {
-        put(note, cap, "page cache not dropped: %s: %s%s", path, strerror(errno),
+        put(sys, sizeof sys, "page cache not dropped: %s: %s%s", path, strerror(errno),
                  errno == EACCES || errno == EPERM ? " (needs root)" : "");
-        if (fd >= 0) close(fd);
-        return;
+    } else {
+        put(sys, sizeof sys, "page cache dropped (%s)", path);
     }
-    close(fd);
-    put(note, cap, "page cache dropped before the first load");
+    if (fd >= 0) close(fd);
+    put(note, cap, "%s; %s", fadv, sys);
 }
 
-/* The configuration half of the record. */
-static void describe(const elm_bench_t *b, const elm_bench_point_t *p, uint32_t n_prompt,
-                     uint32_t n_ctx, elm_record_t *rec)
+#ifndef ELM_GIT_HASH
+#define ELM_GIT_HASH "unknown"
+#endif
+
+/* "performance 2400 MHz (cpu0-1)", runs of CPUs that agree folded together. */
+static void cpufreq_note(const elm_sys_info_t *s, char *buf, size_t cap)
+{
+    if (s->n_freq == 0) {
+        put(buf, cap, "unavailable: %s", s->cpufreq.why);
+        return;
+    }
+    elm_sbuf_t sb = {0};
+    for (int i = 0; i < s->n_freq;) {
+        const char *gov = s->freq[i].governor.valid ? s->freq[i].governor.text : "?";
+        double mhz = s->freq[i].cur_mhz.valid ? s->freq[i].cur_mhz.value : -1;
+        int j = i + 1;
+        while (j < s->n_freq && !strcmp(s->freq[j].governor.valid ? s->freq[j].governor.text : "?", gov) &&
+               (s->freq[j].cur_mhz.valid ? s->freq[j].cur_mhz.value : -1) == mhz)
+            j++;
+        elm_sbuf_printf(&sb, "%s%s ", i ? ", " : "", gov);
+        if (mhz >= 0) elm_sbuf_printf(&sb, "%.0f MHz", mhz);
+        else elm_sbuf_printf(&sb, "? MHz");
+        if (j - i > 1) elm_sbuf_printf(&sb, " (cpu%d-%d)", s->freq[i].cpu, s->freq[j - 1].cpu);
+        else elm_sbuf_printf(&sb, " (cpu%d)", s->freq[i].cpu);
+        i = j;
+    }
+    put(buf, cap, "%s", sb.p ? sb.p : "unavailable: out of memory");
+    free(sb.p);
+}
+
+void elm__bench_describe_system(const elm_bench_t *b, elm_record_t *rec)
 {
     const elm_sys_info_t *s = b->sys;
-    put(rec->model, sizeof rec->model, "%s", p->model);
-    struct stat st;
-    rec->model_bytes = stat(p->model, &st) == 0 ? (uint64_t)st.st_size : 0;
-    rec->threads = p->threads;
-    rec->threads_batch = p->threads_batch;
-    rec->n_prompt = n_prompt;
-    rec->n_gen = p->n_gen;
-    rec->n_ctx = n_ctx;
-    rec->reps = b->o.reps - 1;
     const char *why;
     put(rec->power_source, sizeof rec->power_source, "%s", elm_bench_power(b, &why));
     put(rec->power_detail, sizeof rec->power_detail, "%s", why);
@@ -539,10 +543,39 @@ static void describe(const elm_bench_t *b, const elm_bench_point_t *p, uint32_t 
     rec->n_cpus = s->n_cpus.valid ? (int)s->n_cpus.value : 0;
     put(rec->kernel, sizeof rec->kernel, "%s", s->kernel.valid ? s->kernel.text : "unknown");
     put(rec->version, sizeof rec->version, "%s", ELM_VERSION);
+    put(rec->git_hash, sizeof rec->git_hash, "%s", ELM_GIT_HASH);
+    cpufreq_note(s, rec->cpufreq, sizeof rec->cpufreq);
+    if (s->nvpmodel.valid)
+        put(rec->nvpmodel, sizeof rec->nvpmodel, "%s", s->nvpmodel.text);
+    else
+        put(rec->nvpmodel, sizeof rec->nvpmodel, "unavailable: %s", s->nvpmodel.why);
     time_t now = time(NULL);
     struct tm tmv;
     gmtime_r(&now, &tmv);
     strftime(rec->timestamp, sizeof rec->timestamp, "%Y-%m-%dT%H:%M:%SZ", &tmv);
+}
+
+/* The configuration half of the record. */
+static void describe(const elm_bench_t *b, const elm_bench_point_t *p, uint32_t n_prompt,
+                     uint32_t n_ctx, elm_record_t *rec)
+{
+    put(rec->model, sizeof rec->model, "%s", p->model);
+    struct stat st;
+    rec->model_bytes = stat(p->model, &st) == 0 ? (uint64_t)st.st_size : 0;
+    rec->threads = p->threads;
+    rec->threads_batch = p->threads_batch;
+    rec->n_prompt = n_prompt;
+    rec->n_gen = p->n_gen;
+    rec->n_ctx = n_ctx;
+    rec->reps = b->o.reps - 1;
+    elm__bench_describe_system(b, rec);
+    char hex[65];
+    bool cached;
+    elm_diag_t d;
+    if (elm_sha256_file(p->model, b->o.cache_dir, hex, &cached, &d) == 0)
+        put(rec->model_sha256, sizeof rec->model_sha256, "%s", hex);
+    else
+        put(rec->model_sha256, sizeof rec->model_sha256, "unavailable: %.56s", d.msg);
 }
 
 int elm_bench_run(elm_bench_t *b, const elm_bench_point_t *p, size_t index, elm_record_t *rec,
@@ -567,7 +600,7 @@ int elm_bench_run(elm_bench_t *b, const elm_bench_point_t *p, size_t index, elm_
     for (uint32_t rep = 0; rep < b->o.reps; rep++) {
         if (b->o.progress) b->o.progress(b->o.progress_user, index, rep);
         if (rep > 0) sleep_s(b->o.cooldown_s);
-        if (rep == 0) drop_caches(b, rec->cold_note, sizeof rec->cold_note);
+        if (rep == 0) drop_caches(b, p->model, rec->cold_note, sizeof rec->cold_note);
         if ((rc = request(b, p, prompt, n_prompt, n_ctx, &one, rep == 0 ? rec : NULL, d)))
             goto done;
         if (rep == 0) {
@@ -596,6 +629,10 @@ int elm_bench_run(elm_bench_t *b, const elm_bench_point_t *p, size_t index, elm_
     for (int e = 0; e < ELM_PERF_COUNT; e++) acc_stat(&a->perf[e], &rec->perf_per_token[e]);
     if (rec->gen_tps.valid)
         elm_reading_speed(rec->gen_tps.mean, &rec->reading_fast, &rec->reading_ratio, NULL);
+    /* The last measured repetition's RSS timeline. */
+    rec->n_rss = one.n_rss;
+    memcpy(rec->rss_t_ms, one.rss_t_ms, one.n_rss * sizeof *one.rss_t_ms);
+    memcpy(rec->rss_bytes, one.rss_bytes, one.n_rss * sizeof *one.rss_bytes);
 done:
     free(prompt);
     free(a);

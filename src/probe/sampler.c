@@ -44,7 +44,36 @@ struct elm_probe_sampler {
         bool rss_valid;
         char rss_why[160];
     } ph[ELM_PROBE_MAX_PHASES];
+    /* RSS timeline: one point every tl_stride samples; halved (every other point kept) when
+     * full, so any run fits in ELM_PROBE_RSS_POINTS points spread over all of it. */
+    float tl_t_ms[ELM_PROBE_RSS_POINTS];
+    double tl_rss[ELM_PROBE_RSS_POINTS];
+    uint32_t tl_n, tl_stride, tl_count;
+    uint64_t tl_t0;
+    bool tl_started;
 };
+
+/* Add one RSS sample at t to the timeline. Caller holds mu. */
+static void timeline_add(elm_probe_sampler_t *s, uint64_t t, uint64_t rss)
+{
+    if (!s->tl_started) {
+        s->tl_started = true;
+        s->tl_t0 = t;
+        s->tl_stride = 1;
+    }
+    if (s->tl_count++ % s->tl_stride) return;
+    if (s->tl_n == ELM_PROBE_RSS_POINTS) {
+        for (uint32_t i = 0; i < ELM_PROBE_RSS_POINTS / 2; i++) {
+            s->tl_t_ms[i] = s->tl_t_ms[2 * i];
+            s->tl_rss[i] = s->tl_rss[2 * i];
+        }
+        s->tl_n = ELM_PROBE_RSS_POINTS / 2;
+        s->tl_stride *= 2;
+        if ((s->tl_count - 1) % s->tl_stride) return;
+    }
+    s->tl_t_ms[s->tl_n] = (float)((double)(t - s->tl_t0) / 1e6);
+    s->tl_rss[s->tl_n++] = (double)rss;
+}
 
 static uint64_t now_ns(const elm_probe_sampler_t *s)
 {
@@ -95,13 +124,15 @@ static void sample_locked(elm_probe_sampler_t *s, uint64_t t)
         l->w = r.watts;
         l->e = r.energy_j;
     }
-    if (s->cur >= 0 && s->opts.sample_rss) {
+    if (s->opts.sample_rss) {
         uint64_t rss;
         elm_diag_t d;
-        if (elm_mem_rss(s->opts.ctx, &rss, &d) == 0) {
+        int rc = elm_mem_rss(s->opts.ctx, &rss, &d);
+        if (rc == 0) timeline_add(s, t, rss);
+        if (s->cur >= 0 && rc == 0) {
             if (rss > s->ph[s->cur].peak_rss) s->ph[s->cur].peak_rss = rss;
             s->ph[s->cur].rss_valid = true;
-        } else if (!s->ph[s->cur].rss_why[0]) {
+        } else if (s->cur >= 0 && !s->ph[s->cur].rss_why[0]) {
             snprintf(s->ph[s->cur].rss_why, sizeof s->ph[0].rss_why, "%.150s", d.msg);
         }
     }
@@ -327,4 +358,15 @@ void elm_probe_sampler_free(elm_probe_sampler_t *s)
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s);
+}
+
+uint32_t elm_probe_sampler_rss_timeline(elm_probe_sampler_t *s, float *t_ms, double *bytes,
+                                        uint32_t cap)
+{
+    pthread_mutex_lock(&s->mu);
+    uint32_t n = s->tl_n < cap ? s->tl_n : cap;
+    memcpy(t_ms, s->tl_t_ms, n * sizeof *t_ms);
+    memcpy(bytes, s->tl_rss, n * sizeof *bytes);
+    pthread_mutex_unlock(&s->mu);
+    return n;
 }

@@ -160,6 +160,31 @@ static void read_cpufreq(const elm_probe_ctx_t *ctx, elm_sys_info_t *o)
     fig_why(&o->cpufreq, why);
 }
 
+/* `nvpmodel -q` when the status file is absent: its first line, "NV Power Mode: MAXN", gives
+ * the mode; f keeps the file's reason and gets the command's appended when it fails too. */
+static void read_nvpmodel(const elm_probe_ctx_t *ctx, elm_probe_fig_t *f)
+{
+    const char *cmd = ctx && ctx->nvpmodel && ctx->nvpmodel[0] ? ctx->nvpmodel : "nvpmodel";
+    char *const argv[] = {(char *)cmd, "-q", NULL};
+    char out[512], why[sizeof f->why];
+    elm_diag_t d;
+    if (elm__run_capture(argv, out, sizeof out, &d)) {
+        snprintf(why, sizeof why, "%.100s; %.80s", f->why, d.msg);
+        fig_why(f, why);
+        return;
+    }
+    out[strcspn(out, "\n")] = '\0';
+    const char *mode = strstr(out, "Power Mode:");
+    mode = mode ? mode + 11 : out;
+    while (*mode == ' ') mode++;
+    if (!*mode) {
+        snprintf(why, sizeof why, "%s -q printed no power mode", cmd);
+        fig_why(f, why);
+        return;
+    }
+    fig_text(f, mode);
+}
+
 int elm_sys_info(const elm_probe_ctx_t *ctx, elm_sys_info_t *out, elm_diag_t *d)
 {
     if (!out) return elm_diag(d, ELM_EINVAL, "elm_sys_info: no output");
@@ -180,6 +205,7 @@ int elm_sys_info(const elm_probe_ctx_t *ctx, elm_sys_info_t *out, elm_diag_t *d)
         snprintf(why, sizeof why, "not a Jetson (%s)", out->board.valid ? b : "no device-tree model"),
             fig_why(&out->jetson_model, why);
     read_fact(ctx, "/var/lib/nvpmodel/status", &out->nvpmodel, "not a Jetson, or nvpmodel never ran");
+    if (!out->nvpmodel.valid) read_nvpmodel(ctx, &out->nvpmodel);
     read_cpufreq(ctx, out);
     return ELM_OK;
 }

@@ -42,6 +42,48 @@ static void add_stat(cJSON *o, const char *name, const elm_stat_t *s)
     if (j) cJSON_AddItemToObject(o, name, j);
 }
 
+static cJSON *dist_json(const elm_dist_t *x)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    if (x->valid) {
+        cJSON_AddNumberToObject(o, "mean", x->mean);
+        cJSON_AddNumberToObject(o, "p50", x->p50);
+        cJSON_AddNumberToObject(o, "p90", x->p90);
+        cJSON_AddNumberToObject(o, "p99", x->p99);
+        cJSON_AddNumberToObject(o, "n", x->n);
+    } else {
+        cJSON_AddStringToObject(o, "unavailable", x->why);
+    }
+    return o;
+}
+
+static cJSON *target_json(const elm_rec_target_t *t)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    cJSON_AddStringToObject(o, "url", t->url);
+    cJSON_AddStringToObject(o, "model", t->model);
+    cJSON_AddStringToObject(o, "arrival", t->arrival);
+    cJSON_AddNumberToObject(o, "concurrency", t->concurrency);
+    cJSON_AddNumberToObject(o, "requests", t->n_requests);
+    cJSON_AddNumberToObject(o, "ok", t->n_ok);
+    cJSON_AddNumberToObject(o, "errors", t->n_errors);
+    cJSON_AddStringToObject(o, "error_detail", t->errors);
+    cJSON_AddNumberToObject(o, "max_tokens", t->max_tokens);
+    cJSON_AddNumberToObject(o, "tokens", (double)t->tokens);
+    cJSON_AddStringToObject(o, "token_count", t->token_source);
+    cJSON_AddItemToObject(o, "ttft_ms", dist_json(&t->ttft_ms));
+    cJSON_AddItemToObject(o, "itl_ms", dist_json(&t->itl_ms));
+    cJSON_AddItemToObject(o, "tps", dist_json(&t->tps));
+    cJSON_AddItemToObject(o, "e2e_ms", dist_json(&t->e2e_ms));
+    cJSON_AddNumberToObject(o, "window_s", t->window_s);
+    cJSON_AddNumberToObject(o, "throughput_tps", t->throughput_tps);
+    cJSON_AddNumberToObject(o, "req_per_s", t->req_per_s);
+    add_stat(o, "energy_per_request_j", &t->energy_per_req_j);
+    return o;
+}
+
 cJSON *elm_record_to_json(const elm_record_t *r)
 {
     cJSON *o = cJSON_CreateObject();
@@ -67,6 +109,10 @@ cJSON *elm_record_to_json(const elm_record_t *r)
     cJSON_AddStringToObject(o, "power_detail", r->power_detail);
     cJSON_AddBoolToObject(o, "power_estimated", r->power_estimated);
     cJSON_AddStringToObject(o, "cold_load", r->cold_note);
+    cJSON_AddStringToObject(o, "git_hash", r->git_hash);
+    cJSON_AddStringToObject(o, "model_sha256", r->model_sha256);
+    cJSON_AddStringToObject(o, "cpufreq", r->cpufreq);
+    cJSON_AddStringToObject(o, "nvpmodel", r->nvpmodel);
     add_stat(o, "load_cold_ms", &r->load_cold_ms);
     add_stat(o, "load_ms", &r->load_ms);
     add_stat(o, "prefill_tps", &r->prefill_tps);
@@ -102,6 +148,15 @@ cJSON *elm_record_to_json(const elm_record_t *r)
         cJSON *rd = cJSON_AddObjectToObject(o, "reading_speed");
         if (rd) cJSON_AddStringToObject(rd, "unavailable", r->gen_tps.why);
     }
+    cJSON *tl = cJSON_AddObjectToObject(o, "rss_timeline");
+    if (tl) {
+        cJSON *t = cJSON_AddArrayToObject(tl, "t_ms"), *b = cJSON_AddArrayToObject(tl, "bytes");
+        for (uint32_t i = 0; t && b && i < r->n_rss && i < ELM_REC_RSS_POINTS; i++) {
+            cJSON_AddItemToArray(t, cJSON_CreateNumber(r->rss_t_ms[i]));
+            cJSON_AddItemToArray(b, cJSON_CreateNumber(r->rss_bytes[i]));
+        }
+    }
+    if (r->is_target) cJSON_AddItemToObject(o, "target", target_json(&r->target));
     return o;
 }
 
@@ -143,6 +198,47 @@ static const char config_cols[] =
     "n_prompt INTEGER, n_gen INTEGER, n_ctx INTEGER, reps INTEGER, power_source TEXT, "
     "power_detail TEXT, power_estimated INTEGER, cold_load TEXT, reading_fast INTEGER";
 #define N_CONFIG_COLS 22
+
+/* Columns schema v3 added to `runs`: provenance and the HTTP target's figures, bound after the
+ * v1 ones by elm_store_add. A v2 store gets them by ALTER TABLE (NULL in its old rows). */
+static const char *const v3_cols[] = {
+    "git_hash TEXT",          "model_sha256 TEXT",     "cpufreq TEXT",
+    "nvpmodel TEXT",          "target_url TEXT",       "target_arrival TEXT",
+    "concurrency INTEGER",    "requests INTEGER",      "errors INTEGER",
+    "error_detail TEXT",      "ttft_p50_ms REAL",      "ttft_p90_ms REAL",
+    "ttft_p99_ms REAL",       "itl_p50_ms REAL",       "itl_p90_ms REAL",
+    "itl_p99_ms REAL",        "tps_p50 REAL",          "e2e_p50_ms REAL",
+    "e2e_p99_ms REAL",        "throughput_tps REAL",   "energy_per_request_j REAL"};
+#define N_V3_COLS (sizeof v3_cols / sizeof v3_cols[0])
+
+/* Whether `runs` has the column name[0..len). */
+static bool has_column(elm_store_t *s, const char *name, size_t len)
+{
+    sqlite3_stmt *st = NULL;
+    bool found = false;
+    if (sqlite3_prepare_v2(s->db, "SELECT name FROM pragma_table_info('runs')", -1, &st, NULL) ==
+        SQLITE_OK)
+        while (!found && sqlite3_step(st) == SQLITE_ROW) {
+            const char *c = (const char *)sqlite3_column_text(st, 0);
+            found = c && strlen(c) == len && !strncmp(c, name, len);
+        }
+    sqlite3_finalize(st);
+    return found;
+}
+
+/* Add the v3 columns to an existing `runs` (schema v2 -> v3); columns already there (a store
+ * created by this version whose version row was rewritten) are kept. */
+static int upgrade_v3(elm_store_t *s, elm_diag_t *d)
+{
+    char sql[128];
+    for (size_t i = 0; i < N_V3_COLS; i++) {
+        if (has_column(s, v3_cols[i], strcspn(v3_cols[i], " "))) continue;
+        snprintf(sql, sizeof sql, "ALTER TABLE runs ADD COLUMN %s", v3_cols[i]);
+        int rc = elm__store_exec(s, sql, d);
+        if (rc) return rc;
+    }
+    return 0;
+}
 
 int elm__store_fail(sqlite3 *db, const char *path, const char *what, elm_diag_t *d)
 {
@@ -247,6 +343,7 @@ static int init_schema(elm_store_t *s, elm_diag_t *d)
                  ELM_STORE_SCHEMA_VERSION);
         if ((version < 1 && (rc = create_runs(s, d))) ||
             (version < 2 && (rc = elm__store_exec(s, elm__store_evals_schema, d))) ||
+            (version < 3 && (rc = upgrade_v3(s, d))) ||
             (rc = elm__store_exec(s, bump, d)))
             goto fail;
     }
@@ -286,9 +383,50 @@ void elm_store_close(elm_store_t *s)
     free(s);
 }
 
+static void bind_real(sqlite3_stmt *st, int k, bool valid, double v)
+{
+    if (valid) sqlite3_bind_double(st, k, v);
+    else sqlite3_bind_null(st, k);
+}
+
+static void bind_text(sqlite3_stmt *st, int k, bool valid, const char *v)
+{
+    if (valid) sqlite3_bind_text(st, k, v, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(st, k);
+}
+
+/* The v3 columns, in v3_cols' order, from bind index k; returns the next index. */
+static int bind_v3(sqlite3_stmt *st, int k, const elm_record_t *r)
+{
+    const elm_rec_target_t *t = &r->target;
+    bool tg = r->is_target;
+    sqlite3_bind_text(st, k++, r->git_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, k++, r->model_sha256, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, k++, r->cpufreq, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, k++, r->nvpmodel, -1, SQLITE_STATIC);
+    bind_text(st, k++, tg, t->url);
+    bind_text(st, k++, tg, t->arrival);
+    bind_real(st, k++, tg, t->concurrency);
+    bind_real(st, k++, tg, t->n_requests);
+    bind_real(st, k++, tg, t->n_errors);
+    bind_text(st, k++, tg, t->errors);
+    bind_real(st, k++, tg && t->ttft_ms.valid, t->ttft_ms.p50);
+    bind_real(st, k++, tg && t->ttft_ms.valid, t->ttft_ms.p90);
+    bind_real(st, k++, tg && t->ttft_ms.valid, t->ttft_ms.p99);
+    bind_real(st, k++, tg && t->itl_ms.valid, t->itl_ms.p50);
+    bind_real(st, k++, tg && t->itl_ms.valid, t->itl_ms.p90);
+    bind_real(st, k++, tg && t->itl_ms.valid, t->itl_ms.p99);
+    bind_real(st, k++, tg && t->tps.valid, t->tps.p50);
+    bind_real(st, k++, tg && t->e2e_ms.valid, t->e2e_ms.p50);
+    bind_real(st, k++, tg && t->e2e_ms.valid, t->e2e_ms.p99);
+    bind_real(st, k++, tg && t->window_s > 0, t->throughput_tps);
+    bind_real(st, k++, tg && t->energy_per_req_j.valid, t->energy_per_req_j.mean);
+    return k;
+}
+
 int elm_store_add(elm_store_t *s, const elm_record_t *r, int64_t *id, elm_diag_t *d)
 {
-    char sql[4096];
+    char sql[6144];
     int n = snprintf(sql, sizeof sql,
                      "INSERT INTO runs (timestamp, edgelm_version, device, cpu_model, n_cpus, "
                      "kernel, model, model_bytes, quant, arch, weight_bytes, threads, "
@@ -302,6 +440,11 @@ int elm_store_add(elm_store_t *s, const elm_record_t *r, int64_t *id, elm_diag_t
             n += snprintf(sql + n, sizeof sql - (size_t)n, ", %s_sd", stat_cols[i].name);
             n_bind++;
         }
+    }
+    for (size_t i = 0; i < N_V3_COLS; i++) {
+        n += snprintf(sql + n, sizeof sql - (size_t)n, ", %.*s", (int)strcspn(v3_cols[i], " "),
+                      v3_cols[i]);
+        n_bind++;
     }
     n += snprintf(sql + n, sizeof sql - (size_t)n, ", record) VALUES (");
     for (int i = 0; i <= n_bind; i++)
@@ -358,6 +501,7 @@ int elm_store_add(elm_store_t *s, const elm_record_t *r, int64_t *id, elm_diag_t
         else
             sqlite3_bind_null(st, k++);
     }
+    k = bind_v3(st, k, r);
     sqlite3_bind_text(st, k, json, -1, SQLITE_STATIC);
     if (sqlite3_step(st) != SQLITE_DONE) {
         rc = elm__store_fail(s->db, s->path, "appending a record", d);
