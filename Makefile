@@ -2,9 +2,10 @@
 BUILD     ?= build
 ASAN      ?= build-asan
 FUZZ      ?= build-fuzz
+ARM       ?= build-arm
 JOBS      ?= $(shell nproc)
 
-.PHONY: all deps build run test test-unit test-asan test-fuzz fuzz clean format
+.PHONY: all deps build run test test-unit test-asan test-fuzz test-arm fuzz clean format
 
 all: build
 
@@ -25,7 +26,7 @@ run: deps build
 	./$(BUILD)/edgelm bench -m $(RUN_MODEL) -t 1,2 -p 64 -n 32 -r 3 --no-db
 
 test: deps
-	@$(MAKE) --no-print-directory test-unit test-asan test-fuzz
+	@$(MAKE) --no-print-directory test-unit test-asan test-fuzz test-arm
 
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -43,6 +44,11 @@ test-fuzz:
 	@cmake --build $(FUZZ) -j $(JOBS) -- --no-print-directory
 	@scripts/run-fuzzers.sh $(FUZZ) 20
 
+# The kernels and their tests for aarch64 (cross-compiled, run under qemu-user on a Cortex-A76
+# model with dotprod and a Cortex-A53 without; natively on an aarch64 machine): docs/arm.md.
+test-arm:
+	@tests/cross/run.sh $(ARM) $(JOBS)
+
 fuzz:
 	@test -f $(FUZZ)/CMakeCache.txt || CC=clang cmake -S . -B $(FUZZ) -DCMAKE_BUILD_TYPE=Debug -DELM_FUZZ=ON
 	@cmake --build $(FUZZ) -j $(JOBS) -- --no-print-directory
@@ -51,10 +57,10 @@ fuzz:
 # Benchmarks (not tests): each prints ratios or rates measured in one run, linked against the
 # release library and the Debian libraries it uses.
 ELM_LIBS := -lpcre2-8 -lutf8proc -lcjson -lsqlite3 -lm -lpthread -ldl
-include bench/route.mk bench/tokenize.mk bench/kernels.mk
+include bench/route.mk bench/tokenize.mk bench/kernels.mk bench/decode.mk bench/speed.mk
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN) $(FUZZ)
+	rm -rf $(BUILD) $(ASAN) $(FUZZ) $(ARM)

@@ -180,7 +180,10 @@ static void fake_record(elm_record_t *r, int threads, bool energy)
     }
 }
 
-static char *format(elm_bench_format_t f, const elm_record_t *r, size_t n)
+/* Not inlined: gcc 12 at -O3 otherwise takes the returned buffer for a pointer to the local
+ * that received it (a false -Wdangling-pointer). */
+__attribute__((noinline)) static char *format(elm_bench_format_t f, const elm_record_t *r,
+                                              size_t n)
 {
     char *s = NULL;
     elm_diag_t d;
