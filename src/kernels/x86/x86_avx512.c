@@ -326,7 +326,7 @@ ELM__INLINE float dot_halves(int64_t n, const uint16_t *x, const uint16_t *y, in
                      _mm512_setzero_ps()};
     int64_t i = 0;
     for (; i + 64 <= n; i += 64)
-        for (int k = 0; k < 4; k++)
+        _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)
             acc[k] = _mm512_fmadd_ps(load_halves(x + i + 16 * k, 0xFFFF, bf16),
                                      load_halves(y + i + 16 * k, 0xFFFF, bf16), acc[k]);
     for (; i < n; i += 16) {
