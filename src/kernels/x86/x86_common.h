@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "kernels/ref/ref.h"
 #include "kernels/x86/x86.h"
 
 /* fp16 scales with F16C, inline: the same values and bits as elm_fp16_to_fp32 and
@@ -104,6 +105,48 @@ ELM__AVX2 static inline float absmax_f32(const float *x, int n)
     r = _mm_max_ps(r, _mm_movehl_ps(r, r));
     r = _mm_max_ss(r, _mm_movehdup_ps(r));
     return _mm_cvtss_f32(r);
+}
+
+/* One q4_K or q5_K super-block (scales, 128 nibble bytes, and for q5_K the 32 bytes of fifth bits
+ * qh; NULL for q4_K) against q8_K block y: the integer sums scaled by d * dy are added to *acc,
+ * the min term dmin * dy * sum(min * bsums) to *acc_min. Chunk c holds 32 bytes whose low
+ * nibbles are values 64c.. (scale 2c, fifth bit 2c) and high nibbles values 64c+32.. (scale
+ * 2c+1, bit 2c+1); levels (0..31) * int8 pairs fit maddubs' int16 (2 * 31 * 128). */
+ELM__AVX2 static inline __attribute__((always_inline)) void
+k45_superblock(const uint8_t *scales, const uint8_t *qs, const uint8_t *qh, uint16_t d,
+               uint16_t dmin, const elm_block_q8_K *y, __m256 *acc, float *acc_min)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0F), sixteen = _mm256_set1_epi8(16);
+    const float dy = elm__q8k_d(y);
+    uint8_t sc[8], m[8];
+    int summs = 0;
+    for (int k = 0; k < 8; k++) {
+        elm__k4_scale_min(k, scales, &sc[k], &m[k]);
+        summs += m[k] * (y->bsums[2 * k] + y->bsums[2 * k + 1]);
+    }
+    const __m256i hb = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
+    const int8_t *q8 = y->qs;
+    __m256i sumi = _mm256_setzero_si256();
+    for (int c = 0; c < 4; c++, qs += 32, q8 += 64) {
+        const __m256i bits = _mm256_loadu_si256((const __m256i *)qs);
+        __m256i lo = _mm256_and_si256(bits, m4);
+        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
+        if (qh) {
+            const __m256i b_lo = _mm256_set1_epi8((char)(1 << 2 * c));
+            const __m256i b_hi = _mm256_set1_epi8((char)(2 << 2 * c));
+            lo = _mm256_add_epi8(
+                lo, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, b_lo), b_lo), sixteen));
+            hi = _mm256_add_epi8(
+                hi, _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hb, b_hi), b_hi), sixteen));
+        }
+        const __m256i p_lo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
+        const __m256i p_hi =
+            _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_set1_epi16(sc[2 * c]), p_lo));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_set1_epi16(sc[2 * c + 1]), p_hi));
+    }
+    *acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * fp16_to_f32(d)), _mm256_cvtepi32_ps(sumi), *acc);
+    *acc_min += dy * fp16_to_f32(dmin) * summs;
 }
 
 #endif

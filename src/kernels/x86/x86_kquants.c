@@ -16,37 +16,10 @@ ELM__AVX2 void elm__vec_dot_q4_K_q8_K_avx2(int64_t n, float *s, const void *vx, 
 {
     const elm_block_q4_K *x = vx;
     const elm_block_q8_K *y = vy;
-    const __m256i m4 = _mm256_set1_epi8(0x0F);
     __m256 acc = _mm256_setzero_ps();
     float acc_min = 0;
-    for (int64_t i = 0; i < n / ELM_QK_K; i++) {
-        const float dy = elm__q8k_d(&y[i]);
-        uint8_t sc[8], m[8];
-        int summs = 0;
-        for (int k = 0; k < 8; k++) {
-            elm__k4_scale_min(k, x[i].scales, &sc[k], &m[k]);
-            summs += m[k] * (y[i].bsums[2 * k] + y[i].bsums[2 * k + 1]);
-        }
-        const uint8_t *q4 = x[i].qs;
-        const int8_t *q8 = y[i].qs;
-        __m256i sumi = _mm256_setzero_si256();
-        /* Chunk c: 32 bytes whose low nibbles are values 64c.. (scale 2c) and high nibbles
-         * values 64c+32.. (scale 2c+1). Nibble * int8 pairs fit maddubs' int16 (2*15*128). */
-        for (int c = 0; c < 4; c++, q4 += 32, q8 += 64) {
-            const __m256i bits = _mm256_loadu_si256((const __m256i *)q4);
-            const __m256i lo = _mm256_and_si256(bits, m4);
-            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), m4);
-            const __m256i p_lo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
-            const __m256i p_hi =
-                _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
-            sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_set1_epi16(sc[2 * c]), p_lo));
-            sumi =
-                _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_set1_epi16(sc[2 * c + 1]), p_hi));
-        }
-        acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * fp16_to_f32(x[i].d)), _mm256_cvtepi32_ps(sumi),
-                              acc);
-        acc_min += dy * fp16_to_f32(x[i].dmin) * summs;
-    }
+    for (int64_t i = 0; i < n / ELM_QK_K; i++)
+        k45_superblock(x[i].scales, x[i].qs, NULL, x[i].d, x[i].dmin, &y[i], &acc, &acc_min);
     *s = hsum_f32x8(acc) - acc_min;
 }
 
