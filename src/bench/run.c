@@ -223,7 +223,7 @@ static void mark_done(void *u, uint64_t t, uint32_t n, elm_stop_reason_t why)
 
 /* The figures of one repetition. */
 typedef struct {
-    elm_timing_summary_t pre, gen; /* the one request's summary (prefill and generation) */
+    elm_timing_summary_t tm;       /* the request's timings (prefill and generation) */
     uint64_t gen_span_ns;          /* first .. last generated token */
     elm_probe_fig_t perf[ELM_PERF_COUNT];
     double tokens;                 /* tokens the counted forward passes processed */
@@ -324,8 +324,7 @@ static int request(elm_bench_t *b, const elm_bench_point_t *p, const int32_t *pr
     /* eos_id -1: never stop early, so the token counts are exact (--ignore-eos). */
     elm_generate_params_t gp = {.n_predict = p->n_gen, .eos_id = -1};
     if ((rc = elm_generate(sess, sampler, prompt, n_prompt, &gp, &hooks, NULL, NULL, d))) goto done;
-    elm_timings_summary(&tm, &r->pre);
-    r->gen = r->pre;
+    elm_timings_summary(&tm, &r->tm);
     r->gen_span_ns = tm.t_last_token - tm.t_first_token;
     r->tokens = (double)n_prompt + tm.n_generated;
     if (perf) {
@@ -359,18 +358,18 @@ done:
 /* Add one measured repetition's figures to the accumulators. */
 static void gather(const elm_bench_t *b, const one_t *r, accs_t *a)
 {
-    acc_add(&a->load_ms, r->pre.load_ms);
-    acc_add(&a->prefill_tps, r->pre.prefill_tps);
-    acc_add(&a->ttft_ms, r->pre.ttft_ms);
-    acc_add(&a->ttft_cold_ms, r->pre.ttft_cold_ms);
-    if (r->gen.n_generated >= 2)
-        acc_add(&a->gen_tps, r->gen.gen_tps);
+    acc_add(&a->load_ms, r->tm.load_ms);
+    acc_add(&a->prefill_tps, r->tm.prefill_tps);
+    acc_add(&a->ttft_ms, r->tm.ttft_ms);
+    acc_add(&a->ttft_cold_ms, r->tm.ttft_cold_ms);
+    if (r->tm.n_generated >= 2)
+        acc_add(&a->gen_tps, r->tm.gen_tps);
     else
         acc_bad(&a->gen_tps, "one token generated: generation speed excludes the first token");
-    acc_add(&a->e2e_ms, r->pre.ttft_ms + (double)r->gen_span_ns / 1e6);
+    acc_add(&a->e2e_ms, r->tm.ttft_ms + (double)r->gen_span_ns / 1e6);
 
-    const double tokens[ELM_REC_PHASES] = {0, r->pre.n_prompt,
-                                           r->gen.n_generated ? r->gen.n_generated - 1.0 : 0};
+    const double tokens[ELM_REC_PHASES] = {0, r->tm.n_prompt,
+                                           r->tm.n_generated ? r->tm.n_generated - 1.0 : 0};
     double total = 0;
     bool total_ok = b->power != NULL;
     for (int ph = 0; ph < ELM_REC_PHASES; ph++) {
@@ -403,7 +402,7 @@ static void gather(const elm_bench_t *b, const one_t *r, accs_t *a)
     double s;
     if (total_ok) {
         acc_add(&a->energy_j, total);
-        if (elm_action_per_token(total, r->gen.n_generated, &s, NULL) == 0)
+        if (elm_action_per_token(total, r->tm.n_generated, &s, NULL) == 0)
             acc_add(&a->action_s, s);
         else
             acc_bad(&a->action_s, "no tokens generated");
@@ -604,7 +603,7 @@ int elm_bench_run(elm_bench_t *b, const elm_bench_point_t *p, size_t index, elm_
         if ((rc = request(b, p, prompt, n_prompt, n_ctx, &one, rep == 0 ? rec : NULL, d)))
             goto done;
         if (rep == 0) {
-            a->load_cold_ms = one.pre.load_ms;
+            a->load_cold_ms = one.tm.load_ms;
             continue;
         }
         gather(b, &one, a);
