@@ -42,6 +42,7 @@ static const char usage_text[] =
     "  -n LIST        generation lengths of the tgN tests (default 128; 0: none)\n"
     "  -r N           repetitions after the warm-up (default 3)\n"
     "  --bw-mib N     size of the read-bandwidth buffer in MiB (default 1024)\n"
+    "  --no-mmap      read each model into memory instead of mapping it (llama-bench -mmp 0)\n"
     "  --ref FILE     llama.cpp's figures (default $EDGELM_REFERENCE, else\n"
     "                 ../shared/reference/llamacpp-cpu.md)\n"
     "  -h, --help     this text\n"
@@ -62,6 +63,7 @@ typedef struct {
     test_t tests[MAX_TESTS];
     int n_tests;
     int reps;
+    bool no_mmap;
     size_t bw_bytes;
     const char *ref_path;
     const char *models[MAX_MODELS];
@@ -127,6 +129,10 @@ static int parse_args(int argc, char **argv, opts_t *o)
                 return -1;
             }
             o->models[o->n_models++] = a;
+            continue;
+        }
+        if (!strcmp(a, "--no-mmap")) {
+            o->no_mmap = true;
             continue;
         }
         if (i + 1 == argc) {
@@ -493,7 +499,9 @@ static void run_model(const opts_t *o, const char *path, const char *label, mode
     /* Start the peak at this process's own size, not the parent's history ("5": reset VmHWM). */
     FILE *cr = fopen("/proc/self/clear_refs", "w");
     if (cr) fputs("5", cr), fclose(cr);
-    if (elm_model_load(path, NULL, &m, &d)) {
+    elm_model_params_t mp = elm_model_default_params();
+    mp.use_mmap = !o->no_mmap;
+    if (elm_model_load(path, &mp, NULL, &m, &d)) {
         snprintf(r->err, sizeof r->err, "%s", d.msg);
         return;
     }
@@ -686,6 +694,7 @@ int main(int argc, char **argv)
     munmap(buf, o.bw_bytes);
 
     print_machine();
+    printf("models %s\n", o.no_mmap ? "read into memory (--no-mmap)" : "mapped (mmap, as llama-bench)");
     printf("\n| model | quant | file MB | th |");
     for (int k = 0; k < o.n_tests; k++) printf(" %s t/s | llama.cpp (ratio) |", o.tests[k].name);
     printf(" eff GB/s | read GB/s | roofline t/s | tg / roofline | peak RSS MiB | llama.cpp RSS MiB |\n");

@@ -179,7 +179,7 @@ static void check_model(const ref_model_t *rm)
 
     elm_model_t *m = NULL;
     elm_diag_t d;
-    int rc = elm_model_load(gguf, NULL, &m, &d);
+    int rc = elm_model_load(gguf, NULL, NULL, &m, &d);
     if (rc) fail_msg("%s: %s", rm->name, d.msg);
     assert_int_equal(elm_model_hparams(m)->n_vocab, N_VOCAB);
     /* Two threads: the pool is exercised, and results do not depend on the split. */
@@ -290,7 +290,7 @@ static void test_f16_kv_cache(void **state)
         ref_json_t *rj = calloc(1, sizeof *rj);
         load_ref_json(jpath, rj);
         elm_model_t *m = NULL;
-        assert_int_equal(elm_model_load(gguf, NULL, &m, NULL), 0);
+        assert_int_equal(elm_model_load(gguf, NULL, NULL, &m, NULL), 0);
         elm_session_t *s = new_session(m, 1, ELM_TYPE_F16);
         stats_t st = {0};
         for (int q = 0; q < 3; q++) {
@@ -343,7 +343,7 @@ static void test_stories_golden(void **state)
     const char *mp = elm_test_data("reference/models/stories260K-F32.gguf");
     if (!mp) return;
     elm_model_t *m = NULL;
-    assert_int_equal(elm_model_load(mp, NULL, &m, NULL), 0);
+    assert_int_equal(elm_model_load(mp, NULL, NULL, &m, NULL), 0);
     elm_session_t *s = new_session(m, 1, ELM_TYPE_F32);
     elm_sampler_params_t sp = elm_sampler_default_params();
     sp.temp = 0;
@@ -465,28 +465,28 @@ static void test_bad_models(void **state)
     elm_model_t *m = (elm_model_t *)&m;
     elm_diag_t d;
     const char *p = tiny(TINY_ARCH, "llama");
-    assert_int_equal(elm_model_load(p, NULL, &m, &d), ELM_ENOTSUP);
+    assert_int_equal(elm_model_load(p, NULL, NULL, &m, &d), ELM_ENOTSUP);
     assert_null(m);
     assert_non_null(strstr(d.msg, "architecture 'gpt9' is not supported"));
     unlink(p);
 
     p = tiny(TINY_MISSING, "llama");
-    assert_int_equal(elm_model_load(p, NULL, &m, &d), ELM_ENOKEY);
+    assert_int_equal(elm_model_load(p, NULL, NULL, &m, &d), ELM_ENOKEY);
     assert_non_null(strstr(d.msg, "tensor blk.0.ffn_up.weight is missing (architecture llama)"));
     unlink(p);
 
     p = tiny(TINY_SHAPE, "qwen2");
-    assert_int_equal(elm_model_load(p, NULL, &m, &d), ELM_EINVAL);
+    assert_int_equal(elm_model_load(p, NULL, NULL, &m, &d), ELM_EINVAL);
     assert_non_null(strstr(d.msg, "tensor blk.0.attn_k.weight has shape 32 x 32, expected 32 x 16 "
                                   "(architecture qwen2)"));
     unlink(p);
 
     p = tiny(TINY_NO_HEADS, "llama");
-    assert_int_equal(elm_model_load(p, NULL, &m, &d), ELM_ENOKEY);
+    assert_int_equal(elm_model_load(p, NULL, NULL, &m, &d), ELM_ENOKEY);
     assert_non_null(strstr(d.msg, "llama.attention.head_count is missing"));
     unlink(p);
 
-    assert_int_equal(elm_model_load("/nonexistent/model.gguf", NULL, &m, &d), ELM_ENOENT);
+    assert_int_equal(elm_model_load("/nonexistent/model.gguf", NULL, NULL, &m, &d), ELM_ENOENT);
     assert_null(m);
 }
 
@@ -507,7 +507,7 @@ static void test_session_mechanics(void **state)
         const char *p = tiny(TINY_OK, archs[a]);
         elm_model_t *m = NULL;
         elm_diag_t d;
-        if (elm_model_load(p, NULL, &m, &d)) fail_msg("%s", d.msg);
+        if (elm_model_load(p, NULL, NULL, &m, &d)) fail_msg("%s", d.msg);
         unlink(p);
         const elm_hparams_t *hp = elm_model_hparams(m);
         assert_int_equal(hp->n_vocab, T_VOCAB);
@@ -648,7 +648,7 @@ static void test_hooks_and_timings(void **state)
     elm_hooks_t hooks;
     elm_timings_hooks(&tm, &user, &hooks);
     elm_model_t *m = NULL;
-    assert_int_equal(elm_model_load(p, &hooks, &m, NULL), 0);
+    assert_int_equal(elm_model_load(p, NULL, &hooks, &m, NULL), 0);
     unlink(p);
     assert_true(tm.t_load_start > 0 && tm.t_load_done >= tm.t_load_start);
     elm_session_t *s = new_session(m, 1, ELM_TYPE_F16);
@@ -732,7 +732,7 @@ static void test_thread_counts(void **state)
     const char *p = tiny(TINY_OK, "qwen2");
     elm_model_t *m = NULL;
     elm_diag_t d;
-    if (elm_model_load(p, NULL, &m, &d)) fail_msg("%s", d.msg);
+    if (elm_model_load(p, NULL, NULL, &m, &d)) fail_msg("%s", d.msg);
     unlink(p);
     check_thread_counts(m, "tiny qwen2", ELM_TYPE_F32);
     check_thread_counts(m, "tiny qwen2", ELM_TYPE_F16);
@@ -741,7 +741,7 @@ static void test_thread_counts(void **state)
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char *gguf = data_path(names[i], ".gguf");
         if (!gguf) continue;
-        if (elm_model_load(gguf, NULL, &m, &d)) fail_msg("%s", d.msg);
+        if (elm_model_load(gguf, NULL, NULL, &m, &d)) fail_msg("%s", d.msg);
         check_thread_counts(m, names[i], ELM_TYPE_F16);
         elm_model_free(m);
         free(gguf);
@@ -749,7 +749,7 @@ static void test_thread_counts(void **state)
 
     /* bad batch thread counts are named errors */
     p = tiny(TINY_OK, "llama");
-    assert_int_equal(elm_model_load(p, NULL, &m, NULL), 0);
+    assert_int_equal(elm_model_load(p, NULL, NULL, &m, NULL), 0);
     unlink(p);
     elm_session_params_t sp = elm_session_default_params();
     sp.n_threads_batch = -1;
@@ -758,6 +758,47 @@ static void test_thread_counts(void **state)
     assert_null(s);
     assert_non_null(strstr(d.msg, "batch thread count -1 is out of range"));
     elm_model_free(m);
+}
+
+/* ---- --no-mmap ---- */
+
+/* A model read into anonymous memory runs exactly as the mapped one: same logits, same weight
+ * bytes. */
+static void test_no_mmap(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"tiny-qwen2-Q4_K_M", "tiny-llama3-Q4_0", "stories260K-F16"};
+    const char *tmp = tiny(TINY_OK, "qwen2");
+    elm_model_params_t copy = elm_model_default_params();
+    assert_true(copy.use_mmap); /* llama.cpp's default */
+    copy.use_mmap = false;
+    for (size_t i = 0; i <= sizeof names / sizeof names[0]; i++) {
+        char *gguf = i == 0 ? strdup(tmp) : data_path(names[i - 1], ".gguf");
+        if (!gguf) continue;
+        elm_model_t *mapped = NULL, *copied = NULL;
+        elm_diag_t d;
+        if (elm_model_load(gguf, NULL, NULL, &mapped, &d)) fail_msg("%s", d.msg);
+        if (elm_model_load(gguf, &copy, NULL, &copied, &d)) fail_msg("%s", d.msg);
+        assert_int_equal(elm_model_weight_bytes(copied), elm_model_weight_bytes(mapped));
+        size_t n = 0, n2 = 0;
+        float *a = run_threads(mapped, 2, 0, ELM_TYPE_F16, &n);
+        float *b = run_threads(copied, 2, 0, ELM_TYPE_F16, &n2);
+        assert_int_equal(n2, n);
+        if (memcmp(a, b, n * sizeof *a) != 0) fail_msg("%s: --no-mmap changes the logits", gguf);
+        free(a);
+        free(b);
+        elm_model_free(copied);
+        elm_model_free(mapped);
+        free(gguf);
+    }
+    unlink(tmp);
+
+    /* a missing file is the same named error either way */
+    elm_model_t *m = NULL;
+    elm_diag_t d;
+    assert_int_equal(elm_model_load("/nonexistent/model.gguf", &copy, NULL, &m, &d), ELM_ENOENT);
+    assert_null(m);
+    assert_non_null(strstr(d.msg, "no such file"));
 }
 
 /* ---- attention against a naive reference ---- */
@@ -1013,7 +1054,8 @@ int main(void)
         cmocka_unit_test(test_bad_models),        cmocka_unit_test(test_session_mechanics),
         cmocka_unit_test(test_hooks_and_timings), cmocka_unit_test(test_stories_golden),
         cmocka_unit_test(test_f16_kv_cache),      cmocka_unit_test(test_reference_models),
-        cmocka_unit_test(test_thread_counts),     cmocka_unit_test(test_attention_reference),
+        cmocka_unit_test(test_thread_counts),     cmocka_unit_test(test_no_mmap),
+        cmocka_unit_test(test_attention_reference),
         cmocka_unit_test(test_matmul_groups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

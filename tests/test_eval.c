@@ -56,7 +56,7 @@ static void test_ppl_matches_llama(void **state)
     if (!text) return;
     elm_model_t *m = NULL;
     elm_diag_t d;
-    assert_int_equal(elm_model_load(mp, NULL, &m, &d), 0);
+    assert_int_equal(elm_model_load(mp, NULL, NULL, &m, &d), 0);
 
     /* -c 128 -ctk f32 -ctv f32: PPL 6.8453 +/- 0.74214; the replica's unrounded 6.845286511 */
     static const double c128[] = {4.0931, 3.7347, 5.6346, 5.7087, 5.1441, 6.8430, 5.9675,
@@ -100,7 +100,7 @@ static void test_ppl_short_tokens(void **state)
     if (!mp) return;
     elm_model_t *m = NULL;
     elm_diag_t d;
-    assert_int_equal(elm_model_load(mp, NULL, &m, &d), 0);
+    assert_int_equal(elm_model_load(mp, NULL, NULL, &m, &d), 0);
     int32_t toks[15] = {1};
     elm_ppl_params_t p = elm_ppl_default_params();
     p.n_ctx = 8;

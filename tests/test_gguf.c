@@ -717,6 +717,40 @@ static void test_writer_bad_values(void **state)
     assert_false(file_exists(path));
 }
 
+/* ---- read into memory (--no-mmap) ---- */
+
+/* A copied file reads as the mapped one: the same keys and values, and every tensor's bytes,
+ * at addresses of its own. */
+static void test_open_copy(void **state)
+{
+    (void)state;
+    const char *path = elm_test_fixture("gguf/valid_rich.gguf");
+    elm_gguf_t *mapped = open_ok(path), *copied = NULL;
+    elm_diag_t d;
+    int rc = elm_gguf_open_as(path, ELM_GGUF_COPY, &copied, &d);
+    if (rc) print_error("copy %s: %s\n", path, d.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(elm_gguf_file_size(copied), elm_gguf_file_size(mapped));
+    assert_int_equal(elm_gguf_data_offset(copied), elm_gguf_data_offset(mapped));
+    assert_int_equal(elm_gguf_n_kv(copied), elm_gguf_n_kv(mapped));
+    for (uint64_t i = 0; i < elm_gguf_n_kv(mapped); i++) {
+        const elm_gguf_kv_t *a = elm_gguf_kv_at(mapped, i), *b = elm_gguf_kv_at(copied, i);
+        assert_string_equal(a->key, b->key);
+        assert_true(value_eq(&a->value, &b->value));
+    }
+    assert_true(elm_gguf_n_tensors(mapped) > 0);
+    assert_int_equal(elm_gguf_n_tensors(copied), elm_gguf_n_tensors(mapped));
+    for (uint64_t i = 0; i < elm_gguf_n_tensors(mapped); i++) {
+        const elm_gguf_tensor_t *a = elm_gguf_tensor_at(mapped, i), *b = elm_gguf_tensor_at(copied, i);
+        assert_string_equal(a->name, b->name);
+        assert_int_equal(a->size, b->size);
+        assert_true(a->data != b->data);
+        assert_memory_equal(a->data, b->data, a->size);
+    }
+    elm_gguf_close(copied);
+    elm_gguf_close(mapped);
+}
+
 /* ---- validation fixtures: one per error code ---- */
 
 static void expect_fixture(const char *file, int code, const char *needle)
@@ -733,6 +767,12 @@ static void expect_fixture(const char *file, int code, const char *needle)
     assert_null(g);
     assert_non_null(strstr(d.msg, path));
     if (!strstr(d.msg, needle)) print_error("%s: message lacks \"%s\": %s\n", file, needle, d.msg);
+    assert_non_null(strstr(d.msg, needle));
+
+    /* The same when the file is read into memory (--no-mmap). */
+    g = (elm_gguf_t *)&g;
+    assert_int_equal(elm_gguf_open_as(path, ELM_GGUF_COPY, &g, &d), code);
+    assert_null(g);
     assert_non_null(strstr(d.msg, needle));
 
     /* The same through a caller's buffer. */
@@ -926,6 +966,7 @@ int main(void)
         cmocka_unit_test(test_writer_errors),
         cmocka_unit_test(test_getters),
         cmocka_unit_test(test_rich_fixture),
+        cmocka_unit_test(test_open_copy),
         cmocka_unit_test(test_writer_bad_values),
         cmocka_unit_test(test_bad_magic),
         cmocka_unit_test(test_bad_version),

@@ -72,6 +72,7 @@ typedef struct {
     uint32_t reps;       /* repetitions including the warm-up (default 5; at least 2) */
     double cooldown_s;   /* sleep between repetitions */
     bool drop_caches;    /* drop the page cache before the cold (warm-up) load; needs root */
+    bool no_mmap;        /* read the model into memory instead of mapping it (--no-mmap) */
     const char *prompt;  /* prompt text (NULL: elm_bench_default_prompt) */
     const elm_probe_ctx_t *probe; /* where probes look; NULL: the real system */
     /* Power: a source kind, or auto (every sensor tried in order rapl, hwmon, jetson, rpi5,

@@ -90,10 +90,21 @@ typedef struct {
 
 typedef struct elm_model elm_model_t;
 
+typedef struct {
+    /* true (the default): mmap the file, as llama.cpp does. false (`--no-mmap`): read it into
+     * anonymous memory with huge pages; slower to load, and steadier decode on hosts where
+     * streaming a large file mapping is slow (docs/speed.md). */
+    bool use_mmap;
+} elm_model_params_t;
+
+elm_model_params_t elm_model_default_params(void);
+
 /* Open path, validate it and bind the model's tensors; calls hooks->on_load_start and
- * on_load_done (hooks may be NULL). The model owns the mapping. On failure *out is NULL and
- * diag names the file, and the tensor or key at fault with the architecture. */
-int elm_model_load(const char *path, const elm_hooks_t *hooks, elm_model_t **out, elm_diag_t *diag);
+ * on_load_done (hooks may be NULL). p NULL means the defaults. The model owns the mapping. On
+ * failure *out is NULL and diag names the file, and the tensor or key at fault with the
+ * architecture. */
+int elm_model_load(const char *path, const elm_model_params_t *p, const elm_hooks_t *hooks,
+                   elm_model_t **out, elm_diag_t *diag);
 
 /* Bind a model over an open GGUF file that the caller keeps open until elm_model_free(). */
 int elm_model_from_gguf(const elm_gguf_t *g, elm_model_t **out, elm_diag_t *diag);

@@ -153,6 +153,16 @@ typedef struct elm_gguf elm_gguf_t;
  * diag names the file, the key or tensor at fault, and the likely cause. */
 int elm_gguf_open(const char *path, elm_gguf_t **out, elm_diag_t *diag);
 
+/* How elm_gguf_open_as() brings the file into memory. */
+typedef enum {
+    ELM_GGUF_MAP,  /* mmap the file: fast to open, pages shared with the page cache */
+    ELM_GGUF_COPY, /* read it into anonymous memory (huge pages where the kernel allows): slower
+                    * to open, steadier to stream from on hosts where file mappings read slowly */
+} elm_gguf_load_t;
+
+/* elm_gguf_open() with the choice of mapping or copying (`--no-mmap` on the command line). */
+int elm_gguf_open_as(const char *path, elm_gguf_load_t how, elm_gguf_t **out, elm_diag_t *diag);
+
 /* The same over a buffer the caller keeps alive (and unchanged) until elm_gguf_close(); name is
  * used in messages. Used by the fuzzer and tests. */
 int elm_gguf_open_memory(const void *buf, size_t size, const char *name, elm_gguf_t **out,

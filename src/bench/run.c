@@ -308,7 +308,9 @@ static int request(elm_bench_t *b, const elm_bench_point_t *p, const int32_t *pr
     elm_timings_t tm;
     elm_hooks_t hooks;
     elm_timings_hooks(&tm, &mine, &hooks);
-    if ((rc = elm_model_load(p->model, &hooks, &m, d))) goto done;
+    elm_model_params_t mp = elm_model_default_params();
+    mp.use_mmap = !b->o.no_mmap;
+    if ((rc = elm_model_load(p->model, &mp, &hooks, &m, d))) goto done;
     if (rec) describe_model(m, rec);
     const elm_hparams_t *hp = elm_model_hparams(m);
     elm_session_params_t ssp = elm_session_default_params();
@@ -498,6 +500,15 @@ static void drop_caches(const elm_bench_t *b, const char *model, char *note, siz
     put(note, cap, "%s; %s", fadv, sys);
 }
 
+/* How the cold load was made: the page cache (above), then how the model came into memory. */
+static void describe_cold(const elm_bench_t *b, const char *model, char *note, size_t cap)
+{
+    char cache[320];
+    drop_caches(b, model, cache, sizeof cache);
+    put(note, cap, "%s; model %s", cache,
+        b->o.no_mmap ? "read into memory (--no-mmap)" : "mapped (mmap)");
+}
+
 #ifndef ELM_GIT_HASH
 #define ELM_GIT_HASH "unknown"
 #endif
@@ -599,7 +610,7 @@ int elm_bench_run(elm_bench_t *b, const elm_bench_point_t *p, size_t index, elm_
     for (uint32_t rep = 0; rep < b->o.reps; rep++) {
         if (b->o.progress) b->o.progress(b->o.progress_user, index, rep);
         if (rep > 0) sleep_s(b->o.cooldown_s);
-        if (rep == 0) drop_caches(b, p->model, rec->cold_note, sizeof rec->cold_note);
+        if (rep == 0) describe_cold(b, p->model, rec->cold_note, sizeof rec->cold_note);
         if ((rc = request(b, p, prompt, n_prompt, n_ctx, &one, rep == 0 ? rec : NULL, d)))
             goto done;
         if (rep == 0) {

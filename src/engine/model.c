@@ -326,12 +326,20 @@ fail:
     return rc;
 }
 
-int elm_model_load(const char *path, const elm_hooks_t *hooks, elm_model_t **out, elm_diag_t *diag)
+elm_model_params_t elm_model_default_params(void)
+{
+    return (elm_model_params_t){.use_mmap = true};
+}
+
+int elm_model_load(const char *path, const elm_model_params_t *p, const elm_hooks_t *hooks,
+                   elm_model_t **out, elm_diag_t *diag)
 {
     *out = NULL;
+    elm_model_params_t dp = elm_model_default_params();
+    if (!p) p = &dp;
     if (hooks && hooks->on_load_start) hooks->on_load_start(hooks->user, elm_time_ns());
     elm_gguf_t *g = NULL;
-    int rc = elm_gguf_open(path, &g, diag);
+    int rc = elm_gguf_open_as(path, p->use_mmap ? ELM_GGUF_MAP : ELM_GGUF_COPY, &g, diag);
     if (rc) return rc;
     if ((rc = elm_model_from_gguf(g, out, diag))) {
         elm_gguf_close(g);

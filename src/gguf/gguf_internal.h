@@ -52,7 +52,8 @@ struct elm_gguf {
     char *name;           /* path or caller's name, owned */
     const uint8_t *base;  /* the mapping or the caller's buffer */
     size_t size;
-    bool mapped;          /* base is our mmap */
+    void *map;            /* our mapping (of the file, or anonymous holding a copy), or NULL */
+    size_t map_size;
     uint32_t version;
     uint32_t alignment;
     uint64_t data_offset;

@@ -489,7 +489,51 @@ int elm_gguf_open_memory(const void *buf, size_t size, const char *name, elm_ggu
     return open_common(g, out, diag);
 }
 
-int elm_gguf_open(const char *path, elm_gguf_t **out, elm_diag_t *diag)
+/* Anonymous memory for a copy of the file: 2 MiB aligned and advised for transparent huge
+ * pages, so a decode pass over the weights walks few TLB entries. The mapping is made read-only
+ * once filled, as a file mapping is. */
+#define COPY_ALIGN ((size_t)2 << 20)
+
+static int read_copy(elm_gguf_t *g, int fd, const char *path, elm_diag_t *diag)
+{
+    size_t span = g->size + COPY_ALIGN - 1;
+    span -= span % COPY_ALIGN;
+    size_t len = span + COPY_ALIGN; /* room to align the start */
+    uint8_t *raw = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED)
+        return elm_diag(diag, ELM_ENOMEM,
+                        "%s: cannot allocate %zu MiB to read the model into memory (free memory, "
+                        "or load it mapped: drop --no-mmap)",
+                        path, g->size >> 20);
+    uint8_t *p = raw + (COPY_ALIGN - (uintptr_t)raw % COPY_ALIGN) % COPY_ALIGN;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, span, MADV_HUGEPAGE); /* advice only: fine if the kernel has no THP */
+#endif
+    g->map = raw;
+    g->map_size = len;
+    g->base = p;
+    size_t done = 0;
+    while (done < g->size) {
+        size_t want = g->size - done;
+        if (want > ((size_t)64 << 20)) want = (size_t)64 << 20;
+        ssize_t r = pread(fd, p + done, want, (off_t)done);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            int e = errno;
+            return elm_diag(diag, elm_from_errno(e), "%s: cannot read at offset %zu (%s)", path,
+                            done, strerror(e));
+        }
+        if (r == 0)
+            return elm_diag(diag, ELM_EGGUF_TRUNCATED,
+                            "%s: file shrank to %zu bytes while being read (was it being rewritten?)",
+                            path, done);
+        done += (size_t)r;
+    }
+    (void)mprotect(raw, len, PROT_READ);
+    return ELM_OK;
+}
+
+int elm_gguf_open_as(const char *path, elm_gguf_load_t how, elm_gguf_t **out, elm_diag_t *diag)
 {
     *out = NULL;
     if (!path) return elm_diag(diag, ELM_EINVAL, "elm_gguf_open: NULL path");
@@ -515,7 +559,7 @@ int elm_gguf_open(const char *path, elm_gguf_t **out, elm_diag_t *diag)
         close(fd);
         return elm_diag(diag, ELM_EINVAL, "%s: is not a regular file", path);
     }
-    if ((uint64_t)st.st_size > SIZE_MAX) {
+    if ((uint64_t)st.st_size > SIZE_MAX - 2 * COPY_ALIGN) {
         close(fd);
         return elm_diag(diag, ELM_ERANGE, "%s: file is too large to map", path);
     }
@@ -526,25 +570,37 @@ int elm_gguf_open(const char *path, elm_gguf_t **out, elm_diag_t *diag)
     }
     g->size = (size_t)st.st_size;
     g->base = (const uint8_t *)"";
-    if (g->size > 0) {
+    int rc = ELM_OK;
+    if (g->size > 0 && how == ELM_GGUF_COPY) {
+        rc = read_copy(g, fd, path, diag);
+    } else if (g->size > 0) {
         void *m = mmap(NULL, g->size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (m == MAP_FAILED) {
             int e = errno;
-            close(fd);
-            elm_gguf_close(g);
-            return elm_diag(diag, elm_from_errno(e), "%s: cannot map the file (%s)", path, strerror(e));
+            rc = elm_diag(diag, elm_from_errno(e), "%s: cannot map the file (%s)", path, strerror(e));
+        } else {
+            g->base = m;
+            g->map = m;
+            g->map_size = g->size;
         }
-        g->base = m;
-        g->mapped = true;
     }
     close(fd);
+    if (rc) {
+        elm_gguf_close(g);
+        return rc;
+    }
     return open_common(g, out, diag);
+}
+
+int elm_gguf_open(const char *path, elm_gguf_t **out, elm_diag_t *diag)
+{
+    return elm_gguf_open_as(path, ELM_GGUF_MAP, out, diag);
 }
 
 void elm_gguf_close(elm_gguf_t *g)
 {
     if (!g) return;
-    if (g->mapped) munmap((void *)g->base, g->size);
+    if (g->map) munmap(g->map, g->map_size);
     while (g->blocks) {
         block_t *b = g->blocks;
         g->blocks = b->next;

@@ -51,6 +51,9 @@ static const char usage_text[] =
     "  --drop-caches        before each point's first load, evict the model file's pages\n"
     "                       (posix_fadvise; no root needed) and, as root, drop the page cache;\n"
     "                       the output says which was done\n"
+    "  --no-mmap            read each model into memory instead of mapping it (llama-bench's\n"
+    "                       -mmp 0): load time grows, decode is steadier where a mapped file\n"
+    "                       streams slowly\n"
     "  --prompt-file FILE   prompt text instead of the built-in summarize-a-story prompt\n"
     "  -o, --output FMT     md (default), json, jsonl, csv\n"
     "  --db FILE            results store (default $XDG_DATA_HOME/edgelm/results.db, else\n"
@@ -153,6 +156,12 @@ static int parse_args(args_t *a, int argc, char **argv)
         }
         if (!strcmp(f, "--drop-caches")) {
             a->opts.drop_caches = true;
+            a->in_process_flag = true;
+            a->in_process_name = f;
+            continue;
+        }
+        if (!strcmp(f, "--no-mmap")) {
+            a->opts.no_mmap = true;
             a->in_process_flag = true;
             a->in_process_name = f;
             continue;

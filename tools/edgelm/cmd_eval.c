@@ -236,7 +236,7 @@ static int cmd_ppl(int argc, char **argv)
     if ((rc = elm_eval_read_file(file, &text, &len, &d))) goto fail;
     if ((rc = store_open(&o, &store, db_path, sizeof db_path, &d))) goto fail;
     if (len > 0 && text[len - 1] == '\n') len--; /* llama's -f drops one trailing newline */
-    if ((rc = elm_model_load(o.model, NULL, &m, &d))) goto fail;
+    if ((rc = elm_model_load(o.model, NULL, NULL, &m, &d))) goto fail;
     elm_ppl_params_t pp = elm_ppl_default_params();
     pp.n_ctx = (uint32_t)o.n_ctx;
     pp.n_batch = (uint32_t)n_batch;
@@ -397,7 +397,7 @@ static int gsm8k_run(const gsm8k_opts_t *g, const common_opts_t *o)
     }
     if ((rc = elm_gsm8k_sample(set, n, g->seed, g->n_strata, ids, per, &d))) goto fail;
 
-    if ((rc = elm_model_load(g->model, NULL, &m, &d))) goto fail;
+    if ((rc = elm_model_load(g->model, NULL, NULL, &m, &d))) goto fail;
     if ((rc = elm_tokenizer_from_gguf(elm_model_gguf(m), &tok, &d))) goto fail;
     elm_chat_tmpl_t tmpl;
     if ((rc = elm_chat_pick(tok, g->tmpl_name, &tmpl, &d))) goto fail;

@@ -39,6 +39,8 @@ static const char usage_text[] =
     "  --ctx N                context size (default: the trained context, at most 4096)\n"
     "  --batch N              most prompt tokens per forward pass (default 512)\n"
     "  --kv-type f16|f32      KV cache type (default f16)\n"
+    "  --no-mmap              read the model into memory instead of mapping it: slower to load,\n"
+    "                         steadier decode where a mapped file streams slowly\n"
     "  --temp T               temperature; 0 is greedy (default 0.8)\n"
     "  --top-k K              keep the K most likely tokens; 0 is off (default 40)\n"
     "  --top-p P              keep the smallest set with probability >= P; 1 is off (default "
@@ -188,6 +190,7 @@ int elm_cmd_run(int argc, char **argv)
     int64_t n_predict = 128, n_threads = sysconf(_SC_NPROCESSORS_ONLN), n_ctx = 0, n_batch = 512;
     int64_t n_threads_batch = 0; /* 0: as -t */
     bool ignore_eos = false, seed_given = false;
+    elm_model_params_t mp = elm_model_default_params();
     elm_type_t kv_type = ELM_TYPE_F16;
     elm_sampler_params_t sp = elm_sampler_default_params();
     if (n_threads < 1) n_threads = 1;
@@ -205,6 +208,10 @@ int elm_cmd_run(int argc, char **argv)
         }
         if (!strcmp(a, "--ignore-eos")) {
             ignore_eos = true;
+            continue;
+        }
+        if (!strcmp(a, "--no-mmap")) {
+            mp.use_mmap = false;
             continue;
         }
         if (a[0] != '-') return elm_cli_usage_error(CMD, "unexpected argument '%s'", a);
@@ -322,7 +329,7 @@ int elm_cmd_run(int argc, char **argv)
     elm_hooks_t hooks;
     elm_timings_hooks(&tm, &printer, &hooks);
 
-    if ((rc = elm_model_load(model, &hooks, &m, &d))) goto fail;
+    if ((rc = elm_model_load(model, &mp, &hooks, &m, &d))) goto fail;
     const elm_hparams_t *hp = elm_model_hparams(m);
     if (text) {
         if ((rc = text_prompt(m, text, chat, system, tmpl_name, &tok, &prompt, &n_prompt, &d)))
