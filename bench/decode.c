@@ -4,9 +4,11 @@
  * and 2 threads (rows split between plain pthreads) it times the AVX2 and the AVX-512 tier's
  * vec_dot and a plain read loop over the same bytes, back to back in rounds, and prints
  * effective GB/s (weight bytes / time) and the ratio kernel / read: 1.0 means decode runs at the
- * memory roofline. Then one row from the caches (the kernels' compute ceiling) and the activation
+ * memory roofline; where the AVX-512 tier has a matrix × vector kernel (gemv), that too, over
+ * tiles of rows as the engine decodes. Then one row from the caches (the kernels' compute ceiling) and the activation
  * quantizers. Not a test. */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 #include "kernels/cpu.h"
 
 enum { ROWS = 896, COLS = 4864, REPS = 15, MAX_THREADS = 2 };
+enum { DECODE_TILE = 16 }; /* output rows per gemv call, as src/engine/matmul.c's decode tiles */
 static const double TARGET_BYTES = 150e6;
 
 static double now_s(void)
@@ -30,6 +33,7 @@ static double now_s(void)
 
 typedef struct {
     const elm_type_traits_t *tr; /* NULL: the read loop */
+    bool gemv;                   /* tr->gemv over tiles of rows instead of one vec_dot a row */
     const uint8_t *w;            /* (n_rows, row_bytes) */
     size_t row_bytes;
     int64_t n_rows;
@@ -74,6 +78,12 @@ static void *pass_run(void *arg)
     const int64_t r1 = p->n_rows * (p->thread + 1) / p->n_threads;
     if (!p->tr) {
         p->sink = read_bytes(p->w + (size_t)r0 * p->row_bytes, (size_t)(r1 - r0) * p->row_bytes);
+        return NULL;
+    }
+    if (p->gemv) { /* as the engine decodes: tiles of DECODE_TILE rows */
+        for (int64_t r = r0; r < r1; r += DECODE_TILE)
+            p->tr->gemv(COLS, r1 - r < DECODE_TILE ? r1 - r : DECODE_TILE,
+                        p->w + (size_t)r * p->row_bytes, p->row_bytes, p->act, &p->out[r]);
         return NULL;
     }
     for (int64_t r = r0; r < r1; r++)
@@ -139,8 +149,12 @@ int main(void)
     printf("matrix %d rows x %d, repeated to about %.0f MB; %d rounds of read loop, avx2, avx512 "
            "back to back: GB/s of the best pass, ratios the median of the rounds'\n",
            ROWS, COLS, TARGET_BYTES / 1e6, REPS);
+    printf("avx512 gemv: the tier's matrix x vector kernel where it has one, over tiles of %d rows "
+           "as the engine decodes (else the engine loops over vec_dot, as in the avx512 column)\n",
+           DECODE_TILE);
     printf("| type | th | MB | read GB/s | avx2 GB/s | avx2/read | avx512 GB/s | avx512/read | "
-           "avx512/avx2 |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+           "avx512/avx2 | avx512 gemv GB/s | gemv/read |\n"
+           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
 
     float *x = malloc(sizeof(float) * ROWS * COLS), *a = malloc(sizeof(float) * COLS);
     if (!x || !a) return 1;
@@ -151,7 +165,7 @@ int main(void)
         a[i] = (float)((double)rand() / RAND_MAX * 2 - 1);
 
     enum { N_TYPES = sizeof types / sizeof types[0] };
-    double cached[N_TYPES][2]; /* GB/s of one row's vec_dot, the row in L1/L2, per tier */
+    double cached[N_TYPES][3]; /* GB/s from L1/L2: one row's vec_dot per tier, a gemv tile */
     for (size_t ti = 0; ti < N_TYPES; ti++) {
         const elm_type_traits_t *ref = elm_traits_ref(types[ti]);
         const elm_type_traits_t *vref = elm_traits_ref(ref->vec_dot_type);
@@ -169,26 +183,32 @@ int main(void)
         vref->from_float(a, act, COLS);
         const double bytes = (double)mat_bytes * copies;
         for (int nt = 1; nt <= MAX_THREADS; nt++) {
-            pass_t base = {NULL, w, row_bytes, n_rows, act, out, 0, 1, 0};
+            pass_t base = {NULL, false, w, row_bytes, n_rows, act, out, 0, 1, 0};
             /* Each round times the read loop and both tiers back to back; the ratios are the
              * medians of the rounds' ratios, which the host's swings in bandwidth move less
              * than a ratio of best times taken at different moments. */
-            double best[3] = {1e30, 1e30, 1e30}; /* read, avx2, avx512 */
-            double ratio[3][REPS];               /* avx2/read, avx512/read, avx512/avx2 */
+            const bool gemv = tier[1][types[ti]].gemv != NULL;
+            double best[4] = {1e30, 1e30, 1e30, 1e30}; /* read, avx2, avx512, avx512 gemv */
+            double ratio[4][REPS]; /* avx2/read, avx512/read, avx512/avx2, gemv/read */
             for (int r = 0; r < REPS; r++) {
-                double dt[3];
-                for (int k = 0; k < 3; k++) {
-                    base.tr = k == 0 ? NULL : &tier[k - 1][types[ti]];
+                double dt[4];
+                for (int k = 0; k < (gemv ? 4 : 3); k++) {
+                    base.tr = k == 0 ? NULL : &tier[k == 1 ? 0 : 1][types[ti]];
+                    base.gemv = k == 3;
                     dt[k] = time_pass(base, nt);
                     if (dt[k] < best[k]) best[k] = dt[k];
                 }
                 ratio[0][r] = dt[0] / dt[1];
                 ratio[1][r] = dt[0] / dt[2];
                 ratio[2][r] = dt[1] / dt[2];
+                ratio[3][r] = gemv ? dt[0] / dt[3] : 0;
             }
-            printf("| %s | %d | %.0f | %.1f | %.1f | %.2f | %.1f | %.2f | %.2fx |\n", ref->name, nt,
-                   bytes / 1e6, bytes / best[0] / 1e9, bytes / best[1] / 1e9, median(ratio[0]),
-                   bytes / best[2] / 1e9, median(ratio[1]), median(ratio[2]));
+            char gv[64] = "- | -";
+            if (gemv)
+                snprintf(gv, sizeof gv, "%.1f | %.2f", bytes / best[3] / 1e9, median(ratio[3]));
+            printf("| %s | %d | %.0f | %.1f | %.1f | %.2f | %.1f | %.2f | %.2fx | %s |\n", ref->name,
+                   nt, bytes / 1e6, bytes / best[0] / 1e9, bytes / best[1] / 1e9, median(ratio[0]),
+                   bytes / best[2] / 1e9, median(ratio[1]), median(ratio[2]), gv);
             fflush(stdout);
         }
         /* The compute ceiling: one row over and over, from the caches. */
@@ -204,13 +224,29 @@ int main(void)
             }
         for (int k = 0; k < 2; k++)
             cached[ti][k] = row_bytes / cached[ti][k] / 1e9;
+        cached[ti][2] = 0;
+        if (tier[1][types[ti]].gemv) {
+            double dt_best = 1e30;
+            for (int r = 0; r < 2000; r++) {
+                const double t0 = now_s();
+                tier[1][types[ti]].gemv(COLS, DECODE_TILE, w, row_bytes, act, out);
+                const double dt = now_s() - t0;
+                if (dt < dt_best) dt_best = dt;
+            }
+            cached[ti][2] = row_bytes * DECODE_TILE / dt_best / 1e9;
+        }
         free(w), free(act), free(out);
     }
-    printf("\none row from the caches, 1 thread (the kernels' compute ceiling, best of 2000):\n"
-           "| type | avx2 GB/s | avx512 GB/s | avx512/avx2 |\n| --- | ---: | ---: | ---: |\n");
-    for (size_t ti = 0; ti < N_TYPES; ti++)
-        printf("| %s | %.1f | %.1f | %.2fx |\n", elm_traits_ref(types[ti])->name, cached[ti][0],
-               cached[ti][1], cached[ti][1] / cached[ti][0]);
+    printf("\none row from the caches, 1 thread (the kernels' compute ceiling, best of 2000; gemv: "
+           "one tile of %d rows):\n"
+           "| type | avx2 GB/s | avx512 GB/s | avx512/avx2 | avx512 gemv GB/s |\n"
+           "| --- | ---: | ---: | ---: | ---: |\n", DECODE_TILE);
+    for (size_t ti = 0; ti < N_TYPES; ti++) {
+        char gv[32] = "-";
+        if (cached[ti][2] > 0) snprintf(gv, sizeof gv, "%.1f", cached[ti][2]);
+        printf("| %s | %.1f | %.1f | %.2fx | %s |\n", elm_traits_ref(types[ti])->name,
+               cached[ti][0], cached[ti][1], cached[ti][1] / cached[ti][0], gv);
+    }
     /* The activation quantizers run once per matrix product, on one row: far from the weights'
      * cost, but timed the same way. */
     printf("\nactivation quantizer, one %d-long row (ns, best of 2000):\n", COLS);

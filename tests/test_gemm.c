@@ -1,4 +1,5 @@
-/* kernels/: the matrix products (elm_gemm_fn) of every SIMD tier the running CPU can execute,
+/* kernels/: the matrix products (elm_gemm_fn) and matrix × vector products (elm_gemv_fn) of
+ * every SIMD tier the running CPU can execute,
  * against n_out x n_act reference vec_dots (elm_traits_ref) on shapes that are not multiples of
  * the kernels' tiles, rows longer than one packed chunk, strides that are not multiples of a
  * block, ldy > n_out, and random data with large-magnitude and all-zero blocks. Tolerance:
@@ -8,6 +9,7 @@
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -88,10 +90,12 @@ static void free_matrix(matrix_t *m)
     free(m->deq);
 }
 
-/* One gemm on one shape against the reference vec_dots; returns the worst relative error. */
-static double check_shape(const char *tier, const elm_type_traits_t *tr, int64_t n, int64_t n_out,
-                          int64_t n_act)
+/* One gemm (or, with gemv, one gemv: n_act is 1) on one shape against the reference vec_dots;
+ * returns the worst relative error. */
+static double check_shape(const char *tier, const elm_type_traits_t *tr, bool gemv, int64_t n,
+                          int64_t n_out, int64_t n_act)
 {
+    const char *what = gemv ? "gemv" : "gemm";
     const elm_type_traits_t *ref = elm_traits_ref((int)tr->type);
     const elm_type_traits_t *act = elm_traits_ref((int)ref->vec_dot_type);
     const size_t w_row = (size_t)n / tr->blck_size * tr->type_size;
@@ -105,7 +109,10 @@ static double check_shape(const char *tier, const elm_type_traits_t *tr, int64_t
     assert_non_null(y);
     for (size_t i = 0; i < ldy * (size_t)n_act; i++)
         y[i] = SENTINEL;
-    tr->gemm(n, n_out, n_act, w.data, w_stride, a.data, a_stride, y, ldy);
+    if (gemv)
+        tr->gemv(n, n_out, w.data, w_stride, a.data, y);
+    else
+        tr->gemm(n, n_out, n_act, w.data, w_stride, a.data, a_stride, y, ldy);
     double worst = 0;
     for (int64_t r = 0; r < n_act; r++) {
         for (int64_t o = 0; o < n_out; o++) {
@@ -117,16 +124,16 @@ static double check_shape(const char *tier, const elm_type_traits_t *tr, int64_t
                 mag += fabs((double)w.deq[o * n + i] * a.deq[r * n + i]);
             const double err = fabs((double)got - want);
             if (mag == 0 ? got != 0 : !(err <= TOL * mag))
-                fail_msg("%s %s gemm n=%lld n_out=%lld n_act=%lld: y[%lld][%lld] = %.9g, reference "
+                fail_msg("%s %s %s n=%lld n_out=%lld n_act=%lld: y[%lld][%lld] = %.9g, reference "
                          "vec_dot %.9g (error %.3g, sum |terms| %.6g, tolerance %.0e of it)",
-                         tier, tr->name, (long long)n, (long long)n_out, (long long)n_act,
+                         tier, tr->name, what, (long long)n, (long long)n_out, (long long)n_act,
                          (long long)r, (long long)o, got, want, err, mag, TOL);
             if (mag > 0 && err / mag > worst) worst = err / mag;
         }
         for (size_t o = (size_t)n_out; o < ldy; o++)
             if (memcmp(&y[(size_t)r * ldy + o], &SENTINEL, sizeof SENTINEL) != 0)
-                fail_msg("%s %s gemm n=%lld n_out=%lld n_act=%lld: wrote y[%lld][%zu], past n_out",
-                         tier, tr->name, (long long)n, (long long)n_out, (long long)n_act,
+                fail_msg("%s %s %s n=%lld n_out=%lld n_act=%lld: wrote y[%lld][%zu], past n_out",
+                         tier, tr->name, what, (long long)n, (long long)n_out, (long long)n_act,
                          (long long)r, o);
     }
     free(y);
@@ -158,11 +165,34 @@ static void check_gemm(const char *tier, const elm_type_traits_t *tr)
     int n_shapes = 0;
     for (size_t li = 0; li < n_lens; li++)
         for (size_t si = 0; si < COUNT(shapes); si++) {
-            const double e = check_shape(tier, tr, lens[li], shapes[si][0], shapes[si][1]);
+            const double e = check_shape(tier, tr, false, lens[li], shapes[si][0], shapes[si][1]);
             if (e > worst) worst = e;
             n_shapes++;
         }
     printf("%-6s %-5s gemm: %d shapes, worst error %.2e of sum |terms| (tolerance %.0e)\n", tier,
+           tr->name, n_shapes, worst, TOL);
+}
+
+/* gemv row lengths: whole groups of 4 blocks (128 values), one prepared chunk (16384) exactly,
+ * a chunk and one group, two chunks and more, and lengths that are not whole groups (the
+ * kernels fall back to vec_dots there). gemv rows: 1, 3, 17, 64, 67. */
+static const int64_t gemv_len_32[] = {32, 96, 128, 896, 16384, 16512, 32896};
+static const int64_t gemv_len_256[] = {256, 768, 4096, 4352};
+static const int64_t gemv_rows[] = {1, 3, 17, 64, 67};
+
+static void check_gemv(const char *tier, const elm_type_traits_t *tr)
+{
+    const int64_t *lens = tr->blck_size == 32 ? gemv_len_32 : gemv_len_256;
+    const size_t n_lens = tr->blck_size == 32 ? COUNT(gemv_len_32) : COUNT(gemv_len_256);
+    double worst = 0;
+    int n_shapes = 0;
+    for (size_t li = 0; li < n_lens; li++)
+        for (size_t ri = 0; ri < COUNT(gemv_rows); ri++) {
+            const double e = check_shape(tier, tr, true, lens[li], gemv_rows[ri], 1);
+            if (e > worst) worst = e;
+            n_shapes++;
+        }
+    printf("%-6s %-5s gemv: %d shapes, worst error %.2e of sum |terms| (tolerance %.0e)\n", tier,
            tr->name, n_shapes, worst, TOL);
 }
 
@@ -181,18 +211,22 @@ static void test_gemm_tiers(void **state)
         elm__traits_fill(table, tiers[ti].flags);
         assert_non_null(table[ELM_TYPE_Q4_0].gemm);
         assert_non_null(table[ELM_TYPE_Q8_0].gemm);
-        for (int t = 0; t < ELM_TYPE_COUNT; t++)
+        if (tiers[ti].flags == ELM__CPU_TIER_AVX512) assert_non_null(table[ELM_TYPE_Q4_0].gemv);
+        for (int t = 0; t < ELM_TYPE_COUNT; t++) {
             if (table[t].name && table[t].gemm) check_gemm(tiers[ti].name, &table[t]);
+            if (table[t].name && table[t].gemv) check_gemv(tiers[ti].name, &table[t]);
+        }
     }
 }
 
-/* The reference table has no gemm: callers fall back to vec_dot loops. */
+/* The reference table has no gemm or gemv: callers fall back to vec_dot loops. */
 static void test_reference_has_none(void **state)
 {
     (void)state;
     for (int t = 0; t < ELM_TYPE_COUNT; t++) {
         const elm_type_traits_t *ref = elm_traits_ref(t);
         if (ref) assert_null(ref->gemm);
+        if (ref) assert_null(ref->gemv);
     }
 }
 

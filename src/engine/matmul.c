@@ -1,9 +1,10 @@
 /* The weight × activation products of the forward pass. Activations are converted once per
  * row to the weights' dot-product type (q8_0, q8_K, f16; f32 weights take them as they are),
- * once for every product of a group that reads them. Decode (one row) is one vec_dot per output
- * row; prefill is cut into 2-D tiles handed to the type's gemm kernel. Products of a group
- * (q/k/v, gate/up) share one pool loop, and an epilogue fuses the steps that follow each tile
- * (bias, RoPE, cache store, SiLU × up, residual add) while its outputs are still in cache. */
+ * once for every product of a group that reads them. Decode (one row) hands tiles of output rows
+ * to the type's gemv kernel, or makes one vec_dot per output row; prefill is cut into 2-D tiles
+ * handed to the type's gemm kernel. Products of a group (q/k/v, gate/up) share one pool loop, and
+ * an epilogue fuses the steps that follow each tile (bias, RoPE, cache store, SiLU × up, residual
+ * add) while its outputs are still in cache. */
 
 #include "engine/engine_internal.h"
 
@@ -64,6 +65,10 @@ void elm__matmul_block(const elm_type_traits_t *tr, int64_t n, int64_t n_out, in
 {
     if (n_act > 1 && tr->gemm) {
         tr->gemm(n, n_out, n_act, w, w_stride, a, a_stride, y, ldy);
+        return;
+    }
+    if (n_act == 1 && tr->gemv) {
+        tr->gemv(n, n_out, w, w_stride, a, y);
         return;
     }
     for (int64_t o = 0; o < n_out; o++)

@@ -6,6 +6,7 @@
 #define ELM_KERNELS_X86_AVX512_H
 
 #if defined(__x86_64__)
+#include <stddef.h>
 #include <stdint.h>
 
 /* The attribute of the AVX-512 tier (ELM__CPU_TIER_AVX512, which includes the AVX2 tier). */
@@ -25,6 +26,11 @@ void elm__vec_dot_f16_avx512(int64_t n, float *s, const void *x, const void *y);
 void elm__vec_dot_bf16_avx512(int64_t n, float *s, const void *x, const void *y);
 void elm__quantize_q8_0_act_avx512(const float *x, void *y, int64_t n);
 void elm__quantize_q8_K_avx512(const float *x, void *y, int64_t n);
+
+/* ---- AVX-512 tier, matrix × vector (x86_gemv_avx512.c) ---- */
+
+void elm__gemv_q4_0_q8_0_avx512(int64_t n, int64_t n_out, const void *w, size_t w_stride,
+                                const void *a, float *y);
 
 /* ---- AVX2 tier, more types (x86_avx2_more.c) ---- */
 
