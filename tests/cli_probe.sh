@@ -46,6 +46,12 @@ expect_out "^  jetson +NVIDIA Jetson Orin Nano" "jetson model"
 expect_out "^  nvpmodel +pmode:0001" "nvpmodel mode"
 expect_out "^  cpu0 +schedutil, 1510 MHz" "governor and frequency"
 
+# no status file: the mode comes from `nvpmodel -q`, the binary EDGELM_NVPMODEL names
+printf '#!/bin/sh\n[ "$1" = -q ] && printf "NV Power Mode: MAXN\\n0\\n"\n' >"$TMP/nvpmodel"
+chmod +x "$TMP/nvpmodel"
+run env EDGELM_SYSFS_ROOT="$P/rapl" EDGELM_NVPMODEL="$TMP/nvpmodel" "$ELM" probe
+expect_out "^  nvpmodel +MAXN$" "nvpmodel -q through EDGELM_NVPMODEL"
+
 run env EDGELM_SYSFS_ROOT="$P/rapl" "$ELM" probe --power rapl
 expect_rc 0 "probe on a RAPL tree"
 expect_out "^  rapl +available: energy counters; total = package-0 \+ dram" "rapl zones"

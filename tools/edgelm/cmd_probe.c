@@ -1,7 +1,7 @@
 /* `edgelm probe`: what this device can measure — every power source with "available" or the
  * reason it is not, perf counters supported or not, memory and system facts — and, with
- * --sample, a short power measurement per source. EDGELM_SYSFS_ROOT and EDGELM_VCGENCMD are read
- * here, never in the library. */
+ * --sample, a short power measurement per source. EDGELM_SYSFS_ROOT, EDGELM_VCGENCMD and
+ * EDGELM_NVPMODEL are read here, never in the library. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -37,7 +37,8 @@ static const char usage_text[] =
     "\n"
     "environment:\n"
     "  EDGELM_SYSFS_ROOT   read /sys and /proc under this root instead of / (default /)\n"
-    "  EDGELM_VCGENCMD     the vcgencmd binary for the Pi 5 PMIC (default vcgencmd)\n";
+    "  EDGELM_VCGENCMD     the vcgencmd binary for the Pi 5 PMIC (default vcgencmd)\n"
+    "  EDGELM_NVPMODEL     the nvpmodel binary for the Jetson power mode (default nvpmodel)\n";
 
 typedef struct {
     bool json, only;
@@ -408,6 +409,7 @@ int elm_cmd_probe(int argc, char **argv)
     if (status >= 0) return status;
     a.ctx.sysfs_root = getenv("EDGELM_SYSFS_ROOT");
     a.ctx.vcgencmd = getenv("EDGELM_VCGENCMD");
+    a.ctx.nvpmodel = getenv("EDGELM_NVPMODEL");
 
     sources_t src;
     open_sources(&a, &src);
