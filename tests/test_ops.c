@@ -1,5 +1,5 @@
 /* kernels/ops.c: every SIMD tier of the forward pass's small ops (RMSNorm, softmax numerators,
- * SiLU × up, add, scale) against the scalar reference on awkward lengths, with the tolerances
+ * SiLU × up, add, scale, RoPE) against the scalar reference on awkward lengths, with the tolerances
  * stated per op, plus edge values (large gates, a softmax of one, huge negative scores). */
 #include <math.h>
 #include <setjmp.h>
@@ -101,6 +101,72 @@ static void test_ops_vs_reference(void **state)
     free(b);
 }
 
+/* RoPE in both modes on head sizes and rotated widths that are and are not multiples of the
+ * vector widths (partial rotation included: the values past n_rot stay as they were). The
+ * reference is checked against the rotation in double; every tier must give its bits. */
+static void test_rope(void **state)
+{
+    (void)state;
+    static const int64_t dims[][2] = {{64, 64}, {128, 128}, {64, 32}, {80, 80},
+                                      {6, 6},   {18, 10},   {2, 2},   {96, 48}};
+    const elm_ops_t *ref = elm_ops_ref();
+    unsigned cpus[2];
+    const int nt = tiers(cpus);
+    elm_test_rng_t rng = {777};
+    const int64_t n_heads = 3;
+    for (size_t di = 0; di < sizeof dims / sizeof dims[0]; di++) {
+        const int64_t hd = dims[di][0], n_rot = dims[di][1], half = n_rot / 2, n = n_heads * hd;
+        float *x = malloc(n * sizeof *x), *want = malloc(n * sizeof *want);
+        float *got = malloc(n * sizeof *got), *cs = malloc(n_rot * sizeof *cs);
+        for (int64_t i = 0; i < half; i++) {
+            const double t = 7.0 * pow(10000.0, -2.0 * i / n_rot); /* position 7 */
+            cs[i] = (float)cos(t);
+            cs[half + i] = (float)sin(t);
+        }
+        for (int neox = 0; neox <= 1; neox++) {
+            fill(x, n, 2.0f, &rng);
+            memcpy(want, x, n * sizeof *x);
+            ref->rope(want, n_heads, hd, n_rot, cs, neox);
+            for (int64_t h = 0; h < n_heads; h++) {
+                const float *v = x + h * hd, *r = want + h * hd;
+                for (int64_t i = 0; i < half; i++) {
+                    const int64_t i0 = neox ? i : 2 * i, i1 = neox ? i + half : 2 * i + 1;
+                    const double c = cs[i], sn = cs[half + i];
+                    const double y0 = v[i0] * c - v[i1] * sn, y1 = v[i0] * sn + v[i1] * c;
+                    const double mag = fabs(v[i0]) + fabs(v[i1]);
+                    if (fabs(r[i0] - y0) > 2e-7 * mag || fabs(r[i1] - y1) > 2e-7 * mag)
+                        fail_msg("rope ref hd %lld n_rot %lld neox %d head %lld pair %lld: (%.9g, "
+                                 "%.9g), want (%.9g, %.9g)",
+                                 (long long)hd, (long long)n_rot, neox, (long long)h, (long long)i,
+                                 r[i0], r[i1], y0, y1);
+                }
+                for (int64_t i = n_rot; i < hd; i++)
+                    if (r[i] != v[i])
+                        fail_msg("rope ref hd %lld n_rot %lld: changed value %lld past "
+                                 "n_rot",
+                                 (long long)hd, (long long)n_rot, (long long)i);
+            }
+            for (int t = 0; t < nt; t++) {
+                elm_ops_t ops;
+                elm__ops_fill(&ops, cpus[t]);
+                memcpy(got, x, n * sizeof *x);
+                ops.rope(got, n_heads, hd, n_rot, cs, neox);
+                for (int64_t i = 0; i < n; i++)
+                    if (memcmp(&got[i], &want[i], sizeof *got) != 0)
+                        fail_msg(
+                            "rope (cpu 0x%x) hd %lld n_rot %lld neox %d [%lld]: %.9g, reference "
+                            "%.9g (must be the same bits)",
+                            cpus[t], (long long)hd, (long long)n_rot, neox, (long long)i, got[i],
+                            want[i]);
+            }
+        }
+        free(x);
+        free(want);
+        free(got);
+        free(cs);
+    }
+}
+
 /* Values at the edges of exp's range: what attention and the FFN hand the ops in practice. */
 static void test_ops_edges(void **state)
 {
@@ -142,6 +208,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ops_vs_reference),
         cmocka_unit_test(test_ops_edges),
+        cmocka_unit_test(test_rope),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,10 +1,11 @@
 /* edgelm ops: the small elementwise and row steps of the forward pass (RMSNorm, the softmax's
- * exponentials, SiLU × up, residual adds) behind one dispatch table filled once from CPU
+ * exponentials, SiLU × up, residual adds, RoPE) behind one dispatch table filled once from CPU
  * features, as the matrix kernels are. The scalar reference defines the numbers; the SIMD ones
  * differ only in the order of sums and in the last bits of exp. */
 #ifndef EDGELM_OPS_H
 #define EDGELM_OPS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -24,6 +25,13 @@ typedef struct {
     void (*add)(float *y, const float *x, int64_t n);
     /* y[i] = a * x[i]. y may equal x. */
     void (*scale)(float *y, const float *x, float a, int64_t n);
+    /* RoPE: rotate the first n_rot values (even, <= head_dim) of each of n_heads heads of
+     * head_dim values at x by the angles whose cosines are cs[0 .. n_rot/2) and sines
+     * cs[n_rot/2 .. n_rot): pairs (2i, 2i+1) in llama's NORM mode, (i, i + n_rot/2) with neox.
+     * Each value is x0·c − x1·s or x0·s + x1·c, two rounded products and one rounded sum, so
+     * every tier gives the reference's bits. */
+    void (*rope)(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cs,
+                 bool neox);
 } elm_ops_t;
 
 /* The ops for the running CPU, filled once (thread-safe). EDGELM_NO_SIMD keeps the reference,

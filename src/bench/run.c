@@ -21,6 +21,7 @@
 #include "edgelm/engine.h"
 #include "edgelm/metrics.h"
 #include "edgelm/tokenizer.h"
+#include "elm_githash.h" /* generated: ELM_GIT_HASH */
 #include "internal.h"
 
 #define MAX_REPS 1000
@@ -508,10 +509,6 @@ static void describe_cold(const elm_bench_t *b, const char *model, char *note, s
     put(note, cap, "%s; model %s", cache,
         b->o.no_mmap ? "read into memory (--no-mmap)" : "mapped (mmap)");
 }
-
-#ifndef ELM_GIT_HASH
-#define ELM_GIT_HASH "unknown"
-#endif
 
 /* "performance 2400 MHz (cpu0-1)", runs of CPUs that agree folded together. */
 static void cpufreq_note(const elm_sys_info_t *s, char *buf, size_t cap)

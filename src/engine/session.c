@@ -195,33 +195,6 @@ static void rope_table(float *cs, uint32_t pos, const elm_hparams_t *hp, const f
     }
 }
 
-/* Rotate the first n_rot values of each of n_heads heads: pairs (2i, 2i+1) in llama's NORM
- * mode, (i, i + n_rot/2) in NEOX mode. Plain scalar C: it touches q_dim + kv_dim values per
- * token, a few microseconds against milliseconds of matrix products. */
-static void rope_apply(float *x, uint32_t n_heads, uint32_t head_dim, const float *restrict cs,
-                       const elm_hparams_t *hp)
-{
-    const uint32_t half = hp->n_rot / 2;
-    for (uint32_t h = 0; h < n_heads; h++) {
-        float *restrict v = x + (size_t)h * head_dim;
-        if (hp->rope_neox) {
-            float *restrict v1 = v + half;
-            const float *c_ = cs, *s_ = cs + half;
-            for (uint32_t i = 0; i < half; i++) {
-                const float x0 = v[i], x1 = v1[i], c = c_[i], sn = s_[i];
-                v[i] = x0 * c - x1 * sn;
-                v1[i] = x0 * sn + x1 * c;
-            }
-        } else {
-            for (uint32_t i = 0; i < half; i++) {
-                const float x0 = v[2 * i], x1 = v[2 * i + 1], c = cs[i], sn = cs[half + i];
-                v[2 * i] = x0 * c - x1 * sn;
-                v[2 * i + 1] = x0 * sn + x1 * c;
-            }
-        }
-    }
-}
-
 /* ---- fused epilogues ----
  * What follows each tile of a product, run by the thread that computed it. */
 
@@ -246,7 +219,8 @@ static void qkv_epilogue(void *ctx, int which, int64_t r0, int64_t r1, int64_t o
         const uint32_t pos = c->pos0 + (uint32_t)r;
         if (bias->v) elm_ops()->add(y, bias->v + o0, n);
         if (which < 2)
-            rope_apply(y, n / hp->head_dim, hp->head_dim, s->rope + (size_t)r * hp->n_rot, hp);
+            elm_ops()->rope(y, n / hp->head_dim, hp->head_dim, hp->n_rot,
+                            s->rope + (size_t)r * hp->n_rot, hp->rope_neox);
         if (which == 1) elm__kv_store_k(&s->kv, c->layer, pos, off, y, n);
         if (which == 2) elm__kv_store_v(&s->kv, c->layer, pos, off, y, n);
     }

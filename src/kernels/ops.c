@@ -51,7 +51,24 @@ static void scale_ref(float *y, const float *x, float a, int64_t n)
         y[i] = a * x[i];
 }
 
-static const elm_ops_t ref_ops = {rmsnorm_ref, softmax_exp_ref, silu_mul_ref, add_ref, scale_ref};
+static void rope_ref(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cs,
+                     bool neox)
+{
+    const int64_t half = n_rot / 2;
+    const float *c_ = cs, *s_ = cs + half;
+    for (int64_t h = 0; h < n_heads; h++) {
+        float *v = x + h * head_dim;
+        for (int64_t i = 0; i < half; i++) {
+            float *p0 = neox ? &v[i] : &v[2 * i], *p1 = neox ? &v[i + half] : &v[2 * i + 1];
+            const float x0 = *p0, x1 = *p1, c = c_[i], sn = s_[i];
+            *p0 = x0 * c - x1 * sn;
+            *p1 = x0 * sn + x1 * c;
+        }
+    }
+}
+
+static const elm_ops_t ref_ops = {rmsnorm_ref, softmax_exp_ref, silu_mul_ref,
+                                  add_ref,     scale_ref,       rope_ref};
 
 /* ---- dispatch ---- */
 

@@ -24,9 +24,9 @@
 #define ELM__INLINE ELM__AVX512 static inline __attribute__((always_inline))
 
 enum {
-    GROUP_BLOCKS = 4,                       /* blocks of 32 values in a 512-bit group */
-    GROUP_VALUES = GROUP_BLOCKS * ELM_QK,   /* 128 */
-    CHUNK_GROUPS = 128,                     /* groups prepared at a time: 16384 values */
+    GROUP_BLOCKS = 4,                     /* blocks of 32 values in a 512-bit group */
+    GROUP_VALUES = GROUP_BLOCKS * ELM_QK, /* 128 */
+    CHUNK_GROUPS = 128,                   /* groups prepared at a time: 16384 values */
 };
 
 /* The activation's side of one group of four blocks. */
@@ -40,9 +40,9 @@ typedef struct {
 ELM__INLINE __m512i gather_lanes(const int8_t *p)
 {
     const size_t s = sizeof(elm_block_q8_0);
-    const __m256i a = _mm256_inserti128_si256(
-        _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)p)),
-        _mm_loadu_si128((const __m128i *)(p + s)), 1);
+    const __m256i a =
+        _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)p)),
+                                _mm_loadu_si128((const __m128i *)(p + s)), 1);
     const __m256i b = _mm256_inserti128_si256(
         _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(p + 2 * s))),
         _mm_loadu_si128((const __m128i *)(p + 3 * s)), 1);
@@ -56,44 +56,49 @@ static ELM__AVX512 void prepare_q4_0(int64_t n_groups, const elm_block_q8_0 *y, 
         const __m512i lo = gather_lanes(y[0].qs), hi = gather_lanes(y[0].qs + 16);
         _mm512_store_si512(p[g].lo, lo);
         _mm512_store_si512(p[g].hi, hi);
-        const __m512i sum8 = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, lo),
-                                                 eight, hi);
+        const __m512i sum8 =
+            _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, lo), eight, hi);
         _mm512_store_si512(p[g].offset, _mm512_sub_epi32(_mm512_setzero_si512(), sum8));
-        const __m128i d = _mm_setr_epi16((short)y[0].d, (short)y[1].d, (short)y[2].d, (short)y[3].d,
-                                         0, 0, 0, 0);
+        const __m128i d =
+            _mm_setr_epi16((short)y[0].d, (short)y[1].d, (short)y[2].d, (short)y[3].d, 0, 0, 0, 0);
         const __m512 d4 = _mm512_castps128_ps512(_mm_cvtph_ps(d));
-        _mm512_store_ps(p[g].dy, _mm512_permutexvar_ps(
-                                     _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3), d4));
+        _mm512_store_ps(p[g].dy,
+                        _mm512_permutexvar_ps(
+                            _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3), d4));
     }
 }
 
 /* Dot product of n_groups groups of the q4_0 row x with the prepared activation p. */
 ELM__INLINE float row_q4_0(int64_t n_groups, const uint8_t *x, const q4_0_group_t *p)
 {
-    /* Block b (18 bytes: fp16 d, 16 bytes of nibbles) starts at word 9b: its nibbles are words
-     * 9b+1 .. 9b+8 (the last block's reach into the 9th word of the second operand), d is 9b. */
-    const __m512i qs_words = _mm512_set_epi16(35, 34, 33, 32, 31, 30, 29, 28, 26, 25, 24, 23, 22,
-                                              21, 20, 19, 17, 16, 15, 14, 13, 12, 11, 10, 8, 7, 6, 5,
-                                              4, 3, 2, 1); /* highest word first */
-    const __m256i d_words = _mm256_setr_epi16(0, 0, 0, 0, 9, 9, 9, 9, 18, 18, 18, 18, 27, 27, 27, 27);
+    /* Block b (18 bytes: fp16 d, 16 bytes of nibbles) starts at word 9b: d is word 9b, the
+     * nibbles words 9b+1 .. 9b+8. Words 32-35 (the group's last 8 bytes) come from b. */
+    const __m512i qs_words =
+        _mm512_set_epi16(35, 34, 33, 32, 31, 30, 29, 28, 26, 25, 24, 23, 22, 21, 20, 19, 17, 16, 15,
+                         14, 13, 12, 11, 10, 8, 7, 6, 5, 4, 3, 2, 1); /* highest word first */
+    const __m256i d_words =
+        _mm256_setr_epi16(0, 0, 0, 0, 9, 9, 9, 9, 18, 18, 18, 18, 27, 27, 27, 27);
     const __m512i m4 = _mm512_set1_epi8(0x0F);
     __m512 acc = _mm512_setzero_ps();
     for (int64_t g = 0; g < n_groups; g++, x += GROUP_BLOCKS * sizeof(elm_block_q4_0)) {
         const __m512i a = _mm512_loadu_si512(x); /* bytes 0-63 of the group's 72 */
         const __m512i b = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(x + 64)));
         const __m512i q = _mm512_permutex2var_epi16(a, qs_words, b);
-        const __m512i lo = _mm512_and_si512(q, m4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
-        __m512i s = _mm512_dpbusd_epi32(_mm512_load_si512(p[g].offset), lo, _mm512_load_si512(p[g].lo));
+        const __m512i lo = _mm512_and_si512(q, m4),
+                      hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+        __m512i s =
+            _mm512_dpbusd_epi32(_mm512_load_si512(p[g].offset), lo, _mm512_load_si512(p[g].lo));
         s = _mm512_dpbusd_epi32(s, hi, _mm512_load_si512(p[g].hi));
         const __m512 dx = _mm512_cvtph_ps(
             _mm512_castsi512_si256(_mm512_permutexvar_epi16(_mm512_castsi256_si512(d_words), a)));
-        acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dx, _mm512_load_ps(p[g].dy)), acc);
+        acc =
+            _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dx, _mm512_load_ps(p[g].dy)), acc);
     }
     return _mm512_reduce_add_ps(acc);
 }
 
-ELM__AVX512 void elm__gemv_q4_0_q8_0_avx512(int64_t n, int64_t n_out, const void *w, size_t w_stride,
-                                            const void *a, float *y)
+ELM__AVX512 void elm__gemv_q4_0_q8_0_avx512(int64_t n, int64_t n_out, const void *w,
+                                            size_t w_stride, const void *a, float *y)
 {
     if (n % GROUP_VALUES != 0) { /* rows that are not whole groups: one dot product per row */
         for (int64_t o = 0; o < n_out; o++)

@@ -129,9 +129,52 @@ AVX2 static void scale_avx2(float *y, const float *x, float a, int64_t n)
         y[i] = a * x[i];
 }
 
+/* Rounded products, then a rounded sum or difference: the reference's x0·c − x1·s and
+ * x0·s + x1·c to the bit (no FMA). */
+AVX2 static void rope_avx2(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot,
+                           const float *cs, bool neox)
+{
+    const int64_t half = n_rot / 2;
+    const float *c_ = cs, *s_ = cs + half;
+    const __m256i dup = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+    for (int64_t h = 0; h < n_heads; h++) {
+        float *v = x + h * head_dim;
+        int64_t i = 0;
+        if (neox) {
+            for (; i + 8 <= half; i += 8) {
+                const __m256 x0 = _mm256_loadu_ps(v + i), x1 = _mm256_loadu_ps(v + half + i);
+                const __m256 c = _mm256_loadu_ps(c_ + i), sn = _mm256_loadu_ps(s_ + i);
+                _mm256_storeu_ps(v + i, _mm256_sub_ps(_mm256_mul_ps(x0, c), _mm256_mul_ps(x1, sn)));
+                _mm256_storeu_ps(v + half + i,
+                                 _mm256_add_ps(_mm256_mul_ps(x0, sn), _mm256_mul_ps(x1, c)));
+            }
+        } else {
+            /* four pairs per register: cos and sin spread to both values of their pair, and
+             * addsub (even lanes a − b, odd a + b) against the pairs swapped */
+            for (; i + 4 <= half; i += 4) {
+                const __m256 xv = _mm256_loadu_ps(v + 2 * i);
+                const __m256 c =
+                    _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(c_ + i)), dup);
+                const __m256 sn =
+                    _mm256_permutevar8x32_ps(_mm256_castps128_ps256(_mm_loadu_ps(s_ + i)), dup);
+                const __m256 sw = _mm256_permute_ps(xv, 0xB1); /* (x1, x0) of each pair */
+                _mm256_storeu_ps(v + 2 * i,
+                                 _mm256_addsub_ps(_mm256_mul_ps(xv, c), _mm256_mul_ps(sw, sn)));
+            }
+        }
+        for (; i < half; i++) {
+            float *p0 = neox ? &v[i] : &v[2 * i], *p1 = neox ? &v[i + half] : &v[2 * i + 1];
+            const float x0 = *p0, x1 = *p1, c = c_[i], sn = s_[i];
+            *p0 = x0 * c - x1 * sn;
+            *p1 = x0 * sn + x1 * c;
+        }
+    }
+}
+
 void elm__ops_install_x86(elm_ops_t *t, unsigned cpu)
 {
     if ((cpu & (ELM__CPU_AVX2 | ELM__CPU_FMA)) != (ELM__CPU_AVX2 | ELM__CPU_FMA)) return;
+    t->rope = rope_avx2;
     t->rmsnorm = rmsnorm_avx2;
     t->softmax_exp = softmax_exp_avx2;
     t->silu_mul = silu_mul_avx2;
