@@ -115,6 +115,15 @@ uint64_t elm_time_ns(void);
 int elm_mul_u64(uint64_t a, uint64_t b, uint64_t *out);
 int elm_add_u64(uint64_t a, uint64_t b, uint64_t *out);
 
+/* ---- large buffers ---- */
+
+/* A zeroed buffer of size bytes from its own anonymous mapping, 2 MiB aligned and advised for
+ * transparent huge pages where the kernel allows: for buffers a pass streams through (weights
+ * read into memory, the KV cache), where 4 KiB pages cost a TLB miss every 4 KiB. NULL when the
+ * memory is not there. Free with elm_big_free() and the same size. */
+void *elm_big_alloc(size_t size);
+void elm_big_free(void *p, size_t size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,8 +1,10 @@
-/* Small helpers shared by every layer: the monotonic clock, overflow-checked arithmetic and a
- * growing string. */
+/* Small helpers shared by every layer: the monotonic clock, overflow-checked arithmetic, a
+ * growing string, and large huge-page buffers. */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "edgelm/base.h"
@@ -57,4 +59,54 @@ void elm_sbuf_printf(elm_sbuf_t *b, const char *fmt, ...)
         b->p = q;
         b->cap = cap;
     }
+}
+
+/* The mapping is over-allocated by one alignment unit and trimmed on both sides, so p is the
+ * start of a mapping of exactly the rounded size, and elm_big_free can unmap it by size. Under
+ * AddressSanitizer the buffer comes from the heap instead, so that overruns are still caught. */
+#define BIG_ALIGN ((size_t)2 << 20)
+
+#if defined(__SANITIZE_ADDRESS__)
+#define ELM_BIG_HEAP 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ELM_BIG_HEAP 1
+#endif
+#endif
+
+/* size rounded up to whole alignment units (at least one); 0 when that overflows */
+static size_t big_span(size_t size)
+{
+    if (size == 0) size = 1;
+    return size > SIZE_MAX - 2 * BIG_ALIGN ? 0 : (size + BIG_ALIGN - 1) / BIG_ALIGN * BIG_ALIGN;
+}
+
+void *elm_big_alloc(size_t size)
+{
+    const size_t span = big_span(size);
+    if (span == 0) return NULL;
+#ifdef ELM_BIG_HEAP
+    return calloc(1, span);
+#else
+    uint8_t *raw = mmap(NULL, span + BIG_ALIGN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                        -1, 0);
+    if (raw == MAP_FAILED) return NULL;
+    const size_t lead = (BIG_ALIGN - (uintptr_t)raw % BIG_ALIGN) % BIG_ALIGN;
+    if (lead) munmap(raw, lead);
+    if (BIG_ALIGN - lead) munmap(raw + lead + span, BIG_ALIGN - lead);
+#ifdef MADV_HUGEPAGE
+    (void)madvise(raw + lead, span, MADV_HUGEPAGE); /* advice only: fine without THP */
+#endif
+    return raw + lead;
+#endif
+}
+
+void elm_big_free(void *p, size_t size)
+{
+#ifdef ELM_BIG_HEAP
+    (void)size;
+    free(p);
+#else
+    if (p) munmap(p, big_span(size));
+#endif
 }

@@ -24,8 +24,11 @@ int elm__kv_init(elm__kv_t *kv, elm_type_t type, uint32_t n_layer, uint32_t n_ct
     uint64_t bytes = elm__kv_bytes(kv) / 2;
     if (bytes > SIZE_MAX / 2)
         return elm_diag(diag, ELM_ERANGE, "KV cache of %u positions is too large", n_ctx);
-    kv->k = calloc(1, (size_t)bytes);
-    kv->v = calloc(1, (size_t)bytes);
+    /* Huge pages where the kernel allows: a decode step stores one value in each of the dim
+     * transposed value rows, n_ctx elements apart, and attention reads every row back; with
+     * 4 KiB pages each of those would be a TLB miss of its own. */
+    kv->k = elm_big_alloc((size_t)bytes);
+    kv->v = elm_big_alloc((size_t)bytes);
     if (!kv->k || !kv->v) {
         elm__kv_free(kv);
         return elm_diag(diag, ELM_ENOMEM, "KV cache: cannot allocate %llu bytes for %u positions",
@@ -36,8 +39,9 @@ int elm__kv_init(elm__kv_t *kv, elm_type_t type, uint32_t n_layer, uint32_t n_ct
 
 void elm__kv_free(elm__kv_t *kv)
 {
-    free(kv->k);
-    free(kv->v);
+    const size_t bytes = (size_t)(elm__kv_bytes(kv) / 2);
+    elm_big_free(kv->k, bytes);
+    elm_big_free(kv->v, bytes);
     kv->k = kv->v = NULL;
 }
 

@@ -52,8 +52,9 @@ struct elm_gguf {
     char *name;           /* path or caller's name, owned */
     const uint8_t *base;  /* the mapping or the caller's buffer */
     size_t size;
-    void *map;            /* our mapping (of the file, or anonymous holding a copy), or NULL */
+    void *map;            /* our mapping of the file, or our copy of it (elm_big_alloc), or NULL */
     size_t map_size;
+    bool copied;          /* map is the copy */
     uint32_t version;
     uint32_t alignment;
     uint64_t data_offset;

@@ -489,28 +489,19 @@ int elm_gguf_open_memory(const void *buf, size_t size, const char *name, elm_ggu
     return open_common(g, out, diag);
 }
 
-/* Anonymous memory for a copy of the file: 2 MiB aligned and advised for transparent huge
- * pages, so a decode pass over the weights walks few TLB entries. The mapping is made read-only
- * once filled, as a file mapping is. */
-#define COPY_ALIGN ((size_t)2 << 20)
-
+/* The file read into a buffer of its own (elm_big_alloc: 2 MiB aligned, advised for transparent
+ * huge pages, so a decode pass over the weights walks few TLB entries). */
 static int read_copy(elm_gguf_t *g, int fd, const char *path, elm_diag_t *diag)
 {
-    size_t span = g->size + COPY_ALIGN - 1;
-    span -= span % COPY_ALIGN;
-    size_t len = span + COPY_ALIGN; /* room to align the start */
-    uint8_t *raw = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (raw == MAP_FAILED)
+    uint8_t *p = elm_big_alloc(g->size);
+    if (!p)
         return elm_diag(diag, ELM_ENOMEM,
                         "%s: cannot allocate %zu MiB to read the model into memory (free memory, "
                         "or load it mapped: drop --no-mmap)",
                         path, g->size >> 20);
-    uint8_t *p = raw + (COPY_ALIGN - (uintptr_t)raw % COPY_ALIGN) % COPY_ALIGN;
-#ifdef MADV_HUGEPAGE
-    (void)madvise(p, span, MADV_HUGEPAGE); /* advice only: fine if the kernel has no THP */
-#endif
-    g->map = raw;
-    g->map_size = len;
+    g->map = p;
+    g->map_size = g->size;
+    g->copied = true;
     g->base = p;
     size_t done = 0;
     while (done < g->size) {
@@ -529,7 +520,6 @@ static int read_copy(elm_gguf_t *g, int fd, const char *path, elm_diag_t *diag)
                             path, done);
         done += (size_t)r;
     }
-    (void)mprotect(raw, len, PROT_READ);
     return ELM_OK;
 }
 
@@ -559,7 +549,7 @@ int elm_gguf_open_as(const char *path, elm_gguf_load_t how, elm_gguf_t **out, el
         close(fd);
         return elm_diag(diag, ELM_EINVAL, "%s: is not a regular file", path);
     }
-    if ((uint64_t)st.st_size > SIZE_MAX - 2 * COPY_ALIGN) {
+    if ((uint64_t)st.st_size > SIZE_MAX / 2) {
         close(fd);
         return elm_diag(diag, ELM_ERANGE, "%s: file is too large to map", path);
     }
@@ -600,7 +590,10 @@ int elm_gguf_open(const char *path, elm_gguf_t **out, elm_diag_t *diag)
 void elm_gguf_close(elm_gguf_t *g)
 {
     if (!g) return;
-    if (g->map) munmap(g->map, g->map_size);
+    if (g->map && g->copied)
+        elm_big_free(g->map, g->map_size);
+    else if (g->map)
+        munmap(g->map, g->map_size);
     while (g->blocks) {
         block_t *b = g->blocks;
         g->blocks = b->next;
