@@ -149,12 +149,14 @@ int main(void)
     printf("matrix %d rows x %d, repeated to about %.0f MB; %d rounds of read loop, avx2, avx512 "
            "back to back: GB/s of the best pass, ratios the median of the rounds'\n",
            ROWS, COLS, TARGET_BYTES / 1e6, REPS);
-    printf("avx512 gemv: the tier's matrix x vector kernel where it has one, over tiles of %d rows "
-           "as the engine decodes (else the engine loops over vec_dot, as in the avx512 column)\n",
+    printf("gemv: the tier's matrix x vector kernel where it has one, over tiles of %d rows as the "
+           "engine decodes (else the engine loops over vec_dot, as in the avx2 / avx512 columns)\n",
            DECODE_TILE);
-    printf("| type | th | MB | read GB/s | avx2 GB/s | avx2/read | avx512 GB/s | avx512/read | "
-           "avx512/avx2 | avx512 gemv GB/s | gemv/read |\n"
-           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    printf(
+        "| type | th | MB | read GB/s | avx2 GB/s | avx2/read | avx512 GB/s | avx512/read | "
+        "avx512/avx2 | avx2 gemv GB/s | gemv/read | avx512 gemv GB/s | gemv/read |\n"
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+        "|\n");
 
     float *x = malloc(sizeof(float) * ROWS * COLS), *a = malloc(sizeof(float) * COLS);
     if (!x || !a) return 1;
@@ -165,7 +167,7 @@ int main(void)
         a[i] = (float)((double)rand() / RAND_MAX * 2 - 1);
 
     enum { N_TYPES = sizeof types / sizeof types[0] };
-    double cached[N_TYPES][3]; /* GB/s from L1/L2: one row's vec_dot per tier, a gemv tile */
+    double cached[N_TYPES][4]; /* GB/s from L1/L2: one row's vec_dot per tier, a gemv tile */
     for (size_t ti = 0; ti < N_TYPES; ti++) {
         const elm_type_traits_t *ref = elm_traits_ref(types[ti]);
         const elm_type_traits_t *vref = elm_traits_ref(ref->vec_dot_type);
@@ -187,28 +189,35 @@ int main(void)
             /* Each round times the read loop and both tiers back to back; the ratios are the
              * medians of the rounds' ratios, which the host's swings in bandwidth move less
              * than a ratio of best times taken at different moments. */
-            const bool gemv = tier[1][types[ti]].gemv != NULL;
-            double best[4] = {1e30, 1e30, 1e30, 1e30}; /* read, avx2, avx512, avx512 gemv */
-            double ratio[4][REPS]; /* avx2/read, avx512/read, avx512/avx2, gemv/read */
+            /* read, avx2, avx512 (vec_dot loops), avx2 gemv, avx512 gemv */
+            const bool gemv[5] = {false, false, false, tier[0][types[ti]].gemv != NULL,
+                                  tier[1][types[ti]].gemv != NULL};
+            double best[5] = {1e30, 1e30, 1e30, 1e30, 1e30};
+            double ratio[5][REPS]; /* avx2/read, avx512/read, avx512/avx2, gemv/read, gemv/read */
             for (int r = 0; r < REPS; r++) {
-                double dt[4];
-                for (int k = 0; k < (gemv ? 4 : 3); k++) {
-                    base.tr = k == 0 ? NULL : &tier[k == 1 ? 0 : 1][types[ti]];
-                    base.gemv = k == 3;
+                double dt[5];
+                for (int k = 0; k < 5; k++) {
+                    if (k >= 3 && !gemv[k]) continue;
+                    base.tr = k == 0 ? NULL : &tier[k == 1 || k == 3 ? 0 : 1][types[ti]];
+                    base.gemv = k >= 3;
                     dt[k] = time_pass(base, nt);
                     if (dt[k] < best[k]) best[k] = dt[k];
                 }
                 ratio[0][r] = dt[0] / dt[1];
                 ratio[1][r] = dt[0] / dt[2];
                 ratio[2][r] = dt[1] / dt[2];
-                ratio[3][r] = gemv ? dt[0] / dt[3] : 0;
+                for (int k = 3; k < 5; k++)
+                    ratio[k][r] = gemv[k] ? dt[0] / dt[k] : 0;
             }
-            char gv[64] = "- | -";
-            if (gemv)
-                snprintf(gv, sizeof gv, "%.1f | %.2f", bytes / best[3] / 1e9, median(ratio[3]));
-            printf("| %s | %d | %.0f | %.1f | %.1f | %.2f | %.1f | %.2f | %.2fx | %s |\n", ref->name,
-                   nt, bytes / 1e6, bytes / best[0] / 1e9, bytes / best[1] / 1e9, median(ratio[0]),
-                   bytes / best[2] / 1e9, median(ratio[1]), median(ratio[2]), gv);
+            char gv[2][64] = {"- | -", "- | -"};
+            for (int k = 3; k < 5; k++)
+                if (gemv[k])
+                    snprintf(gv[k - 3], sizeof gv[0], "%.1f | %.2f", bytes / best[k] / 1e9,
+                             median(ratio[k]));
+            printf("| %s | %d | %.0f | %.1f | %.1f | %.2f | %.1f | %.2f | %.2fx | %s | %s |\n",
+                   ref->name, nt, bytes / 1e6, bytes / best[0] / 1e9, bytes / best[1] / 1e9,
+                   median(ratio[0]), bytes / best[2] / 1e9, median(ratio[1]), median(ratio[2]),
+                   gv[0], gv[1]);
             fflush(stdout);
         }
         /* The compute ceiling: one row over and over, from the caches. */
@@ -224,28 +233,31 @@ int main(void)
             }
         for (int k = 0; k < 2; k++)
             cached[ti][k] = row_bytes / cached[ti][k] / 1e9;
-        cached[ti][2] = 0;
-        if (tier[1][types[ti]].gemv) {
+        for (int k = 0; k < 2; k++) {
+            cached[ti][2 + k] = 0;
+            if (!tier[k][types[ti]].gemv) continue;
             double dt_best = 1e30;
             for (int r = 0; r < 2000; r++) {
                 const double t0 = now_s();
-                tier[1][types[ti]].gemv(COLS, DECODE_TILE, w, row_bytes, act, out);
+                tier[k][types[ti]].gemv(COLS, DECODE_TILE, w, row_bytes, act, out);
                 const double dt = now_s() - t0;
                 if (dt < dt_best) dt_best = dt;
             }
-            cached[ti][2] = row_bytes * DECODE_TILE / dt_best / 1e9;
+            cached[ti][2 + k] = row_bytes * DECODE_TILE / dt_best / 1e9;
         }
         free(w), free(act), free(out);
     }
     printf("\none row from the caches, 1 thread (the kernels' compute ceiling, best of 2000; gemv: "
            "one tile of %d rows):\n"
-           "| type | avx2 GB/s | avx512 GB/s | avx512/avx2 | avx512 gemv GB/s |\n"
-           "| --- | ---: | ---: | ---: | ---: |\n", DECODE_TILE);
+           "| type | avx2 GB/s | avx512 GB/s | avx512/avx2 | avx2 gemv GB/s | avx512 gemv GB/s |\n"
+           "| --- | ---: | ---: | ---: | ---: | ---: |\n",
+           DECODE_TILE);
     for (size_t ti = 0; ti < N_TYPES; ti++) {
-        char gv[32] = "-";
-        if (cached[ti][2] > 0) snprintf(gv, sizeof gv, "%.1f", cached[ti][2]);
-        printf("| %s | %.1f | %.1f | %.2fx | %s |\n", elm_traits_ref(types[ti])->name,
-               cached[ti][0], cached[ti][1], cached[ti][1] / cached[ti][0], gv);
+        char gv[2][32] = {"-", "-"};
+        for (int k = 0; k < 2; k++)
+            if (cached[ti][2 + k] > 0) snprintf(gv[k], sizeof gv[k], "%.1f", cached[ti][2 + k]);
+        printf("| %s | %.1f | %.1f | %.2fx | %s | %s |\n", elm_traits_ref(types[ti])->name,
+               cached[ti][0], cached[ti][1], cached[ti][1] / cached[ti][0], gv[0], gv[1]);
     }
     /* The activation quantizers run once per matrix product, on one row: far from the weights'
      * cost, but timed the same way. */

@@ -22,6 +22,11 @@ void elm__vec_dot_q5_0_q8_0_avx2(int64_t n, float *s, const void *x, const void 
 void elm__vec_dot_q8_0_q8_0_avx2(int64_t n, float *s, const void *x, const void *y);
 void elm__quantize_q8_0_act_avx2(const float *x, void *y, int64_t n);
 
+/* ---- matrix × vector (x86_gemv.c; the AVX-512 one is in x86_avx512.h) ---- */
+
+void elm__gemv_q4_0_q8_0_avx2(int64_t n, int64_t n_out, const void *w, size_t w_stride,
+                              const void *a, float *y);
+
 /* ---- K-quant super-blocks (x86_kquants.c) ---- */
 
 void elm__vec_dot_q4_K_q8_K_avx2(int64_t n, float *s, const void *x, const void *y);

@@ -27,7 +27,7 @@ void elm__vec_dot_bf16_avx512(int64_t n, float *s, const void *x, const void *y)
 void elm__quantize_q8_0_act_avx512(const float *x, void *y, int64_t n);
 void elm__quantize_q8_K_avx512(const float *x, void *y, int64_t n);
 
-/* ---- AVX-512 tier, matrix × vector (x86_gemv_avx512.c) ---- */
+/* ---- AVX-512 tier, matrix × vector (x86_gemv.c) ---- */
 
 void elm__gemv_q4_0_q8_0_avx512(int64_t n, int64_t n_out, const void *w, size_t w_stride,
                                 const void *a, float *y);
