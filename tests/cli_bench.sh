@@ -133,6 +133,10 @@ if m=$(need_data models/stories260K-f32.gguf); then
   expect_rc 0 "--drop-caches as a user"
   expect_out "cold load: model file pages evicted \(posix_fadvise DONTNEED\); page cache not dropped: [^ ]*/root/proc/sys/vm/drop_caches" \
       "says which eviction was done"
+  expect_out "cold load: .*; model mapped \(mmap\)$" "says the model was mapped"
+  run "$ELM" bench -m "$m" -t 1 -p 4 -n 2 -r 2 --no-mmap --no-db
+  expect_rc 0 "--no-mmap run"
+  expect_out "cold load: .*; model read into memory \(--no-mmap\)$" "says the model was read into memory"
 
   mkdir -p "$TMP/root"
   # no sensors under an empty root: energy unavailable, with the reason, in the table

@@ -48,7 +48,12 @@ if m=$(need_data reference/models/stories260K-F32.gguf); then
   expect_rc 0 "greedy run with -tb"
   expect_out "^432 383 286 261 376 298 315 421 395 317 426 338 401 396 267 337$" "golden ids with -tb 3"
   expect_err "1 threads \(3 for the prompt\)" "summary names both thread counts"
+  # --no-mmap: the model read into memory generates the same greedy ids
+  run "$ELM" run -m "$m" --tokens 1,403,407,261,378 -n 16 --temp 0 --no-mmap
+  expect_rc 0 "greedy run with --no-mmap"
+  expect_out "^432 383 286 261 376 298 315 421 395 317 426 338 401 396 267 337$" "golden ids with --no-mmap"
   run "$ELM" run --help
+  expect_out "--no-mmap" "help names --no-mmap"
   expect_out "-tb, --threads-batch N" "help names -tb"
   run "$ELM" run -m "$m" --tokens 1 -tb 0
   expect_err "-tb must be a thread count in 1\.\." "names -tb's range"
