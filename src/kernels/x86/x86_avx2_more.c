@@ -54,23 +54,15 @@ ELM__AVX2 static inline __m256 load_bf16x8(const uint16_t *h)
     return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
 }
 
+ELM__AVX2 static inline float bf16_at(const uint16_t *h)
+{
+    return elm_bf16_to_fp32(*h);
+}
+
 ELM__AVX2 void elm__vec_dot_bf16_avx2(int64_t n, float *s, const void *vx, const void *vy)
 {
     const uint16_t *x = vx, *y = vy;
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                     _mm256_setzero_ps()};
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32)
-        for (int k = 0; k < 4; k++)
-            acc[k] =
-                _mm256_fmadd_ps(load_bf16x8(x + i + 8 * k), load_bf16x8(y + i + 8 * k), acc[k]);
-    for (; i + 8 <= n; i += 8)
-        acc[0] = _mm256_fmadd_ps(load_bf16x8(x + i), load_bf16x8(y + i), acc[0]);
-    float sum =
-        hsum_f32x8(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-    for (; i < n; i++)
-        sum += elm_bf16_to_fp32(x[i]) * elm_bf16_to_fp32(y[i]);
-    *s = sum;
+    ELM__AVX2_DOT_FLOAT_ROWS(n, s, x, y, load_bf16x8, bf16_at);
 }
 
 #endif

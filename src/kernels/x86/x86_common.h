@@ -33,6 +33,28 @@ ELM__AVX2 static inline float hsum_f32x8(__m256 v)
     return _mm_cvtss_f32(r);
 }
 
+/* The loop of the AVX2 float-row dot products (f32, f16, bf16): *s = sum of x[i] * y[i] over n
+ * values, load(p) giving the 8 floats at element pointer p and at(p) the one float at p.
+ * Four accumulators hide the FMA latency; a row's tail of under 32 values goes 8, then 1 at a
+ * time. */
+#define ELM__AVX2_DOT_FLOAT_ROWS(n, s, x, y, load, at)                                           \
+    do {                                                                                         \
+        __m256 acc_[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),         \
+                          _mm256_setzero_ps()};                                                  \
+        int64_t i_ = 0;                                                                          \
+        for (; i_ + 32 <= (n); i_ += 32)                                                         \
+            for (int k_ = 0; k_ < 4; k_++)                                                       \
+                acc_[k_] =                                                                       \
+                    _mm256_fmadd_ps(load((x) + i_ + 8 * k_), load((y) + i_ + 8 * k_), acc_[k_]); \
+        for (; i_ + 8 <= (n); i_ += 8)                                                           \
+            acc_[0] = _mm256_fmadd_ps(load((x) + i_), load((y) + i_), acc_[0]);                  \
+        float sum_ = hsum_f32x8(                                                                 \
+            _mm256_add_ps(_mm256_add_ps(acc_[0], acc_[1]), _mm256_add_ps(acc_[2], acc_[3])));    \
+        for (; i_ < (n); i_++)                                                                   \
+            sum_ += at((x) + i_) * at((y) + i_);                                                 \
+        *(s) = sum_;                                                                             \
+    } while (0)
+
 /* Sum of the 8 int32 of v. */
 ELM__AVX2 static inline int hsum_i32x8(__m256i v)
 {

@@ -11,30 +11,18 @@
 #include "kernels/x86/x86.h"
 #include "kernels/x86/x86_common.h"
 
-/* Four accumulators hide the FMA latency; a row's tail of under 32 values goes 8 then 1 at a
- * time. */
+/* One float of a row, read whole from any address. */
+ELM__AVX2 static inline float f32_at(const float *p)
+{
+    float v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
 
 ELM__AVX2 void elm__vec_dot_f32_avx2(int64_t n, float *s, const void *vx, const void *vy)
 {
     const float *x = vx, *y = vy;
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                     _mm256_setzero_ps()};
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32)
-        for (int k = 0; k < 4; k++)
-            acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8 * k), _mm256_loadu_ps(y + i + 8 * k),
-                                     acc[k]);
-    for (; i + 8 <= n; i += 8)
-        acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), acc[0]);
-    float sum =
-        hsum_f32x8(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-    for (; i < n; i++) {
-        float u, v;
-        memcpy(&u, x + i, sizeof u);
-        memcpy(&v, y + i, sizeof v);
-        sum += u * v;
-    }
-    *s = sum;
+    ELM__AVX2_DOT_FLOAT_ROWS(n, s, x, y, _mm256_loadu_ps, f32_at);
 }
 
 /* 8 halves from any even address, as floats. */
@@ -43,22 +31,15 @@ ELM__AVX2 static inline __m256 load_f16x8(const uint16_t *h)
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)h));
 }
 
+ELM__AVX2 static inline float f16_at(const uint16_t *h)
+{
+    return elm_fp16_to_fp32(*h);
+}
+
 ELM__AVX2 void elm__vec_dot_f16_avx2(int64_t n, float *s, const void *vx, const void *vy)
 {
     const uint16_t *x = vx, *y = vy;
-    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                     _mm256_setzero_ps()};
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32)
-        for (int k = 0; k < 4; k++)
-            acc[k] = _mm256_fmadd_ps(load_f16x8(x + i + 8 * k), load_f16x8(y + i + 8 * k), acc[k]);
-    for (; i + 8 <= n; i += 8)
-        acc[0] = _mm256_fmadd_ps(load_f16x8(x + i), load_f16x8(y + i), acc[0]);
-    float sum =
-        hsum_f32x8(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-    for (; i < n; i++)
-        sum += elm_fp16_to_fp32(x[i]) * elm_fp16_to_fp32(y[i]);
-    *s = sum;
+    ELM__AVX2_DOT_FLOAT_ROWS(n, s, x, y, load_f16x8, f16_at);
 }
 
 ELM__AVX2 void elm__f16_from_float_avx2(const float *x, void *vy, int64_t n)
