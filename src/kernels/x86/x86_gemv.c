@@ -1,5 +1,6 @@
 /* Matrix × vector for decode: one activation row against many weight rows (elm_gemv_fn), q4_0
- * weights with q8_0 activations, AVX-512 VNNI and AVX2 tiers.
+ * and q5_0 weights with q8_0 activations; q4_0 on the AVX-512 VNNI and AVX2 tiers, q5_0 on
+ * AVX-512.
  *
  * A dot product of a q4_0 row with a q8_0 row spends half its instructions on the activation's
  * side (unpacking its blocks, scales, the offset of the weights' levels), work that is the same
@@ -8,15 +9,17 @@
  * other, as the memory prefetchers like best: cutting them into pieces, or walking two rows at
  * once, made decode from memory slower):
  *   for each group of four blocks, one 512-bit line with values 0-15 of each block in its
- *   128-bit lane and one with values 16-31 (the order of a q4_0 block's low and high nibbles),
- *   -8 · (sums of four adjacent values of each line) in int32 lanes: the weights' offset of 8,
- *   the starting value of the integer accumulator, and each block's scale dy four times.
- * AVX-512: a weight group (four 18-byte blocks) is one load, a word permute that packs the
- * blocks' 16 nibble bytes into the four lanes, two vpdpbusd, and one FMA of the int32 sums with
- * dx · dy: about half the instructions of elm__vec_dot_q4_0_q8_0_avx512 per block. AVX2 takes
- * the same layout half a group (two blocks) per register, vpmaddubsw and vpmaddwd in place of
- * vpdpbusd. Integer sums per block are exact; the float sums run in another order than the
- * reference's. */
+ *   128-bit lane and one with values 16-31 (the order of a block's low and high nibbles),
+ *   -bias · (sums of four adjacent values of each line) in int32 lanes: the weights' offset (8
+ *   for q4_0, 16 for q5_0) as the starting value of the integer accumulator, and each block's
+ *   scale dy four times.
+ * AVX-512: a q4_0 weight group (four 18-byte blocks) is two loads, a word permute that packs
+ * the blocks' 16 nibble bytes into the four lanes, two vpdpbusd, and one FMA of the int32 sums
+ * with dx · dy: about half the instructions of elm__vec_dot_q4_0_q8_0_avx512 per block. q5_0
+ * adds a second word permute that lines up the blocks' fifth bits as two byte masks, and two
+ * masked adds of 16. AVX2 takes the q4_0 layout half a group (two blocks) per register,
+ * vpmaddubsw and vpmaddwd in place of vpdpbusd. Integer sums per block are exact; the float
+ * sums run in another order than the reference's. */
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <string.h>
@@ -38,9 +41,9 @@ enum {
 /* The activation's side of one group of four blocks. */
 typedef struct {
     int8_t lo[64], hi[64]; /* values 0-15 / 16-31 of block b in bytes 16b..16b+15 */
-    int32_t offset[16];    /* -8 · (sum of the 4 values of lo and of hi that meet lane k) */
+    int32_t offset[16];    /* -bias · (sum of the 4 values of lo and of hi that meet lane k) */
     float dy[16];          /* block b's scale in lanes 4b..4b+3 */
-} q4_0_group_t;
+} act_group_t;
 
 /* The 16 bytes at p, then those at p + 34, p + 68, p + 102: the same part of four q8_0 blocks. */
 ELM__INLINE __m512i gather_lanes(const int8_t *p)
@@ -55,15 +58,18 @@ ELM__INLINE __m512i gather_lanes(const int8_t *p)
     return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
 }
 
-static ELM__AVX512 void prepare_q4_0(int64_t n_groups, const elm_block_q8_0 *y, q4_0_group_t *p)
+/* Lay out n_groups groups of the q8_0 row y for weights whose levels carry the offset bias (8
+ * for q4_0, 16 for q5_0). */
+static ELM__AVX512 void prepare(int64_t n_groups, const elm_block_q8_0 *y, act_group_t *p,
+                                char bias)
 {
-    const __m512i eight = _mm512_set1_epi8(8);
+    const __m512i bias_v = _mm512_set1_epi8(bias);
     for (int64_t g = 0; g < n_groups; g++, y += GROUP_BLOCKS) {
         const __m512i lo = gather_lanes(y[0].qs), hi = gather_lanes(y[0].qs + 16);
         _mm512_store_si512(p[g].lo, lo);
         _mm512_store_si512(p[g].hi, hi);
-        const __m512i sum8 =
-            _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, lo), eight, hi);
+        const __m512i sum8 = _mm512_dpbusd_epi32(
+            _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias_v, lo), bias_v, hi);
         _mm512_store_si512(p[g].offset, _mm512_sub_epi32(_mm512_setzero_si512(), sum8));
         const __m128i d =
             _mm_setr_epi16((short)y[0].d, (short)y[1].d, (short)y[2].d, (short)y[3].d, 0, 0, 0, 0);
@@ -75,7 +81,7 @@ static ELM__AVX512 void prepare_q4_0(int64_t n_groups, const elm_block_q8_0 *y, 
 }
 
 /* Dot product of n_groups groups of the q4_0 row x with the prepared activation p. */
-ELM__INLINE float row_q4_0(int64_t n_groups, const uint8_t *x, const q4_0_group_t *p)
+ELM__INLINE float row_q4_0(int64_t n_groups, const uint8_t *x, const act_group_t *p)
 {
     /* Block b (18 bytes: fp16 d, 16 bytes of nibbles) starts at word 9b: d is word 9b, the
      * nibbles words 9b+1 .. 9b+8. Words 32-35 (the group's last 8 bytes) come from b. */
@@ -107,8 +113,48 @@ ELM__INLINE float row_q4_0(int64_t n_groups, const uint8_t *x, const q4_0_group_
     return _mm512_reduce_add_ps(acc);
 }
 
-/* The chunk loop of both tiers (inlined into each, so prepare and row inline too). */
-#define GEMV_Q4_0(prepare, row, vec_dot)                                                    \
+/* The same for a q5_0 row (22-byte blocks: fp16 d, 32 fifth bits qh, 16 bytes of nibbles). */
+ELM__INLINE float row_q5_0(int64_t n_groups, const uint8_t *x, const act_group_t *p)
+{
+    /* Block b starts at word 11b: d is word 11b, qh words 11b+1..11b+2, the nibbles words
+     * 11b+3 .. 11b+10. Words 0-31 are the first operand's; the second holds the group's bytes
+     * 56-87 (an unmasked load that stays inside the group: a masked load of bytes 64-87 was
+     * as fast from the caches and half as fast from memory), so word w >= 32 is index w + 4. */
+    const __m512i qs_words =
+        _mm512_set_epi16(47, 46, 45, 44, 43, 42, 41, 40, 36, 31, 30, 29, 28, 27, 26, 25, 21, 20, 19,
+                         18, 17, 16, 15, 14, 10, 9, 8, 7, 6, 5, 4, 3); /* highest word first */
+    const __m512i d_words = _mm512_castsi256_si512(
+        _mm256_setr_epi16(0, 0, 0, 0, 11, 11, 11, 11, 22, 22, 22, 22, 37, 37, 37, 37));
+    const __m512i qh_words = _mm512_castsi128_si512(_mm_setr_epi16(1, 12, 23, 38, 2, 13, 24, 39));
+    const __m512i m4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t g = 0; g < n_groups; g++, x += GROUP_BLOCKS * sizeof(elm_block_q5_0)) {
+        _mm_prefetch((const char *)x + 4096, _MM_HINT_T0); /* as row_q4_0 */
+        const __m512i a = _mm512_loadu_si512(x);           /* bytes 0-63 of 88 */
+        const __m512i b = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(x + 56)));
+        const __m512i q = _mm512_permutex2var_epi16(a, qs_words, b);
+        /* bit k of a block's qh is the fifth bit of its value k: values 0-15 are the low
+         * nibbles, 16-31 the high. One word permute lines up the four blocks' low qh halves
+         * (one mask bit per byte of lo) and then their high halves (of hi). */
+        const __m128i h = _mm512_castsi512_si128(_mm512_permutex2var_epi16(a, qh_words, b));
+        const __mmask64 m_lo = _cvtu64_mask64((uint64_t)_mm_cvtsi128_si64(h));
+        const __mmask64 m_hi = _cvtu64_mask64((uint64_t)_mm_extract_epi64(h, 1));
+        __m512i lo = _mm512_and_si512(q, m4), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+        lo = _mm512_mask_add_epi8(lo, m_lo, lo, sixteen);
+        hi = _mm512_mask_add_epi8(hi, m_hi, hi, sixteen);
+        __m512i s =
+            _mm512_dpbusd_epi32(_mm512_load_si512(p[g].offset), lo, _mm512_load_si512(p[g].lo));
+        s = _mm512_dpbusd_epi32(s, hi, _mm512_load_si512(p[g].hi));
+        const __m512 dx =
+            _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutex2var_epi16(a, d_words, b)));
+        acc =
+            _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dx, _mm512_load_ps(p[g].dy)), acc);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+/* The chunk loop of every gemv (inlined into each, so prepare and row inline too). */
+#define GEMV(prepare, bias, row, block_type, vec_dot)                                       \
     do {                                                                                    \
         if (n % GROUP_VALUES != 0) { /* not whole groups: one dot product per row */        \
             for (int64_t o = 0; o < n_out; o++)                                             \
@@ -116,11 +162,11 @@ ELM__INLINE float row_q4_0(int64_t n_groups, const uint8_t *x, const q4_0_group_
             return;                                                                         \
         }                                                                                   \
         const int64_t n_groups = n / GROUP_VALUES;                                          \
-        const size_t group_bytes = GROUP_BLOCKS * sizeof(elm_block_q4_0);                   \
-        q4_0_group_t p[CHUNK_GROUPS] __attribute__((aligned(64)));                          \
+        const size_t group_bytes = GROUP_BLOCKS * sizeof(block_type);                       \
+        act_group_t p[CHUNK_GROUPS] __attribute__((aligned(64)));                           \
         for (int64_t g0 = 0; g0 < n_groups; g0 += CHUNK_GROUPS) {                           \
             const int64_t ng = n_groups - g0 < CHUNK_GROUPS ? n_groups - g0 : CHUNK_GROUPS; \
-            prepare(ng, (const elm_block_q8_0 *)a + g0 * GROUP_BLOCKS, p);                  \
+            prepare(ng, (const elm_block_q8_0 *)a + g0 * GROUP_BLOCKS, p, bias);            \
             const uint8_t *x = (const uint8_t *)w + (size_t)g0 * group_bytes;               \
             for (int64_t o = 0; o < n_out; o++, x += w_stride) {                            \
                 const float s = row(ng, x, p);                                              \
@@ -132,7 +178,13 @@ ELM__INLINE float row_q4_0(int64_t n_groups, const uint8_t *x, const q4_0_group_
 ELM__AVX512 void elm__gemv_q4_0_q8_0_avx512(int64_t n, int64_t n_out, const void *w,
                                             size_t w_stride, const void *a, float *y)
 {
-    GEMV_Q4_0(prepare_q4_0, row_q4_0, elm__vec_dot_q4_0_q8_0_avx512);
+    GEMV(prepare, 8, row_q4_0, elm_block_q4_0, elm__vec_dot_q4_0_q8_0_avx512);
+}
+
+ELM__AVX512 void elm__gemv_q5_0_q8_0_avx512(int64_t n, int64_t n_out, const void *w,
+                                            size_t w_stride, const void *a, float *y)
+{
+    GEMV(prepare, 16, row_q5_0, elm_block_q5_0, elm__vec_dot_q5_0_q8_0_avx512);
 }
 
 /* ---- AVX2 tier: the same layout, two blocks per 256-bit register ---- */
@@ -155,18 +207,20 @@ ELM__INLINE2 void spread_scales(uint16_t d0, uint16_t d1, uint16_t d2, uint16_t 
     *hi = _mm256_permutevar8x32_ps(d, _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3));
 }
 
-static ELM__AVX2 void prepare_q4_0_avx2(int64_t n_groups, const elm_block_q8_0 *y, q4_0_group_t *p)
+static ELM__AVX2 void prepare_avx2(int64_t n_groups, const elm_block_q8_0 *y, act_group_t *p,
+                                   char bias)
 {
-    const __m256i eight = _mm256_set1_epi8(8), ones = _mm256_set1_epi16(1);
+    const __m256i bias_v = _mm256_set1_epi8(bias), ones = _mm256_set1_epi16(1);
     for (int64_t g = 0; g < n_groups; g++, y += GROUP_BLOCKS) {
         for (int h = 0; h < 2; h++) {
             const __m256i lo = two_lanes(y[2 * h].qs), hi = two_lanes(y[2 * h].qs + 16);
             _mm256_store_si256((__m256i *)(p[g].lo + 32 * h), lo);
             _mm256_store_si256((__m256i *)(p[g].hi + 32 * h), hi);
-            /* 8 · (y pairs) as int16 (|.| <= 8 · 254 · 2), then pairs of those into int32 */
-            const __m256i sum8 = _mm256_madd_epi16(
-                _mm256_add_epi16(_mm256_maddubs_epi16(eight, lo), _mm256_maddubs_epi16(eight, hi)),
-                ones);
+            /* bias · (y pairs) as int16 (|.| <= 16 · 254 · 2), then pairs of those into int32 */
+            const __m256i sum8 =
+                _mm256_madd_epi16(_mm256_add_epi16(_mm256_maddubs_epi16(bias_v, lo),
+                                                   _mm256_maddubs_epi16(bias_v, hi)),
+                                  ones);
             _mm256_store_si256((__m256i *)(p[g].offset + 8 * h),
                                _mm256_sub_epi32(_mm256_setzero_si256(), sum8));
         }
@@ -177,7 +231,7 @@ static ELM__AVX2 void prepare_q4_0_avx2(int64_t n_groups, const elm_block_q8_0 *
     }
 }
 
-ELM__INLINE2 float row_q4_0_avx2(int64_t n_groups, const uint8_t *x, const q4_0_group_t *p)
+ELM__INLINE2 float row_q4_0_avx2(int64_t n_groups, const uint8_t *x, const act_group_t *p)
 {
     const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
     __m256 acc = _mm256_setzero_ps();
@@ -210,6 +264,6 @@ ELM__INLINE2 float row_q4_0_avx2(int64_t n_groups, const uint8_t *x, const q4_0_
 ELM__AVX2 void elm__gemv_q4_0_q8_0_avx2(int64_t n, int64_t n_out, const void *w, size_t w_stride,
                                         const void *a, float *y)
 {
-    GEMV_Q4_0(prepare_q4_0_avx2, row_q4_0_avx2, elm__vec_dot_q4_0_q8_0_avx2);
+    GEMV(prepare_avx2, 8, row_q4_0_avx2, elm_block_q4_0, elm__vec_dot_q4_0_q8_0_avx2);
 }
 #endif
