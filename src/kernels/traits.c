@@ -86,6 +86,7 @@ static void install_x86(elm_type_traits_t *t, unsigned cpu)
     t[ELM_TYPE_Q6_K].gemm = elm__gemm_q6_K_q8_K_avx2;
     t[ELM_TYPE_F16].gemm = elm__gemm_f16_f16_avx2;
     t[ELM_TYPE_Q4_0].gemv = elm__gemv_q4_0_q8_0_avx2;
+    t[ELM_TYPE_Q5_0].gemv = elm__gemv_q5_0_q8_0_avx2;
 
     if ((cpu & ELM__CPU_TIER_AVX512) != ELM__CPU_TIER_AVX512) return;
     /* AVX-512 tier: dot products and activation quantizers */

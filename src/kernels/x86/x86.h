@@ -26,6 +26,8 @@ void elm__quantize_q8_0_act_avx2(const float *x, void *y, int64_t n);
 
 void elm__gemv_q4_0_q8_0_avx2(int64_t n, int64_t n_out, const void *w, size_t w_stride,
                               const void *a, float *y);
+void elm__gemv_q5_0_q8_0_avx2(int64_t n, int64_t n_out, const void *w, size_t w_stride,
+                              const void *a, float *y);
 
 /* ---- K-quant super-blocks (x86_kquants.c) ---- */
 

@@ -84,17 +84,23 @@ ELM__AVX2 static inline __m256i nibbles_32(const uint8_t *q)
     return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
 }
 
-/* The 32 bits of a little-endian word as bytes: 0xFF where bit i is set, 0 elsewhere. */
-ELM__AVX2 static inline __m256i bits_32(const uint8_t *q)
+/* The 32 bits of w as bytes: 0xFF where bit i is set, 0 elsewhere. */
+ELM__AVX2 static inline __m256i bits_of(uint32_t w)
 {
-    uint32_t w;
-    memcpy(&w, q, sizeof w);
     const __m256i spread = _mm256_shuffle_epi8(
         _mm256_set1_epi32((int)w),
         _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0));
     /* Byte i keeps bit i % 8 of its source byte; all others are forced to 1. */
     const __m256i others = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
     return _mm256_cmpeq_epi8(_mm256_or_si256(spread, others), _mm256_set1_epi64x(-1));
+}
+
+/* bits_of the little-endian word at q. */
+ELM__AVX2 static inline __m256i bits_32(const uint8_t *q)
+{
+    uint32_t w;
+    memcpy(&w, q, sizeof w);
+    return bits_of(w);
 }
 
 /* Round x[i] * id to the nearest integer, ties to even (the reference's elm__nearest_int for

@@ -1,6 +1,5 @@
 /* Matrix × vector for decode: one activation row against many weight rows (elm_gemv_fn), q4_0
- * and q5_0 weights with q8_0 activations; q4_0 on the AVX-512 VNNI and AVX2 tiers, q5_0 on
- * AVX-512.
+ * and q5_0 weights with q8_0 activations, AVX-512 VNNI and AVX2 tiers.
  *
  * A dot product of a q4_0 row with a q8_0 row spends half its instructions on the activation's
  * side (unpacking its blocks, scales, the offset of the weights' levels), work that is the same
@@ -17,7 +16,7 @@
  * the blocks' 16 nibble bytes into the four lanes, two vpdpbusd, and one FMA of the int32 sums
  * with dx · dy: about half the instructions of elm__vec_dot_q4_0_q8_0_avx512 per block. q5_0
  * adds a second word permute that lines up the blocks' fifth bits as two byte masks, and two
- * masked adds of 16. AVX2 takes the q4_0 layout half a group (two blocks) per register,
+ * masked adds of 16. AVX2 takes the same layout half a group (two blocks) per register,
  * vpmaddubsw and vpmaddwd in place of vpdpbusd. Integer sums per block are exact; the float
  * sums run in another order than the reference's. */
 #if defined(__x86_64__)
@@ -28,6 +27,7 @@
 #include "kernels/ref/ref.h"
 #include "kernels/x86/x86.h"
 #include "kernels/x86/x86_avx512.h"
+#include "kernels/x86/x86_common.h"
 
 #define ELM__INLINE  ELM__AVX512 static inline __attribute__((always_inline))
 #define ELM__INLINE2 ELM__AVX2 static inline __attribute__((always_inline))
@@ -261,9 +261,56 @@ ELM__INLINE2 float row_q4_0_avx2(int64_t n_groups, const uint8_t *x, const act_g
     return _mm_cvtss_f32(_mm_add_ss(r, _mm_movehdup_ps(r)));
 }
 
+/* The same for a q5_0 row: each level's fifth bit (bit k of qh is value k's) spread to bytes and
+ * added as 16, the low halves of two blocks' qh for lo, the high halves for hi. */
+ELM__INLINE2 float row_q5_0_avx2(int64_t n_groups, const uint8_t *x, const act_group_t *p)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0F), sixteen = _mm256_set1_epi8(16);
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t g = 0; g < n_groups; g++, x += GROUP_BLOCKS * sizeof(elm_block_q5_0)) {
+        const elm_block_q5_0 *b = (const elm_block_q5_0 *)x;
+        __m256 dx[2];
+        spread_scales(b[0].d, b[1].d, b[2].d, b[3].d, &dx[0], &dx[1]);
+        for (int h = 0; h < 2; h++) {
+            const elm_block_q5_0 *b0 = &b[2 * h], *b1 = &b[2 * h + 1];
+            uint32_t h0, h1;
+            memcpy(&h0, b0->qh, sizeof h0);
+            memcpy(&h1, b1->qh, sizeof h1);
+            const __m256i q = _mm256_inserti128_si256(
+                _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)b0->qs)),
+                _mm_loadu_si128((const __m128i *)b1->qs), 1);
+            const __m256i lo =
+                _mm256_or_si256(_mm256_and_si256(q, m4),
+                                _mm256_and_si256(bits_of((h0 & 0xFFFF) | h1 << 16), sixteen));
+            const __m256i hi =
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
+                                _mm256_and_si256(bits_of(h0 >> 16 | (h1 & 0xFFFF0000u)), sixteen));
+            /* levels (0..31) × int8 in int16 pairs: |lo + hi| <= 2 · 2 · 31 · 127 < 2^15 */
+            const __m256i s16 = _mm256_add_epi16(
+                _mm256_maddubs_epi16(lo, _mm256_load_si256((const __m256i *)(p[g].lo + 32 * h))),
+                _mm256_maddubs_epi16(hi, _mm256_load_si256((const __m256i *)(p[g].hi + 32 * h))));
+            const __m256i s =
+                _mm256_add_epi32(_mm256_madd_epi16(s16, ones),
+                                 _mm256_load_si256((const __m256i *)(p[g].offset + 8 * h)));
+            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s),
+                                  _mm256_mul_ps(dx[h], _mm256_load_ps(p[g].dy + 8 * h)), acc);
+        }
+    }
+    __m128 r = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+    return _mm_cvtss_f32(_mm_add_ss(r, _mm_movehdup_ps(r)));
+}
+
 ELM__AVX2 void elm__gemv_q4_0_q8_0_avx2(int64_t n, int64_t n_out, const void *w, size_t w_stride,
                                         const void *a, float *y)
 {
     GEMV(prepare_avx2, 8, row_q4_0_avx2, elm_block_q4_0, elm__vec_dot_q4_0_q8_0_avx2);
+}
+
+ELM__AVX2 void elm__gemv_q5_0_q8_0_avx2(int64_t n, int64_t n_out, const void *w, size_t w_stride,
+                                        const void *a, float *y)
+{
+    GEMV(prepare_avx2, 16, row_q5_0_avx2, elm_block_q5_0, elm__vec_dot_q5_0_q8_0_avx2);
 }
 #endif
