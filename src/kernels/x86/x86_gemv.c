@@ -231,21 +231,59 @@ static ELM__AVX2 void prepare_avx2(int64_t n_groups, const elm_block_q8_0 *y, ac
     }
 }
 
-ELM__INLINE2 float row_q4_0_avx2(int64_t n_groups, const uint8_t *x, const act_group_t *p)
+/* The levels (0..31, offset not removed) of q4_0 / q5_0 blocks b0 and b1: values 0-15 of b0 in
+ * the low lane of *lo and of b1 in the high lane; values 16-31 likewise in *hi. */
+typedef void (*levels2_fn)(const uint8_t *b0, const uint8_t *b1, __m256i *lo, __m256i *hi);
+
+ELM__INLINE2 __m256i nibble_pair(const uint8_t *qs0, const uint8_t *qs1)
 {
-    const __m256i m4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)qs0)),
+                                   _mm_loadu_si128((const __m128i *)qs1), 1);
+}
+
+ELM__INLINE2 void levels_q4_0(const uint8_t *b0, const uint8_t *b1, __m256i *lo, __m256i *hi)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    const __m256i q = nibble_pair(((const elm_block_q4_0 *)(const void *)b0)->qs,
+                                  ((const elm_block_q4_0 *)(const void *)b1)->qs);
+    *lo = _mm256_and_si256(q, m4);
+    *hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
+}
+
+/* q5_0: each level's fifth bit (bit k of qh is value k's) spread to bytes and or-ed in as 16,
+ * the low halves of the two blocks' qh for lo, the high halves for hi. */
+ELM__INLINE2 void levels_q5_0(const uint8_t *b0, const uint8_t *b1, __m256i *lo, __m256i *hi)
+{
+    const elm_block_q5_0 *x0 = (const elm_block_q5_0 *)(const void *)b0;
+    const elm_block_q5_0 *x1 = (const elm_block_q5_0 *)(const void *)b1;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), sixteen = _mm256_set1_epi8(16);
+    uint32_t h0, h1;
+    memcpy(&h0, x0->qh, sizeof h0);
+    memcpy(&h1, x1->qh, sizeof h1);
+    const __m256i q = nibble_pair(x0->qs, x1->qs);
+    *lo = _mm256_or_si256(_mm256_and_si256(q, m4),
+                          _mm256_and_si256(bits_of((h0 & 0xFFFF) | h1 << 16), sixteen));
+    *hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
+                          _mm256_and_si256(bits_of(h0 >> 16 | (h1 & 0xFFFF0000u)), sixteen));
+}
+
+/* Dot product of n_groups groups of a q4_0 or q5_0 row x (blocks of bsize bytes, each starting
+ * with its fp16 scale) with the prepared activation p. */
+ELM__INLINE2 float row_avx2(int64_t n_groups, const uint8_t *x, size_t bsize, levels2_fn levels,
+                            const act_group_t *p)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc = _mm256_setzero_ps();
-    for (int64_t g = 0; g < n_groups; g++, x += GROUP_BLOCKS * sizeof(elm_block_q4_0)) {
-        const elm_block_q4_0 *b = (const elm_block_q4_0 *)x;
+    for (int64_t g = 0; g < n_groups; g++, x += GROUP_BLOCKS * bsize) {
+        uint16_t d[GROUP_BLOCKS];
+        for (int k = 0; k < GROUP_BLOCKS; k++)
+            memcpy(&d[k], x + k * bsize, sizeof d[k]);
         __m256 dx[2];
-        spread_scales(b[0].d, b[1].d, b[2].d, b[3].d, &dx[0], &dx[1]);
+        spread_scales(d[0], d[1], d[2], d[3], &dx[0], &dx[1]);
         for (int h = 0; h < 2; h++) {
-            const __m256i q = _mm256_inserti128_si256(
-                _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)b[2 * h].qs)),
-                _mm_loadu_si128((const __m128i *)b[2 * h + 1].qs), 1);
-            const __m256i lo = _mm256_and_si256(q, m4);
-            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-            /* levels (0..15) × int8 in int16 pairs: |lo + hi| <= 2 · 2 · 15 · 127, no saturation */
+            __m256i lo, hi;
+            levels(x + 2 * h * bsize, x + (2 * h + 1) * bsize, &lo, &hi);
+            /* levels (0..31) × int8 in int16 pairs: |lo + hi| <= 2 · 2 · 31 · 127 < 2^15 */
             const __m256i s16 = _mm256_add_epi16(
                 _mm256_maddubs_epi16(lo, _mm256_load_si256((const __m256i *)(p[g].lo + 32 * h))),
                 _mm256_maddubs_epi16(hi, _mm256_load_si256((const __m256i *)(p[g].hi + 32 * h))));
@@ -261,45 +299,14 @@ ELM__INLINE2 float row_q4_0_avx2(int64_t n_groups, const uint8_t *x, const act_g
     return _mm_cvtss_f32(_mm_add_ss(r, _mm_movehdup_ps(r)));
 }
 
-/* The same for a q5_0 row: each level's fifth bit (bit k of qh is value k's) spread to bytes and
- * added as 16, the low halves of two blocks' qh for lo, the high halves for hi. */
+ELM__INLINE2 float row_q4_0_avx2(int64_t n_groups, const uint8_t *x, const act_group_t *p)
+{
+    return row_avx2(n_groups, x, sizeof(elm_block_q4_0), levels_q4_0, p);
+}
+
 ELM__INLINE2 float row_q5_0_avx2(int64_t n_groups, const uint8_t *x, const act_group_t *p)
 {
-    const __m256i m4 = _mm256_set1_epi8(0x0F), sixteen = _mm256_set1_epi8(16);
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t g = 0; g < n_groups; g++, x += GROUP_BLOCKS * sizeof(elm_block_q5_0)) {
-        const elm_block_q5_0 *b = (const elm_block_q5_0 *)x;
-        __m256 dx[2];
-        spread_scales(b[0].d, b[1].d, b[2].d, b[3].d, &dx[0], &dx[1]);
-        for (int h = 0; h < 2; h++) {
-            const elm_block_q5_0 *b0 = &b[2 * h], *b1 = &b[2 * h + 1];
-            uint32_t h0, h1;
-            memcpy(&h0, b0->qh, sizeof h0);
-            memcpy(&h1, b1->qh, sizeof h1);
-            const __m256i q = _mm256_inserti128_si256(
-                _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)b0->qs)),
-                _mm_loadu_si128((const __m128i *)b1->qs), 1);
-            const __m256i lo =
-                _mm256_or_si256(_mm256_and_si256(q, m4),
-                                _mm256_and_si256(bits_of((h0 & 0xFFFF) | h1 << 16), sixteen));
-            const __m256i hi =
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), m4),
-                                _mm256_and_si256(bits_of(h0 >> 16 | (h1 & 0xFFFF0000u)), sixteen));
-            /* levels (0..31) × int8 in int16 pairs: |lo + hi| <= 2 · 2 · 31 · 127 < 2^15 */
-            const __m256i s16 = _mm256_add_epi16(
-                _mm256_maddubs_epi16(lo, _mm256_load_si256((const __m256i *)(p[g].lo + 32 * h))),
-                _mm256_maddubs_epi16(hi, _mm256_load_si256((const __m256i *)(p[g].hi + 32 * h))));
-            const __m256i s =
-                _mm256_add_epi32(_mm256_madd_epi16(s16, ones),
-                                 _mm256_load_si256((const __m256i *)(p[g].offset + 8 * h)));
-            acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s),
-                                  _mm256_mul_ps(dx[h], _mm256_load_ps(p[g].dy + 8 * h)), acc);
-        }
-    }
-    __m128 r = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    return _mm_cvtss_f32(_mm_add_ss(r, _mm_movehdup_ps(r)));
+    return row_avx2(n_groups, x, sizeof(elm_block_q5_0), levels_q5_0, p);
 }
 
 ELM__AVX2 void elm__gemv_q4_0_q8_0_avx2(int64_t n, int64_t n_out, const void *w, size_t w_stride,
