@@ -27,6 +27,31 @@ static inline void tile_rows(const uint8_t **p, const uint8_t *base, size_t stri
         p[i] = base + (size_t)(i < n ? i : n - 1) * stride;
 }
 
+/* An MR x NR tile: y[j * ldy + i] = dot(w row i, a row j) for i < mr, j < nr. */
+typedef void (*micro_f16_fn)(int64_t n, const uint8_t *w, size_t w_stride, int mr,
+                             const uint8_t *a, size_t a_stride, int nr, float *y, size_t ldy);
+
+/* The f16 product of both tiers: activation rows in chunks of GEMM_RC, each cut into tiles by
+ * micro; fewer than GEMM_MIN_ACT activation rows go to the tier's vec_dot loop. */
+static void gemm_f16(micro_f16_fn micro, elm_vec_dot_fn dot, int64_t n, int64_t n_out,
+                     int64_t n_act, const void *vw, size_t w_stride, const void *va,
+                     size_t a_stride, float *y, size_t ldy)
+{
+    const uint8_t *w = vw, *a = va;
+    if (n_act < GEMM_MIN_ACT) {
+        gemm_by_vec_dot(dot, n, n_out, n_act, w, w_stride, a, a_stride, y, ldy);
+        return;
+    }
+    for (int64_t r0 = 0; r0 < n_act; r0 += GEMM_RC) {
+        const int64_t rc = ELM__MIN(GEMM_RC, n_act - r0);
+        for (int64_t o = 0; o < n_out; o += MR)
+            for (int64_t r = r0; r < r0 + rc; r += NR)
+                micro(n, w + (size_t)o * w_stride, w_stride, (int)ELM__MIN(MR, n_out - o),
+                      a + (size_t)r * a_stride, a_stride, (int)ELM__MIN(NR, r0 + rc - r),
+                      y + (size_t)r * ldy + o, ldy);
+    }
+}
+
 /* ---- AVX2 ---- */
 
 ELM__AVX2 static void micro_f16_avx2(int64_t n, const uint8_t *w, size_t w_stride, int mr,
@@ -68,23 +93,12 @@ ELM__AVX2 static void micro_f16_avx2(int64_t n, const uint8_t *w, size_t w_strid
     }
 }
 
-ELM__AVX2 void elm__gemm_f16_f16_avx2(int64_t n, int64_t n_out, int64_t n_act, const void *vw,
-                                      size_t w_stride, const void *va, size_t a_stride, float *y,
+ELM__AVX2 void elm__gemm_f16_f16_avx2(int64_t n, int64_t n_out, int64_t n_act, const void *w,
+                                      size_t w_stride, const void *a, size_t a_stride, float *y,
                                       size_t ldy)
 {
-    const uint8_t *w = vw, *a = va;
-    if (n_act < GEMM_MIN_ACT) {
-        gemm_by_vec_dot(elm__vec_dot_f16_avx2, n, n_out, n_act, w, w_stride, a, a_stride, y, ldy);
-        return;
-    }
-    for (int64_t r0 = 0; r0 < n_act; r0 += GEMM_RC) {
-        const int64_t rc = ELM__MIN(GEMM_RC, n_act - r0);
-        for (int64_t o = 0; o < n_out; o += MR)
-            for (int64_t r = r0; r < r0 + rc; r += NR)
-                micro_f16_avx2(n, w + (size_t)o * w_stride, w_stride, (int)ELM__MIN(MR, n_out - o),
-                               a + (size_t)r * a_stride, a_stride, (int)ELM__MIN(NR, r0 + rc - r),
-                               y + (size_t)r * ldy + o, ldy);
-    }
+    gemm_f16(micro_f16_avx2, elm__vec_dot_f16_avx2, n, n_out, n_act, w, w_stride, a, a_stride, y,
+             ldy);
 }
 
 /* ---- AVX-512 ---- */
@@ -140,22 +154,11 @@ ELM__AVX512_GEMM static void micro_f16_avx512(int64_t n, const uint8_t *w, size_
 }
 
 ELM__AVX512_GEMM void elm__gemm_f16_f16_avx512(int64_t n, int64_t n_out, int64_t n_act,
-                                               const void *vw, size_t w_stride, const void *va,
+                                               const void *w, size_t w_stride, const void *a,
                                                size_t a_stride, float *y, size_t ldy)
 {
-    const uint8_t *w = vw, *a = va;
-    if (n_act < GEMM_MIN_ACT) {
-        gemm_by_vec_dot(elm__vec_dot_f16_avx512, n, n_out, n_act, w, w_stride, a, a_stride, y, ldy);
-        return;
-    }
-    for (int64_t r0 = 0; r0 < n_act; r0 += GEMM_RC) {
-        const int64_t rc = ELM__MIN(GEMM_RC, n_act - r0);
-        for (int64_t o = 0; o < n_out; o += MR)
-            for (int64_t r = r0; r < r0 + rc; r += NR)
-                micro_f16_avx512(n, w + (size_t)o * w_stride, w_stride,
-                                 (int)ELM__MIN(MR, n_out - o), a + (size_t)r * a_stride, a_stride,
-                                 (int)ELM__MIN(NR, r0 + rc - r), y + (size_t)r * ldy + o, ldy);
-    }
+    gemm_f16(micro_f16_avx512, elm__vec_dot_f16_avx512, n, n_out, n_act, w, w_stride, a, a_stride,
+             y, ldy);
 }
 
 #endif
