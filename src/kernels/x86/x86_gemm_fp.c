@@ -28,8 +28,8 @@ static inline void tile_rows(const uint8_t **p, const uint8_t *base, size_t stri
 }
 
 /* An MR x NR tile: y[j * ldy + i] = dot(w row i, a row j) for i < mr, j < nr. */
-typedef void (*micro_f16_fn)(int64_t n, const uint8_t *w, size_t w_stride, int mr,
-                             const uint8_t *a, size_t a_stride, int nr, float *y, size_t ldy);
+typedef void (*micro_f16_fn)(int64_t n, const uint8_t *w, size_t w_stride, int mr, const uint8_t *a,
+                             size_t a_stride, int nr, float *y, size_t ldy);
 
 /* The f16 product of both tiers: activation rows in chunks of GEMM_RC, each cut into tiles by
  * micro; fewer than GEMM_MIN_ACT activation rows go to the tier's vec_dot loop. */
