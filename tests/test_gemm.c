@@ -173,11 +173,12 @@ static void check_gemm(const char *tier, const elm_type_traits_t *tr)
            tr->name, n_shapes, worst, TOL);
 }
 
-/* gemv row lengths: whole groups of 4 blocks (128 values), one prepared chunk (16384) exactly,
- * a chunk and one group, two chunks and more, and lengths that are not whole groups (the
- * kernels fall back to vec_dots there). gemv rows: 1, 3, 17, 64, 67. */
+/* gemv row lengths: whole groups (4 blocks of 32 values; one super-block of 256), one prepared
+ * chunk (16384 values) exactly, a chunk and one group, two chunks and more, and for the 32-value
+ * blocks lengths that are not whole groups (the kernels fall back to vec_dots there). gemv
+ * rows: 1, 3, 17, 64, 67. */
 static const int64_t gemv_len_32[] = {32, 96, 128, 896, 16384, 16512, 32896};
-static const int64_t gemv_len_256[] = {256, 768, 4096, 4352};
+static const int64_t gemv_len_256[] = {256, 768, 4096, 4352, 16384, 16640, 33024};
 static const int64_t gemv_rows[] = {1, 3, 17, 64, 67};
 
 static void check_gemv(const char *tier, const elm_type_traits_t *tr)

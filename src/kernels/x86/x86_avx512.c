@@ -173,13 +173,6 @@ ELM__AVX512 void elm__vec_dot_q4_1_q8_1_avx512(int64_t n, float *s, const void *
  * Levels times activations go through maddubs into int16 pairs, then vpdpwssd multiplies each
  * pair by its sub-block's scale and adds it into int32 lanes. */
 
-/* Word indices that spread word a over 16 words, then word b over the next 16. */
-#define SPREAD2(a, b)                                                                  \
-    _mm512_setr_epi32((a)*0x10001, (a)*0x10001, (a)*0x10001, (a)*0x10001, (a)*0x10001, \
-                      (a)*0x10001, (a)*0x10001, (a)*0x10001, (b)*0x10001, (b)*0x10001, \
-                      (b)*0x10001, (b)*0x10001, (b)*0x10001, (b)*0x10001, (b)*0x10001, \
-                      (b)*0x10001)
-
 /* Word indices that spread words k, k+1, k+2, k+3 over 8 words each. */
 #define SPREAD4(k)                                                                                \
     _mm512_setr_epi32((k)*0x10001, (k)*0x10001, (k)*0x10001, (k)*0x10001, (k + 1) * 0x10001,      \
@@ -205,16 +198,10 @@ ELM__INLINE float dot_k4(int64_t nb, const uint8_t *x, size_t size, const elm_bl
         uint16_t d, dmin;
         memcpy(&d, x, sizeof d);
         memcpy(&dmin, x + 2, sizeof dmin);
-        /* The 8 six-bit (scale, min) pairs, unpacked four at a time (elm__k4_scale_min). */
-        uint32_t w[3];
-        memcpy(w, x + 4, sizeof w);
-        const uint32_t sc_lo = w[0] & 0x3f3f3f3f, m_lo = w[1] & 0x3f3f3f3f;
-        const uint32_t sc_hi = (w[2] & 0x0f0f0f0f) | (w[0] >> 6 & 0x03030303) << 4;
-        const uint32_t m_hi = (w[2] >> 4 & 0x0f0f0f0f) | (w[1] >> 6 & 0x03030303) << 4;
-        const __m512i sc16 =
-            _mm512_castsi128_si512(_mm_cvtepu8_epi16(_mm_setr_epi32((int)sc_lo, (int)sc_hi, 0, 0)));
+        const __m128i sc_m = k4_scales_mins(x + 4);
+        const __m512i sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(sc_m));
         /* min k times the activation sums of its 32 values (bsums 2k, 2k+1). */
-        const __m128i m8 = _mm_setr_epi32((int)m_lo, (int)m_hi, 0, 0);
+        const __m128i m8 = _mm_unpackhi_epi64(sc_m, sc_m);
         const __m256i m16 = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(m8, m8));
         const __m256i mins =
             _mm256_madd_epi16(m16, _mm256_loadu_si256((const __m256i *)y[i].bsums));

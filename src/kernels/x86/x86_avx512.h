@@ -12,6 +12,13 @@
 /* The attribute of the AVX-512 tier (ELM__CPU_TIER_AVX512, which includes the AVX2 tier). */
 #define ELM__AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
+/* Word indices that spread word a over 16 words, then word b over the next 16. */
+#define SPREAD2(a, b)                                                                  \
+    _mm512_setr_epi32((a)*0x10001, (a)*0x10001, (a)*0x10001, (a)*0x10001, (a)*0x10001, \
+                      (a)*0x10001, (a)*0x10001, (a)*0x10001, (b)*0x10001, (b)*0x10001, \
+                      (b)*0x10001, (b)*0x10001, (b)*0x10001, (b)*0x10001, (b)*0x10001, \
+                      (b)*0x10001)
+
 /* ---- AVX-512 tier (x86_avx512.c) ----
  * q8_0 operands must hold values in [-127, 127], as every q8_0 quantizer writes them. */
 
@@ -32,6 +39,8 @@ void elm__quantize_q8_K_avx512(const float *x, void *y, int64_t n);
 void elm__gemv_q4_0_q8_0_avx512(int64_t n, int64_t n_out, const void *w, size_t w_stride,
                                 const void *a, float *y);
 void elm__gemv_q5_0_q8_0_avx512(int64_t n, int64_t n_out, const void *w, size_t w_stride,
+                                const void *a, float *y);
+void elm__gemv_q4_K_q8_K_avx512(int64_t n, int64_t n_out, const void *w, size_t w_stride,
                                 const void *a, float *y);
 
 /* ---- AVX2 tier, more types (x86_avx2_more.c) ---- */

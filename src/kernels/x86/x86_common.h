@@ -55,6 +55,18 @@ ELM__AVX2 static inline float hsum_f32x8(__m256 v)
         *(s) = sum_;                                                                             \
     } while (0)
 
+/* The 8 six-bit (scale, min) pairs of a q4_K / q5_K block (elm__k4_scale_min), four at a
+ * time from the 12 packed bytes: scales 0-7 in bytes 0-7 of the result, mins in bytes 8-15. */
+ELM__AVX2 static inline __m128i k4_scales_mins(const uint8_t *packed)
+{
+    uint32_t w[3];
+    memcpy(w, packed, sizeof w);
+    const uint32_t sc_lo = w[0] & 0x3f3f3f3f, m_lo = w[1] & 0x3f3f3f3f;
+    const uint32_t sc_hi = (w[2] & 0x0f0f0f0f) | (w[0] >> 6 & 0x03030303) << 4;
+    const uint32_t m_hi = (w[2] >> 4 & 0x0f0f0f0f) | (w[1] >> 6 & 0x03030303) << 4;
+    return _mm_setr_epi32((int)sc_lo, (int)sc_hi, (int)m_lo, (int)m_hi);
+}
+
 /* Sum of the 8 int32 of v. */
 ELM__AVX2 static inline int hsum_i32x8(__m256i v)
 {

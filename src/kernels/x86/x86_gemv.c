@@ -1,5 +1,6 @@
 /* Matrix × vector for decode: one activation row against many weight rows (elm_gemv_fn), q4_0
- * and q5_0 weights with q8_0 activations, AVX-512 VNNI and AVX2 tiers.
+ * and q5_0 weights with q8_0 activations (AVX-512 VNNI and AVX2 tiers), q4_K weights with q8_K
+ * activations (AVX-512; below).
  *
  * A dot product of a q4_0 row with a q8_0 row spends half its instructions on the activation's
  * side (unpacking its blocks, scales, the offset of the weights' levels), work that is the same
@@ -80,6 +81,16 @@ static ELM__AVX512 void prepare(int64_t n_groups, const elm_block_q8_0 *y, act_g
     }
 }
 
+ELM__INLINE void prepare_q4_0(int64_t n_groups, const void *y, act_group_t *p)
+{
+    prepare(n_groups, y, p, 8);
+}
+
+ELM__INLINE void prepare_q5_0(int64_t n_groups, const void *y, act_group_t *p)
+{
+    prepare(n_groups, y, p, 16);
+}
+
 /* Dot product of n_groups groups of the q4_0 row x with the prepared activation p. */
 ELM__INLINE float row_q4_0(int64_t n_groups, const uint8_t *x, const act_group_t *p)
 {
@@ -153,38 +164,127 @@ ELM__INLINE float row_q5_0(int64_t n_groups, const uint8_t *x, const act_group_t
     return _mm512_reduce_add_ps(acc);
 }
 
-/* The chunk loop of every gemv (inlined into each, so prepare and row inline too). */
-#define GEMV(prepare, bias, row, block_type, vec_dot)                                       \
-    do {                                                                                    \
-        if (n % GROUP_VALUES != 0) { /* not whole groups: one dot product per row */        \
-            for (int64_t o = 0; o < n_out; o++)                                             \
-                vec_dot(n, &y[o], (const char *)w + (size_t)o * w_stride, a);               \
-            return;                                                                         \
-        }                                                                                   \
-        const int64_t n_groups = n / GROUP_VALUES;                                          \
-        const size_t group_bytes = GROUP_BLOCKS * sizeof(block_type);                       \
-        act_group_t p[CHUNK_GROUPS] __attribute__((aligned(64)));                           \
-        for (int64_t g0 = 0; g0 < n_groups; g0 += CHUNK_GROUPS) {                           \
-            const int64_t ng = n_groups - g0 < CHUNK_GROUPS ? n_groups - g0 : CHUNK_GROUPS; \
-            prepare(ng, (const elm_block_q8_0 *)a + g0 * GROUP_BLOCKS, p, bias);            \
-            const uint8_t *x = (const uint8_t *)w + (size_t)g0 * group_bytes;               \
-            for (int64_t o = 0; o < n_out; o++, x += w_stride) {                            \
-                const float s = row(ng, x, p);                                              \
-                y[o] = g0 == 0 ? s : y[o] + s;                                              \
-            }                                                                               \
-        }                                                                                   \
+/* The chunk loop of every gemv (inlined into each, so prepare and row inline too): groups of
+ * group_values values, group_bytes of the weight row and act_bytes of the activation row each,
+ * laid out chunk_groups at a time into act_t by prepare(n_groups, activation, act_t *). */
+#define GEMV(act_t, chunk_groups, group_values, group_bytes, act_bytes, prepare, row, vec_dot)  \
+    do {                                                                                        \
+        if (n % (group_values) != 0) { /* not whole groups: one dot product per row */          \
+            for (int64_t o = 0; o < n_out; o++)                                                 \
+                vec_dot(n, &y[o], (const char *)w + (size_t)o * w_stride, a);                   \
+            return;                                                                             \
+        }                                                                                       \
+        const int64_t n_groups = n / (group_values);                                            \
+        act_t p[chunk_groups] __attribute__((aligned(64)));                                     \
+        for (int64_t g0 = 0; g0 < n_groups; g0 += (chunk_groups)) {                             \
+            const int64_t ng = n_groups - g0 < (chunk_groups) ? n_groups - g0 : (chunk_groups); \
+            prepare(ng, (const char *)a + (size_t)g0 * (act_bytes), p);                         \
+            const uint8_t *x = (const uint8_t *)w + (size_t)g0 * (group_bytes);                 \
+            for (int64_t o = 0; o < n_out; o++, x += w_stride) {                                \
+                const float s = row(ng, x, p);                                                  \
+                y[o] = g0 == 0 ? s : y[o] + s;                                                  \
+            }                                                                                   \
+        }                                                                                       \
     } while (0)
+
+/* GEMV for the q4_0 / q5_0 groups of four blocks, the activation's blocks q8_0 */
+#define GEMV_32(prepare, row, block_type, vec_dot)                                   \
+    GEMV(act_group_t, CHUNK_GROUPS, GROUP_VALUES, GROUP_BLOCKS * sizeof(block_type), \
+         GROUP_BLOCKS * sizeof(elm_block_q8_0), prepare, row, vec_dot)
 
 ELM__AVX512 void elm__gemv_q4_0_q8_0_avx512(int64_t n, int64_t n_out, const void *w,
                                             size_t w_stride, const void *a, float *y)
 {
-    GEMV(prepare, 8, row_q4_0, elm_block_q4_0, elm__vec_dot_q4_0_q8_0_avx512);
+    GEMV_32(prepare_q4_0, row_q4_0, elm_block_q4_0, elm__vec_dot_q4_0_q8_0_avx512);
 }
 
 ELM__AVX512 void elm__gemv_q5_0_q8_0_avx512(int64_t n, int64_t n_out, const void *w,
                                             size_t w_stride, const void *a, float *y)
 {
-    GEMV(prepare, 16, row_q5_0, elm_block_q5_0, elm__vec_dot_q5_0_q8_0_avx512);
+    GEMV_32(prepare_q5_0, row_q5_0, elm_block_q5_0, elm__vec_dot_q5_0_q8_0_avx512);
+}
+
+/* ---- q4_K with q8_K activations (AVX-512) ----
+ * A q4_K super-block is 256 values: fp16 d and dmin, 8 six-bit (scale, min) pairs of 32
+ * values, and 128 bytes of nibbles in two halves of 64 bytes, whose low nibbles are values
+ * 0-31 and 64-95 of their 128 and whose high nibbles 32-63 and 96-127. The activation's side
+ * is laid out once per super-block in that order, with the sums of its 32-value sub-blocks
+ * for the mins, so a weight super-block is two loads, four maddubs whose int16 pairs vpdpwssd
+ * multiplies by their sub-block's scale into int32 lanes, and the (scale, min) unpacking. */
+
+enum { CHUNK_K = 64 }; /* super-blocks prepared at a time: 16384 values */
+
+typedef struct {
+    /* the values that meet the low, the high nibbles of qs[0..63], then those of qs[64..127] */
+    _Alignas(64) int8_t y[4][64];
+    int16_t sums[8]; /* the sum of each 32 values (sub-block j: scale and min j) */
+    float dy;
+} act_k_t;
+
+static ELM__AVX512 void prepare_k(int64_t nb, const void *vy, act_k_t *p)
+{
+    const elm_block_q8_K *y = vy;
+    for (int64_t i = 0; i < nb; i++) {
+        for (int c = 0; c < 2; c++) {
+            const __m512i a = _mm512_loadu_si512(y[i].qs + 128 * c),
+                          b = _mm512_loadu_si512(y[i].qs + 128 * c + 64);
+            _mm512_store_si512(p[i].y[2 * c], _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(1, 0, 1, 0)));
+            _mm512_store_si512(p[i].y[2 * c + 1],
+                               _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
+        }
+        const __m128i b0 = _mm_loadu_si128((const __m128i *)y[i].bsums),
+                      b1 = _mm_loadu_si128((const __m128i *)(y[i].bsums + 8));
+        _mm_storeu_si128((__m128i *)p[i].sums, _mm_hadd_epi16(b0, b1)); /* |sum| <= 32 * 128 */
+        p[i].dy = elm__q8k_d(&y[i]);
+    }
+}
+
+ELM__INLINE float row_q4_K(int64_t nb, const uint8_t *x, const act_k_t *p)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i spread[4] = {SPREAD2(0, 2), SPREAD2(1, 3), SPREAD2(4, 6), SPREAD2(5, 7)};
+    __m512 acc = _mm512_setzero_ps();
+    __m128 acc_min = _mm_setzero_ps();
+    for (int64_t i = 0; i < nb; i++, x += sizeof(elm_block_q4_K)) {
+        /* no software prefetch: 4 KiB ahead, as in row_q4_0, made llama3.2-1b Q4_K_M decode
+         * 12-16 % slower (five interleaved runs on 1 and on 2 threads) */
+        const elm_block_q4_K *b = (const elm_block_q4_K *)(const void *)x;
+        uint32_t d_dmin;
+        memcpy(&d_dmin, x, sizeof d_dmin);
+        /* [d · dy, dmin · dy, 0, 0] */
+        const __m128 dd =
+            _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)d_dmin)), _mm_set1_ps(p[i].dy));
+        const __m128i sc_m = k4_scales_mins(b->scales);
+        const __m512i sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(sc_m));
+        const __m128i mins = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_unpackhi_epi64(sc_m, sc_m)),
+                                            _mm_load_si128((const __m128i *)p[i].sums));
+        __m512i sumi = _mm512_setzero_si512();
+        for (int c = 0; c < 2; c++) {
+            const __m512i q = _mm512_loadu_si512(b->qs + 64 * c);
+            const __m512i lo = _mm512_and_si512(q, m4),
+                          hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+            /* levels × int8 pairs fit maddubs' int16 (2 · 15 · 128) */
+            sumi = _mm512_dpwssd_epi32(sumi,
+                                       _mm512_maddubs_epi16(lo, _mm512_load_si512(p[i].y[2 * c])),
+                                       _mm512_permutexvar_epi16(spread[2 * c], sc16));
+            sumi = _mm512_dpwssd_epi32(
+                sumi, _mm512_maddubs_epi16(hi, _mm512_load_si512(p[i].y[2 * c + 1])),
+                _mm512_permutexvar_epi16(spread[2 * c + 1], sc16));
+        }
+        acc = _mm512_fmadd_ps(_mm512_broadcastss_ps(dd), _mm512_cvtepi32_ps(sumi), acc);
+        acc_min = _mm_fmadd_ps(_mm_permute_ps(dd, _MM_SHUFFLE(1, 1, 1, 1)), _mm_cvtepi32_ps(mins),
+                               acc_min);
+    }
+    acc_min = _mm_add_ps(acc_min, _mm_movehl_ps(acc_min, acc_min));
+    acc_min = _mm_add_ss(acc_min, _mm_movehdup_ps(acc_min));
+    return _mm512_reduce_add_ps(acc) - _mm_cvtss_f32(acc_min);
+}
+
+ELM__AVX512 void elm__gemv_q4_K_q8_K_avx512(int64_t n, int64_t n_out, const void *w,
+                                            size_t w_stride, const void *a, float *y)
+{
+    GEMV(act_k_t, CHUNK_K, ELM_QK_K, sizeof(elm_block_q4_K), sizeof(elm_block_q8_K), prepare_k,
+         row_q4_K, elm__vec_dot_q4_K_q8_K_avx512);
 }
 
 /* ---- AVX2 tier: the same layout, two blocks per 256-bit register ---- */
@@ -229,6 +329,16 @@ static ELM__AVX2 void prepare_avx2(int64_t n_groups, const elm_block_q8_0 *y, ac
         _mm256_store_ps(p[g].dy, d01);
         _mm256_store_ps(p[g].dy + 8, d23);
     }
+}
+
+ELM__INLINE2 void prepare_q4_0_avx2(int64_t n_groups, const void *y, act_group_t *p)
+{
+    prepare_avx2(n_groups, y, p, 8);
+}
+
+ELM__INLINE2 void prepare_q5_0_avx2(int64_t n_groups, const void *y, act_group_t *p)
+{
+    prepare_avx2(n_groups, y, p, 16);
 }
 
 /* The levels (0..31, offset not removed) of q4_0 / q5_0 blocks b0 and b1: values 0-15 of b0 in
@@ -312,12 +422,12 @@ ELM__INLINE2 float row_q5_0_avx2(int64_t n_groups, const uint8_t *x, const act_g
 ELM__AVX2 void elm__gemv_q4_0_q8_0_avx2(int64_t n, int64_t n_out, const void *w, size_t w_stride,
                                         const void *a, float *y)
 {
-    GEMV(prepare_avx2, 8, row_q4_0_avx2, elm_block_q4_0, elm__vec_dot_q4_0_q8_0_avx2);
+    GEMV_32(prepare_q4_0_avx2, row_q4_0_avx2, elm_block_q4_0, elm__vec_dot_q4_0_q8_0_avx2);
 }
 
 ELM__AVX2 void elm__gemv_q5_0_q8_0_avx2(int64_t n, int64_t n_out, const void *w, size_t w_stride,
                                         const void *a, float *y)
 {
-    GEMV(prepare_avx2, 16, row_q5_0_avx2, elm_block_q5_0, elm__vec_dot_q5_0_q8_0_avx2);
+    GEMV_32(prepare_q5_0_avx2, row_q5_0_avx2, elm_block_q5_0, elm__vec_dot_q5_0_q8_0_avx2);
 }
 #endif
