@@ -24,13 +24,17 @@ ELM__AVX2 static inline uint16_t f32_to_fp16(float f)
     return (uint16_t)_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT);
 }
 
+/* Sum of the 4 floats of v. */
+ELM__AVX2 static inline float hsum_f32x4(__m128 v)
+{
+    v = _mm_add_ps(v, _mm_movehl_ps(v, v));
+    return _mm_cvtss_f32(_mm_add_ss(v, _mm_movehdup_ps(v)));
+}
+
 /* Sum of the 8 floats of v. */
 ELM__AVX2 static inline float hsum_f32x8(__m256 v)
 {
-    __m128 r = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-    r = _mm_add_ss(r, _mm_movehdup_ps(r));
-    return _mm_cvtss_f32(r);
+    return hsum_f32x4(_mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)));
 }
 
 /* The loop of the AVX2 float-row dot products (f32, f16, bf16): *s = sum of x[i] * y[i] over n
@@ -154,16 +158,17 @@ ELM__AVX2 static inline float absmax_f32(const float *x, int n)
  * 2c+1, bit 2c+1); levels (0..31) * int8 pairs fit maddubs' int16 (2 * 31 * 128). */
 ELM__AVX2 static inline __attribute__((always_inline)) void
 k45_superblock(const uint8_t *scales, const uint8_t *qs, const uint8_t *qh, uint16_t d,
-               uint16_t dmin, const elm_block_q8_K *y, __m256 *acc, float *acc_min)
+               uint16_t dmin, const elm_block_q8_K *y, __m256 *acc, __m128 *acc_min)
 {
     const __m256i m4 = _mm256_set1_epi8(0x0F), sixteen = _mm256_set1_epi8(16);
     const float dy = elm__q8k_d(y);
-    uint8_t sc[8], m[8];
-    int summs = 0;
-    for (int k = 0; k < 8; k++) {
-        elm__k4_scale_min(k, scales, &sc[k], &m[k]);
-        summs += m[k] * (y->bsums[2 * k] + y->bsums[2 * k + 1]);
-    }
+    const __m128i sc_m = k4_scales_mins(scales);
+    /* min k times the activation sums of its 32 values (bsums 2k + 2k+1: |.| <= 32 · 128) */
+    const __m128i bsum32 = _mm_hadd_epi16(_mm_loadu_si128((const __m128i *)y->bsums),
+                                          _mm_loadu_si128((const __m128i *)(y->bsums + 8)));
+    const __m128i mins = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_unpackhi_epi64(sc_m, sc_m)), bsum32);
+    /* the 8 scales as int16 in both lanes; a byte shuffle spreads scale k over a register */
+    const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sc_m));
     const __m256i hb = qh ? _mm256_loadu_si256((const __m256i *)qh) : _mm256_setzero_si256();
     const int8_t *q8 = y->qs;
     __m256i sumi = _mm256_setzero_si256();
@@ -182,11 +187,16 @@ k45_superblock(const uint8_t *scales, const uint8_t *qs, const uint8_t *qh, uint
         const __m256i p_lo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)q8));
         const __m256i p_hi =
             _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(q8 + 32)));
-        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_set1_epi16(sc[2 * c]), p_lo));
-        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_set1_epi16(sc[2 * c + 1]), p_hi));
+        /* bytes 4c, 4c+1 (scale 2c) and 4c+2, 4c+3 (scale 2c+1) of sc16, in every word */
+        const __m256i s_lo =
+            _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0100 + 0x0404 * c)));
+        const __m256i s_hi =
+            _mm256_shuffle_epi8(sc16, _mm256_set1_epi16((short)(0x0302 + 0x0404 * c)));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(s_lo, p_lo));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(s_hi, p_hi));
     }
     *acc = _mm256_fmadd_ps(_mm256_set1_ps(dy * fp16_to_f32(d)), _mm256_cvtepi32_ps(sumi), *acc);
-    *acc_min += dy * fp16_to_f32(dmin) * summs;
+    *acc_min = _mm_fmadd_ps(_mm_set1_ps(dy * fp16_to_f32(dmin)), _mm_cvtepi32_ps(mins), *acc_min);
 }
 
 #endif

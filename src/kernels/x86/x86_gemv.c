@@ -275,9 +275,7 @@ ELM__INLINE float row_q4_K(int64_t nb, const uint8_t *x, const act_k_t *p)
         acc_min = _mm_fmadd_ps(_mm_permute_ps(dd, _MM_SHUFFLE(1, 1, 1, 1)), _mm_cvtepi32_ps(mins),
                                acc_min);
     }
-    acc_min = _mm_add_ps(acc_min, _mm_movehl_ps(acc_min, acc_min));
-    acc_min = _mm_add_ss(acc_min, _mm_movehdup_ps(acc_min));
-    return _mm512_reduce_add_ps(acc) - _mm_cvtss_f32(acc_min);
+    return _mm512_reduce_add_ps(acc) - hsum_f32x4(acc_min);
 }
 
 ELM__AVX512 void elm__gemv_q4_K_q8_K_avx512(int64_t n, int64_t n_out, const void *w,

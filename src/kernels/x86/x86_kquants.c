@@ -17,10 +17,10 @@ ELM__AVX2 void elm__vec_dot_q4_K_q8_K_avx2(int64_t n, float *s, const void *vx, 
     const elm_block_q4_K *x = vx;
     const elm_block_q8_K *y = vy;
     __m256 acc = _mm256_setzero_ps();
-    float acc_min = 0;
+    __m128 acc_min = _mm_setzero_ps();
     for (int64_t i = 0; i < n / ELM_QK_K; i++)
         k45_superblock(x[i].scales, x[i].qs, NULL, x[i].d, x[i].dmin, &y[i], &acc, &acc_min);
-    *s = hsum_f32x8(acc) - acc_min;
+    *s = hsum_f32x8(acc) - hsum_f32x4(acc_min);
 }
 
 ELM__AVX2 void elm__vec_dot_q6_K_q8_K_avx2(int64_t n, float *s, const void *vx, const void *vy)
