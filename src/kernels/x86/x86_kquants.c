@@ -29,11 +29,18 @@ ELM__AVX2 void elm__vec_dot_q6_K_q8_K_avx2(int64_t n, float *s, const void *vx, 
     const elm_block_q8_K *y = vy;
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     const __m256i m2 = _mm256_set1_epi8(3);
-    const __m256i m32 = _mm256_set1_epi8(32);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t i = 0; i < n / ELM_QK_K; i++) {
         const uint8_t *ql = x[i].ql, *qh = x[i].qh;
         const int8_t *q8 = y[i].qs;
+        /* The 16 scales as int16: 0-7 in the low lane, 8-15 in the high. Levels are stored
+         * + 32: sum(scale · (level + 32) · q8) - 32 · sum(scale_k · bsum_k) */
+        const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x[i].scales));
+        const __m256i off =
+            _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)y[i].bsums));
+        /* scales 8h..8h+7 in both lanes */
+        const __m256i sc_half[2] = {_mm256_permute2x128_si256(sc16, sc16, 0x00),
+                                    _mm256_permute2x128_si256(sc16, sc16, 0x11)};
         __m256i sumi = _mm256_setzero_si256();
         /* Half h: values 128h + 32j + l, j = 0..3, take low (j even) or high (j odd) nibbles of
          * ql[64h + 32(j&1) + l] and bits 2j of qh[32h + l]; value j * 16 uses scale j / 16. */
@@ -48,17 +55,19 @@ ELM__AVX2 void elm__vec_dot_q6_K_q8_K_avx2(int64_t n, float *s, const void *vx, 
                 const __m256i top =
                     _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 2 * j), m2), 4);
                 const __m256i q6 = _mm256_or_si256(low[j], top); /* level + 32, in 0..63 */
-                const __m256i q8v = _mm256_loadu_si256((const __m256i *)q8);
-                /* (level + 32) * q8 - 32 * q8, in int16 pairs: at most 2*63*128 + 2*32*128. */
+                /* (level + 32) · q8 in int16 pairs: at most 2 · 63 · 128 */
                 const __m256i p16 =
-                    _mm256_sub_epi16(_mm256_maddubs_epi16(q6, q8v), _mm256_maddubs_epi16(m32, q8v));
-                const int k = 8 * h + 2 * j; /* scale of the first 16 values */
-                const __m256i scale =
-                    _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(x[i].scales[k])),
-                                            _mm_set1_epi16(x[i].scales[k + 1]), 1);
+                    _mm256_maddubs_epi16(q6, _mm256_loadu_si256((const __m256i *)q8));
+                /* scale 8h + 2j in the low lane's words, 8h + 2j + 1 in the high lane's */
+                const __m256i scale = _mm256_shuffle_epi8(
+                    sc_half[h], _mm256_setr_epi64x(0x0100010001000100 + 0x0404040404040404 * j,
+                                                   0x0100010001000100 + 0x0404040404040404 * j,
+                                                   0x0302030203020302 + 0x0404040404040404 * j,
+                                                   0x0302030203020302 + 0x0404040404040404 * j));
                 sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(scale, p16));
             }
         }
+        sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(off, 5));
         const float d = fp16_to_f32(x[i].d) * elm__q8k_d(&y[i]);
         acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(sumi), acc);
     }
