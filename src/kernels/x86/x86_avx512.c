@@ -209,7 +209,7 @@ ELM__INLINE float dot_k4(int64_t nb, const uint8_t *x, size_t size, const elm_bl
         const int8_t *q8 = y[i].qs;
         __m512i sumi = _mm512_setzero_si512();
         for (int c = 0; c < 2; c++, q8 += 128) {
-            const __m512i q4 = _mm512_loadu_si512(qs + 64 * c);
+            const __m512i q4 = ELM__LOAD_WEIGHTS_512(qs + 64 * c);
             const __m512i a = _mm512_loadu_si512(q8), b = _mm512_loadu_si512(q8 + 64);
             __m512i lo = _mm512_and_si512(q4, m4);
             __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q4, 4), m4);
@@ -269,7 +269,7 @@ ELM__AVX512 void elm__vec_dot_q6_K_q8_K_avx512(int64_t n, float *s, const void *
         /* Half h: 64 bytes of ql hold values 128h + 0..63 (low nibbles) and 128h + 64..127
          * (high nibbles); value 128h + 32j + l takes bits 2j, 2j+1 of qh[32h + l]. */
         for (int h = 0; h < 2; h++, ql += 64, qh += 32, q8 += 128) {
-            const __m512i l = _mm512_loadu_si512(ql);
+            const __m512i l = ELM__LOAD_WEIGHTS_512(ql);
             const __m512i hb = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)qh));
             const __m512i q01 = _mm512_or_si512(
                 _mm512_and_si512(l, m4), _mm512_and_si512(_mm512_sllv_epi64(hb, shl01), m30));

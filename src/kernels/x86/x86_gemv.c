@@ -108,7 +108,7 @@ ELM__INLINE float row_q4_0(int64_t n_groups, const uint8_t *x, const act_group_t
          * pairs of runs (3-9 % in five; no clear change on one thread); 384-1536 bytes ahead
          * did nothing */
         _mm_prefetch((const char *)x + 4096, _MM_HINT_T0);
-        const __m512i a = _mm512_loadu_si512(x); /* bytes 0-63 of the group's 72 */
+        const __m512i a = ELM__LOAD_WEIGHTS_512(x); /* bytes 0-63 of the group's 72 */
         const __m512i b = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(x + 64)));
         const __m512i q = _mm512_permutex2var_epi16(a, qs_words, b);
         const __m512i lo = _mm512_and_si512(q, m4),
@@ -141,7 +141,7 @@ ELM__INLINE float row_q5_0(int64_t n_groups, const uint8_t *x, const act_group_t
     __m512 acc = _mm512_setzero_ps();
     for (int64_t g = 0; g < n_groups; g++, x += GROUP_BLOCKS * sizeof(elm_block_q5_0)) {
         _mm_prefetch((const char *)x + 4096, _MM_HINT_T0); /* as row_q4_0 */
-        const __m512i a = _mm512_loadu_si512(x);           /* bytes 0-63 of 88 */
+        const __m512i a = ELM__LOAD_WEIGHTS_512(x);        /* bytes 0-63 of 88 */
         const __m512i b = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(x + 56)));
         const __m512i q = _mm512_permutex2var_epi16(a, qs_words, b);
         /* bit k of a block's qh is the fifth bit of its value k: values 0-15 are the low
@@ -260,7 +260,7 @@ ELM__INLINE float row_q4_K(int64_t nb, const uint8_t *x, const act_k_t *p)
                                             _mm_load_si128((const __m128i *)p[i].sums));
         __m512i sumi = _mm512_setzero_si512();
         for (int c = 0; c < 2; c++) {
-            const __m512i q = _mm512_loadu_si512(b->qs + 64 * c);
+            const __m512i q = ELM__LOAD_WEIGHTS_512(b->qs + 64 * c);
             const __m512i lo = _mm512_and_si512(q, m4),
                           hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
             /* levels × int8 pairs fit maddubs' int16 (2 · 15 · 128) */
