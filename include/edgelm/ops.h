@@ -50,6 +50,9 @@ void elm__ops_fill(elm_ops_t *t, unsigned cpu);
 /* Install the x86 variants the features cpu allow over t (x86_ops.c; no-op elsewhere). */
 void elm__ops_install_x86(elm_ops_t *t, unsigned cpu);
 
+/* Install the NEON variants over t when cpu has NEON (arm/arm_ops.c; no-op elsewhere). */
+void elm__ops_install_arm(elm_ops_t *t, unsigned cpu);
+
 #ifdef __cplusplus
 }
 #endif

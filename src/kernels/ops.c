@@ -79,6 +79,7 @@ void elm__ops_fill(elm_ops_t *t, unsigned cpu)
 {
     *t = ref_ops;
     elm__ops_install_x86(t, cpu);
+    elm__ops_install_arm(t, cpu);
 }
 
 static void ops_fill(void)
