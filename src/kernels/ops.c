@@ -58,12 +58,8 @@ static void rope_ref(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot,
     const float *c_ = cs, *s_ = cs + half;
     for (int64_t h = 0; h < n_heads; h++) {
         float *v = x + h * head_dim;
-        for (int64_t i = 0; i < half; i++) {
-            float *p0 = neox ? &v[i] : &v[2 * i], *p1 = neox ? &v[i + half] : &v[2 * i + 1];
-            const float x0 = *p0, x1 = *p1, c = c_[i], sn = s_[i];
-            *p0 = x0 * c - x1 * sn;
-            *p1 = x0 * sn + x1 * c;
-        }
+        for (int64_t i = 0; i < half; i++)
+            elm__rope_pair(v, i, half, c_[i], s_[i], neox);
     }
 }
 
@@ -78,8 +74,11 @@ static pthread_once_t ops_once = PTHREAD_ONCE_INIT;
 void elm__ops_fill(elm_ops_t *t, unsigned cpu)
 {
     *t = ref_ops;
-    elm__ops_install_x86(t, cpu);
+#if defined(__aarch64__)
     elm__ops_install_arm(t, cpu);
+#else
+    elm__ops_install_x86(t, cpu);
+#endif
 }
 
 static void ops_fill(void)

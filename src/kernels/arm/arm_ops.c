@@ -139,12 +139,8 @@ static void rope_neon(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot
                 vst2q_f32(v + 2 * i, r);
             }
         }
-        for (; i < half; i++) {
-            float *p0 = neox ? &v[i] : &v[2 * i], *p1 = neox ? &v[i + half] : &v[2 * i + 1];
-            const float x0 = *p0, x1 = *p1, c = c_[i], sn = s_[i];
-            *p0 = x0 * c - x1 * sn;
-            *p1 = x0 * sn + x1 * c;
-        }
+        for (; i < half; i++)
+            elm__rope_pair(v, i, half, c_[i], s_[i], neox);
     }
 }
 
@@ -157,14 +153,6 @@ void elm__ops_install_arm(elm_ops_t *t, unsigned cpu)
     t->add = add_neon;
     t->scale = scale_neon;
     t->rope = rope_neon;
-}
-
-#else
-
-void elm__ops_install_arm(elm_ops_t *t, unsigned cpu)
-{
-    (void)t;
-    (void)cpu;
 }
 
 #endif

@@ -162,12 +162,8 @@ AVX2 static void rope_avx2(float *x, int64_t n_heads, int64_t head_dim, int64_t 
                                  _mm256_addsub_ps(_mm256_mul_ps(xv, c), _mm256_mul_ps(sw, sn)));
             }
         }
-        for (; i < half; i++) {
-            float *p0 = neox ? &v[i] : &v[2 * i], *p1 = neox ? &v[i + half] : &v[2 * i + 1];
-            const float x0 = *p0, x1 = *p1, c = c_[i], sn = s_[i];
-            *p0 = x0 * c - x1 * sn;
-            *p1 = x0 * sn + x1 * c;
-        }
+        for (; i < half; i++)
+            elm__rope_pair(v, i, half, c_[i], s_[i], neox);
     }
 }
 
