@@ -112,6 +112,7 @@ static void install_x86(elm_type_traits_t *t, unsigned cpu)
     t[ELM_TYPE_Q4_0].gemv = elm__gemv_q4_0_q8_0_avx512;
     t[ELM_TYPE_Q5_0].gemv = elm__gemv_q5_0_q8_0_avx512;
     t[ELM_TYPE_Q4_K].gemv = elm__gemv_q4_K_q8_K_avx512;
+    t[ELM_TYPE_Q5_K].gemv = elm__gemv_q5_K_q8_K_avx512;
 }
 #endif
 

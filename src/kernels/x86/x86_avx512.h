@@ -51,6 +51,8 @@ void elm__gemv_q5_0_q8_0_avx512(int64_t n, int64_t n_out, const void *w, size_t 
                                 const void *a, float *y);
 void elm__gemv_q4_K_q8_K_avx512(int64_t n, int64_t n_out, const void *w, size_t w_stride,
                                 const void *a, float *y);
+void elm__gemv_q5_K_q8_K_avx512(int64_t n, int64_t n_out, const void *w, size_t w_stride,
+                                const void *a, float *y);
 
 /* ---- AVX2 tier, more types (x86_avx2_more.c) ---- */
 

@@ -1,6 +1,6 @@
 /* Matrix × vector for decode: one activation row against many weight rows (elm_gemv_fn), q4_0
- * and q5_0 weights with q8_0 activations (AVX-512 VNNI and AVX2 tiers), q4_K weights with q8_K
- * activations (AVX-512; below).
+ * and q5_0 weights with q8_0 activations (AVX-512 VNNI and AVX2 tiers), q4_K and q5_K weights
+ * with q8_K activations (AVX-512; below).
  *
  * A dot product of a q4_0 row with a q8_0 row spends half its instructions on the activation's
  * side (unpacking its blocks, scales, the offset of the weights' levels), work that is the same
@@ -204,7 +204,7 @@ ELM__AVX512 void elm__gemv_q5_0_q8_0_avx512(int64_t n, int64_t n_out, const void
     GEMV_32(prepare_q5_0, row_q5_0, elm_block_q5_0, elm__vec_dot_q5_0_q8_0_avx512);
 }
 
-/* ---- q4_K with q8_K activations (AVX-512) ----
+/* ---- q4_K and q5_K with q8_K activations (AVX-512) ----
  * A q4_K super-block is 256 values: fp16 d and dmin, 8 six-bit (scale, min) pairs of 32
  * values, and 128 bytes of nibbles in two halves of 64 bytes, whose low nibbles are values
  * 0-31 and 64-95 of their 128 and whose high nibbles 32-63 and 96-127. The activation's side
@@ -239,31 +239,44 @@ static ELM__AVX512 void prepare_k(int64_t nb, const void *vy, act_k_t *p)
     }
 }
 
-ELM__INLINE float row_q4_K(int64_t nb, const uint8_t *x, const act_k_t *p)
+/* Dot product of nb super-blocks of a q4_K row (has_qh 0) or q5_K row (has_qh 1: 32 bytes of
+ * fifth bits between the scales and the nibbles, bit 2c of qh[l] for the low nibble of
+ * qs[32c + l], bit 2c + 1 for its high nibble, as in dot_k4) with the prepared activation p. */
+ELM__INLINE float row_k4(int64_t nb, const uint8_t *x, size_t size, int has_qh, const act_k_t *p)
 {
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const __m512i m4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
     const __m512i spread[4] = {SPREAD2(0, 2), SPREAD2(1, 3), SPREAD2(4, 6), SPREAD2(5, 7)};
     __m512 acc = _mm512_setzero_ps();
     __m128 acc_min = _mm_setzero_ps();
-    for (int64_t i = 0; i < nb; i++, x += sizeof(elm_block_q4_K)) {
+    for (int64_t i = 0; i < nb; i++, x += size) {
         /* no software prefetch: 4 KiB ahead, as in row_q4_0, made llama3.2-1b Q4_K_M decode
          * 12-16 % slower (five interleaved runs on 1 and on 2 threads) */
-        const elm_block_q4_K *b = (const elm_block_q4_K *)(const void *)x;
+        const uint8_t *qs = x + 16 + (has_qh ? 32 : 0), *qh = x + 16;
         uint32_t d_dmin;
         memcpy(&d_dmin, x, sizeof d_dmin);
         /* [d · dy, dmin · dy, 0, 0] */
         const __m128 dd =
             _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)d_dmin)), _mm_set1_ps(p[i].dy));
-        const __m128i sc_m = k4_scales_mins(b->scales);
+        const __m128i sc_m = k4_scales_mins(x + 4);
         const __m512i sc16 = _mm512_castsi128_si512(_mm_cvtepu8_epi16(sc_m));
         const __m128i mins = _mm_madd_epi16(_mm_cvtepu8_epi16(_mm_unpackhi_epi64(sc_m, sc_m)),
                                             _mm_load_si128((const __m128i *)p[i].sums));
         __m512i sumi = _mm512_setzero_si512();
         for (int c = 0; c < 2; c++) {
-            const __m512i q = ELM__LOAD_WEIGHTS_512(b->qs + 64 * c);
-            const __m512i lo = _mm512_and_si512(q, m4),
-                          hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
-            /* levels × int8 pairs fit maddubs' int16 (2 · 15 · 128) */
+            const __m512i q = ELM__LOAD_WEIGHTS_512(qs + 64 * c);
+            __m512i lo = _mm512_and_si512(q, m4),
+                    hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+            if (has_qh) {
+                /* lo's two halves are chunks 2c and 2c+1 (bits 4c and 4c+2), hi's bits 4c+1
+                 * and 4c+3 */
+                const __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)qh));
+                const __m512i bit_lo = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << 4 * c)),
+                                                          _mm256_set1_epi8((char)(4 << 4 * c)), 1);
+                const __m512i bit_hi = _mm512_add_epi8(bit_lo, bit_lo);
+                lo = _mm512_mask_add_epi8(lo, _mm512_test_epi8_mask(h, bit_lo), lo, sixteen);
+                hi = _mm512_mask_add_epi8(hi, _mm512_test_epi8_mask(h, bit_hi), hi, sixteen);
+            }
+            /* levels × int8 pairs fit maddubs' int16 (2 · 31 · 128) */
             sumi = _mm512_dpwssd_epi32(sumi,
                                        _mm512_maddubs_epi16(lo, _mm512_load_si512(p[i].y[2 * c])),
                                        _mm512_permutexvar_epi16(spread[2 * c], sc16));
@@ -278,11 +291,28 @@ ELM__INLINE float row_q4_K(int64_t nb, const uint8_t *x, const act_k_t *p)
     return _mm512_reduce_add_ps(acc) - hsum_f32x4(acc_min);
 }
 
+ELM__INLINE float row_q4_K(int64_t nb, const uint8_t *x, const act_k_t *p)
+{
+    return row_k4(nb, x, sizeof(elm_block_q4_K), 0, p);
+}
+
+ELM__INLINE float row_q5_K(int64_t nb, const uint8_t *x, const act_k_t *p)
+{
+    return row_k4(nb, x, sizeof(elm_block_q5_K), 1, p);
+}
+
 ELM__AVX512 void elm__gemv_q4_K_q8_K_avx512(int64_t n, int64_t n_out, const void *w,
                                             size_t w_stride, const void *a, float *y)
 {
     GEMV(act_k_t, CHUNK_K, ELM_QK_K, sizeof(elm_block_q4_K), sizeof(elm_block_q8_K), prepare_k,
          row_q4_K, elm__vec_dot_q4_K_q8_K_avx512);
+}
+
+ELM__AVX512 void elm__gemv_q5_K_q8_K_avx512(int64_t n, int64_t n_out, const void *w,
+                                            size_t w_stride, const void *a, float *y)
+{
+    GEMV(act_k_t, CHUNK_K, ELM_QK_K, sizeof(elm_block_q5_K), sizeof(elm_block_q8_K), prepare_k,
+         row_q5_K, elm__vec_dot_q5_K_q8_K_avx512);
 }
 
 /* ---- AVX2 tier: the same layout, two blocks per 256-bit register ---- */
