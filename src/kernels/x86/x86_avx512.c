@@ -186,10 +186,6 @@ ELM__AVX512 void elm__vec_dot_q4_1_q8_1_avx512(int64_t n, float *s, const void *
 ELM__INLINE float dot_k4(int64_t nb, const uint8_t *x, size_t size, const elm_block_q8_K *y,
                          int has_qh)
 {
-    const __m512i m4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
-    /* Sub-blocks (scales) of the low and high nibbles of 64 bytes of qs: c = 0 holds values
-     * 0-31 / 64-95 (low) and 32-63 / 96-127 (high), c = 1 the same 128 further on. */
-    const __m512i spread[4] = {SPREAD2(0, 2), SPREAD2(1, 3), SPREAD2(4, 6), SPREAD2(5, 7)};
     __m512 acc = _mm512_setzero_ps();
     __m256 acc_min = _mm256_setzero_ps();
     for (int64_t i = 0; i < nb; i++, x += size) {
@@ -209,27 +205,12 @@ ELM__INLINE float dot_k4(int64_t nb, const uint8_t *x, size_t size, const elm_bl
         const int8_t *q8 = y[i].qs;
         __m512i sumi = _mm512_setzero_si512();
         for (int c = 0; c < 2; c++, q8 += 128) {
-            const __m512i q4 = ELM__LOAD_WEIGHTS_512(qs + 64 * c);
+            __m512i lo, hi;
+            elm__k4_levels(qs, has_qh ? qh : NULL, c, &lo, &hi);
             const __m512i a = _mm512_loadu_si512(q8), b = _mm512_loadu_si512(q8 + 64);
-            __m512i lo = _mm512_and_si512(q4, m4);
-            __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q4, 4), m4);
-            if (has_qh) {
-                /* lo's two halves are chunks 2c and 2c+1 (bits 4c and 4c+2), hi's bits 4c+1
-                 * and 4c+3. */
-                const __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)qh));
-                const __m512i bit_lo = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << 4 * c)),
-                                                          _mm256_set1_epi8((char)(4 << 4 * c)), 1);
-                const __m512i bit_hi = _mm512_add_epi8(bit_lo, bit_lo);
-                lo = _mm512_mask_add_epi8(lo, _mm512_test_epi8_mask(h, bit_lo), lo, sixteen);
-                hi = _mm512_mask_add_epi8(hi, _mm512_test_epi8_mask(h, bit_hi), hi, sixteen);
-            }
-            const __m512i y_lo = _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(1, 0, 1, 0));
-            const __m512i y_hi = _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(3, 2, 3, 2));
-            /* Level * int8 pairs fit maddubs' int16 (2 * 31 * 128). */
-            sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(lo, y_lo),
-                                       _mm512_permutexvar_epi16(spread[2 * c], sc16));
-            sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(hi, y_hi),
-                                       _mm512_permutexvar_epi16(spread[2 * c + 1], sc16));
+            sumi =
+                elm__k4_half_dot(sumi, lo, hi, _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(1, 0, 1, 0)),
+                                 _mm512_shuffle_i64x2(a, b, _MM_SHUFFLE(3, 2, 3, 2)), sc16, c);
         }
         const float dy = elm__q8k_d(&y[i]);
         acc = _mm512_fmadd_ps(_mm512_set1_ps(dy * fp16_to_f32(d)), _mm512_cvtepi32_ps(sumi), acc);

@@ -6,6 +6,7 @@
 #define ELM_KERNELS_X86_AVX512_H
 
 #if defined(__x86_64__)
+#include <immintrin.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,6 +28,45 @@
                       (a)*0x10001, (a)*0x10001, (a)*0x10001, (b)*0x10001, (b)*0x10001, \
                       (b)*0x10001, (b)*0x10001, (b)*0x10001, (b)*0x10001, (b)*0x10001, \
                       (b)*0x10001)
+
+/* ---- the q4_K / q5_K super-block steps the dot product (x86_avx512.c) and the gemv
+ * (x86_gemv.c) share ---- */
+
+/* The levels of 64 bytes of nibbles (half c of a super-block's 128): *lo the low nibbles
+ * (values 0-31 and 64-95 of the half's 128: sub-blocks 4c and 4c+2), *hi the high ones
+ * (sub-blocks 4c+1 and 4c+3). For q5_K (qh not NULL) bit 2c' of qh[l] is the fifth bit of the low
+ * nibble of qs[32c' + l] and bit 2c'+1 of its high nibble: lo's two 256-bit halves are chunks 2c
+ * and 2c+1 (bits 4c and 4c+2), hi's bits 4c+1 and 4c+3. */
+ELM__AVX512 static inline __attribute__((always_inline)) void
+elm__k4_levels(const uint8_t *qs, const uint8_t *qh, int c, __m512i *lo, __m512i *hi)
+{
+    const __m512i m4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
+    const __m512i q = ELM__LOAD_WEIGHTS_512(qs + 64 * c);
+    *lo = _mm512_and_si512(q, m4);
+    *hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+    if (qh) {
+        const __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)qh));
+        const __m512i bit_lo = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << 4 * c)),
+                                                  _mm256_set1_epi8((char)(4 << 4 * c)), 1);
+        const __m512i bit_hi = _mm512_add_epi8(bit_lo, bit_lo);
+        *lo = _mm512_mask_add_epi8(*lo, _mm512_test_epi8_mask(h, bit_lo), *lo, sixteen);
+        *hi = _mm512_mask_add_epi8(*hi, _mm512_test_epi8_mask(h, bit_hi), *hi, sixteen);
+    }
+}
+
+/* sumi + the int32 products of half c's levels (elm__k4_levels) with the activation values that
+ * meet them (y_lo, y_hi), each int16 pair times its sub-block's scale (sc16: the 8 scales as
+ * words 0-7). Levels (0..31) × int8 pairs fit maddubs' int16 (2 · 31 · 128). */
+ELM__AVX512 static inline __attribute__((always_inline)) __m512i
+elm__k4_half_dot(__m512i sumi, __m512i lo, __m512i hi, __m512i y_lo, __m512i y_hi, __m512i sc16,
+                 int c)
+{
+    const __m512i spread[4] = {SPREAD2(0, 2), SPREAD2(1, 3), SPREAD2(4, 6), SPREAD2(5, 7)};
+    sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(lo, y_lo),
+                               _mm512_permutexvar_epi16(spread[2 * c], sc16));
+    return _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(hi, y_hi),
+                               _mm512_permutexvar_epi16(spread[2 * c + 1], sc16));
+}
 
 /* ---- AVX-512 tier (x86_avx512.c) ----
  * q8_0 operands must hold values in [-127, 127], as every q8_0 quantizer writes them. */

@@ -244,8 +244,6 @@ static ELM__AVX512 void prepare_k(int64_t nb, const void *vy, act_k_t *p)
  * qs[32c + l], bit 2c + 1 for its high nibble, as in dot_k4) with the prepared activation p. */
 ELM__INLINE float row_k4(int64_t nb, const uint8_t *x, size_t size, int has_qh, const act_k_t *p)
 {
-    const __m512i m4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
-    const __m512i spread[4] = {SPREAD2(0, 2), SPREAD2(1, 3), SPREAD2(4, 6), SPREAD2(5, 7)};
     __m512 acc = _mm512_setzero_ps();
     __m128 acc_min = _mm_setzero_ps();
     for (int64_t i = 0; i < nb; i++, x += size) {
@@ -263,26 +261,10 @@ ELM__INLINE float row_k4(int64_t nb, const uint8_t *x, size_t size, int has_qh, 
                                             _mm_load_si128((const __m128i *)p[i].sums));
         __m512i sumi = _mm512_setzero_si512();
         for (int c = 0; c < 2; c++) {
-            const __m512i q = ELM__LOAD_WEIGHTS_512(qs + 64 * c);
-            __m512i lo = _mm512_and_si512(q, m4),
-                    hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
-            if (has_qh) {
-                /* lo's two halves are chunks 2c and 2c+1 (bits 4c and 4c+2), hi's bits 4c+1
-                 * and 4c+3 */
-                const __m512i h = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *)qh));
-                const __m512i bit_lo = _mm512_inserti64x4(_mm512_set1_epi8((char)(1 << 4 * c)),
-                                                          _mm256_set1_epi8((char)(4 << 4 * c)), 1);
-                const __m512i bit_hi = _mm512_add_epi8(bit_lo, bit_lo);
-                lo = _mm512_mask_add_epi8(lo, _mm512_test_epi8_mask(h, bit_lo), lo, sixteen);
-                hi = _mm512_mask_add_epi8(hi, _mm512_test_epi8_mask(h, bit_hi), hi, sixteen);
-            }
-            /* levels × int8 pairs fit maddubs' int16 (2 · 31 · 128) */
-            sumi = _mm512_dpwssd_epi32(sumi,
-                                       _mm512_maddubs_epi16(lo, _mm512_load_si512(p[i].y[2 * c])),
-                                       _mm512_permutexvar_epi16(spread[2 * c], sc16));
-            sumi = _mm512_dpwssd_epi32(
-                sumi, _mm512_maddubs_epi16(hi, _mm512_load_si512(p[i].y[2 * c + 1])),
-                _mm512_permutexvar_epi16(spread[2 * c + 1], sc16));
+            __m512i lo, hi;
+            elm__k4_levels(qs, has_qh ? qh : NULL, c, &lo, &hi);
+            sumi = elm__k4_half_dot(sumi, lo, hi, _mm512_load_si512(p[i].y[2 * c]),
+                                    _mm512_load_si512(p[i].y[2 * c + 1]), sc16, c);
         }
         acc = _mm512_fmadd_ps(_mm512_broadcastss_ps(dd), _mm512_cvtepi32_ps(sumi), acc);
         acc_min = _mm_fmadd_ps(_mm_permute_ps(dd, _MM_SHUFFLE(1, 1, 1, 1)), _mm_cvtepi32_ps(mins),
