@@ -38,6 +38,7 @@ typedef struct {
     size_t row_bytes;
     int64_t n_rows;
     const void *act; /* one row in tr->vec_dot_type */
+    void *prep;      /* gemv: act laid out by tr->gemv_prepare (once per pass, as the engine) */
     float *out;      /* (n_rows) */
     int thread, n_threads;
     uint64_t sink;
@@ -83,7 +84,7 @@ static void *pass_run(void *arg)
     if (p->gemv) { /* as the engine decodes: tiles of DECODE_TILE rows */
         for (int64_t r = r0; r < r1; r += DECODE_TILE)
             p->tr->gemv(COLS, r1 - r < DECODE_TILE ? r1 - r : DECODE_TILE,
-                        p->w + (size_t)r * p->row_bytes, p->row_bytes, p->act, &p->out[r]);
+                        p->w + (size_t)r * p->row_bytes, p->row_bytes, p->prep, &p->out[r]);
         return NULL;
     }
     for (int64_t r = r0; r < r1; r++)
@@ -112,6 +113,7 @@ static double time_pass(pass_t base, int n_threads)
     pass_t p[MAX_THREADS];
     pthread_t tid[MAX_THREADS];
     const double t0 = now_s();
+    if (base.gemv) base.tr->gemv_prepare(COLS, base.act, base.prep);
     for (int t = 0; t < n_threads; t++) {
         p[t] = base;
         p[t].thread = t;
@@ -178,14 +180,15 @@ int main(void)
         uint8_t *w = malloc(mat_bytes * copies);
         uint8_t *act = malloc(COLS * 4);
         float *out = malloc(sizeof(float) * n_rows);
-        if (!w || !act || !out) return 1;
+        void *prep = aligned_alloc(64, COLS * 4); /* room for every layout: at most 2.5 B/value */
+        if (!w || !act || !out || !prep) return 1;
         ref->quantize(x, w, (int64_t)ROWS * COLS);
         for (int c = 1; c < copies; c++)
             memcpy(w + mat_bytes * c, w, mat_bytes);
         vref->from_float(a, act, COLS);
         const double bytes = (double)mat_bytes * copies;
         for (int nt = 1; nt <= MAX_THREADS; nt++) {
-            pass_t base = {NULL, false, w, row_bytes, n_rows, act, out, 0, 1, 0};
+            pass_t base = {NULL, false, w, row_bytes, n_rows, act, prep, out, 0, 1, 0};
             /* Each round times the read loop and both tiers back to back; the ratios are the
              * medians of the rounds' ratios, which the host's swings in bandwidth move less
              * than a ratio of best times taken at different moments. */
@@ -239,13 +242,14 @@ int main(void)
             double dt_best = 1e30;
             for (int r = 0; r < 2000; r++) {
                 const double t0 = now_s();
-                tier[k][types[ti]].gemv(COLS, DECODE_TILE, w, row_bytes, act, out);
+                tier[k][types[ti]].gemv_prepare(COLS, act, prep);
+                tier[k][types[ti]].gemv(COLS, DECODE_TILE, w, row_bytes, prep, out);
                 const double dt = now_s() - t0;
                 if (dt < dt_best) dt_best = dt;
             }
             cached[ti][2 + k] = row_bytes * DECODE_TILE / dt_best / 1e9;
         }
-        free(w), free(act), free(out);
+        free(w), free(act), free(out), free(prep);
     }
     printf("\none row from the caches, 1 thread (the kernels' compute ceiling, best of 2000; gemv: "
            "one tile of %d rows):\n"

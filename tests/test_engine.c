@@ -968,11 +968,23 @@ static elm__weight_t make_weight(elm_type_t type, int64_t ne0, int64_t ne1, uint
 
 /* Q/K/V-like (concatenated, head-aligned tiles) and gate/up-like (paired) groups give what
  * separate products give, the epilogue sees every output element exactly once, and the results
- * do not depend on the thread count; row counts cross the tile sizes. */
+ * do not depend on the thread count; row counts cross the tile sizes. Groups of one weight type,
+ * and of mixed types as real files have them (qwen2.5 Q4_K_M: q5_0 and q8_0 side by side),
+ * whose decode kernels lay out the shared activation each in their own way (q4_K and q5_K in
+ * the same way). */
 static void test_matmul_groups(void **state)
 {
     (void)state;
-    static const elm_type_t types[] = {ELM_TYPE_Q4_0, ELM_TYPE_Q4_K, ELM_TYPE_F16, ELM_TYPE_F32};
+    static const elm_type_t types[][3] = {
+        {ELM_TYPE_Q4_0, ELM_TYPE_Q4_0, ELM_TYPE_Q4_0},
+        {ELM_TYPE_Q4_K, ELM_TYPE_Q4_K, ELM_TYPE_Q4_K},
+        {ELM_TYPE_F16, ELM_TYPE_F16, ELM_TYPE_F16},
+        {ELM_TYPE_F32, ELM_TYPE_F32, ELM_TYPE_F32},
+        {ELM_TYPE_Q5_0, ELM_TYPE_Q4_0, ELM_TYPE_Q8_0},
+        {ELM_TYPE_Q8_0, ELM_TYPE_Q5_0, ELM_TYPE_Q5_0},
+        {ELM_TYPE_Q4_K, ELM_TYPE_Q6_K, ELM_TYPE_Q5_K},
+        {ELM_TYPE_Q5_K, ELM_TYPE_Q4_K, ELM_TYPE_Q8_0},
+    };
     static const int64_t rows[] = {1, 5, 64, 70, 130};
     elm_pool_t *pool = NULL;
     assert_int_equal(elm_pool_create(3, &pool, NULL), 0);
@@ -984,7 +996,7 @@ static void test_matmul_groups(void **state)
             const int n_out = paired ? 2 : 3;
             elm__weight_t w[3];
             for (int k = 0; k < n_out; k++)
-                w[k] = make_weight(types[ti], ne0, ne1[k], &rng);
+                w[k] = make_weight(types[ti][k], ne0, ne1[k], &rng);
             const elm__weight_t *wp[3] = {&w[0], &w[1], &w[2]};
             void *qbuf = malloc(elm__matmul_scratch(wp, (size_t)n_out, 130) + 1);
             for (size_t ri = 0; ri < sizeof rows / sizeof rows[0]; ri++) {
@@ -1025,8 +1037,8 @@ static void test_matmul_groups(void **state)
                                 if (hit != want)
                                     fail_msg("%s group %d rows %lld: product %d (%lld, %lld) "
                                              "seen %d times by the epilogue",
-                                             elm_traits(types[ti])->name, paired, (long long)nr, k,
-                                             (long long)r, (long long)o, hit);
+                                             elm_traits(types[ti][k])->name, paired, (long long)nr,
+                                             k, (long long)r, (long long)o, hit);
                             if (o >= ne1[k]) continue;
                             const float a = y1[k][r * ld + o], b = sep[k][r * ne1[k] + o];
                             assert_memory_equal(&a, &b, sizeof a);

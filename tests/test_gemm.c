@@ -1,11 +1,12 @@
 /* kernels/: the matrix products (elm_gemm_fn) and matrix × vector products (elm_gemv_fn) of
  * every SIMD tier the running CPU can execute,
  * against n_out x n_act reference vec_dots (elm_traits_ref) on shapes that are not multiples of
- * the kernels' tiles, rows longer than one packed chunk, strides that are not multiples of a
- * block, ldy > n_out, and random data with large-magnitude and all-zero blocks. Tolerance:
- * |gemm - ref| <= 1e-5 * sum |w_i a_i| (the dequantized terms), as for the vec_dots in
- * test_kernels_simd.c; the kernels' integer sums are exact and only the f32 sums of scaled
- * blocks are ordered differently. y outside the n_out columns must stay untouched. */
+ * the kernels' tiles, rows longer than one packed chunk (gemm) or than L1 holds of their layout
+ * (gemv), strides that are not multiples of a block, ldy > n_out, and random data with
+ * large-magnitude and all-zero blocks. Tolerance: |gemm - ref| <= 1e-5 * sum |w_i a_i| (the
+ * dequantized terms), as for the vec_dots in test_kernels_simd.c; the kernels' integer sums are
+ * exact and only the f32 sums of scaled blocks are ordered differently. y outside the n_out columns
+ * must stay untouched. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -109,9 +110,21 @@ static double check_shape(const char *tier, const elm_type_traits_t *tr, bool ge
     assert_non_null(y);
     for (size_t i = 0; i < ldy * (size_t)n_act; i++)
         y[i] = SENTINEL;
-    if (gemv)
-        tr->gemv(n, n_out, w.data, w_stride, a.data, y);
-    else
+    if (gemv) {
+        /* the layout in a buffer of exactly the size it reports (64-byte aligned), followed by
+         * guard bytes it must leave alone */
+        const size_t bytes = tr->gemv_prepare(n, NULL, NULL), guard = 64;
+        uint8_t *prep = aligned_alloc(64, (bytes + guard + 63) / 64 * 64);
+        assert_non_null(prep);
+        memset(prep, 0xA5, bytes + guard);
+        assert_int_equal(tr->gemv_prepare(n, a.data, prep), bytes);
+        for (size_t i = bytes; i < bytes + guard; i++)
+            if (prep[i] != 0xA5)
+                fail_msg("%s %s gemv_prepare n=%lld: wrote byte %zu, past the %zu it reports", tier,
+                         tr->name, (long long)n, i, bytes);
+        tr->gemv(n, n_out, w.data, w_stride, prep, y);
+        free(prep);
+    } else
         tr->gemm(n, n_out, n_act, w.data, w_stride, a.data, a_stride, y, ldy);
     double worst = 0;
     for (int64_t r = 0; r < n_act; r++) {
@@ -173,10 +186,10 @@ static void check_gemm(const char *tier, const elm_type_traits_t *tr)
            tr->name, n_shapes, worst, TOL);
 }
 
-/* gemv row lengths: whole groups (4 blocks of 32 values; one super-block of 256), one prepared
- * chunk (16384 values) exactly, a chunk and one group, two chunks and more, and for the 32-value
- * blocks lengths that are not whole groups (the kernels fall back to vec_dots there). gemv
- * rows: 1, 3, 17, 64, 67. */
+/* gemv row lengths: whole groups (4 blocks of 32 values; one super-block of 256), from one to
+ * more than the L1 cache holds of their layout (16384 values and more), and for the 32-value
+ * blocks lengths that are not whole groups, which the gemv must refuse (gemv_prepare returns
+ * 0: the engine loops over vec_dot there). gemv rows: 1, 3, 17, 64, 67. */
 static const int64_t gemv_len_32[] = {32, 96, 128, 896, 16384, 16512, 32896};
 static const int64_t gemv_len_256[] = {256, 768, 4096, 4352, 16384, 16640, 33024};
 static const int64_t gemv_rows[] = {1, 3, 17, 64, 67};
@@ -185,16 +198,29 @@ static void check_gemv(const char *tier, const elm_type_traits_t *tr)
 {
     const int64_t *lens = tr->blck_size == 32 ? gemv_len_32 : gemv_len_256;
     const size_t n_lens = tr->blck_size == 32 ? COUNT(gemv_len_32) : COUNT(gemv_len_256);
+    const int64_t group = tr->blck_size == 32 ? 128 : 256;
+    assert_non_null(tr->gemv_prepare);
     double worst = 0;
-    int n_shapes = 0;
-    for (size_t li = 0; li < n_lens; li++)
+    int n_shapes = 0, n_refused = 0;
+    for (size_t li = 0; li < n_lens; li++) {
+        const size_t bytes = tr->gemv_prepare(lens[li], NULL, NULL);
+        if ((bytes == 0) != (lens[li] % group != 0))
+            fail_msg("%s %s gemv_prepare n=%lld: %zu bytes; want 0 exactly when n is not a "
+                     "multiple of %lld",
+                     tier, tr->name, (long long)lens[li], bytes, (long long)group);
+        if (bytes == 0) {
+            n_refused++;
+            continue;
+        }
         for (size_t ri = 0; ri < COUNT(gemv_rows); ri++) {
             const double e = check_shape(tier, tr, true, lens[li], gemv_rows[ri], 1);
             if (e > worst) worst = e;
             n_shapes++;
         }
-    printf("%-6s %-5s gemv: %d shapes, worst error %.2e of sum |terms| (tolerance %.0e)\n", tier,
-           tr->name, n_shapes, worst, TOL);
+    }
+    printf("%-6s %-5s gemv: %d shapes, worst error %.2e of sum |terms| (tolerance %.0e); %d "
+           "lengths refused\n",
+           tier, tr->name, n_shapes, worst, TOL, n_refused);
 }
 
 /* Every installed gemm and gemv of every tier the CPU has; on an AVX2 CPU, the ones a Q4_0 model
@@ -215,6 +241,9 @@ static void test_gemm_tiers(void **state)
         assert_non_null(table[ELM_TYPE_Q8_0].gemm);
         assert_non_null(table[ELM_TYPE_Q4_0].gemv);
         for (int t = 0; t < ELM_TYPE_COUNT; t++) {
+            if ((table[t].gemv == NULL) != (table[t].gemv_prepare == NULL))
+                fail_msg("%s %s: a gemv without its gemv_prepare, or the reverse", tiers[ti].name,
+                         table[t].name);
             if (table[t].name && table[t].gemm) check_gemm(tiers[ti].name, &table[t]);
             if (table[t].name && table[t].gemv) check_gemv(tiers[ti].name, &table[t]);
         }
@@ -229,6 +258,7 @@ static void test_reference_has_none(void **state)
         const elm_type_traits_t *ref = elm_traits_ref(t);
         if (ref) assert_null(ref->gemm);
         if (ref) assert_null(ref->gemv);
+        if (ref) assert_null(ref->gemv_prepare);
     }
 }
 

@@ -34,12 +34,17 @@ typedef void (*elm_vec_dot_fn)(int64_t n, float *s, const void *x, const void *y
  * to the order of float sums, and faster: each weight block is read once for many activations. */
 typedef void (*elm_gemm_fn)(int64_t n, int64_t n_out, int64_t n_act, const void *w,
                             size_t w_stride, const void *a, size_t a_stride, float *y, size_t ldy);
+/* Lay out one activation row a (n values in vec_dot_type) for the type's gemv into p (64-byte
+ * aligned) and return the bytes written. With p NULL, only return the bytes it would take; 0
+ * means the gemv cannot take rows of n values (the caller loops over vec_dot). */
+typedef size_t (*elm_gemv_prepare_fn)(int64_t n, const void *a, void *p);
 /* A matrix × vector (decode): y[o] = dot(row o of w, a) for o < n_out, rows of n values, w's
- * rows w_stride bytes apart, a one activation row in vec_dot_type. Equal to n_out vec_dot calls
- * up to the order of float sums, and faster: the activation's side of every block product is
- * prepared once for all the rows. */
-typedef void (*elm_gemv_fn)(int64_t n, int64_t n_out, const void *w, size_t w_stride,
-                            const void *a, float *y);
+ * rows w_stride bytes apart, p the activation row a as gemv_prepare laid it out. Equal to n_out
+ * vec_dot calls up to the order of float sums, and faster: the activation's side of every block
+ * product is prepared once for every row of the matrix (and every thread), and each weight row
+ * is walked front to back, as the memory prefetchers like best. */
+typedef void (*elm_gemv_fn)(int64_t n, int64_t n_out, const void *w, size_t w_stride, const void *p,
+                            float *y);
 
 typedef struct {
     elm_type_t type;
@@ -57,6 +62,7 @@ typedef struct {
     elm_type_t vec_dot_type;     /* the type vec_dot wants its second operand in */
     elm_gemm_fn gemm;            /* NULL: the caller loops over vec_dot (the reference has none) */
     elm_gemv_fn gemv;            /* NULL: the caller loops over vec_dot */
+    elm_gemv_prepare_fn gemv_prepare; /* set with gemv */
 } elm_type_traits_t;
 
 /* Fill the traits table from CPU features; idempotent and thread-safe. Called by elm_traits().

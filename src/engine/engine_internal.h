@@ -99,7 +99,8 @@ typedef struct {
 size_t elm__matmul_scratch(const elm__weight_t *const *ws, size_t n_ws, int64_t n_rows);
 
 /* Run the group over x (n_rows, ne0) on n_threads of the pool, qbuf holding the converted
- * activations. One activation row (decode) is one vec_dot per output row; more rows are split
+ * activations. One activation row (decode) goes through the weight type's gemv, its activation
+ * laid out once for the whole product (or one vec_dot per output row); more rows are split
  * into 2-D tiles (output columns × activation rows, sized so a tile's weight slice stays in L2)
  * computed by the type's gemm kernel, or by vec_dot loops where it has none. The tiling depends
  * only on the shapes, never on the thread count, so results do not either. */
@@ -108,7 +109,8 @@ void elm__matmul_group(elm_pool_t *pool, int n_threads, const elm__mm_group_t *g
 
 /* y[r * ldy + o] = dot(row o of w, row r of a), the elm_gemm_fn contract, through tr's gemm
  * when there are several activation rows and the type has one, else vec_dot per element (weight
- * row outer, so each stays in L1 across the activations). */
+ * row outer, so each stays in L1 across the activations). Never the gemv, whose activation must
+ * be laid out first. */
 void elm__matmul_block(const elm_type_traits_t *tr, int64_t n, int64_t n_out, int64_t n_act,
                        const void *w, size_t w_stride, const void *a, size_t a_stride, float *y,
                        size_t ldy);

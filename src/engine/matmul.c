@@ -1,7 +1,8 @@
 /* The weight × activation products of the forward pass. Activations are converted once per
  * row to the weights' dot-product type (q8_0, q8_K, f16; f32 weights take them as they are),
- * once for every product of a group that reads them. Decode (one row) hands tiles of output rows
- * to the type's gemv kernel, or makes one vec_dot per output row; prefill is cut into 2-D tiles
+ * once for every product of a group that reads them. Decode (one row) lays the converted row out
+ * once more for the type's gemv kernel, by the thread that converted it, and hands tiles of
+ * output rows to the gemv (or makes one vec_dot per output row); prefill is cut into 2-D tiles
  * handed to the type's gemm kernel. Products of a group (q/k/v, gate/up) share one pool loop, and
  * an epilogue fuses the steps that follow each tile (bias, RoPE, cache store, SiLU × up, residual
  * add) while its outputs are still in cache. */
@@ -23,14 +24,31 @@ static size_t act_row_bytes(const elm__weight_t *w)
     return (size_t)row;
 }
 
+/* Bytes of w's gemv layout of one activation row; 0: decode loops over vec_dot. */
+static size_t gemv_bytes(const elm__weight_t *w)
+{
+    return w->tr->gemv ? w->tr->gemv_prepare(w->ne0, NULL, NULL) : 0;
+}
+
+/* Scratch pieces start on cache lines (the gemv layouts are read with aligned 512-bit loads). */
+#define QBUF_ALIGN 64
+
+static size_t align_up(size_t n)
+{
+    return (n + QBUF_ALIGN - 1) / QBUF_ALIGN * QBUF_ALIGN;
+}
+
 size_t elm__matmul_scratch(const elm__weight_t *const *ws, size_t n_ws, int64_t n_rows)
 {
-    size_t best = 0;
+    size_t conv = 0, prep = 0;
     for (size_t i = 0; i < n_ws; i++) {
-        size_t b = act_row_bytes(ws[i]);
-        if (b > best) best = b;
+        const size_t b = act_row_bytes(ws[i]), p = gemv_bytes(ws[i]);
+        if (b > conv) conv = b;
+        if (p > prep) prep = p;
     }
-    return best * (size_t)n_rows * ELM__MM_MAX_OUT;
+    const size_t batch = align_up(conv * (size_t)n_rows), decode = align_up(conv) + align_up(prep);
+    /* + one line to align the buffer's start */
+    return (batch > decode ? batch : decode) * ELM__MM_MAX_OUT + QBUF_ALIGN;
 }
 
 typedef struct {
@@ -42,6 +60,10 @@ typedef struct {
     size_t act_stride[ELM__MM_MAX_OUT];
     /* conversions: which products own a converted copy (the others share one) */
     int conv[ELM__MM_MAX_OUT], n_conv;
+    /* decode: each product's gemv layout of its activation (NULL: vec_dot loop), and whether
+     * it owns it (laid out after the conversion it reads; the others share one) */
+    void *prep[ELM__MM_MAX_OUT];
+    bool prep_owner[ELM__MM_MAX_OUT];
     /* tiling */
     int64_t tile_o, tile_r, n_rt;
     int64_t first[ELM__MM_MAX_OUT + 1]; /* first tile of each product (not paired) */
@@ -56,6 +78,9 @@ static void convert_rows(void *ctx, int64_t begin, int64_t end, int thread)
         const int64_t r = it % j->n_rows, n = j->g->out[i].w->ne0;
         const elm_from_float_fn from = elm_traits(j->g->out[i].w->tr->vec_dot_type)->from_float;
         from(j->x + r * n, (char *)j->act[i] + (size_t)r * j->act_stride[i], n);
+        for (int k = 0; k < j->g->n_out; k++)
+            if (j->prep_owner[k] && j->act[k] == j->act[i])
+                j->g->out[k].w->tr->gemv_prepare(n, j->act[k], j->prep[k]);
     }
 }
 
@@ -65,10 +90,6 @@ void elm__matmul_block(const elm_type_traits_t *tr, int64_t n, int64_t n_out, in
 {
     if (n_act > 1 && tr->gemm) {
         tr->gemm(n, n_out, n_act, w, w_stride, a, a_stride, y, ldy);
-        return;
-    }
-    if (n_act == 1 && tr->gemv) {
-        tr->gemv(n, n_out, w, w_stride, a, y);
         return;
     }
     for (int64_t o = 0; o < n_out; o++)
@@ -82,6 +103,11 @@ static void tile(const mm_job_t *j, int i, int64_t o0, int64_t o1, int64_t r0, i
 {
     const elm__mm_out_t *out = &j->g->out[i];
     const elm__weight_t *w = out->w;
+    if (j->prep[i]) { /* decode: one activation row */
+        w->tr->gemv(w->ne0, o1 - o0, (const char *)w->data + (size_t)o0 * w->row_bytes,
+                    w->row_bytes, j->prep[i], out->y + o0);
+        return;
+    }
     elm__matmul_block(w->tr, w->ne0, o1 - o0, r1 - r0,
                       (const char *)w->data + (size_t)o0 * w->row_bytes, w->row_bytes,
                       (const char *)j->act[i] + (size_t)r0 * j->act_stride[i], j->act_stride[i],
@@ -125,6 +151,7 @@ void elm__matmul_group(elm_pool_t *pool, int n_threads, const elm__mm_group_t *g
     const int64_t ne0 = g->out[0].w->ne0;
 
     /* One converted copy of x per distinct vec_dot_type. */
+    qbuf = (void *)(((uintptr_t)qbuf + QBUF_ALIGN - 1) / QBUF_ALIGN * QBUF_ALIGN);
     size_t off = 0;
     for (int i = 0; i < g->n_out; i++) {
         const elm__weight_t *w = g->out[i].w;
@@ -143,8 +170,21 @@ void elm__matmul_group(elm_pool_t *pool, int n_threads, const elm__mm_group_t *g
         }
         j.act_stride[i] = act_row_bytes(w);
         j.act[i] = (char *)qbuf + off;
-        off += j.act_stride[i] * (size_t)n_rows;
+        off += align_up(j.act_stride[i] * (size_t)n_rows);
         j.conv[j.n_conv++] = i;
+    }
+    /* Decode: one gemv layout per distinct layout function (q4_K and q5_K share theirs). */
+    for (int i = 0; i < g->n_out && n_rows == 1; i++) {
+        const elm__weight_t *w = g->out[i].w;
+        const size_t bytes = gemv_bytes(w);
+        if (bytes == 0) continue;
+        for (int k = 0; k < i && !j.prep[i]; k++)
+            if (j.prep[k] && g->out[k].w->tr->gemv_prepare == w->tr->gemv_prepare)
+                j.prep[i] = j.prep[k];
+        if (j.prep[i]) continue;
+        j.prep[i] = (char *)qbuf + off;
+        j.prep_owner[i] = true;
+        off += align_up(bytes);
     }
     if (j.n_conv)
         elm_pool_for_threads(pool, n_threads, j.n_conv * n_rows, elm__min_chunk(ne0, 1),

@@ -61,6 +61,13 @@ static const elm_type_traits_t ref_traits[ELM_TYPE_COUNT] = {
  * Each installs, entry by entry, the kernels its CPU tier has; the rest keep the reference. */
 
 #if defined(__x86_64__)
+/* A gemv and the layout of the activations it takes go together. */
+static void set_gemv(elm_type_traits_t *t, elm_gemv_fn gemv, elm_gemv_prepare_fn prepare)
+{
+    t->gemv = gemv;
+    t->gemv_prepare = prepare;
+}
+
 static void install_x86(elm_type_traits_t *t, unsigned cpu)
 {
     if ((cpu & ELM__CPU_TIER_AVX2) != ELM__CPU_TIER_AVX2) return;
@@ -85,8 +92,8 @@ static void install_x86(elm_type_traits_t *t, unsigned cpu)
     t[ELM_TYPE_Q4_K].gemm = elm__gemm_q4_K_q8_K_avx2;
     t[ELM_TYPE_Q6_K].gemm = elm__gemm_q6_K_q8_K_avx2;
     t[ELM_TYPE_F16].gemm = elm__gemm_f16_f16_avx2;
-    t[ELM_TYPE_Q4_0].gemv = elm__gemv_q4_0_q8_0_avx2;
-    t[ELM_TYPE_Q5_0].gemv = elm__gemv_q5_0_q8_0_avx2;
+    set_gemv(&t[ELM_TYPE_Q4_0], elm__gemv_q4_0_q8_0_avx2, elm__gemv_prepare_q4_0_avx2);
+    set_gemv(&t[ELM_TYPE_Q5_0], elm__gemv_q5_0_q8_0_avx2, elm__gemv_prepare_q5_0_avx2);
 
     if ((cpu & ELM__CPU_TIER_AVX512) != ELM__CPU_TIER_AVX512) return;
     /* AVX-512 tier: dot products and activation quantizers */
@@ -109,10 +116,11 @@ static void install_x86(elm_type_traits_t *t, unsigned cpu)
     t[ELM_TYPE_Q4_K].gemm = elm__gemm_q4_K_q8_K_avx512;
     t[ELM_TYPE_Q6_K].gemm = elm__gemm_q6_K_q8_K_avx512;
     t[ELM_TYPE_F16].gemm = elm__gemm_f16_f16_avx512;
-    t[ELM_TYPE_Q4_0].gemv = elm__gemv_q4_0_q8_0_avx512;
-    t[ELM_TYPE_Q5_0].gemv = elm__gemv_q5_0_q8_0_avx512;
-    t[ELM_TYPE_Q4_K].gemv = elm__gemv_q4_K_q8_K_avx512;
-    t[ELM_TYPE_Q5_K].gemv = elm__gemv_q5_K_q8_K_avx512;
+    set_gemv(&t[ELM_TYPE_Q4_0], elm__gemv_q4_0_q8_0_avx512, elm__gemv_prepare_q4_0_avx512);
+    set_gemv(&t[ELM_TYPE_Q5_0], elm__gemv_q5_0_q8_0_avx512, elm__gemv_prepare_q5_0_avx512);
+    set_gemv(&t[ELM_TYPE_Q8_0], elm__gemv_q8_0_q8_0_avx512, elm__gemv_prepare_q8_0_avx512);
+    set_gemv(&t[ELM_TYPE_Q4_K], elm__gemv_q4_K_q8_K_avx512, elm__gemv_prepare_k_avx512);
+    set_gemv(&t[ELM_TYPE_Q5_K], elm__gemv_q5_K_q8_K_avx512, elm__gemv_prepare_k_avx512);
 }
 #endif
 

@@ -24,10 +24,12 @@ void elm__quantize_q8_0_act_avx2(const float *x, void *y, int64_t n);
 
 /* ---- matrix × vector (x86_gemv.c; the AVX-512 one is in x86_avx512.h) ---- */
 
+size_t elm__gemv_prepare_q4_0_avx2(int64_t n, const void *a, void *p);
+size_t elm__gemv_prepare_q5_0_avx2(int64_t n, const void *a, void *p);
 void elm__gemv_q4_0_q8_0_avx2(int64_t n, int64_t n_out, const void *w, size_t w_stride,
-                              const void *a, float *y);
+                              const void *p, float *y);
 void elm__gemv_q5_0_q8_0_avx2(int64_t n, int64_t n_out, const void *w, size_t w_stride,
-                              const void *a, float *y);
+                              const void *p, float *y);
 
 /* ---- K-quant super-blocks (x86_kquants.c) ---- */
 

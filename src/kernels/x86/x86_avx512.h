@@ -83,16 +83,23 @@ void elm__vec_dot_bf16_avx512(int64_t n, float *s, const void *x, const void *y)
 void elm__quantize_q8_0_act_avx512(const float *x, void *y, int64_t n);
 void elm__quantize_q8_K_avx512(const float *x, void *y, int64_t n);
 
-/* ---- AVX-512 tier, matrix × vector (x86_gemv.c) ---- */
+/* ---- AVX-512 tier, matrix × vector (x86_gemv.c) ----
+ * elm__gemv_prepare_k_avx512 lays out q8_K activations for both the q4_K and the q5_K gemv. */
 
+size_t elm__gemv_prepare_q4_0_avx512(int64_t n, const void *a, void *p);
+size_t elm__gemv_prepare_q5_0_avx512(int64_t n, const void *a, void *p);
+size_t elm__gemv_prepare_q8_0_avx512(int64_t n, const void *a, void *p);
+size_t elm__gemv_prepare_k_avx512(int64_t n, const void *a, void *p);
 void elm__gemv_q4_0_q8_0_avx512(int64_t n, int64_t n_out, const void *w, size_t w_stride,
-                                const void *a, float *y);
+                                const void *p, float *y);
 void elm__gemv_q5_0_q8_0_avx512(int64_t n, int64_t n_out, const void *w, size_t w_stride,
-                                const void *a, float *y);
+                                const void *p, float *y);
+void elm__gemv_q8_0_q8_0_avx512(int64_t n, int64_t n_out, const void *w, size_t w_stride,
+                                const void *p, float *y);
 void elm__gemv_q4_K_q8_K_avx512(int64_t n, int64_t n_out, const void *w, size_t w_stride,
-                                const void *a, float *y);
+                                const void *p, float *y);
 void elm__gemv_q5_K_q8_K_avx512(int64_t n, int64_t n_out, const void *w, size_t w_stride,
-                                const void *a, float *y);
+                                const void *p, float *y);
 
 /* ---- AVX2 tier, more types (x86_avx2_more.c) ---- */
 

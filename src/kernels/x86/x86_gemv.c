@@ -1,13 +1,15 @@
-/* Matrix × vector for decode: one activation row against many weight rows (elm_gemv_fn), q4_0
- * and q5_0 weights with q8_0 activations (AVX-512 VNNI and AVX2 tiers), q4_K and q5_K weights
- * with q8_K activations (AVX-512; below).
+/* Matrix × vector for decode: one activation row against many weight rows (elm_gemv_fn), q4_0,
+ * q5_0 and q8_0 weights with q8_0 activations, q4_K and q5_K weights with q8_K activations
+ * (AVX-512 VNNI; q4_0 and q5_0 also AVX2).
  *
  * A dot product of a q4_0 row with a q8_0 row spends half its instructions on the activation's
  * side (unpacking its blocks, scales, the offset of the weights' levels), work that is the same
- * for every weight row. Here that side is laid out once per call, for a chunk of up to 16384
- * values at a time (32 KiB; rows up to that length are walked front to back, one after the
- * other, as the memory prefetchers like best: cutting them into pieces, or walking two rows at
- * once, made decode from memory slower):
+ * for every weight row. Here that side is laid out once per matrix product (elm_gemv_prepare_fn,
+ * shared by every thread), and each weight row is then walked front to back, one after the
+ * other, as the memory prefetchers like best (cutting rows into pieces, or walking two rows at
+ * once, made decode from memory slower). Laying it out again for every tile of 16 rows, as
+ * these kernels first did, left the memory idle while it ran: from memory a gemv was then no
+ * faster than the dot products, though 1.3-1.5x faster from the caches. The q4_0 / q5_0 layout:
  *   for each group of four blocks, one 512-bit line with values 0-15 of each block in its
  *   128-bit lane and one with values 16-31 (the order of a block's low and high nibbles),
  *   -bias · (sums of four adjacent values of each line) in int32 lanes: the weights' offset (8
@@ -36,8 +38,30 @@
 enum {
     GROUP_BLOCKS = 4,                     /* blocks of 32 values in a 512-bit group */
     GROUP_VALUES = GROUP_BLOCKS * ELM_QK, /* 128 */
-    CHUNK_GROUPS = 128,                   /* groups prepared at a time: 16384 values */
 };
+
+/* Lays out n_groups groups of an activation row a at p. */
+typedef void (*lay_out_fn)(int64_t n_groups, const void *a, void *p);
+
+/* An elm_gemv_prepare_fn for layouts of group_bytes per group of group_values values: rows of
+ * whole groups only (the others go to the dot products). */
+static inline size_t prepare_groups(int64_t n, int64_t group_values, size_t group_bytes,
+                                    const void *a, void *p, lay_out_fn lay_out)
+{
+    if (n <= 0 || n % group_values != 0) return 0;
+    if (p) lay_out(n / group_values, a, p);
+    return (size_t)(n / group_values) * group_bytes;
+}
+
+/* The loop of every gemv (inlined into each, so row inlines too): y[o] = row(n_groups, weight
+ * row o, prepared activation p). */
+#define GEMV(group_values, row)                            \
+    do {                                                   \
+        const int64_t n_groups = n / (group_values);       \
+        const uint8_t *x = w;                              \
+        for (int64_t o = 0; o < n_out; o++, x += w_stride) \
+            y[o] = row(n_groups, x, p);                    \
+    } while (0)
 
 /* The activation's side of one group of four blocks. */
 typedef struct {
@@ -81,12 +105,12 @@ static ELM__AVX512 void prepare(int64_t n_groups, const elm_block_q8_0 *y, act_g
     }
 }
 
-ELM__INLINE void prepare_q4_0(int64_t n_groups, const void *y, act_group_t *p)
+static ELM__AVX512 void lay_out_q4_0(int64_t n_groups, const void *y, void *p)
 {
     prepare(n_groups, y, p, 8);
 }
 
-ELM__INLINE void prepare_q5_0(int64_t n_groups, const void *y, act_group_t *p)
+static ELM__AVX512 void lay_out_q5_0(int64_t n_groups, const void *y, void *p)
 {
     prepare(n_groups, y, p, 16);
 }
@@ -164,44 +188,96 @@ ELM__INLINE float row_q5_0(int64_t n_groups, const uint8_t *x, const act_group_t
     return _mm512_reduce_add_ps(acc);
 }
 
-/* The chunk loop of every gemv (inlined into each, so prepare and row inline too): groups of
- * group_values values, group_bytes of the weight row and act_bytes of the activation row each,
- * laid out chunk_groups at a time into act_t by prepare(n_groups, activation, act_t *). */
-#define GEMV(act_t, chunk_groups, group_values, group_bytes, act_bytes, prepare, row, vec_dot)  \
-    do {                                                                                        \
-        if (n % (group_values) != 0) { /* not whole groups: one dot product per row */          \
-            for (int64_t o = 0; o < n_out; o++)                                                 \
-                vec_dot(n, &y[o], (const char *)w + (size_t)o * w_stride, a);                   \
-            return;                                                                             \
-        }                                                                                       \
-        const int64_t n_groups = n / (group_values);                                            \
-        act_t p[chunk_groups] __attribute__((aligned(64)));                                     \
-        for (int64_t g0 = 0; g0 < n_groups; g0 += (chunk_groups)) {                             \
-            const int64_t ng = n_groups - g0 < (chunk_groups) ? n_groups - g0 : (chunk_groups); \
-            prepare(ng, (const char *)a + (size_t)g0 * (act_bytes), p);                         \
-            const uint8_t *x = (const uint8_t *)w + (size_t)g0 * (group_bytes);                 \
-            for (int64_t o = 0; o < n_out; o++, x += w_stride) {                                \
-                const float s = row(ng, x, p);                                                  \
-                y[o] = g0 == 0 ? s : y[o] + s;                                                  \
-            }                                                                                   \
-        }                                                                                       \
-    } while (0)
+ELM__AVX512 size_t elm__gemv_prepare_q4_0_avx512(int64_t n, const void *a, void *p)
+{
+    return prepare_groups(n, GROUP_VALUES, sizeof(act_group_t), a, p, lay_out_q4_0);
+}
 
-/* GEMV for the q4_0 / q5_0 groups of four blocks, the activation's blocks q8_0 */
-#define GEMV_32(prepare, row, block_type, vec_dot)                                   \
-    GEMV(act_group_t, CHUNK_GROUPS, GROUP_VALUES, GROUP_BLOCKS * sizeof(block_type), \
-         GROUP_BLOCKS * sizeof(elm_block_q8_0), prepare, row, vec_dot)
+ELM__AVX512 size_t elm__gemv_prepare_q5_0_avx512(int64_t n, const void *a, void *p)
+{
+    return prepare_groups(n, GROUP_VALUES, sizeof(act_group_t), a, p, lay_out_q5_0);
+}
 
 ELM__AVX512 void elm__gemv_q4_0_q8_0_avx512(int64_t n, int64_t n_out, const void *w,
-                                            size_t w_stride, const void *a, float *y)
+                                            size_t w_stride, const void *p, float *y)
 {
-    GEMV_32(prepare_q4_0, row_q4_0, elm_block_q4_0, elm__vec_dot_q4_0_q8_0_avx512);
+    GEMV(GROUP_VALUES, row_q4_0);
 }
 
 ELM__AVX512 void elm__gemv_q5_0_q8_0_avx512(int64_t n, int64_t n_out, const void *w,
-                                            size_t w_stride, const void *a, float *y)
+                                            size_t w_stride, const void *p, float *y)
 {
-    GEMV_32(prepare_q5_0, row_q5_0, elm_block_q5_0, elm__vec_dot_q5_0_q8_0_avx512);
+    GEMV(GROUP_VALUES, row_q5_0);
+}
+
+/* ---- q8_0 with q8_0 activations (AVX-512) ----
+ * vpdpbusd multiplies unsigned by signed bytes. The activation is laid out once as y + 128
+ * (unsigned: 1..255), its blocks' values back to back, followed by the blocks' scales as floats;
+ * a weight row's int8 x meets it as (y + 128) · x, and a second vpdpbusd of 128 with x takes the
+ * 128 · x back out. The dot product instead moves x's sign onto y for every row (three more
+ * instructions per pair of blocks) and converts four fp16 scales per pair, not per group. */
+
+static ELM__AVX512 void lay_out_q8_0(int64_t n_groups, const void *a, void *p)
+{
+    const elm_block_q8_0 *y = a;
+    uint8_t *yu = p;
+    float *dy = (float *)(void *)(yu + n_groups * GROUP_VALUES);
+    const __m256i c128 = _mm256_set1_epi8((char)0x80);
+    for (int64_t b = 0; b < n_groups * GROUP_BLOCKS; b++) {
+        const __m256i v = _mm256_loadu_si256((const __m256i *)y[b].qs);
+        _mm256_store_si256((__m256i *)(void *)(yu + ELM_QK * b), _mm256_xor_si256(v, c128));
+        dy[b] = elm_fp16_to_fp32(y[b].d);
+    }
+}
+
+ELM__AVX512 size_t elm__gemv_prepare_q8_0_avx512(int64_t n, const void *a, void *p)
+{
+    return prepare_groups(n, GROUP_VALUES, GROUP_VALUES + GROUP_BLOCKS * sizeof(float), a, p,
+                          lay_out_q8_0);
+}
+
+/* The 32 values of the q8_0 block at x, then those of the block after it. */
+ELM__INLINE __m512i q8_0_values_pair(const uint8_t *x)
+{
+    const size_t s = sizeof(elm_block_q8_0), qs = offsetof(elm_block_q8_0, qs);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(x + qs))),
+                              _mm256_loadu_si256((const __m256i *)(x + s + qs)), 1);
+}
+
+/* Dot product of n_groups groups of the q8_0 row x with the prepared activation yu. */
+ELM__INLINE float row_q8_0(int64_t n_groups, const uint8_t *x, const uint8_t *yu)
+{
+    const float *dy = (const float *)(const void *)(yu + n_groups * GROUP_VALUES);
+    const size_t bs = sizeof(elm_block_q8_0);
+    const __m512i c128 = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();
+    const __m512i lanes[2] = {_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+                              _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3)};
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    for (int64_t g = 0; g < n_groups; g++, x += GROUP_BLOCKS * bs, yu += GROUP_VALUES, dy += 4) {
+        uint16_t d[GROUP_BLOCKS];
+        for (int k = 0; k < GROUP_BLOCKS; k++)
+            memcpy(&d[k], x + k * bs, sizeof d[k]);
+        const uint64_t dw =
+            d[0] | (uint64_t)d[1] << 16 | (uint64_t)d[2] << 32 | (uint64_t)d[3] << 48;
+        /* dx · dy of the four blocks in lanes 0-3 */
+        const __m512 dd = _mm512_castps128_ps512(
+            _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi64_si128((long long)dw)), _mm_load_ps(dy)));
+        for (int h = 0; h < 2; h++) {
+            const __m512i q = q8_0_values_pair(x + 2 * h * bs);
+            const __m512i sum =
+                _mm512_sub_epi32(_mm512_dpbusd_epi32(zero, _mm512_load_si512(yu + 64 * h), q),
+                                 _mm512_dpbusd_epi32(zero, c128, q));
+            acc[h] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_permutexvar_ps(lanes[h], dd),
+                                     acc[h]);
+        }
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));
+}
+
+ELM__AVX512 void elm__gemv_q8_0_q8_0_avx512(int64_t n, int64_t n_out, const void *w,
+                                            size_t w_stride, const void *p, float *y)
+{
+    GEMV(GROUP_VALUES, row_q8_0);
 }
 
 /* ---- q4_K and q5_K with q8_K activations (AVX-512) ----
@@ -212,8 +288,6 @@ ELM__AVX512 void elm__gemv_q5_0_q8_0_avx512(int64_t n, int64_t n_out, const void
  * for the mins, so a weight super-block is two loads, four maddubs whose int16 pairs vpdpwssd
  * multiplies by their sub-block's scale into int32 lanes, and the (scale, min) unpacking. */
 
-enum { CHUNK_K = 64 }; /* super-blocks prepared at a time: 16384 values */
-
 typedef struct {
     /* the values that meet the low, the high nibbles of qs[0..63], then those of qs[64..127] */
     _Alignas(64) int8_t y[4][64];
@@ -221,9 +295,10 @@ typedef struct {
     float dy;
 } act_k_t;
 
-static ELM__AVX512 void prepare_k(int64_t nb, const void *vy, act_k_t *p)
+static ELM__AVX512 void lay_out_k(int64_t nb, const void *vy, void *vp)
 {
     const elm_block_q8_K *y = vy;
+    act_k_t *p = vp;
     for (int64_t i = 0; i < nb; i++) {
         for (int c = 0; c < 2; c++) {
             const __m512i a = _mm512_loadu_si512(y[i].qs + 128 * c),
@@ -283,18 +358,21 @@ ELM__INLINE float row_q5_K(int64_t nb, const uint8_t *x, const act_k_t *p)
     return row_k4(nb, x, sizeof(elm_block_q5_K), 1, p);
 }
 
-ELM__AVX512 void elm__gemv_q4_K_q8_K_avx512(int64_t n, int64_t n_out, const void *w,
-                                            size_t w_stride, const void *a, float *y)
+ELM__AVX512 size_t elm__gemv_prepare_k_avx512(int64_t n, const void *a, void *p)
 {
-    GEMV(act_k_t, CHUNK_K, ELM_QK_K, sizeof(elm_block_q4_K), sizeof(elm_block_q8_K), prepare_k,
-         row_q4_K, elm__vec_dot_q4_K_q8_K_avx512);
+    return prepare_groups(n, ELM_QK_K, sizeof(act_k_t), a, p, lay_out_k);
+}
+
+ELM__AVX512 void elm__gemv_q4_K_q8_K_avx512(int64_t n, int64_t n_out, const void *w,
+                                            size_t w_stride, const void *p, float *y)
+{
+    GEMV(ELM_QK_K, row_q4_K);
 }
 
 ELM__AVX512 void elm__gemv_q5_K_q8_K_avx512(int64_t n, int64_t n_out, const void *w,
-                                            size_t w_stride, const void *a, float *y)
+                                            size_t w_stride, const void *p, float *y)
 {
-    GEMV(act_k_t, CHUNK_K, ELM_QK_K, sizeof(elm_block_q5_K), sizeof(elm_block_q8_K), prepare_k,
-         row_q5_K, elm__vec_dot_q5_K_q8_K_avx512);
+    GEMV(ELM_QK_K, row_q5_K);
 }
 
 /* ---- AVX2 tier: the same layout, two blocks per 256-bit register ---- */
@@ -341,14 +419,24 @@ static ELM__AVX2 void prepare_avx2(int64_t n_groups, const elm_block_q8_0 *y, ac
     }
 }
 
-ELM__INLINE2 void prepare_q4_0_avx2(int64_t n_groups, const void *y, act_group_t *p)
+static ELM__AVX2 void lay_out_q4_0_avx2(int64_t n_groups, const void *y, void *p)
 {
     prepare_avx2(n_groups, y, p, 8);
 }
 
-ELM__INLINE2 void prepare_q5_0_avx2(int64_t n_groups, const void *y, act_group_t *p)
+static ELM__AVX2 void lay_out_q5_0_avx2(int64_t n_groups, const void *y, void *p)
 {
     prepare_avx2(n_groups, y, p, 16);
+}
+
+ELM__AVX2 size_t elm__gemv_prepare_q4_0_avx2(int64_t n, const void *a, void *p)
+{
+    return prepare_groups(n, GROUP_VALUES, sizeof(act_group_t), a, p, lay_out_q4_0_avx2);
+}
+
+ELM__AVX2 size_t elm__gemv_prepare_q5_0_avx2(int64_t n, const void *a, void *p)
+{
+    return prepare_groups(n, GROUP_VALUES, sizeof(act_group_t), a, p, lay_out_q5_0_avx2);
 }
 
 /* The levels (0..31, offset not removed) of q4_0 / q5_0 blocks b0 and b1: values 0-15 of b0 in
@@ -430,14 +518,14 @@ ELM__INLINE2 float row_q5_0_avx2(int64_t n_groups, const uint8_t *x, const act_g
 }
 
 ELM__AVX2 void elm__gemv_q4_0_q8_0_avx2(int64_t n, int64_t n_out, const void *w, size_t w_stride,
-                                        const void *a, float *y)
+                                        const void *p, float *y)
 {
-    GEMV_32(prepare_q4_0_avx2, row_q4_0_avx2, elm_block_q4_0, elm__vec_dot_q4_0_q8_0_avx2);
+    GEMV(GROUP_VALUES, row_q4_0_avx2);
 }
 
 ELM__AVX2 void elm__gemv_q5_0_q8_0_avx2(int64_t n, int64_t n_out, const void *w, size_t w_stride,
-                                        const void *a, float *y)
+                                        const void *p, float *y)
 {
-    GEMV_32(prepare_q5_0_avx2, row_q5_0_avx2, elm_block_q5_0, elm__vec_dot_q5_0_q8_0_avx2);
+    GEMV(GROUP_VALUES, row_q5_0_avx2);
 }
 #endif
