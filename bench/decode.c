@@ -4,9 +4,9 @@
  * and 2 threads (rows split between plain pthreads) it times the AVX2 and the AVX-512 tier's
  * vec_dot and a plain read loop over the same bytes, back to back in rounds, and prints
  * effective GB/s (weight bytes / time) and the ratio kernel / read: 1.0 means decode runs at the
- * memory roofline; where the AVX-512 tier has a matrix × vector kernel (gemv), that too, over
- * tiles of rows as the engine decodes. Then one row from the caches (the kernels' compute ceiling) and the activation
- * quantizers. Not a test. */
+ * memory roofline; where a tier has a matrix × vector kernel (gemv), that too, over tiles of
+ * rows as the engine decodes, the activation laid out once per pass. Then one row from the
+ * caches (the kernels' compute ceiling) and the activation quantizers. Not a test. */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -151,8 +151,9 @@ int main(void)
     printf("matrix %d rows x %d, repeated to about %.0f MB; %d rounds of read loop, avx2, avx512 "
            "back to back: GB/s of the best pass, ratios the median of the rounds'\n",
            ROWS, COLS, TARGET_BYTES / 1e6, REPS);
-    printf("gemv: the tier's matrix x vector kernel where it has one, over tiles of %d rows as the "
-           "engine decodes (else the engine loops over vec_dot, as in the avx2 / avx512 columns)\n",
+    printf("gemv: the tier's matrix x vector kernel where it has one, the activation laid out "
+           "once per pass, over tiles of %d rows as the engine decodes (else the engine loops "
+           "over vec_dot, as in the avx2 / avx512 columns)\n",
            DECODE_TILE);
     printf(
         "| type | th | MB | read GB/s | avx2 GB/s | avx2/read | avx512 GB/s | avx512/read | "
@@ -252,7 +253,7 @@ int main(void)
         free(w), free(act), free(out), free(prep);
     }
     printf("\none row from the caches, 1 thread (the kernels' compute ceiling, best of 2000; gemv: "
-           "one tile of %d rows):\n"
+           "the activation's layout and one tile of %d rows):\n"
            "| type | avx2 GB/s | avx512 GB/s | avx512/avx2 | avx2 gemv GB/s | avx512 gemv GB/s |\n"
            "| --- | ---: | ---: | ---: | ---: | ---: |\n",
            DECODE_TILE);

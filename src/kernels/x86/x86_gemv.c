@@ -323,7 +323,9 @@ ELM__INLINE float row_k4(int64_t nb, const uint8_t *x, size_t size, int has_qh, 
     __m128 acc_min = _mm_setzero_ps();
     for (int64_t i = 0; i < nb; i++, x += size) {
         /* no software prefetch: 4 KiB ahead, as in row_q4_0, made llama3.2-1b Q4_K_M decode
-         * 12-16 % slower (five interleaved runs on 1 and on 2 threads) */
+         * 12-16 % slower (five interleaved runs on 1 and on 2 threads), and again 8-17 % once
+         * the activation was laid out once per product (four runs), though `make bench-decode`
+         * then read 5-7 % faster with it */
         const uint8_t *qs = x + 16 + (has_qh ? 32 : 0), *qh = x + 16;
         uint32_t d_dmin;
         memcpy(&d_dmin, x, sizeof d_dmin);
