@@ -173,11 +173,12 @@ void elm__matmul_group(elm_pool_t *pool, int n_threads, const elm__mm_group_t *g
         off += align_up(j.act_stride[i] * (size_t)n_rows);
         j.conv[j.n_conv++] = i;
     }
-    /* Decode: one gemv layout per distinct layout function (q4_K and q5_K share theirs). */
+    /* Decode: one gemv layout per distinct layout function (q4_K and q5_K share theirs), made
+     * from a converted copy (a product that reads x as it is gets none). */
     for (int i = 0; i < g->n_out && n_rows == 1; i++) {
         const elm__weight_t *w = g->out[i].w;
         const size_t bytes = gemv_bytes(w);
-        if (bytes == 0) continue;
+        if (bytes == 0 || j.act[i] == x) continue;
         for (int k = 0; k < i && !j.prep[i]; k++)
             if (j.prep[k] && g->out[k].w->tr->gemv_prepare == w->tr->gemv_prepare)
                 j.prep[i] = j.prep[k];

@@ -60,15 +60,21 @@ ELM__AVX2 static inline float hsum_f32x8(__m256 v)
     } while (0)
 
 /* The 8 six-bit (scale, min) pairs of a q4_K / q5_K block (elm__k4_scale_min), four at a
- * time from the 12 packed bytes: scales 0-7 in bytes 0-7 of the result, mins in bytes 8-15. */
+ * time from the 12 packed bytes: scales 0-7 in bytes 0-7 of the result, mins in bytes 8-15.
+ * With the packed words w0 w1 w2: scales 0-3 = w0 & 0x3f.., 4-7 = (w2 & 0x0f..) | (w0 >> 6 &
+ * 0x03..) << 4, mins 0-3 = w1 & 0x3f.., 4-7 = (w2 >> 4 & 0x0f..) | (w1 >> 6 & 0x03..) << 4: all
+ * four lanes at once. Reads 16 bytes at packed (the block's first 4 bytes of levels follow its
+ * scales in q4_K and q5_K, and are masked off). */
 ELM__AVX2 static inline __m128i k4_scales_mins(const uint8_t *packed)
 {
-    uint32_t w[3];
-    memcpy(w, packed, sizeof w);
-    const uint32_t sc_lo = w[0] & 0x3f3f3f3f, m_lo = w[1] & 0x3f3f3f3f;
-    const uint32_t sc_hi = (w[2] & 0x0f0f0f0f) | (w[0] >> 6 & 0x03030303) << 4;
-    const uint32_t m_hi = (w[2] >> 4 & 0x0f0f0f0f) | (w[1] >> 6 & 0x03030303) << 4;
-    return _mm_setr_epi32((int)sc_lo, (int)sc_hi, (int)m_lo, (int)m_hi);
+    const __m128i w = _mm_loadu_si128((const __m128i *)packed); /* w0 w1 w2 (w3) */
+    const __m128i low = _mm_and_si128(
+        _mm_srlv_epi32(_mm_shuffle_epi32(w, _MM_SHUFFLE(2, 1, 2, 0)), _mm_setr_epi32(0, 0, 0, 4)),
+        _mm_setr_epi32(0x3f3f3f3f, 0x0f0f0f0f, 0x3f3f3f3f, 0x0f0f0f0f));
+    const __m128i high =
+        _mm_and_si128(_mm_srli_epi32(_mm_shuffle_epi32(w, _MM_SHUFFLE(1, 1, 0, 0)), 2),
+                      _mm_setr_epi32(0, 0x30303030, 0, 0x30303030));
+    return _mm_or_si128(low, high);
 }
 
 /* Sum of the 8 int32 of v. */
