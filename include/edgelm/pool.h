@@ -31,9 +31,10 @@ void elm_pool_free(elm_pool_t *p);
 int elm_pool_n_threads(const elm_pool_t *p);
 
 /* Run fn over [0, n) split into ranges of at least min_chunk items, spread over all threads,
- * and return when every item is done. Ranges are handed out dynamically, so uneven items
- * balance. p may be NULL (then fn runs on the caller as one range). Not reentrant: fn must not
- * call elm_pool_for on the same pool, and one thread at a time may dispatch. */
+ * and return when every item is done. Ranges are handed out dynamically, each a share of what
+ * is left, so uneven items balance and the threads finish together. p may be NULL (then fn runs on
+ * the caller as one range). Not reentrant: fn must not call elm_pool_for on the same pool, and one
+ * thread at a time may dispatch. */
 void elm_pool_for(elm_pool_t *p, int64_t n, int64_t min_chunk, elm_pool_fn fn, void *ctx);
 
 /* elm_pool_for on the first n_threads threads of the pool (the caller included); the others

@@ -42,18 +42,30 @@ struct elm_pool {
     /* the current loop */
     elm_pool_fn fn;
     void *ctx;
-    int64_t n, chunk;
+    int64_t n, chunk; /* items, the smallest range */
+    int nt;           /* threads the loop runs on */
     atomic_int_fast64_t next;
 };
 
-/* Take ranges from the shared counter until the loop is exhausted. */
+/* Take ranges from the shared counter until the loop is exhausted. Each range is a share of
+ * what is left (1 / threads, at least the loop's smallest range; OpenMP's "guided"): large ones
+ * first, so a thread streams long runs of items, and small ones at the end, so the threads
+ * finish together. With fixed ranges of 1 / (4 · threads) of the loop, a thread waited for up
+ * to one range at the end of every loop: 2-thread decode of llama3.2-1b Q4_0 ran 3-10 % faster
+ * guided (interleaved runs), and a trivial loop still costs 1.6-1.9 us to dispatch. A share of
+ * 1 / (2 · threads) balanced no better and cost 2.0-2.6 us. */
 static void run_ranges(elm_pool_t *p, int thread)
 {
+    int64_t begin = atomic_load(&p->next), take;
     for (;;) {
-        int64_t begin = atomic_fetch_add(&p->next, p->chunk);
-        if (begin >= p->n) return;
-        int64_t end = begin + p->chunk < p->n ? begin + p->chunk : p->n;
+        do {
+            if (begin >= p->n) return;
+            take = (p->n - begin) / p->nt;
+            if (take < p->chunk) take = p->chunk;
+        } while (!atomic_compare_exchange_weak(&p->next, &begin, begin + take));
+        const int64_t end = begin + take < p->n ? begin + take : p->n;
         p->fn(p->ctx, begin, end, thread);
+        begin = atomic_load(&p->next);
     }
 }
 
@@ -193,14 +205,11 @@ void elm_pool_for_threads(elm_pool_t *p, int n_threads, int64_t n, int64_t min_c
         fn(ctx, 0, n, 0);
         return;
     }
-    /* About four ranges per thread: small enough to balance, large enough to keep the counter
-     * cold. */
-    int64_t chunk = n / (4 * (int64_t)nt);
-    if (chunk < min_chunk) chunk = min_chunk;
     p->fn = fn;
     p->ctx = ctx;
     p->n = n;
-    p->chunk = chunk;
+    p->chunk = min_chunk;
+    p->nt = nt;
     p->n_dispatches++;
     atomic_store(&p->next, 0);
     atomic_store(&p->pending, nt - 1);
