@@ -119,37 +119,72 @@ static ELM__AVX512 void lay_out_q5_0(int64_t n_groups, const void *y, void *p)
     prepare(n_groups, y, p, 16);
 }
 
-/* Dot product of n_groups groups of the q4_0 row x with the prepared activation p. */
-ELM__INLINE float row_q4_0(int64_t n_groups, const uint8_t *x, const act_group_t *p)
+/* The activation's side of a q4_1 group: q4_0's lines, offset 0, and each block's stored sum s
+ * (fp16(d · Σq), as the reference takes it) over 4 in the four lanes of its block. */
+typedef struct {
+    act_group_t g;
+    float s4[16];
+} act_group1_t;
+
+/* Dot product of n_groups groups of a q4_0 row x (18-byte blocks: fp16 d, 16 bytes of nibbles)
+ * or, with_min, of a q4_1 row (20-byte blocks: fp16 d, fp16 min m, 16 bytes of nibbles) with
+ * the prepared activation vp (act_group_t groups, act_group1_t with_min). */
+ELM__INLINE float row_nibbles(int64_t n_groups, const uint8_t *x, const void *vp, int with_min)
 {
-    /* Block b (18 bytes: fp16 d, 16 bytes of nibbles) starts at word 9b: d is word 9b, the
-     * nibbles words 9b+1 .. 9b+8. Words 32-35 (the group's last 8 bytes) come from b. */
+    /* Block b starts at word 9b (q4_0; d is word 9b, the nibbles words 9b+1 .. 9b+8) or 10b
+     * (q4_1; d, then m, then the nibbles). The second operand holds the group's bytes 64-71
+     * (q4_0) or 64-79 (q4_1): words 32 and up. Words are listed highest first. */
     const __m512i qs_words =
-        _mm512_set_epi16(35, 34, 33, 32, 31, 30, 29, 28, 26, 25, 24, 23, 22, 21, 20, 19, 17, 16, 15,
-                         14, 13, 12, 11, 10, 8, 7, 6, 5, 4, 3, 2, 1); /* highest word first */
-    const __m256i d_words =
-        _mm256_setr_epi16(0, 0, 0, 0, 9, 9, 9, 9, 18, 18, 18, 18, 27, 27, 27, 27);
+        with_min ? _mm512_set_epi16(39, 38, 37, 36, 35, 34, 33, 32, 29, 28, 27, 26, 25, 24, 23, 22,
+                                    19, 18, 17, 16, 15, 14, 13, 12, 9, 8, 7, 6, 5, 4, 3, 2)
+                 : _mm512_set_epi16(35, 34, 33, 32, 31, 30, 29, 28, 26, 25, 24, 23, 22, 21, 20, 19,
+                                    17, 16, 15, 14, 13, 12, 11, 10, 8, 7, 6, 5, 4, 3, 2, 1);
+    const __m512i d_words = _mm512_castsi256_si512(
+        with_min ? _mm256_setr_epi16(0, 0, 0, 0, 10, 10, 10, 10, 20, 20, 20, 20, 30, 30, 30, 30)
+                 : _mm256_setr_epi16(0, 0, 0, 0, 9, 9, 9, 9, 18, 18, 18, 18, 27, 27, 27, 27));
+    const __m512i m_words = _mm512_castsi256_si512(
+        _mm256_setr_epi16(1, 1, 1, 1, 11, 11, 11, 11, 21, 21, 21, 21, 31, 31, 31, 31));
     const __m512i m4 = _mm512_set1_epi8(0x0F);
+    const size_t bsize = with_min ? sizeof(elm_block_q4_1) : sizeof(elm_block_q4_0);
+    const size_t psize = with_min ? sizeof(act_group1_t) : sizeof(act_group_t);
     __m512 acc = _mm512_setzero_ps();
-    for (int64_t g = 0; g < n_groups; g++, x += GROUP_BLOCKS * sizeof(elm_block_q4_0)) {
+    for (int64_t g = 0; g < n_groups; g++, x += GROUP_BLOCKS * bsize) {
         /* 4 KiB ahead: llama3.2-1b Q4_0 decode on 2 threads faster in all of six interleaved
-         * pairs of runs (3-9 % in five; no clear change on one thread); 384-1536 bytes ahead
-         * did nothing */
+         * pairs of runs (3-9 % in five; no clear change on one thread), Q4_1 on one thread
+         * 24.9-26.0 against 23.3-23.8 t/s (three); 384-1536 bytes ahead did nothing */
         _mm_prefetch((const char *)x + 4096, _MM_HINT_T0);
-        const __m512i a = ELM__LOAD_WEIGHTS_512(x); /* bytes 0-63 of the group's 72 */
-        const __m512i b = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(x + 64)));
+        const __m512i a = ELM__LOAD_WEIGHTS_512(x); /* bytes 0-63 of the group's 72 or 80 */
+        const __m512i b =
+            _mm512_castsi128_si512(with_min ? _mm_loadu_si128((const __m128i *)(x + 64))
+                                            : _mm_loadl_epi64((const __m128i *)(x + 64)));
         const __m512i q = _mm512_permutex2var_epi16(a, qs_words, b);
         const __m512i lo = _mm512_and_si512(q, m4),
                       hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+        const act_group_t *pg = (const act_group_t *)(const void *)((const char *)vp + g * psize);
         __m512i s =
-            _mm512_dpbusd_epi32(_mm512_load_si512(p[g].offset), lo, _mm512_load_si512(p[g].lo));
-        s = _mm512_dpbusd_epi32(s, hi, _mm512_load_si512(p[g].hi));
-        const __m512 dx = _mm512_cvtph_ps(
-            _mm512_castsi512_si256(_mm512_permutexvar_epi16(_mm512_castsi256_si512(d_words), a)));
+            _mm512_dpbusd_epi32(_mm512_load_si512(pg->offset), lo, _mm512_load_si512(pg->lo));
+        s = _mm512_dpbusd_epi32(s, hi, _mm512_load_si512(pg->hi));
+        const __m512 dx =
+            _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(d_words, a)));
         acc =
-            _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dx, _mm512_load_ps(p[g].dy)), acc);
+            _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dx, _mm512_load_ps(pg->dy)), acc);
+        if (with_min) {
+            const __m512 mx =
+                _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(m_words, a)));
+            acc = _mm512_fmadd_ps(mx, _mm512_load_ps(((const act_group1_t *)pg)->s4), acc);
+        }
     }
     return _mm512_reduce_add_ps(acc);
+}
+
+ELM__INLINE float row_q4_0(int64_t n_groups, const uint8_t *x, const void *p)
+{
+    return row_nibbles(n_groups, x, p, 0);
+}
+
+ELM__INLINE float row_q4_1(int64_t n_groups, const uint8_t *x, const void *p)
+{
+    return row_nibbles(n_groups, x, p, 1);
 }
 
 /* The same for a q5_0 row (22-byte blocks: fp16 d, 32 fifth bits qh, 16 bytes of nibbles). */
@@ -168,7 +203,7 @@ ELM__INLINE float row_q5_0(int64_t n_groups, const uint8_t *x, const act_group_t
     const __m512i m4 = _mm512_set1_epi8(0x0F), sixteen = _mm512_set1_epi8(16);
     __m512 acc = _mm512_setzero_ps();
     for (int64_t g = 0; g < n_groups; g++, x += GROUP_BLOCKS * sizeof(elm_block_q5_0)) {
-        _mm_prefetch((const char *)x + 4096, _MM_HINT_T0); /* as row_q4_0 */
+        _mm_prefetch((const char *)x + 4096, _MM_HINT_T0); /* as row_nibbles */
         const __m512i a = ELM__LOAD_WEIGHTS_512(x);        /* bytes 0-63 of 88 */
         const __m512i b = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(x + 56)));
         const __m512i q = _mm512_permutex2var_epi16(a, qs_words, b);
@@ -216,24 +251,18 @@ ELM__AVX512 void elm__gemv_q5_0_q8_0_avx512(int64_t n, int64_t n_out, const void
 
 /* ---- q4_1 with q8_1 activations (AVX-512) ----
  * q4_1's levels carry no offset but each block adds its min m times the activation block's
- * stored sum s (fp16(d · Σq), as the reference takes it). The layout is q4_0's lines without
- * the offset, and s / 4 in the four lanes of its block, so an FMA of the blocks' m spread the
- * same way adds m · s. */
-
-typedef struct {
-    int8_t lo[64], hi[64]; /* as act_group_t */
-    float dy[16];          /* block b's scale in lanes 4b..4b+3 */
-    float s4[16];          /* block b's s / 4 in lanes 4b..4b+3 */
-} act_group1_t;
+ * stored sum s: the q4_0 row (row_nibbles) with an offset of 0, and s / 4 laid out in the four
+ * lanes of its block, so an FMA of the blocks' m spread the same way adds m · s. */
 
 static ELM__AVX512 void lay_out_q4_1(int64_t n_groups, const void *a, void *vp)
 {
     const elm_block_q8_1 *y = a;
     act_group1_t *p = vp;
     for (int64_t g = 0; g < n_groups; g++, y += GROUP_BLOCKS) {
-        _mm512_store_si512(p[g].lo, gather_lanes(y[0].qs, sizeof *y));
-        _mm512_store_si512(p[g].hi, gather_lanes(y[0].qs + 16, sizeof *y));
-        _mm512_store_ps(p[g].dy, spread_4_halves(y[0].d, y[1].d, y[2].d, y[3].d));
+        _mm512_store_si512(p[g].g.lo, gather_lanes(y[0].qs, sizeof *y));
+        _mm512_store_si512(p[g].g.hi, gather_lanes(y[0].qs + 16, sizeof *y));
+        _mm512_store_si512(p[g].g.offset, _mm512_setzero_si512());
+        _mm512_store_ps(p[g].g.dy, spread_4_halves(y[0].d, y[1].d, y[2].d, y[3].d));
         _mm512_store_ps(p[g].s4, _mm512_mul_ps(spread_4_halves(y[0].s, y[1].s, y[2].s, y[3].s),
                                                _mm512_set1_ps(0.25f)));
     }
@@ -242,43 +271,6 @@ static ELM__AVX512 void lay_out_q4_1(int64_t n_groups, const void *a, void *vp)
 ELM__AVX512 size_t elm__gemv_prepare_q4_1_avx512(int64_t n, const void *a, void *p)
 {
     return prepare_groups(n, GROUP_VALUES, sizeof(act_group1_t), a, p, lay_out_q4_1);
-}
-
-/* Dot product of n_groups groups of the q4_1 row x (20-byte blocks: fp16 d, fp16 m, 16 bytes
- * of nibbles) with the prepared activation p. */
-ELM__INLINE float row_q4_1(int64_t n_groups, const uint8_t *x, const act_group1_t *p)
-{
-    /* Block b starts at word 10b: d is word 10b, m word 10b+1, the nibbles words 10b+2 ..
-     * 10b+9. The second operand holds the group's bytes 64-79 (words 32-39). */
-    const __m512i qs_words =
-        _mm512_set_epi16(39, 38, 37, 36, 35, 34, 33, 32, 29, 28, 27, 26, 25, 24, 23, 22, 19, 18, 17,
-                         16, 15, 14, 13, 12, 9, 8, 7, 6, 5, 4, 3, 2); /* highest word first */
-    const __m512i d_words = _mm512_castsi256_si512(
-        _mm256_setr_epi16(0, 0, 0, 0, 10, 10, 10, 10, 20, 20, 20, 20, 30, 30, 30, 30));
-    const __m512i m_words = _mm512_castsi256_si512(
-        _mm256_setr_epi16(1, 1, 1, 1, 11, 11, 11, 11, 21, 21, 21, 21, 31, 31, 31, 31));
-    const __m512i m4 = _mm512_set1_epi8(0x0F);
-    __m512 acc = _mm512_setzero_ps();
-    for (int64_t g = 0; g < n_groups; g++, x += GROUP_BLOCKS * sizeof(elm_block_q4_1)) {
-        /* 4 KiB ahead, as row_q4_0: llama3.2-1b Q4_1 decode on one thread 24.9-26.0 against
-         * 23.3-23.8 t/s without (three interleaved runs), on two within the noise */
-        _mm_prefetch((const char *)x + 4096, _MM_HINT_T0);
-        const __m512i a = ELM__LOAD_WEIGHTS_512(x); /* bytes 0-63 of the group's 80 */
-        const __m512i b = _mm512_castsi128_si512(_mm_loadu_si128((const __m128i *)(x + 64)));
-        const __m512i q = _mm512_permutex2var_epi16(a, qs_words, b);
-        const __m512i lo = _mm512_and_si512(q, m4),
-                      hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
-        __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, _mm512_load_si512(p[g].lo));
-        s = _mm512_dpbusd_epi32(s, hi, _mm512_load_si512(p[g].hi));
-        const __m512 dx =
-            _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(d_words, a)));
-        const __m512 mx =
-            _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(m_words, a)));
-        acc =
-            _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dx, _mm512_load_ps(p[g].dy)), acc);
-        acc = _mm512_fmadd_ps(mx, _mm512_load_ps(p[g].s4), acc);
-    }
-    return _mm512_reduce_add_ps(acc);
 }
 
 ELM__AVX512 void elm__gemv_q4_1_q8_1_avx512(int64_t n, int64_t n_out, const void *w,
@@ -399,7 +391,7 @@ ELM__INLINE float row_k4(int64_t nb, const uint8_t *x, size_t size, int has_qh, 
     __m512 acc = _mm512_setzero_ps();
     __m128 acc_min = _mm_setzero_ps();
     for (int64_t i = 0; i < nb; i++, x += size) {
-        /* no software prefetch: 4 KiB ahead, as in row_q4_0, made llama3.2-1b Q4_K_M decode
+        /* no software prefetch: 4 KiB ahead, as in row_nibbles, made llama3.2-1b Q4_K_M decode
          * 12-16 % slower (five interleaved runs on 1 and on 2 threads), and again 8-17 % once
          * the activation was laid out once per product (four runs), though `make bench-decode`
          * then read 5-7 % faster with it */
