@@ -56,7 +56,7 @@ if m=$(need_data reference/models/stories260K-F32.gguf); then
   expect_out "--no-mmap" "help names --no-mmap"
   expect_out "-tb, --threads-batch N" "help names -tb"
   run "$ELM" run -m "$m" --tokens 1 -tb 0
-  expect_err "-tb must be a thread count in 1\.\." "names -tb's range"
+  expect_err "-tb 0: must lie in \\[1, 256\\]" "names -tb's range"
 
   run "$ELM" run -m "$m" --tokens 1,2,3,4,5,6,7,8,9,10 --ctx 8
   expect_rc 1 "prompt longer than the context"

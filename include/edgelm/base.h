@@ -115,6 +115,18 @@ uint64_t elm_time_ns(void);
 int elm_mul_u64(uint64_t a, uint64_t b, uint64_t *out);
 int elm_add_u64(uint64_t a, uint64_t b, uint64_t *out);
 
+/* ---- numbers ---- */
+
+/* Parse all of s as a decimal integer in [min, max] into *out. Returns 0, ELM_EINVAL when s is
+ * empty or not a whole number, or ELM_ERANGE when it lies outside the range; *out is left alone
+ * on failure. */
+int elm_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
+
+/* Parse all of s as a finite decimal number in [min, max] into *out (strtod's syntax). Returns
+ * 0, ELM_EINVAL (empty, trailing text, NaN) or ELM_ERANGE (infinite, overflowing or outside the
+ * range); *out is left alone on failure. */
+int elm_parse_f64(const char *s, double min, double max, double *out);
+
 /* ---- large buffers ---- */
 
 /* A zeroed buffer of size bytes from its own anonymous mapping, 2 MiB aligned and advised for

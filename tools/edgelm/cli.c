@@ -2,9 +2,12 @@
  * progress bars. */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -46,13 +49,193 @@ int elm_cli_usage_error(const char *cmd, const char *fmt, ...)
 
 bool elm_cli_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 {
-    if (!s || !*s) return false;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end || v < min || v > max) return false;
-    *out = v;
-    return true;
+    return elm_parse_i64(s, min, max, out) == 0;
+}
+
+/* ---- the option table ---- */
+
+static elm_opt_t *find_opt(elm_cli_spec_t *spec, const char *arg, size_t len)
+{
+    for (elm_opt_t *o = spec->opts; o && o->kind != ELM_OPT_K_END; o++) {
+        if (o->kind == ELM_OPT_K_TEXT) continue;
+        if (strlen(o->name) == len && !strncmp(o->name, arg, len)) return o;
+        if (o->alias && strlen(o->alias) == len && !strncmp(o->alias, arg, len)) return o;
+    }
+    return NULL;
+}
+
+/* A table bound as an integer: INT64_MAX does not survive the trip through double exactly. */
+static int64_t bound_i64(double x)
+{
+    if (x >= 9.2233720368547758e18) return INT64_MAX;
+    if (x <= -9.2233720368547758e18) return INT64_MIN;
+    return (int64_t)x;
+}
+
+/* "must lie in [0, 1]", "must be at least 1", "must be greater than 0". */
+static void range_text(const elm_opt_t *o, char *buf, size_t len)
+{
+    bool lo = isfinite(o->min) && o->min > -9.2e18, hi = isfinite(o->max) && o->max < 9.2e18;
+    if (o->kind == ELM_OPT_K_INT) {
+        lo = o->min > INT_MIN;
+        hi = o->max < INT_MAX;
+    }
+    if (lo && hi)
+        snprintf(buf, len, "must lie in %c%.10g, %.10g]", o->above_min ? '(' : '[', o->min, o->max);
+    else if (lo)
+        snprintf(buf, len, "must be %s %.10g", o->above_min ? "greater than" : "at least", o->min);
+    else
+        snprintf(buf, len, "must be at most %.10g", o->max);
+}
+
+/* Store one option's value (flag: the option as the user spelled it); returns ELM_CLI_GO or the
+ * usage error's status. */
+static int set_value(elm_cli_spec_t *spec, elm_opt_t *o, const char *flag, const char *v)
+{
+    char why[160];
+    int rc = 0;
+    int64_t i = 0;
+    double d = 0;
+    switch (o->kind) {
+    case ELM_OPT_K_STR: *(const char **)o->dst = v; return ELM_CLI_GO;
+    case ELM_OPT_K_FN:
+        why[0] = '\0';
+        if (o->fn(v, o->dst, why, sizeof why) == 0) return ELM_CLI_GO;
+        return elm_cli_usage_error(spec->cmd, "%s '%s': %s", flag, v, why[0] ? why : "invalid");
+    case ELM_OPT_K_INT:
+    case ELM_OPT_K_I64:
+        rc = elm_parse_i64(v, bound_i64(o->min), bound_i64(o->max), &i);
+        if (rc == ELM_EINVAL)
+            return elm_cli_usage_error(spec->cmd, "%s '%s': not a whole number (%s)", flag, v,
+                                       o->arg);
+        break;
+    case ELM_OPT_K_NUM:
+    case ELM_OPT_K_F32:
+        rc = elm_parse_f64(v, o->min, o->max, &d);
+        if (rc == ELM_EINVAL)
+            return elm_cli_usage_error(spec->cmd, "%s '%s': not a number (%s)", flag, v, o->arg);
+        if (!rc && o->above_min && d <= o->min) rc = ELM_ERANGE;
+        break;
+    default: return ELM_CLI_GO;
+    }
+    if (rc) {
+        range_text(o, why, sizeof why);
+        return elm_cli_usage_error(spec->cmd, "%s %s: %s", flag, v, why);
+    }
+    if (o->kind == ELM_OPT_K_INT) *(int *)o->dst = (int)i;
+    else if (o->kind == ELM_OPT_K_I64) *(int64_t *)o->dst = i;
+    else if (o->kind == ELM_OPT_K_F32) *(float *)o->dst = (float)d;
+    else *(double *)o->dst = d;
+    return ELM_CLI_GO;
+}
+
+/* One option at argv[*i] (and its value after it); returns ELM_CLI_GO or an exit status. */
+static int parse_option(elm_cli_spec_t *spec, int argc, char **argv, int *i)
+{
+    const char *arg = argv[*i];
+    if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+        elm_cli_help(spec, stdout);
+        return 0;
+    }
+    const char *eq = arg[1] == '-' ? strchr(arg, '=') : NULL;
+    size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+    elm_opt_t *o = find_opt(spec, arg, len);
+    if (!o) return elm_cli_usage_error(spec->cmd, "unknown option '%.*s'", (int)len, arg);
+    char flag[64];
+    snprintf(flag, sizeof flag, "%.*s", (int)len, arg);
+    o->seen = true;
+    if (o->kind == ELM_OPT_K_FLAG) {
+        if (eq) return elm_cli_usage_error(spec->cmd, "%s takes no value", flag);
+        *(bool *)o->dst = true;
+        return ELM_CLI_GO;
+    }
+    const char *v = eq ? eq + 1 : NULL;
+    if (!v) {
+        if (*i + 1 >= argc)
+            return elm_cli_usage_error(spec->cmd, "%s needs a value (%s)", flag, o->arg);
+        v = argv[++*i];
+    }
+    return set_value(spec, o, flag, v);
+}
+
+int elm_cli_parse(elm_cli_spec_t *spec, int argc, char **argv, int *n_pos)
+{
+    int npos = 0;
+    bool options = true;
+    for (elm_opt_t *o = spec->opts; o && o->kind != ELM_OPT_K_END; o++)
+        o->seen = false;
+    for (int i = 1; i < argc; i++) {
+        char *arg = argv[i];
+        if (options && !strcmp(arg, "--")) {
+            options = false;
+            continue;
+        }
+        if (options && arg[0] == '-' && arg[1]) {
+            int rc = parse_option(spec, argc, argv, &i);
+            if (rc != ELM_CLI_GO) return rc;
+            continue;
+        }
+        if (spec->max_pos >= 0 && npos >= spec->max_pos)
+            return elm_cli_usage_error(spec->cmd, "unexpected argument '%s'", arg);
+        argv[1 + npos++] = arg; /* never ahead of i: positionals only move left */
+    }
+    if (npos < spec->min_pos)
+        return elm_cli_usage_error(spec->cmd, "missing argument (see the usage line)");
+    if (n_pos) *n_pos = npos;
+    return ELM_CLI_GO;
+}
+
+/* One help entry: "  -t, --threads N" padded to the help column, then the help lines. */
+static void help_entry(FILE *f, const char *alias, const char *name, const char *arg,
+                       const char *help)
+{
+    enum { COL = 25 };
+    char left[128];
+    int n = snprintf(left, sizeof left, "  %s%s%s%s%s", alias ? alias : "", alias ? ", " : "",
+                     name, arg ? " " : "", arg ? arg : "");
+    fputs(left, f);
+    if (n >= COL - 1) {
+        fputc('\n', f);
+        n = 0;
+    }
+    for (const char *line = help; line;) {
+        const char *nl = strchr(line, '\n');
+        int len = nl ? (int)(nl - line) : (int)strlen(line);
+        fprintf(f, "%*s%.*s\n", COL - n, "", len, line);
+        n = 0;
+        line = nl ? nl + 1 : NULL;
+    }
+}
+
+void elm_cli_help(const elm_cli_spec_t *spec, FILE *f)
+{
+    if (spec->head) fputs(spec->head, f);
+    fputs("\noptions:\n", f);
+    for (const elm_opt_t *o = spec->opts; o && o->kind != ELM_OPT_K_END; o++) {
+        if (o->kind == ELM_OPT_K_TEXT)
+            fprintf(f, "%s\n", o->help);
+        else
+            help_entry(f, o->alias, o->name, o->kind == ELM_OPT_K_FLAG ? NULL : o->arg,
+                       o->help ? o->help : "");
+    }
+    help_entry(f, "-h", "--help", NULL, "this text");
+    if (spec->tail) {
+        fputc('\n', f);
+        fputs(spec->tail, f);
+    }
+}
+
+bool elm_cli_given(const elm_cli_spec_t *spec, const char *name)
+{
+    elm_opt_t *o = find_opt((elm_cli_spec_t *)spec, name, strlen(name));
+    return o && o->seen;
+}
+
+int elm_cli_missing(const elm_cli_spec_t *spec, const char *name)
+{
+    elm_opt_t *o = find_opt((elm_cli_spec_t *)spec, name, strlen(name));
+    return elm_cli_usage_error(spec->cmd, "missing %s%s%s%s", name, o && o->arg ? " (" : "",
+                               o && o->arg ? o->arg : "", o && o->arg ? ")" : "");
 }
 
 void elm_cli_progress(const char *label, uint64_t done, uint64_t total)

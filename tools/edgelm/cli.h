@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "edgelm/base.h"
 
@@ -36,6 +37,102 @@ int elm_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((fo
 
 /* Parse a whole decimal integer in [min, max]; false if it is not one. */
 bool elm_cli_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
+
+/* ---- the option table ----
+ *
+ * Every command describes its options once, in a table; elm_cli_parse() reads argv against it
+ * and elm_cli_help() prints the options section of --help from it, so the help cannot drift
+ * from what is parsed. A table is a local array (entries point at the command's variables),
+ * built with the ELM_OPT_* macros below and closed by ELM_OPT_END. */
+
+typedef enum {
+    ELM_OPT_K_END = 0, /* closes the table */
+    ELM_OPT_K_TEXT,    /* no option: a line of help text among the options */
+    ELM_OPT_K_FLAG,    /* no value: *(bool *)dst = true */
+    ELM_OPT_K_STR,     /* *(const char **)dst = the value (points into argv) */
+    ELM_OPT_K_INT,     /* *(int *)dst = a whole number in [min, max] */
+    ELM_OPT_K_I64,     /* *(int64_t *)dst = a whole number in [min, max] */
+    ELM_OPT_K_NUM,     /* *(double *)dst = a finite number in [min, max] */
+    ELM_OPT_K_F32,     /* *(float *)dst = the same, for parameter structs that hold floats */
+    ELM_OPT_K_FN,      /* fn(value, dst, err, err_len) parses the value */
+} elm_opt_kind_t;
+
+/* A custom value parser: 0, or -1 with err set to what is wrong ("expected SHAPE:QUANT"),
+ * printed as "OPTION 'VALUE': err". */
+typedef int (*elm_opt_fn)(const char *value, void *dst, char *err, size_t err_len);
+
+typedef struct {
+    elm_opt_kind_t kind;
+    const char *name;  /* "--threads" */
+    const char *alias; /* "-t", or NULL */
+    const char *arg;   /* the value's name in help and errors: "N", "FILE" */
+    void *dst;
+    double min, max;   /* ELM_OPT_K_INT, _I64, _NUM, _F32: the range, both ends included ... */
+    bool above_min;    /* ... except min itself when this is set: (min, max] */
+    elm_opt_fn fn;
+    const char *help;  /* one or more lines, '\n'-separated; the help's right-hand column */
+    bool seen;         /* set by elm_cli_parse() when the option was given */
+} elm_opt_t;
+
+/* Type-checked destination: a compile error when p is not a pointer to type. */
+#define ELM__OPT_DST(type, p) _Generic((p), type *: (void *)(p))
+#define ELM_OPT_END {.kind = ELM_OPT_K_END}
+#define ELM_OPT_TEXT(text) {.kind = ELM_OPT_K_TEXT, .help = (text)}
+#define ELM_OPT_FLAG(name_, alias_, p, help_) \
+    {.kind = ELM_OPT_K_FLAG, .name = (name_), .alias = (alias_), .dst = ELM__OPT_DST(bool, p), .help = (help_)}
+#define ELM_OPT_STR(name_, alias_, arg_, p, help_)                                           \
+    {.kind = ELM_OPT_K_STR, .name = (name_), .alias = (alias_), .arg = (arg_),               \
+     .dst = ELM__OPT_DST(const char *, p), .help = (help_)}
+#define ELM_OPT_INT(name_, alias_, arg_, p, lo, hi, help_)                                   \
+    {.kind = ELM_OPT_K_INT, .name = (name_), .alias = (alias_), .arg = (arg_),               \
+     .dst = ELM__OPT_DST(int, p), .min = (lo), .max = (hi), .help = (help_)}
+#define ELM_OPT_I64(name_, alias_, arg_, p, lo, hi, help_)                                   \
+    {.kind = ELM_OPT_K_I64, .name = (name_), .alias = (alias_), .arg = (arg_),               \
+     .dst = ELM__OPT_DST(int64_t, p), .min = (double)(lo), .max = (double)(hi), .help = (help_)}
+#define ELM_OPT_NUM(name_, alias_, arg_, p, lo, hi, help_)                                   \
+    {.kind = ELM_OPT_K_NUM, .name = (name_), .alias = (alias_), .arg = (arg_),               \
+     .dst = ELM__OPT_DST(double, p), .min = (lo), .max = (hi), .help = (help_)}
+#define ELM_OPT_F32(name_, alias_, arg_, p, lo, hi, help_)                                   \
+    {.kind = ELM_OPT_K_F32, .name = (name_), .alias = (alias_), .arg = (arg_),               \
+     .dst = ELM__OPT_DST(float, p), .min = (lo), .max = (hi), .help = (help_)}
+/* A number in (lo, hi]: a rate, a size, a time that must be positive. */
+#define ELM_OPT_POS(name_, alias_, arg_, p, lo, hi, help_)                                   \
+    {.kind = ELM_OPT_K_NUM, .name = (name_), .alias = (alias_), .arg = (arg_),               \
+     .dst = ELM__OPT_DST(double, p), .min = (lo), .max = (hi), .above_min = true, .help = (help_)}
+#define ELM_OPT_FN(name_, alias_, arg_, fn_, p, help_)                                       \
+    {.kind = ELM_OPT_K_FN, .name = (name_), .alias = (alias_), .arg = (arg_), .dst = (p),     \
+     .fn = (fn_), .help = (help_)}
+
+/* A command's (or subcommand's) interface: its name in messages ("cost breakeven"), the text
+ * --help prints before the options ("usage: ..." and what it does), the table, the text after
+ * (notes, examples; may be NULL), and how many positional arguments it takes. */
+typedef struct {
+    const char *cmd;
+    const char *head;
+    elm_opt_t *opts;
+    const char *tail;
+    int min_pos, max_pos; /* max_pos < 0: any number */
+} elm_cli_spec_t;
+
+#define ELM_CLI_GO (-1)
+
+/* Parse argv[1..argc) (argv[0] is the command's name) against spec. Options come in any order
+ * as "--name VALUE", "--name=VALUE" or "ALIAS VALUE"; the last one given wins; "--" ends the
+ * options, so every later argument is positional even when it starts with '-'; a lone "-" is
+ * positional. Positional arguments are moved, in order, to argv[1..*n_pos] (n_pos may be NULL
+ * when spec takes none). -h/--help prints elm_cli_help() on stdout. Returns ELM_CLI_GO to go
+ * on, or the exit status to return: 0 after --help, 2 after a usage error, which it printed
+ * ("edgelm CMD: --threads 'x': not a whole number", then the pointer to --help). */
+int elm_cli_parse(elm_cli_spec_t *spec, int argc, char **argv, int *n_pos);
+
+/* Print spec's --help to f: head, "options:" with one entry per option (and -h, --help), tail. */
+void elm_cli_help(const elm_cli_spec_t *spec, FILE *f);
+
+/* Whether the option named name (its long name) was given in the last elm_cli_parse(). */
+bool elm_cli_given(const elm_cli_spec_t *spec, const char *name);
+
+/* The usage error for a required option that was not given: "missing --model (FILE)"; 2. */
+int elm_cli_missing(const elm_cli_spec_t *spec, const char *name);
 
 /* A progress bar on stderr when it is a TTY; silent otherwise. done <= total. */
 void elm_cli_progress(const char *label, uint64_t done, uint64_t total);

@@ -14,7 +14,7 @@
 #include "edgelm/pool.h"
 #include "edgelm/tokenizer.h"
 
-static const char usage_text[] =
+static const char head_text[] =
     "usage: edgelm run -m MODEL -p TEXT [--chat] [options]\n"
     "       edgelm run -m MODEL --tokens ID,ID,... [options]\n"
     "\n"
@@ -22,39 +22,9 @@ static const char usage_text[] =
     "printing the text (or, with --tokens, each token id) as it is generated, and stopping at\n"
     "the model's end-of-generation tokens. A summary line on stderr gives the load time,\n"
     "prompt tokens and prefill tokens/s, generated tokens and tokens/s (excluding the first\n"
-    "token), and the time to first token.\n"
-    "\n"
-    "options:\n"
-    "  -m, --model FILE       GGUF model (architectures: llama, qwen2)\n"
-    "  -p, --prompt TEXT      prompt text, tokenized with the model's tokenizer (BOS added as\n"
-    "                         the model asks)\n"
-    "  --chat                 wrap the prompt as a user message in the model's chat template\n"
-    "  --system TEXT          with --chat: a system message first\n"
-    "  --chat-template NAME   with --chat: use this template family (chatml, llama3, llama2,\n"
-    "                         phi3, gemma, mistral-v7, zephyr, ...) instead of the detected one\n"
-    "  --tokens LIST          prompt as comma-separated token ids; prints ids\n"
-    "  -n, --n-predict N      tokens to generate (default 128)\n"
-    "  -t, --threads N        threads for generation (default: the number of CPUs)\n"
-    "  -tb, --threads-batch N threads for the prompt's batches (default: the same as -t)\n"
-    "  --ctx N                context size (default: the trained context, at most 4096)\n"
-    "  --batch N              most prompt tokens per forward pass (default 512)\n"
-    "  --kv-type f16|f32      KV cache type (default f16)\n"
-    "  --no-mmap              read the model into memory instead of mapping it: slower to load,\n"
-    "                         steadier decode where a mapped file streams slowly\n"
-    "  --temp T               temperature; 0 is greedy (default 0.8)\n"
-    "  --top-k K              keep the K most likely tokens; 0 is off (default 40)\n"
-    "  --top-p P              keep the smallest set with probability >= P; 1 is off (default "
-    "0.95)\n"
-    "  --min-p P              drop tokens below P x the best one's probability; 0 is off (default "
-    "0.05)\n"
-    "  --repeat-penalty R     penalize the last --repeat-last-n tokens; 1 is off (default 1)\n"
-    "  --repeat-last-n N      window of the penalties (default 64)\n"
-    "  --freq-penalty F       subtract F per occurrence in the window (default 0)\n"
-    "  --presence-penalty F   subtract F once if in the window (default 0)\n"
-    "  --seed S               random seed (default: from the clock)\n"
-    "  --ignore-eos           do not stop at the end-of-sequence token\n"
-    "  -h, --help             this text\n"
-    "\n"
+    "token), and the time to first token.\n";
+
+static const char tail_text[] =
     "The sampler order is llama.cpp's: penalties, top-k, top-p, min-p, temperature, draw\n"
     "(docs/sampling.md).\n"
     "\n"
@@ -63,17 +33,6 @@ static const char usage_text[] =
     "  edgelm run -m qwen2.5-0.5b-instruct-q4_k_m.gguf --chat -p \"Why is the sky blue?\"\n";
 
 static const char CMD[] = "run";
-
-static bool parse_f64(const char *s, double min, double max, double *out)
-{
-    if (!s || !*s) return false;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || *end || !isfinite(v) || v < min || v > max) return false;
-    *out = v;
-    return true;
-}
 
 /* "1,2,3" into a malloc'd array (caller frees); NULL and a usage message on a bad list. */
 static int32_t *parse_tokens(const char *s, uint32_t *n_out)
@@ -183,141 +142,138 @@ static const char *stop_name(elm_stop_reason_t why)
     }
 }
 
-int elm_cmd_run(int argc, char **argv)
-{
-    const char *model = NULL, *tokens_arg = NULL, *text = NULL, *system = NULL, *tmpl_name = NULL;
-    bool chat = false;
-    int64_t n_predict = 128, n_threads = sysconf(_SC_NPROCESSORS_ONLN), n_ctx = 0, n_batch = 512;
-    int64_t n_threads_batch = 0; /* 0: as -t */
-    bool ignore_eos = false, seed_given = false;
-    elm_model_params_t mp = elm_model_default_params();
-    elm_type_t kv_type = ELM_TYPE_F16;
-    elm_sampler_params_t sp = elm_sampler_default_params();
-    if (n_threads < 1) n_threads = 1;
-    if (n_threads > ELM_POOL_MAX_THREADS) n_threads = ELM_POOL_MAX_THREADS;
+/* ---- arguments ---- */
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(usage_text, stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--chat")) {
-            chat = true;
-            continue;
-        }
-        if (!strcmp(a, "--ignore-eos")) {
-            ignore_eos = true;
-            continue;
-        }
-        if (!strcmp(a, "--no-mmap")) {
-            mp.use_mmap = false;
-            continue;
-        }
-        if (a[0] != '-') return elm_cli_usage_error(CMD, "unexpected argument '%s'", a);
-        if (i + 1 >= argc) return elm_cli_usage_error(CMD, "option '%s' needs a value", a);
-        const char *v = argv[++i];
-        int64_t iv;
-        double fv;
-        if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-            model = v;
-        } else if (!strcmp(a, "--tokens")) {
-            tokens_arg = v;
-        } else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) {
-            text = v;
-        } else if (!strcmp(a, "--system")) {
-            system = v;
-        } else if (!strcmp(a, "--chat-template")) {
-            tmpl_name = v;
-        } else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) {
-            if (!elm_cli_parse_i64(v, 1, INT32_MAX, &n_predict))
-                return elm_cli_usage_error(CMD,
-                                           "-n must be a whole number of tokens >= 1, not '%s'", v);
-        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
-            if (!elm_cli_parse_i64(v, 1, ELM_POOL_MAX_THREADS, &n_threads))
-                return elm_cli_usage_error(CMD, "-t must be a thread count in 1..%d, not '%s'",
-                                           ELM_POOL_MAX_THREADS, v);
-        } else if (!strcmp(a, "-tb") || !strcmp(a, "--threads-batch")) {
-            if (!elm_cli_parse_i64(v, 1, ELM_POOL_MAX_THREADS, &n_threads_batch))
-                return elm_cli_usage_error(CMD, "-tb must be a thread count in 1..%d, not '%s'",
-                                           ELM_POOL_MAX_THREADS, v);
-        } else if (!strcmp(a, "--ctx")) {
-            if (!elm_cli_parse_i64(v, 1, 1 << 24, &n_ctx))
-                return elm_cli_usage_error(CMD, "--ctx must be a context size >= 1, not '%s'", v);
-        } else if (!strcmp(a, "--batch")) {
-            if (!elm_cli_parse_i64(v, 1, 1 << 20, &n_batch))
-                return elm_cli_usage_error(CMD, "--batch must be a batch size >= 1, not '%s'", v);
-        } else if (!strcmp(a, "--kv-type")) {
-            if (!strcmp(v, "f16"))
-                kv_type = ELM_TYPE_F16;
-            else if (!strcmp(v, "f32"))
-                kv_type = ELM_TYPE_F32;
-            else
-                return elm_cli_usage_error(CMD, "--kv-type must be f16 or f32, not '%s'", v);
-        } else if (!strcmp(a, "--temp")) {
-            if (!parse_f64(v, 0, 1e6, &fv))
-                return elm_cli_usage_error(CMD, "--temp must be a number >= 0, not '%s'", v);
-            sp.temp = (float)fv;
-        } else if (!strcmp(a, "--top-k")) {
-            if (!elm_cli_parse_i64(v, 0, INT32_MAX, &iv))
-                return elm_cli_usage_error(CMD, "--top-k must be a whole number >= 0, not '%s'", v);
-            sp.top_k = (int32_t)iv;
-        } else if (!strcmp(a, "--top-p")) {
-            if (!parse_f64(v, 0, 1, &fv))
-                return elm_cli_usage_error(CMD, "--top-p must be a number in [0, 1], not '%s'", v);
-            sp.top_p = (float)fv;
-        } else if (!strcmp(a, "--min-p")) {
-            if (!parse_f64(v, 0, 1, &fv))
-                return elm_cli_usage_error(CMD, "--min-p must be a number in [0, 1], not '%s'", v);
-            sp.min_p = (float)fv;
-        } else if (!strcmp(a, "--repeat-penalty")) {
-            if (!parse_f64(v, 1e-6, 1e6, &fv))
-                return elm_cli_usage_error(CMD, "--repeat-penalty must be a number > 0, not '%s'",
-                                           v);
-            sp.repeat_penalty = (float)fv;
-        } else if (!strcmp(a, "--repeat-last-n")) {
-            if (!elm_cli_parse_i64(v, 0, 1 << 20, &iv))
-                return elm_cli_usage_error(
-                    CMD, "--repeat-last-n must be a whole number >= 0, not '%s'", v);
-            sp.penalty_last_n = (int32_t)iv;
-        } else if (!strcmp(a, "--freq-penalty")) {
-            if (!parse_f64(v, -1e6, 1e6, &fv))
-                return elm_cli_usage_error(CMD, "--freq-penalty must be a number, not '%s'", v);
-            sp.freq_penalty = (float)fv;
-        } else if (!strcmp(a, "--presence-penalty")) {
-            if (!parse_f64(v, -1e6, 1e6, &fv))
-                return elm_cli_usage_error(CMD, "--presence-penalty must be a number, not '%s'", v);
-            sp.presence_penalty = (float)fv;
-        } else if (!strcmp(a, "--seed")) {
-            char *end;
-            errno = 0;
-            unsigned long long s = strtoull(v, &end, 10);
-            if (errno || *end || !*v || v[0] == '-')
-                return elm_cli_usage_error(CMD, "--seed must be a whole number >= 0, not '%s'", v);
-            sp.seed = s;
-            seed_given = true;
-        } else {
-            return elm_cli_usage_error(CMD, "unknown option '%s'", a);
-        }
-    }
-    if (!model) return elm_cli_usage_error(CMD, "no model given (-m MODEL)");
-    if (!tokens_arg == !text)
+typedef struct {
+    const char *model, *tokens_arg, *text, *system, *tmpl_name, *kv_name;
+    bool chat, ignore_eos, no_mmap;
+    int n_predict, n_threads, n_threads_batch, n_ctx, n_batch;
+    int64_t seed;
+    bool seed_given;
+    elm_sampler_params_t sp;
+} run_args_t;
+
+/* Returns ELM_CLI_GO, or the exit status of --help or a usage error. */
+static int parse_args(run_args_t *a, int argc, char **argv)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    *a = (run_args_t){.n_predict = 128, .n_batch = 512, .kv_name = "f16",
+                      .n_threads = ncpu < 1 ? 1 : ncpu > ELM_POOL_MAX_THREADS ? ELM_POOL_MAX_THREADS
+                                                                             : (int)ncpu,
+                      .sp = elm_sampler_default_params()};
+    elm_sampler_params_t *sp = &a->sp;
+    elm_opt_t opts[] = {
+        ELM_OPT_STR("--model", "-m", "FILE", &a->model, "GGUF model (architectures: llama, qwen2)"),
+        ELM_OPT_STR("--prompt", "-p", "TEXT", &a->text,
+                    "prompt text, tokenized with the model's tokenizer (BOS added as\n"
+                    "the model asks)"),
+        ELM_OPT_FLAG("--chat", NULL, &a->chat,
+                     "wrap the prompt as a user message in the model's chat template"),
+        ELM_OPT_STR("--system", NULL, "TEXT", &a->system, "with --chat: a system message first"),
+        ELM_OPT_STR("--chat-template", NULL, "NAME", &a->tmpl_name,
+                    "with --chat: use this template family (chatml, llama3, llama2,\n"
+                    "phi3, gemma, mistral-v7, zephyr, ...) instead of the detected one"),
+        ELM_OPT_STR("--tokens", NULL, "LIST", &a->tokens_arg,
+                    "prompt as comma-separated token ids; prints ids"),
+        ELM_OPT_INT("--n-predict", "-n", "N", &a->n_predict, 1, INT32_MAX,
+                    "tokens to generate (default 128)"),
+        ELM_OPT_INT("--threads", "-t", "N", &a->n_threads, 1, ELM_POOL_MAX_THREADS,
+                    "threads for generation (default: the number of CPUs)"),
+        ELM_OPT_INT("--threads-batch", "-tb", "N", &a->n_threads_batch, 1, ELM_POOL_MAX_THREADS,
+                    "threads for the prompt's batches (default: the same as -t)"),
+        ELM_OPT_INT("--ctx", NULL, "N", &a->n_ctx, 1, 1 << 24,
+                    "context size (default: the trained context, at most 4096)"),
+        ELM_OPT_INT("--batch", NULL, "N", &a->n_batch, 1, 1 << 20,
+                    "most prompt tokens per forward pass (default 512)"),
+        ELM_OPT_STR("--kv-type", NULL, "f16|f32", &a->kv_name, "KV cache type (default f16)"),
+        ELM_OPT_FLAG("--no-mmap", NULL, &a->no_mmap,
+                     "read the model into memory instead of mapping it: slower to load,\n"
+                     "steadier decode where a mapped file streams slowly"),
+        ELM_OPT_F32("--temp", NULL, "T", &sp->temp, 0, 1e6, "temperature; 0 is greedy (default 0.8)"),
+        ELM_OPT_INT("--top-k", NULL, "K", &sp->top_k, 0, INT32_MAX,
+                    "keep the K most likely tokens; 0 is off (default 40)"),
+        ELM_OPT_F32("--top-p", NULL, "P", &sp->top_p, 0, 1,
+                    "keep the smallest set with probability >= P; 1 is off (default 0.95)"),
+        ELM_OPT_F32("--min-p", NULL, "P", &sp->min_p, 0, 1,
+                    "drop tokens below P x the best one's probability; 0 is off (default 0.05)"),
+        ELM_OPT_F32("--repeat-penalty", NULL, "R", &sp->repeat_penalty, 1e-6, 1e6,
+                    "penalize the last --repeat-last-n tokens; 1 is off (default 1)"),
+        ELM_OPT_INT("--repeat-last-n", NULL, "N", &sp->penalty_last_n, 0, 1 << 20,
+                    "window of the penalties (default 64)"),
+        ELM_OPT_F32("--freq-penalty", NULL, "F", &sp->freq_penalty, -1e6, 1e6,
+                    "subtract F per occurrence in the window (default 0)"),
+        ELM_OPT_F32("--presence-penalty", NULL, "F", &sp->presence_penalty, -1e6, 1e6,
+                    "subtract F once if in the window (default 0)"),
+        ELM_OPT_I64("--seed", NULL, "S", &a->seed, 0, INT64_MAX,
+                    "random seed (default: from the clock)"),
+        ELM_OPT_FLAG("--ignore-eos", NULL, &a->ignore_eos,
+                     "do not stop at the end-of-sequence token"),
+        ELM_OPT_END,
+    };
+    elm_cli_spec_t spec = {.cmd = CMD, .head = head_text, .opts = opts, .tail = tail_text};
+    int rc = elm_cli_parse(&spec, argc, argv, NULL);
+    if (rc != ELM_CLI_GO) return rc;
+    a->seed_given = elm_cli_given(&spec, "--seed");
+    if (!a->model) return elm_cli_usage_error(CMD, "no model given (-m MODEL)");
+    if (!a->tokens_arg == !a->text)
         return elm_cli_usage_error(CMD, "give the prompt either as text (-p TEXT) or as ids "
                                         "(--tokens ID,ID,...), %s",
-                                   text ? "not both" : "none was given");
-    if ((chat || system || tmpl_name) && !text)
+                                   a->text ? "not both" : "none was given");
+    if ((a->chat || a->system || a->tmpl_name) && !a->text)
         return elm_cli_usage_error(CMD, "--chat, --system and --chat-template need a text prompt "
                                         "(-p TEXT)");
-    if ((system || tmpl_name) && !chat)
+    if ((a->system || a->tmpl_name) && !a->chat)
         return elm_cli_usage_error(CMD, "--system and --chat-template go with --chat");
+    if (strcmp(a->kv_name, "f16") && strcmp(a->kv_name, "f32"))
+        return elm_cli_usage_error(CMD, "--kv-type must be f16 or f32, not '%s'", a->kv_name);
+    return ELM_CLI_GO;
+}
+
+/* ---- generation ---- */
+
+static void print_summary(const run_args_t *a, const elm_timings_t *tm, const elm_session_t *s,
+                          bool eog)
+{
+    elm_timing_summary_t sum;
+    elm_timings_summary(tm, &sum);
+    char tb_note[48] = "";
+    if (a->n_threads_batch && a->n_threads_batch != a->n_threads)
+        snprintf(tb_note, sizeof tb_note, " (%d for the prompt)", a->n_threads_batch);
+    fprintf(stderr,
+            "edgelm run: load %.1f ms | prompt %" PRIu32 " tokens, %.1f tok/s | generated %" PRIu32
+            " tokens, %.1f tok/s | TTFT %.1f ms (%.1f ms with load) | %d threads%s, ctx %" PRIu32
+            ", stop: %s\n",
+            sum.load_ms, sum.n_prompt, sum.prefill_tps, sum.n_generated, sum.gen_tps, sum.ttft_ms,
+            sum.ttft_cold_ms, a->n_threads, tb_note, elm_session_n_ctx(s),
+            eog ? "eos" : stop_name(tm->stop));
+}
+
+/* The prompt's ids must index the model's vocabulary. */
+static int check_prompt(const char *model, const int32_t *prompt, uint32_t n_prompt,
+                        uint32_t n_vocab, elm_diag_t *d)
+{
+    for (uint32_t i = 0; i < n_prompt; i++)
+        if ((uint32_t)prompt[i] >= n_vocab)
+            return elm_diag(d, ELM_EINVAL,
+                            "%s: prompt token %" PRId32 " is outside the vocabulary of %" PRIu32
+                            " tokens",
+                            model, prompt[i], n_vocab);
+    return 0;
+}
+
+int elm_cmd_run(int argc, char **argv)
+{
+    run_args_t a;
+    int status = parse_args(&a, argc, argv);
+    if (status != ELM_CLI_GO) return status;
     uint32_t n_prompt = 0;
     int32_t *prompt = NULL;
-    if (tokens_arg && !(prompt = parse_tokens(tokens_arg, &n_prompt)))
+    if (a.tokens_arg && !(prompt = parse_tokens(a.tokens_arg, &n_prompt)))
         return elm_cli_usage_error(CMD, "--tokens must be comma-separated token ids >= 0, not '%s'",
-                                   tokens_arg);
-    if (!seed_given) sp.seed = elm_time_ns();
+                                   a.tokens_arg);
+    a.sp.seed = a.seed_given ? (uint64_t)a.seed : elm_time_ns();
 
-    int status = 1, rc;
+    int rc;
     elm_diag_t d;
     elm_model_t *m = NULL;
     elm_session_t *s = NULL;
@@ -328,33 +284,29 @@ int elm_cmd_run(int argc, char **argv)
     elm_timings_t tm;
     elm_hooks_t hooks;
     elm_timings_hooks(&tm, &printer, &hooks);
+    elm_model_params_t mp = elm_model_default_params();
+    mp.use_mmap = !a.no_mmap;
 
-    if ((rc = elm_model_load(model, &mp, &hooks, &m, &d))) goto fail;
+    if ((rc = elm_model_load(a.model, &mp, &hooks, &m, &d))) goto fail;
     const elm_hparams_t *hp = elm_model_hparams(m);
-    if (text) {
-        if ((rc = text_prompt(m, text, chat, system, tmpl_name, &tok, &prompt, &n_prompt, &d)))
+    if (a.text) {
+        if ((rc = text_prompt(m, a.text, a.chat, a.system, a.tmpl_name, &tok, &prompt, &n_prompt,
+                              &d)))
             goto fail;
         if ((rc = elm_detok_stream_create(tok, 0, &pr.stream))) goto fail;
         pr.tok = tok;
     }
-    for (uint32_t i = 0; i < n_prompt; i++)
-        if ((uint32_t)prompt[i] >= hp->n_vocab) {
-            rc = elm_diag(&d, ELM_EINVAL,
-                          "%s: prompt token %" PRId32 " is outside the vocabulary "
-                          "of %" PRIu32 " tokens",
-                          model, prompt[i], hp->n_vocab);
-            goto fail;
-        }
+    if ((rc = check_prompt(a.model, prompt, n_prompt, hp->n_vocab, &d))) goto fail;
     elm_session_params_t ssp = elm_session_default_params();
-    ssp.n_ctx = (uint32_t)n_ctx;
-    ssp.n_batch = (uint32_t)n_batch;
-    ssp.n_threads = (int)n_threads;
-    ssp.n_threads_batch = (int)n_threads_batch;
-    ssp.kv_type = kv_type;
+    ssp.n_ctx = (uint32_t)a.n_ctx;
+    ssp.n_batch = (uint32_t)a.n_batch;
+    ssp.n_threads = a.n_threads;
+    ssp.n_threads_batch = a.n_threads_batch;
+    ssp.kv_type = strcmp(a.kv_name, "f32") ? ELM_TYPE_F16 : ELM_TYPE_F32;
     if ((rc = elm_session_create(m, &ssp, &s, &d))) goto fail;
-    if ((rc = elm_sampler_create(&sp, hp->n_vocab, &smp, &d))) goto fail;
-    const elm_generate_params_t gp = {.n_predict = (uint32_t)n_predict,
-                                      .eos_id = ignore_eos ? -1 : hp->eos_id};
+    if ((rc = elm_sampler_create(&a.sp, hp->n_vocab, &smp, &d))) goto fail;
+    const elm_generate_params_t gp = {.n_predict = (uint32_t)a.n_predict,
+                                      .eos_id = a.ignore_eos ? -1 : hp->eos_id};
     rc = elm_generate(s, smp, prompt, n_prompt, &gp, &hooks, NULL, NULL, &d);
     if (pr.stream) {
         const char *rest;
@@ -364,19 +316,7 @@ int elm_cmd_run(int argc, char **argv)
     if (!pr.first) printf("\n");
     fflush(stdout); /* the text ends before the summary line on stderr starts */
     if (rc) goto fail;
-
-    elm_timing_summary_t sum;
-    elm_timings_summary(&tm, &sum);
-    char tb_note[48] = "";
-    if (n_threads_batch && n_threads_batch != n_threads)
-        snprintf(tb_note, sizeof tb_note, " (%d for the prompt)", (int)n_threads_batch);
-    fprintf(stderr,
-            "edgelm run: load %.1f ms | prompt %" PRIu32 " tokens, %.1f tok/s | generated %" PRIu32
-            " tokens, %.1f tok/s | TTFT %.1f ms (%.1f ms with load) | %d threads%s, ctx %" PRIu32
-            ", stop: %s\n",
-            sum.load_ms, sum.n_prompt, sum.prefill_tps, sum.n_generated, sum.gen_tps, sum.ttft_ms,
-            sum.ttft_cold_ms, (int)n_threads, tb_note, elm_session_n_ctx(s),
-            pr.eog ? "eos" : stop_name(tm.stop));
+    print_summary(&a, &tm, s, pr.eog);
     status = 0;
     goto done;
 fail:
