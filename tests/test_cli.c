@@ -74,8 +74,8 @@ static int parse(vals_t *v, elm_cli_spec_t *spec_out, char **argv, int *npos)
         ELM_OPT_END,
     };
     memcpy(opts, table, sizeof table);
-    *spec_out = (elm_cli_spec_t){.cmd = "test", .head = "usage: test\n", .opts = opts,
-                                 .max_pos = 2};
+    *spec_out =
+        (elm_cli_spec_t){.cmd = "test", .head = "usage: test\n", .opts = opts, .max_pos = 2};
     int argc = 0;
     while (argv[argc])
         argc++;
@@ -88,9 +88,9 @@ static void test_options_land(void **state)
     vals_t v = {.threads = 4};
     elm_cli_spec_t spec;
     int npos = -1;
-    char *argv[] = {"test", "in.gguf", "-m", "a.gguf", "--chat", "-t", "2", "--seed=7",
-                    "--alpha", "0.5", "--rate", "3", "--temp", "0.25", "--synthetic", "x:q4_0",
-                    "--", "-x", NULL};
+    char *argv[] = {"test",        "in.gguf", "-m",  "a.gguf", "--chat", "-t",     "2",
+                    "--seed=7",    "--alpha", "0.5", "--rate", "3",      "--temp", "0.25",
+                    "--synthetic", "x:q4_0",  "--",  "-x",     NULL};
     assert_int_equal(parse(&v, &spec, argv, &npos), ELM_CLI_GO);
     assert_string_equal(v.model, "a.gguf");
     assert_true(v.chat);
@@ -110,10 +110,10 @@ static void test_option_errors(void **state)
 {
     (void)state;
     static char *bad[][4] = {
-        {"test", "--bogus", NULL},          {"test", "-t", NULL},
-        {"test", "-t", "0", NULL},          {"test", "-t", "two", NULL},
-        {"test", "--alpha", "1.5", NULL},   {"test", "--rate", "0", NULL},
-        {"test", "--chat=yes", NULL},       {"test", "--synthetic", "nocolon", NULL},
+        {"test", "--bogus", NULL},        {"test", "-t", NULL},
+        {"test", "-t", "0", NULL},        {"test", "-t", "two", NULL},
+        {"test", "--alpha", "1.5", NULL}, {"test", "--rate", "0", NULL},
+        {"test", "--chat=yes", NULL},     {"test", "--synthetic", "nocolon", NULL},
         {"test", "a", "b", "c"},
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {

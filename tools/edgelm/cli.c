@@ -122,10 +122,14 @@ static int set_value(elm_cli_spec_t *spec, elm_opt_t *o, const char *flag, const
         range_text(o, why, sizeof why);
         return elm_cli_usage_error(spec->cmd, "%s %s: %s", flag, v, why);
     }
-    if (o->kind == ELM_OPT_K_INT) *(int *)o->dst = (int)i;
-    else if (o->kind == ELM_OPT_K_I64) *(int64_t *)o->dst = i;
-    else if (o->kind == ELM_OPT_K_F32) *(float *)o->dst = (float)d;
-    else *(double *)o->dst = d;
+    if (o->kind == ELM_OPT_K_INT)
+        *(int *)o->dst = (int)i;
+    else if (o->kind == ELM_OPT_K_I64)
+        *(int64_t *)o->dst = i;
+    else if (o->kind == ELM_OPT_K_F32)
+        *(float *)o->dst = (float)d;
+    else
+        *(double *)o->dst = d;
     return ELM_CLI_GO;
 }
 
@@ -191,8 +195,8 @@ static void help_entry(FILE *f, const char *alias, const char *name, const char 
 {
     enum { COL = 25 };
     char left[128];
-    int n = snprintf(left, sizeof left, "  %s%s%s%s%s", alias ? alias : "", alias ? ", " : "",
-                     name, arg ? " " : "", arg ? arg : "");
+    int n = snprintf(left, sizeof left, "  %s%s%s%s%s", alias ? alias : "", alias ? ", " : "", name,
+                     arg ? " " : "", arg ? arg : "");
     fputs(left, f);
     if (n >= COL - 1) {
         fputc('\n', f);
@@ -245,7 +249,8 @@ void elm_cli_progress(const char *label, uint64_t done, uint64_t total)
     if (!tty || total == 0) return;
     int width = 40, fill = (int)(done * (uint64_t)width / total);
     fprintf(stderr, "\r%-12s [%.*s%*s] %3d%%", label, fill,
-            "########################################", width - fill, "", (int)(done * 100 / total));
+            "########################################", width - fill, "",
+            (int)(done * 100 / total));
     if (done >= total) fputc('\n', stderr);
     fflush(stderr);
 }

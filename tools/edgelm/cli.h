@@ -33,7 +33,8 @@ void elm_cli_init(void);
 int elm_cli_fail(const elm_diag_t *d, int code);
 
 /* Print a usage error ("edgelm CMD: <what>", then "see 'edgelm CMD --help'") and return 2. */
-int elm_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int elm_cli_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Parse a whole decimal integer in [min, max]; false if it is not one. */
 bool elm_cli_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
@@ -67,41 +68,65 @@ typedef struct {
     const char *alias; /* "-t", or NULL */
     const char *arg;   /* the value's name in help and errors: "N", "FILE" */
     void *dst;
-    double min, max;   /* ELM_OPT_K_INT, _I64, _NUM, _F32: the range, both ends included ... */
-    bool above_min;    /* ... except min itself when this is set: (min, max] */
+    double min, max; /* ELM_OPT_K_INT, _I64, _NUM, _F32: the range, both ends included ... */
+    bool above_min;  /* ... except min itself when this is set: (min, max] */
     elm_opt_fn fn;
-    const char *help;  /* one or more lines, '\n'-separated; the help's right-hand column */
-    bool seen;         /* set by elm_cli_parse() when the option was given */
+    const char *help; /* one or more lines, '\n'-separated; the help's right-hand column */
+    bool seen;        /* set by elm_cli_parse() when the option was given */
 } elm_opt_t;
 
 /* Type-checked destination: a compile error when p is not a pointer to type. */
-#define ELM__OPT_DST(type, p) _Generic((p), type *: (void *)(p))
-#define ELM_OPT_END {.kind = ELM_OPT_K_END}
-#define ELM_OPT_TEXT(text) {.kind = ELM_OPT_K_TEXT, .help = (text)}
-#define ELM_OPT_FLAG(name_, alias_, p, help_) \
-    {.kind = ELM_OPT_K_FLAG, .name = (name_), .alias = (alias_), .dst = ELM__OPT_DST(bool, p), .help = (help_)}
-#define ELM_OPT_STR(name_, alias_, arg_, p, help_)                                           \
-    {.kind = ELM_OPT_K_STR, .name = (name_), .alias = (alias_), .arg = (arg_),               \
-     .dst = ELM__OPT_DST(const char *, p), .help = (help_)}
-#define ELM_OPT_INT(name_, alias_, arg_, p, lo, hi, help_)                                   \
-    {.kind = ELM_OPT_K_INT, .name = (name_), .alias = (alias_), .arg = (arg_),               \
-     .dst = ELM__OPT_DST(int, p), .min = (lo), .max = (hi), .help = (help_)}
-#define ELM_OPT_I64(name_, alias_, arg_, p, lo, hi, help_)                                   \
-    {.kind = ELM_OPT_K_I64, .name = (name_), .alias = (alias_), .arg = (arg_),               \
-     .dst = ELM__OPT_DST(int64_t, p), .min = (double)(lo), .max = (double)(hi), .help = (help_)}
-#define ELM_OPT_NUM(name_, alias_, arg_, p, lo, hi, help_)                                   \
-    {.kind = ELM_OPT_K_NUM, .name = (name_), .alias = (alias_), .arg = (arg_),               \
-     .dst = ELM__OPT_DST(double, p), .min = (lo), .max = (hi), .help = (help_)}
-#define ELM_OPT_F32(name_, alias_, arg_, p, lo, hi, help_)                                   \
-    {.kind = ELM_OPT_K_F32, .name = (name_), .alias = (alias_), .arg = (arg_),               \
-     .dst = ELM__OPT_DST(float, p), .min = (lo), .max = (hi), .help = (help_)}
+#define ELM__OPT_DST(type, p) _Generic((p), type * : (void *)(p))
+#define ELM_OPT_END           \
+    {                         \
+        .kind = ELM_OPT_K_END \
+    }
+#define ELM_OPT_TEXT(text)                     \
+    {                                          \
+        .kind = ELM_OPT_K_TEXT, .help = (text) \
+    }
+#define ELM_OPT_FLAG(name_, alias_, p, help_)                                                     \
+    {                                                                                             \
+        .kind = ELM_OPT_K_FLAG, .name = (name_), .alias = (alias_), .dst = ELM__OPT_DST(bool, p), \
+        .help = (help_)                                                                           \
+    }
+#define ELM_OPT_STR(name_, alias_, arg_, p, help_)                                \
+    {                                                                             \
+        .kind = ELM_OPT_K_STR, .name = (name_), .alias = (alias_), .arg = (arg_), \
+        .dst = ELM__OPT_DST(const char *, p), .help = (help_)                     \
+    }
+#define ELM_OPT_INT(name_, alias_, arg_, p, lo, hi, help_)                        \
+    {                                                                             \
+        .kind = ELM_OPT_K_INT, .name = (name_), .alias = (alias_), .arg = (arg_), \
+        .dst = ELM__OPT_DST(int, p), .min = (lo), .max = (hi), .help = (help_)    \
+    }
+#define ELM_OPT_I64(name_, alias_, arg_, p, lo, hi, help_)                                         \
+    {                                                                                              \
+        .kind = ELM_OPT_K_I64, .name = (name_), .alias = (alias_), .arg = (arg_),                  \
+        .dst = ELM__OPT_DST(int64_t, p), .min = (double)(lo), .max = (double)(hi), .help = (help_) \
+    }
+#define ELM_OPT_NUM(name_, alias_, arg_, p, lo, hi, help_)                        \
+    {                                                                             \
+        .kind = ELM_OPT_K_NUM, .name = (name_), .alias = (alias_), .arg = (arg_), \
+        .dst = ELM__OPT_DST(double, p), .min = (lo), .max = (hi), .help = (help_) \
+    }
+#define ELM_OPT_F32(name_, alias_, arg_, p, lo, hi, help_)                        \
+    {                                                                             \
+        .kind = ELM_OPT_K_F32, .name = (name_), .alias = (alias_), .arg = (arg_), \
+        .dst = ELM__OPT_DST(float, p), .min = (lo), .max = (hi), .help = (help_)  \
+    }
 /* A number in (lo, hi]: a rate, a size, a time that must be positive. */
-#define ELM_OPT_POS(name_, alias_, arg_, p, lo, hi, help_)                                   \
-    {.kind = ELM_OPT_K_NUM, .name = (name_), .alias = (alias_), .arg = (arg_),               \
-     .dst = ELM__OPT_DST(double, p), .min = (lo), .max = (hi), .above_min = true, .help = (help_)}
+#define ELM_OPT_POS(name_, alias_, arg_, p, lo, hi, help_)                           \
+    {                                                                                \
+        .kind = ELM_OPT_K_NUM, .name = (name_), .alias = (alias_), .arg = (arg_),    \
+        .dst = ELM__OPT_DST(double, p), .min = (lo), .max = (hi), .above_min = true, \
+        .help = (help_)                                                              \
+    }
 #define ELM_OPT_FN(name_, alias_, arg_, fn_, p, help_)                                       \
-    {.kind = ELM_OPT_K_FN, .name = (name_), .alias = (alias_), .arg = (arg_), .dst = (p),     \
-     .fn = (fn_), .help = (help_)}
+    {                                                                                        \
+        .kind = ELM_OPT_K_FN, .name = (name_), .alias = (alias_), .arg = (arg_), .dst = (p), \
+        .fn = (fn_), .help = (help_)                                                         \
+    }
 
 /* A command's (or subcommand's) interface: its name in messages ("cost breakeven"), the text
  * --help prints before the options ("usage: ..." and what it does), the table, the text after

@@ -69,7 +69,7 @@ bad:
 /* What the token hook prints: ids, or text through a streaming detokenizer (whole UTF-8
  * characters only), stopping at any end-of-generation token. */
 typedef struct {
-    const elm_tokenizer_t *tok;   /* NULL: print ids */
+    const elm_tokenizer_t *tok; /* NULL: print ids */
     elm_detok_stream_t *stream;
     bool first, eog;
 } printer_t;
@@ -102,8 +102,8 @@ static bool print_token(void *user, uint64_t t_ns, int32_t token, const float *l
 /* The prompt as token ids: text through the model's tokenizer, wrapped in the chat template
  * when asked. *tok receives the tokenizer (caller frees). */
 static int text_prompt(const elm_model_t *m, const char *text, bool chat, const char *system,
-                       const char *tmpl_name, elm_tokenizer_t **tok, int32_t **ids,
-                       uint32_t *n_ids, elm_diag_t *d)
+                       const char *tmpl_name, elm_tokenizer_t **tok, int32_t **ids, uint32_t *n_ids,
+                       elm_diag_t *d)
 {
     char *formatted = NULL;
     int rc = elm_tokenizer_from_gguf(elm_model_gguf(m), tok, d);
@@ -125,8 +125,9 @@ static int text_prompt(const elm_model_t *m, const char *text, bool chat, const 
     free(formatted);
     if (rc) return rc;
     if (n_tok == 0)
-        return elm_diag(d, ELM_EINVAL, "the prompt is empty and the model adds no BOS token "
-                                       "(give some text)");
+        return elm_diag(d, ELM_EINVAL,
+                        "the prompt is empty and the model adds no BOS token "
+                        "(give some text)");
     *n_ids = (uint32_t)n_tok;
     return 0;
 }
@@ -157,9 +158,12 @@ typedef struct {
 static int parse_args(run_args_t *a, int argc, char **argv)
 {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    *a = (run_args_t){.n_predict = 128, .n_batch = 512, .kv_name = "f16",
-                      .n_threads = ncpu < 1 ? 1 : ncpu > ELM_POOL_MAX_THREADS ? ELM_POOL_MAX_THREADS
-                                                                             : (int)ncpu,
+    *a = (run_args_t){.n_predict = 128,
+                      .n_batch = 512,
+                      .kv_name = "f16",
+                      .n_threads = ncpu < 1                      ? 1
+                                   : ncpu > ELM_POOL_MAX_THREADS ? ELM_POOL_MAX_THREADS
+                                                                 : (int)ncpu,
                       .sp = elm_sampler_default_params()};
     elm_sampler_params_t *sp = &a->sp;
     elm_opt_t opts[] = {
@@ -189,7 +193,8 @@ static int parse_args(run_args_t *a, int argc, char **argv)
         ELM_OPT_FLAG("--no-mmap", NULL, &a->no_mmap,
                      "read the model into memory instead of mapping it: slower to load,\n"
                      "steadier decode where a mapped file streams slowly"),
-        ELM_OPT_F32("--temp", NULL, "T", &sp->temp, 0, 1e6, "temperature; 0 is greedy (default 0.8)"),
+        ELM_OPT_F32("--temp", NULL, "T", &sp->temp, 0, 1e6,
+                    "temperature; 0 is greedy (default 0.8)"),
         ELM_OPT_INT("--top-k", NULL, "K", &sp->top_k, 0, INT32_MAX,
                     "keep the K most likely tokens; 0 is off (default 40)"),
         ELM_OPT_F32("--top-p", NULL, "P", &sp->top_p, 0, 1,
@@ -216,8 +221,9 @@ static int parse_args(run_args_t *a, int argc, char **argv)
     a->seed_given = elm_cli_given(&spec, "--seed");
     if (!a->model) return elm_cli_usage_error(CMD, "no model given (-m MODEL)");
     if (!a->tokens_arg == !a->text)
-        return elm_cli_usage_error(CMD, "give the prompt either as text (-p TEXT) or as ids "
-                                        "(--tokens ID,ID,...), %s",
+        return elm_cli_usage_error(CMD,
+                                   "give the prompt either as text (-p TEXT) or as ids "
+                                   "(--tokens ID,ID,...), %s",
                                    a->text ? "not both" : "none was given");
     if ((a->chat || a->system || a->tmpl_name) && !a->text)
         return elm_cli_usage_error(CMD, "--chat, --system and --chat-template need a text prompt "
