@@ -1,10 +1,12 @@
-/* sim/: seed determinism, the workload's demand mix, confidence intervals, the SVG writer, and
- * paper 000's findings on the built-in scenarios as assertions on means over several seeds. */
+/* sim/: seed determinism, the workload's demand mix, confidence intervals, the SVG writer, the
+ * comparison over seeds and its CSV, JSON and chart forms, the workload names and built-in cluster,
+ * and paper 000's findings on the built-in scenarios as assertions on means over several seeds. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,6 +111,268 @@ static void test_ci_and_svg(void **state)
     free(svg);
 }
 
+/* ---- comparisons ---- */
+
+static void count_scenario(void *user, const elm_sim_summary_t *s, uint32_t i)
+{
+    uint32_t *calls = user;
+    assert_int_equal(i, *calls);
+    assert_non_null(s->sc.strategy);
+    (*calls)++;
+}
+
+/* A comparison over two seeds is the mean of the two single-seed runs, metric by metric, with
+ * Student's t for one degree of freedom as the interval, and keeps those runs when asked. */
+static void test_compare_is_mean_of_seeds(void **state)
+{
+    (void)state;
+    elm_cluster_config_t c;
+    elm_diag_t d;
+    assert_int_equal(elm_sim_cluster_builtin(&c, &d), 0);
+    elm_sim_scenario_t sc[4];
+    assert_int_equal(elm_sim_scenarios_paper(sc), 4);
+    const elm_sim_sweep_t sw = {.n_users = 30,
+                                .duration_ms = 20 * 60000,
+                                .step_ms = 60000,
+                                .prompt_tokens = 10,
+                                .seed = 11,
+                                .n_seeds = 2,
+                                .keep_runs = true};
+    elm_sim_compare_t x;
+    uint32_t calls = 0;
+    assert_int_equal(elm_sim_compare(&c, sc, 4, &sw, count_scenario, &calls, &x, &d), 0);
+    assert_int_equal(calls, 4);
+    assert_int_equal(x.n_scenarios, 4);
+    assert_int_equal(x.n_devices, c.n_devices);
+    assert_string_equal(x.dev_name[2], "jetson-orin-nano");
+    assert_string_equal(x.sc[3].label, "bursty+load-aware");
+    for (uint32_t i = 0; i < 4; i++) {
+        elm_sim_result_t r[2];
+        for (uint32_t k = 0; k < 2; k++) {
+            elm_sim_params_t p;
+            elm_sim_params_default(&p, sc[i].workload);
+            p.duration_ms = sw.duration_ms;
+            p.prompt_tokens = sw.prompt_tokens;
+            p.seed = sw.seed + k;
+            assert_int_equal(elm_sim_run(&c, sc[i].strategy, &p, &r[k], &d), 0);
+            assert_int_equal(x.sc[i].runs[k].n_steps, 20);
+            assert_memory_equal(x.sc[i].runs[k].steps, r[k].steps, 20 * sizeof *r[k].steps);
+        }
+        for (int m = 0; m < ELM_SIM_M_COUNT; m++) {
+            double a = elm_sim_metric(&r[0], (elm_sim_metric_t)m);
+            double b = elm_sim_metric(&r[1], (elm_sim_metric_t)m);
+            assert_true(fabs(x.sc[i].mean[m] - (a + b) / 2) <= 1e-12 * (1 + fabs(a + b)));
+            assert_true(fabs(x.sc[i].ci95[m] - 12.706 * fabs(a - b) / 2) <=
+                        1e-9 * (1 + fabs(a - b)));
+        }
+        for (uint32_t k = 0; k < c.n_devices; k++)
+            assert_true(fabs(x.sc[i].dev_util[k] - (r[0].dev_util[k] + r[1].dev_util[k]) / 2) <
+                        1e-12);
+        elm_sim_result_free(&r[0]);
+        elm_sim_result_free(&r[1]);
+    }
+    /* The metrics are the run's totals. */
+    assert_true(x.sc[0].mean[ELM_SIM_M_PROCESSED] ==
+                (double)(x.sc[0].runs[0].total.processed + x.sc[0].runs[1].total.processed) / 2);
+    elm_sim_compare_free(&x);
+    elm_sim_compare_free(&x);
+    elm_sim_compare_free(NULL);
+
+    /* Without keep_runs there are no runs to write; no seeds is an error that zeroes *out. */
+    elm_sim_sweep_t one = sw;
+    one.n_seeds = 1;
+    one.keep_runs = false;
+    assert_int_equal(elm_sim_compare(&c, sc, 1, &one, NULL, NULL, &x, &d), 0);
+    assert_null(x.sc[0].runs);
+    assert_true(x.sc[0].ci95[ELM_SIM_M_PROCESSED] == 0);
+    assert_int_equal(elm_sim_write_csv(stdout, &x), ELM_EINVAL);
+    assert_null(elm_sim_json(&x));
+    elm_sim_compare_free(&x);
+    one.n_seeds = 0;
+    assert_int_equal(elm_sim_compare(&c, sc, 1, &one, NULL, NULL, &x, &d), ELM_EINVAL);
+    assert_int_equal(x.n_scenarios, 0);
+    assert_null(x.sc);
+}
+
+/* A comparison of one scenario, one seed and one step on two devices, built by hand. */
+typedef struct {
+    elm_sim_step_t step;
+    double util[2];
+    elm_sim_result_t run;
+    elm_sim_summary_t sum;
+    elm_sim_compare_t x;
+} tiny_t;
+
+static void tiny_init(tiny_t *t)
+{
+    memset(t, 0, sizeof *t);
+    t->step = (elm_sim_step_t){.requests = 3,
+                               .processed = 2,
+                               .redirected = 1,
+                               .tok_processed = 250,
+                               .tok_redirected = 100,
+                               .cloud_cost = 0.25};
+    t->util[0] = 0.5;
+    t->util[1] = 0.25;
+    t->run = (elm_sim_result_t){.n_steps = 1,
+                                .n_devices = 2,
+                                .steps = &t->step,
+                                .util = t->util,
+                                .total = t->step,
+                                .energy_j = 40,
+                                .dev_util = {0.5, 0.25},
+                                .util_mean = 0.375,
+                                .util_spread = 0.125};
+    t->sum.sc = (elm_sim_scenario_t){ELM_SIM_BURSTY, elm_route_strategy_find("random")};
+    snprintf(t->sum.label, sizeof t->sum.label, "bursty+random");
+    for (int m = 0; m < ELM_SIM_M_COUNT; m++) {
+        t->sum.mean[m] = m + 1;
+        t->sum.ci95[m] = 0.5;
+    }
+    t->sum.dev_util[0] = 0.5;
+    t->sum.dev_util[1] = 0.25;
+    t->sum.runs = &t->run;
+    t->x = (elm_sim_compare_t){.sweep = {.n_users = 4,
+                                         .duration_ms = 60000,
+                                         .step_ms = 60000,
+                                         .seed = 7,
+                                         .n_seeds = 1,
+                                         .keep_runs = true},
+                               .n_scenarios = 1,
+                               .sc = &t->sum,
+                               .n_devices = 2};
+    snprintf(t->x.dev_name[0], sizeof t->x.dev_name[0], "pi");
+    snprintf(t->x.dev_name[1], sizeof t->x.dev_name[1], "orin");
+}
+
+static void test_csv_shape(void **state)
+{
+    (void)state;
+    tiny_t t;
+    tiny_init(&t);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    assert_int_equal(elm_sim_write_csv(f, &t.x), 0);
+    assert_int_equal(fclose(f), 0);
+    assert_string_equal(buf, "workload,strategy,seed,step,requests,processed,redirected,rejected,"
+                             "tok_processed,tok_redirected,tok_rejected,cloud_cost,util_pi,"
+                             "util_orin\n"
+                             "bursty,random,7,0,3,2,1,0,250,100,0,0.250000,0.5000,0.2500\n"
+                             "bursty,random,7,total,3,2,1,0,250,100,0,0.250000,0.5000,0.2500\n");
+    free(buf);
+}
+
+/* The tiny step as cJSON prints it, each line indented by ind. */
+static void step_text(char *out, size_t n, const char *ind)
+{
+    snprintf(out, n,
+             "%s\"requests\":\t3,\n%s\"processed\":\t2,\n%s\"redirected\":\t1,\n"
+             "%s\"rejected\":\t0,\n%s\"tok_processed\":\t250,\n%s\"tok_redirected\":\t100,\n"
+             "%s\"tok_rejected\":\t0,\n%s\"cloud_cost\":\t0.25,\n%s\"util\":\t[0.5, 0.25]",
+             ind, ind, ind, ind, ind, ind, ind, ind, ind);
+}
+
+static void test_json_shape(void **state)
+{
+    (void)state;
+    tiny_t t;
+    tiny_init(&t);
+    char *json = elm_sim_json(&t.x);
+    assert_non_null(json);
+    /* The same object as a run's totals (6 tabs deep) and as an item of its steps (7). */
+    char tot[512], step[512], want[4096];
+    step_text(tot, sizeof tot, "\t\t\t\t\t\t");
+    step_text(step, sizeof step, "\t\t\t\t\t\t\t");
+    int n =
+        snprintf(want, sizeof want,
+                 "{\n\t\"seeds\":\t1,\n\t\"users\":\t4,\n\t\"minutes\":\t1,\n\t\"step_s\":\t60,\n"
+                 "\t\"scenarios\":\t[{\n"
+                 "\t\t\t\"workload\":\t\"bursty\",\n"
+                 "\t\t\t\"strategy\":\t\"random\",\n"
+                 "\t\t\t\"runs\":\t[{\n"
+                 "\t\t\t\t\t\"seed\":\t7,\n"
+                 "\t\t\t\t\t\"totals\":\t{\n%s,\n"
+                 "\t\t\t\t\t\t\"util_mean\":\t0.375,\n"
+                 "\t\t\t\t\t\t\"util_spread\":\t0.125,\n"
+                 "\t\t\t\t\t\t\"energy_j\":\t40\n"
+                 "\t\t\t\t\t},\n"
+                 "\t\t\t\t\t\"steps\":\t[{\n%s\n"
+                 "\t\t\t\t\t\t}]\n"
+                 "\t\t\t\t}],\n"
+                 "\t\t\t\"summary\":\t{\n",
+                 tot, step);
+    /* The summary: every metric in order, with the means 1..8 and intervals 0.5 set above. */
+    static const char *const key[ELM_SIM_M_COUNT] = {"processed",      "redirected", "rejected",
+                                                     "tok_redirected", "cloud_cost", "util_mean",
+                                                     "util_spread",    "energy_j"};
+    for (int m = 0; m < ELM_SIM_M_COUNT; m++)
+        n += snprintf(want + n, sizeof want - (size_t)n,
+                      "\t\t\t\t\"%s\":\t{\n\t\t\t\t\t\"mean\":\t%d,\n\t\t\t\t\t\"ci95\":\t0.5\n"
+                      "\t\t\t\t}%s\n",
+                      key[m], m + 1, m + 1 < ELM_SIM_M_COUNT ? "," : "");
+    snprintf(want + n, sizeof want - (size_t)n, "\t\t\t}\n\t\t}]\n}");
+    assert_string_equal(json, want);
+    free(json);
+}
+
+static void test_charts(void **state)
+{
+    (void)state;
+    tiny_t t;
+    tiny_init(&t);
+    static const char *const file[] = {"outcomes.svg", "redirected_tokens.svg", "cloud_cost.svg",
+                                       "utilization.svg"};
+    static const char *const has[] = {"<title>3</title>", "Tokens redirected to the cloud",
+                                      "<title>5</title>", "spread (std dev)"};
+    for (uint32_t i = 0; i < ELM_SIM_N_CHARTS; i++) {
+        assert_string_equal(elm_sim_chart_file(i), file[i]);
+        char *svg = elm_sim_chart_svg(&t.x, i);
+        assert_non_null(svg);
+        assert_non_null(strstr(svg, "bursty+random"));
+        assert_non_null(strstr(svg, has[i]));
+        if (i == 3) assert_non_null(strstr(svg, ">orin</text>"));
+        free(svg);
+    }
+    assert_null(elm_sim_chart_file(ELM_SIM_N_CHARTS));
+    assert_null(elm_sim_chart_svg(&t.x, ELM_SIM_N_CHARTS));
+}
+
+/* The workload names parse back; the built-in cluster is examples/cluster.json. */
+static void test_names_and_builtin(void **state)
+{
+    (void)state;
+    elm_sim_workload_t w = ELM_SIM_BURSTY;
+    assert_int_equal(elm_sim_workload_parse("steady", &w), 0);
+    assert_int_equal(w, ELM_SIM_STEADY);
+    assert_int_equal(elm_sim_workload_parse("bursty", &w), 0);
+    assert_int_equal(w, ELM_SIM_BURSTY);
+    assert_int_equal(elm_sim_workload_parse("Steady", &w), ELM_EINVAL);
+    assert_int_equal(elm_sim_workload_parse("", &w), ELM_EINVAL);
+    assert_int_equal(w, ELM_SIM_BURSTY);
+    assert_string_equal(elm_sim_metric_name(ELM_SIM_M_TOK_REDIRECTED), "tok_redirected");
+    assert_string_equal(elm_sim_metric_name(ELM_SIM_M_ENERGY), "energy_j");
+    elm_sim_scenario_t all[32];
+    assert_int_equal(elm_sim_scenarios_all(all, 32), 2 * elm_route_strategy_count());
+    assert_int_equal(all[elm_route_strategy_count()].workload, ELM_SIM_BURSTY);
+    assert_int_equal(elm_sim_scenarios_all(all, 3), 3);
+
+    elm_cluster_config_t b, e;
+    elm_diag_t d;
+    assert_int_equal(elm_sim_cluster_builtin(&b, &d), 0);
+    load_cluster(&e);
+    assert_int_equal(b.window_ms, e.window_ms);
+    assert_string_equal(b.strategy, e.strategy);
+    assert_int_equal(b.cloud.enabled, e.cloud.enabled);
+    assert_string_equal(b.cloud.name, e.cloud.name);
+    assert_true(b.cloud.input_per_mtok == e.cloud.input_per_mtok &&
+                b.cloud.output_per_mtok == e.cloud.output_per_mtok);
+    assert_int_equal(b.n_devices, e.n_devices);
+    for (uint32_t i = 0; i < b.n_devices; i++)
+        assert_memory_equal(&b.devices[i], &e.devices[i], sizeof b.devices[i]);
+}
+
 /* Mean of one total over seeds 1..K. */
 static double mean_over_seeds(const elm_cluster_config_t *c, const char *strategy,
                               elm_sim_workload_t w, double (*get)(const elm_sim_result_t *))
@@ -171,9 +435,10 @@ static void test_paper_findings(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_determinism),
-        cmocka_unit_test(test_demand_mix),
-        cmocka_unit_test(test_ci_and_svg),
+        cmocka_unit_test(test_determinism),    cmocka_unit_test(test_demand_mix),
+        cmocka_unit_test(test_ci_and_svg),     cmocka_unit_test(test_compare_is_mean_of_seeds),
+        cmocka_unit_test(test_csv_shape),      cmocka_unit_test(test_json_shape),
+        cmocka_unit_test(test_charts),         cmocka_unit_test(test_names_and_builtin),
         cmocka_unit_test(test_paper_findings),
     };
     return cmocka_run_group_tests_name("sim", tests, NULL, NULL);
