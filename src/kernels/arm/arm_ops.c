@@ -5,8 +5,8 @@
  * Tested against the reference under qemu-user (`make test-arm`); not timed on ARM hardware. */
 #include <math.h>
 
-#include "edgelm/ops.h"
 #include "kernels/cpu.h"
+#include "kernels/ops_internal.h"
 
 #if defined(__aarch64__)
 #include <arm_neon.h>
