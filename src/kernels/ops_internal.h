@@ -12,7 +12,7 @@
  * kernels/cpu.h; 0 for the reference alone). */
 void elm__ops_fill(elm_ops_t *t, unsigned cpu);
 
-/* Install the x86 variants the features cpu allow over t (x86_ops.c; no-op elsewhere). */
+/* Install the x86 variants the features cpu allow over t (avx2_ops.c; no-op elsewhere). */
 void elm__ops_install_x86(elm_ops_t *t, unsigned cpu);
 
 /* Install the NEON variants over t when cpu has NEON (arm/arm_ops.c; aarch64 only). */

@@ -8,7 +8,7 @@
 #include "kernels/cpu.h"
 #include "kernels/ref/ref.h"
 #include "kernels/x86/x86.h"
-#include "kernels/x86/x86_avx512.h"
+#include "kernels/x86/avx512.h"
 
 /* ---- reference table ----
  * The scalar kernels of kernels/ref, indexed by type id. Types without kernels (the IQ2/IQ3/IQ1

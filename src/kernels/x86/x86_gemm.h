@@ -1,5 +1,5 @@
-/* kernels/x86 internals: what the AVX2 and AVX-512 matrix products (x86_gemm.c,
- * x86_gemm_avx512.c) share: the blocking constants, the levels of a weight block as unsigned
+/* kernels/x86 internals: what the AVX2 and AVX-512 matrix products (avx2_gemm.c,
+ * avx512_gemm.c) share: the blocking constants, the levels of a weight block as unsigned
  * bytes, and the per-block activation scales and sums they fold into the integer products.
  *
  * Both tiers compute a tile of weight rows at once with one row per 32-bit lane: the weights of

@@ -1,4 +1,4 @@
-/* AVX2 matrix products: the AVX2 tier's counterpart of x86_gemm_avx512.c (q4_0, q5_0, q8_0 with
+/* AVX2 matrix products: the AVX2 tier's counterpart of avx512_gemm.c (q4_0, q5_0, q8_0 with
  * q8_0 activations; q4_K, q6_K with q8_K activations), with the same packed tiles at 8 rows, one
  * per 32-bit lane of a 256-bit vector.
  *
@@ -123,7 +123,7 @@ ELM__AVX2 static void pack_tile(int type, const uint8_t *w, size_t w_stride, int
     }
 }
 
-/* ---- micro-kernels (see x86_gemm_avx512.c) ---- */
+/* ---- micro-kernels (see avx512_gemm.c) ---- */
 
 /* 4 activation bytes broadcast to every lane. */
 ELM__AVX2 static inline __m256i bcast4(const uint8_t *q)
@@ -256,7 +256,7 @@ micro_k(int type, const tile_t *t, int nb, const uint8_t *a, size_t a_stride, in
     store_rows(acc, r, nr, y, ldy, mask, accumulate);
 }
 
-/* ---- driver (see x86_gemm_avx512.c) ---- */
+/* ---- driver (see avx512_gemm.c) ---- */
 
 ELM__AVX2 static inline __attribute__((always_inline)) void
 gemm(int type, elm_vec_dot_fn dot, int64_t n, int64_t n_out, int64_t n_act, const void *vw,

@@ -1,7 +1,8 @@
-/* kernels/x86 internals: the AVX-512 (+VNNI) decode kernels (x86_avx512.c), installed over the
- * AVX2 tier when the CPU has ELM__CPU_TIER_AVX512, and the AVX2 kernels the first AVX2 files
- * lack (x86_avx2_more.c). Each computes what its kernels/ref counterpart defines: the integer
- * dot product of every block is exact, and only the order of the float sums differs. */
+/* kernels/x86 internals: the AVX-512 (+VNNI) tier's dot products, quantizers and gemv
+ * (avx512_dot.c, avx512_gemv.c), installed over the AVX2 tier when the CPU has
+ * ELM__CPU_TIER_AVX512, and the inline helpers they share. Each computes what its kernels/ref
+ * counterpart defines: the integer dot product of every block is exact, and only the order of the
+ * float sums differs. */
 #ifndef ELM_KERNELS_X86_AVX512_H
 #define ELM_KERNELS_X86_AVX512_H
 
@@ -29,8 +30,8 @@
                       (b)*0x10001, (b)*0x10001, (b)*0x10001, (b)*0x10001, (b)*0x10001, \
                       (b)*0x10001)
 
-/* ---- the q4_K / q5_K super-block steps the dot product (x86_avx512.c) and the gemv
- * (x86_gemv.c) share ---- */
+/* ---- the q4_K / q5_K super-block steps the dot product (avx512_dot.c) and the gemv
+ * (avx512_gemv.c) share ---- */
 
 /* The levels of 64 bytes of nibbles (half c of a super-block's 128): *lo the low nibbles
  * (values 0-31 and 64-95 of the half's 128: sub-blocks 4c and 4c+2), *hi the high ones
@@ -68,7 +69,7 @@ elm__k4_half_dot(__m512i sumi, __m512i lo, __m512i hi, __m512i y_lo, __m512i y_h
                                _mm512_permutexvar_epi16(spread[2 * c + 1], sc16));
 }
 
-/* ---- AVX-512 tier (x86_avx512.c) ----
+/* ---- AVX-512 tier (avx512_dot.c) ----
  * q8_0 operands must hold values in [-127, 127], as every q8_0 quantizer writes them. */
 
 void elm__vec_dot_q4_0_q8_0_avx512(int64_t n, float *s, const void *x, const void *y);
@@ -83,7 +84,7 @@ void elm__vec_dot_bf16_avx512(int64_t n, float *s, const void *x, const void *y)
 void elm__quantize_q8_0_act_avx512(const float *x, void *y, int64_t n);
 void elm__quantize_q8_K_avx512(const float *x, void *y, int64_t n);
 
-/* ---- AVX-512 tier, matrix × vector (x86_gemv.c) ----
+/* ---- AVX-512 tier, matrix × vector (avx512_gemv.c) ----
  * elm__gemv_prepare_k_avx512 lays out q8_K activations for both the q4_K and the q5_K gemv. */
 
 size_t elm__gemv_prepare_q4_0_avx512(int64_t n, const void *a, void *p);
@@ -103,12 +104,6 @@ void elm__gemv_q4_K_q8_K_avx512(int64_t n, int64_t n_out, const void *w, size_t 
                                 const void *p, float *y);
 void elm__gemv_q5_K_q8_K_avx512(int64_t n, int64_t n_out, const void *w, size_t w_stride,
                                 const void *p, float *y);
-
-/* ---- AVX2 tier, more types (x86_avx2_more.c) ---- */
-
-void elm__vec_dot_q4_1_q8_1_avx2(int64_t n, float *s, const void *x, const void *y);
-void elm__vec_dot_q5_K_q8_K_avx2(int64_t n, float *s, const void *x, const void *y);
-void elm__vec_dot_bf16_avx2(int64_t n, float *s, const void *x, const void *y);
 
 #endif
 #endif
