@@ -50,8 +50,8 @@ void elm__vec_dot_f16_avx2(int64_t n, float *s, const void *x, const void *y);
 void elm__vec_dot_bf16_avx2(int64_t n, float *s, const void *x, const void *y);
 void elm__f16_from_float_avx2(const float *x, void *y, int64_t n);
 
-/* ---- matrix products (avx2_gemm.c: AVX2; avx512_gemm.c: AVX-512 VNNI;
- * x86_gemm_f16.c: f16 in both) ----
+/* ---- matrix products (x86_gemm_tier.h, compiled for AVX2 by avx2_gemm.c and for AVX-512 VNNI
+ * by avx512_gemm.c; x86_gemm_f16.c: f16 in both) ----
  * elm_gemm_fn kernels: activations in the weight type's vec_dot_type, any n_out, n_act >= 1 and
  * strides; the q8_0 activations of the AVX2 q8_0 kernel must hold values in [-127, 127]. */
 

@@ -1,6 +1,7 @@
-/* kernels/x86 internals: what the AVX2 and AVX-512 matrix products (avx2_gemm.c,
- * avx512_gemm.c) share: the blocking constants, the levels of a weight block as unsigned
- * bytes, and the per-block activation scales and sums they fold into the integer products.
+/* kernels/x86 internals: what the matrix products of both tiers (x86_gemm_tier.h as avx2_gemm.c
+ * and avx512_gemm.c compile it, and x86_gemm_f16.c) share: the blocking constants, the levels of
+ * a weight block as unsigned bytes, and the per-block activation scales and sums they fold into
+ * the integer products.
  *
  * Both tiers compute a tile of weight rows at once with one row per 32-bit lane: the weights of
  * the tile are unpacked once per call into a small buffer (a "packed tile", on the stack; the
