@@ -9,11 +9,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
-#include "edgelm/ops.h"
 #include "kernels/cpu.h"
+#include "kernels/ops_internal.h"
 #include "testutil.h"
 
 static const int64_t lengths[] = {1, 7, 8, 17, 33, 255, 896, 1023, 4097};
@@ -203,9 +205,58 @@ static void test_ops_edges(void **state)
     }
 }
 
+/* EDGELM_SIMD_MAX caps the ops as it caps the matrix kernels: both tables are filled from
+ * elm__kernel_tier(), which drops the tier above the cap. The tables are filled once per
+ * process, so a child process sets the variable before its first call. */
+static int simd_max_child(void)
+{
+#if defined(__aarch64__)
+    const char *cap = "neon";
+    const unsigned want = elm__cpu_flags() & ~(unsigned)ELM__CPU_DOTPROD;
+#else
+    const char *cap = "avx2";
+    const unsigned want = elm__cpu_flags() & ~(unsigned)ELM__CPU_AVX512_ALL;
+#endif
+    unsetenv("EDGELM_NO_SIMD");
+    setenv("EDGELM_SIMD_MAX", cap, 1);
+    if (elm__kernel_tier() != want) return 1;
+    elm_ops_t capped;
+    elm__ops_fill(&capped, want);
+    const elm_ops_t *ops = elm_ops();
+    if (ops->rmsnorm != capped.rmsnorm || ops->softmax_exp != capped.softmax_exp ||
+        ops->silu_mul != capped.silu_mul || ops->add != capped.add ||
+        ops->scale != capped.scale || ops->rope != capped.rope)
+        return 2;
+    static elm_type_traits_t traits[ELM_TYPE_COUNT];
+    elm__traits_fill(traits, want);
+    for (int t = 0; t < ELM_TYPE_COUNT; t++) {
+        const elm_type_traits_t *tr = elm_traits(t);
+        if (!tr) continue;
+        if (tr->vec_dot != traits[t].vec_dot || tr->from_float != traits[t].from_float ||
+            tr->gemm != traits[t].gemm || tr->gemv != traits[t].gemv)
+            return 3;
+    }
+    return 0;
+}
+
+static void test_simd_max_env(void **state)
+{
+    (void)state;
+    fflush(NULL);
+    const pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) _exit(simd_max_child());
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    /* 1: the tier is not capped; 2: the ops are not the capped tier's; 3: the traits are not */
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_simd_max_env),
         cmocka_unit_test(test_ops_vs_reference),
         cmocka_unit_test(test_ops_edges),
         cmocka_unit_test(test_rope),

@@ -68,7 +68,8 @@ typedef struct {
 /* Fill the traits table from CPU features; idempotent and thread-safe. Called by elm_traits().
  * Setting the environment variable EDGELM_NO_SIMD to anything but "" or "0" before the first
  * call keeps the scalar reference kernels for every type; EDGELM_SIMD_MAX=avx2 keeps the AVX2
- * tier on a CPU that has AVX-512 (to compare tiers). Both are read once, at this first call. */
+ * tier on a CPU that has AVX-512, EDGELM_SIMD_MAX=neon the plain NEON tier on a dotprod CPU (to
+ * compare tiers). Both are read once, at this first call, and cap elm_ops() the same way. */
 void elm_kernels_init(void);
 
 /* The SIMD features detected on the running CPU that the kernels can use, space-separated in a

@@ -50,11 +50,7 @@ struct elm_pool {
 /* Take ranges from the shared counter until the loop is exhausted. Each range is a share of
  * what is left (1 / threads, at least the loop's smallest range; OpenMP's "guided"): large ones
  * first, so a thread streams long runs of items, and small ones at the end, so the threads
- * finish together. With fixed ranges of 1 / (4 · threads) of the loop, a thread waited for up
- * to one range at the end of every loop: 2-thread decode of llama3.2-1b Q4_0 ran 1-10 % faster
- * guided (six interleaved pairs of runs; Q8_0 and Q4_K_M within the noise), and a trivial loop
- * still costs 1.6-1.9 us to dispatch. A share of 1 / (2 · threads) balanced no better and cost
- * 2.0-2.6 us. */
+ * finish together instead of one waiting out a last fixed-size range. */
 static void run_ranges(elm_pool_t *p, int thread)
 {
     int64_t begin = atomic_load(&p->next), take;

@@ -2,6 +2,7 @@
  * CPU and OS support, read once. */
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -113,6 +114,17 @@ unsigned elm__cpu_flags(void)
 {
     pthread_once(&cpu_once, cpu_detect);
     return cpu_flags;
+}
+
+unsigned elm__kernel_tier(void)
+{
+    unsigned cpu = elm__cpu_flags();
+    const char *no_simd = getenv("EDGELM_NO_SIMD");
+    if (no_simd && *no_simd && strcmp(no_simd, "0") != 0) return 0;
+    const char *max = getenv("EDGELM_SIMD_MAX");
+    if (max && strcmp(max, "avx2") == 0) cpu &= ~(unsigned)ELM__CPU_AVX512_ALL;
+    if (max && strcmp(max, "neon") == 0) cpu &= ~(unsigned)ELM__CPU_DOTPROD;
+    return cpu;
 }
 
 const char *elm_cpu_features(void)

@@ -44,4 +44,10 @@ void elm__traits_fill(elm_type_traits_t *t, unsigned cpu);
  * Thread-safe. */
 unsigned elm__cpu_flags(void);
 
+/* The features the dispatch tables (traits and ops) are filled from: the running CPU's, none
+ * when EDGELM_NO_SIMD is set to anything but "" or "0", without the AVX-512 tier when
+ * EDGELM_SIMD_MAX is "avx2" and without the dotprod tier when it is "neon". Reads the
+ * environment at each call; the tables call it once, when they are filled. */
+unsigned elm__kernel_tier(void);
+
 #endif

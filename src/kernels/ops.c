@@ -2,11 +2,9 @@
  * table, filled once from the CPU features like the traits table. */
 #include <math.h>
 #include <pthread.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "edgelm/ops.h"
 #include "kernels/cpu.h"
+#include "kernels/ops_internal.h"
 
 /* ---- reference ---- */
 
@@ -83,10 +81,7 @@ void elm__ops_fill(elm_ops_t *t, unsigned cpu)
 
 static void ops_fill(void)
 {
-    unsigned cpu = elm__cpu_flags();
-    const char *no_simd = getenv("EDGELM_NO_SIMD");
-    if (no_simd && *no_simd && strcmp(no_simd, "0") != 0) cpu = 0;
-    elm__ops_fill(&ops, cpu);
+    elm__ops_fill(&ops, elm__kernel_tier());
 }
 
 const elm_ops_t *elm_ops(void)

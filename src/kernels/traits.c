@@ -2,15 +2,13 @@
  * product of every type the kernels can compute with. The one dispatch point of kernels/. */
 #include <pthread.h>
 #include <stddef.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "edgelm/kernels.h"
 #include "kernels/arm/arm.h"
 #include "kernels/cpu.h"
 #include "kernels/ref/ref.h"
 #include "kernels/x86/x86.h"
-#include "kernels/x86/x86_avx512.h"
+#include "kernels/x86/avx512.h"
 
 /* ---- reference table ----
  * The scalar kernels of kernels/ref, indexed by type id. Types without kernels (the IQ2/IQ3/IQ1
@@ -164,7 +162,7 @@ static void install_arm(elm_type_traits_t *t, unsigned cpu)
 
 /* ---- dispatch table ----
  * Filled once by elm_kernels_init(): a copy of the reference table, over which the variants of
- * the running CPU are installed, unless EDGELM_NO_SIMD asks for the reference alone. */
+ * the tier elm__kernel_tier() allows are installed (the CPU's, capped by the environment). */
 
 static elm_type_traits_t traits[ELM_TYPE_COUNT];
 static pthread_once_t traits_once = PTHREAD_ONCE_INIT;
@@ -183,13 +181,7 @@ void elm__traits_fill(elm_type_traits_t *t, unsigned cpu)
 
 static void traits_fill(void)
 {
-    unsigned cpu = elm__cpu_flags();
-    const char *no_simd = getenv("EDGELM_NO_SIMD");
-    if (no_simd && *no_simd && strcmp(no_simd, "0") != 0) cpu = 0;
-    const char *max = getenv("EDGELM_SIMD_MAX");
-    if (max && strcmp(max, "avx2") == 0) cpu &= ~ELM__CPU_AVX512_ALL;
-    if (max && strcmp(max, "neon") == 0) cpu &= ~ELM__CPU_DOTPROD;
-    elm__traits_fill(traits, cpu);
+    elm__traits_fill(traits, elm__kernel_tier());
 }
 
 void elm_kernels_init(void)

@@ -1,17 +1,17 @@
 /* NEON variants of the forward pass's small ops (edgelm/ops.h), the aarch64 counterpart of
- * x86_ops.c: 4 lanes at a time with a scalar tail, sums of squares and of exponentials in double
+ * avx2_ops.c: 4 lanes at a time with a scalar tail, sums of squares and of exponentials in double
  * as the reference does, and the same exp of our own (range reduction by ln 2, degree-6 Taylor
  * polynomial). Every ARMv8-A CPU has NEON, so these are installed whenever the CPU reports it.
  * Tested against the reference under qemu-user (`make test-arm`); not timed on ARM hardware. */
 #include <math.h>
 
-#include "edgelm/ops.h"
 #include "kernels/cpu.h"
+#include "kernels/ops_internal.h"
 
 #if defined(__aarch64__)
 #include <arm_neon.h>
 
-/* e^x for 4 lanes, clamped to [-87.3, 88.3] as exp8 in x86_ops.c (2^n stays a normal float). */
+/* e^x for 4 lanes, clamped to [-87.3, 88.3] as exp8 in avx2_ops.c (2^n stays a normal float). */
 static inline float32x4_t exp4(float32x4_t x)
 {
     x = vminq_f32(vmaxq_f32(x, vdupq_n_f32(-87.3f)), vdupq_n_f32(88.3f));

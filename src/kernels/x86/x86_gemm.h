@@ -1,6 +1,7 @@
-/* kernels/x86 internals: what the AVX2 and AVX-512 matrix products (x86_gemm.c,
- * x86_gemm_avx512.c) share: the blocking constants, the levels of a weight block as unsigned
- * bytes, and the per-block activation scales and sums they fold into the integer products.
+/* kernels/x86 internals: what the matrix products of both tiers (x86_gemm_tier.h as avx2_gemm.c
+ * and avx512_gemm.c compile it, and x86_gemm_f16.c) share: the blocking constants, the levels of
+ * a weight block as unsigned bytes, and the per-block activation scales and sums they fold into
+ * the integer products.
  *
  * Both tiers compute a tile of weight rows at once with one row per 32-bit lane: the weights of
  * the tile are unpacked once per call into a small buffer (a "packed tile", on the stack; the
@@ -31,7 +32,7 @@
  * 16 rows: it stays in L1 while GEMM_RC activation rows stream past it), that is GEMM_KC_K
  * K-quant super-blocks. Below GEMM_MIN_ACT activation rows (GEMM_MIN_ACT_K for the K-quants,
  * whose scales cost more to unpack), unpacking a tile costs more than it saves: the kernels run
- * the tier's vec_dot for each output instead (bench/kernels.c measured the crossovers). */
+ * the tier's vec_dot for each output instead (the crossovers the kernels benchmark finds). */
 enum {
     GEMM_KC = 32,
     GEMM_KC_K = GEMM_KC * ELM_QK / ELM_QK_K,

@@ -1,4 +1,4 @@
-/* AVX2 kernels of the K-quants: the q4_K and q6_K dot products with q8_K activations, and the
+/* AVX2 kernels of the K-quants: the q4_K, q5_K and q6_K dot products with q8_K activations, and the
  * q8_K activation quantizer (the same bytes as kernels/ref's). Integer sums per sub-block are
  * exact, as in the reference; super-blocks are scaled and summed in eight f32 lanes. */
 #if defined(__x86_64__)
@@ -20,6 +20,17 @@ ELM__AVX2 void elm__vec_dot_q4_K_q8_K_avx2(int64_t n, float *s, const void *vx, 
     __m128 acc_min = _mm_setzero_ps();
     for (int64_t i = 0; i < n / ELM_QK_K; i++)
         k45_superblock(x[i].scales, x[i].qs, NULL, x[i].d, x[i].dmin, &y[i], &acc, &acc_min);
+    *s = hsum_f32x8(acc) - hsum_f32x4(acc_min);
+}
+
+ELM__AVX2 void elm__vec_dot_q5_K_q8_K_avx2(int64_t n, float *s, const void *vx, const void *vy)
+{
+    const elm_block_q5_K *x = vx;
+    const elm_block_q8_K *y = vy;
+    __m256 acc = _mm256_setzero_ps();
+    __m128 acc_min = _mm_setzero_ps();
+    for (int64_t i = 0; i < n / ELM_QK_K; i++)
+        k45_superblock(x[i].scales, x[i].qs, x[i].qh, x[i].d, x[i].dmin, &y[i], &acc, &acc_min);
     *s = hsum_f32x8(acc) - hsum_f32x4(acc_min);
 }
 

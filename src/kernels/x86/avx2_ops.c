@@ -4,8 +4,8 @@
  * over the range the ops use). Compiled with target attributes; installed only on AVX2 CPUs. */
 #include <math.h>
 
-#include "edgelm/ops.h"
 #include "kernels/cpu.h"
+#include "kernels/ops_internal.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>

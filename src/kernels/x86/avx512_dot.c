@@ -12,7 +12,7 @@
 
 #include "edgelm/kernels.h"
 #include "kernels/ref/ref.h"
-#include "kernels/x86/x86_avx512.h"
+#include "kernels/x86/avx512.h"
 #include "kernels/x86/x86_common.h"
 
 #define ELM__INLINE ELM__AVX512 static inline __attribute__((always_inline))

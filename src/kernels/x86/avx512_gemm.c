@@ -1,18 +1,11 @@
-/* AVX-512 VNNI matrix products: y[r][o] = dot(weight row o, activation row r) for a block of
- * rows at a time, for q4_0, q5_0 and q8_0 weights with q8_0 activations and q4_K and q6_K
- * weights with q8_K activations.
+/* AVX-512 VNNI matrix products (x86_gemm_tier.h compiled for the AVX-512 tier): packed tiles of
+ * 16 weight rows, one per 32-bit lane of a 512-bit vector.
  *
- * A tile is 16 weight rows, one per 32-bit lane. Its levels are unpacked once per call into
- * 8 vectors per 32 values, vector g holding levels 4g..4g+3 of every row; vpdpbusd multiplies
- * them, as unsigned bytes, by 4 activation bytes broadcast to all lanes and adds the 4 products
- * into each lane: 8 instructions give 16 rows' integer dot products over 32 values.
- *
- * The weights' offsets are folded in once per activation block, not per product: for the
- * 32-value types each sum starts at -bias * sum(activation block); for the K-quants vpdpwssd
- * multiplies the q8_K block's bsums (sums of 16 values) by each row's mins (q4_K) or by
- * -32 * scale (q6_K). K-quant sub-block scales multiply the integer sums (vpmulld), exactly as the
- * reference does; then each block's sums are scaled in f32 and added into one accumulator per
- * (tile, activation row). Only the order of the f32 sums differs from the reference. */
+ * A tile's levels are unpacked once per call into 8 vectors per 32 values, vector g holding
+ * levels 4g..4g+3 of every row, all as unsigned bytes (q8_0's offset by 128); vpdpbusd multiplies
+ * them by 4 activation bytes broadcast to all lanes and adds the 4 products into each lane: 8
+ * instructions give 16 rows' integer dot products over 32 values. vpdpwssd folds in the
+ * K-quants' bsums, vpmulld their sub-block scales. */
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <stddef.h>
@@ -21,7 +14,7 @@
 #include "edgelm/kernels.h"
 #include "kernels/ref/ref.h"
 #include "kernels/x86/x86.h"
-#include "kernels/x86/x86_avx512.h"
+#include "kernels/x86/avx512.h"
 #include "kernels/x86/x86_common.h"
 #include "kernels/x86/x86_gemm.h"
 
@@ -245,9 +238,7 @@ ELM__AVX512_GEMM static void pack_tile(int type, const uint8_t *w, size_t w_stri
     }
 }
 
-/* ---- micro-kernels ----
- * Rows r..r+nr-1 of the activations against a packed tile of nb blocks from b0: y rows get the
- * sums (added to what they hold when accumulate, for the blocks after the first chunk). */
+/* ---- the tier's integer products ---- */
 
 /* 4 activation bytes broadcast to every lane. */
 ELM__AVX512_GEMM static inline __m512i bcast4(const uint8_t *q)
@@ -256,10 +247,11 @@ ELM__AVX512_GEMM static inline __m512i bcast4(const uint8_t *q)
 }
 
 /* sum0 + levels of groups 0..3 · qa[0..15], and levels of groups 4..7 · qa[16..31]: two chains
- * of 4 dependent vpdpbusd. */
-ELM__AVX512_GEMM static inline void dot32(const __m512i *q, const uint8_t *qa, __m512i sum0,
-                                          __m512i *lo, __m512i *hi)
+ * of 4 dependent vpdpbusd, the same for every type (every level is unsigned here). */
+ELM__AVX512_GEMM static inline void dot32(int type, const __m512i *q, const uint8_t *qa,
+                                          __m512i sum0, __m512i *lo, __m512i *hi)
 {
+    (void)type;
     __m512i s0 = sum0, s1 = _mm512_setzero_si512();
     GEMM_UNROLL
     for (int g = 0; g < 4; g++) {
@@ -270,156 +262,30 @@ ELM__AVX512_GEMM static inline void dot32(const __m512i *q, const uint8_t *qa, _
     *hi = s1;
 }
 
-ELM__AVX512_GEMM static inline void store_rows(const __m512 *acc, int r, int nr, float *y,
-                                               size_t ldy, __mmask16 mask, int accumulate)
-{
-    GEMM_UNROLL
-    for (int i = 0; i < nr; i++) {
-        float *yr = y + (size_t)(r + i) * ldy;
-        __m512 v = acc[i];
-        if (accumulate) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, yr));
-        _mm512_mask_storeu_ps(yr, mask, v);
-    }
-}
+/* ---- the tier's vector operations, for the template ---- */
 
-ELM__AVX512_GEMM static inline __attribute__((always_inline)) void
-micro_q(const tile_t *t, int nb, const uint8_t *a, size_t a_stride, int64_t b0,
-        const gemm_q_acts_t *p, int r, int nr, float *y, size_t ldy, __mmask16 mask, int accumulate)
-{
-    __m512 acc[RN];
-    GEMM_UNROLL
-    for (int i = 0; i < nr; i++)
-        acc[i] = _mm512_setzero_ps();
-    for (int b = 0; b < nb; b++) {
-        GEMM_UNROLL
-        for (int i = 0; i < nr; i++) {
-            const uint8_t *qa =
-                (const uint8_t *)((const elm_block_q8_0 *)(a + (size_t)(r + i) * a_stride) + b0 + b)
-                    ->qs;
-            __m512i lo, hi;
-            dot32(t->q[b], qa, _mm512_set1_epi32(p->corr[r + i][b]), &lo, &hi);
-            const __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(lo, hi)),
-                                           _mm512_set1_ps(p->d[r + i][b]));
-            acc[i] = _mm512_fmadd_ps(f, t->d[b], acc[i]);
-        }
-    }
-    store_rows(acc, r, nr, y, ldy, mask, accumulate);
-}
+#define GEMM_TIER(name) name##_avx512
+#define GEMM_ATTR       ELM__AVX512_GEMM
+#define GEMM_Q8_BIAS    128 /* q8_0's levels packed unsigned, as vpdpbusd takes them */
+#define VI              __m512i
+#define VF              __m512
+#define VMASK           __mmask16
+#define VI_ZERO         _mm512_setzero_si512
+#define VI_SET1         _mm512_set1_epi32
+#define VI_ADD          _mm512_add_epi32
+#define VI_MULLO        _mm512_mullo_epi32
+#define VI_DPWSSD       _mm512_dpwssd_epi32
+#define VF_ZERO         _mm512_setzero_ps
+#define VF_SET1         _mm512_set1_ps
+#define VF_CVT          _mm512_cvtepi32_ps
+#define VF_ADD          _mm512_add_ps
+#define VF_MUL          _mm512_mul_ps
+#define VF_FMADD        _mm512_fmadd_ps
+#define VF_FMSUB        _mm512_fmsub_ps
+#define VF_MASKLOAD(p, m)     _mm512_maskz_loadu_ps((m), (p))
+#define VF_MASKSTORE(p, m, v) _mm512_mask_storeu_ps((p), (m), (v))
+#define VMASK_ROWS(m)         ((__mmask16)((1u << (m)) - 1))
 
-ELM__AVX512_GEMM static inline __attribute__((always_inline)) void
-micro_k(int type, const tile_t *t, int nb, const uint8_t *a, size_t a_stride, int64_t b0, int r,
-        int nr, float *y, size_t ldy, __mmask16 mask, int accumulate)
-{
-    __m512 acc[RN];
-    GEMM_UNROLL
-    for (int i = 0; i < nr; i++)
-        acc[i] = _mm512_setzero_ps();
-    for (int b = 0; b < nb; b++) {
-        const elm_block_q8_K *blk[RN];
-        __m512i isum[RN], corr[RN];
-        GEMM_UNROLL
-        for (int i = 0; i < nr; i++) {
-            blk[i] = (const elm_block_q8_K *)(a + (size_t)(r + i) * a_stride) + b0 + b;
-            const uint8_t *bs = (const uint8_t *)blk[i]->bsums;
-            corr[i] = _mm512_setzero_si512();
-            GEMM_UNROLL
-            for (int k = 0; k < 8; k++)
-                corr[i] = _mm512_dpwssd_epi32(corr[i], t->pair[b][k], bcast4(bs + 4 * k));
-            isum[i] = _mm512_setzero_si512();
-        }
-        GEMM_UNROLL
-        for (int j = 0; j < 8; j++) {
-            const __m512i *q = t->q[8 * b + j];
-            GEMM_UNROLL
-            for (int i = 0; i < nr; i++) {
-                __m512i lo, hi;
-                dot32(q, (const uint8_t *)blk[i]->qs + 32 * j, _mm512_setzero_si512(), &lo, &hi);
-                if (type == ELM_TYPE_Q4_K) {
-                    isum[i] = _mm512_add_epi32(
-                        isum[i], _mm512_mullo_epi32(_mm512_add_epi32(lo, hi), t->sc[b][j]));
-                } else {
-                    isum[i] = _mm512_add_epi32(isum[i], _mm512_mullo_epi32(lo, t->sc[b][2 * j]));
-                    isum[i] =
-                        _mm512_add_epi32(isum[i], _mm512_mullo_epi32(hi, t->sc[b][2 * j + 1]));
-                }
-            }
-        }
-        GEMM_UNROLL
-        for (int i = 0; i < nr; i++) {
-            const __m512 dy = _mm512_set1_ps(elm__q8k_d(blk[i]));
-            __m512 f;
-            if (type == ELM_TYPE_Q4_K) /* d * sum - dmin * mins */
-                f = _mm512_fmsub_ps(_mm512_cvtepi32_ps(isum[i]), t->d[b],
-                                    _mm512_mul_ps(_mm512_cvtepi32_ps(corr[i]), t->dmin[b]));
-            else
-                f = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(isum[i], corr[i])), t->d[b]);
-            acc[i] = _mm512_fmadd_ps(f, dy, acc[i]);
-        }
-    }
-    store_rows(acc, r, nr, y, ldy, mask, accumulate);
-}
-
-/* ---- driver ---- */
-
-/* The whole product for one weight type: activation rows in chunks of GEMM_RC, blocks in chunks
- * of one packed tile, weight rows in tiles of TR, activation rows RN at a time. */
-ELM__AVX512_GEMM static inline __attribute__((always_inline)) void
-gemm(int type, elm_vec_dot_fn dot, int64_t n, int64_t n_out, int64_t n_act, const void *vw,
-     size_t w_stride, const void *va, size_t a_stride, float *y, size_t ldy)
-{
-    const uint8_t *w = vw, *a = va;
-    const int k = gemm_is_k(type);
-    const int64_t nb_all = n / (k ? ELM_QK_K : ELM_QK);
-    const int kc_max = k ? GEMM_KC_K : GEMM_KC;
-    tile_t tile;
-    gemm_q_acts_t acts;
-    if (n_act < (k ? GEMM_MIN_ACT_K : GEMM_MIN_ACT) || nb_all == 0) {
-        gemm_by_vec_dot(dot, n, n_out, n_act, w, w_stride, a, a_stride, y, ldy);
-        return;
-    }
-    for (int64_t r0 = 0; r0 < n_act; r0 += GEMM_RC) {
-        const int rc = (int)ELM__MIN(GEMM_RC, n_act - r0);
-        const uint8_t *ar = a + (size_t)r0 * a_stride;
-        for (int64_t k0 = 0; k0 < nb_all; k0 += kc_max) {
-            const int kc = (int)ELM__MIN(kc_max, nb_all - k0);
-            if (!k) gemm_q_prep_acts(ar, a_stride, rc, k0, kc, gemm_q_bias(type), &acts);
-            for (int64_t o0 = 0; o0 < n_out; o0 += TR) {
-                const int m = (int)ELM__MIN(TR, n_out - o0);
-                const __mmask16 mask = (__mmask16)((1u << m) - 1);
-                pack_tile(type, w + (size_t)o0 * w_stride, w_stride, m, k0, kc, &tile);
-                float *yt = y + (size_t)r0 * ldy + o0;
-                int r = 0;
-                if (k) {
-                    for (; r + RN <= rc; r += RN)
-                        micro_k(type, &tile, kc, ar, a_stride, k0, r, RN, yt, ldy, mask, k0 > 0);
-                    for (; r < rc; r++)
-                        micro_k(type, &tile, kc, ar, a_stride, k0, r, 1, yt, ldy, mask, k0 > 0);
-                } else {
-                    for (; r + RN <= rc; r += RN)
-                        micro_q(&tile, kc, ar, a_stride, k0, &acts, r, RN, yt, ldy, mask, k0 > 0);
-                    for (; r < rc; r++)
-                        micro_q(&tile, kc, ar, a_stride, k0, &acts, r, 1, yt, ldy, mask, k0 > 0);
-                }
-            }
-        }
-    }
-}
-
-/* ---- entry points ---- */
-
-#define GEMM_ENTRY(W, A, TYPE)                                                                    \
-    ELM__AVX512_GEMM void elm__gemm_##W##_##A##_avx512(                                           \
-        int64_t n, int64_t n_out, int64_t n_act, const void *w, size_t w_stride, const void *a,   \
-        size_t a_stride, float *y, size_t ldy)                                                    \
-    {                                                                                             \
-        gemm(TYPE, elm__vec_dot_##W##_##A##_avx512, n, n_out, n_act, w, w_stride, a, a_stride, y, \
-             ldy);                                                                                \
-    }
-
-GEMM_ENTRY(q4_0, q8_0, ELM_TYPE_Q4_0)
-GEMM_ENTRY(q5_0, q8_0, ELM_TYPE_Q5_0)
-GEMM_ENTRY(q8_0, q8_0, ELM_TYPE_Q8_0)
-GEMM_ENTRY(q4_K, q8_K, ELM_TYPE_Q4_K)
-GEMM_ENTRY(q6_K, q8_K, ELM_TYPE_Q6_K)
+#include "kernels/x86/x86_gemm_tier.h"
 
 #endif

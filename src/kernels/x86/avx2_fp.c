@@ -1,7 +1,8 @@
-/* AVX2 kernels of the float rows: the f32 and f16 dot products (F16C conversion, FMA into four
- * f32 accumulators of 8 lanes; the reference sums in double, so results differ in the last bits)
- * and the f16 row converter (vcvtps2ph rounds to nearest even, the same bits as
- * elm_fp32_to_fp16, NaNs included). Rows may sit at any address. */
+/* AVX2 kernels of the float rows: the f32, f16 and bf16 dot products (F16C conversion, or a bf16
+ * shifted into the top half of an f32, which is exact; FMA into four f32 accumulators of 8
+ * lanes; the reference sums in double, so results differ in the last bits) and the f16 row
+ * converter (vcvtps2ph rounds to nearest even, the same bits as elm_fp32_to_fp16, NaNs
+ * included). Rows may sit at any address. */
 #if defined(__x86_64__)
 #include <immintrin.h>
 #include <string.h>
@@ -40,6 +41,24 @@ ELM__AVX2 void elm__vec_dot_f16_avx2(int64_t n, float *s, const void *vx, const 
 {
     const uint16_t *x = vx, *y = vy;
     ELM__AVX2_DOT_FLOAT_ROWS(n, s, x, y, load_f16x8, f16_at);
+}
+
+/* 8 bf16 from any even address, as floats. */
+ELM__AVX2 static inline __m256 load_bf16x8(const uint16_t *h)
+{
+    const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)h));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
+
+ELM__AVX2 static inline float bf16_at(const uint16_t *h)
+{
+    return elm_bf16_to_fp32(*h);
+}
+
+ELM__AVX2 void elm__vec_dot_bf16_avx2(int64_t n, float *s, const void *vx, const void *vy)
+{
+    const uint16_t *x = vx, *y = vy;
+    ELM__AVX2_DOT_FLOAT_ROWS(n, s, x, y, load_bf16x8, bf16_at);
 }
 
 ELM__AVX2 void elm__f16_from_float_avx2(const float *x, void *vy, int64_t n)

@@ -14,7 +14,7 @@
 #include "edgelm/kernels.h"
 #include "kernels/ref/ref.h"
 #include "kernels/x86/x86.h"
-#include "kernels/x86/x86_avx512.h"
+#include "kernels/x86/avx512.h"
 #include "kernels/x86/x86_common.h"
 #include "kernels/x86/x86_gemm.h"
 

@@ -1,5 +1,5 @@
 /* AVX2 kernels of the 32-value block types: the q4_0 / q5_0 / q8_0 dot products with q8_0
- * activations, and the q8_0 activation quantizer (the same bytes as kernels/ref's). Each block's
+ * activations, q4_1 with q8_1, and the q8_0 activation quantizer (the same bytes as kernels/ref's). Each block's
  * integer dot product is exact, as in the reference; the blocks' scaled sums are kept in eight
  * f32 lanes and added at the end, so results differ from the reference in the last bits. */
 #if defined(__x86_64__)
@@ -62,6 +62,27 @@ ELM__AVX2 void elm__vec_dot_q8_0_q8_0_avx2(int64_t n, float *s, const void *vx, 
         acc = scale_add(acc, x[i].d, y[i].d, mul_sum_i8_quads(qx, qy));
     }
     *s = hsum_f32x8(acc);
+}
+
+/* ---- q4_1 with q8_1 activations ---- */
+
+ELM__AVX2 void elm__vec_dot_q4_1_q8_1_avx2(int64_t n, float *s, const void *vx, const void *vy)
+{
+    const elm_block_q4_1 *x = vx;
+    const elm_block_q8_1 *y = vy;
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc = _mm256_setzero_ps();
+    float acc_min = 0;
+    for (int64_t i = 0; i < n / ELM_QK; i++) {
+        /* Nibble * int8 pairs fit maddubs' int16 (2 * 15 * 128). */
+        const __m256i qy = _mm256_loadu_si256((const __m256i *)y[i].qs);
+        const __m256i sum = _mm256_madd_epi16(_mm256_maddubs_epi16(nibbles_32(x[i].qs), qy), ones);
+        const __m256 d = _mm256_set1_ps(fp16_to_f32(x[i].d) * fp16_to_f32(y[i].d));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(sum), acc);
+        /* The min term uses the activation block's stored s = fp16(d * sum(q)). */
+        acc_min += fp16_to_f32(x[i].m) * fp16_to_f32(y[i].s);
+    }
+    *s = hsum_f32x8(acc) + acc_min;
 }
 
 /* ---- activation quantizer ---- */

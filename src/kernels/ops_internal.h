@@ -1,0 +1,31 @@
+/* kernels/ internals of the ops (edgelm/ops.h): how ops.c fills the dispatch table and the
+ * per-ISA files install their variants. Shared by the files of kernels/ and its tests only. */
+#ifndef ELM_KERNELS_OPS_INTERNAL_H
+#define ELM_KERNELS_OPS_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "edgelm/ops.h"
+
+/* Fill t as the dispatch table would be on a CPU with the features cpu (ELM__CPU_* bits of
+ * kernels/cpu.h; 0 for the reference alone). */
+void elm__ops_fill(elm_ops_t *t, unsigned cpu);
+
+/* Install the x86 variants the features cpu allow over t (avx2_ops.c; no-op elsewhere). */
+void elm__ops_install_x86(elm_ops_t *t, unsigned cpu);
+
+/* Install the NEON variants over t when cpu has NEON (arm/arm_ops.c; aarch64 only). */
+void elm__ops_install_arm(elm_ops_t *t, unsigned cpu);
+
+/* RoPE of pair i (of n_rot / 2 = half) of the head at v, cosine c and sine s: the reference's
+ * arithmetic, which every tier's scalar tail shares. */
+static inline void elm__rope_pair(float *v, int64_t i, int64_t half, float c, float s, bool neox)
+{
+    float *p0 = neox ? &v[i] : &v[2 * i], *p1 = neox ? &v[i + half] : &v[2 * i + 1];
+    const float x0 = *p0, x1 = *p1;
+    *p0 = x0 * c - x1 * s;
+    *p1 = x0 * s + x1 * c;
+}
+
+#endif

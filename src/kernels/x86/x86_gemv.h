@@ -1,0 +1,59 @@
+/* kernels/x86 internals: what the AVX2 and AVX-512 matrix × vector products (avx2_gemv.c,
+ * avx512_gemv.c) share: the layout of the prepared activation row and the loop over weight rows.
+ *
+ * A dot product of a q4_0 row with a q8_0 row spends half its instructions on the activation's
+ * side (unpacking its blocks, scales, the offset of the weights' levels), work that is the same
+ * for every weight row. Here that side is laid out once per matrix product (elm_gemv_prepare_fn,
+ * shared by every thread), and each weight row is then walked front to back, one after the
+ * other, as the memory prefetchers like best. The q4_0 / q5_0 layout:
+ *   for each group of four blocks, one 512-bit line with values 0-15 of each block in its
+ *   128-bit lane and one with values 16-31 (the order of a block's low and high nibbles),
+ *   -bias · (sums of four adjacent values of each line) in int32 lanes: the weights' offset (8
+ *   for q4_0, 16 for q5_0) as the starting value of the integer accumulator, and each block's
+ *   scale dy four times. */
+#ifndef ELM_KERNELS_X86_GEMV_H
+#define ELM_KERNELS_X86_GEMV_H
+
+#if defined(__x86_64__)
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/ref/ref.h"
+
+enum {
+    GROUP_BLOCKS = 4,                     /* blocks of 32 values in a 512-bit group */
+    GROUP_VALUES = GROUP_BLOCKS * ELM_QK, /* 128 */
+};
+
+/* Lays out n_groups groups of an activation row a at p. */
+typedef void (*lay_out_fn)(int64_t n_groups, const void *a, void *p);
+
+/* An elm_gemv_prepare_fn for layouts of group_bytes per group of group_values values: rows of
+ * whole groups only (the others go to the dot products). */
+static inline size_t prepare_groups(int64_t n, int64_t group_values, size_t group_bytes,
+                                    const void *a, void *p, lay_out_fn lay_out)
+{
+    if (n <= 0 || n % group_values != 0) return 0;
+    if (p) lay_out(n / group_values, a, p);
+    return (size_t)(n / group_values) * group_bytes;
+}
+
+/* The loop of every gemv (inlined into each, so row inlines too): y[o] = row(n_groups, weight
+ * row o, prepared activation p). */
+#define GEMV(group_values, row)                            \
+    do {                                                   \
+        const int64_t n_groups = n / (group_values);       \
+        const uint8_t *x = w;                              \
+        for (int64_t o = 0; o < n_out; o++, x += w_stride) \
+            y[o] = row(n_groups, x, p);                    \
+    } while (0)
+
+/* The activation's side of one group of four blocks. */
+typedef struct {
+    int8_t lo[64], hi[64]; /* values 0-15 / 16-31 of block b in bytes 16b..16b+15 */
+    int32_t offset[16];    /* -bias · (sum of the 4 values of lo and of hi that meet lane k) */
+    float dy[16];          /* block b's scale in lanes 4b..4b+3 */
+} act_group_t;
+
+#endif
+#endif
