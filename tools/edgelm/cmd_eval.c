@@ -235,7 +235,6 @@ static int cmd_ppl(int argc, char **argv)
     char *text = NULL;
     if ((rc = elm_eval_read_file(file, &text, &len, &d))) goto fail;
     if ((rc = store_open(&o, &store, db_path, sizeof db_path, &d))) goto fail;
-    if (len > 0 && text[len - 1] == '\n') len--; /* llama's -f drops one trailing newline */
     if ((rc = elm_model_load(o.model, NULL, NULL, &m, &d))) goto fail;
     elm_ppl_params_t pp = elm_ppl_default_params();
     pp.n_ctx = (uint32_t)o.n_ctx;
