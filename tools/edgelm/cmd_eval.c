@@ -174,7 +174,7 @@ static int gsm8k_parse(gsm8k_args_t *a, int argc, char **argv)
                     "write one JSON record per question, then a summary line"),
         ELM_OPT_STR("--chat-template", NULL, "NAME", &a->tmpl_name,
                     "use this template family instead of the model's"),
-        ELM_OPT_INT("--ctx", NULL, "N", &a->c.n_ctx, 1, 1 << 24,
+        ELM_OPT_INT("--ctx", "-c", "N", &a->c.n_ctx, 1, 1 << 24,
                     "context size (default: the trained context, at most 4096)"),
         STORE_OPTS(&a->c),
         ELM_OPT_END,
