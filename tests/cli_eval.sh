@@ -35,6 +35,25 @@ for bad in "-c 0" "-c 3" "-c x" "-b 0" "-t 0" "--kv-type q8" "--bogus 1"; do
   run "$ELM" eval ppl -m "$TMP/x.gguf" -f "$TMP/x.txt" $bad
   expect_rc 2 "ppl usage error for '$bad'"
 done
+run "$ELM" eval gsm8k -m "$TMP/x.gguf"
+expect_rc 1 "gsm8k without --data and no data at the default path"
+expect_err "$TMP/xdg/edgelm/gsm8k/test.jsonl: no GSM8K questions there" "names the default path"
+expect_err "give --data FILE, or copy GSM8K's test.jsonl" "says the fix"
+run env -u XDG_DATA_HOME HOME="$TMP/home" "$ELM" eval gsm8k -m "$TMP/x.gguf"
+expect_rc 1 "gsm8k default data under HOME"
+expect_err "$TMP/home/.local/share/edgelm/gsm8k/test.jsonl: no GSM8K questions there" "falls back to ~/.local/share"
+
+run "$ELM" eval ppl -m "$TMP/x.gguf" -f "$TMP/x.txt" -c 3
+expect_err "eval ppl: -c 3: must lie in \[4, " "-c names the value and the range"
+run "$ELM" eval ppl -m "$TMP/x.gguf" -f "$TMP/x.txt" --kv-type=q8
+expect_err "--kv-type 'q8': must be f16 or f32" "--kv-type names the value and the choices"
+run "$ELM" eval gsm8k -m "$TMP/x.gguf" -n none
+expect_err "-n 'none': must be a question count >= 1 or 'all'" "-n names the value and the choices"
+run "$ELM" eval gsm8k --help
+expect_rc 0 "eval gsm8k --help"
+expect_out "^  --data FILE .*questions" "gsm8k help lists --data from the table"
+expect_out "XDG_DATA_HOME/edgelm/gsm8k/test.jsonl" "and names the default data path"
+
 for bad in "-n 0" "-n x" "--shots -1" "--seed -1" "--max-tokens 0" "--strata 0" "--bogus 1"; do
   # shellcheck disable=SC2086
   run "$ELM" eval gsm8k -m "$TMP/x.gguf" $bad

@@ -104,6 +104,7 @@ void elm_gsm8k_free(elm_gsm8k_set_t *s)
         free(s->items[i].answer);
     }
     free(s->items);
+    free(s->name);
     free(s);
 }
 
@@ -169,7 +170,10 @@ int elm_gsm8k_parse(const char *buf, size_t len, const char *name, elm_gsm8k_set
     int rc = 0;
     elm_gsm8k_set_t *s = calloc(1, sizeof *s);
     size_t cap = 0;
-    if (!s) return elm_diag(diag, ELM_ENOMEM, "%s: out of memory", name);
+    if (!s || !(s->name = strdup(name))) {
+        free(s);
+        return elm_diag(diag, ELM_ENOMEM, "%s: out of memory", name);
+    }
     uint32_t line = 0;
     for (size_t pos = 0; pos < len;) {
         const char *nl = memchr(buf + pos, '\n', len - pos);

@@ -1,6 +1,7 @@
 /* Perplexity by llama-perplexity's method (llama.cpp examples/perplexity/perplexity.cpp,
  * perplexity()): non-overlapping chunks of n_ctx tokens, BOS first, each from an empty cache, the
- * second half of every chunk scored so that each scored token has at least n_ctx/2 of context. */
+ * second half of every chunk scored so that each scored token has at least n_ctx/2 of context;
+ * and the JSON records of a run and its chunks. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
@@ -10,8 +11,11 @@
 
 elm_ppl_params_t elm_ppl_default_params(void)
 {
-    return (elm_ppl_params_t){
-        .n_ctx = 512, .n_batch = 512, .n_threads = 1, .kv_type = ELM_TYPE_F16};
+    return (elm_ppl_params_t){.n_ctx = 512,
+                              .n_batch = 512,
+                              .n_threads = 1,
+                              .kv_type = ELM_TYPE_F16,
+                              .drop_trailing_newline = true};
 }
 
 /* -log softmax(logits)[target], computed as llama-perplexity does: f32 exp of the shifted
@@ -126,6 +130,7 @@ int elm_ppl_text(const elm_model_t *m, const char *text, size_t len, const elm_p
     elm_tokenizer_t *tok = NULL;
     int32_t *ids = NULL;
     size_t n = 0;
+    if (p->drop_trailing_newline && len > 0 && text[len - 1] == '\n') len--;
     int rc = elm_tokenizer_from_gguf(elm_model_gguf(m), &tok, diag);
     if (rc) return rc;
     if ((rc = elm_tokenize(tok, text, len, ELM_TOK_ADD_SPECIAL, &ids, &n, diag))) goto done;
@@ -136,4 +141,40 @@ done:
     free(ids);
     elm_tokenizer_free(tok);
     return rc;
+}
+
+cJSON *elm_ppl_chunk_record(const elm_ppl_chunk_t *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    bool ok = cJSON_AddNumberToObject(o, "chunk", c->chunk + 1) &&
+              cJSON_AddNumberToObject(o, "ppl", c->ppl) &&
+              cJSON_AddNumberToObject(o, "cumulative_ppl", c->cum_ppl) &&
+              cJSON_AddNumberToObject(o, "cumulative_err", c->cum_err);
+    if (ok) return o;
+    cJSON_Delete(o);
+    return NULL;
+}
+
+cJSON *elm_ppl_record(const char *model, const char *file, const elm_ppl_params_t *p,
+                      const elm_ppl_result_t *r, double seconds)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    bool ok = cJSON_AddStringToObject(o, "model", model) &&
+              cJSON_AddStringToObject(o, "file", file) &&
+              cJSON_AddNumberToObject(o, "n_ctx", p->n_ctx) &&
+              cJSON_AddNumberToObject(o, "n_batch", p->n_batch) &&
+              cJSON_AddNumberToObject(o, "threads", p->n_threads) &&
+              cJSON_AddStringToObject(o, "kv_type", p->kv_type == ELM_TYPE_F32 ? "f32" : "f16") &&
+              cJSON_AddNumberToObject(o, "n_tokens", r->n_tokens) &&
+              cJSON_AddNumberToObject(o, "n_chunks", r->n_chunks) &&
+              cJSON_AddNumberToObject(o, "n_scored", (double)r->n_scored) &&
+              cJSON_AddNumberToObject(o, "mean_nll", r->mean_nll) &&
+              cJSON_AddNumberToObject(o, "ppl", r->ppl) &&
+              cJSON_AddNumberToObject(o, "ppl_err", r->ppl_err) &&
+              cJSON_AddNumberToObject(o, "seconds", seconds);
+    if (ok) return o;
+    cJSON_Delete(o);
+    return NULL;
 }

@@ -1,7 +1,7 @@
 /* `edgelm eval`: model quality on this device. `eval ppl` prints perplexity over a text the way
  * llama-perplexity does; `eval gsm8k` answers GSM8K questions greedily and scores pass@1, with one
  * JSON record per question. Final results (and GSM8K's records) are appended to the results
- * store. */
+ * store. The work is src/eval's; this file parses, calls and prints. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,148 +20,216 @@
 #include "edgelm/store.h"
 #include "edgelm/tokenizer.h"
 
-static const char usage_text[] =
+static const char ppl_head[] =
     "usage: edgelm eval ppl -m MODEL -f TEXT [-c N] [-b N] [-t N] [--kv-type f16|f32] [--json]\n"
     "                       [--db FILE | --no-db]\n"
-    "       edgelm eval gsm8k -m MODEL [-n N|all] [--shots K] [--seed S] [--data FILE]\n"
-    "                         [--max-tokens N] [--json FILE] [--db FILE | --no-db] [options]\n"
     "\n"
-    "ppl: perplexity by llama-perplexity's method. The file (one trailing newline dropped) is\n"
+    "Perplexity by llama-perplexity's method. The file (one trailing newline dropped) is\n"
     "tokenized once with BOS, cut into chunks of -c tokens (the tail is unused), the first\n"
     "token of each chunk replaced by BOS, and the second half of each chunk scored. Prints the\n"
-    "running estimate after each chunk ([1]x,[2]y,...) and the final PPL +/- its error.\n"
-    "  -m, --model FILE       GGUF model\n"
-    "  -f, --file FILE        text file (at least 2 x N tokens)\n"
-    "  -c, --ctx N            chunk length in tokens (default 512)\n"
-    "  -b, --batch N          most tokens per forward pass (default 512)\n"
-    "  -t, --threads N        threads (default: the number of CPUs)\n"
-    "  --kv-type f16|f32      KV cache type (default f16, as llama-perplexity)\n"
-    "  --json                 print one JSON object instead of the text report\n"
+    "running estimate after each chunk ([1]x,[2]y,...) and the final PPL +/- its error.\n";
+
+static const char ppl_tail[] =
+    "example:\n"
+    "  edgelm eval ppl -m stories260K.gguf -f tinystories_sample.txt -c 128 --kv-type f32\n";
+
+static const char gsm8k_head[] =
+    "usage: edgelm eval gsm8k -m MODEL [-n N|all] [--shots K] [--seed S] [--data FILE]\n"
+    "                         [--max-tokens N] [--json FILE] [--db FILE | --no-db] [options]\n"
     "\n"
-    "gsm8k: pass@1 with greedy decoding in the model's chat template; the answer is the number\n"
-    "after \"####\", else after \"The answer is\", else the last number, compared exactly.\n"
-    "  -m, --model FILE       GGUF model\n"
-    "  -n N|all               a length-stratified sample of N questions, or all (default 100)\n"
-    "  --strata K             length strata for the sample (default 4: quartiles)\n"
-    "  --seed S               seed of the sample (default 0)\n"
-    "  --shots K              worked examples before the question, the first K of --train\n"
-    "                         (default 0)\n"
-    "  --data FILE            questions, JSON lines with \"question\" and \"answer\"\n"
-    "                         (default $EDGELM_TEST_DATA/gsm8k/test.jsonl, else\n"
-    "                         ../shared/data/gsm8k/test.jsonl)\n"
-    "  --train FILE           worked examples (default: train.jsonl beside --data)\n"
-    "  --max-tokens N         most tokens generated per answer (default 256)\n"
-    "  --json FILE            write one JSON record per question, then a summary line\n"
-    "  --chat-template NAME   use this template family instead of the model's\n"
-    "  --ctx N                context size (default: the trained context, at most 4096)\n"
-    "  -t, --threads N        threads (default: the number of CPUs)\n"
-    "  --kv-type f16|f32      KV cache type (default f16)\n"
-    "\n"
-    "both:\n"
-    "  --db FILE              results store the final result is appended to (gsm8k: with every\n"
-    "                         question's record); default $XDG_DATA_HOME/edgelm/results.db, else\n"
-    "                         ~/.local/share/edgelm/results.db; schema in docs/store.md\n"
-    "  --no-db                do not append to the results store\n"
-    "\n"
-    "examples:\n"
-    "  edgelm eval ppl -m stories260K.gguf -f tinystories_sample.txt -c 128 --kv-type f32\n"
+    "GSM8K pass@1 with greedy decoding in the model's chat template; the answer is the number\n"
+    "after \"####\", else after \"The answer is\", else the last number, compared exactly.\n";
+
+static const char gsm8k_tail[] =
+    "example:\n"
     "  edgelm eval gsm8k -m qwen2.5-0.5b-instruct-q4_k_m.gguf -n 100 --json gsm8k.jsonl\n";
 
-static const char CMD[] = "eval";
+#define DB_HELP                                                                                 \
+    "results store the final result is appended to (gsm8k: with\n"                            \
+    "every question's record); default $XDG_DATA_HOME/edgelm/results.db,\n"                     \
+    "else ~/.local/share/edgelm/results.db; schema in docs/store.md"
 
-static int64_t default_threads(void)
-{
-    int64_t n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 1) n = 1;
-    return n > ELM_POOL_MAX_THREADS ? ELM_POOL_MAX_THREADS : n;
-}
+/* The options both subcommands take, c pointing at a common_args_t: the model's first, the
+ * store's last. */
+#define MODEL_OPTS(c)                                                                           \
+    ELM_OPT_STR("--model", "-m", "FILE", &(c)->model, "GGUF model"),                            \
+        ELM_OPT_INT("--threads", "-t", "N", &(c)->n_threads, 1, ELM_POOL_MAX_THREADS,           \
+                    "threads (default: the number of CPUs)"),                                   \
+        ELM_OPT_FN("--kv-type", NULL, "f16|f32", parse_kv_type, &(c)->kv_type,                  \
+                   "KV cache type (default f16)")
+#define STORE_OPTS(c)                                                                           \
+    ELM_OPT_STR("--db", NULL, "FILE", &(c)->db, DB_HELP),                                       \
+        ELM_OPT_FLAG("--no-db", NULL, &(c)->no_db, "do not append to the results store")
 
-/* The options both subcommands share; returns 1 when a was one of them (*i advanced), 0 when
- * not, or the usage-error status (2) for a bad value. */
+/* ---- arguments ---- */
+
 typedef struct {
-    const char *model;
-    int64_t n_threads, n_ctx;
+    const char *model, *db;
+    int n_threads, n_ctx;
     elm_type_t kv_type;
-    const char *db;
     bool no_db;
-} common_opts_t;
+} common_args_t;
 
-static int common_opt(common_opts_t *o, const char *a, const char *v)
+static int parse_kv_type(const char *v, void *dst, char *err, size_t err_len)
 {
-    if (!strcmp(a, "-m") || !strcmp(a, "--model")) {
-        o->model = v;
-    } else if (!strcmp(a, "--db")) {
-        o->db = v;
-    } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
-        if (!elm_cli_parse_i64(v, 1, ELM_POOL_MAX_THREADS, &o->n_threads))
-            return elm_cli_usage_error(CMD, "-t must be a thread count in 1..%d, not '%s'",
-                                       ELM_POOL_MAX_THREADS, v);
-    } else if (!strcmp(a, "-c") || !strcmp(a, "--ctx")) {
-        if (!elm_cli_parse_i64(v, 1, 1 << 24, &o->n_ctx))
-            return elm_cli_usage_error(CMD, "%s must be a context size >= 1, not '%s'", a, v);
-    } else if (!strcmp(a, "--kv-type")) {
-        if (!strcmp(v, "f16"))
-            o->kv_type = ELM_TYPE_F16;
-        else if (!strcmp(v, "f32"))
-            o->kv_type = ELM_TYPE_F32;
-        else
-            return elm_cli_usage_error(CMD, "--kv-type must be f16 or f32, not '%s'", v);
-    } else {
+    if (!strcmp(v, "f16") || !strcmp(v, "f32")) {
+        *(elm_type_t *)dst = strcmp(v, "f32") ? ELM_TYPE_F16 : ELM_TYPE_F32;
         return 0;
     }
-    return 1;
+    snprintf(err, err_len, "must be f16 or f32");
+    return -1;
 }
 
-/* Check what both subcommands take after parsing; returns -1 to go on, or the exit status. */
-static int common_check(const common_opts_t *o)
+/* -n: a question count, or "all" (0). */
+static int parse_count(const char *v, void *dst, char *err, size_t err_len)
 {
-    if (!o->model) return elm_cli_usage_error(CMD, "no model given (-m MODEL)");
-    if (o->no_db && o->db)
-        return elm_cli_usage_error(CMD, "--db and --no-db go against each other");
-    return -1;
+    int64_t n = 0;
+    if (strcmp(v, "all") && elm_parse_i64(v, 1, INT32_MAX, &n)) {
+        snprintf(err, err_len, "must be a question count >= 1 or 'all'");
+        return -1;
+    }
+    *(size_t *)dst = (size_t)n;
+    return 0;
+}
+
+static common_args_t common_defaults(int n_ctx)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = ncpu < 1 ? 1 : ncpu > ELM_POOL_MAX_THREADS ? ELM_POOL_MAX_THREADS : (int)ncpu;
+    return (common_args_t){.n_threads = threads, .n_ctx = n_ctx, .kv_type = ELM_TYPE_F16};
+}
+
+/* What both subcommands check after parsing; ELM_CLI_GO or the usage error's status. */
+static int common_check(const char *cmd, const common_args_t *c)
+{
+    if (!c->model) return elm_cli_usage_error(cmd, "no model given (-m MODEL)");
+    if (c->no_db && c->db) return elm_cli_usage_error(cmd, "--db and --no-db go against each other");
+    return ELM_CLI_GO;
+}
+
+typedef struct {
+    common_args_t c;
+    const char *file;
+    int n_batch;
+    bool json;
+} ppl_args_t;
+
+typedef struct {
+    common_args_t c;
+    const char *data, *train, *json, *tmpl_name;
+    int64_t seed;
+    int n_strata, shots, max_tokens;
+    elm_gsm8k_params_t p;
+} gsm8k_args_t;
+
+/* Returns ELM_CLI_GO, or the exit status of --help or a usage error. */
+static int ppl_parse(ppl_args_t *a, int argc, char **argv)
+{
+    *a = (ppl_args_t){.c = common_defaults(512), .n_batch = 512};
+    elm_opt_t opts[] = {
+        MODEL_OPTS(&a->c),
+        ELM_OPT_STR("--file", "-f", "FILE", &a->file, "text file (at least 2 x N tokens)"),
+        ELM_OPT_INT("--ctx", "-c", "N", &a->c.n_ctx, 4, 1 << 24,
+                    "chunk length in tokens, at least 4: the second half\n"
+                    "is scored (default 512)"),
+        ELM_OPT_INT("--batch", "-b", "N", &a->n_batch, 1, 1 << 20,
+                    "most tokens per forward pass (default 512)"),
+        ELM_OPT_FLAG("--json", NULL, &a->json, "print one JSON object instead of the text report"),
+        STORE_OPTS(&a->c),
+        ELM_OPT_END,
+    };
+    elm_cli_spec_t spec = {.cmd = "eval ppl", .head = ppl_head, .opts = opts, .tail = ppl_tail};
+    int rc = elm_cli_parse(&spec, argc, argv, NULL);
+    if (rc != ELM_CLI_GO) return rc;
+    if ((rc = common_check(spec.cmd, &a->c)) != ELM_CLI_GO) return rc;
+    if (!a->file) return elm_cli_usage_error(spec.cmd, "no text given (-f FILE)");
+    return ELM_CLI_GO;
+}
+
+/* Returns ELM_CLI_GO, or the exit status of --help or a usage error. */
+static int gsm8k_parse(gsm8k_args_t *a, int argc, char **argv)
+{
+    *a = (gsm8k_args_t){.c = common_defaults(0), .p = elm_gsm8k_default_params()};
+    a->n_strata = (int)a->p.n_strata;
+    a->shots = (int)a->p.shots;
+    a->max_tokens = (int)a->p.max_tokens;
+    elm_opt_t opts[] = {
+        MODEL_OPTS(&a->c),
+        ELM_OPT_FN("-n", NULL, "N|all", parse_count, &a->p.n,
+                   "a length-stratified sample of N questions, or all\n(default 100)"),
+        ELM_OPT_INT("--strata", NULL, "K", &a->n_strata, 1, 1000,
+                    "length strata for the sample (default 4: quartiles)"),
+        ELM_OPT_I64("--seed", NULL, "S", &a->seed, 0, INT64_MAX, "seed of the sample (default 0)"),
+        ELM_OPT_INT("--shots", NULL, "K", &a->shots, 0, 64,
+                    "worked examples before the question, the first K of\n--train (default 0)"),
+        ELM_OPT_STR("--data", NULL, "FILE", &a->data,
+                    "questions, JSON lines with \"question\" and \"answer\"\n"
+                    "(default $XDG_DATA_HOME/edgelm/gsm8k/test.jsonl, else\n"
+                    "~/.local/share/edgelm/gsm8k/test.jsonl)"),
+        ELM_OPT_STR("--train", NULL, "FILE", &a->train,
+                    "worked examples (default: train.jsonl beside --data)"),
+        ELM_OPT_INT("--max-tokens", NULL, "N", &a->max_tokens, 1, INT32_MAX,
+                    "most tokens generated per answer (default 256)"),
+        ELM_OPT_STR("--json", NULL, "FILE", &a->json,
+                    "write one JSON record per question, then a summary line"),
+        ELM_OPT_STR("--chat-template", NULL, "NAME", &a->tmpl_name,
+                    "use this template family instead of the model's"),
+        ELM_OPT_INT("--ctx", "-c", "N", &a->c.n_ctx, 1, 1 << 24,
+                    "context size (default: the trained context, at most 4096)"),
+        STORE_OPTS(&a->c),
+        ELM_OPT_END,
+    };
+    elm_cli_spec_t spec = {.cmd = "eval gsm8k", .head = gsm8k_head, .opts = opts,
+                           .tail = gsm8k_tail};
+    int rc = elm_cli_parse(&spec, argc, argv, NULL);
+    if (rc != ELM_CLI_GO) return rc;
+    if ((rc = common_check(spec.cmd, &a->c)) != ELM_CLI_GO) return rc;
+    a->p.n_strata = (size_t)a->n_strata;
+    a->p.shots = (size_t)a->shots;
+    a->p.max_tokens = (uint32_t)a->max_tokens;
+    a->p.seed = (uint64_t)a->seed;
+    return ELM_CLI_GO;
 }
 
 /* ---- results store ---- */
 
-/* Open the store o names (--db, else the default path) into *st and its path into path; *st
+/* Open the store c names (--db, else the default path) into *st and its path into path; *st
  * stays NULL with --no-db. Opened before the run, so a bad path fails before the work. */
-static int store_open(const common_opts_t *o, elm_store_t **st, char *path, size_t cap,
+static int store_open(const common_args_t *c, elm_store_t **st, char *path, size_t cap,
                       elm_diag_t *d)
 {
     int rc;
     *st = NULL;
-    if (o->no_db) return 0;
-    if (o->db)
-        snprintf(path, cap, "%s", o->db);
+    if (c->no_db) return 0;
+    if (c->db)
+        snprintf(path, cap, "%s", c->db);
     else if ((rc = elm_store_default_path(getenv("XDG_DATA_HOME"), getenv("HOME"), path, cap, d)))
         return rc;
     return elm_store_open(path, st, d);
 }
 
-/* Append e (its model's size and quant filled in here from m) and its items to st, when open;
- * config (consumed, may be NULL) becomes the row's config JSON. */
+/* Append e (its model's size and quant filled in here from m) with config (a record; may be
+ * NULL) and items to st, when open. */
 static int store_result(elm_store_t *st, const char *path, elm_eval_rec_t *e, const elm_model_t *m,
-                        cJSON *config, const elm_eval_item_t *items, size_t n_items, elm_diag_t *d)
+                        const cJSON *config, const elm_eval_item_t *items, size_t n_items,
+                        elm_diag_t *d)
 {
     char quant[16];
     char *cfg = NULL;
     struct stat sb;
     int rc = 0;
-    if (!st) goto done;
+    if (!st) return 0;
     elm_bench_quant_name(m, quant, sizeof quant);
     e->quant = quant;
     e->model_bytes = stat(e->model, &sb) == 0 ? (uint64_t)sb.st_size : 0;
-    if (config && !(cfg = cJSON_PrintUnformatted(config))) {
-        rc = elm_diag(d, ELM_ENOMEM, "out of memory");
-        goto done;
-    }
+    if (config && !(cfg = cJSON_PrintUnformatted(config)))
+        return elm_diag(d, ELM_ENOMEM, "out of memory");
     e->config = cfg;
-    if ((rc = elm_store_add_eval(st, e, items, n_items, NULL, d))) goto done;
+    if ((rc = elm_store_add_eval(st, e, items, n_items, NULL, d))) goto fail;
     fprintf(stderr, "edgelm eval %s: result%s appended to %s\n", elm_eval_kind_name(e->kind),
             n_items ? " and question records" : "", path);
-done:
+fail:
     cJSON_free(cfg);
-    cJSON_Delete(config);
     return rc;
 }
 
@@ -170,151 +238,100 @@ done:
 static bool print_chunk(void *user, const elm_ppl_chunk_t *c)
 {
     cJSON *chunks = user;
-    if (chunks) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "chunk", c->chunk + 1);
-        cJSON_AddNumberToObject(o, "ppl", c->ppl);
-        cJSON_AddNumberToObject(o, "cumulative_ppl", c->cum_ppl);
-        cJSON_AddNumberToObject(o, "cumulative_err", c->cum_err);
-        cJSON_AddItemToArray(chunks, o);
+    if (!chunks) {
+        printf("[%" PRIu32 "]%.4f,", c->chunk + 1, c->cum_ppl);
+        fflush(stdout);
         return true;
     }
-    printf("[%" PRIu32 "]%.4f,", c->chunk + 1, c->cum_ppl);
-    fflush(stdout);
-    return true;
+    cJSON *o = elm_ppl_chunk_record(c);
+    if (o && cJSON_AddItemToArray(chunks, o)) return true;
+    cJSON_Delete(o);
+    return false;
+}
+
+/* The result on stdout: the record with its chunks (taken) as JSON, or the text report. */
+static int print_ppl(const ppl_args_t *a, cJSON *rec, cJSON *chunks, const elm_ppl_result_t *res,
+                     double secs, elm_diag_t *d)
+{
+    if (!a->json) {
+        printf("\nFinal estimate: PPL = %.4f +/- %.5f\n", res->ppl, res->ppl_err);
+        fprintf(stderr,
+                "edgelm eval ppl: %" PRIu32 " tokens, %" PRIu32 " chunks, %" PRIu64
+                " scored, %.2f s\n",
+                res->n_tokens, res->n_chunks, res->n_scored, secs);
+        return 0;
+    }
+    if (!cJSON_AddItemToObject(rec, "chunks", chunks)) {
+        cJSON_Delete(chunks);
+        return elm_diag(d, ELM_ENOMEM, "out of memory");
+    }
+    char *s = cJSON_Print(rec);
+    cJSON_DeleteItemFromObjectCaseSensitive(rec, "chunks"); /* the store keeps the record only */
+    if (!s) return elm_diag(d, ELM_ENOMEM, "out of memory");
+    printf("%s\n", s);
+    cJSON_free(s);
+    return 0;
 }
 
 static int cmd_ppl(int argc, char **argv)
 {
-    common_opts_t o = {.n_threads = default_threads(), .n_ctx = 512, .kv_type = ELM_TYPE_F16};
-    const char *file = NULL;
-    int64_t n_batch = 512;
-    bool json = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(usage_text, stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--json")) {
-            json = true;
-            continue;
-        }
-        if (!strcmp(a, "--no-db")) {
-            o.no_db = true;
-            continue;
-        }
-        if (a[0] != '-') return elm_cli_usage_error(CMD, "unexpected argument '%s'", a);
-        if (i + 1 >= argc) return elm_cli_usage_error(CMD, "option '%s' needs a value", a);
-        const char *v = argv[++i];
-        int r = common_opt(&o, a, v);
-        if (r == 2) return r;
-        if (r) continue;
-        if (!strcmp(a, "-f") || !strcmp(a, "--file")) {
-            file = v;
-        } else if (!strcmp(a, "-b") || !strcmp(a, "--batch")) {
-            if (!elm_cli_parse_i64(v, 1, 1 << 20, &n_batch))
-                return elm_cli_usage_error(CMD, "-b must be a batch size >= 1, not '%s'", v);
-        } else {
-            return elm_cli_usage_error(CMD, "unknown option '%s'", a);
-        }
-    }
-    int st0 = common_check(&o);
-    if (st0 >= 0) return st0;
-    if (!file) return elm_cli_usage_error(CMD, "no text given (-f FILE)");
-    if (o.n_ctx < 4)
-        return elm_cli_usage_error(CMD, "-c must be at least 4 (the second half is scored)");
-
-    int status = 1, rc;
+    ppl_args_t a;
+    int status = ppl_parse(&a, argc, argv);
+    if (status != ELM_CLI_GO) return status;
+    int rc;
     elm_diag_t d;
     elm_model_t *m = NULL;
     elm_store_t *store = NULL;
     char db_path[1024];
-    cJSON *root = NULL, *chunks = NULL;
+    cJSON *rec = NULL, *chunks = NULL;
     size_t len = 0;
     char *text = NULL;
-    if ((rc = elm_eval_read_file(file, &text, &len, &d))) goto fail;
-    if ((rc = store_open(&o, &store, db_path, sizeof db_path, &d))) goto fail;
-    if (len > 0 && text[len - 1] == '\n') len--; /* llama's -f drops one trailing newline */
-    if ((rc = elm_model_load(o.model, NULL, NULL, &m, &d))) goto fail;
     elm_ppl_params_t pp = elm_ppl_default_params();
-    pp.n_ctx = (uint32_t)o.n_ctx;
-    pp.n_batch = (uint32_t)n_batch;
-    pp.n_threads = (int)o.n_threads;
-    pp.kv_type = o.kv_type;
-    if (json && (!(root = cJSON_CreateObject()) || !(chunks = cJSON_CreateArray()))) {
+    pp.n_ctx = (uint32_t)a.c.n_ctx;
+    pp.n_batch = (uint32_t)a.n_batch;
+    pp.n_threads = a.c.n_threads;
+    pp.kv_type = a.c.kv_type;
+
+    if ((rc = elm_eval_read_file(a.file, &text, &len, &d))) goto fail;
+    if ((rc = store_open(&a.c, &store, db_path, sizeof db_path, &d))) goto fail;
+    if ((rc = elm_model_load(a.c.model, NULL, NULL, &m, &d))) goto fail;
+    if (a.json && !(chunks = cJSON_CreateArray())) {
         rc = elm_diag(&d, ELM_ENOMEM, "out of memory");
         goto fail;
     }
-    if (!json)
+    if (!a.json)
         fprintf(stderr,
-                "edgelm eval ppl: %s on %s, n_ctx=%" PRId64 ", batch %" PRId64 ", %" PRId64
-                " threads, %s KV cache\n",
-                o.model, file, o.n_ctx, n_batch, o.n_threads,
-                o.kv_type == ELM_TYPE_F32 ? "f32" : "f16");
+                "edgelm eval ppl: %s on %s, n_ctx=%d, batch %d, %d threads, %s KV cache\n",
+                a.c.model, a.file, a.c.n_ctx, a.n_batch, a.c.n_threads,
+                a.c.kv_type == ELM_TYPE_F32 ? "f32" : "f16");
     elm_ppl_result_t res;
     uint64_t t0 = elm_time_ns();
     rc = elm_ppl_text(m, text, len, &pp, print_chunk, chunks, &res, &d);
     double secs = (double)(elm_time_ns() - t0) / 1e9;
     if (rc) {
-        if (!json) printf("\n");
+        if (!a.json) printf("\n");
         goto fail;
     }
-    if (json) {
-        cJSON_AddStringToObject(root, "model", o.model);
-        cJSON_AddStringToObject(root, "file", file);
-        cJSON_AddNumberToObject(root, "n_ctx", (double)o.n_ctx);
-        cJSON_AddStringToObject(root, "kv_type", o.kv_type == ELM_TYPE_F32 ? "f32" : "f16");
-        cJSON_AddNumberToObject(root, "n_tokens", res.n_tokens);
-        cJSON_AddNumberToObject(root, "n_chunks", res.n_chunks);
-        cJSON_AddNumberToObject(root, "n_scored", (double)res.n_scored);
-        cJSON_AddNumberToObject(root, "mean_nll", res.mean_nll);
-        cJSON_AddNumberToObject(root, "ppl", res.ppl);
-        cJSON_AddNumberToObject(root, "ppl_err", res.ppl_err);
-        cJSON_AddNumberToObject(root, "seconds", secs);
-        cJSON_AddItemToObject(root, "chunks", chunks);
-        chunks = NULL;
-        char *s = cJSON_Print(root);
-        if (!s) {
-            rc = elm_diag(&d, ELM_ENOMEM, "out of memory");
-            goto fail;
-        }
-        printf("%s\n", s);
-        cJSON_free(s);
-    } else {
-        printf("\nFinal estimate: PPL = %.4f +/- %.5f\n", res.ppl, res.ppl_err);
-        fprintf(stderr,
-                "edgelm eval ppl: %" PRIu32 " tokens, %" PRIu32 " chunks, %" PRIu64
-                " scored, %.2f s\n",
-                res.n_tokens, res.n_chunks, res.n_scored, secs);
+    if (!(rec = elm_ppl_record(a.c.model, a.file, &pp, &res, secs))) {
+        rc = elm_diag(&d, ELM_ENOMEM, "out of memory");
+        goto fail;
     }
-    if (store) {
-        elm_eval_rec_t e = {.kind = ELM_EVAL_PPL,
-                            .model = o.model,
-                            .n = (uint32_t)o.n_ctx,
-                            .value = res.ppl,
-                            .err = res.ppl_err};
-        cJSON *cfg = cJSON_CreateObject();
-        if (cfg) {
-            cJSON_AddStringToObject(cfg, "file", file);
-            cJSON_AddNumberToObject(cfg, "n_batch", (double)n_batch);
-            cJSON_AddNumberToObject(cfg, "threads", (double)o.n_threads);
-            cJSON_AddStringToObject(cfg, "kv_type", o.kv_type == ELM_TYPE_F32 ? "f32" : "f16");
-            cJSON_AddNumberToObject(cfg, "n_tokens", res.n_tokens);
-            cJSON_AddNumberToObject(cfg, "n_chunks", res.n_chunks);
-            cJSON_AddNumberToObject(cfg, "n_scored", (double)res.n_scored);
-            cJSON_AddNumberToObject(cfg, "mean_nll", res.mean_nll);
-            cJSON_AddNumberToObject(cfg, "seconds", secs);
-        }
-        if ((rc = store_result(store, db_path, &e, m, cfg, NULL, 0, &d))) goto fail;
-    }
+    rc = print_ppl(&a, rec, chunks, &res, secs, &d);
+    chunks = NULL; /* print_ppl took them */
+    if (rc) goto fail;
+    elm_eval_rec_t e = {.kind = ELM_EVAL_PPL,
+                        .model = a.c.model,
+                        .n = pp.n_ctx,
+                        .value = res.ppl,
+                        .err = res.ppl_err};
+    if ((rc = store_result(store, db_path, &e, m, rec, NULL, 0, &d))) goto fail;
     status = 0;
     goto done;
 fail:
     status = elm_cli_fail(&d, rc);
 done:
     cJSON_Delete(chunks);
-    cJSON_Delete(root);
+    cJSON_Delete(rec);
     elm_store_close(store);
     elm_model_free(m);
     free(text);
@@ -323,228 +340,152 @@ done:
 
 /* ---- gsm8k ---- */
 
-/* The file called name in the folder of data (malloc'd; caller frees). */
-static char *beside(const char *data, const char *name)
-{
-    const char *slash = strrchr(data, '/');
-    size_t dir = slash ? (size_t)(slash - data) + 1 : 0;
-    char *p = malloc(dir + strlen(name) + 1);
-    if (!p) return NULL;
-    memcpy(p, data, dir);
-    strcpy(p + dir, name);
-    return p;
-}
-
-/* j as one line of text (malloc'd, caller frees with cJSON_free), j freed; NULL when out of
- * memory. */
-static char *line_text(cJSON *j)
-{
-    char *s = j ? cJSON_PrintUnformatted(j) : NULL;
-    cJSON_Delete(j);
-    return s;
-}
-
-/* Write j as one line of f and free it; false on a failed write. */
-static bool write_line(FILE *f, cJSON *j)
-{
-    char *s = line_text(j);
-    if (!s) return false;
-    bool ok = fprintf(f, "%s\n", s) >= 0;
-    cJSON_free(s);
-    return ok;
-}
-
+/* Where each question's record goes: the --json file and the store's items (their texts owned
+ * here). */
 typedef struct {
-    const char *model, *data, *train, *json, *tmpl_name;
-    size_t n, n_strata, shots;
-    uint64_t seed;
-    int64_t max_tokens;
-} gsm8k_opts_t;
+    FILE *jf;
+    const char *json_path;
+    elm_eval_item_t *items; /* (n) when the store is open, else NULL */
+    size_t n_items;
+} sink_t;
 
-static int gsm8k_run(const gsm8k_opts_t *g, const common_opts_t *o)
+static int print_item(void *user, const elm_gsm8k_step_t *st, elm_diag_t *d)
 {
-    int status = 1, rc;
+    sink_t *k = user;
+    const elm_gsm8k_answer_t *ans = st->answer;
+    char got[64] = "none";
+    if (ans->has_answer) snprintf(got, sizeof got, "%.15g", ans->extracted);
+    printf("[%zu/%zu] id %zu: expected %.15g, extracted %s, %s | %" PRIu32 " tokens, %.0f ms\n",
+           st->i + 1, st->n, st->id, st->item->expected, got, ans->correct ? "correct" : "wrong",
+           ans->n_tokens, ans->time_ms);
+    fflush(stdout);
+    if (!k->jf && !k->items) return 0;
+    cJSON *r = elm_gsm8k_item_record(st);
+    char *line = r ? cJSON_PrintUnformatted(r) : NULL;
+    cJSON_Delete(r);
+    if (!line) return elm_diag(d, ELM_ENOMEM, "out of memory");
+    bool written = !k->jf || fprintf(k->jf, "%s\n", line) >= 0;
+    if (k->items)
+        k->items[k->n_items++] = (elm_eval_item_t){.item = (int64_t)st->id, .json = line};
+    else
+        cJSON_free(line);
+    return written ? 0 : elm_diag(d, ELM_EIO, "%s: write failed", k->json_path);
+}
+
+static void print_sample(const elm_gsm8k_summary_t *sum, uint64_t seed)
+{
+    if (sum->n < sum->n_total) {
+        printf("sample: %zu of %zu questions, %zu length strata (", sum->n, sum->n_total,
+               sum->n_strata);
+        for (size_t k = 0; k < sum->n_strata; k++)
+            printf("%s%zu", k ? "/" : "", sum->per_stratum[k]);
+        printf("), seed %" PRIu64 "\n", seed);
+    } else {
+        printf("all %zu questions\n", sum->n);
+    }
+    printf("ids:");
+    for (size_t i = 0; i < sum->n; i++)
+        printf("%s%zu", i ? "," : " ", sum->ids[i]);
+    printf("\n");
+    fflush(stdout);
+}
+
+/* The questions (--data, else the user's default) and, with --shots, the worked examples. */
+static int gsm8k_load(const gsm8k_args_t *a, elm_gsm8k_set_t **set, elm_gsm8k_set_t **shots,
+                      elm_diag_t *d)
+{
+    char def[4096];
+    const char *data = a->data;
+    int rc = 0;
+    if (!data && (rc = elm_gsm8k_default_path(getenv("XDG_DATA_HOME"), getenv("HOME"), def,
+                                              sizeof def, d)))
+        return rc;
+    if ((rc = elm_gsm8k_load(data ? data : def, set, d))) return rc;
+    return a->p.shots ? elm_gsm8k_load_shots(*set, a->train, shots, d) : 0;
+}
+
+/* The summary on stdout, in the --json file (closed here) and in the store. */
+static int gsm8k_finish(const gsm8k_args_t *a, const elm_gsm8k_set_t *set, elm_chat_tmpl_t tmpl,
+                        const elm_gsm8k_summary_t *sum, sink_t *k, elm_store_t *store,
+                        const char *db_path, const elm_model_t *m, elm_diag_t *d)
+{
+    printf("accuracy: %zu/%zu = %.1f%% (95%% CI %.1f-%.1f%%, Wilson) | %" PRIu64
+           " tokens, %.1f s\n",
+           sum->correct, sum->n, 100 * sum->accuracy, 100 * sum->ci95_low, 100 * sum->ci95_high,
+           sum->tokens, sum->time_ms / 1e3);
+    if (!k->jf && !store) return 0;
+    cJSON *r = elm_gsm8k_summary_record(a->c.model, set, &a->p, tmpl, sum);
+    char *line = r ? cJSON_PrintUnformatted(r) : NULL;
+    int rc = line ? 0 : elm_diag(d, ELM_ENOMEM, "out of memory");
+    if (k->jf) {
+        bool ok = line && fprintf(k->jf, "%s\n", line) >= 0;
+        if (fclose(k->jf) != 0) ok = false;
+        k->jf = NULL;
+        if (!rc && !ok) rc = elm_diag(d, ELM_EIO, "%s: write failed", k->json_path);
+    }
+    elm_eval_rec_t e = {.kind = ELM_EVAL_GSM8K,
+                        .model = a->c.model,
+                        .n = (uint32_t)sum->n,
+                        .value = sum->accuracy,
+                        .err = (sum->ci95_high - sum->ci95_low) / 2};
+    if (!rc) rc = store_result(store, db_path, &e, m, r, k->items, k->n_items, d);
+    cJSON_free(line);
+    cJSON_Delete(r);
+    return rc;
+}
+
+static int cmd_gsm8k(int argc, char **argv)
+{
+    gsm8k_args_t a;
+    int status = gsm8k_parse(&a, argc, argv);
+    if (status != ELM_CLI_GO) return status;
+    int rc;
     elm_diag_t d;
     elm_model_t *m = NULL;
     elm_session_t *s = NULL;
     elm_tokenizer_t *tok = NULL;
     elm_gsm8k_set_t *set = NULL, *shots = NULL;
-    size_t *ids = NULL, *per = NULL;
-    char *train = NULL, *prompt = NULL;
-    FILE *jf = NULL;
-    elm_gsm8k_answer_t ans = {0};
+    elm_gsm8k_summary_t sum = {0};
     elm_store_t *store = NULL;
     char db_path[1024];
-    elm_eval_item_t *items = NULL; /* their json texts are owned here */
-    size_t n_items = 0;
+    sink_t sink = {.json_path = a.json};
+    elm_chat_tmpl_t tmpl;
 
-    if ((rc = elm_gsm8k_load(g->data, &set, &d))) goto fail;
-    if ((rc = store_open(o, &store, db_path, sizeof db_path, &d))) goto fail;
-    if (g->shots > 0) {
-        if (!g->train && !(train = beside(g->data, "train.jsonl"))) {
-            rc = elm_diag(&d, ELM_ENOMEM, "out of memory");
-            goto fail;
-        }
-        if ((rc = elm_gsm8k_load(g->train ? g->train : train, &shots, &d))) goto fail;
-    }
-    size_t n = g->n && g->n < set->n ? g->n : set->n;
-    ids = malloc(n * sizeof *ids);
-    per = calloc(g->n_strata, sizeof *per);
-    if (store) items = calloc(n, sizeof *items);
-    if (!ids || !per || (store && !items)) {
+    if ((rc = gsm8k_load(&a, &set, &shots, &d))) goto fail;
+    if ((rc = store_open(&a.c, &store, db_path, sizeof db_path, &d))) goto fail;
+    if ((rc = elm_gsm8k_plan(set, &a.p, &sum, &d))) goto fail;
+    if (store && !(sink.items = calloc(sum.n, sizeof *sink.items))) {
         rc = elm_diag(&d, ELM_ENOMEM, "out of memory");
         goto fail;
     }
-    if ((rc = elm_gsm8k_sample(set, n, g->seed, g->n_strata, ids, per, &d))) goto fail;
-
-    if ((rc = elm_model_load(g->model, NULL, NULL, &m, &d))) goto fail;
+    if ((rc = elm_model_load(a.c.model, NULL, NULL, &m, &d))) goto fail;
     if ((rc = elm_tokenizer_from_gguf(elm_model_gguf(m), &tok, &d))) goto fail;
-    elm_chat_tmpl_t tmpl;
-    if ((rc = elm_chat_pick(tok, g->tmpl_name, &tmpl, &d))) goto fail;
+    if ((rc = elm_chat_pick(tok, a.tmpl_name, &tmpl, &d))) goto fail;
     elm_session_params_t sp = elm_session_default_params();
-    sp.n_ctx = (uint32_t)o->n_ctx;
-    sp.n_threads = (int)o->n_threads;
-    sp.kv_type = o->kv_type;
+    sp.n_ctx = (uint32_t)a.c.n_ctx;
+    sp.n_threads = a.c.n_threads;
+    sp.kv_type = a.c.kv_type;
     if ((rc = elm_session_create(m, &sp, &s, &d))) goto fail;
-    if (g->json && !(jf = fopen(g->json, "w"))) {
+    if (a.json && !(sink.jf = fopen(a.json, "w"))) {
         int err = errno;
-        rc = elm_diag(&d, elm_from_errno(err), "%s: cannot write (%s)", g->json, strerror(err));
+        rc = elm_diag(&d, elm_from_errno(err), "%s: cannot write (%s)", a.json, strerror(err));
         goto fail;
     }
-
-    if (n < set->n) {
-        printf("sample: %zu of %zu questions, %zu length strata (", n, set->n, g->n_strata);
-        for (size_t k = 0; k < g->n_strata; k++)
-            printf("%s%zu", k ? "/" : "", per[k]);
-        printf("), seed %" PRIu64 "\n", g->seed);
-    } else {
-        printf("all %zu questions\n", n);
-    }
-    printf("ids:");
-    for (size_t i = 0; i < n; i++)
-        printf("%s%zu", i ? "," : " ", ids[i]);
-    printf("\n");
-    fflush(stdout);
-
-    size_t n_correct = 0;
-    double total_ms = 0;
-    uint64_t total_tokens = 0;
-    for (size_t i = 0; i < n; i++) {
-        const elm_gsm8k_item_t *it = &set->items[ids[i]];
-        free(prompt);
-        prompt = NULL;
-        if ((rc = elm_gsm8k_prompt(shots, g->shots, it->question, tmpl, &prompt, &d))) goto fail;
-        elm_gsm8k_answer_clear(&ans);
-        rc = elm_gsm8k_answer(s, tok, prompt, (uint32_t)g->max_tokens, it->expected, &ans, &d);
-        if (rc) {
-            char why[sizeof d.msg];
-            snprintf(why, sizeof why, "%s", d.msg);
-            rc = elm_diag(&d, rc, "%s: question %zu (line %" PRIu32 "): %s", g->data, ids[i],
-                          it->line, why);
-            goto fail;
-        }
-        n_correct += ans.correct;
-        total_ms += ans.time_ms;
-        total_tokens += ans.n_tokens;
-        char got[64] = "none";
-        if (ans.has_answer) snprintf(got, sizeof got, "%.15g", ans.extracted);
-        printf("[%zu/%zu] id %zu: expected %.15g, extracted %s, %s | %" PRIu32 " tokens, %.0f ms\n",
-               i + 1, n, ids[i], it->expected, got, ans.correct ? "correct" : "wrong", ans.n_tokens,
-               ans.time_ms);
-        fflush(stdout);
-        if (jf || store) {
-            cJSON *r = cJSON_CreateObject();
-            cJSON_AddStringToObject(r, "type", "question");
-            cJSON_AddNumberToObject(r, "id", (double)ids[i]);
-            cJSON_AddNumberToObject(r, "line", it->line);
-            cJSON_AddStringToObject(r, "prompt", prompt);
-            cJSON_AddStringToObject(r, "response", ans.response);
-            if (ans.has_answer)
-                cJSON_AddNumberToObject(r, "extracted", ans.extracted);
-            else
-                cJSON_AddNullToObject(r, "extracted");
-            cJSON_AddNumberToObject(r, "expected", it->expected);
-            cJSON_AddBoolToObject(r, "correct", ans.correct);
-            cJSON_AddNumberToObject(r, "prompt_tokens", ans.n_prompt);
-            cJSON_AddNumberToObject(r, "tokens", ans.n_tokens);
-            cJSON_AddNumberToObject(r, "time_ms", ans.time_ms);
-            char *line = line_text(r);
-            if (!line) {
-                rc = elm_diag(&d, ELM_ENOMEM, "out of memory");
-                goto fail;
-            }
-            bool written = !jf || fprintf(jf, "%s\n", line) >= 0;
-            if (store)
-                items[n_items++] = (elm_eval_item_t){.item = (int64_t)ids[i], .json = line};
-            else
-                cJSON_free(line);
-            if (!written) {
-                rc = elm_diag(&d, ELM_EIO, "%s: write failed", g->json);
-                goto fail;
-            }
-        }
-    }
-    double lo, hi, acc = (double)n_correct / (double)n;
-    elm_eval_wilson95(n_correct, n, &lo, &hi);
-    printf("accuracy: %zu/%zu = %.1f%% (95%% CI %.1f-%.1f%%, Wilson) | %" PRIu64
-           " tokens, %.1f s\n",
-           n_correct, n, 100 * acc, 100 * lo, 100 * hi, total_tokens, total_ms / 1e3);
-    cJSON *r = jf || store ? cJSON_CreateObject() : NULL;
-    if (r) {
-        cJSON_AddStringToObject(r, "type", "summary");
-        cJSON_AddStringToObject(r, "model", g->model);
-        cJSON_AddStringToObject(r, "data", g->data);
-        cJSON_AddNumberToObject(r, "n", (double)n);
-        cJSON_AddNumberToObject(r, "n_total", (double)set->n);
-        cJSON_AddNumberToObject(r, "correct", (double)n_correct);
-        cJSON_AddNumberToObject(r, "accuracy", acc);
-        cJSON_AddNumberToObject(r, "ci95_low", lo);
-        cJSON_AddNumberToObject(r, "ci95_high", hi);
-        cJSON_AddNumberToObject(r, "shots", (double)g->shots);
-        cJSON_AddNumberToObject(r, "seed", (double)g->seed);
-        cJSON_AddNumberToObject(r, "max_tokens", (double)g->max_tokens);
-        cJSON_AddStringToObject(r, "chat_template", elm_chat_name(tmpl));
-        cJSON_AddNumberToObject(r, "tokens", (double)total_tokens);
-        cJSON_AddNumberToObject(r, "time_ms", total_ms);
-        cJSON *id_list = cJSON_AddArrayToObject(r, "ids");
-        for (size_t i = 0; id_list && i < n; i++)
-            cJSON_AddItemToArray(id_list, cJSON_CreateNumber((double)ids[i]));
-    }
-    if (jf) {
-        bool ok = write_line(jf, cJSON_Duplicate(r, true));
-        if (fclose(jf) != 0) ok = false;
-        jf = NULL;
-        if (!ok) {
-            cJSON_Delete(r);
-            rc = elm_diag(&d, ELM_EIO, "%s: write failed", g->json);
-            goto fail;
-        }
-    }
-    if (store) {
-        elm_eval_rec_t e = {.kind = ELM_EVAL_GSM8K,
-                            .model = g->model,
-                            .n = (uint32_t)n,
-                            .value = acc,
-                            .err = (hi - lo) / 2};
-        if ((rc = store_result(store, db_path, &e, m, r, items, n_items, &d))) goto fail;
-    } else {
-        cJSON_Delete(r);
-    }
+    print_sample(&sum, a.p.seed);
+    if ((rc = elm_gsm8k_run(s, tok, tmpl, set, shots, &a.p, print_item, &sink, &sum, &d)))
+        goto fail;
+    if ((rc = gsm8k_finish(&a, set, tmpl, &sum, &sink, store, db_path, m, &d))) goto fail;
     status = 0;
     goto done;
 fail:
     status = elm_cli_fail(&d, rc);
 done:
-    if (jf) fclose(jf);
-    for (size_t i = 0; i < n_items; i++)
-        cJSON_free((void *)items[i].json);
-    free(items);
+    if (sink.jf) fclose(sink.jf);
+    for (size_t i = 0; i < sink.n_items; i++)
+        cJSON_free((void *)sink.items[i].json);
+    free(sink.items);
     elm_store_close(store);
-    elm_gsm8k_answer_clear(&ans);
-    free(prompt);
-    free(train);
-    free(ids);
-    free(per);
+    elm_gsm8k_summary_free(&sum);
     elm_gsm8k_free(shots);
     elm_gsm8k_free(set);
     elm_session_free(s);
@@ -553,86 +494,28 @@ done:
     return status;
 }
 
-static int cmd_gsm8k(int argc, char **argv)
+/* ---- the command ---- */
+
+/* `eval --help`: both subcommands' help, printed by their parsers from their tables. */
+static void print_help(void)
 {
-    common_opts_t o = {.n_threads = default_threads(), .n_ctx = 0, .kv_type = ELM_TYPE_F16};
-    gsm8k_opts_t g = {.n = 100, .n_strata = 4, .max_tokens = 256};
-    int64_t iv;
-    char def_data[4096];
-    const char *root = getenv("EDGELM_TEST_DATA");
-    snprintf(def_data, sizeof def_data, "%s/gsm8k/test.jsonl",
-             root && *root ? root : "../shared/data");
-    g.data = def_data;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(usage_text, stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--no-db")) {
-            o.no_db = true;
-            continue;
-        }
-        if (a[0] != '-') return elm_cli_usage_error(CMD, "unexpected argument '%s'", a);
-        if (i + 1 >= argc) return elm_cli_usage_error(CMD, "option '%s' needs a value", a);
-        const char *v = argv[++i];
-        int r = common_opt(&o, a, v);
-        if (r == 2) return r;
-        if (r) continue;
-        if (!strcmp(a, "-n")) {
-            if (!strcmp(v, "all"))
-                g.n = 0;
-            else if (elm_cli_parse_i64(v, 1, INT32_MAX, &iv))
-                g.n = (size_t)iv;
-            else
-                return elm_cli_usage_error(CMD,
-                                           "-n must be a question count >= 1 or 'all', not "
-                                           "'%s'",
-                                           v);
-        } else if (!strcmp(a, "--strata")) {
-            if (!elm_cli_parse_i64(v, 1, 1000, &iv))
-                return elm_cli_usage_error(CMD, "--strata must be in 1..1000, not '%s'", v);
-            g.n_strata = (size_t)iv;
-        } else if (!strcmp(a, "--shots")) {
-            if (!elm_cli_parse_i64(v, 0, 64, &iv))
-                return elm_cli_usage_error(CMD, "--shots must be in 0..64, not '%s'", v);
-            g.shots = (size_t)iv;
-        } else if (!strcmp(a, "--seed")) {
-            char *end;
-            errno = 0;
-            unsigned long long sv = strtoull(v, &end, 10);
-            if (errno || *end || !*v || v[0] == '-')
-                return elm_cli_usage_error(CMD, "--seed must be a whole number >= 0, not '%s'", v);
-            g.seed = sv;
-        } else if (!strcmp(a, "--max-tokens")) {
-            if (!elm_cli_parse_i64(v, 1, INT32_MAX, &g.max_tokens))
-                return elm_cli_usage_error(CMD, "--max-tokens must be >= 1, not '%s'", v);
-        } else if (!strcmp(a, "--data")) {
-            g.data = v;
-        } else if (!strcmp(a, "--train")) {
-            g.train = v;
-        } else if (!strcmp(a, "--json")) {
-            g.json = v;
-        } else if (!strcmp(a, "--chat-template")) {
-            g.tmpl_name = v;
-        } else {
-            return elm_cli_usage_error(CMD, "unknown option '%s'", a);
-        }
-    }
-    int st0 = common_check(&o);
-    if (st0 >= 0) return st0;
-    g.model = o.model;
-    return gsm8k_run(&g, &o);
+    char name[] = "eval", help[] = "--help";
+    char *argv[] = {name, help, NULL};
+    ppl_args_t pa;
+    gsm8k_args_t ga;
+    ppl_parse(&pa, 2, argv);
+    fputc('\n', stdout);
+    gsm8k_parse(&ga, 2, argv);
 }
 
 int elm_cmd_eval(int argc, char **argv)
 {
-    if (argc < 2) return elm_cli_usage_error(CMD, "say what to evaluate: ppl or gsm8k");
+    if (argc < 2) return elm_cli_usage_error("eval", "say what to evaluate: ppl or gsm8k");
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-        fputs(usage_text, stdout);
+        print_help();
         return 0;
     }
     if (!strcmp(argv[1], "ppl")) return cmd_ppl(argc - 1, argv + 1);
     if (!strcmp(argv[1], "gsm8k")) return cmd_gsm8k(argc - 1, argv + 1);
-    return elm_cli_usage_error(CMD, "unknown evaluation '%s' (ppl or gsm8k)", argv[1]);
+    return elm_cli_usage_error("eval", "unknown evaluation '%s' (ppl or gsm8k)", argv[1]);
 }
