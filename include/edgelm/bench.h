@@ -185,11 +185,8 @@ void elm_arrival_name(const elm_arrival_t *a, char *buf, size_t cap);
  * closed), from seed for poisson. */
 void elm_arrival_schedule(const elm_arrival_t *a, uint64_t seed, uint32_t n, double *t);
 
-/* The p-th percentile (0..100) of sorted[0..n) (n >= 1), linear interpolation between closest
- * ranks (rank p/100 * (n - 1), as numpy's default). */
-double elm_bench_percentile(const double *sorted, size_t n, double p);
-
-/* Fill *out from x[0..n) (sorted in place); not valid with why when n is 0. */
+/* Fill *out from x[0..n) (sorted in place; mean and elm_stats_percentile's p50/p90/p99); not
+ * valid with why when n is 0. */
 void elm_bench_dist(double *x, size_t n, const char *why, elm_dist_t *out);
 
 typedef struct {

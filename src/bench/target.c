@@ -31,23 +31,26 @@
 int elm_arrival_parse(const char *s, elm_arrival_t *out, elm_diag_t *d)
 {
     memset(out, 0, sizeof *out);
-    char *end;
     if (!strcmp(s, "closed")) return 0;
     if (!strncmp(s, "poisson:", 8)) {
         out->kind = ELM_ARRIVAL_POISSON;
-        out->rate = strtod(s + 8, &end);
-        if (end != s + 8 && !*end && isfinite(out->rate) && out->rate > 0 && out->rate <= 1e6)
-            return 0;
+        if (!elm_parse_f64(s + 8, 0, 1e6, &out->rate) && out->rate > 0) return 0;
     } else if (!strncmp(s, "bursty:", 7)) {
-        out->kind = ELM_ARRIVAL_BURSTY;
-        unsigned long b = strtoul(s + 7, &end, 10);
-        if (end != s + 7 && (*end == '/' || *end == ':') && b >= 1 && b <= 100000) {
-            const char *p = end + 1;
-            out->burst = (uint32_t)b;
-            out->period_s = strtod(p, &end);
-            if (end != p && (!*end || !strcmp(end, "s")) && isfinite(out->period_s) &&
-                out->period_s > 0 && out->period_s <= 86400)
+        /* B and S split at the first '/' or ':'; S may end in "s" */
+        char b[32], p[64];
+        size_t bl = strcspn(s + 7, "/:"), pl;
+        int64_t burst;
+        if (s[7 + bl] && bl < sizeof b && (pl = strlen(s + 8 + bl)) < sizeof p) {
+            memcpy(b, s + 7, bl);
+            b[bl] = '\0';
+            memcpy(p, s + 8 + bl, pl + 1);
+            if (pl > 1 && p[pl - 1] == 's') p[pl - 1] = '\0';
+            if (!elm_parse_i64(b, 1, 100000, &burst) &&
+                !elm_parse_f64(p, 0, 86400, &out->period_s) && out->period_s > 0) {
+                out->kind = ELM_ARRIVAL_BURSTY;
+                out->burst = (uint32_t)burst;
                 return 0;
+            }
         }
     }
     memset(out, 0, sizeof *out);
@@ -91,21 +94,6 @@ void elm_arrival_schedule(const elm_arrival_t *a, uint64_t seed, uint32_t n, dou
 
 /* ---- statistics ---- */
 
-double elm_bench_percentile(const double *sorted, size_t n, double p)
-{
-    if (n == 1) return sorted[0];
-    double rank = p / 100.0 * (double)(n - 1);
-    size_t lo = (size_t)rank;
-    if (lo >= n - 1) return sorted[n - 1];
-    return sorted[lo] + (rank - (double)lo) * (sorted[lo + 1] - sorted[lo]);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 void elm_bench_dist(double *x, size_t n, const char *why, elm_dist_t *out)
 {
     memset(out, 0, sizeof *out);
@@ -113,14 +101,13 @@ void elm_bench_dist(double *x, size_t n, const char *why, elm_dist_t *out)
         put(out->why, sizeof out->why, "%s", why ? why : "no values");
         return;
     }
-    qsort(x, n, sizeof *x, cmp_double);
-    double sum = 0;
-    for (size_t i = 0; i < n; i++) sum += x[i];
+    double sd;
+    elm_stats_sort(x, n);
+    elm_stats_mean_sd(x, n, &out->mean, &sd);
     out->valid = true;
-    out->mean = sum / (double)n;
-    out->p50 = elm_bench_percentile(x, n, 50);
-    out->p90 = elm_bench_percentile(x, n, 90);
-    out->p99 = elm_bench_percentile(x, n, 99);
+    out->p50 = elm_stats_percentile(x, n, 50);
+    out->p90 = elm_stats_percentile(x, n, 90);
+    out->p99 = elm_stats_percentile(x, n, 99);
     out->n = (uint32_t)n;
 }
 
