@@ -11,7 +11,7 @@
 
 #define ELM__N_BYTE_CP 324 /* the byte-level alphabet's code points are all below this */
 
-/* ---- growable id array ---- */
+/* ---- growable id array (containers.c) ---- */
 
 typedef struct {
     int32_t *v;
@@ -20,7 +20,7 @@ typedef struct {
 
 int elm__ids_push(elm__ids_t *a, int32_t id);
 
-/* ---- merge candidates: a binary heap, smallest key first, then leftmost ---- */
+/* ---- merge candidates: a binary heap, smallest key first, then leftmost (containers.c) ---- */
 
 typedef struct {
     float key;           /* BPE: merge rank; SPM: minus the merged token's score */
@@ -104,10 +104,14 @@ struct elm_tokenizer {
     char *chat_template;
 };
 
+/* ---- hashes (containers.c) ---- */
+
 /* FNV-1a over bytes. */
 uint32_t elm__hash_bytes(const char *s, size_t n);
+/* A 64-bit finalizer (MurmurHash3's first half): the merge table's slot of an id pair key. */
+uint64_t elm__mix64(uint64_t k);
 
-/* ---- byte-level alphabet (bpe.c) ---- */
+/* ---- byte-level alphabet (bytes.c) ---- */
 
 /* The UTF-8 encoding of the code point GPT-2 maps byte b to; returns its length (1 or 2). */
 int elm__byte_to_utf8(uint8_t b, char out[2]);
