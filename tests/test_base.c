@@ -79,7 +79,8 @@ static void temp_file(char path[64], const char *data, size_t n)
     for (size_t off = 0; off < n;) {
         char chunk[4096];
         size_t k = n - off < sizeof chunk ? n - off : sizeof chunk;
-        for (size_t i = 0; i < k; i++) chunk[i] = data ? data[off + i] : (char)('a' + (off + i) % 26);
+        for (size_t i = 0; i < k; i++)
+            chunk[i] = data ? data[off + i] : (char)('a' + (off + i) % 26);
         assert_true(write(fd, chunk, k) == (ssize_t)k);
         off += k;
     }
@@ -141,7 +142,8 @@ static void test_file_read_errors(void **state)
     assert_int_equal(elm_file_read(missing, 0, &buf, &len, &d), ELM_ENOENT);
     assert_null(buf);
     assert_int_equal(len, 0);
-    assert_string_equal(d.msg, "/tmp/elm_test_base_no_such_file: cannot open (No such file or directory)");
+    assert_string_equal(d.msg,
+                        "/tmp/elm_test_base_no_such_file: cannot open (No such file or directory)");
     assert_int_equal(elm_file_read("/tmp", 0, &buf, &len, &d), ELM_EINVAL);
     assert_string_equal(d.msg, "/tmp: is a directory, not a file");
     assert_null(buf);

@@ -14,7 +14,8 @@
 static ssize_t read_some(int fd, char *p, size_t n)
 {
     ssize_t got;
-    while ((got = read(fd, p, n)) < 0 && errno == EINTR) {}
+    while ((got = read(fd, p, n)) < 0 && errno == EINTR) {
+    }
     return got;
 }
 
@@ -47,7 +48,8 @@ int elm_file_read(const char *path, size_t max_bytes, char **buf, size_t *len, e
                     goto fail;
                 }
                 int err = errno;
-                rc = elm_diag(diag, elm_from_errno(err), "%s: read error (%s)", path, strerror(err));
+                rc =
+                    elm_diag(diag, elm_from_errno(err), "%s: read error (%s)", path, strerror(err));
                 goto fail;
             }
             /* /proc files and pipes report size 0: grow by doubling rather than trust st_size */

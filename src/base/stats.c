@@ -9,9 +9,11 @@
 void elm_stats_mean_sd(const double *x, size_t n, double *mean, double *sd)
 {
     double sum = 0, ss = 0;
-    for (size_t i = 0; i < n; i++) sum += x[i];
+    for (size_t i = 0; i < n; i++)
+        sum += x[i];
     double m = n ? sum / (double)n : 0;
-    for (size_t i = 0; i < n; i++) ss += (x[i] - m) * (x[i] - m);
+    for (size_t i = 0; i < n; i++)
+        ss += (x[i] - m) * (x[i] - m);
     *mean = m;
     *sd = n > 1 ? sqrt(ss / (double)(n - 1)) : 0;
 }

@@ -1,7 +1,6 @@
-/* `edgelm bench --target`: measure an OpenAI-compatible streaming server. A plain-socket HTTP/1.1
- * client (getaddrinfo, so IPv4 and IPv6; non-blocking sockets under poll with one deadline per
- * request) POSTs a chat completion with "stream": true; the response parser (http.c) calls back
- * at each content chunk, stamped with the time its bytes were read. Worker threads, at most
+/* `edgelm bench --target`: measure an OpenAI-compatible streaming server. Each request POSTs a
+ * chat completion with "stream": true through src/http (http.h), whose response parser calls
+ * back at each content chunk, stamped with the time its bytes were read. Worker threads, at most
  * `concurrency` of them, take the requests in order and start each at its arrival time; the
  * figures over the requests become percentiles, and the power source is sampled over the whole
  * window. */
@@ -9,12 +8,10 @@
 #include <inttypes.h>
 #include <math.h>
 #include <netdb.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -152,106 +149,17 @@ static void on_content(void *user, uint64_t t)
     q->tok_t[q->n_tok++] = t;
 }
 
-/* Milliseconds left until deadline (at least 0). */
-static int ms_left(uint64_t deadline)
-{
-    uint64_t now = elm_time_ns();
-    if (now >= deadline) return 0;
-    uint64_t ms = (deadline - now + 999999) / 1000000;
-    return ms > 600000 ? 600000 : (int)ms;
-}
-
-/* Connect to the first address that accepts; the reason names host:port and the fix. */
-static int dial(const run_t *r, uint64_t deadline, char *err, size_t cap)
-{
-    int last = 0;
-    for (const struct addrinfo *a = r->ai; a; a = a->ai_next) {
-        int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
-        if (fd < 0) {
-            last = errno;
-            continue;
-        }
-        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) return fd;
-        if (errno == EINPROGRESS) {
-            struct pollfd p = {.fd = fd, .events = POLLOUT};
-            int n = poll(&p, 1, ms_left(deadline));
-            int so = 0;
-            socklen_t sl = sizeof so;
-            if (n == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl) == 0 && so == 0) return fd;
-            last = n == 0 ? ETIMEDOUT : so ? so : errno;
-        } else {
-            last = errno;
-        }
-        close(fd);
-    }
-    if (last == ECONNREFUSED)
-        put(err, cap, "connection refused by %s:%s: no server is listening there (start the "
-                      "server, or fix --target)", r->u->host, r->u->port);
-    else if (last == ETIMEDOUT)
-        put(err, cap, "connecting to %s:%s timed out after %g s (is the host up? raise --timeout)",
-            r->u->host, r->u->port, r->o->timeout_s);
-    else
-        put(err, cap, "cannot connect to %s:%s: %s", r->u->host, r->u->port, strerror(last));
-    return -1;
-}
-
 static void request(const run_t *r, req_t *q)
 {
     elm_http_resp_t *resp = NULL;
     elm_diag_t d;
-    int fd = -1;
     q->usage = -1;
     q->t_send = elm_time_ns();
     uint64_t deadline = q->t_send + (uint64_t)(r->o->timeout_s * 1e9);
-    if (elm_http_resp_create(on_content, q, &resp, &d)) {
+    if (elm_http_resp_create(on_content, q, &resp, &d) ||
+        elm_http_exchange(r->u, r->ai, r->text, r->len, deadline, r->o->timeout_s, resp, &d)) {
         put(q->err, sizeof q->err, "%s", d.msg);
         goto done;
-    }
-    if ((fd = dial(r, deadline, q->err, sizeof q->err)) < 0) goto done;
-    for (size_t off = 0; off < r->len;) {
-        ssize_t w = send(fd, r->text + off, r->len - off, MSG_NOSIGNAL);
-        if (w > 0) {
-            off += (size_t)w;
-            continue;
-        }
-        struct pollfd p = {.fd = fd, .events = POLLOUT};
-        if (w < 0 && (errno == EAGAIN || errno == EINTR) && poll(&p, 1, ms_left(deadline)) > 0)
-            continue;
-        put(q->err, sizeof q->err, "sending the request to %s:%s failed: %s", r->u->host,
-            r->u->port, w < 0 ? strerror(errno) : "timed out (raise --timeout)");
-        goto done;
-    }
-    char buf[16384];
-    for (;;) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        int n = poll(&p, 1, ms_left(deadline));
-        if (n < 0 && errno == EINTR) continue;
-        if (n == 0) {
-            put(q->err, sizeof q->err, "timed out after %g s (--timeout) waiting for %s:%s, %" PRIu32
-                " content chunks received", r->o->timeout_s, r->u->host, r->u->port, q->n_tok);
-            goto done;
-        }
-        ssize_t got = recv(fd, buf, sizeof buf, 0);
-        uint64_t t = elm_time_ns();
-        if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-        if (got < 0) {
-            put(q->err, sizeof q->err, "reading from %s:%s failed: %s", r->u->host, r->u->port,
-                strerror(errno));
-            goto done;
-        }
-        if (got == 0) {
-            if (elm_http_resp_eof(resp, &d)) {
-                put(q->err, sizeof q->err, "%s", d.msg);
-                goto done;
-            }
-            break;
-        }
-        if (elm_http_resp_feed(resp, buf, (size_t)got, t, &d)) {
-            put(q->err, sizeof q->err, "bad response from %s:%s: %s", r->u->host, r->u->port,
-                d.msg);
-            goto done;
-        }
-        if (elm_http_resp_finished(resp)) break;
     }
     q->t_end = elm_time_ns();
     const elm_http_summary_t *s = elm_http_resp_summary(resp);
@@ -270,7 +178,6 @@ static void request(const run_t *r, req_t *q)
         q->ok = true;
 done:
     if (!q->t_end) q->t_end = elm_time_ns();
-    if (fd >= 0) close(fd);
     elm_http_resp_free(resp);
 }
 
