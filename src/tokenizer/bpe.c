@@ -56,7 +56,7 @@ static int encode_word(const elm_tokenizer_t *t, work_t *w, const uint8_t *word,
         }
         size_t m = 0;
         for (size_t i = 0; i < n; i++)
-            m += (size_t)elm__byte_to_utf8(word[i], w->enc + m);
+            m += (size_t)elm_tokenizer_byte_text(word[i], w->enc + m);
         int32_t id = elm_tokenizer_find(t, w->enc, m);
         if (id >= 0) return elm__ids_push(out, id);
     }

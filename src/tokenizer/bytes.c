@@ -1,5 +1,6 @@
 /* GPT-2's byte-level alphabet (byte-to-unicode): the visible character each byte stands for in a
- * byte-level BPE vocabulary, and its inverse, used by loading, encoding and decoding. */
+ * byte-level BPE vocabulary, and its inverse, used by loading and encoding here and by convert's
+ * generated vocabularies. */
 #include "tokenizer/tok_internal.h"
 
 /* GPT-2 keeps printable Latin-1 bytes as themselves and moves the rest to U+0100 upward, in byte
@@ -13,7 +14,7 @@ static uint32_t byte_cp(uint8_t b)
     return 256 + n;
 }
 
-int elm__byte_to_utf8(uint8_t b, char out[2])
+int elm_tokenizer_byte_text(uint8_t b, char out[2])
 {
     uint32_t cp = byte_cp(b);
     if (cp < 0x80) {

@@ -1,5 +1,7 @@
-/* The tokenizer's small containers: the byte and key hashes of its tables, the growable id array
- * and the binary heap of merge candidates that the BPE and SPM encoders share. */
+/* The tokenizer's small containers: the byte and key hashes of its tables, growable arrays (the
+ * id array among them) and the binary heap of merge candidates that the BPE and SPM encoders
+ * share. */
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "tokenizer/tok_internal.h"
@@ -22,16 +24,23 @@ uint64_t elm__mix64(uint64_t k)
     return k;
 }
 
-/* ---- id array ---- */
+/* ---- growable arrays ---- */
+
+void *elm__grow(void *v, size_t *cap, size_t size, size_t first)
+{
+    size_t n = *cap ? *cap * 2 : first;
+    if (n < *cap || n > SIZE_MAX / size) return NULL;
+    void *p = realloc(v, n * size);
+    if (p) *cap = n;
+    return p;
+}
 
 int elm__ids_push(elm__ids_t *a, int32_t id)
 {
     if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 64;
-        int32_t *v = realloc(a->v, cap * sizeof *v);
+        int32_t *v = elm__grow(a->v, &a->cap, sizeof *v, 64);
         if (!v) return ELM_ENOMEM;
         a->v = v;
-        a->cap = cap;
     }
     a->v[a->n++] = id;
     return 0;
@@ -47,11 +56,9 @@ static bool cand_before(const elm__cand_t *x, const elm__cand_t *y)
 int elm__heap_push(elm__heap_t *h, elm__cand_t c)
 {
     if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 64;
-        elm__cand_t *v = realloc(h->v, cap * sizeof *v);
+        elm__cand_t *v = elm__grow(h->v, &h->cap, sizeof *v, 64);
         if (!v) return ELM_ENOMEM;
         h->v = v;
-        h->cap = cap;
     }
     size_t i = h->n++;
     while (i > 0 && cand_before(&c, &h->v[(i - 1) / 2])) {

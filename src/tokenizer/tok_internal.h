@@ -11,7 +11,12 @@
 
 #define ELM__N_BYTE_CP 324 /* the byte-level alphabet's code points are all below this */
 
-/* ---- growable id array (containers.c) ---- */
+/* ---- growable arrays (containers.c) ---- */
+
+/* Room for one more element in an array of *cap elements of size bytes, all in use: the array
+ * reallocated to twice the capacity (first when *cap is 0), *cap updated; NULL (v and *cap left
+ * as they were) when the memory is not there. */
+void *elm__grow(void *v, size_t *cap, size_t size, size_t first);
 
 typedef struct {
     int32_t *v;
@@ -113,9 +118,8 @@ uint64_t elm__mix64(uint64_t k);
 
 /* ---- byte-level alphabet (bytes.c) ---- */
 
-/* The UTF-8 encoding of the code point GPT-2 maps byte b to; returns its length (1 or 2). */
-int elm__byte_to_utf8(uint8_t b, char out[2]);
-/* Fill inv[cp] with the byte code point cp stands for, or -1. */
+/* Fill inv[cp] with the byte code point cp stands for, or -1 (the inverse of
+ * elm_tokenizer_byte_text, tokenizer.h). */
 void elm__byte_alphabet_inverse(int16_t inv[ELM__N_BYTE_CP]);
 
 /* ---- encoders ---- */

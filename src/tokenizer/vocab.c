@@ -300,7 +300,7 @@ int elm_tokenizer_from_gguf(const elm_gguf_t *g, elm_tokenizer_t **out, elm_diag
 
     for (int b = 0; b < 256; b++) {
         char buf[8];
-        int n = t->kind == ELM_TOK_BPE ? elm__byte_to_utf8((uint8_t)b, buf)
+        int n = t->kind == ELM_TOK_BPE ? elm_tokenizer_byte_text((uint8_t)b, buf)
                                        : snprintf(buf, sizeof buf, "<0x%02X>", b);
         t->byte_tok[b] = elm_tokenizer_find(t, buf, (size_t)n);
     }
