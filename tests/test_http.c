@@ -198,6 +198,28 @@ static void test_parser(void **state)
     free(h.p);
 }
 
+/* The request head: path, Host (an IPv6 literal back in brackets), the body's length. */
+static void test_post_text(void **state)
+{
+    (void)state;
+    elm_http_url_t u;
+    size_t len;
+    assert_int_equal(elm_http_url_parse("http://[::1]:8080/v1", &u, NULL), 0);
+    char *t = elm_http_post_text(&u, "{\"a\":1}", &len);
+    assert_non_null(t);
+    assert_string_equal(t, "POST /v1/chat/completions HTTP/1.1\r\nHost: [::1]:8080\r\n"
+                           "User-Agent: edgelm/" ELM_VERSION "\r\n"
+                           "Content-Type: application/json\r\nAccept: text/event-stream\r\n"
+                           "Content-Length: 7\r\nConnection: close\r\n\r\n{\"a\":1}");
+    assert_int_equal(len, strlen(t));
+    free(t);
+    assert_int_equal(elm_http_url_parse("http://box", &u, NULL), 0);
+    t = elm_http_post_text(&u, "", &len);
+    assert_non_null(strstr(t, "\r\nHost: box:80\r\n"));
+    assert_non_null(strstr(t, "Content-Length: 0\r\n"));
+    free(t);
+}
+
 /* ---- the client against a server thread ---- */
 
 typedef struct {
@@ -359,6 +381,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url),
         cmocka_unit_test(test_parser),
+        cmocka_unit_test(test_post_text),
         cmocka_unit_test(test_exchange_stream),
         cmocka_unit_test(test_exchange_errors),
     };

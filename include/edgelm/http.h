@@ -79,6 +79,11 @@ void elm_http_resp_free(elm_http_resp_t *r); /* accepts NULL */
 
 /* ---- client (client.c) ---- */
 
+/* The text of a POST of the JSON body to u's path that asks for an event stream (Host, User-Agent
+ * edgelm/VERSION, Content-Type, Accept, Content-Length, Connection: close), malloc'd and
+ * NUL-terminated, its length in *len; the caller frees it. NULL when out of memory. */
+char *elm_http_post_text(const elm_http_url_t *u, const char *body, size_t *len);
+
 /* One request and its streamed response: connect to the first of addrs (getaddrinfo of u's host
  * and port, resolved once by the caller, shared by any number of threads) that accepts, send
  * req[0..len), and feed what comes back to resp, each read stamped with elm_time_ns() when it

@@ -221,15 +221,7 @@ static char *request_text(const elm_target_opts_t *o, const elm_http_url_t *u, s
         !cJSON_AddBoolToObject(so, "include_usage", 1) ||
         !cJSON_AddNumberToObject(j, "temperature", 0) || !(body = cJSON_PrintUnformatted(j)))
         goto done;
-    bool v6 = strchr(u->host, ':') != NULL;
-    elm_sbuf_t b = {0};
-    elm_sbuf_printf(&b, "POST %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: edgelm/%s\r\n"
-                        "Content-Type: application/json\r\nAccept: text/event-stream\r\n"
-                        "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                    u->path, v6 ? "[" : "", u->host, v6 ? "]" : "", u->port, ELM_VERSION,
-                    strlen(body), body);
-    if (b.oom) free(b.p);
-    else text = b.p, *len = b.len;
+    text = elm_http_post_text(u, body, len);
 done:
     free(body);
     cJSON_Delete(j);

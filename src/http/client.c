@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <netdb.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -66,6 +67,24 @@ static int dial(const elm_http_url_t *u, const struct addrinfo *addrs, uint64_t 
                         "raise --timeout)",
                         u->host, u->port, timeout_s);
     return elm_diag(d, ELM_EIO, "cannot connect to %s:%s: %s", u->host, u->port, strerror(last));
+}
+
+char *elm_http_post_text(const elm_http_url_t *u, const char *body, size_t *len)
+{
+    bool v6 = strchr(u->host, ':') != NULL; /* an IPv6 literal goes back in brackets */
+    elm_sbuf_t b = {0};
+    elm_sbuf_printf(&b,
+                    "POST %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: edgelm/%s\r\n"
+                    "Content-Type: application/json\r\nAccept: text/event-stream\r\n"
+                    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                    u->path, v6 ? "[" : "", u->host, v6 ? "]" : "", u->port, ELM_VERSION,
+                    strlen(body), body);
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    *len = b.len;
+    return b.p;
 }
 
 int elm_http_exchange(const elm_http_url_t *u, const struct addrinfo *addrs, const char *req,
