@@ -1,14 +1,14 @@
-/* libFuzzer harness for the HTTP target's response parser (src/bench/http.c), which reads what a
- * server sends: the bytes are parsed whole and again in small pieces, and both parses must agree
- * (the parser is byte-driven, so the split cannot matter); a failure must carry a message. The
- * endpoint URL parser gets the same bytes as a string. */
+/* libFuzzer harness for the HTTP client's response and SSE parser (src/http/response.c, sse.c),
+ * which reads what a server sends: the bytes are parsed whole and again in small pieces, and both
+ * parses must agree (the parser is byte-driven, so the split cannot matter); a failure must carry
+ * a message. The endpoint URL parser gets the same bytes as a string. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "edgelm/bench.h"
+#include "edgelm/http.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

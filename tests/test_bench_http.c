@@ -1,6 +1,5 @@
-/* `edgelm bench --target`: the percentile function, arrivals, the endpoint URL, the response and
- * SSE parser on canned bytes (split at every byte boundary), SHA-256 against FIPS 180-2 vectors
- * and its cache, and whole runs against tests/fake_openai.c started on 127.0.0.1: counts, delays
+/* `edgelm bench --target`: the distribution over requests, arrivals, SHA-256 against FIPS 180-2
+ * vectors and its cache, and whole runs against tests/fake_openai.c started on 127.0.0.1: counts, delays
  * as lower bounds (never upper ones: no assertion depends on machine speed), named errors and the
  * concurrency limit as the server saw it. */
 #include <errno.h>
@@ -24,21 +23,13 @@
 #include "edgelm/bench.h"
 #include "testutil.h"
 
-/* ---- percentiles and arrivals ---- */
+/* ---- distributions and arrivals ---- */
 
-static void test_percentile(void **state)
+/* The distribution over requests: sorted in place, mean and p50/p90/p99 (the percentile itself is
+ * tested in test_base). */
+static void test_dist(void **state)
 {
     (void)state;
-    const double x[] = {1, 2, 3, 4, 5};
-    assert_float_equal(elm_bench_percentile(x, 5, 50), 3, 1e-12);
-    assert_float_equal(elm_bench_percentile(x, 5, 90), 4.6, 1e-12);
-    assert_float_equal(elm_bench_percentile(x, 5, 99), 4.96, 1e-12);
-    assert_float_equal(elm_bench_percentile(x, 5, 0), 1, 1e-12);
-    assert_float_equal(elm_bench_percentile(x, 5, 100), 5, 1e-12);
-    const double two[] = {10, 20};
-    assert_float_equal(elm_bench_percentile(two, 2, 25), 12.5, 1e-12);
-    assert_float_equal(elm_bench_percentile(two, 1, 99), 10, 1e-12);
-
     double u[] = {9, 1, 5, 3, 7, 2, 8, 4, 6, 10};
     elm_dist_t dd;
     elm_bench_dist(u, 10, NULL, &dd);
@@ -96,176 +87,6 @@ static void test_arrival(void **state)
     assert_true(mean_gap > 0.25 * 0.9 && mean_gap < 0.25 * 1.1);
     elm_arrival_schedule(&a, 8, 2000, t2);
     assert_true(t2[10] != t[10]);
-}
-
-static void test_url(void **state)
-{
-    (void)state;
-    elm_http_url_t u;
-    elm_diag_t d;
-    assert_int_equal(elm_http_url_parse("http://127.0.0.1:8080", &u, &d), 0);
-    assert_string_equal(u.host, "127.0.0.1");
-    assert_string_equal(u.port, "8080");
-    assert_string_equal(u.path, "/v1/chat/completions");
-    assert_int_equal(elm_http_url_parse("http://localhost:11434/v1/", &u, &d), 0);
-    assert_string_equal(u.path, "/v1/chat/completions");
-    assert_int_equal(elm_http_url_parse("http://[::1]:9/x/chat/completions", &u, &d), 0);
-    assert_string_equal(u.host, "::1");
-    assert_string_equal(u.port, "9");
-    assert_string_equal(u.path, "/x/chat/completions");
-    assert_int_equal(elm_http_url_parse("http://box", &u, &d), 0);
-    assert_string_equal(u.port, "80");
-    static const struct {
-        const char *url, *msg;
-    } bad[] = {{"https://a:1", "https is not supported"},
-               {"ftp://a", "expected http://"},
-               {"http://:80", "no host"},
-               {"http://a:0", "port must be"},
-               {"http://a:70000", "port must be"},
-               {"http://a:8x", "port must be"},
-               {"http://[::1:80", "closing ']'"},
-               {"http://a:1/p q", "control characters"}};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_equal(elm_http_url_parse(bad[i].url, &u, &d), ELM_EINVAL);
-        if (!strstr(d.msg, bad[i].msg)) fail_msg("%s: '%s' lacks '%s'", bad[i].url, d.msg, bad[i].msg);
-    }
-}
-
-/* ---- the response parser ---- */
-
-static const char chunked_ok[] =
-    "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
-    "2c\r\ndata: {\"choices\":[{\"delta\":{\"role\":\"x\"}}]}\n\n\r\n"
-    "1a\r\ndata: {\"choices\":[{\"delta\"\r\n"
-    "16\r\n:{\"content\":\"Hi\"}}]}\n\n\r\n"
-    "3c\r\n: comment\nevent: x\ndata: {\"choices\":[{\"text\":\" there\"}]}\r\n\r\n\r\n"
-    "3e\r\ndata: {\"choices\":[],\"usage\":{\"completion_tokens\":3}}\n\ndata: [D\r\n"
-    "6\r\nONE]\n\n\r\n"
-    "0\r\n\r\n";
-
-typedef struct {
-    int n;
-    uint64_t last_t;
-} seen_t;
-
-static void count(void *user, uint64_t t)
-{
-    seen_t *s = user;
-    s->n++;
-    s->last_t = t;
-}
-
-/* Parse text fed in pieces of `step` bytes (0: at every boundary `split`); returns the rc. */
-static int parse(const char *text, size_t len, size_t split, size_t step, seen_t *seen,
-                 elm_http_summary_t *sum, elm_diag_t *d)
-{
-    elm_http_resp_t *r;
-    assert_int_equal(elm_http_resp_create(count, seen, &r, d), 0);
-    int rc = 0;
-    if (step) {
-        for (size_t i = 0; i < len && !rc; i += step)
-            rc = elm_http_resp_feed(r, text + i, len - i < step ? len - i : step, i, d);
-    } else {
-        rc = elm_http_resp_feed(r, text, split, 1, d);
-        if (!rc) rc = elm_http_resp_feed(r, text + split, len - split, 2, d);
-    }
-    if (!rc) rc = elm_http_resp_eof(r, d);
-    *sum = *elm_http_resp_summary(r);
-    elm_http_resp_free(r);
-    return rc;
-}
-
-static void test_parser(void **state)
-{
-    (void)state;
-    elm_http_summary_t s;
-    elm_diag_t d;
-    size_t len = sizeof chunked_ok - 1;
-    for (size_t split = 0; split <= len; split++) {
-        seen_t seen = {0};
-        int rc = parse(chunked_ok, len, split, 0, &seen, &s, &d);
-        if (rc) fail_msg("split %zu: %s", split, d.msg);
-        assert_int_equal(s.status, 200);
-        assert_string_equal(s.reason, "OK");
-        assert_int_equal(s.n_content, 2);
-        assert_int_equal(seen.n, 2);
-        assert_int_equal(s.usage_tokens, 3);
-        assert_true(s.done);
-        assert_true(s.complete);
-    }
-    seen_t one = {0};
-    assert_int_equal(parse(chunked_ok, len, 0, 1, &one, &s, &d), 0);
-    assert_int_equal(one.n, 2);
-
-    /* Content-Length body, LF line ends, no usage */
-    static const char length_ok[] = "HTTP/1.0 200 OK\nContent-Length: 61\n\n"
-                                    "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n"
-                                    "data: [DONE]\n\n";
-    seen_t seen = {0};
-    assert_int_equal(parse(length_ok, sizeof length_ok - 1, 10, 0, &seen, &s, &d), 0);
-    assert_int_equal(s.n_content, 1);
-    assert_int_equal(s.usage_tokens, -1);
-    assert_true(s.complete);
-
-    /* an error status: its JSON message is kept, the body is not an SSE stream */
-    static const char err[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 43\r\n\r\n"
-                              "{\"error\":{\"message\":\"Loading model\",\"x\":1}}";
-    assert_int_equal(parse(err, sizeof err - 1, 5, 0, &seen, &s, &d), 0);
-    assert_int_equal(s.status, 503);
-    assert_string_equal(s.error, "Loading model");
-    assert_string_equal(s.reason, "Service Unavailable");
-
-    /* read-to-close body ends at EOF; an SSE error event is reported */
-    static const char close_err[] = "HTTP/1.1 200 OK\r\n\r\ndata: {\"error\":\"boom\"}";
-    assert_int_equal(parse(close_err, sizeof close_err - 1, 3, 0, &seen, &s, &d), 0);
-    assert_string_equal(s.error, "boom");
-
-    static const struct {
-        const char *text;
-        int rc;
-        const char *msg;
-    } bad[] = {
-        {"SSH-2.0-OpenSSH\r\n", ELM_EINVAL, "not an HTTP/1.x response"},
-        {"HTTP/1.1 200 OK\r\nbad header\r\n\r\n", ELM_EINVAL, "malformed response header"},
-        {"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", ELM_EINVAL, "bad Content-Length"},
-        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", ELM_EINVAL,
-         "malformed chunk size"},
-        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffff\r\n", ELM_ERANGE,
-         "too large"},
-        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n", ELM_EINVAL,
-         "longer than its size"},
-        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", ELM_ENOTSUP, "gzip"},
-        {"HTTP/1.1 200 OK\r\n\r\ndata: {oops\n\n", ELM_EINVAL, "malformed SSE event"},
-        {"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\ndata", ELM_EIO, "short of its Content-Length"},
-        {"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\ndata:", ELM_EIO, "no last chunk"},
-        {"HTTP/1.1 200 OK\r\nX: y\r\n", ELM_EIO, "before the response headers ended"},
-        {"", ELM_EIO, "without a response"},
-    };
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        int rc = parse(bad[i].text, strlen(bad[i].text), strlen(bad[i].text) / 2, 0, &seen, &s, &d);
-        if (rc != bad[i].rc || !strstr(d.msg, bad[i].msg))
-            fail_msg("case %zu: rc %d '%s', wanted %d '%s'", i, rc, d.msg, bad[i].rc, bad[i].msg);
-    }
-
-    /* limits: an endless header line, an endless SSE line, too many headers */
-    size_t big = ELM_HTTP_MAX_EVENT + 100;
-    char *t = malloc(big + 64);
-    assert_non_null(t);
-    int n = snprintf(t, 64, "HTTP/1.1 200 OK\r\nX: ");
-    memset(t + n, 'a', big - (size_t)n);
-    assert_int_equal(parse(t, big, 0, 4096, &seen, &s, &d), ELM_ERANGE);
-    assert_non_null(strstr(d.msg, "response line longer than"));
-    n = snprintf(t, 64, "HTTP/1.1 200 OK\r\n\r\ndata: ");
-    memset(t + n, 'a', big - (size_t)n);
-    assert_int_equal(parse(t, big, 0, 4096, &seen, &s, &d), ELM_ERANGE);
-    assert_non_null(strstr(d.msg, "SSE line longer than"));
-    free(t);
-    elm_sbuf_t h = {0};
-    elm_sbuf_printf(&h, "HTTP/1.1 200 OK\r\n");
-    for (int i = 0; i <= ELM_HTTP_MAX_HEADERS; i++) elm_sbuf_printf(&h, "X-%d: y\r\n", i);
-    assert_int_equal(parse(h.p, h.len, 0, 100, &seen, &s, &d), ELM_ERANGE);
-    assert_non_null(strstr(d.msg, "response headers"));
-    free(h.p);
 }
 
 /* ---- SHA-256 ---- */
@@ -635,8 +456,7 @@ static void test_target_outputs(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_percentile),    cmocka_unit_test(test_arrival),
-        cmocka_unit_test(test_url),           cmocka_unit_test(test_parser),
+        cmocka_unit_test(test_dist),          cmocka_unit_test(test_arrival),
         cmocka_unit_test(test_sha256),        cmocka_unit_test(test_target_stream),
         cmocka_unit_test(test_target_errors), cmocka_unit_test(test_target_concurrency),
         cmocka_unit_test(test_target_outputs),

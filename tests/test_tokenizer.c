@@ -132,6 +132,24 @@ static void run_vocab_set(const char *name)
     elm_tokenizer_free(t);
 }
 
+/* GPT-2's byte alphabet: printable Latin-1 stays, the 68 others count up from U+0100 in byte
+ * order (0 → U+0100, space 32 → U+0120 'Ġ', soft hyphen 173, the last, → U+0143). */
+static void test_byte_text(void **state)
+{
+    (void)state;
+    char out[2];
+    assert_int_equal(elm_tokenizer_byte_text('A', out), 1);
+    assert_int_equal(out[0], 'A');
+    static const struct {
+        uint8_t b;
+        unsigned char utf8[2];
+    } two[] = {{0, {0xC4, 0x80}}, {32, {0xC4, 0xA0}}, {173, {0xC5, 0x83}}, {255, {0xC3, 0xBF}}};
+    for (size_t i = 0; i < sizeof two / sizeof two[0]; i++) {
+        assert_int_equal(elm_tokenizer_byte_text(two[i].b, out), 2);
+        assert_memory_equal(out, two[i].utf8, 2);
+    }
+}
+
 static void test_vocab_qwen2(void **state)
 {
     (void)state;
@@ -560,6 +578,7 @@ static void test_chat_tokenize(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_byte_text),
         cmocka_unit_test(test_vocab_qwen2),        cmocka_unit_test(test_vocab_llama_bpe),
         cmocka_unit_test(test_vocab_llama_spm),    cmocka_unit_test(test_vocab_phi3),
         cmocka_unit_test(test_vocab_gpt2),         cmocka_unit_test(test_vocab_deepseek_coder),

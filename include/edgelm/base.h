@@ -136,6 +136,41 @@ int elm_parse_f64(const char *s, double min, double max, double *out);
 void *elm_big_alloc(size_t size);
 void elm_big_free(void *p, size_t size);
 
+/* ---- files ---- */
+
+/* Read the whole file at path into a malloc'd, NUL-terminated buffer: *buf (the caller frees it)
+ * and its length without the NUL in *len. max_bytes caps the size (0: no cap beyond SIZE_MAX/2).
+ * Returns 0, or an error whose message names the path and the cause: missing or unreadable
+ * (ELM_ENOENT, ELM_EACCES...), a directory (ELM_EINVAL), larger than max_bytes (ELM_ERANGE),
+ * a read error (ELM_EIO) or ELM_ENOMEM; then *buf is NULL and *len 0. Works on pipes and /proc
+ * files, whose size stat does not know. */
+int elm_file_read(const char *path, size_t max_bytes, char **buf, size_t *len, elm_diag_t *diag);
+
+/* ---- statistics ---- */
+
+/* Mean and sample standard deviation (n - 1 in the denominator, as llama-bench) of x[0..n) into
+ * *mean and *sd; the mean is 0 when n is 0 and the sd is 0 when n < 2. */
+void elm_stats_mean_sd(const double *x, size_t n, double *mean, double *sd);
+
+/* Sort x[0..n) ascending in place (for elm_stats_percentile). */
+void elm_stats_sort(double *x, size_t n);
+
+/* The p-th percentile (0..100) of sorted[0..n) (n >= 1), linear interpolation between closest
+ * ranks (rank p/100 * (n - 1), as numpy's default). */
+double elm_stats_percentile(const double *sorted, size_t n, double p);
+
+/* The two-sided 95 % quantile of Student's t with df degrees of freedom (table for 1..30, 1.96
+ * beyond, 1.96 for df 0). */
+double elm_stats_t975(size_t df);
+
+/* The mean of x[0..n) and the half-width of its 95 % confidence interval with Student's t
+ * (t975(n - 1) * sd / sqrt(n)); the half-width is 0 when n < 2. */
+void elm_stats_ci95(const double *x, size_t n, double *mean, double *half);
+
+/* The 95 % Wilson score interval [*lo, *hi] of a proportion of k successes in n trials, clamped
+ * to [0, 1]; both 0 when n is 0. */
+void elm_stats_wilson95(size_t k, size_t n, double *lo, double *hi);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,6 +13,7 @@
 
 #include "edgelm/base.h"
 #include "edgelm/engine.h"
+#include "edgelm/http.h"
 #include "edgelm/probe.h"
 #include "edgelm/store.h"
 
@@ -108,61 +109,7 @@ int elm_bench_run(elm_bench_t *b, const elm_bench_point_t *p, size_t index, elm_
 /* Mean and sample sd of x[0..n) into *s (n >= 1). */
 void elm_bench_stat(const double *x, uint32_t n, elm_stat_t *s);
 
-/* ---- HTTP target (src/bench/http.c, target.c) ---- */
-
-/* Limits on what a server may send: a longer status, header or chunk-size line, more headers,
- * or a longer SSE line or event is an error naming the limit, never a crash or an unbounded
- * allocation. An error response's body is kept up to ELM_HTTP_MAX_ERROR_BODY bytes. */
-#define ELM_HTTP_MAX_LINE 8192
-#define ELM_HTTP_MAX_HEADERS 128
-#define ELM_HTTP_MAX_EVENT 65536
-#define ELM_HTTP_MAX_ERROR_BODY 16384
-
-/* An OpenAI-compatible endpoint: http://HOST:PORT[/path], HOST a name, an IPv4 address or an
- * IPv6 one in brackets. The path defaults to /v1/chat/completions; a path not ending in
- * /chat/completions (Ollama's "/v1") gets it appended. */
-typedef struct {
-    char host[256];
-    char port[8];
-    char path[512];
-} elm_http_url_t;
-
-/* Parse url into *out; ELM_EINVAL naming the problem (https is not supported: put a plain-HTTP
- * proxy in front). */
-int elm_http_url_parse(const char *url, elm_http_url_t *out, elm_diag_t *d);
-
-/* What the response parser has seen so far. */
-typedef struct {
-    int status;            /* HTTP status; 0 until the status line is read */
-    char reason[64];       /* its reason phrase */
-    uint32_t n_content;    /* SSE events with non-empty choices[0].delta.content (or .text) */
-    int64_t usage_tokens;  /* usage.completion_tokens of the last usage object; -1 when none */
-    bool done;             /* "data: [DONE]" seen */
-    bool complete;         /* the body ended as its framing (length, chunks, close) says */
-    char error[256];       /* the server's error message: an error status's body, or an SSE
-                              event carrying "error"; "" when none */
-} elm_http_summary_t;
-
-typedef struct elm_http_resp elm_http_resp_t;
-
-/* A streaming parser of one HTTP/1.1 response carrying a server-sent-event stream of chat
- * completion chunks (untrusted input): status line, headers, a Content-Length, chunked or
- * read-to-close body, then `data: {...}` events and `data: [DONE]`. on_content (may be NULL) is
- * called with the t_ns of the feed call for each content event. Caller owns *out. */
-int elm_http_resp_create(void (*on_content)(void *user, uint64_t t_ns), void *user,
-                         elm_http_resp_t **out, elm_diag_t *d);
-/* Feed the next n received bytes, read at time t_ns. ELM_EINVAL for a malformed response or
- * event, ELM_ERANGE for a limit exceeded, each with the reason; after an error the parser takes
- * nothing more. Bytes after the end of the response are ignored. */
-int elm_http_resp_feed(elm_http_resp_t *r, const char *data, size_t n, uint64_t t_ns,
-                       elm_diag_t *d);
-/* The connection closed: ELM_EIO when the response was cut short (headers unfinished, fewer
- * bytes than Content-Length, no last chunk); a read-to-close body ends here. */
-int elm_http_resp_eof(elm_http_resp_t *r, elm_diag_t *d);
-/* True once the response is complete (its framing ended, or [DONE] in an OK stream). */
-bool elm_http_resp_finished(const elm_http_resp_t *r);
-const elm_http_summary_t *elm_http_resp_summary(const elm_http_resp_t *r);
-void elm_http_resp_free(elm_http_resp_t *r); /* accepts NULL */
+/* ---- HTTP target (target.c; the client is src/http, http.h) ---- */
 
 /* Arrival process of the requests. closed: `concurrency` users back to back; poisson:RATE:
  * exponential gaps of mean 1/RATE s (seeded); bursty:B/S: B requests at once every S seconds
@@ -185,11 +132,8 @@ void elm_arrival_name(const elm_arrival_t *a, char *buf, size_t cap);
  * closed), from seed for poisson. */
 void elm_arrival_schedule(const elm_arrival_t *a, uint64_t seed, uint32_t n, double *t);
 
-/* The p-th percentile (0..100) of sorted[0..n) (n >= 1), linear interpolation between closest
- * ranks (rank p/100 * (n - 1), as numpy's default). */
-double elm_bench_percentile(const double *sorted, size_t n, double p);
-
-/* Fill *out from x[0..n) (sorted in place); not valid with why when n is 0. */
+/* Fill *out from x[0..n) (sorted in place; mean and elm_stats_percentile's p50/p90/p99); not
+ * valid with why when n is 0. */
 void elm_bench_dist(double *x, size_t n, const char *why, elm_dist_t *out);
 
 typedef struct {

@@ -73,6 +73,10 @@ bool elm_tokenizer_is_eog(const elm_tokenizer_t *t, int32_t id);
 const char *elm_tokenizer_token_text(const elm_tokenizer_t *t, int32_t id, size_t *len);
 /* The token type, ELM_TOKEN_UNDEFINED for an id out of range. */
 elm_token_type_t elm_tokenizer_token_type(const elm_tokenizer_t *t, int32_t id);
+/* The character byte b stands for in GPT-2's byte-level alphabet (how byte-level BPE vocabularies
+ * store bytes: printable Latin-1 as itself, the others from U+0100 up) as UTF-8 into out;
+ * returns its length, 1 or 2. */
+int elm_tokenizer_byte_text(uint8_t b, char out[2]);
 /* The id of the token whose stored text is exactly text[0..len), or -1. */
 int32_t elm_tokenizer_find(const elm_tokenizer_t *t, const char *text, size_t len);
 /* tokenizer.chat_template (NUL-terminated, owned by t), or NULL when the file has none. */

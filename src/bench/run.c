@@ -118,11 +118,9 @@ const char *elm_bench_power(const elm_bench_t *b, const char **why)
 
 void elm_bench_stat(const double *x, uint32_t n, elm_stat_t *s)
 {
-    double sum = 0, ss = 0;
-    for (uint32_t i = 0; i < n; i++) sum += x[i];
-    double mean = sum / n;
-    for (uint32_t i = 0; i < n; i++) ss += (x[i] - mean) * (x[i] - mean);
-    *s = (elm_stat_t){.valid = true, .mean = mean, .sd = n > 1 ? sqrt(ss / (n - 1)) : 0, .n = n};
+    double mean, sd;
+    elm_stats_mean_sd(x, n, &mean, &sd);
+    *s = (elm_stat_t){.valid = true, .mean = mean, .sd = sd, .n = n};
 }
 
 /* One figure's values over the repetitions; the first reason it was unavailable wins. */

@@ -1,7 +1,6 @@
-/* `edgelm bench --target`: measure an OpenAI-compatible streaming server. A plain-socket HTTP/1.1
- * client (getaddrinfo, so IPv4 and IPv6; non-blocking sockets under poll with one deadline per
- * request) POSTs a chat completion with "stream": true; the response parser (http.c) calls back
- * at each content chunk, stamped with the time its bytes were read. Worker threads, at most
+/* `edgelm bench --target`: measure an OpenAI-compatible streaming server. Each request POSTs a
+ * chat completion with "stream": true through src/http (http.h), whose response parser calls
+ * back at each content chunk, stamped with the time its bytes were read. Worker threads, at most
  * `concurrency` of them, take the requests in order and start each at its arrival time; the
  * figures over the requests become percentiles, and the power source is sampled over the whole
  * window. */
@@ -9,12 +8,10 @@
 #include <inttypes.h>
 #include <math.h>
 #include <netdb.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,23 +28,26 @@
 int elm_arrival_parse(const char *s, elm_arrival_t *out, elm_diag_t *d)
 {
     memset(out, 0, sizeof *out);
-    char *end;
     if (!strcmp(s, "closed")) return 0;
     if (!strncmp(s, "poisson:", 8)) {
         out->kind = ELM_ARRIVAL_POISSON;
-        out->rate = strtod(s + 8, &end);
-        if (end != s + 8 && !*end && isfinite(out->rate) && out->rate > 0 && out->rate <= 1e6)
-            return 0;
+        if (!elm_parse_f64(s + 8, 0, 1e6, &out->rate) && out->rate > 0) return 0;
     } else if (!strncmp(s, "bursty:", 7)) {
-        out->kind = ELM_ARRIVAL_BURSTY;
-        unsigned long b = strtoul(s + 7, &end, 10);
-        if (end != s + 7 && (*end == '/' || *end == ':') && b >= 1 && b <= 100000) {
-            const char *p = end + 1;
-            out->burst = (uint32_t)b;
-            out->period_s = strtod(p, &end);
-            if (end != p && (!*end || !strcmp(end, "s")) && isfinite(out->period_s) &&
-                out->period_s > 0 && out->period_s <= 86400)
+        /* B and S split at the first '/' or ':'; S may end in "s" */
+        char b[32], p[64];
+        size_t bl = strcspn(s + 7, "/:"), pl;
+        int64_t burst;
+        if (s[7 + bl] && bl < sizeof b && (pl = strlen(s + 8 + bl)) < sizeof p) {
+            memcpy(b, s + 7, bl);
+            b[bl] = '\0';
+            memcpy(p, s + 8 + bl, pl + 1);
+            if (pl > 1 && p[pl - 1] == 's') p[pl - 1] = '\0';
+            if (!elm_parse_i64(b, 1, 100000, &burst) &&
+                !elm_parse_f64(p, 0, 86400, &out->period_s) && out->period_s > 0) {
+                out->kind = ELM_ARRIVAL_BURSTY;
+                out->burst = (uint32_t)burst;
                 return 0;
+            }
         }
     }
     memset(out, 0, sizeof *out);
@@ -91,21 +91,6 @@ void elm_arrival_schedule(const elm_arrival_t *a, uint64_t seed, uint32_t n, dou
 
 /* ---- statistics ---- */
 
-double elm_bench_percentile(const double *sorted, size_t n, double p)
-{
-    if (n == 1) return sorted[0];
-    double rank = p / 100.0 * (double)(n - 1);
-    size_t lo = (size_t)rank;
-    if (lo >= n - 1) return sorted[n - 1];
-    return sorted[lo] + (rank - (double)lo) * (sorted[lo + 1] - sorted[lo]);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 void elm_bench_dist(double *x, size_t n, const char *why, elm_dist_t *out)
 {
     memset(out, 0, sizeof *out);
@@ -113,14 +98,13 @@ void elm_bench_dist(double *x, size_t n, const char *why, elm_dist_t *out)
         put(out->why, sizeof out->why, "%s", why ? why : "no values");
         return;
     }
-    qsort(x, n, sizeof *x, cmp_double);
-    double sum = 0;
-    for (size_t i = 0; i < n; i++) sum += x[i];
+    double sd;
+    elm_stats_sort(x, n);
+    elm_stats_mean_sd(x, n, &out->mean, &sd);
     out->valid = true;
-    out->mean = sum / (double)n;
-    out->p50 = elm_bench_percentile(x, n, 50);
-    out->p90 = elm_bench_percentile(x, n, 90);
-    out->p99 = elm_bench_percentile(x, n, 99);
+    out->p50 = elm_stats_percentile(x, n, 50);
+    out->p90 = elm_stats_percentile(x, n, 90);
+    out->p99 = elm_stats_percentile(x, n, 99);
     out->n = (uint32_t)n;
 }
 
@@ -165,106 +149,17 @@ static void on_content(void *user, uint64_t t)
     q->tok_t[q->n_tok++] = t;
 }
 
-/* Milliseconds left until deadline (at least 0). */
-static int ms_left(uint64_t deadline)
-{
-    uint64_t now = elm_time_ns();
-    if (now >= deadline) return 0;
-    uint64_t ms = (deadline - now + 999999) / 1000000;
-    return ms > 600000 ? 600000 : (int)ms;
-}
-
-/* Connect to the first address that accepts; the reason names host:port and the fix. */
-static int dial(const run_t *r, uint64_t deadline, char *err, size_t cap)
-{
-    int last = 0;
-    for (const struct addrinfo *a = r->ai; a; a = a->ai_next) {
-        int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
-        if (fd < 0) {
-            last = errno;
-            continue;
-        }
-        if (connect(fd, a->ai_addr, a->ai_addrlen) == 0) return fd;
-        if (errno == EINPROGRESS) {
-            struct pollfd p = {.fd = fd, .events = POLLOUT};
-            int n = poll(&p, 1, ms_left(deadline));
-            int so = 0;
-            socklen_t sl = sizeof so;
-            if (n == 1 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &so, &sl) == 0 && so == 0) return fd;
-            last = n == 0 ? ETIMEDOUT : so ? so : errno;
-        } else {
-            last = errno;
-        }
-        close(fd);
-    }
-    if (last == ECONNREFUSED)
-        put(err, cap, "connection refused by %s:%s: no server is listening there (start the "
-                      "server, or fix --target)", r->u->host, r->u->port);
-    else if (last == ETIMEDOUT)
-        put(err, cap, "connecting to %s:%s timed out after %g s (is the host up? raise --timeout)",
-            r->u->host, r->u->port, r->o->timeout_s);
-    else
-        put(err, cap, "cannot connect to %s:%s: %s", r->u->host, r->u->port, strerror(last));
-    return -1;
-}
-
 static void request(const run_t *r, req_t *q)
 {
     elm_http_resp_t *resp = NULL;
     elm_diag_t d;
-    int fd = -1;
     q->usage = -1;
     q->t_send = elm_time_ns();
     uint64_t deadline = q->t_send + (uint64_t)(r->o->timeout_s * 1e9);
-    if (elm_http_resp_create(on_content, q, &resp, &d)) {
+    if (elm_http_resp_create(on_content, q, &resp, &d) ||
+        elm_http_exchange(r->u, r->ai, r->text, r->len, deadline, r->o->timeout_s, resp, &d)) {
         put(q->err, sizeof q->err, "%s", d.msg);
         goto done;
-    }
-    if ((fd = dial(r, deadline, q->err, sizeof q->err)) < 0) goto done;
-    for (size_t off = 0; off < r->len;) {
-        ssize_t w = send(fd, r->text + off, r->len - off, MSG_NOSIGNAL);
-        if (w > 0) {
-            off += (size_t)w;
-            continue;
-        }
-        struct pollfd p = {.fd = fd, .events = POLLOUT};
-        if (w < 0 && (errno == EAGAIN || errno == EINTR) && poll(&p, 1, ms_left(deadline)) > 0)
-            continue;
-        put(q->err, sizeof q->err, "sending the request to %s:%s failed: %s", r->u->host,
-            r->u->port, w < 0 ? strerror(errno) : "timed out (raise --timeout)");
-        goto done;
-    }
-    char buf[16384];
-    for (;;) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        int n = poll(&p, 1, ms_left(deadline));
-        if (n < 0 && errno == EINTR) continue;
-        if (n == 0) {
-            put(q->err, sizeof q->err, "timed out after %g s (--timeout) waiting for %s:%s, %" PRIu32
-                " content chunks received", r->o->timeout_s, r->u->host, r->u->port, q->n_tok);
-            goto done;
-        }
-        ssize_t got = recv(fd, buf, sizeof buf, 0);
-        uint64_t t = elm_time_ns();
-        if (got < 0 && (errno == EAGAIN || errno == EINTR)) continue;
-        if (got < 0) {
-            put(q->err, sizeof q->err, "reading from %s:%s failed: %s", r->u->host, r->u->port,
-                strerror(errno));
-            goto done;
-        }
-        if (got == 0) {
-            if (elm_http_resp_eof(resp, &d)) {
-                put(q->err, sizeof q->err, "%s", d.msg);
-                goto done;
-            }
-            break;
-        }
-        if (elm_http_resp_feed(resp, buf, (size_t)got, t, &d)) {
-            put(q->err, sizeof q->err, "bad response from %s:%s: %s", r->u->host, r->u->port,
-                d.msg);
-            goto done;
-        }
-        if (elm_http_resp_finished(resp)) break;
     }
     q->t_end = elm_time_ns();
     const elm_http_summary_t *s = elm_http_resp_summary(resp);
@@ -283,7 +178,6 @@ static void request(const run_t *r, req_t *q)
         q->ok = true;
 done:
     if (!q->t_end) q->t_end = elm_time_ns();
-    if (fd >= 0) close(fd);
     elm_http_resp_free(resp);
 }
 
@@ -327,15 +221,7 @@ static char *request_text(const elm_target_opts_t *o, const elm_http_url_t *u, s
         !cJSON_AddBoolToObject(so, "include_usage", 1) ||
         !cJSON_AddNumberToObject(j, "temperature", 0) || !(body = cJSON_PrintUnformatted(j)))
         goto done;
-    bool v6 = strchr(u->host, ':') != NULL;
-    elm_sbuf_t b = {0};
-    elm_sbuf_printf(&b, "POST %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: edgelm/%s\r\n"
-                        "Content-Type: application/json\r\nAccept: text/event-stream\r\n"
-                        "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-                    u->path, v6 ? "[" : "", u->host, v6 ? "]" : "", u->port, ELM_VERSION,
-                    strlen(body), body);
-    if (b.oom) free(b.p);
-    else text = b.p, *len = b.len;
+    text = elm_http_post_text(u, body, len);
 done:
     free(body);
     cJSON_Delete(j);

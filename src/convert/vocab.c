@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "convert/convert_internal.h"
+#include "edgelm/tokenizer.h"
 
 enum { TOK_NORMAL = 1, TOK_CONTROL = 3, TOK_UNUSED = 5 };
 
@@ -64,26 +65,6 @@ static const family_t *family_of(const elm_synth_shape_t *s)
 }
 
 /* ---- generated vocabulary ---- */
-
-/* GPT-2's byte-to-unicode map: printable bytes stand for themselves, the others for U+0100 + n.
- * Writes byte b's token text to out (1 or 2 bytes of UTF-8) and returns its length. */
-static int byte_token(int b, char *out)
-{
-    int cp = b, n = 0;
-    for (int c = 0; c <= b; c++) {
-        bool printable = (c >= 33 && c <= 126) || (c >= 161 && c <= 172) || c >= 174;
-        if (printable) continue;
-        if (c == b) cp = 256 + n;
-        n++;
-    }
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    out[0] = (char)(0xC0 | (cp >> 6));
-    out[1] = (char)(0x80 | (cp & 0x3F));
-    return 2;
-}
 
 typedef struct {
     uint32_t *slot; /* token id + 1, 0 = empty */
@@ -141,7 +122,7 @@ static int generate(elm__kvlist_t *l, const elm_synth_shape_t *shape, const fami
     for (int b = 0; b < 256; b++, id++) {
         tok[id].type = ELM_GGUF_STRING;
         tok[id].s.ptr = text + used;
-        tok[id].s.len = (uint64_t)byte_token(b, text + used);
+        tok[id].s.len = (uint64_t)elm_tokenizer_byte_text((uint8_t)b, text + used);
         used += tok[id].s.len;
         types[id] = TOK_NORMAL;
         set_put(&set, tok, id);

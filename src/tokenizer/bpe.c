@@ -1,43 +1,10 @@
-/* Byte-level BPE (tokenizer.ggml.model = gpt2): GPT-2's byte-to-unicode alphabet, and the merge
- * loop over one pre-token: a linked list of symbols and a binary heap of candidate pairs ordered by
- * merge rank (then position), so a long word costs O(n log n), not a rescan per merge. */
+/* Byte-level BPE (tokenizer.ggml.model = gpt2): the merge loop over one pre-token, a linked list of
+ * symbols and a binary heap of candidate pairs (containers.c) ordered by merge rank (then
+ * position), so a long word costs O(n log n), not a rescan per merge. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "tokenizer/tok_internal.h"
-
-/* ---- byte-level alphabet ---- */
-
-/* GPT-2 keeps printable Latin-1 bytes as themselves and moves the rest to U+0100 upward, in byte
- * order, so that every byte has a visible character. */
-static uint32_t byte_cp(uint8_t b)
-{
-    if ((b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174) return b;
-    uint32_t n = 0;
-    for (int c = 0; c < b; c++)
-        if (!((c >= 33 && c <= 126) || (c >= 161 && c <= 172) || c >= 174)) n++;
-    return 256 + n;
-}
-
-int elm__byte_to_utf8(uint8_t b, char out[2])
-{
-    uint32_t cp = byte_cp(b);
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    out[0] = (char)(0xc0 | (cp >> 6));
-    out[1] = (char)(0x80 | (cp & 0x3f));
-    return 2;
-}
-
-void elm__byte_alphabet_inverse(int16_t inv[ELM__N_BYTE_CP])
-{
-    for (int i = 0; i < ELM__N_BYTE_CP; i++)
-        inv[i] = -1;
-    for (int b = 0; b < 256; b++)
-        inv[byte_cp((uint8_t)b)] = (int16_t)b;
-}
 
 /* ---- merge loop ---- */
 
@@ -58,11 +25,7 @@ typedef struct {
 static const elm__merge_t *find_merge(const elm_tokenizer_t *t, int32_t l, int32_t r)
 {
     uint64_t key = (uint64_t)l << 32 | (uint32_t)r;
-    uint64_t i = key;
-    i ^= i >> 33;
-    i *= 0xff51afd7ed558ccdull;
-    i ^= i >> 33;
-    for (i &= t->merge_mask;; i = (i + 1) & t->merge_mask) {
+    for (uint64_t i = elm__mix64(key) & t->merge_mask;; i = (i + 1) & t->merge_mask) {
         const elm__merge_t *m = &t->merges[i];
         if (m->rank < 0) return NULL;
         if (m->key == key) return m;
@@ -93,7 +56,7 @@ static int encode_word(const elm_tokenizer_t *t, work_t *w, const uint8_t *word,
         }
         size_t m = 0;
         for (size_t i = 0; i < n; i++)
-            m += (size_t)elm__byte_to_utf8(word[i], w->enc + m);
+            m += (size_t)elm_tokenizer_byte_text(word[i], w->enc + m);
         int32_t id = elm_tokenizer_find(t, w->enc, m);
         if (id >= 0) return elm__ids_push(out, id);
     }

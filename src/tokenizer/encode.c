@@ -19,11 +19,9 @@ typedef struct {
 static int frags_push(frags_t *f, int32_t id, size_t off, size_t len)
 {
     if (f->n == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 16;
-        frag_t *v = realloc(f->v, cap * sizeof *v);
+        frag_t *v = elm__grow(f->v, &f->cap, sizeof *v, 16);
         if (!v) return ELM_ENOMEM;
         f->v = v;
-        f->cap = cap;
     }
     f->v[f->n++] = (frag_t){id, off, len};
     return 0;

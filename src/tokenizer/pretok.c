@@ -169,11 +169,9 @@ bool elm__pretok_ignore_merges(const elm__pretok_t *p)
 static int spans_push(elm__spans_t *s, size_t off, size_t len)
 {
     if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        elm__span_t *v = realloc(s->v, cap * sizeof *v);
+        elm__span_t *v = elm__grow(s->v, &s->cap, sizeof *v, 64);
         if (!v) return ELM_ENOMEM;
         s->v = v;
-        s->cap = cap;
     }
     s->v[s->n++] = (elm__span_t){off, len};
     return 0;

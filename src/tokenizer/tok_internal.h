@@ -11,7 +11,12 @@
 
 #define ELM__N_BYTE_CP 324 /* the byte-level alphabet's code points are all below this */
 
-/* ---- growable id array ---- */
+/* ---- growable arrays (containers.c) ---- */
+
+/* Room for one more element in an array of *cap elements of size bytes, all in use: the array
+ * reallocated to twice the capacity (first when *cap is 0), *cap updated; NULL (v and *cap left
+ * as they were) when the memory is not there. */
+void *elm__grow(void *v, size_t *cap, size_t size, size_t first);
 
 typedef struct {
     int32_t *v;
@@ -20,7 +25,7 @@ typedef struct {
 
 int elm__ids_push(elm__ids_t *a, int32_t id);
 
-/* ---- merge candidates: a binary heap, smallest key first, then leftmost ---- */
+/* ---- merge candidates: a binary heap, smallest key first, then leftmost (containers.c) ---- */
 
 typedef struct {
     float key;           /* BPE: merge rank; SPM: minus the merged token's score */
@@ -104,14 +109,17 @@ struct elm_tokenizer {
     char *chat_template;
 };
 
+/* ---- hashes (containers.c) ---- */
+
 /* FNV-1a over bytes. */
 uint32_t elm__hash_bytes(const char *s, size_t n);
+/* A 64-bit finalizer (MurmurHash3's first half): the merge table's slot of an id pair key. */
+uint64_t elm__mix64(uint64_t k);
 
-/* ---- byte-level alphabet (bpe.c) ---- */
+/* ---- byte-level alphabet (bytes.c) ---- */
 
-/* The UTF-8 encoding of the code point GPT-2 maps byte b to; returns its length (1 or 2). */
-int elm__byte_to_utf8(uint8_t b, char out[2]);
-/* Fill inv[cp] with the byte code point cp stands for, or -1. */
+/* Fill inv[cp] with the byte code point cp stands for, or -1 (the inverse of
+ * elm_tokenizer_byte_text, tokenizer.h). */
 void elm__byte_alphabet_inverse(int16_t inv[ELM__N_BYTE_CP]);
 
 /* ---- encoders ---- */

@@ -9,66 +9,6 @@
 
 /* ---- small helpers ---- */
 
-uint32_t elm__hash_bytes(const char *s, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)s[i]) * 16777619u;
-    return h;
-}
-
-int elm__ids_push(elm__ids_t *a, int32_t id)
-{
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 64;
-        int32_t *v = realloc(a->v, cap * sizeof *v);
-        if (!v) return ELM_ENOMEM;
-        a->v = v;
-        a->cap = cap;
-    }
-    a->v[a->n++] = id;
-    return 0;
-}
-
-static bool cand_before(const elm__cand_t *x, const elm__cand_t *y)
-{
-    return x->key < y->key || (x->key == y->key && x->left < y->left);
-}
-
-int elm__heap_push(elm__heap_t *h, elm__cand_t c)
-{
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 64;
-        elm__cand_t *v = realloc(h->v, cap * sizeof *v);
-        if (!v) return ELM_ENOMEM;
-        h->v = v;
-        h->cap = cap;
-    }
-    size_t i = h->n++;
-    while (i > 0 && cand_before(&c, &h->v[(i - 1) / 2])) {
-        h->v[i] = h->v[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    h->v[i] = c;
-    return 0;
-}
-
-elm__cand_t elm__heap_pop(elm__heap_t *h)
-{
-    elm__cand_t top = h->v[0], last = h->v[--h->n];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= h->n) break;
-        if (c + 1 < h->n && cand_before(&h->v[c + 1], &h->v[c])) c++;
-        if (!cand_before(&h->v[c], &last)) break;
-        h->v[i] = h->v[c];
-        i = c;
-    }
-    if (h->n) h->v[i] = last;
-    return top;
-}
-
 static uint64_t next_pow2(uint64_t n)
 {
     uint64_t p = 16;
@@ -107,17 +47,9 @@ static void tok_hash_insert(elm_tokenizer_t *t, int32_t id)
 
 /* ---- merges ---- */
 
-static uint64_t mix64(uint64_t k)
-{
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdull;
-    k ^= k >> 33;
-    return k;
-}
-
 static void merge_insert(elm_tokenizer_t *t, uint64_t key, int32_t rank, int32_t result)
 {
-    uint64_t i = mix64(key) & t->merge_mask;
+    uint64_t i = elm__mix64(key) & t->merge_mask;
     while (t->merges[i].rank >= 0) {
         if (t->merges[i].key == key) return; /* the first (lowest) rank wins */
         i = (i + 1) & t->merge_mask;
@@ -368,7 +300,7 @@ int elm_tokenizer_from_gguf(const elm_gguf_t *g, elm_tokenizer_t **out, elm_diag
 
     for (int b = 0; b < 256; b++) {
         char buf[8];
-        int n = t->kind == ELM_TOK_BPE ? elm__byte_to_utf8((uint8_t)b, buf)
+        int n = t->kind == ELM_TOK_BPE ? elm_tokenizer_byte_text((uint8_t)b, buf)
                                        : snprintf(buf, sizeof buf, "<0x%02X>", b);
         t->byte_tok[b] = elm_tokenizer_find(t, buf, (size_t)n);
     }
