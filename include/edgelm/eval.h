@@ -19,12 +19,6 @@
 extern "C" {
 #endif
 
-/* ---- input ---- */
-
-/* Read the whole file at path into *buf (malloc'd, NUL-terminated; caller frees) and its length
- * into *len. On failure *buf is NULL and diag names the file and the cause. */
-int elm_eval_read_file(const char *path, char **buf, size_t *len, elm_diag_t *diag);
-
 /* ---- perplexity ---- */
 
 typedef struct {
@@ -255,10 +249,6 @@ cJSON *elm_gsm8k_item_record(const elm_gsm8k_step_t *step);
 cJSON *elm_gsm8k_summary_record(const char *model, const elm_gsm8k_set_t *set,
                                 const elm_gsm8k_params_t *p, elm_chat_tmpl_t tmpl,
                                 const elm_gsm8k_summary_t *sum);
-
-/* The Wilson score interval for k successes in n trials at 95% (z = 1.959964): [*lo, *hi] within
- * [0, 1]; [0, 0] when n is 0. */
-void elm_eval_wilson95(size_t k, size_t n, double *lo, double *hi);
 
 #ifdef __cplusplus
 }

@@ -121,7 +121,7 @@ typedef struct {
     char label[96];                         /* "steady+random" */
     double *m;                              /* (ELM_SIM_M_COUNT, n_seeds): each run's metrics */
     double mean[ELM_SIM_M_COUNT];           /* over the seeds */
-    double ci95[ELM_SIM_M_COUNT];           /* half-width, elm_sim_ci95; 0 for one seed */
+    double ci95[ELM_SIM_M_COUNT];           /* half-width, elm_stats_ci95; 0 for one seed */
     double dev_util[ELM_ROUTE_MAX_DEVICES]; /* each device's utilization, mean over the seeds */
     elm_sim_result_t *runs;                 /* (n_seeds) with keep_runs, else NULL */
 } elm_sim_summary_t;
@@ -167,10 +167,6 @@ const char *elm_sim_chart_file(uint32_t i);
 /* Chart i of x as an SVG document (means with 95 % CI bars per scenario). Returns a malloc'd
  * string the caller frees, or NULL when out of memory or i is past the last chart. */
 char *elm_sim_chart_svg(const elm_sim_compare_t *x, uint32_t i);
-
-/* Mean and half-width of the 95 % confidence interval (Student's t) of x[0..n); half = 0 for
- * n < 2. */
-void elm_sim_ci95(const double *x, uint32_t n, double *mean, double *half);
 
 /* A grouped bar chart as a standalone SVG document: val and err (NULL: no error bars) are
  * (n_groups, n_series). Returns a malloc'd string the caller frees, or NULL when out of memory. */

@@ -219,7 +219,7 @@ int elm_gsm8k_load(const char *path, elm_gsm8k_set_t **out, elm_diag_t *diag)
     *out = NULL;
     char *buf;
     size_t len;
-    int rc = elm_eval_read_file(path, &buf, &len, diag);
+    int rc = elm_file_read(path, 0, &buf, &len, diag);
     if (rc) return rc;
     rc = elm_gsm8k_parse(buf, len, path, out, diag);
     free(buf);
@@ -459,21 +459,4 @@ done:
     free(gen);
     free(ids);
     return rc;
-}
-
-/* ---- confidence interval ---- */
-
-void elm_eval_wilson95(size_t k, size_t n, double *lo, double *hi)
-{
-    if (n == 0) {
-        *lo = *hi = 0;
-        return;
-    }
-    /* Wilson (1927): (p + z²/2n ± z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n) */
-    const double z = 1.959963984540054, nn = (double)n, p = (double)k / nn;
-    double denom = 1 + z * z / nn;
-    double center = (p + z * z / (2 * nn)) / denom;
-    double half = z * sqrt(p * (1 - p) / nn + z * z / (4 * nn * nn)) / denom;
-    *lo = center - half < 0 ? 0 : center - half;
-    *hi = center + half > 1 ? 1 : center + half;
 }

@@ -113,7 +113,7 @@ int elm_gsm8k_run(elm_session_t *s, const elm_tokenizer_t *tok, elm_chat_tmpl_t 
         if (on_item && (rc = on_item(user, &step, diag))) goto done;
     }
     sum->accuracy = sum->n ? (double)sum->correct / (double)sum->n : 0;
-    elm_eval_wilson95(sum->correct, sum->n, &sum->ci95_low, &sum->ci95_high);
+    elm_stats_wilson95(sum->correct, sum->n, &sum->ci95_low, &sum->ci95_high);
 done:
     elm_gsm8k_answer_clear(&ans);
     free(prompt);

@@ -84,7 +84,7 @@ static int run_scenario(const elm_cluster_config_t *c, const elm_sim_sweep_t *sw
             elm_sim_result_free(&res);
     }
     for (int m = 0; m < ELM_SIM_M_COUNT; m++)
-        elm_sim_ci95(s->m + (size_t)m * ns, ns, &s->mean[m], &s->ci95[m]);
+        elm_stats_ci95(s->m + (size_t)m * ns, ns, &s->mean[m], &s->ci95[m]);
     return 0;
 }
 

@@ -292,7 +292,7 @@ static int cmd_ppl(int argc, char **argv)
     pp.n_threads = a.c.n_threads;
     pp.kv_type = a.c.kv_type;
 
-    if ((rc = elm_eval_read_file(a.file, &text, &len, &d))) goto fail;
+    if ((rc = elm_file_read(a.file, 0, &text, &len, &d))) goto fail;
     if ((rc = store_open(&a.c, &store, db_path, sizeof db_path, &d))) goto fail;
     if ((rc = elm_model_load(a.c.model, NULL, NULL, &m, &d))) goto fail;
     if (a.json && !(chunks = cJSON_CreateArray())) {

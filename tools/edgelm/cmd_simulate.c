@@ -82,7 +82,7 @@ static int load_cluster(const char *path, elm_cluster_config_t *cfg, elm_diag_t 
     if (!path) return elm_sim_cluster_builtin(cfg, d);
     char *text;
     size_t len;
-    int rc = elm_eval_read_file(path, &text, &len, d);
+    int rc = elm_file_read(path, 0, &text, &len, d);
     if (rc) return rc;
     rc = elm_cluster_config_parse(text, len, path, cfg, d);
     free(text);
