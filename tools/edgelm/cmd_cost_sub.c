@@ -8,10 +8,12 @@
 
 #include "cmd_cost.h"
 
-/* Parse a subcommand's options: argv[0] is "cost", argv[1] the subcommand. */
-static int parse_sub(elm_cli_spec_t *spec, int argc, char **argv)
+/* Parse a subcommand's options (argv[0] is "cost", argv[1] the subcommand) and check that those
+ * in required (NULL-terminated; NULL for none) were given. ELM_CLI_GO or the exit status. */
+static int parse_sub(elm_cli_spec_t *spec, int argc, char **argv, const char *const *required)
 {
-    return elm_cli_parse(spec, argc - 1, argv + 1, NULL);
+    int rc = elm_cli_parse(spec, argc - 1, argv + 1, NULL);
+    return rc == ELM_CLI_GO && required ? elm__cost_require(spec, required) : rc;
 }
 
 /* ---- breakeven ---- */
@@ -73,8 +75,7 @@ static int parse_breakeven_args(breakeven_args_t *a, int argc, char **argv)
         ELM_OPT_END,
     };
     elm_cli_spec_t spec = {.cmd = "cost breakeven", .head = breakeven_head, .opts = opts};
-    int rc = parse_sub(&spec, argc, argv);
-    return rc == ELM_CLI_GO ? elm__cost_require(&spec, required) : rc;
+    return parse_sub(&spec, argc, argv, required);
 }
 
 static int breakeven_json(const breakeven_args_t *a, int rc, const elm_breakeven_t *r,
@@ -152,8 +153,7 @@ int elm__cost_battery(int argc, char **argv)
                                    "--run-s S [--json]\n\n"
                                    "Battery (paper 002 §6.2): runs per charge and hours until "
                                    "recharge (e.g. --battery-wh 18.84).\n"};
-    int status = parse_sub(&spec, argc, argv);
-    if (status == ELM_CLI_GO) status = elm__cost_require(&spec, required);
+    int status = parse_sub(&spec, argc, argv, required);
     if (status != ELM_CLI_GO) return status;
 
     elm_battery_t b;
@@ -196,8 +196,7 @@ int elm__cost_permtok(int argc, char **argv)
                                    "[--j-out J] [--json]\n\n"
                                    "Per million tokens (paper 002 §6.3): electricity cost in US "
                                    "dollars per million input/output tokens.\n"};
-    int status = parse_sub(&spec, argc, argv);
-    if (status == ELM_CLI_GO) status = elm__cost_require(&spec, required);
+    int status = parse_sub(&spec, argc, argv, required);
     if (status != ELM_CLI_GO) return status;
     bool given[2] = {elm_cli_given(&spec, "--j-in"), elm_cli_given(&spec, "--j-out")};
     if (!given[0] && !given[1])
@@ -242,8 +241,7 @@ int elm__cost_action(int argc, char **argv)
                            .head = "usage: edgelm cost action --energy-j J --tokens N [--json]\n\n"
                                    "Action per token (paper 002 §6.1): energy per token "
                                    "S = E / t.\n"};
-    int status = parse_sub(&spec, argc, argv);
-    if (status == ELM_CLI_GO) status = elm__cost_require(&spec, required);
+    int status = parse_sub(&spec, argc, argv, required);
     if (status != ELM_CLI_GO) return status;
 
     elm_diag_t d;
@@ -274,8 +272,7 @@ int elm__cost_reading(int argc, char **argv)
                            .head = "usage: edgelm cost reading --tps TOK_S [--json]\n\n"
                                    "Reading speed: is generation at least 5.3 tokens/s (4 words/s "
                                    "/ 0.75 words per token)?\n"};
-    int status = parse_sub(&spec, argc, argv);
-    if (status == ELM_CLI_GO) status = elm__cost_require(&spec, required);
+    int status = parse_sub(&spec, argc, argv, required);
     if (status != ELM_CLI_GO) return status;
 
     elm_diag_t d;
@@ -325,7 +322,7 @@ int elm__cost_prices(int argc, char **argv)
                            .opts = opts,
                            .head = "usage: edgelm cost prices [--prices FILE] [--json]\n\n"
                                    "The cloud price table, in US dollars per million tokens.\n"};
-    int status = parse_sub(&spec, argc, argv);
+    int status = parse_sub(&spec, argc, argv, NULL);
     if (status != ELM_CLI_GO) return status;
 
     elm_price_table_t loaded = {0};
