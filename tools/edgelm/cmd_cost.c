@@ -149,8 +149,8 @@ static int flags_price(const table_args_t *a, const elm_price_table_t *prices, e
 /* One row from --platform/--model/--in/--out/--wh/--q/--r/--ttft; ELM_CLI_GO or a usage error. */
 static int row_from_flags(const table_args_t *a, const elm_price_table_t *prices, elm_cost_row_t *w)
 {
-    static const char *const need_q[] = {"--q", NULL}, *const need_tokens[] = {"--in", "--out",
-                                                                               NULL};
+    static const char *const need_q[] = {"--q", NULL};
+    static const char *const need_tokens[] = {"--in", "--out", NULL};
     const elm_cli_spec_t *s = &a->spec;
     const char *cmd = s->cmd;
     int rc;
