@@ -39,7 +39,7 @@ expect_err "--alpha 1.5: must lie in \[0, 1\]" "names the flag and the range"
 
 run "$ELM" cost --model gpt-4 --in 48 --out 249 --q 0.97 --r 0.71 --usd-per-m-in -1
 expect_rc 2 "negative price"
-expect_err "--usd-per-m-in -1: cannot be negative" "names the flag"
+expect_err "--usd-per-m-in -1: must be at least 0" "names the flag and the bound"
 
 run "$ELM" cost --in 48 --out 249 --q 0.97 --r 0.71
 expect_rc 2 "missing price"

@@ -76,6 +76,8 @@ static void test_round_paper(void **state)
     assert_near(elm_round_paper(0.00049876), 0.0005, 1e-15);
     assert_near(elm_round_paper(12.345), 12.35, 1e-9);
     assert_true(elm_round_paper(0) == 0);
+    /* a subnormal cost (fuzz_cost found it) stays itself, not NaN */
+    assert_true(elm_round_paper(9.881e-324) == 9.881e-324);
 }
 
 static void test_responsiveness_norm(void **state)

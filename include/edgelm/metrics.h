@@ -1,7 +1,8 @@
 /* edgelm metrics: the cost and efficiency formulas of the edge-inference papers — cost per
  * response (CPR), utility U, performance-cost ratio PCR, cost per million tokens, energy per token,
  * device break-even time, battery runs, the reading-speed verdict — as pure functions, plus the
- * price table of cloud models. docs/metrics.md gives every formula with its source and units. */
+ * price table of cloud models and the cost table (Table I rows from JSON records or the results
+ * store). docs/metrics.md gives every formula with its source and units. */
 #ifndef EDGELM_METRICS_H
 #define EDGELM_METRICS_H
 
@@ -148,6 +149,84 @@ typedef struct {
  * ELM_ERANGE ("never breaks even") when the cheaper device draws no more power. */
 int elm_breakeven(const elm_device_econ_t *a, const elm_device_econ_t *b, const elm_workload_t *wl,
                   elm_breakeven_t *out, elm_diag_t *d);
+
+/* ---- the cost table (paper 000 Table I) ----
+ *
+ * One row per platform: its inputs (a cloud model's tokens and price, or an edge device's energy
+ * per response; Q; R), then its figures (CPR, U, PCR and the paper-rounded columns). Rows come
+ * from JSON records (elm_cost_records_parse), the results store (elm_cost_rows_from_store) or the
+ * caller's own values (elm_cost_row_init, elm_cost_row_set_ttft); elm_cost_table_compute fills
+ * the figures. A figure that cannot be computed is unavailable (has_* false) with the reason in
+ * why, never 0. */
+
+/* How the table is computed; elm_cost_opts_default() gives paper 000's alpha and raw R. */
+typedef struct {
+    double alpha;         /* weight of quality in U, [0, 1] */
+    bool has_alpha;       /* alpha set by the caller: a records document's "alpha" does not
+                           * replace it */
+    bool r_norm;          /* R = r_ref / (r_ref + TTFT) instead of the raw value */
+    double r_ref;         /* seconds, > 0; used when r_norm */
+    double cents_per_kwh; /* electricity price of edge rows without their own */
+    bool has_kwh;         /* cents_per_kwh is set (by the caller or a records document) */
+} elm_cost_opts_t;
+
+/* One platform's inputs and figures. */
+typedef struct {
+    char platform[64];
+    bool cloud;           /* priced per token (price, n_in, n_out); else by energy (wh) */
+    elm_price_t price;
+    double n_in, n_out;   /* tokens per response (may be means) */
+    double wh;            /* energy per response in Wh */
+    double cents_per_kwh; /* this row's electricity price; < 0: the table's */
+    bool no_wh;           /* an edge row without an energy figure: why says so */
+    double q, r;          /* quality and responsiveness of Eq. 1 */
+    bool has_r;
+    char r_source[16];    /* where R came from: "r", "ttft_s" or "normalized" */
+    double cpr, cpr_paper, u, pcr, pcr_paper; /* cents; paper-rounded cents; U; U/CPR; U/paper */
+    bool has_cpr, has_u, has_pcr;
+    char why[1100];       /* why a figure is unavailable ("; "-separated), or "" */
+} elm_cost_row_t;
+
+/* alpha 0.5 (paper 000), raw R (r_ref 1 s when normalized), no electricity price. */
+elm_cost_opts_t elm_cost_opts_default(void);
+
+/* Empty *w: no platform, no R, no figures, the table's electricity price. */
+void elm_cost_row_init(elm_cost_row_t *w);
+
+/* Set w's R from a time to first token in seconds: normalized when o->r_norm, else TTFT itself
+ * (paper 000 puts TTFT in seconds straight into Eq. 1). Returns 0, or the error of
+ * elm_responsiveness_norm with w's R left unavailable. */
+int elm_cost_row_set_ttft(elm_cost_row_t *w, const elm_cost_opts_t *o, double ttft_s,
+                          elm_diag_t *d);
+
+/* Parse cost records from JSON text: {"alpha": A, "cents_per_kwh": C, "records": [...]} or just
+ * the array, each record {"platform", "q", ("r" | "ttft_s"), and either "input_tokens",
+ * "output_tokens" with "model" (a name in prices) or "usd_per_m_input"/"usd_per_m_output", or
+ * "wh_per_response" with an optional "cents_per_kwh"} (docs/metrics.md). The document's alpha
+ * and electricity price go into *o unless o->has_alpha / o->has_kwh. origin names the source in
+ * messages ("t.json: record 2 (Pi): ..."). On success *rows is malloc'd with *n >= 1 rows
+ * (caller frees); on failure *rows is NULL, *n 0, and *d names the record and field. */
+int elm_cost_records_parse(const char *json, size_t len, const char *origin,
+                           const elm_price_table_t *prices, elm_cost_opts_t *o,
+                           elm_cost_row_t **rows, size_t *n, elm_diag_t *d);
+
+struct elm_store;
+
+/* Rows from the results store: one per model path that has an 'edgelm eval gsm8k' result (Q, the
+ * newest) and an 'edgelm bench' record with a TTFT (R from it as elm_cost_row_set_ttft sets it),
+ * the path containing match (NULL or "" for all), named by the path's last component; energy per
+ * response from that record (a row without one keeps "CPR unavailable: <reason>" in why). origin
+ * names the store in messages. ELM_ENOENT when no model qualifies. Ownership as
+ * elm_cost_records_parse. */
+int elm_cost_rows_from_store(struct elm_store *s, const char *match, const char *origin,
+                             const elm_cost_opts_t *o, elm_cost_row_t **rows, size_t *n,
+                             elm_diag_t *d);
+
+/* Compute the figures of rows[0..n): CPR (cloud: elm_cpr_cloud; edge: elm_cpr_edge at the row's
+ * or o's electricity price), its paper rounding, U (Eq. 1 with o->alpha), PCR = U / CPR and U over
+ * the rounded CPR, as Table I divides. A figure that cannot be had is left unavailable and the
+ * reason (the last failure's) is appended to the row's why. */
+void elm_cost_table_compute(elm_cost_row_t *rows, size_t n, const elm_cost_opts_t *o);
 
 #ifdef __cplusplus
 }

@@ -103,6 +103,8 @@ double elm_round_paper(double x)
     if (a >= 0.005) return round(x * 100.0) / 100.0;
     /* two significant figures: scale so the value has two digits before the point */
     double scale = pow(10.0, 1.0 - floor(log10(a)));
+    /* below about 1e-307 the scale overflows and x * scale / scale is NaN: keep x as it is */
+    if (!isfinite(scale)) return x;
     return round(x * scale) / scale;
 }
 
