@@ -1,6 +1,5 @@
 /* The cloud price table: built-in defaults (the same as data/prices.json) and a JSON loader, so
  * users price other models or newer list prices without rebuilding. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,46 +138,13 @@ fail:
 
 int elm_prices_load(const char *path, elm_price_table_t *out, elm_diag_t *d)
 {
-    int rc = 0;
-    char *buf = NULL;
+    char *buf;
+    size_t len;
     out->items = NULL;
     out->n = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        int err = errno;
-        return elm_diag(d, elm_from_errno(err), "%s: cannot open price table (%s)", path,
-                        strerror(err));
-    }
-    size_t cap = 4096, len = 0;
-    buf = malloc(cap);
-    if (!buf) {
-        rc = elm_diag(d, ELM_ENOMEM, "%s: out of memory", path);
-        goto fail;
-    }
-    size_t got;
-    while ((got = fread(buf + len, 1, cap - len, f)) > 0) {
-        len += got;
-        if (len == cap) {
-            if (cap >= (64u << 20)) {
-                rc = elm_diag(d, ELM_ERANGE, "%s: price table is larger than 64 MiB", path);
-                goto fail;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                rc = elm_diag(d, ELM_ENOMEM, "%s: out of memory", path);
-                goto fail;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-    }
-    if (ferror(f)) {
-        rc = elm_diag(d, ELM_EIO, "%s: read failed", path);
-        goto fail;
-    }
+    int rc = elm_file_read(path, 64u << 20, &buf, &len, d);
+    if (rc) return rc;
     rc = elm_prices_parse(buf, len, path, out, d);
-fail:
     free(buf);
-    fclose(f);
     return rc;
 }

@@ -195,39 +195,14 @@ static int row_from_flags(const table_args_t *a, const elm_price_table_t *prices
     return ELM_CLI_GO;
 }
 
-/* A whole file into a malloc'd buffer (caller frees); NULL with *d set on failure. */
-static char *read_text(const char *path, size_t *len, elm_diag_t *d)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        int err = errno;
-        elm_diag(d, elm_from_errno(err), "%s: cannot open (%s)", path, strerror(err));
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    size_t got;
-    while (buf && (got = fread(buf + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            char *nb = realloc(buf, cap *= 2);
-            if (!nb) free(buf);
-            buf = nb;
-        }
-    }
-    if (!buf) elm_diag(d, ELM_ENOMEM, "%s: out of memory", path);
-    fclose(f);
-    *len = n;
-    return buf;
-}
-
 static int rows_from_records(const char *path, const elm_price_table_t *prices, elm_cost_opts_t *o,
                              elm_cost_row_t **rows, size_t *n, elm_diag_t *d)
 {
     size_t len;
-    char *text = read_text(path, &len, d);
-    if (!text) return d->code;
-    int rc = elm_cost_records_parse(text, len, path, prices, o, rows, n, d);
+    char *text;
+    int rc = elm_file_read(path, 64u << 20, &text, &len, d);
+    if (rc) return rc;
+    rc = elm_cost_records_parse(text, len, path, prices, o, rows, n, d);
     free(text);
     return rc;
 }
