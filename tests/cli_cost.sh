@@ -1,4 +1,4 @@
-# `edgelm cost`: paper 000 Table I from records, the other metrics from flags, named errors.
+# `edgelm cost`: Edge-First Table I from records, the other metrics from flags, named errors.
 . "$(dirname "$0")/testlib.sh"
 T1="$FIXTURES/metrics/table1.json"
 
@@ -71,7 +71,7 @@ expect_out "PCR unavailable: the cost per response is 0" "with the reason"
 
 run "$ELM" cost breakeven --name-a rpi5 --price-a 97 --name-b orin --price-b 598.80 \
   --j-in-a 0.5 --j-out-a 2 --j-in-b 0.1 --j-out-b 0.5 --mu 1 --ratio 1 --tps 10 --cents-per-kwh 20
-expect_rc 0 "break-even, paper 002 prices"
+expect_rc 0 "break-even, Sometimes Painful prices"
 expect_out "price difference: \\\$501\.80 \(orin costs more\)" 'difference $501.80'
 expect_out "break-even after: 2\.641e\+05 hours" "hours"
 

@@ -32,7 +32,7 @@ run "$ELM" simulate --config "$TMP/none.json"
 expect_rc 1 "missing cluster file"
 expect_err "none.json: cannot open \(No such file" "names the file and the cause"
 
-# The default run: paper 000's four scenarios.
+# The default run: Edge-First's four scenarios.
 run "$ELM" simulate
 expect_rc 0 "default scenarios"
 expect_out "^steady +random " "steady+random"

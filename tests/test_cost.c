@@ -1,5 +1,5 @@
 /* The cost table (metrics/costtable.c, metrics/records.c): the records format with every named
- * error, paper 000's Table I computed from its records, unavailable figures and their reasons,
+ * error, Edge-First's Table I computed from its records, unavailable figures and their reasons,
  * and the store's "no rows" answer. */
 #include <math.h>
 #include <setjmp.h>
@@ -30,7 +30,7 @@ static elm_cost_row_t *parse_ok(const char *json, elm_cost_opts_t *o, size_t *n)
     return rows;
 }
 
-/* ---- paper 000 Table I from its records ---- */
+/* ---- Edge-First Table I from its records ---- */
 
 static void test_table1(void **state)
 {
@@ -252,7 +252,7 @@ static void test_set_ttft(void **state)
     assert_near(w.cents_per_kwh, -1, 0);
     assert_int_equal(elm_cost_row_set_ttft(&w, &o, 0.28, &d), 0);
     assert_true(w.has_r);
-    assert_near(w.r, 0.28, 0); /* paper 000: TTFT in s, as it is */
+    assert_near(w.r, 0.28, 0); /* Edge-First: TTFT in s, as it is */
     assert_string_equal(w.r_source, "ttft_s");
     o.r_norm = true;
     o.r_ref = 2;

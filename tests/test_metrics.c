@@ -1,5 +1,5 @@
-/* metrics/: the papers' numbers (paper 000 Table I, paper 002's break-even inputs), the price
- * table and its file, and the named errors for bad input. */
+/* metrics/: the papers' numbers (Edge-First Table I, Sometimes Painful's break-even inputs), the
+ * price table and its file, and the named errors for bad input. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,7 +16,7 @@
 
 #define assert_near(a, b, tol) assert_true(fabs((double)(a) - (double)(b)) <= (tol))
 
-/* ---- paper 000 Table I ---- */
+/* ---- Edge-First Table I ---- */
 
 static void test_table1_cpr(void **state)
 {
@@ -97,7 +97,7 @@ static void test_responsiveness_norm(void **state)
     assert_near(r, -1, 0);
 }
 
-/* ---- paper 002 §6 ---- */
+/* ---- Sometimes Painful §6 ---- */
 
 static void test_energy_figures(void **state)
 {
@@ -131,12 +131,13 @@ static void test_energy_figures(void **state)
     assert_near(ratio, 2, 1e-12);
 }
 
-static void test_breakeven_paper002(void **state)
+static void test_breakeven_sometimes_painful(void **state)
 {
     (void)state;
     elm_diag_t d;
-    /* paper 002's prices: Raspberry Pi 5 $97, Jetson Orin $598.80, 20 ¢/kWh. The energies are
-     * illustrative: the Pi spends 0.5 J per input and 2.0 J per output token, the Orin 0.1/0.5. */
+    /* Sometimes Painful's prices: Raspberry Pi 5 $97, Jetson Orin $598.80, 20 ¢/kWh. The energies
+     * are illustrative: the Pi spends 0.5 J per input and 2.0 J per output token, the Orin 0.1/0.5.
+     */
     elm_device_econ_t pi = {"rpi5", 97.0, 0.5, 2.0, 0};
     elm_device_econ_t orin = {"orin", 598.80, 0.1, 0.5, 0};
     elm_workload_t wl = {1.0, 1.0, 10.0, 20.0};
@@ -299,7 +300,7 @@ int main(void)
         cmocka_unit_test(test_round_paper),
         cmocka_unit_test(test_responsiveness_norm),
         cmocka_unit_test(test_energy_figures),
-        cmocka_unit_test(test_breakeven_paper002),
+        cmocka_unit_test(test_breakeven_sometimes_painful),
         cmocka_unit_test(test_prices_default_matches_file),
         cmocka_unit_test(test_prices_bad),
         cmocka_unit_test(test_bad_input),

@@ -1,6 +1,6 @@
 /* sim/: seed determinism, the workload's demand mix, confidence intervals, the SVG writer, the
  * comparison over seeds and its CSV, JSON and chart forms, the workload names and built-in cluster,
- * and paper 000's findings on the built-in scenarios as assertions on means over several seeds. */
+ * and Edge-First's findings on the built-in scenarios as assertions on means over several seeds. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -2,7 +2,8 @@
  * response (CPR), utility U, performance-cost ratio PCR, cost per million tokens, energy per token,
  * device break-even time, battery runs, the reading-speed verdict — as pure functions, plus the
  * price table of cloud models and the cost table (Table I rows from JSON records or the results
- * store). docs/metrics.md gives every formula with its source and units. */
+ * store). docs/metrics.md gives every formula with its source and units; the papers, cited by
+ * their short names Edge-First and Sometimes Painful, are in docs/references.md. */
 #ifndef EDGELM_METRICS_H
 #define EDGELM_METRICS_H
 
@@ -36,7 +37,7 @@ typedef struct {
 } elm_price_table_t;
 
 /* The built-in defaults, identical to data/prices.json: gpt-4o-mini $0.15/$0.60, gpt-4o
- * $2.50/$10.00, gpt-4 (8k context, the model of paper 000's Table I) $30/$60 per M tokens. The
+ * $2.50/$10.00, gpt-4 (8k context, the model of Edge-First's Table I) $30/$60 per M tokens. The
  * returned table is static: do not free it. */
 const elm_price_table_t *elm_prices_default(void);
 
@@ -55,7 +56,7 @@ void elm_prices_free(elm_price_table_t *t);
 /* The entry named name (case-insensitive), or NULL. */
 const elm_price_t *elm_prices_find(const elm_price_table_t *t, const char *name);
 
-/* ---- cost per response (paper 000 §III-C, Table I) ---- */
+/* ---- cost per response (Edge-First §III-C, Table I) ---- */
 
 /* Cloud CPR in US cents: cpr = n_in × price_in + n_out × price_out, prices per million tokens.
  * Token counts may be fractional (means over a test set). */
@@ -65,36 +66,36 @@ int elm_cpr_cloud(double n_in, double n_out, const elm_price_t *price, double *c
 /* Edge CPR in US cents: cpr = energy per response (Wh) / 1000 × electricity price (¢/kWh). */
 int elm_cpr_edge(double wh_per_response, double cents_per_kwh, double *cpr_cents, elm_diag_t *d);
 
-/* ---- utility and PCR (paper 000 Eq. 1 and Eq. 2) ---- */
+/* ---- utility and PCR (Edge-First Eq. 1 and Eq. 2) ---- */
 
-/* U = alpha·Q + (1 − alpha)·R (paper 000 Eq. 1); alpha in [0, 1], Q in [0, 1], R >= 0 in
- * whatever responsiveness unit the caller picked (paper 000 plugs TTFT in seconds in). */
+/* U = alpha·Q + (1 − alpha)·R (Edge-First Eq. 1); alpha in [0, 1], Q in [0, 1], R >= 0 in
+ * whatever responsiveness unit the caller picked (Edge-First plugs TTFT in seconds in). */
 int elm_utility(double alpha, double q, double r, double *u, elm_diag_t *d);
 
 /* The normalized responsiveness R = t_ref / (t_ref + ttft), in (0, 1], 1 for an instant first
  * token, 0.5 at ttft = t_ref, falling as the wait grows (edgelm's variant; not in the papers). */
 int elm_responsiveness_norm(double ttft_s, double t_ref_s, double *r, elm_diag_t *d);
 
-/* PCR = U / CPR (paper 000 Eq. 2), CPR in cents as the paper divides. ELM_ERANGE when cpr is 0. */
+/* PCR = U / CPR (Edge-First Eq. 2), CPR in cents as the paper divides. ELM_ERANGE when cpr is 0. */
 int elm_pcr(double u, double cpr_cents, double *pcr, elm_diag_t *d);
 
-/* A value rounded the way paper 000 prints CPR: to two decimals, or to two significant figures
+/* A value rounded the way Edge-First prints CPR: to two decimals, or to two significant figures
  * when two decimals would show 0 (1.638 → 1.64, 0.004115 → 0.0041). Table I's PCR column is
  * U divided by these rounded CPRs. */
 double elm_round_paper(double x);
 
-/* ---- energy figures (paper 002 §6) ---- */
+/* ---- energy figures (Sometimes Painful §6) ---- */
 
-/* Energy per token S = E / t (paper 002 §6.1): E the energy of a measured phase in joules, t the
- * tokens it produced or consumed; S in J/token. */
+/* Energy per token S = E / t (Sometimes Painful §6.1): E the energy of a measured phase in joules,
+ * t the tokens it produced or consumed; S in J/token. */
 int elm_action_per_token(double energy_j, double tokens, double *s_j_per_token, elm_diag_t *d);
 
-/* Electricity cost of a million tokens in US dollars from the energy per token (paper 002
+/* Electricity cost of a million tokens in US dollars from the energy per token (Sometimes Painful
  * §6.3): usd = j_per_token × 1e6 / 3.6e6 (kWh) × cents_per_kwh / 100. Call once with the
  * prefill (input) J/token and once with the decode (output) J/token. */
 int elm_cost_per_mtok(double j_per_token, double cents_per_kwh, double *usd_per_m, elm_diag_t *d);
 
-/* Battery (paper 002 §6.2): how many runs a full charge gives and for how long. */
+/* Battery (Sometimes Painful §6.2): how many runs a full charge gives and for how long. */
 typedef struct {
     double runs;       /* battery_wh / wh_per_run */
     double runs_whole; /* complete runs: floor(runs) */
@@ -105,8 +106,8 @@ typedef struct {
 int elm_battery(double battery_wh, double wh_per_run, double seconds_per_run, elm_battery_t *out,
                 elm_diag_t *d);
 
-/* Reading speed (paper 002): 4 words/s ÷ 0.75 words/token = 5.33 tok/s, printed by the paper as
- * 5.3; generation at or above it keeps ahead of a reader. */
+/* Reading speed (Sometimes Painful): 4 words/s ÷ 0.75 words/token = 5.33 tok/s, printed by the
+ * paper as 5.3; generation at or above it keeps ahead of a reader. */
 #define ELM_READING_WORDS_PER_S 4.0
 #define ELM_WORDS_PER_TOKEN     0.75
 #define ELM_READING_TOK_PER_S   5.3
@@ -115,7 +116,7 @@ int elm_battery(double battery_wh, double wh_per_run, double seconds_per_run, el
  */
 int elm_reading_speed(double gen_tok_per_s, bool *fast, double *ratio, elm_diag_t *d);
 
-/* ---- device break-even (paper 002 §6.3, Figure 18) ---- */
+/* ---- device break-even (Sometimes Painful §6.3, Figure 18) ---- */
 
 /* One device's purchase price and energy. */
 typedef struct {
@@ -150,7 +151,7 @@ typedef struct {
 int elm_breakeven(const elm_device_econ_t *a, const elm_device_econ_t *b, const elm_workload_t *wl,
                   elm_breakeven_t *out, elm_diag_t *d);
 
-/* ---- the cost table (paper 000 Table I) ----
+/* ---- the cost table (Edge-First Table I) ----
  *
  * One row per platform: its inputs (a cloud model's tokens and price, or an edge device's energy
  * per response; Q; R), then its figures (CPR, U, PCR and the paper-rounded columns). Rows come
@@ -159,7 +160,7 @@ int elm_breakeven(const elm_device_econ_t *a, const elm_device_econ_t *b, const 
  * the figures. A figure that cannot be computed is unavailable (has_* false) with the reason in
  * why, never 0. */
 
-/* How the table is computed; elm_cost_opts_default() gives paper 000's alpha and raw R. */
+/* How the table is computed; elm_cost_opts_default() gives Edge-First's alpha and raw R. */
 typedef struct {
     double alpha;         /* weight of quality in U, [0, 1] */
     bool has_alpha;       /* alpha set by the caller: a records document's "alpha" does not
@@ -187,14 +188,14 @@ typedef struct {
     char why[1100];       /* why a figure is unavailable ("; "-separated), or "" */
 } elm_cost_row_t;
 
-/* alpha 0.5 (paper 000), raw R (r_ref 1 s when normalized), no electricity price. */
+/* alpha 0.5 (Edge-First), raw R (r_ref 1 s when normalized), no electricity price. */
 elm_cost_opts_t elm_cost_opts_default(void);
 
 /* Empty *w: no platform, no R, no figures, the table's electricity price. */
 void elm_cost_row_init(elm_cost_row_t *w);
 
 /* Set w's R from a time to first token in seconds: normalized when o->r_norm, else TTFT itself
- * (paper 000 puts TTFT in seconds straight into Eq. 1). Returns 0, or the error of
+ * (Edge-First puts TTFT in seconds straight into Eq. 1). Returns 0, or the error of
  * elm_responsiveness_norm with w's R left unavailable. */
 int elm_cost_row_set_ttft(elm_cost_row_t *w, const elm_cost_opts_t *o, double ttft_s,
                           elm_diag_t *d);

@@ -99,7 +99,7 @@ typedef struct {
     elm_stat_t e2e_ms;          /* prefill start .. last token */
     elm_rec_energy_t energy[ELM_REC_PHASES];
     elm_stat_t energy_j;        /* prefill + generation */
-    elm_stat_t action_s;        /* S = E / t (paper 002 §6.1): energy_j / generated tokens */
+    elm_stat_t action_s;        /* S = E / t (Sometimes Painful §6.1): energy_j / generated tokens */
     elm_stat_t peak_rss_bytes;  /* VmHWM after the request */
     elm_stat_t perf_per_token[ELM_PERF_COUNT]; /* counts over prefill + generation / tokens */
     bool reading_fast;          /* gen_tps >= 5.3 tok/s; meaningful when gen_tps is valid */
@@ -138,10 +138,11 @@ typedef struct elm_store elm_store_t;
 int elm_store_default_path(const char *xdg_data_home, const char *home, char *buf, size_t cap,
                            elm_diag_t *d);
 
-/* Open (creating the file, its missing parent directories and the schema) the store at path.
- * An older schema is upgraded in place in one transaction (v1 -> v2 adds `evals` and
- * `eval_items`; v2 -> v3 adds the provenance and HTTP-target columns to `runs`); a store written by a newer schema is ELM_ENOTSUP, naming both versions. Caller owns *out (elm_store_close); *out is
- * NULL on failure. */
+/* Open (creating the file, its missing parent directories and the schema) the store at path. An
+ * older schema is upgraded in place in one transaction (v1 -> v2 adds `evals` and `eval_items`; v2
+ * -> v3 adds the provenance and HTTP-target columns to `runs`); a store written by a newer schema
+ * is ELM_ENOTSUP, naming both versions. Caller owns *out (elm_store_close); *out is NULL on
+ * failure. */
 int elm_store_open(const char *path, elm_store_t **out, elm_diag_t *d);
 
 /* Close; accepts NULL. */
@@ -191,7 +192,7 @@ int elm_store_add_eval(elm_store_t *s, const elm_eval_rec_t *e, const elm_eval_i
 /* Rows in `evals`. */
 int elm_store_count_evals(elm_store_t *s, int64_t *n, elm_diag_t *d);
 
-/* One model's inputs to paper 000's Table I, joined from the store. */
+/* One model's inputs to Edge-First's Table I, joined from the store. */
 typedef struct {
     char model[512];
     char quant[16];

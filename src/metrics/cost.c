@@ -1,6 +1,6 @@
-/* The papers' cost and efficiency formulas: CPR, U, PCR (paper 000 §III-C, Eq. 1, Eq. 2) and the
- * energy figures of paper 002 §6 (energy per token, cost per million tokens, battery, reading
- * speed, device break-even). Pure functions: inputs checked, no I/O, no global state. */
+/* The papers' cost and efficiency formulas: CPR, U, PCR (Edge-First §III-C, Eq. 1, Eq. 2) and the
+ * energy figures of Sometimes Painful §6 (energy per token, cost per million tokens, battery,
+ * reading speed, device break-even). Pure functions: inputs checked, no I/O, no global state. */
 #include <math.h>
 
 #include "edgelm/metrics.h"
@@ -44,7 +44,7 @@ int elm_cpr_cloud(double n_in, double n_out, const elm_price_t *price, double *c
                         "fix the price table",
                         price->name[0] ? price->name : "model", price->usd_per_m_in,
                         price->usd_per_m_out);
-    /* paper 000 Table I: cpr = n_in·p_in + n_out·p_out, prices in $ per 1e6 tokens, shown in ¢. */
+    /* Edge-First Table I: cpr = n_in·p_in + n_out·p_out, prices in $ per 1e6 tokens, shown in ¢. */
     *cpr_cents = (n_in * price->usd_per_m_in + n_out * price->usd_per_m_out) / 1e6 * 100.0;
     return 0;
 }
@@ -55,7 +55,7 @@ int elm_cpr_edge(double wh_per_response, double cents_per_kwh, double *cpr_cents
     if ((rc = check_nonneg("energy per response (Wh)", wh_per_response, false, d)) ||
         (rc = check_nonneg("electricity price (cents per kWh)", cents_per_kwh, false, d)))
         return rc;
-    /* paper 000 Table I: cpr = E (Wh) / 1000 × price (¢/kWh). */
+    /* Edge-First Table I: cpr = E (Wh) / 1000 × price (¢/kWh). */
     *cpr_cents = wh_per_response / 1000.0 * cents_per_kwh;
     return 0;
 }
@@ -68,7 +68,7 @@ int elm_utility(double alpha, double q, double r, double *u, elm_diag_t *d)
     if ((rc = check_unit("alpha", alpha, d)) || (rc = check_unit("quality Q", q, d)) ||
         (rc = check_nonneg("responsiveness R", r, false, d)))
         return rc;
-    /* paper 000 Eq. 1 */
+    /* Edge-First Eq. 1 */
     *u = alpha * q + (1.0 - alpha) * r;
     return 0;
 }
@@ -91,7 +91,7 @@ int elm_pcr(double u, double cpr_cents, double *pcr, elm_diag_t *d)
         return rc;
     if (cpr_cents == 0)
         return elm_diag(d, ELM_ERANGE, "PCR unavailable: the cost per response is 0 (U / 0)");
-    /* paper 000 Eq. 2, with CPR in cents as the paper divides */
+    /* Edge-First Eq. 2, with CPR in cents as the paper divides */
     *pcr = u / cpr_cents;
     return 0;
 }
@@ -116,7 +116,7 @@ int elm_action_per_token(double energy_j, double tokens, double *s_j_per_token, 
     if ((rc = check_nonneg("energy (J)", energy_j, false, d)) ||
         (rc = check_nonneg("token count", tokens, true, d)))
         return rc;
-    /* paper 002 §6.1: S = E / t */
+    /* Sometimes Painful §6.1: S = E / t */
     *s_j_per_token = energy_j / tokens;
     return 0;
 }
@@ -127,7 +127,8 @@ int elm_cost_per_mtok(double j_per_token, double cents_per_kwh, double *usd_per_
     if ((rc = check_nonneg("energy per token (J)", j_per_token, false, d)) ||
         (rc = check_nonneg("electricity price (cents per kWh)", cents_per_kwh, false, d)))
         return rc;
-    /* paper 002 §6.3: a million tokens at j J each, in kWh, times the price, cents → dollars */
+    /* Sometimes Painful §6.3: a million tokens at j J each, in kWh, times the price, cents →
+     * dollars */
     *usd_per_m = j_per_token * 1e6 / J_PER_KWH * cents_per_kwh / 100.0;
     return 0;
 }
@@ -140,7 +141,7 @@ int elm_battery(double battery_wh, double wh_per_run, double seconds_per_run, el
         (rc = check_nonneg("energy per run (Wh)", wh_per_run, true, d)) ||
         (rc = check_nonneg("duration of a run (s)", seconds_per_run, true, d)))
         return rc;
-    /* paper 002 §6.2: runs per charge and the hours they last back to back */
+    /* Sometimes Painful §6.2: runs per charge and the hours they last back to back */
     out->runs = battery_wh / wh_per_run;
     out->runs_whole = floor(out->runs);
     out->hours = out->runs * seconds_per_run / 3600.0;
@@ -204,8 +205,8 @@ int elm_breakeven(const elm_device_econ_t *a, const elm_device_econ_t *b, const 
         r.cheaper = r.w[1] > r.w[0];
     int dear = 1 - r.cheaper;
     r.price_diff_usd = dev[dear]->price_usd - dev[r.cheaper]->price_usd;
-    /* paper 002 §6.3: the dearer device pays back when its energy saving, accumulated over the
-     * hours of operation, equals the difference in purchase price. */
+    /* Sometimes Painful §6.3: the dearer device pays back when its energy saving, accumulated over
+     * the hours of operation, equals the difference in purchase price. */
     double saving_w = r.w[r.cheaper] - r.w[dear];
     r.saving_usd_per_h = saving_w / 1000.0 * wl->cents_per_kwh / 100.0;
     if (r.price_diff_usd == 0) {

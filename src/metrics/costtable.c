@@ -1,4 +1,4 @@
-/* The cost table of paper 000 (Table I): rows of CPR, U and PCR, their defaults, the R a row
+/* The cost table of Edge-First (Table I): rows of CPR, U and PCR, their defaults, the R a row
  * takes from a time to first token, and the rows the results store holds. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +26,7 @@ int elm_cost_row_set_ttft(elm_cost_row_t *w, const elm_cost_opts_t *o, double tt
         w->has_r = rc == 0;
         return rc;
     }
-    /* paper 000 puts TTFT in seconds straight into Eq. 1 */
+    /* Edge-First puts TTFT in seconds straight into Eq. 1 */
     strcpy(w->r_source, "ttft_s");
     w->r = ttft_s;
     w->has_r = true;

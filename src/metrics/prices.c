@@ -16,7 +16,7 @@ static elm_price_t default_items[] = {
     {"gpt-4o", 2.50, 10.00,
      "OpenAI list price since August 2024 (gpt-4o-2024-08-06; $5/$15 at launch in May 2024)"},
     {"gpt-4", 30.00, 60.00,
-     "GPT-4 8k context, $0.03/$0.06 per 1K tokens: the model and price of paper 000 Table I "
+     "GPT-4 8k context, $0.03/$0.06 per 1K tokens: the model and price of Edge-First Table I "
      "(48 in / 249 out tokens gives 1.638 cents; the paper prints 1.65, see docs/metrics.md)"},
 };
 

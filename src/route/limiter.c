@@ -1,5 +1,5 @@
-/* route/: the exact sliding-log token limiter with a concurrency limit (paper 000 §V). The log is a
- * ring of log_cap entries; an entry admitted at t counts for every now in [t, t + window). */
+/* route/: the exact sliding-log token limiter with a concurrency limit (Edge-First §V). The log is
+ * a ring of log_cap entries; an entry admitted at t counts for every now in [t, t + window). */
 #include <stdlib.h>
 #include <string.h>
 

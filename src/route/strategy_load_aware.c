@@ -1,4 +1,4 @@
-/* route/: the "load-aware" strategy of paper 000 §V — the device with the most capacity available
+/* route/: the "load-aware" strategy of Edge-First §V — the device with the most capacity available
  * now, measured as the free share of its window (the least loaded device), preferring devices with
  * room for the request now. */
 #include "route_internal.h"
@@ -18,5 +18,5 @@ static int pick_load_aware(const elm_route_view_t *dev, uint32_t n, const elm_ro
 }
 
 const elm_route_strategy_t elm__strategy_load_aware = {
-    "load-aware", "most available capacity now, as a share of its window (paper 000)",
+    "load-aware", "most available capacity now, as a share of its window (Edge-First)",
     pick_load_aware};

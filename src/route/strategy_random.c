@@ -1,4 +1,4 @@
-/* route/: the "random" strategy of paper 000 §V — a uniformly random eligible device, whatever its
+/* route/: the "random" strategy of Edge-First §V — a uniformly random eligible device, whatever its
  * load; if that device is full the request overflows. */
 #include "route_internal.h"
 
@@ -17,4 +17,4 @@ static int pick_random(const elm_route_view_t *dev, uint32_t n, const elm_route_
 }
 
 const elm_route_strategy_t elm__strategy_random = {
-    "random", "uniformly random healthy device (paper 000)", pick_random};
+    "random", "uniformly random healthy device (Edge-First)", pick_random};

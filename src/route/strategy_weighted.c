@@ -1,4 +1,4 @@
-/* route/: the "weighted" strategy of paper 000 §V — a random eligible device with probability
+/* route/: the "weighted" strategy of Edge-First §V — a random eligible device with probability
  * proportional to its window capacity, so fast devices take proportionally more. */
 #include "route_internal.h"
 
@@ -24,4 +24,4 @@ static int pick_weighted(const elm_route_view_t *dev, uint32_t n, const elm_rout
 }
 
 const elm_route_strategy_t elm__strategy_weighted = {
-    "weighted", "random, with probability proportional to capacity (paper 000)", pick_weighted};
+    "weighted", "random, with probability proportional to capacity (Edge-First)", pick_weighted};

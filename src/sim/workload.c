@@ -1,4 +1,4 @@
-/* sim/: the synthetic workload of paper 000 §V — users who each send at most one request per step,
+/* sim/: the synthetic workload of Edge-First §V — users who each send at most one request per step,
  * steadily or with a burst every ten minutes, and a token demand weighted toward small requests —
  * and the built-in cluster it runs on by default. */
 #include <math.h>

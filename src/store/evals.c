@@ -1,6 +1,6 @@
 /* Eval results in the results store: `edgelm eval`'s final figures (`evals`), GSM8K's
  * per-question records (`eval_items`), and the join of GSM8K accuracy with bench TTFT and
- * energy that `edgelm cost --db` turns into paper 000's Table I. Schema: docs/store.md. */
+ * energy that `edgelm cost --db` turns into Edge-First's Table I. Schema: docs/store.md. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

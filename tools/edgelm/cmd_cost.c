@@ -1,5 +1,5 @@
 /* `edgelm cost`: the papers' cost and efficiency metrics. This file holds the command's entry and
- * its default subcommand, the table like paper 000's Table I (CPR, Q, R, U, PCR) from flags, a
+ * its default subcommand, the table like Edge-First's Table I (CPR, Q, R, U, PCR) from flags, a
  * JSON file of records or the results store: parse the options, call src/metrics/, print. */
 #include <errno.h>
 #include <stdio.h>
@@ -22,19 +22,21 @@ static const char table_head[] =
     "'edgelm cost SUBCOMMAND --help' lists its options.\n"
     "\n"
     "table (the default): cost per response CPR in cents, utility U = alpha*Q + (1-alpha)*R\n"
-    "(paper 000 Eq. 1) and PCR = U / CPR (Eq. 2), one row per platform, like paper 000 Table I.\n"
+    "(Edge-First Eq. 1) and PCR = U / CPR (Eq. 2), one row per platform, like Edge-First's\n"
+    "Table I (the papers: docs/references.md).\n"
     "The 'paper' columns round CPR as the paper prints it and divide by that, as it does.\n"
     "The rows come from --records, from --db, or one from flags: --platform NAME --q Q\n"
     "(--r R | --ttft S) and either --model NAME --in N --out N (or --usd-per-m-in and\n"
     "--usd-per-m-out for the prices), or --wh WH_PER_RESPONSE.\n";
 
 static const char table_tail[] =
-    "breakeven (paper 002 §6.3): hours until the dearer device's lower energy cost repays its\n"
-    "higher purchase price, both carrying the same workload.\n"
-    "battery (paper 002 §6.2): runs per charge and hours until recharge (e.g. --battery-wh "
-    "18.84).\n"
-    "permtok (paper 002 §6.3): electricity cost in US dollars per million input/output tokens.\n"
-    "action (paper 002 §6.1): energy per token S = E / t.\n"
+    "breakeven (Sometimes Painful §6.3): hours until the dearer device's lower energy cost\n"
+    "repays its higher purchase price, both carrying the same workload.\n"
+    "battery (Sometimes Painful §6.2): runs per charge and hours until recharge\n"
+    "(e.g. --battery-wh 18.84).\n"
+    "permtok (Sometimes Painful §6.3): electricity cost in US dollars per million input/output\n"
+    "tokens.\n"
+    "action (Sometimes Painful §6.1): energy per token S = E / t.\n"
     "reading: is generation at least 5.3 tokens/s (4 words/s / 0.75 words per token)?\n";
 
 /* ---- shared pieces (cmd_cost.h) ---- */
@@ -101,12 +103,12 @@ static int parse_table_args(table_args_t *a, int argc, char **argv)
         ELM_OPT_NUM("--ttft", NULL, "S", &a->ttft, 0, ELM_COST_ANY,
                     "time to first token in seconds"),
         ELM_OPT_NUM("--alpha", NULL, "A", &o->alpha, 0, 1,
-                    "weight of quality in U, in [0, 1] (default 0.5, as paper 000)"),
+                    "weight of quality in U, in [0, 1] (default 0.5, as Edge-First)"),
         ELM_OPT_NUM("--cents-per-kwh", NULL, "C", &o->cents_per_kwh, 0, ELM_COST_ANY,
-                    "electricity price for edge rows (paper 000: 25)"),
+                    "electricity price for edge rows (Edge-First: 25)"),
         ELM_OPT_POS("--r-ref", NULL, "S", &o->r_ref, 0, ELM_COST_ANY,
                     "use the normalized R = S / (S + TTFT) instead of the raw value\n"
-                    "(paper 000 puts TTFT in seconds straight into U)"),
+                    "(Edge-First puts TTFT in seconds straight into U)"),
         ELM_OPT_STR("--prices", NULL, "FILE", &a->prices,
                     "cloud price table (default: built in, same as data/prices.json)"),
         ELM_OPT_FLAG("--json", NULL, &a->json, "one JSON object on stdout"),
@@ -175,7 +177,7 @@ static int row_from_flags(const table_args_t *a, const elm_price_table_t *prices
         return rc;
     if (edge && !a->opts.has_kwh)
         return elm_cli_usage_error(cmd, "missing --cents-per-kwh (electricity price for --wh; "
-                                        "paper 000 used 25)");
+                                        "Edge-First used 25)");
     snprintf(w->platform, sizeof w->platform, "%s",
              a->platform ? a->platform : (cloud ? w->price.name : "edge"));
     bool r = elm_cli_given(s, "--r"), ttft = elm_cli_given(s, "--ttft");
@@ -262,7 +264,7 @@ static void cell(char *buf, size_t n, bool ok, const char *fmt, double v)
 static void print_table(const elm_cost_row_t *rows, size_t n, const elm_cost_opts_t *o)
 {
     printf("alpha = %g, R %s\n", o->alpha,
-           o->r_norm ? "normalized: t_ref / (t_ref + TTFT)" : "as given (paper 000: TTFT in s)");
+           o->r_norm ? "normalized: t_ref / (t_ref + TTFT)" : "as given (Edge-First: TTFT in s)");
     printf("%-20s %11s %11s %6s %11s %11s %11s %11s\n", "platform", "CPR (c)", "CPR paper", "Q",
            "R", "U", "PCR", "PCR paper");
     for (size_t i = 0; i < n; i++) {

@@ -1,6 +1,6 @@
 /* The subcommands of `edgelm cost` besides the table: breakeven, battery, permtok, action and
- * reading (paper 002 §6) and the price table. Each parses its options, calls src/metrics/ and
- * prints text or JSON. */
+ * reading (Sometimes Painful §6) and the price table. Each parses its options, calls src/metrics/
+ * and prints text or JSON. */
 #include <stdio.h>
 #include <string.h>
 
@@ -24,9 +24,9 @@ static const char breakeven_head[] =
     "                             --cents-per-kwh C [--idle-a W] [--idle-b W]\n"
     "                             [--name-a NAME] [--name-b NAME] [--json]\n"
     "\n"
-    "Break-even (paper 002 §6.3): hours until the dearer device's lower energy cost repays its\n"
-    "higher purchase price, both carrying the same workload: a fraction MU of the time at TOK_S\n"
-    "tokens/s, R input tokens per output token. J values are energy per input (prefill) and\n"
+    "Break-even (Sometimes Painful §6.3): hours until the dearer device's lower energy cost\n"
+    "repays its higher purchase price, both carrying the same workload: a fraction MU of the time\n"
+    "at TOK_S tokens/s, R input tokens per output token. J values are energy per input (prefill) and\n"
     "output (decode) token; idle power counts only when given.\n";
 
 typedef struct {
@@ -151,8 +151,8 @@ int elm__cost_battery(int argc, char **argv)
                            .opts = opts,
                            .head = "usage: edgelm cost battery --battery-wh WH --wh-per-run WH "
                                    "--run-s S [--json]\n\n"
-                                   "Battery (paper 002 §6.2): runs per charge and hours until "
-                                   "recharge (e.g. --battery-wh 18.84).\n"};
+                                   "Battery (Sometimes Painful §6.2): runs per charge and hours "
+                                   "until recharge (e.g. --battery-wh 18.84).\n"};
     int status = parse_sub(&spec, argc, argv, required);
     if (status != ELM_CLI_GO) return status;
 
@@ -194,8 +194,8 @@ int elm__cost_permtok(int argc, char **argv)
                            .opts = opts,
                            .head = "usage: edgelm cost permtok --cents-per-kwh C [--j-in J] "
                                    "[--j-out J] [--json]\n\n"
-                                   "Per million tokens (paper 002 §6.3): electricity cost in US "
-                                   "dollars per million input/output tokens.\n"};
+                                   "Per million tokens (Sometimes Painful §6.3): electricity cost "
+                                   "in US dollars per million input/output tokens.\n"};
     int status = parse_sub(&spec, argc, argv, required);
     if (status != ELM_CLI_GO) return status;
     bool given[2] = {elm_cli_given(&spec, "--j-in"), elm_cli_given(&spec, "--j-out")};
@@ -239,7 +239,7 @@ int elm__cost_action(int argc, char **argv)
     elm_cli_spec_t spec = {.cmd = "cost action",
                            .opts = opts,
                            .head = "usage: edgelm cost action --energy-j J --tokens N [--json]\n\n"
-                                   "Action per token (paper 002 §6.1): energy per token "
+                                   "Action per token (Sometimes Painful §6.1): energy per token "
                                    "S = E / t.\n"};
     int status = parse_sub(&spec, argc, argv, required);
     if (status != ELM_CLI_GO) return status;

@@ -1,4 +1,4 @@
-/* `edgelm simulate`: compare routing strategies on a synthetic workload — paper 000's four
+/* `edgelm simulate`: compare routing strategies on a synthetic workload — Edge-First's four
  * scenarios by default, every strategy on every workload with --compare — as a table, CSV, JSON and
  * SVG. The comparison and its forms are the library's (edgelm/sim.h); this file parses, calls and
  * prints. */
@@ -16,7 +16,7 @@ static const char head_text[] =
     "usage: edgelm simulate [OPTIONS]\n"
     "\n"
     "Drive the routing policy (the same code as the gateway) with synthetic users in simulated\n"
-    "time. Without --strategy/--workload/--compare it runs paper 000's four scenarios:\n"
+    "time. Without --strategy/--workload/--compare it runs Edge-First's four scenarios:\n"
     "steady+random, steady+weighted, bursty+random, bursty+load-aware.\n";
 
 static const char CMD[] = "simulate";
