@@ -29,7 +29,8 @@ int elm_bench_pptg(const elm_model_t *m, int threads, uint32_t n_prompt, uint32_
     memset(tps, 0, sizeof *tps);
     snprintf(tps->why, sizeof tps->why, "not measured");
     if ((n_prompt == 0) == (n_gen == 0) || reps == 0) {
-        rc = elm_diag(d, ELM_EINVAL, "a speed test is ppN or tgN (one of %u prompt and %u generated "
+        rc = elm_diag(d, ELM_EINVAL,
+                      "a speed test is ppN or tgN (one of %u prompt and %u generated "
                       "tokens, the other 0) over at least one repetition, not %u",
                       n_prompt, n_gen, reps);
         goto fail;
@@ -44,7 +45,8 @@ int elm_bench_pptg(const elm_model_t *m, int threads, uint32_t n_prompt, uint32_
         goto fail;
     }
     if ((rc = elm_session_create(m, &sp, &s, d))) goto fail;
-    for (uint32_t i = 0; i < n; i++) tok[i] = (int32_t)(rng_next(&seed) % n_vocab);
+    for (uint32_t i = 0; i < n; i++)
+        tok[i] = (int32_t)(rng_next(&seed) % n_vocab);
     for (int64_t r = -1; r < (int64_t)reps; r++) { /* r = -1: the warm-up */
         uint64_t ns = 0;
         elm_session_reset(s);
@@ -97,7 +99,8 @@ uint64_t elm_bench_read_sum(const void *buf, size_t n)
     }
     const u64x2 s = a0 + a1 + a2 + a3;
     uint64_t sum = s[0] + s[1];
-    for (; i < n; i++) sum += p[i];
+    for (; i < n; i++)
+        sum += p[i];
     return sum;
 }
 
@@ -126,26 +129,31 @@ int elm_bench_read_gbs(const void *buf, size_t bytes, int threads, uint32_t pass
     int rc = 0;
     *gbs = 0;
     if (threads < 1 || threads > ELM_BENCH_MAX_READ_THREADS || passes == 0 || per == 0)
-        return elm_diag(d, ELM_EINVAL, "read bandwidth: %d threads (1..%d), %u passes (>= 1) "
+        return elm_diag(d, ELM_EINVAL,
+                        "read bandwidth: %d threads (1..%d), %u passes (>= 1) "
                         "and %zu bytes (>= 64 a thread) do not make a measurement",
                         threads, ELM_BENCH_MAX_READ_THREADS, passes, bytes);
     for (uint32_t pass = 0; pass <= passes; pass++) { /* pass 0 warms the TLB and thread start */
         int started = 1, err = 0;
         uint64_t t0 = elm_time_ns();
-        for (int i = 0; i < threads; i++) sh[i] = (share_t){(const uint8_t *)buf + (size_t)i * per, per, 0};
+        for (int i = 0; i < threads; i++)
+            sh[i] = (share_t){(const uint8_t *)buf + (size_t)i * per, per, 0};
         for (; started < threads && !err; started++)
             err = pthread_create(&tid[started], NULL, sum_share, &sh[started]);
         if (err) started--;
         sum_share(&sh[0]);
-        for (int i = 1; i < started; i++) pthread_join(tid[i], NULL);
+        for (int i = 1; i < started; i++)
+            pthread_join(tid[i], NULL);
         double s = (double)(elm_time_ns() - t0) * 1e-9;
         if (err) {
-            rc = elm_diag(d, elm_from_errno(err), "read bandwidth: cannot start thread %d of %d (%s)",
-                          started + 1, threads, strerror(err));
+            rc = elm_diag(d, elm_from_errno(err),
+                          "read bandwidth: cannot start thread %d of %d (%s)", started + 1, threads,
+                          strerror(err));
             *gbs = 0;
             break;
         }
-        for (int i = 0; i < threads; i++) read_sink += sh[i].sum;
+        for (int i = 0; i < threads; i++)
+            read_sink += sh[i].sum;
         double g = (double)(per * (size_t)threads) / s * 1e-9;
         if (pass > 0 && g > *gbs) *gbs = g;
     }
