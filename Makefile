@@ -54,10 +54,66 @@ fuzz:
 	@cmake --build $(FUZZ) -j $(JOBS) -- --no-print-directory
 	@scripts/run-fuzzers.sh $(FUZZ) $${SECONDS_EACH:-300}
 
-# Benchmarks (not tests): each prints ratios or rates measured in one run, linked against the
-# release library and the Debian libraries it uses.
-ELM_LIBS := -lpcre2-8 -lutf8proc -lcjson -lsqlite3 -lm -lpthread -ldl
-include bench/route.mk bench/tokenize.mk bench/kernels.mk bench/decode.mk bench/speed.mk
+# Benchmarks (not tests): each prints ratios or rates measured in one run. CMake builds them
+# (benchmarks/CMakeLists.txt, ELM_BENCHMARKS); a target builds only its program and the library,
+# in $(BUILD) configured as $(2) when new. $(1): the program.
+define bench_build
+	@test -f $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(2)
+	@cmake --build $(BUILD) -j $(JOBS) --target $(1) -- --no-print-directory
+endef
+
+.PHONY: bench-decode bench-kernels bench-route bench-tokenize bench-speed
+
+# benchmarks/decode.c: matrix x vector over ~150 MB of weights, AVX2 vs AVX-512 tier, 1 and 2
+# threads, against a read loop over the same bytes.
+bench-decode:
+	$(call bench_build,decode_bench,RelWithDebInfo)
+	./$(BUILD)/decode_bench
+
+# benchmarks/kernels.c: ns per vec_dot of a 4096-long row, dispatched vs reference; GMAC/s of each
+# tier's gemm vs its vec_dot loop on qwen2.5-0.5b's shapes.
+bench-kernels:
+	$(call bench_build,kernels_bench,RelWithDebInfo)
+	./$(BUILD)/kernels_bench
+
+# benchmarks/route.c: routing decisions per second, every strategy.
+bench-route:
+	$(call bench_build,route_bench,RelWithDebInfo)
+	./$(BUILD)/route_bench
+
+# benchmarks/tokenize.c: tokenizer throughput on WikiText-2. DATA defaults to ../shared/data.
+BENCH_TOK_DATA ?= $(or $(EDGELM_TEST_DATA),../shared/data)
+bench-tokenize:
+	$(call bench_build,tokenize_bench,RelWithDebInfo)
+	./$(BUILD)/tokenize_bench $(BENCH_TOK_DATA) 3
+
+# benchmarks/speed.c: synthesizes the models it measures into $(BUILD)/speed/ when missing (random
+# weights, the real models' shapes and tensor types), and prints the speed table against
+# llama.cpp (docs/speed.md). A fresh $(BUILD) is configured as Release. Narrow it for a quick run:
+#   make bench-speed SPEED_MODELS=qwen2.5-0.5b SPEED_QUANTS=Q4_0 SPEED_THREADS=2 SPEED_REPS=1
+SPEED_MODELS  ?= qwen2.5-0.5b llama3.2-1b
+SPEED_QUANTS  ?= F16 Q8_0 Q4_0 Q4_K_M
+SPEED_THREADS ?= 1,2
+SPEED_REPS    ?= 3
+SPEED_PP      ?= 128,512
+SPEED_TG      ?= 128
+SPEED_ARGS    ?=
+# Models are read into memory (--no-mmap): on this VM a large file mapping streams at 2-30 GB/s
+# pass to pass, anonymous huge-page memory steadily (docs/speed.md). SPEED_LOAD= maps them.
+SPEED_LOAD    ?= --no-mmap
+SPEED_FILES   := $(foreach m,$(SPEED_MODELS),$(foreach q,$(SPEED_QUANTS),$(BUILD)/speed/$(m)-$(q).gguf))
+
+bench-speed:
+	$(call bench_build,edgelm speed_bench,Release)
+	@mkdir -p $(BUILD)/speed
+	@for f in $(SPEED_FILES); do \
+	  test -f $$f && continue; \
+	  spec=$$(basename $$f .gguf); spec=$${spec%-*}:$${spec##*-}; \
+	  echo "./$(BUILD)/edgelm synth $$spec -o $$f"; \
+	  ./$(BUILD)/edgelm synth $$spec -o $$f.tmp && mv $$f.tmp $$f || exit 1; \
+	done
+	./$(BUILD)/speed_bench -t $(SPEED_THREADS) -p $(SPEED_PP) -n $(SPEED_TG) -r $(SPEED_REPS) \
+	  $(SPEED_LOAD) $(SPEED_ARGS) $(SPEED_FILES)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

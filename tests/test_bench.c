@@ -1,7 +1,7 @@
 /* Bench harness and results store: plan expansion, every output format parsed back, the SQLite
  * schema and a round trip, the v1 -> v2 upgrade with eval results and the Table I join, and an
- * end-to-end run on stories260K with a constant 5 W source whose energy must equal W × s per phase.
- * No assertion depends on speed. */
+ * end-to-end run on stories260K with a constant 5 W source whose energy must equal W × s per phase,
+ * llama-bench's ppN/tgN tests and the read loop. No assertion depends on speed. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -640,6 +640,74 @@ static void test_end_to_end(void **state)
     assert_null(b);
 }
 
+/* ---- llama-bench's tests and the read roofline ---- */
+
+static void test_read_sum(void **state)
+{
+    (void)state;
+    uint8_t buf[64 * 3 + 5];
+    memset(buf, 1, sizeof buf);
+    /* 24 whole words of 0x0101010101010101, then 5 bytes of 1: every byte is read once */
+    assert_true(elm_bench_read_sum(buf, sizeof buf) == 24 * 0x0101010101010101ull + 5);
+    assert_true(elm_bench_read_sum(buf + 1, 7) == 7); /* unaligned, shorter than a line */
+    assert_true(elm_bench_read_sum(buf, 0) == 0);
+}
+
+static void test_read_gbs(void **state)
+{
+    (void)state;
+    size_t bytes = 1 << 20;
+    void *buf = calloc(1, bytes);
+    assert_non_null(buf);
+    elm_diag_t d;
+    double gbs = -1;
+    for (int t = 1; t <= 2; t++) {
+        assert_int_equal(elm_bench_read_gbs(buf, bytes, t, 2, &gbs, &d), 0);
+        assert_true(gbs > 0 && isfinite(gbs));
+    }
+    /* no threads, no passes, or under 64 bytes a thread: an error naming it, and 0 GB/s */
+    assert_int_equal(elm_bench_read_gbs(buf, bytes, 0, 2, &gbs, &d), ELM_EINVAL);
+    assert_true(gbs == 0);
+    assert_non_null(strstr(d.msg, "0 threads"));
+    assert_int_equal(elm_bench_read_gbs(buf, bytes, 1, 0, &gbs, &d), ELM_EINVAL);
+    assert_int_equal(elm_bench_read_gbs(buf, 100, 2, 1, &gbs, &d), ELM_EINVAL);
+    assert_int_equal(elm_bench_read_gbs(buf, bytes, ELM_BENCH_MAX_READ_THREADS + 1, 1, &gbs, &d),
+                     ELM_EINVAL);
+    free(buf);
+}
+
+static void test_pptg(void **state)
+{
+    (void)state;
+    const char *path = elm_test_data("models/stories260K-f32.gguf");
+    if (!path) return;
+    elm_model_params_t mp = elm_model_default_params();
+    elm_model_t *m = NULL;
+    elm_diag_t d;
+    if (elm_model_load(path, &mp, NULL, &m, &d)) fail_msg("load: %s", d.msg);
+    elm_stat_t st;
+    /* pp16 over 3 repetitions, tg8 over 1 (sd 0), on 1 and 2 threads */
+    for (int t = 1; t <= 2; t++) {
+        assert_int_equal(elm_bench_pptg(m, t, 16, 0, 3, &st, &d), 0);
+        assert_true(st.valid);
+        assert_int_equal(st.n, 3);
+        assert_true(st.mean > 0 && isfinite(st.mean) && st.sd >= 0);
+        assert_int_equal(elm_bench_pptg(m, t, 0, 8, 1, &st, &d), 0);
+        assert_true(st.valid && st.n == 1 && st.mean > 0 && st.sd == 0);
+    }
+    /* a test is ppN or tgN, never both or neither, over at least one repetition */
+    assert_int_equal(elm_bench_pptg(m, 1, 16, 8, 1, &st, &d), ELM_EINVAL);
+    assert_false(st.valid);
+    assert_non_null(strstr(d.msg, "ppN or tgN"));
+    assert_int_equal(elm_bench_pptg(m, 1, 0, 0, 1, &st, &d), ELM_EINVAL);
+    assert_int_equal(elm_bench_pptg(m, 1, 16, 0, 0, &st, &d), ELM_EINVAL);
+    /* the engine's errors are passed on: a thread count out of its range */
+    assert_int_equal(elm_bench_pptg(m, 1 << 20, 16, 0, 1, &st, &d), ELM_ERANGE);
+    assert_non_null(strstr(d.msg, "thread count"));
+    assert_false(st.valid);
+    elm_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -647,7 +715,8 @@ int main(void)
         cmocka_unit_test(test_stat),       cmocka_unit_test(test_format_md),
         cmocka_unit_test(test_format_json), cmocka_unit_test(test_format_csv),
         cmocka_unit_test(test_store),      cmocka_unit_test(test_store_evals),
-        cmocka_unit_test(test_end_to_end),
+        cmocka_unit_test(test_end_to_end), cmocka_unit_test(test_read_sum),
+        cmocka_unit_test(test_read_gbs),   cmocka_unit_test(test_pptg),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

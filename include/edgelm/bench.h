@@ -109,6 +109,35 @@ int elm_bench_run(elm_bench_t *b, const elm_bench_point_t *p, size_t index, elm_
 /* Mean and sample sd of x[0..n) into *s (n >= 1). */
 void elm_bench_stat(const double *x, uint32_t n, elm_stat_t *s);
 
+/* ---- llama-bench's tests and the read roofline (src/bench/speed.c) ---- */
+
+/* One llama-bench test on a loaded model at `threads` threads for prefill and generation alike
+ * (llama-bench -t). ppN (n_prompt = N, n_gen = 0) times one decode of N random tokens into an
+ * empty cache; tgN (n_prompt = 0, n_gen = N) times N one-token decodes of random tokens from an
+ * empty cache. One warm-up (the whole prompt, or one token) precedes reps timed runs, each from a
+ * reset cache of n_prompt + n_gen positions; *tps gets tokens/s, mean ± sample sd over the reps
+ * (not valid, with the reason, on failure). ELM_EINVAL unless exactly one of n_prompt and n_gen
+ * is 0 and reps >= 1; the engine's errors as they come. The tokens come from a fixed seed, so
+ * every call decodes the same ones. */
+int elm_bench_pptg(const elm_model_t *m, int threads, uint32_t n_prompt, uint32_t n_gen,
+                   uint32_t reps, elm_stat_t *tps, elm_diag_t *d);
+
+/* The read loop: sums buf[0..n) as 64-bit words in four independent 16-byte accumulators (the
+ * bytes past the last whole 64 one by one), so loads, not adds, bound it; a plain read at memory
+ * speed to compare a kernel with. The sum means nothing but must be used, or the compiler drops
+ * the loop. */
+uint64_t elm_bench_read_sum(const void *buf, size_t n);
+
+#define ELM_BENCH_MAX_READ_THREADS 256
+
+/* The read bandwidth at `threads` threads (1..ELM_BENCH_MAX_READ_THREADS, the caller's own among
+ * them): each sums an equal share of buf[0..bytes) with elm_bench_read_sum; *gbs gets the best
+ * GB/s (1e9 bytes/s) of `passes` such passes, after one untimed pass that warms the TLB and the
+ * thread start-up (0 on failure). ELM_EINVAL for threads or passes out of range or under 64
+ * bytes a thread; a thread that cannot start is an error (pthread_create's, translated). */
+int elm_bench_read_gbs(const void *buf, size_t bytes, int threads, uint32_t passes, double *gbs,
+                       elm_diag_t *d);
+
 /* ---- HTTP target (target.c; the client is src/http, http.h) ---- */
 
 /* Arrival process of the requests. closed: `concurrency` users back to back; poisson:RATE:

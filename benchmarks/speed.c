@@ -1,11 +1,11 @@
-/* bench/speed: the speed table against llama.cpp (issue 5). For each model file and thread
- * count: ppN and tgN with llama-bench's definitions (mean ± sd over repetitions after a warm-up),
- * the effective bandwidth of decode, the read bandwidth of a streaming-sum loop measured in the
- * same run (so a ratio survives the host's noise), and the peak RSS of a child process that ran
- * only that model. llama.cpp's figures are parsed from the reference file at run time. Not a test. */
+/* benchmarks/speed: the speed table against llama.cpp (issue 5). For each model file and thread
+ * count: ppN and tgN with llama-bench's definitions (mean ± sd over repetitions after a warm-up,
+ * elm_bench_pptg), the effective bandwidth of decode, the read bandwidth of the harness's
+ * streaming-sum loop measured in the same run (elm_bench_read_gbs, so a ratio survives the host's
+ * noise), and the peak RSS of a child process that ran only that model. llama.cpp's figures are
+ * parsed from the reference file at run time. Not a test. */
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "edgelm/bench.h"
 #include "edgelm/convert.h"
 #include "edgelm/engine.h"
 #include "edgelm/gguf.h"
@@ -25,6 +26,7 @@
 #include "edgelm/probe.h"
 
 enum { MAX_LIST = 8, MAX_TESTS = 8, MAX_REPS = 64, MAX_MODELS = 64, MAX_REF_ROWS = 128 };
+enum { BW_PASSES = 5 }; /* timed passes of each read-bandwidth measurement */
 
 static const char usage_text[] =
     "usage: speed [options] MODEL.gguf...\n"
@@ -358,66 +360,17 @@ static double ref_rss_mib(const ref_t *r, const char *model, const char *quant)
 
 /* ---- read bandwidth ---- */
 
-typedef uint64_t u64x2 __attribute__((vector_size(16)));
-
-typedef struct {
-    const u64x2 *p;
-    size_t n; /* vectors */
-    uint64_t sum;
-} bw_part_t;
-
-/* Sum a slice with four independent accumulators: one 64-byte line per iteration, enough
- * loads in flight that DRAM, not the loop, is the limit. */
-static void *bw_sum(void *arg)
-{
-    bw_part_t *b = arg;
-    u64x2 a0 = {0, 0}, a1 = a0, a2 = a0, a3 = a0;
-    for (size_t i = 0; i + 4 <= b->n; i += 4) {
-        a0 += b->p[i], a1 += b->p[i + 1];
-        a2 += b->p[i + 2], a3 += b->p[i + 3];
-    }
-    a0 += a1 + a2 + a3;
-    b->sum = a0[0] + a0[1];
-    return NULL;
-}
-
-static volatile uint64_t bw_sink;
-
-/* Best GB/s of a few passes of `threads` threads each summing its share of buf, after one
- * pass that warms the TLB and the threads' start-up. 0 when a thread cannot start. */
-static double read_bandwidth(const void *buf, size_t bytes, int threads)
-{
-    enum { PASSES = 5 };
-    pthread_t tid[256];
-    bw_part_t part[256];
-    size_t n = bytes / sizeof(u64x2), per = n / (size_t)threads / 4 * 4;
-    double best = 0;
-    for (int pass = 0; pass <= PASSES; pass++) {
-        uint64_t t0 = elm_time_ns();
-        for (int i = 0; i < threads; i++) {
-            part[i] = (bw_part_t){(const u64x2 *)buf + (size_t)i * per, per, 0};
-            if (i > 0 && pthread_create(&tid[i], NULL, bw_sum, &part[i])) {
-                for (int j = 1; j < i; j++) pthread_join(tid[j], NULL);
-                return 0;
-            }
-        }
-        bw_sum(&part[0]);
-        for (int i = 1; i < threads; i++) pthread_join(tid[i], NULL);
-        double s = (double)(elm_time_ns() - t0) * 1e-9;
-        for (int i = 0; i < threads; i++) bw_sink += part[i].sum;
-        double gbs = (double)(per * (size_t)threads * sizeof(u64x2)) / s * 1e-9;
-        if (pass > 0 && gbs > best) best = gbs;
-    }
-    return best;
-}
-
-/* Raise best[t] to the read bandwidth at each thread count measured now. Called before and
- * after each model: a pass that another process's burst slowed down is not the host's
+/* Raise best[t] to the read bandwidth at each thread count measured now (the best of BW_PASSES
+ * passes of the harness's read loop; 0, with the reason on stderr, when it fails). Called before
+ * and after each model: a pass that another process's burst slowed down is not the host's
  * bandwidth, so each row keeps the better of the two. */
 static void measure_bandwidth(const opts_t *o, const void *buf, const char *when, double *best)
 {
     for (int ti = 0; ti < o->n_threads; ti++) {
-        double gbs = read_bandwidth(buf, o->bw_bytes, o->threads[ti]);
+        elm_diag_t d;
+        double gbs;
+        if (elm_bench_read_gbs(buf, o->bw_bytes, o->threads[ti], BW_PASSES, &gbs, &d))
+            fprintf(stderr, "speed: %s\n", d.msg);
         fprintf(stderr, "speed: read bandwidth %s, %d thread(s): %.1f GB/s\n", when, o->threads[ti], gbs);
         if (gbs > best[ti]) best[ti] = gbs;
     }
@@ -426,8 +379,7 @@ static void measure_bandwidth(const opts_t *o, const void *buf, const char *when
 /* ---- one model, in a child process ---- */
 
 typedef struct {
-    bool ok[MAX_TESTS];
-    double mean[MAX_TESTS], sd[MAX_TESTS]; /* tokens/s */
+    elm_stat_t tps[MAX_TESTS]; /* tokens/s; not valid when the test did not run */
 } thread_result_t;
 
 typedef struct {
@@ -436,59 +388,6 @@ typedef struct {
     double peak_rss_mib; /* NAN when it could not be read */
     thread_result_t th[MAX_LIST];
 } model_result_t;
-
-static uint64_t rng_next(uint64_t *s)
-{
-    *s ^= *s << 13, *s ^= *s >> 7, *s ^= *s << 17;
-    return *s;
-}
-
-/* One test at one thread count, as llama-bench runs it: a session of n_ctx = n_prompt + n_gen,
- * one warm-up (the whole prompt, or one generated token), then reps runs each from an empty
- * cache. ppN times one decode of N random tokens; tgN times only its N one-token decodes, each
- * feeding a random token back. */
-static int run_test(const elm_model_t *m, int threads, const test_t *t, int reps, double *mean,
-                    double *sd, elm_diag_t *d)
-{
-    elm_session_params_t sp = elm_session_default_params();
-    sp.n_ctx = t->n_prompt + t->n_gen;
-    sp.n_threads = threads;
-    sp.n_threads_batch = threads; /* llama-bench -t: one count for prefill and generation */
-    elm_session_t *s = NULL;
-    uint32_t n_vocab = elm_model_hparams(m)->n_vocab, n = t->n_prompt ? t->n_prompt : t->n_gen;
-    int32_t *tok = malloc(sizeof(int32_t) * n);
-    double tps[MAX_REPS], sum = 0, sq = 0;
-    uint64_t seed = 0x9e3779b97f4a7c15ull;
-    int rc = tok ? elm_session_create(m, &sp, &s, d) : elm_diag(d, ELM_ENOMEM, "out of memory");
-    if (rc) goto fail;
-    for (uint32_t i = 0; i < n; i++) tok[i] = (int32_t)(rng_next(&seed) % n_vocab);
-    for (int r = -1; r < reps; r++) {
-        uint64_t ns = 0;
-        elm_session_reset(s);
-        if (t->n_prompt) {
-            uint64_t t0 = elm_time_ns();
-            if ((rc = elm_session_decode(s, tok, n, false, d))) goto fail;
-            ns = elm_time_ns() - t0;
-        } else {
-            for (uint32_t i = 0; i < (r < 0 ? 1 : n); i++) {
-                int32_t x = (int32_t)(rng_next(&seed) % n_vocab);
-                uint64_t t0 = elm_time_ns();
-                if ((rc = elm_session_decode(s, &x, 1, false, d))) goto fail;
-                ns += elm_time_ns() - t0;
-            }
-        }
-        if (r < 0) continue; /* the warm-up */
-        tps[r] = n / (ns * 1e-9);
-        sum += tps[r];
-    }
-    *mean = sum / reps;
-    for (int r = 0; r < reps; r++) sq += (tps[r] - *mean) * (tps[r] - *mean);
-    *sd = reps > 1 ? sqrt(sq / (reps - 1)) : 0; /* sample sd, as llama-bench */
-fail:
-    elm_session_free(s);
-    free(tok);
-    return rc;
-}
 
 /* Load the model and run every test at every thread count into *r; progress goes to stderr. */
 static void run_model(const opts_t *o, const char *path, const char *label, model_result_t *r)
@@ -510,13 +409,13 @@ static void run_model(const opts_t *o, const char *path, const char *label, mode
         for (int k = 0; k < o->n_tests; k++) {
             thread_result_t *tr = &r->th[ti];
             const test_t *t = &o->tests[k];
-            if (run_test(m, o->threads[ti], t, o->reps, &tr->mean[k], &tr->sd[k], &d)) {
+            if (elm_bench_pptg(m, o->threads[ti], t->n_prompt, t->n_gen, (uint32_t)o->reps,
+                               &tr->tps[k], &d)) {
                 snprintf(r->err, sizeof r->err, "%s th %d %s: %s", path, o->threads[ti], t->name, d.msg);
                 goto done;
             }
-            tr->ok[k] = true;
             fprintf(stderr, "speed: %s th %d %s: %.2f ± %.2f t/s\n", label, o->threads[ti], t->name,
-                    tr->mean[k], tr->sd[k]);
+                    tr->tps[k].mean, tr->tps[k].sd);
         }
     }
 done:
@@ -632,17 +531,17 @@ static void print_machine(void)
     free(si);
 }
 
-static void cell_speed(char *out, size_t cap, bool ok, double mean, double sd)
+static void cell_speed(char *out, size_t cap, const elm_stat_t *tps)
 {
-    if (ok) snprintf(out, cap, "%.2f ± %.2f", mean, sd);
+    if (tps->valid) snprintf(out, cap, "%.2f ± %.2f", tps->mean, tps->sd);
     else snprintf(out, cap, "—");
 }
 
-static void cell_ref(char *out, size_t cap, bool ok, double mean, double ref)
+static void cell_ref(char *out, size_t cap, const elm_stat_t *tps, double ref)
 {
     if (isnan(ref)) snprintf(out, cap, "n/a");
-    else if (!ok) snprintf(out, cap, "%g", ref);
-    else snprintf(out, cap, "%g (%.2fx)", ref, mean / ref);
+    else if (!tps->valid) snprintf(out, cap, "%g", ref);
+    else snprintf(out, cap, "%g (%.2fx)", ref, tps->mean / ref);
 }
 
 static void cell_num(char *out, size_t cap, double v, const char *fmt)
@@ -714,16 +613,16 @@ int main(int argc, char **argv)
             char c1[64], c2[64];
             printf("| %s | %s | %.0f | %d |", id->name, id->quant, id->file_mb, o.threads[ti]);
             for (int k = 0; k < o.n_tests; k++) {
-                cell_speed(c1, sizeof c1, tr->ok[k], tr->mean[k], tr->sd[k]);
-                cell_ref(c2, sizeof c2, tr->ok[k], tr->mean[k], rr ? rr->v[k] : NAN);
+                cell_speed(c1, sizeof c1, &tr->tps[k]);
+                cell_ref(c2, sizeof c2, &tr->tps[k], rr ? rr->v[k] : NAN);
                 printf(" %s | %s |", c1, c2);
             }
-            bool have_tg = tg >= 0 && tr->ok[tg] && r->weight_bytes;
+            bool have_tg = tg >= 0 && tr->tps[tg].valid && r->weight_bytes;
             double wgb = (double)r->weight_bytes * 1e-9, roof = bw[i][ti] > 0 ? bw[i][ti] / wgb : NAN;
-            cell_num(c1, sizeof c1, have_tg ? wgb * tr->mean[tg] : NAN, "%.1f");
+            cell_num(c1, sizeof c1, have_tg ? wgb * tr->tps[tg].mean : NAN, "%.1f");
             printf(" %s | %.1f |", c1, bw[i][ti]);
             cell_num(c1, sizeof c1, roof, "%.1f");
-            cell_num(c2, sizeof c2, have_tg ? 100 * tr->mean[tg] / roof : NAN, "%.0f %%");
+            cell_num(c2, sizeof c2, have_tg ? 100 * tr->tps[tg].mean / roof : NAN, "%.0f %%");
             printf(" %s | %s |", c1, c2);
             cell_num(c1, sizeof c1, r->peak_rss_mib, "%.0f");
             cell_num(c2, sizeof c2, ref_rss_mib(&ref, id->name, id->quant), "%.0f");
@@ -732,10 +631,10 @@ int main(int argc, char **argv)
         }
     }
     printf("\nmean ± sd of tokens/s over %d repetitions after one warm-up (llama-bench's ppN/tgN); "
-           "eff GB/s = weight bytes × %s t/s; read GB/s: best of 5 passes summing a %zu MiB buffer "
-           "before and 5 after each model; roofline = read GB/s ÷ weight bytes; peak RSS: VmHWM of the "
+           "eff GB/s = weight bytes × %s t/s; read GB/s: best of %d passes summing a %zu MiB buffer "
+           "before and %d after each model; roofline = read GB/s ÷ weight bytes; peak RSS: VmHWM of the "
            "model's own process.\n",
-           o.reps, tg >= 0 ? o.tests[tg].name : "tg", o.bw_bytes >> 20);
+           o.reps, tg >= 0 ? o.tests[tg].name : "tg", BW_PASSES, o.bw_bytes >> 20, BW_PASSES);
     if (ref.why[0]) printf("llama.cpp: n/a: %s\n", ref.why);
     else printf("llama.cpp: %s%s%s\n", o.ref_path, ref.rss_why[0] ? "; peak RSS n/a: " : "", ref.rss_why);
     return failed ? 1 : 0;

@@ -1,6 +1,6 @@
 /* Tokenizer throughput: load each vocabulary (timed), then tokenize WikiText-2's test split with it
  * on one thread, best of a few runs, and print MB/s, tokens/s and each vocabulary's speed relative
- * to the first one measured in the same run. Usage: bench_tokenize [DATA_DIR] [RUNS]. */
+ * to the first one measured in the same run. Usage: tokenize_bench [DATA_DIR] [RUNS]. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +34,7 @@ int main(int argc, char **argv)
     size_t len = 0;
     char *text = read_all(path, &len);
     if (!text) {
-        fprintf(stderr, "bench_tokenize: cannot read %s (pass the shared data folder)\n", path);
+        fprintf(stderr, "tokenize_bench: cannot read %s (pass the shared data folder)\n", path);
         return 1;
     }
     printf("text: %s, %.2f MB, best of %d runs, one thread\n", path, (double)len / 1e6, runs);
@@ -47,7 +47,7 @@ int main(int argc, char **argv)
         elm_diag_t d;
         uint64_t t0 = elm_time_ns();
         if (elm_tokenizer_load(path, &t, &d) != 0) {
-            fprintf(stderr, "bench_tokenize: %s\n", d.msg);
+            fprintf(stderr, "tokenize_bench: %s\n", d.msg);
             continue;
         }
         double load_ms = (double)(elm_time_ns() - t0) / 1e6;
@@ -57,7 +57,7 @@ int main(int argc, char **argv)
             int32_t *ids;
             t0 = elm_time_ns();
             if (elm_tokenize(t, text, len, 0, &ids, &n, &d) != 0) {
-                fprintf(stderr, "bench_tokenize: %s\n", d.msg);
+                fprintf(stderr, "tokenize_bench: %s\n", d.msg);
                 return 1;
             }
             double s = (double)(elm_time_ns() - t0) / 1e9;

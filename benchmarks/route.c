@@ -1,6 +1,3 @@
-// clang-format off
-// Build: cc -O2 -std=c11 -D_GNU_SOURCE -Iinclude bench/route_bench.c src/route/*.c src/base/*.c -lcjson -lm -lpthread -o route_bench
-// clang-format on
 /* Routing-policy benchmark: decisions per second of elm_router_decide + elm_router_complete on one
  * core, for every strategy, over a 3-device cluster under sustained overload (windows full, so
  * every path — admit, overflow, reconcile — is taken). Reports each strategy's rate and its ratio

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "edgelm/bench.h"
 #include "edgelm/kernels.h"
 #include "kernels/cpu.h"
 
@@ -32,7 +33,7 @@ static double now_s(void)
 /* ---- one pass over the weights, rows split between threads ---- */
 
 typedef struct {
-    const elm_type_traits_t *tr; /* NULL: the read loop */
+    const elm_type_traits_t *tr; /* NULL: the read loop (elm_bench_read_sum, the roofline) */
     bool gemv;                   /* tr->gemv over tiles of rows instead of one vec_dot a row */
     const uint8_t *w;            /* (n_rows, row_bytes) */
     size_t row_bytes;
@@ -44,41 +45,14 @@ typedef struct {
     uint64_t sink;
 } pass_t;
 
-/* The read roofline: sums every 64-bit word into 4 independent 16-byte vector accumulators (GCC
- * vector extension: SSE2 on any x86-64), so the loop is bound by loads, not by adds. */
-typedef uint64_t u64x2 __attribute__((vector_size(16)));
-
-static inline u64x2 load_u64x2(const uint8_t *p)
-{
-    u64x2 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static uint64_t read_bytes(const uint8_t *p, size_t n)
-{
-    u64x2 a0 = {0, 0}, a1 = a0, a2 = a0, a3 = a0;
-    size_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-        a0 += load_u64x2(p + i);
-        a1 += load_u64x2(p + i + 16);
-        a2 += load_u64x2(p + i + 32);
-        a3 += load_u64x2(p + i + 48);
-    }
-    const u64x2 s = a0 + a1 + a2 + a3;
-    uint64_t sum = s[0] + s[1];
-    for (; i < n; i++)
-        sum += p[i];
-    return sum;
-}
-
 static void *pass_run(void *arg)
 {
     pass_t *p = arg;
     const int64_t r0 = p->n_rows * p->thread / p->n_threads;
     const int64_t r1 = p->n_rows * (p->thread + 1) / p->n_threads;
     if (!p->tr) {
-        p->sink = read_bytes(p->w + (size_t)r0 * p->row_bytes, (size_t)(r1 - r0) * p->row_bytes);
+        p->sink = elm_bench_read_sum(p->w + (size_t)r0 * p->row_bytes,
+                                     (size_t)(r1 - r0) * p->row_bytes);
         return NULL;
     }
     if (p->gemv) { /* as the engine decodes: tiles of DECODE_TILE rows */
