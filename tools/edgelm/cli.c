@@ -242,6 +242,52 @@ int elm_cli_missing(const elm_cli_spec_t *spec, const char *name)
                                o && o->arg ? o->arg : "", o && o->arg ? ")" : "");
 }
 
+/* ---- option values shared by several commands ---- */
+
+void elm_cli_reason(const elm_diag_t *d, char *err, size_t err_len)
+{
+    const char *msg = d->msg, *colon = msg[0] == '-' ? strstr(msg, ": ") : NULL;
+    snprintf(err, err_len, "%s", colon ? colon + 2 : msg);
+}
+
+int elm_cli_parse_list(const char *value, void *dst, char *err, size_t err_len)
+{
+    elm_cli_list_t *l = dst;
+    elm_diag_t d;
+    if (elm_bench_parse_list("LIST", value, l->min, l->max, l->list, &d) == 0) return 0;
+    elm_cli_reason(&d, err, err_len);
+    return -1;
+}
+
+int elm_cli_parse_power(const char *value, void *dst, char *err, size_t err_len)
+{
+    elm_diag_t d;
+    if (elm_power_kind_parse(value, dst, &d) == 0) return 0;
+    elm_cli_reason(&d, err, err_len);
+    return -1;
+}
+
+int elm_cli_power_check(const char *cmd, bool given, elm_power_kind_t kind,
+                        const elm_probe_ctx_t *ctx)
+{
+    if (given && kind == ELM_POWER_CONSTANT && ctx->watts == 0)
+        return elm_cli_usage_error(cmd, "--power constant needs --watts W");
+    if (given && kind == ELM_POWER_CMD && !ctx->command)
+        return elm_cli_usage_error(cmd, "--power cmd needs --power-cmd COMMAND");
+    if (given && kind == ELM_POWER_ESTIMATE && ctx->tdp_w == 0)
+        return elm_cli_usage_error(cmd, "--power estimate needs --tdp W");
+    if (ctx->tdp_w > 0 && !(given && kind == ELM_POWER_ESTIMATE))
+        return elm_cli_usage_error(cmd, "--tdp is only for --power estimate");
+    return ELM_CLI_GO;
+}
+
+void elm_cli_probe_env(elm_probe_ctx_t *ctx)
+{
+    ctx->sysfs_root = getenv("EDGELM_SYSFS_ROOT");
+    ctx->vcgencmd = getenv("EDGELM_VCGENCMD");
+    ctx->nvpmodel = getenv("EDGELM_NVPMODEL");
+}
+
 void elm_cli_progress(const char *label, uint64_t done, uint64_t total)
 {
     static int tty = -1;

@@ -7,6 +7,8 @@
 #include <stdio.h>
 
 #include "edgelm/base.h"
+#include "edgelm/bench.h"
+#include "edgelm/probe.h"
 
 typedef struct {
     const char *name;
@@ -158,6 +160,51 @@ bool elm_cli_given(const elm_cli_spec_t *spec, const char *name);
 
 /* The usage error for a required option that was not given: "missing --model (FILE)"; 2. */
 int elm_cli_missing(const elm_cli_spec_t *spec, const char *name);
+
+/* ---- option values shared by several commands ---- */
+
+/* Copy a library parser's message into err for an ELM_OPT_FN error, without the option name it
+ * opens with ("-t: values must ..."): the table's error names the option and value itself. */
+void elm_cli_reason(const elm_diag_t *d, char *err, size_t err_len);
+
+/* Where a list option lands and the range of its values. */
+typedef struct {
+    elm_bench_list_t *list;
+    int64_t min, max;
+} elm_cli_list_t;
+
+/* An elm_opt_fn for llama-bench's lists ("1,2,4", "1-4", "1-8+2"): dst is an elm_cli_list_t. */
+int elm_cli_parse_list(const char *value, void *dst, char *err, size_t err_len);
+
+/* A list option whose values lie in [lo, hi], stored in *p (an elm_bench_list_t); the table
+ * must live in the same block as the macro's compound literal. */
+#define ELM_OPT_LIST(name_, alias_, p, lo, hi, help_)                                        \
+    ELM_OPT_FN(name_, alias_, "LIST", elm_cli_parse_list, (&(elm_cli_list_t){(p), (lo), (hi)}), \
+               help_)
+
+/* An elm_opt_fn for --power SOURCE: dst is an elm_power_kind_t. */
+int elm_cli_parse_power(const char *value, void *dst, char *err, size_t err_len);
+
+/* --power (with its help text), --watts, --power-cmd and --tdp, landing in *kind_p and *ctx_p
+ * (an elm_probe_ctx_t). */
+#define ELM_CLI_POWER_OPTS(kind_p, ctx_p, power_help)                                          \
+    ELM_OPT_FN("--power", NULL, "SOURCE", elm_cli_parse_power, (kind_p), power_help),          \
+        ELM_OPT_POS("--watts", NULL, "W", &(ctx_p)->watts, 0, 1e6,                             \
+                    "a known constant draw (the constant source)"),                            \
+        ELM_OPT_STR("--power-cmd", NULL, "CMD", &(ctx_p)->command,                             \
+                    "a shell command that prints watts (a USB meter); the cmd source"),        \
+        ELM_OPT_POS("--tdp", NULL, "W", &(ctx_p)->tdp_w, 0, 1e6,                               \
+                    "with --power estimate: the TDP CPU utilization is scaled by")
+
+/* The rules between --power (given: whether it was) and the values its source needs: the
+ * constant source needs --watts, cmd --power-cmd, estimate --tdp, and --tdp only goes with
+ * estimate. Returns ELM_CLI_GO, or 2 after printing the usage error. */
+int elm_cli_power_check(const char *cmd, bool given, elm_power_kind_t kind,
+                        const elm_probe_ctx_t *ctx);
+
+/* EDGELM_SYSFS_ROOT, EDGELM_VCGENCMD and EDGELM_NVPMODEL into ctx: the command reads the
+ * environment, never the library. */
+void elm_cli_probe_env(elm_probe_ctx_t *ctx);
 
 /* A progress bar on stderr when it is a TTY; silent otherwise. done <= total. */
 void elm_cli_progress(const char *label, uint64_t done, uint64_t total);
