@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "edgelm/convert.h"
 
 static void log_to_stderr(elm_log_level_t level, const char *msg, void *user)
 {
@@ -244,26 +246,73 @@ int elm_cli_missing(const elm_cli_spec_t *spec, const char *name)
 
 /* ---- option values shared by several commands ---- */
 
-void elm_cli_reason(const elm_diag_t *d, char *err, size_t err_len)
+int elm_cli_reason(int rc, const elm_diag_t *d, char *err, size_t err_len)
 {
+    if (rc == 0) return 0;
     const char *msg = d->msg, *colon = msg[0] == '-' ? strstr(msg, ": ") : NULL;
     snprintf(err, err_len, "%s", colon ? colon + 2 : msg);
+    return -1;
 }
 
 int elm_cli_parse_list(const char *value, void *dst, char *err, size_t err_len)
 {
     elm_cli_list_t *l = dst;
     elm_diag_t d;
-    if (elm_bench_parse_list("LIST", value, l->min, l->max, l->list, &d) == 0) return 0;
-    elm_cli_reason(&d, err, err_len);
-    return -1;
+    /* "-" stands for the option's name, which elm_cli_reason() drops */
+    return elm_cli_reason(elm_bench_parse_list("-", value, l->min, l->max, l->list, &d), &d,
+                          err, err_len);
 }
 
 int elm_cli_parse_power(const char *value, void *dst, char *err, size_t err_len)
 {
     elm_diag_t d;
-    if (elm_power_kind_parse(value, dst, &d) == 0) return 0;
-    elm_cli_reason(&d, err, err_len);
+    return elm_cli_reason(elm_power_kind_parse(value, dst, &d), &d, err, err_len);
+}
+
+int elm_cli_parse_format(const char *value, void *dst, char *err, size_t err_len)
+{
+    elm_diag_t d;
+    return elm_cli_reason(elm_bench_format_parse(value, dst, &d), &d, err, err_len);
+}
+
+int elm_cli_parse_arrival(const char *value, void *dst, char *err, size_t err_len)
+{
+    elm_diag_t d;
+    return elm_cli_reason(elm_arrival_parse(value, dst, &d), &d, err, err_len);
+}
+
+int elm_cli_parse_url(const char *value, void *dst, char *err, size_t err_len)
+{
+    elm_http_url_t u;
+    elm_diag_t d;
+    int rc = elm_http_url_parse(value, &u, &d);
+    if (!rc) *(const char **)dst = value;
+    return elm_cli_reason(rc, &d, err, err_len);
+}
+
+bool elm_cli_synth_spec_valid(const char *spec)
+{
+    const char *colon = strchr(spec, ':');
+    char shape[64];
+    elm_ftype_t ft;
+    if (!colon || (size_t)(colon - spec) >= sizeof shape) return false;
+    memcpy(shape, spec, (size_t)(colon - spec));
+    shape[colon - spec] = '\0';
+    return elm_synth_shape_find(shape) &&
+           (elm_ftype_from_name(colon + 1, &ft) == 0 || !strcasecmp(colon + 1, "f32"));
+}
+
+int elm_cli_parse_synthetic(const char *value, void *dst, char *err, size_t err_len)
+{
+    char buf[1024], *save = NULL;
+    if (snprintf(buf, sizeof buf, "%s", value) >= (int)sizeof buf || !*value) goto bad;
+    for (char *spec = strtok_r(buf, ",", &save); spec; spec = strtok_r(NULL, ",", &save))
+        if (!elm_cli_synth_spec_valid(spec)) goto bad;
+    *(const char **)dst = value;
+    return 0;
+bad:
+    snprintf(err, err_len, "expected SHAPE:QUANT[,...] with a shape from 'edgelm synth --list' "
+                           "and a quant type (q4_0, q4_k_m, q8_0, f16, ...)");
     return -1;
 }
 

@@ -163,9 +163,10 @@ int elm_cli_missing(const elm_cli_spec_t *spec, const char *name);
 
 /* ---- option values shared by several commands ---- */
 
-/* Copy a library parser's message into err for an ELM_OPT_FN error, without the option name it
- * opens with ("-t: values must ..."): the table's error names the option and value itself. */
-void elm_cli_reason(const elm_diag_t *d, char *err, size_t err_len);
+/* An elm_opt_fn's result from a library parser's: 0 when rc is 0; otherwise -1 with d's message
+ * in err, less the option name it opens with ("-t: values must ...") since the table's error
+ * names the option and the value itself. */
+int elm_cli_reason(int rc, const elm_diag_t *d, char *err, size_t err_len);
 
 /* Where a list option lands and the range of its values. */
 typedef struct {
@@ -184,6 +185,19 @@ int elm_cli_parse_list(const char *value, void *dst, char *err, size_t err_len);
 
 /* An elm_opt_fn for --power SOURCE: dst is an elm_power_kind_t. */
 int elm_cli_parse_power(const char *value, void *dst, char *err, size_t err_len);
+
+/* elm_opt_fns over the library's parsers, each storing into dst: -o/--output (an
+ * elm_bench_format_t), --arrival (an elm_arrival_t), --target (the URL as given, a const char *,
+ * once it parses as http://HOST:PORT[/path]) and --synthetic (the list as given, a const char *,
+ * once every SHAPE:QUANT in it passes elm_cli_synth_spec_valid()). */
+int elm_cli_parse_format(const char *value, void *dst, char *err, size_t err_len);
+int elm_cli_parse_arrival(const char *value, void *dst, char *err, size_t err_len);
+int elm_cli_parse_url(const char *value, void *dst, char *err, size_t err_len);
+int elm_cli_parse_synthetic(const char *value, void *dst, char *err, size_t err_len);
+
+/* Whether spec "SHAPE:QUANT" names a known synthetic shape and a type (F32 included): when it
+ * does, a failure to build the model is about files, not usage. */
+bool elm_cli_synth_spec_valid(const char *spec);
 
 /* --power (with its help text), --watts, --power-cmd and --tdp, landing in *kind_p and *ctx_p
  * (an elm_probe_ctx_t). */

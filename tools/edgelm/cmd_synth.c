@@ -39,18 +39,6 @@ static void list_shapes(void)
                s[i].tied ? "tied" : "separate output");
 }
 
-/* True when spec names a known shape and type: then a failure is about the files, not usage. */
-static bool spec_is_valid(const char *spec)
-{
-    const char *colon = strchr(spec, ':');
-    char shape[64];
-    elm_ftype_t f;
-    if (!colon || (size_t)(colon - spec) >= sizeof shape) return false;
-    memcpy(shape, spec, (size_t)(colon - spec));
-    shape[colon - spec] = 0;
-    return elm_synth_shape_find(shape) && elm_ftype_from_name(colon + 1, &f) == 0;
-}
-
 static void progress(uint64_t done, uint64_t total, void *user)
 {
     (void)user;
@@ -141,7 +129,7 @@ int elm_cmd_synth(int argc, char **argv)
     elm_convert_stats_t st = {0};
     int rc = elm_synth_plan(a.spec, &a.opts, &plan, &d);
     if (rc)
-        return spec_is_valid(a.spec) ? elm_cli_fail(&d, rc) : elm_cli_usage_error(CMD, "%s", d.msg);
+        return elm_cli_synth_spec_valid(a.spec) ? elm_cli_fail(&d, rc) : elm_cli_usage_error(CMD, "%s", d.msg);
     if (a.dry_run) {
         print_plan(plan);
     } else {
