@@ -232,11 +232,6 @@ static void progress(void *user, size_t point, uint32_t rep)
     fflush(stderr);
 }
 
-static void progress_clear(const progress_t *p)
-{
-    if (p->tty) fprintf(stderr, "\r\033[K");
-}
-
 /* ---- running ---- */
 
 /* Where finished records go: a row on stdout as each comes, the results store (when open), and
@@ -302,28 +297,23 @@ static int add_synthetic(args_t *a, char (*paths)[1024], elm_diag_t *d)
     return 0;
 }
 
-/* The plan's points with the in-process engine, one record each. */
+/* The plan's points with the in-process engine, one record each into s->recs. */
 static int run_points(elm_bench_t *b, const elm_bench_point_t *pts, size_t n, sink_t *s,
                       const progress_t *pr, elm_diag_t *d)
 {
     int rc = 0;
-    if (!(s->recs = calloc(n, sizeof *s->recs)))
-        return elm_diag(d, ELM_ENOMEM, "out of memory for %zu records", n);
     for (size_t i = 0; i < n && !rc; i++) {
         rc = elm_bench_run(b, &pts[i], i, &s->recs[i], d);
-        progress_clear(pr);
+        if (pr->tty) fprintf(stderr, "\r\033[K"); /* the progress line goes */
         if (!rc) rc = sink_add(s, d);
     }
     return rc;
 }
 
-/* --target: one record per (max_tokens, concurrency). */
+/* --target: one record per (max_tokens, concurrency) into s->recs. */
 static int run_target(const args_t *a, elm_bench_t *b, sink_t *s, elm_diag_t *d)
 {
-    size_t n = (size_t)a->spec.n_gen.n * (size_t)a->concurrency.n;
     int rc = 0;
-    if (!(s->recs = calloc(n, sizeof *s->recs)))
-        return elm_diag(d, ELM_ENOMEM, "out of memory for %zu records", n);
     for (int g = 0; g < a->spec.n_gen.n && !rc; g++)
         for (int c = 0; c < a->concurrency.n && !rc; c++) {
             elm_target_opts_t t = a->target;
@@ -392,6 +382,11 @@ int elm_cmd_bench(int argc, char **argv)
         if ((rc = elm_store_open(db_path, &sink.store, &d))) goto fail;
     }
     pr.n_points = n_pts;
+    size_t n_recs = a.target.url ? (size_t)a.spec.n_gen.n * (size_t)a.concurrency.n : n_pts;
+    if (!(sink.recs = calloc(n_recs, sizeof *sink.recs))) {
+        rc = elm_diag(&d, ELM_ENOMEM, "out of memory for %zu records", n_recs);
+        goto fail;
+    }
     a.opts.progress = progress;
     a.opts.progress_user = &pr;
     if ((rc = elm_bench_create(&a.opts, &b, &d))) goto fail;
