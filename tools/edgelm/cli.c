@@ -259,8 +259,8 @@ int elm_cli_parse_list(const char *value, void *dst, char *err, size_t err_len)
     elm_cli_list_t *l = dst;
     elm_diag_t d;
     /* "-" stands for the option's name, which elm_cli_reason() drops */
-    return elm_cli_reason(elm_bench_parse_list("-", value, l->min, l->max, l->list, &d), &d,
-                          err, err_len);
+    return elm_cli_reason(elm_bench_parse_list("-", value, l->min, l->max, l->list, &d), &d, err,
+                          err_len);
 }
 
 int elm_cli_parse_power(const char *value, void *dst, char *err, size_t err_len)
@@ -311,8 +311,9 @@ int elm_cli_parse_synthetic(const char *value, void *dst, char *err, size_t err_
     *(const char **)dst = value;
     return 0;
 bad:
-    snprintf(err, err_len, "expected SHAPE:QUANT[,...] with a shape from 'edgelm synth --list' "
-                           "and a quant type (q4_0, q4_k_m, q8_0, f16, ...)");
+    snprintf(err, err_len,
+             "expected SHAPE:QUANT[,...] with a shape from 'edgelm synth --list' "
+             "and a quant type (q4_0, q4_k_m, q8_0, f16, ...)");
     return -1;
 }
 

@@ -179,7 +179,7 @@ int elm_cli_parse_list(const char *value, void *dst, char *err, size_t err_len);
 
 /* A list option whose values lie in [lo, hi], stored in *p (an elm_bench_list_t); the table
  * must live in the same block as the macro's compound literal. */
-#define ELM_OPT_LIST(name_, alias_, p, lo, hi, help_)                                        \
+#define ELM_OPT_LIST(name_, alias_, p, lo, hi, help_)                                           \
     ELM_OPT_FN(name_, alias_, "LIST", elm_cli_parse_list, (&(elm_cli_list_t){(p), (lo), (hi)}), \
                help_)
 
@@ -201,14 +201,21 @@ bool elm_cli_synth_spec_valid(const char *spec);
 
 /* --power (with its help text), --watts, --power-cmd and --tdp, landing in *kind_p and *ctx_p
  * (an elm_probe_ctx_t). */
-#define ELM_CLI_POWER_OPTS(kind_p, ctx_p, power_help)                                          \
-    ELM_OPT_FN("--power", NULL, "SOURCE", elm_cli_parse_power, (kind_p), power_help),          \
-        ELM_OPT_POS("--watts", NULL, "W", &(ctx_p)->watts, 0, 1e6,                             \
-                    "a known constant draw (the constant source)"),                            \
-        ELM_OPT_STR("--power-cmd", NULL, "CMD", &(ctx_p)->command,                             \
-                    "a shell command that prints watts (a USB meter); the cmd source"),        \
-        ELM_OPT_POS("--tdp", NULL, "W", &(ctx_p)->tdp_w, 0, 1e6,                               \
+#define ELM_CLI_POWER_OPTS(kind_p, ctx_p, power_help)                                   \
+    ELM_OPT_FN("--power", NULL, "SOURCE", elm_cli_parse_power, (kind_p), power_help),   \
+        ELM_OPT_POS("--watts", NULL, "W", &(ctx_p)->watts, 0, 1e6,                      \
+                    "a known constant draw (the constant source)"),                     \
+        ELM_OPT_STR("--power-cmd", NULL, "CMD", &(ctx_p)->command,                      \
+                    "a shell command that prints watts (a USB meter); the cmd source"), \
+        ELM_OPT_POS("--tdp", NULL, "W", &(ctx_p)->tdp_w, 0, 1e6,                        \
                     "with --power estimate: the TDP CPU utilization is scaled by")
+
+/* The --help lines of the environment elm_cli_probe_env() reads. */
+#define ELM_CLI_PROBE_ENV_HELP                                                          \
+    "  EDGELM_SYSFS_ROOT    read /sys and /proc under this root instead of /\n"         \
+    "  EDGELM_VCGENCMD      the vcgencmd binary for the Pi 5 PMIC (default vcgencmd)\n" \
+    "  EDGELM_NVPMODEL      the nvpmodel binary for the Jetson power mode (default\n"   \
+    "                       nvpmodel; `nvpmodel -q`)\n"
 
 /* The rules between --power (given: whether it was) and the values its source needs: the
  * constant source needs --watts, cmd --power-cmd, estimate --tdp, and --tdp only goes with

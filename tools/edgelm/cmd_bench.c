@@ -32,10 +32,7 @@ static const char head_text[] =
     "LIST is like llama-bench's: 1,2,4 or 1-4 or 1-8+2 (step), or a mix (1,4-6).\n";
 
 static const char tail_text[] =
-    "environment:\n"
-    "  EDGELM_SYSFS_ROOT    read /sys and /proc under this root instead of /\n"
-    "  EDGELM_VCGENCMD      the vcgencmd binary for the Pi 5 PMIC\n"
-    "  EDGELM_NVPMODEL      the nvpmodel binary (Jetson power mode, `nvpmodel -q`)\n"
+    "environment:\n" ELM_CLI_PROBE_ENV_HELP
     "  XDG_CACHE_HOME       synthetic models and model sha256s are cached under it/edgelm\n"
     "\n"
     "examples:\n"
@@ -111,7 +108,8 @@ static int parse_table(args_t *a, int argc, char **argv, bool *power_given,
                      "streams slowly"),
         ELM_OPT_STR("--prompt-file", NULL, "FILE", &a->prompt_file,
                     "prompt text instead of the built-in summarize-a-story prompt"),
-        ELM_OPT_FN("--output", "-o", "FMT", elm_cli_parse_format, &a->fmt, "md (default), json, jsonl, csv"),
+        ELM_OPT_FN("--output", "-o", "FMT", elm_cli_parse_format, &a->fmt,
+                   "md (default), json, jsonl, csv"),
         ELM_OPT_STR("--db", NULL, "FILE", &a->db,
                     "results store (default $XDG_DATA_HOME/edgelm/results.db, else\n"
                     "~/.local/share/edgelm/results.db; schema in docs/store.md)"),
@@ -124,15 +122,15 @@ static int parse_table(args_t *a, int argc, char **argv, bool *power_given,
         ELM_OPT_TEXT("\nHTTP target (an OpenAI-compatible streaming server: llama-server, "
                      "Ollama's /v1, ...):"),
         ELM_OPT_FN("--target", NULL, "URL", elm_cli_parse_url, &a->target.url,
-                    "http://HOST:PORT[/path]; POST PATH (default /v1/chat/completions)"),
+                   "http://HOST:PORT[/path]; POST PATH (default /v1/chat/completions)"),
         ELM_OPT_LIST("--concurrency", NULL, &a->concurrency, 1, 4096,
                      "requests in flight at most (default 1)"),
         ELM_OPT_INT("--requests", NULL, "K", &a->n_requests, 1, 1000000,
                     "requests per point (default 8)"),
         ELM_OPT_FN("--arrival", NULL, "A", elm_cli_parse_arrival, &a->target.arrival,
-                    "closed (default: each user sends its next request when the last\n"
-                    "ends), poisson:RATE (requests/s, seeded), bursty:B/S (B requests\n"
-                    "at once every S seconds)"),
+                   "closed (default: each user sends its next request when the last\n"
+                   "ends), poisson:RATE (requests/s, seeded), bursty:B/S (B requests\n"
+                   "at once every S seconds)"),
         ELM_OPT_I64("--seed", NULL, "N", &a->seed, 0, INT64_MAX,
                     "poisson arrival seed (default 1)"),
         ELM_OPT_POS("--timeout", NULL, "S", &a->target.timeout_s, 0, 86400,
@@ -143,8 +141,8 @@ static int parse_table(args_t *a, int argc, char **argv, bool *power_given,
     int rc = elm_cli_parse(&spec, argc, argv, NULL);
     if (rc != ELM_CLI_GO) return rc;
     *power_given = elm_cli_given(&spec, "--power");
-    static const char *const engine[] = {"--threads", "--threads-batch", "--n-prompt", "--ctx",
-                                         "--synthetic", "--drop-caches", "--no-mmap"};
+    static const char *const engine[] = {"--threads",   "--threads-batch", "--n-prompt", "--ctx",
+                                         "--synthetic", "--drop-caches",   "--no-mmap"};
     for (size_t k = 0; k < sizeof engine / sizeof engine[0] && !*engine_only; k++)
         if (elm_cli_given(&spec, engine[k])) *engine_only = engine[k];
     return ELM_CLI_GO;
@@ -152,16 +150,17 @@ static int parse_table(args_t *a, int argc, char **argv, bool *power_given,
 /* The defaults that depend on the machine, the environment or the mode. */
 static void set_defaults(args_t *a)
 {
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN), most = ELM_POOL_MAX_THREADS;
     if (a->spec.threads.n == 0)
-        a->spec.threads.v[a->spec.threads.n++] =
-            ncpu < 1 ? 1 : ncpu > ELM_POOL_MAX_THREADS ? ELM_POOL_MAX_THREADS : ncpu;
+        a->spec.threads.v[a->spec.threads.n++] = ncpu < 1 ? 1 : ncpu < most ? ncpu : most;
     if (a->spec.n_gen.n == 0) a->spec.n_gen.v[a->spec.n_gen.n++] = 100;
     elm_cli_probe_env(&a->probe);
     a->opts.probe = &a->probe;
     const char *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");
-    if (x && *x) snprintf(a->cache, sizeof a->cache, "%s/edgelm", x);
-    else if (h && *h) snprintf(a->cache, sizeof a->cache, "%s/.cache/edgelm", h);
+    if (x && *x)
+        snprintf(a->cache, sizeof a->cache, "%s/edgelm", x);
+    else if (h && *h)
+        snprintf(a->cache, sizeof a->cache, "%s/.cache/edgelm", h);
     a->opts.cache_dir = a->cache[0] ? a->cache : NULL;
     if (a->target.url) {
         if (a->concurrency.n == 0) a->concurrency.v[a->concurrency.n++] = 1;
@@ -197,7 +196,8 @@ static int parse_args(args_t *a, int argc, char **argv)
     } else if (a->spec.n_models == 0 && !a->synthetic) {
         return elm_cli_usage_error(CMD, "no model given (-m MODEL or --synthetic SHAPE:QUANT)");
     }
-    if (a->no_db && a->db) return elm_cli_usage_error(CMD, "--db and --no-db go against each other");
+    if (a->no_db && a->db)
+        return elm_cli_usage_error(CMD, "--db and --no-db go against each other");
     rc = elm_cli_power_check(CMD, power_given, a->opts.power_kind, &a->probe);
     if (rc != ELM_CLI_GO) return rc;
     /* A value the user gave picks its source unless --power says otherwise. */
@@ -277,8 +277,9 @@ static int add_synthetic(args_t *a, char (*paths)[1024], elm_diag_t *d)
 {
     char list[1024], dir[sizeof a->cache + 8];
     if (!a->cache[0])
-        return elm_diag(d, ELM_ENOENT, "--synthetic: neither XDG_CACHE_HOME nor HOME is set: set "
-                                       "one (the models are cached there)");
+        return elm_diag(d, ELM_ENOENT,
+                        "--synthetic: neither XDG_CACHE_HOME nor HOME is set: set "
+                        "one (the models are cached there)");
     snprintf(list, sizeof list, "%s", a->synthetic);
     snprintf(dir, sizeof dir, "%s/synth", a->cache);
     char *save = NULL;
@@ -330,8 +331,10 @@ static int target_check(const args_t *a, const sink_t *s, elm_diag_t *d)
 {
     for (size_t i = 0; i < s->n; i++)
         if (s->recs[i].target.n_ok == 0)
-            return elm_diag(d, ELM_EIO, "%s: none of the %" PRIu32 " requests at concurrency %" PRIu32
-                                        " completed: %s", a->target.url, s->recs[i].target.n_requests,
+            return elm_diag(d, ELM_EIO,
+                            "%s: none of the %" PRIu32 " requests at concurrency %" PRIu32
+                            " completed: %s",
+                            a->target.url, s->recs[i].target.n_requests,
                             s->recs[i].target.concurrency, s->recs[i].target.errors);
     return 0;
 }

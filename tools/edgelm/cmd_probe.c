@@ -22,11 +22,7 @@ static const char head_text[] =
     "governor and frequency per CPU, board, kernel). A figure that cannot be measured is shown\n"
     "as unavailable with the reason, never as 0.\n";
 
-static const char tail_text[] =
-    "environment:\n"
-    "  EDGELM_SYSFS_ROOT   read /sys and /proc under this root instead of / (default /)\n"
-    "  EDGELM_VCGENCMD     the vcgencmd binary for the Pi 5 PMIC (default vcgencmd)\n"
-    "  EDGELM_NVPMODEL     the nvpmodel binary for the Jetson power mode (default nvpmodel)\n";
+static const char tail_text[] = "environment:\n" ELM_CLI_PROBE_ENV_HELP;
 
 typedef struct {
     bool json, only; /* only: --power named the one source to list */
@@ -80,26 +76,29 @@ static void open_sources(const args_t *a, sources_t *s)
 
 static void close_sources(sources_t *s)
 {
-    for (int k = 0; k < ELM_POWER_KIND_COUNT; k++) elm_power_close(s->src[k]);
+    for (int k = 0; k < ELM_POWER_KIND_COUNT; k++)
+        elm_power_close(s->src[k]);
 }
 
 /* Run the sampler over the open sources for a->sample_s; fills *ph. Returns ELM_CLI_GO or the
  * exit status. */
-static int sample(const args_t *a, sources_t *s, elm_power_source_t **used, int *n_used, elm_phase_t *ph,
-                  uint32_t *interval)
+static int sample(const args_t *a, sources_t *s, elm_power_source_t **used, int *n_used,
+                  elm_phase_t *ph, uint32_t *interval)
 {
     *n_used = 0;
     for (int k = 0; k < ELM_POWER_KIND_COUNT; k++)
         if (s->src[k]) used[(*n_used)++] = s->src[k];
     if (*n_used == 0) {
         if (a->only)
-            fprintf(stderr, "edgelm: cannot sample with %s: %s\n", elm_power_kind_name(a->kind), s->why[a->kind].msg);
+            fprintf(stderr, "edgelm: cannot sample with %s: %s\n", elm_power_kind_name(a->kind),
+                    s->why[a->kind].msg);
         else
             fprintf(stderr, "edgelm: no power source is available here (see 'edgelm probe'); "
                             "--watts W or --power-cmd CMD give one\n");
         return 1;
     }
-    elm_probe_sampler_opts_t o = {.interval_ms = (uint32_t)a->interval_ms, .sample_rss = true, .ctx = &a->ctx};
+    elm_probe_sampler_opts_t o = {
+        .interval_ms = (uint32_t)a->interval_ms, .sample_rss = true, .ctx = &a->ctx};
     elm_probe_sampler_t *sp;
     elm_diag_t d;
     int rc = elm_probe_sampler_create(used, *n_used, &o, &sp, &d);
@@ -112,7 +111,8 @@ static int sample(const args_t *a, sources_t *s, elm_power_source_t **used, int 
     elm_probe_mark(sp, "sample");
     double t = a->sample_s;
     struct timespec ts = {(time_t)t, (long)((t - (double)(time_t)t) * 1e9)};
-    while (nanosleep(&ts, &ts) && errno == EINTR) {}
+    while (nanosleep(&ts, &ts) && errno == EINTR) {
+    }
     elm_probe_sampler_stop(sp);
     elm_probe_sampler_phase(sp, 0, ph);
     elm_probe_sampler_free(sp);
@@ -144,7 +144,8 @@ static void print_bytes(const char *label, int rc, uint64_t b, const elm_diag_t 
 static bool any_sensor(const sources_t *s)
 {
     for (int k = 0; k < ELM_POWER_KIND_COUNT; k++)
-        if (s->src[k] && k != ELM_POWER_CMD && k != ELM_POWER_CONSTANT && k != ELM_POWER_ESTIMATE) return true;
+        if (s->src[k] && k != ELM_POWER_CMD && k != ELM_POWER_CONSTANT && k != ELM_POWER_ESTIMATE)
+            return true;
     return false;
 }
 
@@ -155,18 +156,21 @@ static void text_sources(const sources_t *s, bool only)
         if (!s->listed[k]) continue;
         const elm_power_source_t *p = s->src[k];
         if (!p) {
-            printf("  %-10s unavailable: %s\n", elm_power_kind_name((elm_power_kind_t)k), s->why[k].msg);
+            printf("  %-10s unavailable: %s\n", elm_power_kind_name((elm_power_kind_t)k),
+                   s->why[k].msg);
             continue;
         }
         printf("  %-10s available%s: %s\n", elm_power_kind_name((elm_power_kind_t)k),
                elm_power_estimated(p) ? " (estimated)" : "", elm_power_detail(p));
         printf("  %-10s channels:", "");
-        for (int c = 0; c < elm_power_n_channels(p); c++) printf("%s %s", c ? "," : "", elm_power_channel(p, c));
+        for (int c = 0; c < elm_power_n_channels(p); c++)
+            printf("%s %s", c ? "," : "", elm_power_channel(p, c));
         printf("\n");
     }
     if (!only && !any_sensor(s))
-        printf("  => no power sensor on this machine: energy cannot be measured here (--watts W or\n"
-               "     --power-cmd CMD supply a figure; --power estimate --tdp W estimates one)\n");
+        printf(
+            "  => no power sensor on this machine: energy cannot be measured here (--watts W or\n"
+            "     --power-cmd CMD supply a figure; --power estimate --tdp W estimates one)\n");
 }
 
 static void text_perf(void)
@@ -201,7 +205,8 @@ static void text_system(const elm_sys_info_t *si)
     for (int i = 0; i < si->n_freq; i++) {
         char label[32], gov[160], mhz[200];
         snprintf(label, sizeof label, "cpu%d", si->freq[i].cpu);
-        snprintf(gov, sizeof gov, "%s", si->freq[i].governor.valid ? si->freq[i].governor.text : "governor unavailable");
+        snprintf(gov, sizeof gov, "%s",
+                 si->freq[i].governor.valid ? si->freq[i].governor.text : "governor unavailable");
         if (si->freq[i].cur_mhz.valid)
             snprintf(mhz, sizeof mhz, "%.0f MHz", si->freq[i].cur_mhz.value);
         else
@@ -210,8 +215,8 @@ static void text_system(const elm_sys_info_t *si)
     }
 }
 
-static void text_fig_w(const char *sep, const char *label, const elm_probe_fig_t *f, const char *unit,
-                       const char *est)
+static void text_fig_w(const char *sep, const char *label, const elm_probe_fig_t *f,
+                       const char *unit, const char *est)
 {
     if (f->valid)
         printf("%s%s %.3f %s%s", sep, label, f->value, unit, est);
@@ -219,7 +224,8 @@ static void text_fig_w(const char *sep, const char *label, const elm_probe_fig_t
         printf("%s%s unavailable (%s)", sep, label, f->why);
 }
 
-static void text_sample(elm_power_source_t *const *used, int n, const elm_phase_t *ph, uint32_t interval)
+static void text_sample(elm_power_source_t *const *used, int n, const elm_phase_t *ph,
+                        uint32_t interval)
 {
     printf("sample: %.2f s at %u ms\n", ph->seconds, interval);
     for (int i = 0; i < n; i++) {
@@ -233,7 +239,8 @@ static void text_sample(elm_power_source_t *const *used, int n, const elm_phase_
     }
     char buf[32];
     if (ph->peak_rss_bytes.valid)
-        printf("  peak RSS while sampling: %s\n", elm_cli_bytes((uint64_t)ph->peak_rss_bytes.value, buf, sizeof buf));
+        printf("  peak RSS while sampling: %s\n",
+               elm_cli_bytes((uint64_t)ph->peak_rss_bytes.value, buf, sizeof buf));
 }
 
 /* ---- JSON ---- */
@@ -325,7 +332,8 @@ static cJSON *json_system(const elm_sys_info_t *si)
     return o;
 }
 
-static cJSON *json_sample(elm_power_source_t *const *used, int n, const elm_phase_t *ph, uint32_t interval)
+static cJSON *json_sample(elm_power_source_t *const *used, int n, const elm_phase_t *ph,
+                          uint32_t interval)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "seconds", ph->seconds);
@@ -368,7 +376,8 @@ int elm_cmd_probe(int argc, char **argv)
     }
     if (ph && (status = sample(&a, &src, used, &n_used, ph, &interval)) != ELM_CLI_GO) goto done;
     elm_sys_info(&a.ctx, si, &d);
-    int rc_peak = elm_mem_peak_rss(&a.ctx, &peak, &dpeak), rc_rss = elm_mem_rss(&a.ctx, &rss, &drss);
+    int rc_peak = elm_mem_peak_rss(&a.ctx, &peak, &dpeak),
+        rc_rss = elm_mem_rss(&a.ctx, &rss, &drss);
 
     status = 0;
     if (a.json) {

@@ -23,9 +23,8 @@ static const char head_text[] =
 
 static const char CMD[] = "quantize";
 
-static const char tail_text[] =
-    "example:\n"
-    "  edgelm quantize model-f16.gguf model-q4_k_m.gguf Q4_K_M\n";
+static const char tail_text[] = "example:\n"
+                                "  edgelm quantize model-f16.gguf model-q4_k_m.gguf Q4_K_M\n";
 
 static void progress(uint64_t done, uint64_t total, void *user)
 {
@@ -41,14 +40,13 @@ int elm_cmd_quantize(int argc, char **argv)
                     "threads (default: the number of online CPUs)"),
         ELM_OPT_END,
     };
-    elm_cli_spec_t spec = {.cmd = CMD, .head = head_text, .opts = opts,
-                           .tail = tail_text, .max_pos = -1};
+    elm_cli_spec_t spec = {
+        .cmd = CMD, .head = head_text, .opts = opts, .tail = tail_text, .max_pos = -1};
     int status = elm_cli_parse(&spec, argc, argv, &n_pos);
     if (status != ELM_CLI_GO) return status;
     if (n_pos > 3) return elm_cli_usage_error(CMD, "too many arguments ('%s')", argv[4]);
     if (n_pos < 3)
-        return elm_cli_usage_error(CMD, "expected IN.gguf OUT.gguf TYPE (%d of 3 given)",
-                                   n_pos);
+        return elm_cli_usage_error(CMD, "expected IN.gguf OUT.gguf TYPE (%d of 3 given)", n_pos);
     const char *const *pos = (const char *const *)argv + 1;
     elm_ftype_t ftype;
     if (elm_ftype_from_name(pos[2], &ftype) || ftype == ELM_FTYPE_ALL_F32)

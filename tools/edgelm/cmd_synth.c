@@ -72,8 +72,8 @@ static int parse_args(synth_args_t *a, int argc, char **argv)
         ELM_OPT_FLAG("--list", NULL, &a->list, "list the shapes and exit"),
         ELM_OPT_END,
     };
-    elm_cli_spec_t spec = {.cmd = CMD, .head = head_text, .opts = opts, .tail = tail_text,
-                           .max_pos = -1};
+    elm_cli_spec_t spec = {
+        .cmd = CMD, .head = head_text, .opts = opts, .tail = tail_text, .max_pos = -1};
     int n_pos = 0, rc = elm_cli_parse(&spec, argc, argv, &n_pos);
     if (rc != ELM_CLI_GO) return rc;
     if (a->list) {
@@ -82,12 +82,12 @@ static int parse_args(synth_args_t *a, int argc, char **argv)
     }
     a->opts.seed = (uint64_t)a->seed;
     if (n_pos > 1) return elm_cli_usage_error(CMD, "too many arguments ('%s')", argv[2]);
-    if (n_pos == 0) return elm_cli_usage_error(CMD, "no SHAPE:QUANT given (e.g. qwen2.5-0.5b:Q4_0)");
+    if (n_pos == 0)
+        return elm_cli_usage_error(CMD, "no SHAPE:QUANT given (e.g. qwen2.5-0.5b:Q4_0)");
     a->spec = argv[1];
     if (!a->out && !a->dry_run) return elm_cli_usage_error(CMD, "no output file given (-o FILE)");
     return ELM_CLI_GO;
 }
-
 
 /* --dry-run: the types and exact size the plan would write. */
 static void print_plan(const elm_synth_plan_t *plan)
@@ -129,7 +129,8 @@ int elm_cmd_synth(int argc, char **argv)
     elm_convert_stats_t st = {0};
     int rc = elm_synth_plan(a.spec, &a.opts, &plan, &d);
     if (rc)
-        return elm_cli_synth_spec_valid(a.spec) ? elm_cli_fail(&d, rc) : elm_cli_usage_error(CMD, "%s", d.msg);
+        return elm_cli_synth_spec_valid(a.spec) ? elm_cli_fail(&d, rc)
+                                                : elm_cli_usage_error(CMD, "%s", d.msg);
     if (a.dry_run) {
         print_plan(plan);
     } else {

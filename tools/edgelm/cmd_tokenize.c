@@ -114,8 +114,7 @@ fail:
 }
 
 /* One line per token and the count, or one JSON object; returns the exit status. */
-static int print_tokens(const tok_args_t *a, const elm_tokenizer_t *t, const int32_t *ids,
-                        size_t n)
+static int print_tokens(const tok_args_t *a, const elm_tokenizer_t *t, const int32_t *ids, size_t n)
 {
     cJSON *root = a->json ? cJSON_CreateObject() : NULL, *arr = NULL;
     if (root) {
