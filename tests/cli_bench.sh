@@ -67,7 +67,7 @@ LIST
 run "$ELM" bench --target http://127.0.0.1:1 --no-db
 expect_err "needs the request's model name" "--target without -m says so"
 run "$ELM" bench --target http://127.0.0.1:1 -m x -t 2 --no-db
-expect_err "-t is for the in-process engine" "names the flag --target does not take"
+expect_err "--threads is for the in-process engine, not --target" "names the flag --target does not take"
 run "$ELM" bench --target https://h:1 -m x --no-db
 expect_err "https is not supported" "https named"
 

@@ -110,14 +110,16 @@ expect_rc 2 "unknown source"
 expect_err "unknown power source 'bogus'" "names the source"
 run "$ELM" probe --interval 5
 expect_rc 2 "interval below 10 ms"
-expect_err "--interval wants milliseconds >= 10" "says the minimum"
+expect_err "--interval 5: must lie in \[10, 3600000\]" "says the minimum"
 run "$ELM" probe --power estimate
 expect_rc 2 "estimate without a TDP"
 expect_err "needs --tdp" "says what is missing"
 run "$ELM" probe --sample -1
 expect_rc 2 "negative sample time"
+expect_err "--sample -1: must lie in \(0, 3600\]" "says the range"
 run "$ELM" probe --watts 0
 expect_rc 2 "zero watts"
+expect_err "--watts 0: must lie in \(0, 1000000\]" "says the range"
 run "$ELM" probe --frob
 expect_rc 2 "unknown option"
 expect_err "unknown option '--frob'" "names the option"

@@ -30,6 +30,13 @@ if v=$(need_data vocab/ggml-vocab-qwen2.gguf); then
   if command -v python3 >/dev/null; then
     python3 -m json.tool "$TMP/out" >/dev/null && ok "json parses" || bad "json does not parse"
   fi
+  run "$ELM" tokenize -m "$v" -- "-x"
+  expect_rc 0 "'--' ends the options"
+  expect_out "^ +6558  '-x'$" "a text that starts with a dash is tokenized"
+  expect_out "^1 tokens$" "and only that text"
+  run "$ELM" tokenize -m "$v" "-x"
+  expect_rc 2 "without '--' a dash text is an option"
+  expect_err "unknown option '-x'" "names it"
   run "$ELM" tokenize -m "$v" --special "<|im_start|>user"
   expect_out "^151644  '<\|im_start\|>'$" "--special parses control-token text"
   run "$ELM" tokenize -m "$v" "<|im_start|>"

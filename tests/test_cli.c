@@ -1,5 +1,5 @@
-/* tools/edgelm/cli.c: the option table every command parses its arguments with, and the number
- * parsers under it (src/base/parse.c). */
+/* tools/edgelm/cli.c: the option table every command parses its arguments with, the number
+ * parsers under it (src/base/parse.c), and the option values several commands share. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -152,13 +152,130 @@ static void test_help_lists_every_option(void **state)
     assert_non_null(strstr(buf, "  -h, --help             this text\n"));
 }
 
+/* ELM_OPT_LIST: llama-bench's lists land in the list, a bad one is refused. */
+static void test_list_option(void **state)
+{
+    (void)state;
+    elm_bench_list_t threads = {0};
+    elm_opt_t opts[] = {
+        ELM_OPT_LIST("--threads", "-t", &threads, 1, 8, "threads"),
+        ELM_OPT_END,
+    };
+    elm_cli_spec_t spec = {.cmd = "test", .head = "usage: test\n", .opts = opts};
+    char *ok[] = {"test", "-t", "1-3,8", NULL};
+    assert_int_equal(elm_cli_parse(&spec, 3, ok, NULL), ELM_CLI_GO);
+    assert_int_equal(threads.n, 4);
+    assert_int_equal(threads.v[0], 1);
+    assert_int_equal(threads.v[2], 3);
+    assert_int_equal(threads.v[3], 8);
+    char *out_of_range[] = {"test", "--threads=9", NULL};
+    assert_int_equal(elm_cli_parse(&spec, 2, out_of_range, NULL), 2);
+    char *not_a_list[] = {"test", "-t", "1-", NULL};
+    assert_int_equal(elm_cli_parse(&spec, 3, not_a_list, NULL), 2);
+    char err[160];
+    elm_cli_list_t dst = {&threads, 1, 8};
+    assert_int_equal(elm_cli_parse_list("0", &dst, err, sizeof err), -1);
+    assert_string_equal(err, "values must lie in 1..8, not '0'"); /* no "-t: " of its own */
+}
+
+/* A library message loses the option name it opens with; others are kept whole. */
+static void test_reason(void **state)
+{
+    (void)state;
+    elm_diag_t d = {0};
+    char err[160] = "untouched";
+    assert_int_equal(elm_cli_reason(0, &d, err, sizeof err), 0);
+    assert_string_equal(err, "untouched");
+    snprintf(d.msg, sizeof d.msg, "--target http://h:99999: the port must be 1..65535");
+    assert_int_equal(elm_cli_reason(ELM_EINVAL, &d, err, sizeof err), -1);
+    assert_string_equal(err, "the port must be 1..65535");
+    snprintf(d.msg, sizeof d.msg, "unknown output format 'xml' (md, json, jsonl, csv)");
+    assert_int_equal(elm_cli_reason(ELM_EINVAL, &d, err, sizeof err), -1);
+    assert_string_equal(err, "unknown output format 'xml' (md, json, jsonl, csv)");
+}
+
+/* The value parsers bench and probe share: what lands, and what a bad value says. */
+static void test_shared_values(void **state)
+{
+    (void)state;
+    char err[256];
+    elm_bench_format_t fmt = ELM_BENCH_MD;
+    assert_int_equal(elm_cli_parse_format("csv", &fmt, err, sizeof err), 0);
+    assert_int_equal(fmt, ELM_BENCH_CSV);
+    assert_int_equal(elm_cli_parse_format("xml", &fmt, err, sizeof err), -1);
+    assert_non_null(strstr(err, "unknown output format 'xml'"));
+
+    elm_arrival_t arr;
+    assert_int_equal(elm_cli_parse_arrival("poisson:2", &arr, err, sizeof err), 0);
+    assert_int_equal(arr.kind, ELM_ARRIVAL_POISSON);
+    assert_true(arr.rate == 2);
+    assert_int_equal(elm_cli_parse_arrival("poisson:0", &arr, err, sizeof err), -1);
+    assert_true(!strncmp(err, "expected closed, poisson:RATE", 29));
+
+    const char *url = NULL;
+    assert_int_equal(elm_cli_parse_url("http://127.0.0.1:8080/v1", &url, err, sizeof err), 0);
+    assert_string_equal(url, "http://127.0.0.1:8080/v1");
+    assert_int_equal(elm_cli_parse_url("https://h:1", &url, err, sizeof err), -1);
+    assert_true(!strncmp(err, "https is not supported", 22));
+    assert_string_equal(url, "http://127.0.0.1:8080/v1"); /* a refused URL is not stored */
+
+    elm_power_kind_t kind = ELM_POWER_KIND_COUNT;
+    assert_int_equal(elm_cli_parse_power("hwmon", &kind, err, sizeof err), 0);
+    assert_int_equal(kind, ELM_POWER_HWMON);
+    assert_int_equal(elm_cli_parse_power("bogus", &kind, err, sizeof err), -1);
+    assert_non_null(strstr(err, "unknown power source 'bogus'"));
+}
+
+/* --synthetic: every SHAPE:QUANT of the list must name a known shape and type, F32 included. */
+static void test_synthetic_specs(void **state)
+{
+    (void)state;
+    assert_true(elm_cli_synth_spec_valid("smollm2-135m:q4_0"));
+    assert_true(elm_cli_synth_spec_valid("qwen2.5-0.5b:Q4_K_M"));
+    assert_true(elm_cli_synth_spec_valid("smollm2-135m:f32"));
+    assert_false(elm_cli_synth_spec_valid("gpt5:q4_0"));
+    assert_false(elm_cli_synth_spec_valid("smollm2-135m:q3_k_xl"));
+    assert_false(elm_cli_synth_spec_valid("smollm2-135m"));
+    char err[256];
+    const char *list = NULL;
+    assert_int_equal(
+        elm_cli_parse_synthetic("smollm2-135m:q4_0,qwen2.5-0.5b:f16", &list, err, sizeof err), 0);
+    assert_string_equal(list, "smollm2-135m:q4_0,qwen2.5-0.5b:f16");
+    list = NULL;
+    assert_int_equal(
+        elm_cli_parse_synthetic("smollm2-135m:q4_0,nosuch:q4_0", &list, err, sizeof err), -1);
+    assert_null(list);
+    assert_non_null(strstr(err, "expected SHAPE:QUANT"));
+    assert_int_equal(elm_cli_parse_synthetic("", &list, err, sizeof err), -1);
+}
+
+/* The rules between --power and the values its source needs. */
+static void test_power_check(void **state)
+{
+    (void)state;
+    elm_probe_ctx_t ctx = {0};
+    assert_int_equal(elm_cli_power_check("test", false, ELM_POWER_KIND_COUNT, &ctx), ELM_CLI_GO);
+    assert_int_equal(elm_cli_power_check("test", true, ELM_POWER_CONSTANT, &ctx), 2);
+    assert_int_equal(elm_cli_power_check("test", true, ELM_POWER_CMD, &ctx), 2);
+    assert_int_equal(elm_cli_power_check("test", true, ELM_POWER_ESTIMATE, &ctx), 2);
+    ctx.watts = 5;
+    assert_int_equal(elm_cli_power_check("test", true, ELM_POWER_CONSTANT, &ctx), ELM_CLI_GO);
+    ctx.command = "echo 3";
+    assert_int_equal(elm_cli_power_check("test", true, ELM_POWER_CMD, &ctx), ELM_CLI_GO);
+    ctx.tdp_w = 15;
+    assert_int_equal(elm_cli_power_check("test", true, ELM_POWER_ESTIMATE, &ctx), ELM_CLI_GO);
+    assert_int_equal(elm_cli_power_check("test", false, ELM_POWER_KIND_COUNT, &ctx), 2);
+    assert_int_equal(elm_cli_power_check("test", true, ELM_POWER_RAPL, &ctx), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_numbers),
-        cmocka_unit_test(test_options_land),
-        cmocka_unit_test(test_option_errors),
-        cmocka_unit_test(test_help_lists_every_option),
+        cmocka_unit_test(test_parse_numbers), cmocka_unit_test(test_options_land),
+        cmocka_unit_test(test_option_errors), cmocka_unit_test(test_help_lists_every_option),
+        cmocka_unit_test(test_list_option),   cmocka_unit_test(test_reason),
+        cmocka_unit_test(test_shared_values), cmocka_unit_test(test_synthetic_specs),
+        cmocka_unit_test(test_power_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "cli.h"
+#include "edgelm/convert.h"
 
 static void log_to_stderr(elm_log_level_t level, const char *msg, void *user)
 {
@@ -240,6 +242,100 @@ int elm_cli_missing(const elm_cli_spec_t *spec, const char *name)
     elm_opt_t *o = find_opt((elm_cli_spec_t *)spec, name, strlen(name));
     return elm_cli_usage_error(spec->cmd, "missing %s%s%s%s", name, o && o->arg ? " (" : "",
                                o && o->arg ? o->arg : "", o && o->arg ? ")" : "");
+}
+
+/* ---- option values shared by several commands ---- */
+
+int elm_cli_reason(int rc, const elm_diag_t *d, char *err, size_t err_len)
+{
+    if (rc == 0) return 0;
+    const char *msg = d->msg, *colon = msg[0] == '-' ? strstr(msg, ": ") : NULL;
+    snprintf(err, err_len, "%s", colon ? colon + 2 : msg);
+    return -1;
+}
+
+int elm_cli_parse_list(const char *value, void *dst, char *err, size_t err_len)
+{
+    elm_cli_list_t *l = dst;
+    elm_diag_t d;
+    /* "-" stands for the option's name, which elm_cli_reason() drops */
+    return elm_cli_reason(elm_bench_parse_list("-", value, l->min, l->max, l->list, &d), &d, err,
+                          err_len);
+}
+
+int elm_cli_parse_power(const char *value, void *dst, char *err, size_t err_len)
+{
+    elm_diag_t d;
+    return elm_cli_reason(elm_power_kind_parse(value, dst, &d), &d, err, err_len);
+}
+
+int elm_cli_parse_format(const char *value, void *dst, char *err, size_t err_len)
+{
+    elm_diag_t d;
+    return elm_cli_reason(elm_bench_format_parse(value, dst, &d), &d, err, err_len);
+}
+
+int elm_cli_parse_arrival(const char *value, void *dst, char *err, size_t err_len)
+{
+    elm_diag_t d;
+    return elm_cli_reason(elm_arrival_parse(value, dst, &d), &d, err, err_len);
+}
+
+int elm_cli_parse_url(const char *value, void *dst, char *err, size_t err_len)
+{
+    elm_http_url_t u;
+    elm_diag_t d;
+    int rc = elm_http_url_parse(value, &u, &d);
+    if (!rc) *(const char **)dst = value;
+    return elm_cli_reason(rc, &d, err, err_len);
+}
+
+bool elm_cli_synth_spec_valid(const char *spec)
+{
+    const char *colon = strchr(spec, ':');
+    char shape[64];
+    elm_ftype_t ft;
+    if (!colon || (size_t)(colon - spec) >= sizeof shape) return false;
+    memcpy(shape, spec, (size_t)(colon - spec));
+    shape[colon - spec] = '\0';
+    return elm_synth_shape_find(shape) &&
+           (elm_ftype_from_name(colon + 1, &ft) == 0 || !strcasecmp(colon + 1, "f32"));
+}
+
+int elm_cli_parse_synthetic(const char *value, void *dst, char *err, size_t err_len)
+{
+    char buf[1024], *save = NULL;
+    if (snprintf(buf, sizeof buf, "%s", value) >= (int)sizeof buf || !*value) goto bad;
+    for (char *spec = strtok_r(buf, ",", &save); spec; spec = strtok_r(NULL, ",", &save))
+        if (!elm_cli_synth_spec_valid(spec)) goto bad;
+    *(const char **)dst = value;
+    return 0;
+bad:
+    snprintf(err, err_len,
+             "expected SHAPE:QUANT[,...] with a shape from 'edgelm synth --list' "
+             "and a quant type (q4_0, q4_k_m, q8_0, f16, ...)");
+    return -1;
+}
+
+int elm_cli_power_check(const char *cmd, bool given, elm_power_kind_t kind,
+                        const elm_probe_ctx_t *ctx)
+{
+    if (given && kind == ELM_POWER_CONSTANT && ctx->watts == 0)
+        return elm_cli_usage_error(cmd, "--power constant needs --watts W");
+    if (given && kind == ELM_POWER_CMD && !ctx->command)
+        return elm_cli_usage_error(cmd, "--power cmd needs --power-cmd COMMAND");
+    if (given && kind == ELM_POWER_ESTIMATE && ctx->tdp_w == 0)
+        return elm_cli_usage_error(cmd, "--power estimate needs --tdp W");
+    if (ctx->tdp_w > 0 && !(given && kind == ELM_POWER_ESTIMATE))
+        return elm_cli_usage_error(cmd, "--tdp is only for --power estimate");
+    return ELM_CLI_GO;
+}
+
+void elm_cli_probe_env(elm_probe_ctx_t *ctx)
+{
+    ctx->sysfs_root = getenv("EDGELM_SYSFS_ROOT");
+    ctx->vcgencmd = getenv("EDGELM_VCGENCMD");
+    ctx->nvpmodel = getenv("EDGELM_NVPMODEL");
 }
 
 void elm_cli_progress(const char *label, uint64_t done, uint64_t total)

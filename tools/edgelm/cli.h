@@ -7,6 +7,8 @@
 #include <stdio.h>
 
 #include "edgelm/base.h"
+#include "edgelm/bench.h"
+#include "edgelm/probe.h"
 
 typedef struct {
     const char *name;
@@ -158,6 +160,72 @@ bool elm_cli_given(const elm_cli_spec_t *spec, const char *name);
 
 /* The usage error for a required option that was not given: "missing --model (FILE)"; 2. */
 int elm_cli_missing(const elm_cli_spec_t *spec, const char *name);
+
+/* ---- option values shared by several commands ---- */
+
+/* An elm_opt_fn's result from a library parser's: 0 when rc is 0; otherwise -1 with d's message
+ * in err, less the option name it opens with ("-t: values must ...") since the table's error
+ * names the option and the value itself. */
+int elm_cli_reason(int rc, const elm_diag_t *d, char *err, size_t err_len);
+
+/* Where a list option lands and the range of its values. */
+typedef struct {
+    elm_bench_list_t *list;
+    int64_t min, max;
+} elm_cli_list_t;
+
+/* An elm_opt_fn for llama-bench's lists ("1,2,4", "1-4", "1-8+2"): dst is an elm_cli_list_t. */
+int elm_cli_parse_list(const char *value, void *dst, char *err, size_t err_len);
+
+/* A list option whose values lie in [lo, hi], stored in *p (an elm_bench_list_t); the table
+ * must live in the same block as the macro's compound literal. */
+#define ELM_OPT_LIST(name_, alias_, p, lo, hi, help_)                                           \
+    ELM_OPT_FN(name_, alias_, "LIST", elm_cli_parse_list, (&(elm_cli_list_t){(p), (lo), (hi)}), \
+               help_)
+
+/* An elm_opt_fn for --power SOURCE: dst is an elm_power_kind_t. */
+int elm_cli_parse_power(const char *value, void *dst, char *err, size_t err_len);
+
+/* elm_opt_fns over the library's parsers, each storing into dst: -o/--output (an
+ * elm_bench_format_t), --arrival (an elm_arrival_t), --target (the URL as given, a const char *,
+ * once it parses as http://HOST:PORT[/path]) and --synthetic (the list as given, a const char *,
+ * once every SHAPE:QUANT in it passes elm_cli_synth_spec_valid()). */
+int elm_cli_parse_format(const char *value, void *dst, char *err, size_t err_len);
+int elm_cli_parse_arrival(const char *value, void *dst, char *err, size_t err_len);
+int elm_cli_parse_url(const char *value, void *dst, char *err, size_t err_len);
+int elm_cli_parse_synthetic(const char *value, void *dst, char *err, size_t err_len);
+
+/* Whether spec "SHAPE:QUANT" names a known synthetic shape and a type (F32 included): when it
+ * does, a failure to build the model is about files, not usage. */
+bool elm_cli_synth_spec_valid(const char *spec);
+
+/* --power (with its help text), --watts, --power-cmd and --tdp, landing in *kind_p and *ctx_p
+ * (an elm_probe_ctx_t). */
+#define ELM_CLI_POWER_OPTS(kind_p, ctx_p, power_help)                                   \
+    ELM_OPT_FN("--power", NULL, "SOURCE", elm_cli_parse_power, (kind_p), power_help),   \
+        ELM_OPT_POS("--watts", NULL, "W", &(ctx_p)->watts, 0, 1e6,                      \
+                    "a known constant draw (the constant source)"),                     \
+        ELM_OPT_STR("--power-cmd", NULL, "CMD", &(ctx_p)->command,                      \
+                    "a shell command that prints watts (a USB meter); the cmd source"), \
+        ELM_OPT_POS("--tdp", NULL, "W", &(ctx_p)->tdp_w, 0, 1e6,                        \
+                    "with --power estimate: the TDP CPU utilization is scaled by")
+
+/* The --help lines of the environment elm_cli_probe_env() reads. */
+#define ELM_CLI_PROBE_ENV_HELP                                                          \
+    "  EDGELM_SYSFS_ROOT    read /sys and /proc under this root instead of /\n"         \
+    "  EDGELM_VCGENCMD      the vcgencmd binary for the Pi 5 PMIC (default vcgencmd)\n" \
+    "  EDGELM_NVPMODEL      the nvpmodel binary for the Jetson power mode (default\n"   \
+    "                       nvpmodel; `nvpmodel -q`)\n"
+
+/* The rules between --power (given: whether it was) and the values its source needs: the
+ * constant source needs --watts, cmd --power-cmd, estimate --tdp, and --tdp only goes with
+ * estimate. Returns ELM_CLI_GO, or 2 after printing the usage error. */
+int elm_cli_power_check(const char *cmd, bool given, elm_power_kind_t kind,
+                        const elm_probe_ctx_t *ctx);
+
+/* EDGELM_SYSFS_ROOT, EDGELM_VCGENCMD and EDGELM_NVPMODEL into ctx: the command reads the
+ * environment, never the library. */
+void elm_cli_probe_env(elm_probe_ctx_t *ctx);
 
 /* A progress bar on stderr when it is a TTY; silent otherwise. done <= total. */
 void elm_cli_progress(const char *label, uint64_t done, uint64_t total);

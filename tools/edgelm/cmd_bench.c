@@ -3,22 +3,18 @@
  * row per point as it finishes (markdown like llama-bench, JSON, JSON lines or CSV) and append
  * every record to the SQLite results store. EDGELM_SYSFS_ROOT and EDGELM_VCGENCMD are read here,
  * as in `edgelm probe`. */
-#include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "edgelm/bench.h"
-#include "edgelm/convert.h"
 #include "edgelm/pool.h"
 #include "edgelm/store.h"
 
-static const char usage_text[] =
+static const char head_text[] =
     "usage: edgelm bench -m MODEL[,MODEL...] [-t LIST] [-tb LIST] [-p LIST] [-n LIST] [options]\n"
     "       edgelm bench --synthetic SHAPE:QUANT[,SHAPE:QUANT...] [options]\n"
     "       edgelm bench --target http://HOST:PORT[/path] -m NAME [--concurrency LIST]\n"
@@ -32,56 +28,10 @@ static const char usage_text[] =
     "-r times; the first run is a warm-up and is discarded; figures are mean ± sd. A figure that\n"
     "cannot be measured here is printed as unavailable with the reason, never as 0.\n"
     "\n"
-    "LIST is like llama-bench's: 1,2,4 or 1-4 or 1-8+2 (step), or a mix (1,4-6).\n"
-    "\n"
-    "options:\n"
-    "  -m, --model LIST     GGUF models, comma-separated (with --target: the request's model\n"
-    "                       name)\n"
-    "  --synthetic LIST     synthetic models SHAPE:QUANT (see 'edgelm synth --list'), made once\n"
-    "                       and cached under $XDG_CACHE_HOME/edgelm/synth/\n"
-    "  -t, --threads LIST   generation threads (default: the number of CPUs)\n"
-    "  -tb, --threads-batch LIST\n"
-    "                       prefill threads (default: the same as -t)\n"
-    "  -p, --n-prompt LIST  prompt tokens: the prompt's tokens repeated or cut to this length\n"
-    "                       (default: the prompt as tokenized, about 80 tokens)\n"
-    "  -n, --n-gen LIST     generated tokens, never stopping at end-of-sequence (default 100)\n"
-    "  --ctx LIST           context size (default: prompt + generated tokens)\n"
-    "  -r, --repetitions N  runs per point including the warm-up (default 5, at least 2)\n"
-    "  --cooldown S         seconds to wait between runs (default 0)\n"
-    "  --drop-caches        before each point's first load, evict the model file's pages\n"
-    "                       (posix_fadvise; no root needed) and, as root, drop the page cache;\n"
-    "                       the output says which was done\n"
-    "  --no-mmap            read each model into memory instead of mapping it (llama-bench's\n"
-    "                       -mmp 0): load time grows, decode is steadier where a mapped file\n"
-    "                       streams slowly\n"
-    "  --prompt-file FILE   prompt text instead of the built-in summarize-a-story prompt\n"
-    "  -o, --output FMT     md (default), json, jsonl, csv\n"
-    "  --db FILE            results store (default $XDG_DATA_HOME/edgelm/results.db, else\n"
-    "                       ~/.local/share/edgelm/results.db; schema in docs/store.md)\n"
-    "  --no-db              do not append to the results store\n"
-    "  --power SOURCE       rapl, hwmon, jetson, rpi5, nvml, cmd, constant, estimate (default:\n"
-    "                       the first sensor available, see 'edgelm probe')\n"
-    "  --watts W            a known constant draw (the constant source)\n"
-    "  --power-cmd CMD      a shell command that prints watts (the cmd source)\n"
-    "  --tdp W              with --power estimate: the TDP utilization is scaled by\n"
-    "  --interval MS        power sampling interval (default: the source's, 50 ms; >= 10)\n"
-    "  -h, --help           this text\n"
-    "\n"
-    "HTTP target (an OpenAI-compatible streaming server: llama-server, Ollama's /v1, ...):\n"
-    "  --target URL         http://HOST:PORT[/path]; POST PATH (default /v1/chat/completions)\n"
-    "  --concurrency LIST   requests in flight at most (default 1)\n"
-    "  --requests K         requests per point (default 8)\n"
-    "  --arrival A          closed (default: each user sends its next request when the last\n"
-    "                       ends), poisson:RATE (requests/s, seeded), bursty:B/S (B requests\n"
-    "                       at once every S seconds)\n"
-    "  --seed N             poisson arrival seed (default 1)\n"
-    "  --timeout S          per request, connect to last byte (default 120)\n"
-    "  -n LIST              max_tokens of each request (default 100)\n"
-    "\n"
-    "environment:\n"
-    "  EDGELM_SYSFS_ROOT    read /sys and /proc under this root instead of /\n"
-    "  EDGELM_VCGENCMD      the vcgencmd binary for the Pi 5 PMIC\n"
-    "  EDGELM_NVPMODEL      the nvpmodel binary (Jetson power mode, `nvpmodel -q`)\n"
+    "LIST is like llama-bench's: 1,2,4 or 1-4 or 1-8+2 (step), or a mix (1,4-6).\n";
+
+static const char tail_text[] =
+    "environment:\n" ELM_CLI_PROBE_ENV_HELP
     "  XDG_CACHE_HOME       synthetic models and model sha256s are cached under it/edgelm\n"
     "\n"
     "examples:\n"
@@ -98,171 +48,143 @@ typedef struct {
     elm_probe_ctx_t probe;
     elm_bench_format_t fmt;
     const char *db, *prompt_file, *synthetic;
-    bool no_db, power_given;
+    bool no_db;
     elm_target_opts_t target; /* target.url set: measure an HTTP server */
     elm_bench_list_t concurrency;
-    bool in_process_flag;     /* a flag only the in-process engine takes was given */
-    const char *in_process_name;
+    int reps, interval_ms, n_requests;
+    int64_t seed;
+    char cache[1024]; /* $XDG_CACHE_HOME/edgelm, else ~/.cache/edgelm; "" when neither is set */
 } args_t;
 
-static bool parse_pos(const char *s, double min, double max, double *out)
+/* -m: the models of the list appended to the spec (and, for --target, the request's model). */
+static int parse_models(const char *value, void *dst, char *err, size_t err_len)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || errno || !isfinite(v) || v < min || v > max) return false;
-    *out = v;
-    return true;
-}
-
-/* A list flag: usage error naming the flag. */
-static int list_arg(const char *flag, const char *v, int64_t min, int64_t max,
-                    elm_bench_list_t *out)
-{
+    args_t *a = dst;
     elm_diag_t d;
-    if (elm_bench_parse_list(flag, v, min, max, out, &d)) return elm_cli_usage_error(CMD, "%s", d.msg);
-    return -1;
+    char *list = (char *)value; /* an argv string, which the list cuts at its commas */
+    size_t len = strlen(list);
+    a->target.model = value;
+    int rc = elm_bench_parse_models(list, &a->spec, &d);
+    for (size_t i = 0; rc && i < len; i++)
+        if (!list[i]) list[i] = ','; /* the error quotes the value as given */
+    return elm_cli_reason(rc, &d, err, err_len);
 }
 
-/* Every SHAPE:QUANT of the comma-separated list names a known shape and type. */
-static bool synthetic_valid(const char *list)
+/* Read argv against the table; returns ELM_CLI_GO, or the exit status of --help or a usage
+ * error. The rules between options are parse_args()'s. */
+static int parse_table(args_t *a, int argc, char **argv, bool *power_given,
+                       const char **engine_only)
 {
-    char buf[1024], *save = NULL;
-    if (snprintf(buf, sizeof buf, "%s", list) >= (int)sizeof buf || !*list) return false;
-    for (char *spec = strtok_r(buf, ",", &save); spec; spec = strtok_r(NULL, ",", &save)) {
-        char *colon = strchr(spec, ':');
-        elm_ftype_t ft;
-        if (!colon) return false;
-        *colon = '\0';
-        if (!elm_synth_shape_find(spec) ||
-            (elm_ftype_from_name(colon + 1, &ft) && strcasecmp(colon + 1, "f32")))
-            return false;
+    elm_opt_t opts[] = {
+        ELM_OPT_FN("--model", "-m", "LIST", parse_models, a,
+                   "GGUF models, comma-separated (with --target: the request's model\nname)"),
+        ELM_OPT_FN("--synthetic", NULL, "LIST", elm_cli_parse_synthetic, &a->synthetic,
+                   "synthetic models SHAPE:QUANT (see 'edgelm synth --list'), made once\n"
+                   "and cached under $XDG_CACHE_HOME/edgelm/synth/"),
+        ELM_OPT_LIST("--threads", "-t", &a->spec.threads, 1, ELM_POOL_MAX_THREADS,
+                     "generation threads (default: the number of CPUs)"),
+        ELM_OPT_LIST("--threads-batch", "-tb", &a->spec.threads_batch, 1, ELM_POOL_MAX_THREADS,
+                     "prefill threads (default: the same as -t)"),
+        ELM_OPT_LIST("--n-prompt", "-p", &a->spec.n_prompt, 1, 1 << 20,
+                     "prompt tokens: the prompt's tokens repeated or cut to this length\n"
+                     "(default: the prompt as tokenized, about 80 tokens)"),
+        ELM_OPT_LIST("--n-gen", "-n", &a->spec.n_gen, 1, 1 << 20,
+                     "generated tokens, never stopping at end-of-sequence (default 100);\n"
+                     "with --target: max_tokens of each request"),
+        ELM_OPT_LIST("--ctx", NULL, &a->spec.n_ctx, 1, 1 << 24,
+                     "context size (default: prompt + generated tokens)"),
+        ELM_OPT_INT("--repetitions", "-r", "N", &a->reps, 2, 1000,
+                    "runs per point including the warm-up (default 5, at least 2)"),
+        ELM_OPT_NUM("--cooldown", NULL, "S", &a->opts.cooldown_s, 0, 3600,
+                    "seconds to wait between runs (default 0)"),
+        ELM_OPT_FLAG("--drop-caches", NULL, &a->opts.drop_caches,
+                     "before each point's first load, evict the model file's pages\n"
+                     "(posix_fadvise; no root needed) and, as root, drop the page cache;\n"
+                     "the output says which was done"),
+        ELM_OPT_FLAG("--no-mmap", NULL, &a->opts.no_mmap,
+                     "read each model into memory instead of mapping it (llama-bench's\n"
+                     "-mmp 0): load time grows, decode is steadier where a mapped file\n"
+                     "streams slowly"),
+        ELM_OPT_STR("--prompt-file", NULL, "FILE", &a->prompt_file,
+                    "prompt text instead of the built-in summarize-a-story prompt"),
+        ELM_OPT_FN("--output", "-o", "FMT", elm_cli_parse_format, &a->fmt,
+                   "md (default), json, jsonl, csv"),
+        ELM_OPT_STR("--db", NULL, "FILE", &a->db,
+                    "results store (default $XDG_DATA_HOME/edgelm/results.db, else\n"
+                    "~/.local/share/edgelm/results.db; schema in docs/store.md)"),
+        ELM_OPT_FLAG("--no-db", NULL, &a->no_db, "do not append to the results store"),
+        ELM_CLI_POWER_OPTS(&a->opts.power_kind, &a->probe,
+                           "rapl, hwmon, jetson, rpi5, nvml, cmd, constant, estimate (default:\n"
+                           "the first sensor available, see 'edgelm probe')"),
+        ELM_OPT_INT("--interval", NULL, "MS", &a->interval_ms, ELM_PROBE_INTERVAL_MIN_MS, 3600000,
+                    "power sampling interval (default: the source's, 50 ms; >= 10)"),
+        ELM_OPT_TEXT("\nHTTP target (an OpenAI-compatible streaming server: llama-server, "
+                     "Ollama's /v1, ...):"),
+        ELM_OPT_FN("--target", NULL, "URL", elm_cli_parse_url, &a->target.url,
+                   "http://HOST:PORT[/path]; POST PATH (default /v1/chat/completions)"),
+        ELM_OPT_LIST("--concurrency", NULL, &a->concurrency, 1, 4096,
+                     "requests in flight at most (default 1)"),
+        ELM_OPT_INT("--requests", NULL, "K", &a->n_requests, 1, 1000000,
+                    "requests per point (default 8)"),
+        ELM_OPT_FN("--arrival", NULL, "A", elm_cli_parse_arrival, &a->target.arrival,
+                   "closed (default: each user sends its next request when the last\n"
+                   "ends), poisson:RATE (requests/s, seeded), bursty:B/S (B requests\n"
+                   "at once every S seconds)"),
+        ELM_OPT_I64("--seed", NULL, "N", &a->seed, 0, INT64_MAX,
+                    "poisson arrival seed (default 1)"),
+        ELM_OPT_POS("--timeout", NULL, "S", &a->target.timeout_s, 0, 86400,
+                    "per request, connect to last byte (default 120)"),
+        ELM_OPT_END,
+    };
+    elm_cli_spec_t spec = {.cmd = CMD, .head = head_text, .opts = opts, .tail = tail_text};
+    int rc = elm_cli_parse(&spec, argc, argv, NULL);
+    if (rc != ELM_CLI_GO) return rc;
+    *power_given = elm_cli_given(&spec, "--power");
+    static const char *const engine[] = {"--threads",   "--threads-batch", "--n-prompt", "--ctx",
+                                         "--synthetic", "--drop-caches",   "--no-mmap"};
+    for (size_t k = 0; k < sizeof engine / sizeof engine[0] && !*engine_only; k++)
+        if (elm_cli_given(&spec, engine[k])) *engine_only = engine[k];
+    return ELM_CLI_GO;
+}
+/* The defaults that depend on the machine, the environment or the mode. */
+static void set_defaults(args_t *a)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN), most = ELM_POOL_MAX_THREADS;
+    if (a->spec.threads.n == 0)
+        a->spec.threads.v[a->spec.threads.n++] = ncpu < 1 ? 1 : ncpu < most ? ncpu : most;
+    if (a->spec.n_gen.n == 0) a->spec.n_gen.v[a->spec.n_gen.n++] = 100;
+    elm_cli_probe_env(&a->probe);
+    a->opts.probe = &a->probe;
+    const char *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");
+    if (x && *x)
+        snprintf(a->cache, sizeof a->cache, "%s/edgelm", x);
+    else if (h && *h)
+        snprintf(a->cache, sizeof a->cache, "%s/.cache/edgelm", h);
+    a->opts.cache_dir = a->cache[0] ? a->cache : NULL;
+    if (a->target.url) {
+        if (a->concurrency.n == 0) a->concurrency.v[a->concurrency.n++] = 1;
+        if (!a->target.n_requests) a->target.n_requests = 8;
+        if (!(a->target.timeout_s > 0)) a->target.timeout_s = 120;
     }
-    return true;
 }
 
-/* Returns an exit status, or -1 to go on. */
+/* Returns ELM_CLI_GO with every default set, or the exit status of --help or a usage error. */
 static int parse_args(args_t *a, int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i];
-        if (!strcmp(f, "-h") || !strcmp(f, "--help")) {
-            fputs(usage_text, stdout);
-            return 0;
-        }
-        if (!strcmp(f, "--no-db")) {
-            a->no_db = true;
-            continue;
-        }
-        if (!strcmp(f, "--drop-caches")) {
-            a->opts.drop_caches = true;
-            a->in_process_flag = true;
-            a->in_process_name = f;
-            continue;
-        }
-        if (!strcmp(f, "--no-mmap")) {
-            a->opts.no_mmap = true;
-            a->in_process_flag = true;
-            a->in_process_name = f;
-            continue;
-        }
-        if (f[0] != '-') return elm_cli_usage_error(CMD, "unexpected argument '%s'", f);
-        static const char *const valued[] = {
-            "-m", "--model", "-t", "--threads", "-tb", "--threads-batch", "-p", "--n-prompt",
-            "-n", "--n-gen", "--ctx", "-r", "--repetitions", "--cooldown", "--prompt-file", "-o",
-            "--output", "--db", "--power", "--watts", "--power-cmd", "--tdp", "--interval",
-            "--synthetic", "--target", "--concurrency", "--requests", "--arrival", "--seed",
-            "--timeout"};
-        bool known = false;
-        for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++) known |= !strcmp(f, valued[k]);
-        if (!known) return elm_cli_usage_error(CMD, "unknown option '%s'", f);
-        if (i + 1 >= argc) return elm_cli_usage_error(CMD, "option '%s' needs a value", f);
-        char *v = argv[++i];
-        int64_t iv;
-        int st = -1;
-        elm_diag_t d;
-        static const char *const engine_only[] = {"-t", "--threads", "-tb", "--threads-batch",
-                                                  "-p", "--n-prompt", "--ctx", "--synthetic"};
-        for (size_t k = 0; k < sizeof engine_only / sizeof engine_only[0]; k++)
-            if (!strcmp(f, engine_only[k])) a->in_process_flag = true, a->in_process_name = f;
-        if (!strcmp(f, "-m") || !strcmp(f, "--model")) {
-            a->target.model = v;
-            if (elm_bench_parse_models(v, &a->spec, &d)) return elm_cli_usage_error(CMD, "%s", d.msg);
-        } else if (!strcmp(f, "--synthetic")) {
-            if (!synthetic_valid(v))
-                return elm_cli_usage_error(CMD, "--synthetic '%s': expected SHAPE:QUANT[,...] with "
-                                                "a shape from 'edgelm synth --list' and a quant "
-                                                "type (q4_0, q4_k_m, q8_0, f16, ...)", v);
-            a->synthetic = v;
-        } else if (!strcmp(f, "--target")) {
-            elm_http_url_t u;
-            if (elm_http_url_parse(v, &u, &d)) return elm_cli_usage_error(CMD, "%s", d.msg);
-            a->target.url = v;
-        } else if (!strcmp(f, "--concurrency")) {
-            st = list_arg(f, v, 1, 4096, &a->concurrency);
-        } else if (!strcmp(f, "--requests")) {
-            if (!elm_cli_parse_i64(v, 1, 1000000, &iv))
-                return elm_cli_usage_error(CMD, "--requests wants 1..1000000, not '%s'", v);
-            a->target.n_requests = (uint32_t)iv;
-        } else if (!strcmp(f, "--arrival")) {
-            if (elm_arrival_parse(v, &a->target.arrival, &d))
-                return elm_cli_usage_error(CMD, "%s", d.msg);
-        } else if (!strcmp(f, "--seed")) {
-            if (!elm_cli_parse_i64(v, 0, INT64_MAX, &iv))
-                return elm_cli_usage_error(CMD, "--seed wants a non-negative integer, not '%s'", v);
-            a->target.seed = (uint64_t)iv;
-        } else if (!strcmp(f, "--timeout")) {
-            if (!parse_pos(v, 0.001, 86400, &a->target.timeout_s))
-                return elm_cli_usage_error(CMD, "--timeout wants seconds in (0, 86400], not '%s'", v);
-        } else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) {
-            st = list_arg(f, v, 1, ELM_POOL_MAX_THREADS, &a->spec.threads);
-        } else if (!strcmp(f, "-tb") || !strcmp(f, "--threads-batch")) {
-            st = list_arg(f, v, 1, ELM_POOL_MAX_THREADS, &a->spec.threads_batch);
-        } else if (!strcmp(f, "-p") || !strcmp(f, "--n-prompt")) {
-            st = list_arg(f, v, 1, 1 << 20, &a->spec.n_prompt);
-        } else if (!strcmp(f, "-n") || !strcmp(f, "--n-gen")) {
-            st = list_arg(f, v, 1, 1 << 20, &a->spec.n_gen);
-        } else if (!strcmp(f, "--ctx")) {
-            st = list_arg(f, v, 1, 1 << 24, &a->spec.n_ctx);
-        } else if (!strcmp(f, "-r") || !strcmp(f, "--repetitions")) {
-            if (!elm_cli_parse_i64(v, 2, 1000, &iv))
-                return elm_cli_usage_error(CMD, "%s wants 2..1000 runs (the first is a warm-up), "
-                                                "not '%s'", f, v);
-            a->opts.reps = (uint32_t)iv;
-        } else if (!strcmp(f, "--cooldown")) {
-            if (!parse_pos(v, 0, 3600, &a->opts.cooldown_s))
-                return elm_cli_usage_error(CMD, "--cooldown wants seconds in [0, 3600], not '%s'", v);
-        } else if (!strcmp(f, "--prompt-file")) {
-            a->prompt_file = v;
-        } else if (!strcmp(f, "-o") || !strcmp(f, "--output")) {
-            if (elm_bench_format_parse(v, &a->fmt, &d))
-                return elm_cli_usage_error(CMD, "%s: %s", f, d.msg);
-        } else if (!strcmp(f, "--db")) {
-            a->db = v;
-        } else if (!strcmp(f, "--power")) {
-            if (elm_power_kind_parse(v, &a->opts.power_kind, &d))
-                return elm_cli_usage_error(CMD, "--power: %s", d.msg);
-            a->power_given = true;
-        } else if (!strcmp(f, "--watts")) {
-            if (!parse_pos(v, 1e-9, 1e6, &a->probe.watts))
-                return elm_cli_usage_error(CMD, "--watts wants a positive number of watts, not '%s'", v);
-        } else if (!strcmp(f, "--power-cmd")) {
-            a->probe.command = v;
-        } else if (!strcmp(f, "--tdp")) {
-            if (!parse_pos(v, 1e-9, 1e6, &a->probe.tdp_w))
-                return elm_cli_usage_error(CMD, "--tdp wants a positive number of watts, not '%s'", v);
-        } else {
-            if (!elm_cli_parse_i64(v, ELM_PROBE_INTERVAL_MIN_MS, 3600000, &iv))
-                return elm_cli_usage_error(CMD, "--interval wants milliseconds >= %d, not '%s'",
-                                           ELM_PROBE_INTERVAL_MIN_MS, v);
-            a->opts.interval_ms = (uint32_t)iv;
-        }
-        if (st >= 0) return st;
-    }
+    bool power_given = false;
+    const char *engine_only = NULL;
+    *a = (args_t){.opts = elm_bench_default_opts(), .seed = 1};
+    a->reps = (int)a->opts.reps;
+    int rc = parse_table(a, argc, argv, &power_given, &engine_only);
+    if (rc != ELM_CLI_GO) return rc;
+    a->opts.reps = (uint32_t)a->reps;
+    a->opts.interval_ms = (uint32_t)a->interval_ms;
+    a->target.n_requests = (uint32_t)a->n_requests;
+    a->target.seed = (uint64_t)a->seed;
     if (a->target.url) {
-        if (a->in_process_flag)
+        if (engine_only)
             return elm_cli_usage_error(CMD, "%s is for the in-process engine, not --target",
-                                       a->in_process_name);
+                                       engine_only);
         if (a->spec.n_models != 1)
             return elm_cli_usage_error(CMD, "--target needs the request's model name (-m NAME; "
                                             "llama-server accepts any name)");
@@ -273,23 +195,18 @@ static int parse_args(args_t *a, int argc, char **argv)
     } else if (a->spec.n_models == 0 && !a->synthetic) {
         return elm_cli_usage_error(CMD, "no model given (-m MODEL or --synthetic SHAPE:QUANT)");
     }
-    if (a->no_db && a->db) return elm_cli_usage_error(CMD, "--db and --no-db go against each other");
-    elm_power_kind_t k = a->opts.power_kind;
-    if (a->power_given && k == ELM_POWER_CONSTANT && a->probe.watts == 0)
-        return elm_cli_usage_error(CMD, "--power constant needs --watts W");
-    if (a->power_given && k == ELM_POWER_CMD && !a->probe.command)
-        return elm_cli_usage_error(CMD, "--power cmd needs --power-cmd COMMAND");
-    if (a->power_given && k == ELM_POWER_ESTIMATE && a->probe.tdp_w == 0)
-        return elm_cli_usage_error(CMD, "--power estimate needs --tdp W");
-    if (a->probe.tdp_w > 0 && !(a->power_given && k == ELM_POWER_ESTIMATE))
-        return elm_cli_usage_error(CMD, "--tdp is only for --power estimate");
+    if (a->no_db && a->db)
+        return elm_cli_usage_error(CMD, "--db and --no-db go against each other");
+    rc = elm_cli_power_check(CMD, power_given, a->opts.power_kind, &a->probe);
+    if (rc != ELM_CLI_GO) return rc;
     /* A value the user gave picks its source unless --power says otherwise. */
-    if (!a->power_given && (a->probe.watts > 0 || a->probe.command)) {
-        a->power_given = true;
+    if (!power_given && (a->probe.watts > 0 || a->probe.command)) {
+        power_given = true;
         a->opts.power_kind = a->probe.command ? ELM_POWER_CMD : ELM_POWER_CONSTANT;
     }
-    a->opts.power_auto = !a->power_given;
-    return -1;
+    a->opts.power_auto = !power_given;
+    set_defaults(a);
+    return ELM_CLI_GO;
 }
 
 /* ---- progress ---- */
@@ -314,48 +231,17 @@ static void progress(void *user, size_t point, uint32_t rep)
     fflush(stderr);
 }
 
-static void progress_clear(const progress_t *p)
-{
-    if (p->tty) fprintf(stderr, "\r\033[K");
-}
+/* ---- running ---- */
 
-/* ---- main ---- */
-
-static char *read_file(const char *path, elm_diag_t *d)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        elm_diag(d, elm_from_errno(errno), "%s: cannot open the prompt file (%s)", path,
-                 strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    size_t len = 0, cap = 0, n;
-    char chunk[4096];
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (len + n + 1 > cap) {
-            cap = (len + n + 1) * 2;
-            char *q = realloc(buf, cap);
-            if (!q) {
-                free(buf);
-                fclose(f);
-                elm_diag(d, ELM_ENOMEM, "%s: out of memory", path);
-                return NULL;
-            }
-            buf = q;
-        }
-        memcpy(buf + len, chunk, n);
-        len += n;
-    }
-    fclose(f);
-    if (!len) {
-        free(buf);
-        elm_diag(d, ELM_EINVAL, "%s: the prompt file is empty", path);
-        return NULL;
-    }
-    buf[len] = '\0';
-    return buf;
-}
+/* Where finished records go: a row on stdout as each comes, the results store (when open), and
+ * the footer at the end. */
+typedef struct {
+    elm_bench_format_t fmt;
+    elm_store_t *store;
+    const char *db_path;
+    elm_record_t *recs;
+    size_t n;
+} sink_t;
 
 static void emit(elm_bench_format_t fmt, const elm_record_t *r, size_t n, unsigned flags,
                  bool first)
@@ -368,24 +254,33 @@ static void emit(elm_bench_format_t fmt, const elm_record_t *r, size_t n, unsign
     }
 }
 
-/* $XDG_CACHE_HOME/edgelm, else ~/.cache/edgelm, into buf; "" when neither is set. */
-static void cache_dir(char *buf, size_t cap)
+/* The record at recs[n], just measured: its row, then the store. */
+static int sink_add(sink_t *s, elm_diag_t *d)
 {
-    const char *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");
-    if (x && *x) snprintf(buf, cap, "%s/edgelm", x);
-    else if (h && *h) snprintf(buf, cap, "%s/.cache/edgelm", h);
-    else buf[0] = '\0';
+    size_t i = s->n++;
+    emit(s->fmt, &s->recs[i], 1, ELM_BENCH_ROWS | (i == 0 ? ELM_BENCH_HEADER : 0), i == 0);
+    return s->store ? elm_store_add(s->store, &s->recs[i], NULL, d) : 0;
+}
+
+/* The footer (after a failure, only under rows already printed) and where the records went. */
+static void sink_end(const sink_t *s, bool ok)
+{
+    if (ok || s->n) emit(s->fmt, s->recs, s->n, ELM_BENCH_FOOTER, false);
+    if (ok && s->store)
+        fprintf(stderr, "edgelm bench: %zu record%s appended to %s\n", s->n, s->n == 1 ? "" : "s",
+                s->db_path);
 }
 
 /* --synthetic: each SHAPE:QUANT made (once) under the cache and added to the models. */
-static int add_synthetic(args_t *a, const char *cache, char (*paths)[1024], elm_diag_t *d)
+static int add_synthetic(args_t *a, char (*paths)[1024], elm_diag_t *d)
 {
-    char list[1024], dir[1024];
-    if (!*cache)
-        return elm_diag(d, ELM_ENOENT, "--synthetic: neither XDG_CACHE_HOME nor HOME is set: set "
-                                       "one (the models are cached there)");
+    char list[1024], dir[sizeof a->cache + 8];
+    if (!a->cache[0])
+        return elm_diag(d, ELM_ENOENT,
+                        "--synthetic: neither XDG_CACHE_HOME nor HOME is set: set "
+                        "one (the models are cached there)");
     snprintf(list, sizeof list, "%s", a->synthetic);
-    snprintf(dir, sizeof dir, "%s/synth", cache);
+    snprintf(dir, sizeof dir, "%s/synth", a->cache);
     char *save = NULL;
     for (char *spec = strtok_r(list, ",", &save); spec; spec = strtok_r(NULL, ",", &save)) {
         if (a->spec.n_models >= ELM_BENCH_MAX_LIST)
@@ -402,136 +297,113 @@ static int add_synthetic(args_t *a, const char *cache, char (*paths)[1024], elm_
     return 0;
 }
 
-/* --target: one record per (max_tokens, concurrency). */
-static int run_target(args_t *a, elm_bench_t *b, elm_store_t *store, const char *db_path,
-                      elm_diag_t *d)
+/* The plan's points with the in-process engine, one record each into s->recs. */
+static int run_points(elm_bench_t *b, const elm_bench_point_t *pts, size_t n, sink_t *s,
+                      const progress_t *pr, elm_diag_t *d)
 {
-    size_t n = (size_t)a->spec.n_gen.n * (size_t)a->concurrency.n, done = 0;
-    elm_record_t *recs = calloc(n, sizeof *recs);
     int rc = 0;
-    if (!recs) return elm_diag(d, ELM_ENOMEM, "out of memory for %zu records", n);
-    for (int g = 0; g < a->spec.n_gen.n; g++)
-        for (int c = 0; c < a->concurrency.n; c++) {
+    for (size_t i = 0; i < n && !rc; i++) {
+        rc = elm_bench_run(b, &pts[i], i, &s->recs[i], d);
+        if (pr->tty) fprintf(stderr, "\r\033[K"); /* the progress line goes */
+        if (!rc) rc = sink_add(s, d);
+    }
+    return rc;
+}
+
+/* --target: one record per (max_tokens, concurrency) into s->recs. */
+static int run_target(const args_t *a, elm_bench_t *b, sink_t *s, elm_diag_t *d)
+{
+    int rc = 0;
+    for (int g = 0; g < a->spec.n_gen.n && !rc; g++)
+        for (int c = 0; c < a->concurrency.n && !rc; c++) {
             elm_target_opts_t t = a->target;
             t.max_tokens = (uint32_t)a->spec.n_gen.v[g];
             t.concurrency = (uint32_t)a->concurrency.v[c];
-            if ((rc = elm_bench_target(b, &t, &recs[done], d))) goto fail;
-            emit(a->fmt, &recs[done], 1, ELM_BENCH_ROWS | (done == 0 ? ELM_BENCH_HEADER : 0),
-                 done == 0);
-            if (store && (rc = elm_store_add(store, &recs[done], NULL, d))) goto fail;
-            done++;
+            rc = elm_bench_target(b, &t, &s->recs[s->n], d);
+            if (!rc) rc = sink_add(s, d);
         }
-    emit(a->fmt, recs, done, ELM_BENCH_FOOTER, false);
-    if (store)
-        fprintf(stderr, "edgelm bench: %zu record%s appended to %s\n", done, done == 1 ? "" : "s",
-                db_path);
-    /* Reported and stored, but a point where nothing completed fails the command. */
-    for (size_t i = 0; i < done && !rc; i++)
-        if (recs[i].target.n_ok == 0)
-            rc = elm_diag(d, ELM_EIO, "%s: none of the %" PRIu32 " requests at concurrency %" PRIu32
-                                      " completed: %s", a->target.url, recs[i].target.n_requests,
-                          recs[i].target.concurrency, recs[i].target.errors);
-    free(recs);
     return rc;
-fail:
-    if (done) emit(a->fmt, recs, done, ELM_BENCH_FOOTER, false);
-    free(recs);
-    return rc;
+}
+
+/* Reported and stored, but a --target point where nothing completed fails the command. */
+static int target_check(const args_t *a, const sink_t *s, elm_diag_t *d)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->recs[i].target.n_ok == 0)
+            return elm_diag(d, ELM_EIO,
+                            "%s: none of the %" PRIu32 " requests at concurrency %" PRIu32
+                            " completed: %s",
+                            a->target.url, s->recs[i].target.n_requests,
+                            s->recs[i].target.concurrency, s->recs[i].target.errors);
+    return 0;
+}
+
+/* ---- main ---- */
+
+/* --prompt-file: the whole file (malloc'd; caller frees), which must not be empty. */
+static char *read_prompt(const char *path, elm_diag_t *d)
+{
+    char *buf;
+    size_t len;
+    if (elm_file_read(path, 16u << 20, &buf, &len, d)) return NULL;
+    if (len) return buf;
+    free(buf);
+    elm_diag(d, ELM_EINVAL, "%s: the prompt file is empty", path);
+    return NULL;
 }
 
 int elm_cmd_bench(int argc, char **argv)
 {
-    args_t a = {.opts = elm_bench_default_opts(),
-                .target = {.n_requests = 0, .seed = 1, .timeout_s = 0}};
+    args_t a;
+    int status = parse_args(&a, argc, argv);
+    if (status != ELM_CLI_GO) return status;
+
     static char synth_paths[ELM_BENCH_MAX_LIST][1024];
-    char cache[1024];
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    int st = parse_args(&a, argc, argv);
-    if (st >= 0) return st;
-    if (a.spec.threads.n == 0) {
-        a.spec.threads.v[0] = ncpu < 1 ? 1 : ncpu > ELM_POOL_MAX_THREADS ? ELM_POOL_MAX_THREADS
-                                                                          : ncpu;
-        a.spec.threads.n = 1;
-    }
-    if (a.spec.n_gen.n == 0) {
-        a.spec.n_gen.v[0] = 100;
-        a.spec.n_gen.n = 1;
-    }
-    a.probe.sysfs_root = getenv("EDGELM_SYSFS_ROOT");
-    a.probe.vcgencmd = getenv("EDGELM_VCGENCMD");
-    a.probe.nvpmodel = getenv("EDGELM_NVPMODEL");
-    a.opts.probe = &a.probe;
-    cache_dir(cache, sizeof cache);
-    a.opts.cache_dir = cache[0] ? cache : NULL;
-    if (a.target.url) {
-        if (a.concurrency.n == 0) a.concurrency.v[a.concurrency.n++] = 1;
-        if (!a.target.n_requests) a.target.n_requests = 8;
-        if (!(a.target.timeout_s > 0)) a.target.timeout_s = 120;
-    }
-
-    int status = 1, rc = 0;
+    int rc = 0;
     elm_diag_t d = {0};
-    char *prompt = NULL;
+    char *prompt = NULL, db_path[1024];
     elm_bench_point_t *pts = NULL;
-    size_t n_pts = 0, n_done = 0;
-    elm_record_t *recs = NULL;
+    size_t n_pts = 0;
     elm_bench_t *b = NULL;
-    elm_store_t *store = NULL;
-    char db_path[1024];
+    sink_t sink = {.fmt = a.fmt, .db_path = db_path};
+    progress_t pr = {.reps = a.opts.reps, .t0 = elm_time_ns(), .tty = isatty(STDERR_FILENO)};
 
-    if (a.synthetic && (rc = add_synthetic(&a, cache, synth_paths, &d))) goto fail;
-    if (a.target.url) {
-        n_pts = 0;
-    } else if ((rc = elm_bench_plan(&a.spec, &pts, &n_pts, &d))) {
+    if (a.synthetic && (rc = add_synthetic(&a, synth_paths, &d))) goto fail;
+    if (!a.target.url && elm_bench_plan(&a.spec, &pts, &n_pts, &d)) {
         status = elm_cli_usage_error(CMD, "%s", d.msg);
         goto done;
     }
-    if (a.prompt_file && !(prompt = read_file(a.prompt_file, &d))) goto fail;
-    a.opts.prompt = prompt;
+    if (a.prompt_file && !(prompt = read_prompt(a.prompt_file, &d))) goto fail;
+    a.opts.prompt = a.target.prompt = prompt;
     if (!a.no_db) {
         if (a.db)
             snprintf(db_path, sizeof db_path, "%s", a.db);
         else if ((rc = elm_store_default_path(getenv("XDG_DATA_HOME"), getenv("HOME"), db_path,
                                               sizeof db_path, &d)))
             goto fail;
-        if ((rc = elm_store_open(db_path, &store, &d))) goto fail;
+        if ((rc = elm_store_open(db_path, &sink.store, &d))) goto fail;
     }
-    progress_t pr = {.n_points = n_pts, .reps = a.opts.reps, .t0 = elm_time_ns(),
-                     .tty = isatty(STDERR_FILENO)};
+    pr.n_points = n_pts;
+    size_t n_recs = a.target.url ? (size_t)a.spec.n_gen.n * (size_t)a.concurrency.n : n_pts;
+    if (!(sink.recs = calloc(n_recs, sizeof *sink.recs))) {
+        rc = elm_diag(&d, ELM_ENOMEM, "out of memory for %zu records", n_recs);
+        goto fail;
+    }
     a.opts.progress = progress;
     a.opts.progress_user = &pr;
     if ((rc = elm_bench_create(&a.opts, &b, &d))) goto fail;
-    if (a.target.url) {
-        a.target.prompt = prompt;
-        if ((rc = run_target(&a, b, store, db_path, &d))) goto fail;
-        status = 0;
-        goto done;
-    }
-    if (!(recs = calloc(n_pts, sizeof *recs))) {
-        rc = elm_diag(&d, ELM_ENOMEM, "out of memory for %zu records", n_pts);
-        goto fail;
-    }
-    for (size_t i = 0; i < n_pts; i++) {
-        rc = elm_bench_run(b, &pts[i], i, &recs[i], &d);
-        progress_clear(&pr);
-        if (rc) goto fail;
-        n_done++;
-        emit(a.fmt, &recs[i], 1, ELM_BENCH_ROWS | (i == 0 ? ELM_BENCH_HEADER : 0), i == 0);
-        if (store && (rc = elm_store_add(store, &recs[i], NULL, &d))) goto fail;
-    }
-    emit(a.fmt, recs, n_done, ELM_BENCH_FOOTER, false);
-    if (store)
-        fprintf(stderr, "edgelm bench: %zu record%s appended to %s\n", n_done,
-                n_done == 1 ? "" : "s", db_path);
+    rc = a.target.url ? run_target(&a, b, &sink, &d) : run_points(b, pts, n_pts, &sink, &pr, &d);
+    sink_end(&sink, rc == 0);
+    if (!rc && a.target.url) rc = target_check(&a, &sink, &d);
+    if (rc) goto fail;
     status = 0;
     goto done;
 fail:
-    if (n_done) emit(a.fmt, recs, n_done, ELM_BENCH_FOOTER, false);
     status = elm_cli_fail(&d, rc);
 done:
     elm_bench_free(b);
-    elm_store_close(store);
-    free(recs);
+    elm_store_close(sink.store);
+    free(sink.recs);
     free(pts);
     free(prompt);
     return status;

@@ -11,17 +11,14 @@
 #include "edgelm/convert.h"
 #include "edgelm/gguf.h"
 
-static const char usage_text[] =
+static const char head_text[] =
     "usage: edgelm info [--json] [--tensors] MODEL.gguf\n"
     "\n"
     "Print what is inside a GGUF model file: architecture, parameter count, file size, tensor\n"
     "count and bytes per type, the architecture's hyperparameters, the tokenizer and whether a\n"
-    "chat template is present. The file is fully validated on the way.\n"
-    "\n"
-    "options:\n"
-    "  --json      one JSON object on stdout instead of text\n"
-    "  --tensors   also list every tensor: name, type, shape, offset, bytes\n"
-    "  -h, --help  this text\n";
+    "chat template is present. The file is fully validated on the way.\n";
+
+static const char CMD[] = "info";
 
 /* Per-type totals over the file's tensors. */
 typedef struct {
@@ -261,28 +258,32 @@ static int print_json(const info_t *in, bool tensors)
     return elm_cli_print_json(o);
 }
 
+/* Returns ELM_CLI_GO with *path set, or the exit status of --help or a usage error. */
+static int parse_args(int argc, char **argv, bool *json, bool *tensors, const char **path)
+{
+    elm_opt_t opts[] = {
+        ELM_OPT_FLAG("--json", NULL, json, "one JSON object on stdout instead of text"),
+        ELM_OPT_FLAG("--tensors", NULL, tensors,
+                     "also list every tensor: name, type, shape, offset, bytes"),
+        ELM_OPT_END,
+    };
+    elm_cli_spec_t spec = {.cmd = CMD, .head = head_text, .opts = opts, .max_pos = -1};
+    int n_pos = 0, rc = elm_cli_parse(&spec, argc, argv, &n_pos);
+    if (rc != ELM_CLI_GO) return rc;
+    if (n_pos == 0) return elm_cli_usage_error(CMD, "no model file given");
+    if (n_pos > 1)
+        return elm_cli_usage_error(CMD, "one model file at a time ('%s' and '%s' given)", argv[1],
+                                   argv[2]);
+    *path = argv[1];
+    return ELM_CLI_GO;
+}
+
 int elm_cmd_info(int argc, char **argv)
 {
     bool json = false, tensors = false;
     const char *path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            fputs(usage_text, stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--json")) {
-            json = true;
-        } else if (!strcmp(argv[i], "--tensors")) {
-            tensors = true;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return elm_cli_usage_error("info", "unknown option '%s'", argv[i]);
-        } else if (path) {
-            return elm_cli_usage_error("info", "one model file at a time ('%s' and '%s' given)",
-                                       path, argv[i]);
-        } else {
-            path = argv[i];
-        }
-    }
-    if (!path) return elm_cli_usage_error("info", "no model file given");
+    int status = parse_args(argc, argv, &json, &tensors, &path);
+    if (status != ELM_CLI_GO) return status;
 
     elm_diag_t diag;
     elm_gguf_t *g = NULL;
@@ -290,7 +291,7 @@ int elm_cmd_info(int argc, char **argv)
     if (rc != 0) return elm_cli_fail(&diag, rc);
     info_t in;
     info_gather(&in, g);
-    int status = 0;
+    status = 0;
     if (json)
         status = print_json(&in, tensors);
     else

@@ -3,7 +3,6 @@
  * --sample, a short power measurement per source. EDGELM_SYSFS_ROOT, EDGELM_VCGENCMD and
  * EDGELM_NVPMODEL are read here, never in the library. */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,102 +13,47 @@
 #include "cli.h"
 #include "edgelm/probe.h"
 
-static const char usage_text[] =
+static const char head_text[] =
     "usage: edgelm probe [--json] [--sample SECONDS] [--interval MS] [--power SOURCE]\n"
     "                    [--watts W] [--tdp W] [--power-cmd COMMAND]\n"
     "\n"
     "List what this device can measure: every power source (available, or why not), the perf\n"
     "counters (supported, or why not), peak and current RSS, and system facts (CPU, ISA,\n"
     "governor and frequency per CPU, board, kernel). A figure that cannot be measured is shown\n"
-    "as unavailable with the reason, never as 0.\n"
-    "\n"
-    "options:\n"
-    "  --json              one JSON object on stdout instead of text\n"
-    "  --sample SECONDS    measure power for SECONDS (up to 3600) with every available source\n"
-    "                      (or only --power's) and print energy J, average and peak W\n"
-    "  --interval MS       sampling interval (default 50 ms, 100 ms with a Pi 5; at least 10)\n"
-    "  --power SOURCE      only this source: rapl, hwmon, jetson, rpi5, nvml, cmd, constant,\n"
-    "                      estimate (estimate needs --tdp and is always labeled estimated)\n"
-    "  --watts W           a known constant draw (the constant source)\n"
-    "  --tdp W             the TDP the estimate scales CPU utilization by\n"
-    "  --power-cmd CMD     a shell command that prints watts (a USB meter); the cmd source\n"
-    "  -h, --help          this text\n"
-    "\n"
-    "environment:\n"
-    "  EDGELM_SYSFS_ROOT   read /sys and /proc under this root instead of / (default /)\n"
-    "  EDGELM_VCGENCMD     the vcgencmd binary for the Pi 5 PMIC (default vcgencmd)\n"
-    "  EDGELM_NVPMODEL     the nvpmodel binary for the Jetson power mode (default nvpmodel)\n";
+    "as unavailable with the reason, never as 0.\n";
+
+static const char tail_text[] = "environment:\n" ELM_CLI_PROBE_ENV_HELP;
 
 typedef struct {
-    bool json, only;
+    bool json, only; /* only: --power named the one source to list */
     double sample_s;
     int64_t interval_ms;
     elm_power_kind_t kind;
     elm_probe_ctx_t ctx;
 } args_t;
 
-/* A positive finite number, or false. */
-static bool parse_pos(const char *s, double max, double *out)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || errno || !isfinite(v) || v <= 0 || v > max) return false;
-    *out = v;
-    return true;
-}
-
+/* Returns ELM_CLI_GO, or the exit status of --help or a usage error. */
 static int parse_args(args_t *a, int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i];
-        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-            fputs(usage_text, stdout);
-            return 0;
-        }
-        if (!strcmp(arg, "--json")) {
-            a->json = true;
-            continue;
-        }
-        static const char *const valued[] = {"--sample", "--interval", "--power", "--watts", "--tdp", "--power-cmd"};
-        bool known = false;
-        for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++) known |= !strcmp(arg, valued[k]);
-        if (!known) {
-            if (arg[0] == '-') return elm_cli_usage_error("probe", "unknown option '%s'", arg);
-            return elm_cli_usage_error("probe", "unexpected argument '%s'", arg);
-        }
-        if (i + 1 >= argc) return elm_cli_usage_error("probe", "%s needs a value", arg);
-        const char *v = argv[++i];
-        if (!strcmp(arg, "--sample")) {
-            if (!parse_pos(v, 3600, &a->sample_s))
-                return elm_cli_usage_error("probe", "--sample wants seconds in (0, 3600], not '%s'", v);
-        } else if (!strcmp(arg, "--interval")) {
-            if (!elm_cli_parse_i64(v, ELM_PROBE_INTERVAL_MIN_MS, 3600000, &a->interval_ms))
-                return elm_cli_usage_error("probe", "--interval wants milliseconds >= %d, not '%s'",
-                                           ELM_PROBE_INTERVAL_MIN_MS, v);
-        } else if (!strcmp(arg, "--power")) {
-            elm_diag_t d;
-            if (elm_power_kind_parse(v, &a->kind, &d)) return elm_cli_usage_error("probe", "%s", d.msg);
-            a->only = true;
-        } else if (!strcmp(arg, "--watts")) {
-            if (!parse_pos(v, 1e6, &a->ctx.watts))
-                return elm_cli_usage_error("probe", "--watts wants a positive number of watts, not '%s'", v);
-        } else if (!strcmp(arg, "--tdp")) {
-            if (!parse_pos(v, 1e6, &a->ctx.tdp_w))
-                return elm_cli_usage_error("probe", "--tdp wants a positive number of watts, not '%s'", v);
-        } else {
-            a->ctx.command = v;
-        }
-    }
-    if (a->only && a->kind == ELM_POWER_ESTIMATE && a->ctx.tdp_w == 0)
-        return elm_cli_usage_error("probe", "--power estimate needs --tdp W");
-    if (a->ctx.tdp_w > 0 && !(a->only && a->kind == ELM_POWER_ESTIMATE))
-        return elm_cli_usage_error("probe", "--tdp is only for --power estimate");
-    if (a->only && a->kind == ELM_POWER_CONSTANT && a->ctx.watts == 0)
-        return elm_cli_usage_error("probe", "--power constant needs --watts W");
-    if (a->only && a->kind == ELM_POWER_CMD && !a->ctx.command)
-        return elm_cli_usage_error("probe", "--power cmd needs --power-cmd COMMAND");
-    return -1;
+    *a = (args_t){.kind = ELM_POWER_KIND_COUNT};
+    elm_opt_t opts[] = {
+        ELM_OPT_FLAG("--json", NULL, &a->json, "one JSON object on stdout instead of text"),
+        ELM_OPT_POS("--sample", NULL, "SECONDS", &a->sample_s, 0, 3600,
+                    "measure power for SECONDS (up to 3600) with every available source\n"
+                    "(or only --power's) and print energy J, average and peak W"),
+        ELM_OPT_I64("--interval", NULL, "MS", &a->interval_ms, ELM_PROBE_INTERVAL_MIN_MS, 3600000,
+                    "sampling interval (default 50 ms, 100 ms with a Pi 5; at least 10)"),
+        ELM_CLI_POWER_OPTS(&a->kind, &a->ctx,
+                           "only this source: rapl, hwmon, jetson, rpi5, nvml, cmd, constant,\n"
+                           "estimate (estimate needs --tdp and is always labeled estimated)"),
+        ELM_OPT_END,
+    };
+    elm_cli_spec_t spec = {.cmd = "probe", .head = head_text, .opts = opts, .tail = tail_text};
+    int rc = elm_cli_parse(&spec, argc, argv, NULL);
+    if (rc != ELM_CLI_GO) return rc;
+    a->only = elm_cli_given(&spec, "--power");
+    elm_cli_probe_env(&a->ctx);
+    return elm_cli_power_check("probe", a->only, a->kind, &a->ctx);
 }
 
 /* ---- gathering ---- */
@@ -132,31 +76,29 @@ static void open_sources(const args_t *a, sources_t *s)
 
 static void close_sources(sources_t *s)
 {
-    for (int k = 0; k < ELM_POWER_KIND_COUNT; k++) elm_power_close(s->src[k]);
+    for (int k = 0; k < ELM_POWER_KIND_COUNT; k++)
+        elm_power_close(s->src[k]);
 }
 
-static void sleep_s(double s)
-{
-    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
-    while (nanosleep(&ts, &ts) && errno == EINTR) {}
-}
-
-/* Run the sampler over the open sources for a->sample_s; fills *ph. Returns an exit status or -1. */
-static int sample(const args_t *a, sources_t *s, elm_power_source_t **used, int *n_used, elm_phase_t *ph,
-                  uint32_t *interval)
+/* Run the sampler over the open sources for a->sample_s; fills *ph. Returns ELM_CLI_GO or the
+ * exit status. */
+static int sample(const args_t *a, sources_t *s, elm_power_source_t **used, int *n_used,
+                  elm_phase_t *ph, uint32_t *interval)
 {
     *n_used = 0;
     for (int k = 0; k < ELM_POWER_KIND_COUNT; k++)
         if (s->src[k]) used[(*n_used)++] = s->src[k];
     if (*n_used == 0) {
         if (a->only)
-            fprintf(stderr, "edgelm: cannot sample with %s: %s\n", elm_power_kind_name(a->kind), s->why[a->kind].msg);
+            fprintf(stderr, "edgelm: cannot sample with %s: %s\n", elm_power_kind_name(a->kind),
+                    s->why[a->kind].msg);
         else
             fprintf(stderr, "edgelm: no power source is available here (see 'edgelm probe'); "
                             "--watts W or --power-cmd CMD give one\n");
         return 1;
     }
-    elm_probe_sampler_opts_t o = {.interval_ms = (uint32_t)a->interval_ms, .sample_rss = true, .ctx = &a->ctx};
+    elm_probe_sampler_opts_t o = {
+        .interval_ms = (uint32_t)a->interval_ms, .sample_rss = true, .ctx = &a->ctx};
     elm_probe_sampler_t *sp;
     elm_diag_t d;
     int rc = elm_probe_sampler_create(used, *n_used, &o, &sp, &d);
@@ -167,11 +109,14 @@ static int sample(const args_t *a, sources_t *s, elm_power_source_t **used, int 
     }
     *interval = elm_probe_sampler_interval_ms(sp);
     elm_probe_mark(sp, "sample");
-    sleep_s(a->sample_s);
+    double t = a->sample_s;
+    struct timespec ts = {(time_t)t, (long)((t - (double)(time_t)t) * 1e9)};
+    while (nanosleep(&ts, &ts) && errno == EINTR) {
+    }
     elm_probe_sampler_stop(sp);
     elm_probe_sampler_phase(sp, 0, ph);
     elm_probe_sampler_free(sp);
-    return -1;
+    return ELM_CLI_GO;
 }
 
 /* ---- text ---- */
@@ -199,7 +144,8 @@ static void print_bytes(const char *label, int rc, uint64_t b, const elm_diag_t 
 static bool any_sensor(const sources_t *s)
 {
     for (int k = 0; k < ELM_POWER_KIND_COUNT; k++)
-        if (s->src[k] && k != ELM_POWER_CMD && k != ELM_POWER_CONSTANT && k != ELM_POWER_ESTIMATE) return true;
+        if (s->src[k] && k != ELM_POWER_CMD && k != ELM_POWER_CONSTANT && k != ELM_POWER_ESTIMATE)
+            return true;
     return false;
 }
 
@@ -210,18 +156,21 @@ static void text_sources(const sources_t *s, bool only)
         if (!s->listed[k]) continue;
         const elm_power_source_t *p = s->src[k];
         if (!p) {
-            printf("  %-10s unavailable: %s\n", elm_power_kind_name((elm_power_kind_t)k), s->why[k].msg);
+            printf("  %-10s unavailable: %s\n", elm_power_kind_name((elm_power_kind_t)k),
+                   s->why[k].msg);
             continue;
         }
         printf("  %-10s available%s: %s\n", elm_power_kind_name((elm_power_kind_t)k),
                elm_power_estimated(p) ? " (estimated)" : "", elm_power_detail(p));
         printf("  %-10s channels:", "");
-        for (int c = 0; c < elm_power_n_channels(p); c++) printf("%s %s", c ? "," : "", elm_power_channel(p, c));
+        for (int c = 0; c < elm_power_n_channels(p); c++)
+            printf("%s %s", c ? "," : "", elm_power_channel(p, c));
         printf("\n");
     }
     if (!only && !any_sensor(s))
-        printf("  => no power sensor on this machine: energy cannot be measured here (--watts W or\n"
-               "     --power-cmd CMD supply a figure; --power estimate --tdp W estimates one)\n");
+        printf(
+            "  => no power sensor on this machine: energy cannot be measured here (--watts W or\n"
+            "     --power-cmd CMD supply a figure; --power estimate --tdp W estimates one)\n");
 }
 
 static void text_perf(void)
@@ -256,7 +205,8 @@ static void text_system(const elm_sys_info_t *si)
     for (int i = 0; i < si->n_freq; i++) {
         char label[32], gov[160], mhz[200];
         snprintf(label, sizeof label, "cpu%d", si->freq[i].cpu);
-        snprintf(gov, sizeof gov, "%s", si->freq[i].governor.valid ? si->freq[i].governor.text : "governor unavailable");
+        snprintf(gov, sizeof gov, "%s",
+                 si->freq[i].governor.valid ? si->freq[i].governor.text : "governor unavailable");
         if (si->freq[i].cur_mhz.valid)
             snprintf(mhz, sizeof mhz, "%.0f MHz", si->freq[i].cur_mhz.value);
         else
@@ -265,8 +215,8 @@ static void text_system(const elm_sys_info_t *si)
     }
 }
 
-static void text_fig_w(const char *sep, const char *label, const elm_probe_fig_t *f, const char *unit,
-                       const char *est)
+static void text_fig_w(const char *sep, const char *label, const elm_probe_fig_t *f,
+                       const char *unit, const char *est)
 {
     if (f->valid)
         printf("%s%s %.3f %s%s", sep, label, f->value, unit, est);
@@ -274,7 +224,8 @@ static void text_fig_w(const char *sep, const char *label, const elm_probe_fig_t
         printf("%s%s unavailable (%s)", sep, label, f->why);
 }
 
-static void text_sample(elm_power_source_t *const *used, int n, const elm_phase_t *ph, uint32_t interval)
+static void text_sample(elm_power_source_t *const *used, int n, const elm_phase_t *ph,
+                        uint32_t interval)
 {
     printf("sample: %.2f s at %u ms\n", ph->seconds, interval);
     for (int i = 0; i < n; i++) {
@@ -288,7 +239,8 @@ static void text_sample(elm_power_source_t *const *used, int n, const elm_phase_
     }
     char buf[32];
     if (ph->peak_rss_bytes.valid)
-        printf("  peak RSS while sampling: %s\n", elm_cli_bytes((uint64_t)ph->peak_rss_bytes.value, buf, sizeof buf));
+        printf("  peak RSS while sampling: %s\n",
+               elm_cli_bytes((uint64_t)ph->peak_rss_bytes.value, buf, sizeof buf));
 }
 
 /* ---- JSON ---- */
@@ -380,7 +332,8 @@ static cJSON *json_system(const elm_sys_info_t *si)
     return o;
 }
 
-static cJSON *json_sample(elm_power_source_t *const *used, int n, const elm_phase_t *ph, uint32_t interval)
+static cJSON *json_sample(elm_power_source_t *const *used, int n, const elm_phase_t *ph,
+                          uint32_t interval)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "seconds", ph->seconds);
@@ -404,43 +357,29 @@ static cJSON *json_sample(elm_power_source_t *const *used, int n, const elm_phas
 
 int elm_cmd_probe(int argc, char **argv)
 {
-    args_t a = {.kind = ELM_POWER_KIND_COUNT};
+    args_t a;
     int status = parse_args(&a, argc, argv);
-    if (status >= 0) return status;
-    a.ctx.sysfs_root = getenv("EDGELM_SYSFS_ROOT");
-    a.ctx.vcgencmd = getenv("EDGELM_VCGENCMD");
-    a.ctx.nvpmodel = getenv("EDGELM_NVPMODEL");
+    if (status != ELM_CLI_GO) return status;
 
     sources_t src;
-    open_sources(&a, &src);
     elm_power_source_t *used[ELM_POWER_KIND_COUNT];
     int n_used = 0;
-    elm_phase_t *ph = NULL;
     uint32_t interval = 0;
-    if (a.sample_s > 0) {
-        ph = calloc(1, sizeof *ph);
-        if (!ph) {
-            close_sources(&src);
-            return elm_cli_fail(NULL, ELM_ENOMEM);
-        }
-        int rc = sample(&a, &src, used, &n_used, ph, &interval);
-        if (rc >= 0) {
-            free(ph);
-            close_sources(&src);
-            return rc;
-        }
-    }
-    elm_sys_info_t *si = calloc(1, sizeof *si);
-    if (!si) {
-        free(ph);
-        close_sources(&src);
-        return elm_cli_fail(NULL, ELM_ENOMEM);
-    }
     elm_diag_t d, dpeak, drss;
-    elm_sys_info(&a.ctx, si, &d);
     uint64_t peak = 0, rss = 0;
-    int rc_peak = elm_mem_peak_rss(&a.ctx, &peak, &dpeak), rc_rss = elm_mem_rss(&a.ctx, &rss, &drss);
+    open_sources(&a, &src);
+    elm_phase_t *ph = a.sample_s > 0 ? calloc(1, sizeof *ph) : NULL;
+    elm_sys_info_t *si = calloc(1, sizeof *si);
+    if (!si || (a.sample_s > 0 && !ph)) {
+        status = elm_cli_fail(NULL, ELM_ENOMEM);
+        goto done;
+    }
+    if (ph && (status = sample(&a, &src, used, &n_used, ph, &interval)) != ELM_CLI_GO) goto done;
+    elm_sys_info(&a.ctx, si, &d);
+    int rc_peak = elm_mem_peak_rss(&a.ctx, &peak, &dpeak),
+        rc_rss = elm_mem_rss(&a.ctx, &rss, &drss);
 
+    status = 0;
     if (a.json) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddItemToObject(o, "power", json_sources(&src));
@@ -461,8 +400,9 @@ int elm_cmd_probe(int argc, char **argv)
         text_system(si);
         if (ph) text_sample(used, n_used, ph, interval);
     }
+done:
     free(si);
     free(ph);
     close_sources(&src);
-    return status < 0 ? 0 : status;
+    return status;
 }

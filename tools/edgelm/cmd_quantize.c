@@ -6,7 +6,7 @@
 #include "cli.h"
 #include "edgelm/convert.h"
 
-static const char usage_text[] =
+static const char head_text[] =
     "usage: edgelm quantize [-t N] IN.gguf OUT.gguf TYPE\n"
     "\n"
     "Convert a GGUF model whose weights are F32, F16 or BF16 into TYPE, choosing each tensor's\n"
@@ -19,14 +19,12 @@ static const char usage_text[] =
     "--allow-requantize, is not supported).\n"
     "\n"
     "TYPE: F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q6_K, Q4_K_M, Q5_K_M, Q4_K_S, Q5_K_S\n"
-    "      (Q4_K and Q5_K mean Q4_K_M and Q5_K_M)\n"
-    "\n"
-    "options:\n"
-    "  -t, --threads N   threads (default: the number of online CPUs)\n"
-    "  -h, --help        this text\n"
-    "\n"
-    "example:\n"
-    "  edgelm quantize model-f16.gguf model-q4_k_m.gguf Q4_K_M\n";
+    "      (Q4_K and Q5_K mean Q4_K_M and Q5_K_M)\n";
+
+static const char CMD[] = "quantize";
+
+static const char tail_text[] = "example:\n"
+                                "  edgelm quantize model-f16.gguf model-q4_k_m.gguf Q4_K_M\n";
 
 static void progress(uint64_t done, uint64_t total, void *user)
 {
@@ -36,39 +34,30 @@ static void progress(uint64_t done, uint64_t total, void *user)
 
 int elm_cmd_quantize(int argc, char **argv)
 {
-    const char *pos[3];
-    int n_pos = 0;
-    int64_t threads = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(usage_text, stdout);
-            return 0;
-        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
-            if (i + 1 >= argc || !elm_cli_parse_i64(argv[i + 1], 1, 256, &threads))
-                return elm_cli_usage_error("quantize", "%s needs a thread count from 1 to 256", a);
-            i++;
-        } else if (a[0] == '-' && a[1]) {
-            return elm_cli_usage_error("quantize", "unknown option '%s'", a);
-        } else if (n_pos < 3) {
-            pos[n_pos++] = a;
-        } else {
-            return elm_cli_usage_error("quantize", "too many arguments ('%s')", a);
-        }
-    }
+    int threads = 0, n_pos = 0;
+    elm_opt_t opts[] = {
+        ELM_OPT_INT("--threads", "-t", "N", &threads, 1, 256,
+                    "threads (default: the number of online CPUs)"),
+        ELM_OPT_END,
+    };
+    elm_cli_spec_t spec = {
+        .cmd = CMD, .head = head_text, .opts = opts, .tail = tail_text, .max_pos = -1};
+    int status = elm_cli_parse(&spec, argc, argv, &n_pos);
+    if (status != ELM_CLI_GO) return status;
+    if (n_pos > 3) return elm_cli_usage_error(CMD, "too many arguments ('%s')", argv[4]);
     if (n_pos < 3)
-        return elm_cli_usage_error("quantize", "expected IN.gguf OUT.gguf TYPE (%d of 3 given)",
-                                   n_pos);
+        return elm_cli_usage_error(CMD, "expected IN.gguf OUT.gguf TYPE (%d of 3 given)", n_pos);
+    const char *const *pos = (const char *const *)argv + 1;
     elm_ftype_t ftype;
     if (elm_ftype_from_name(pos[2], &ftype) || ftype == ELM_FTYPE_ALL_F32)
-        return elm_cli_usage_error("quantize", "unknown TYPE '%s' (valid: %s)", pos[2],
+        return elm_cli_usage_error(CMD, "unknown TYPE '%s' (valid: %s)", pos[2],
                                    elm_ftype_list(false));
     if (!strcmp(pos[0], pos[1]))
-        return elm_cli_usage_error("quantize", "OUT.gguf must differ from IN.gguf");
-    elm_convert_opts_t opts = {(int)threads, progress, NULL};
+        return elm_cli_usage_error(CMD, "OUT.gguf must differ from IN.gguf");
+    elm_convert_opts_t copts = {threads, progress, NULL};
     elm_convert_stats_t st;
     elm_diag_t d = {0};
-    int rc = elm_quantize(pos[0], pos[1], ftype, &opts, &st, &d);
+    int rc = elm_quantize(pos[0], pos[1], ftype, &copts, &st, &d);
     if (rc) return elm_cli_fail(&d, rc);
     char a[32], b[32], types[512];
     printf("%s: %s -> %s (%s), %llu tensors: %s, %.1f s\n", pos[1],

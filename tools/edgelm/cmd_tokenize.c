@@ -9,23 +9,19 @@
 #include "cli.h"
 #include "edgelm/tokenizer.h"
 
-static const char usage_text[] =
-    "usage: edgelm tokenize -m MODEL.gguf [options] TEXT\n"
+static const char head_text[] =
+    "usage: edgelm tokenize -m MODEL.gguf [options] [--] TEXT\n"
     "\n"
     "Print the token ids of TEXT under the model's tokenizer, one per line with the text each\n"
-    "stands for. MODEL may be a full model or a vocab-only GGUF file.\n"
-    "\n"
-    "options:\n"
-    "  -m, --model FILE       the GGUF file whose tokenizer to use (required)\n"
-    "  --json                 one JSON object on stdout instead of text\n"
-    "  --no-bos               do not add BOS/EOS even if the vocabulary asks for them\n"
-    "  --special              turn special-token text such as <|im_start|> into its token\n"
-    "  --chat                 treat TEXT as a user message and apply the chat template (with the\n"
-    "                         assistant's turn opened); implies --special\n"
-    "  --chat-template NAME   template family for --chat (chatml, llama3, llama2, phi3, gemma,\n"
-    "                         mistral-v7, deepseek3, zephyr, ...) instead of the detected one\n"
-    "  --system TEXT          a system message before the user message (with --chat)\n"
-    "  -h, --help             this text\n";
+    "stands for. MODEL may be a full model or a vocab-only GGUF file. A TEXT that starts with\n"
+    "'-' goes after \"--\".\n";
+
+static const char CMD[] = "tokenize";
+
+typedef struct {
+    const char *model, *text, *tmpl_name, *system;
+    bool json, no_bos, special, chat;
+} tok_args_t;
 
 /* The piece as printable text: control bytes and invalid UTF-8 as escapes. */
 static void escape_piece(const char *p, size_t n, char *out, size_t cap)
@@ -58,68 +54,71 @@ static void escape_piece(const char *p, size_t n, char *out, size_t cap)
     out[o] = '\0';
 }
 
-int elm_cmd_tokenize(int argc, char **argv)
+/* Returns ELM_CLI_GO, or the exit status of --help or a usage error. */
+static int parse_args(tok_args_t *a, int argc, char **argv)
 {
-    const char *model = NULL, *text = NULL, *tmpl_name = NULL, *system = NULL;
-    bool json = false, no_bos = false, special = false, chat = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(usage_text, stdout);
-            return 0;
-        } else if (!strcmp(a, "-m") || !strcmp(a, "--model") || !strcmp(a, "--chat-template") ||
-                   !strcmp(a, "--system")) {
-            if (i + 1 >= argc) return elm_cli_usage_error("tokenize", "%s needs a value", a);
-            const char *val = argv[++i];
-            if (!strcmp(a, "--chat-template"))
-                tmpl_name = val;
-            else if (!strcmp(a, "--system"))
-                system = val;
-            else
-                model = val;
-        } else if (!strcmp(a, "--json")) {
-            json = true;
-        } else if (!strcmp(a, "--no-bos")) {
-            no_bos = true;
-        } else if (!strcmp(a, "--special")) {
-            special = true;
-        } else if (!strcmp(a, "--chat")) {
-            chat = special = true;
-        } else if (a[0] == '-' && a[1]) {
-            return elm_cli_usage_error("tokenize", "unknown option '%s'", a);
-        } else if (!text) {
-            text = a;
-        } else {
-            return elm_cli_usage_error("tokenize", "more than one TEXT given (quote it)");
-        }
-    }
-    if (!model) return elm_cli_usage_error("tokenize", "no model file given (-m MODEL.gguf)");
-    if (!text) return elm_cli_usage_error("tokenize", "no text given");
+    *a = (tok_args_t){0};
+    elm_opt_t opts[] = {
+        ELM_OPT_STR("--model", "-m", "FILE", &a->model,
+                    "the GGUF file whose tokenizer to use (required)"),
+        ELM_OPT_FLAG("--json", NULL, &a->json, "one JSON object on stdout instead of text"),
+        ELM_OPT_FLAG("--no-bos", NULL, &a->no_bos,
+                     "do not add BOS/EOS even if the vocabulary asks for them"),
+        ELM_OPT_FLAG("--special", NULL, &a->special,
+                     "turn special-token text such as <|im_start|> into its token"),
+        ELM_OPT_FLAG("--chat", NULL, &a->chat,
+                     "treat TEXT as a user message and apply the chat template (with the\n"
+                     "assistant's turn opened); implies --special"),
+        ELM_OPT_STR("--chat-template", NULL, "NAME", &a->tmpl_name,
+                    "template family for --chat (chatml, llama3, llama2, phi3, gemma,\n"
+                    "mistral-v7, deepseek3, zephyr, ...) instead of the detected one"),
+        ELM_OPT_STR("--system", NULL, "TEXT", &a->system,
+                    "a system message before the user message (with --chat)"),
+        ELM_OPT_END,
+    };
+    elm_cli_spec_t spec = {.cmd = CMD, .head = head_text, .opts = opts, .max_pos = -1};
+    int n_pos = 0, rc = elm_cli_parse(&spec, argc, argv, &n_pos);
+    if (rc != ELM_CLI_GO) return rc;
+    if (n_pos > 1) return elm_cli_usage_error(CMD, "more than one TEXT given (quote it)");
+    if (!a->model) return elm_cli_usage_error(CMD, "no model file given (-m MODEL.gguf)");
+    if (n_pos == 0) return elm_cli_usage_error(CMD, "no text given");
+    a->text = argv[1];
+    a->special |= a->chat;
+    return ELM_CLI_GO;
+}
 
-    elm_diag_t d;
-    elm_tokenizer_t *t = NULL;
+/* The ids of a->text (through the chat template with --chat) into *ids (malloc'd; caller frees). */
+static int tokenize_text(const tok_args_t *a, const elm_tokenizer_t *t, int32_t **ids, size_t *n,
+                         elm_diag_t *d)
+{
+    const char *text = a->text;
     char *formatted = NULL;
-    int32_t *ids = NULL;
-    size_t n = 0;
-    int rc = elm_tokenizer_load(model, &t, &d);
-    if (rc != 0) return elm_cli_fail(&d, rc);
-    if (chat) {
+    int rc = 0;
+    if (a->chat) {
         elm_chat_tmpl_t tmpl;
         elm_chat_msg_t msgs[2];
         size_t nm = 0;
-        if (system) msgs[nm++] = (elm_chat_msg_t){"system", system};
+        if (a->system) msgs[nm++] = (elm_chat_msg_t){"system", a->system};
         msgs[nm++] = (elm_chat_msg_t){"user", text};
-        if ((rc = elm_chat_pick(t, tmpl_name, &tmpl, &d)) != 0 ||
-            (rc = elm_chat_format(tmpl, msgs, nm, true, &formatted, &d)) != 0)
+        if ((rc = elm_chat_pick(t, a->tmpl_name, &tmpl, d)) != 0 ||
+            (rc = elm_chat_format(tmpl, msgs, nm, true, &formatted, d)) != 0)
             goto fail;
         text = formatted;
     }
-    unsigned flags = (no_bos ? 0 : ELM_TOK_ADD_SPECIAL) | (special ? ELM_TOK_PARSE_SPECIAL : 0);
-    if ((rc = elm_tokenize(t, text, strlen(text), flags, &ids, &n, &d)) != 0) goto fail;
+    unsigned flags =
+        (a->no_bos ? 0 : ELM_TOK_ADD_SPECIAL) | (a->special ? ELM_TOK_PARSE_SPECIAL : 0);
+    rc = elm_tokenize(t, text, strlen(text), flags, ids, n, d);
+fail:
+    free(formatted);
+    return rc;
+}
 
-    cJSON *root = json ? cJSON_CreateObject() : NULL, *arr = NULL;
+/* One line per token and the count, or one JSON object; returns the exit status. */
+static int print_tokens(const tok_args_t *a, const elm_tokenizer_t *t, const int32_t *ids, size_t n)
+{
+    cJSON *root = a->json ? cJSON_CreateObject() : NULL, *arr = NULL;
     if (root) {
-        cJSON_AddStringToObject(root, "model", model);
+        cJSON_AddStringToObject(root, "model", a->model);
         cJSON_AddStringToObject(root, "tokenizer",
                                 elm_tokenizer_kind(t) == ELM_TOK_SPM ? "llama" : "gpt2");
         cJSON_AddStringToObject(root, "pre", elm_tokenizer_pre(t));
@@ -141,18 +140,25 @@ int elm_cmd_tokenize(int argc, char **argv)
             printf("%6d  '%s'\n", ids[i], shown);
         }
     }
-    int status = 0;
-    if (root) {
-        status = elm_cli_print_json(root);
-    } else {
-        printf("%zu tokens\n", n);
-    }
+    if (root) return elm_cli_print_json(root);
+    printf("%zu tokens\n", n);
+    return 0;
+}
+
+int elm_cmd_tokenize(int argc, char **argv)
+{
+    tok_args_t a;
+    int status = parse_args(&a, argc, argv);
+    if (status != ELM_CLI_GO) return status;
+
+    elm_diag_t d;
+    elm_tokenizer_t *t = NULL;
+    int32_t *ids = NULL;
+    size_t n = 0;
+    int rc = elm_tokenizer_load(a.model, &t, &d);
+    if (!rc) rc = tokenize_text(&a, t, &ids, &n, &d);
+    status = rc ? elm_cli_fail(&d, rc) : print_tokens(&a, t, ids, n);
     free(ids);
-    free(formatted);
     elm_tokenizer_free(t);
     return status;
-fail:
-    free(formatted);
-    elm_tokenizer_free(t);
-    return elm_cli_fail(&d, rc);
 }
