@@ -68,16 +68,10 @@ static void *pass_run(void *arg)
 
 static uint64_t sink;
 
-static int cmp_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* The median of REPS values (sorts them). */
 static double median(double *v)
 {
-    qsort(v, REPS, sizeof *v, cmp_double);
+    elm_stats_sort(v, REPS);
     return v[REPS / 2];
 }
 

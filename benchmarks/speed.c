@@ -320,18 +320,15 @@ static void parse_ref_rss(const char *text, ref_t *r)
 static void load_ref(const opts_t *o, ref_t *r)
 {
     memset(r, 0, sizeof *r);
-    FILE *f = fopen(o->ref_path, "rb");
-    if (!f) {
-        snprintf(r->why, sizeof r->why, "%s: %s (set EDGELM_REFERENCE or --ref to llamacpp-cpu.md)",
-                 o->ref_path, strerror(errno));
+    char *text;
+    size_t n;
+    elm_diag_t d;
+    if (elm_file_read(o->ref_path, 1 << 20, &text, &n, &d)) {
+        snprintf(r->why, sizeof r->why, "%.200s (set EDGELM_REFERENCE or --ref to llamacpp-cpu.md)",
+                 d.msg);
         snprintf(r->rss_why, sizeof r->rss_why, "no reference file");
         return;
     }
-    char *text = malloc(1 << 20);
-    size_t n = text ? fread(text, 1, (1 << 20) - 1, f) : 0;
-    fclose(f);
-    if (!text) return;
-    text[n] = '\0';
     parse_ref_rss(text, r);
     parse_ref_table(text, o, r);
     free(text);

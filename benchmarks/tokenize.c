@@ -9,19 +9,8 @@
 
 static char *read_all(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc(n > 0 ? (size_t)n + 1 : 1);
-    if (buf && n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) buf[n > 0 ? n : 0] = '\0', *len = n > 0 ? (size_t)n : 0;
-    return buf;
+    char *buf;
+    return elm_file_read(path, 0, &buf, len, NULL) ? NULL : buf;
 }
 
 int main(int argc, char **argv)

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "edgelm/base.h"
 #include "testutil.h"
 
 const char *elm_test_fixture(const char *rel)
@@ -40,18 +41,10 @@ const char *elm_test_data(const char *rel)
 
 void *elm_test_read_file(const char *path, size_t *size)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    void *buf = malloc(n > 0 ? (size_t)n : 1);
-    if (buf && n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf && size) *size = (size_t)n;
+    char *buf;
+    size_t n;
+    if (elm_file_read(path, 0, &buf, &n, NULL)) return NULL;
+    if (size) *size = n;
     return buf;
 }
 
