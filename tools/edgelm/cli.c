@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "edgelm/convert.h"
+#include "edgelm/store.h"
 
 static void log_to_stderr(elm_log_level_t level, const char *msg, void *user)
 {
@@ -378,4 +379,17 @@ int elm_cli_print_json(cJSON *o)
     puts(s);
     free(s);
     return 0;
+}
+
+int elm_cli_store_open(const char *db, bool no_db, elm_store_t **st, char *path, size_t cap,
+                       elm_diag_t *d)
+{
+    int rc;
+    *st = NULL;
+    if (no_db) return 0;
+    if (db)
+        snprintf(path, cap, "%s", db);
+    else if ((rc = elm_store_default_path(getenv("XDG_DATA_HOME"), getenv("HOME"), path, cap, d)))
+        return rc;
+    return elm_store_open(path, st, d);
 }

@@ -227,6 +227,13 @@ int elm_cli_power_check(const char *cmd, bool given, elm_power_kind_t kind,
  * environment, never the library. */
 void elm_cli_probe_env(elm_probe_ctx_t *ctx);
 
+/* Open the results store for a command that appends to it: db (--db), else the default path
+ * ($XDG_DATA_HOME/edgelm/results.db, else ~/.local/share/edgelm/results.db), its path written to
+ * path; *st stays NULL with no_db (--no-db). Opened before the work, so a bad path fails first. */
+struct elm_store;
+int elm_cli_store_open(const char *db, bool no_db, struct elm_store **st, char *path, size_t cap,
+                       elm_diag_t *d);
+
 /* A progress bar on stderr when it is a TTY; silent otherwise. done <= total. */
 void elm_cli_progress(const char *label, uint64_t done, uint64_t total);
 

@@ -375,14 +375,8 @@ int elm_cmd_bench(int argc, char **argv)
     }
     if (a.prompt_file && !(prompt = read_prompt(a.prompt_file, &d))) goto fail;
     a.opts.prompt = a.target.prompt = prompt;
-    if (!a.no_db) {
-        if (a.db)
-            snprintf(db_path, sizeof db_path, "%s", a.db);
-        else if ((rc = elm_store_default_path(getenv("XDG_DATA_HOME"), getenv("HOME"), db_path,
-                                              sizeof db_path, &d)))
-            goto fail;
-        if ((rc = elm_store_open(db_path, &sink.store, &d))) goto fail;
-    }
+    if ((rc = elm_cli_store_open(a.db, a.no_db, &sink.store, db_path, sizeof db_path, &d)))
+        goto fail;
     pr.n_points = n_pts;
     size_t n_recs = a.target.url ? (size_t)a.spec.n_gen.n * (size_t)a.concurrency.n : n_pts;
     if (!(sink.recs = calloc(n_recs, sizeof *sink.recs))) {
