@@ -177,32 +177,126 @@ static int setup_specials(elm_tokenizer_t *t)
 
 /* ---- loading ---- */
 
-int elm_tokenizer_from_gguf(const elm_gguf_t *g, elm_tokenizer_t **out, elm_diag_t *d)
+/* The tokenizer's kind from tokenizer.ggml.model, and its pre-tokenizer's name. */
+static int read_kind(elm_tokenizer_t *t, const elm_gguf_t *g, const char *name, elm_diag_t *d)
 {
-    const char *name = elm_gguf_name(g);
-    *out = NULL;
-    elm_str_t model, pre = {"default", 7}, tmpl;
+    elm_str_t model, pre = {"default", 7};
     if (elm_gguf_get_str(g, "tokenizer.ggml.model", &model) != 0)
         return elm_diag(d, ELM_ENOKEY, "%s: no tokenizer (tokenizer.ggml.model is missing)", name);
-    elm_tokenizer_t *t = calloc(1, sizeof *t);
-    if (!t) return elm_diag(d, ELM_ENOMEM, "%s: out of memory", name);
-    int rc = 0;
     if (model.len == 5 && !memcmp(model.ptr, "llama", 5)) {
         t->kind = ELM_TOK_SPM;
     } else if (model.len == 4 && !memcmp(model.ptr, "gpt2", 4)) {
         t->kind = ELM_TOK_BPE;
     } else {
-        rc = elm_diag(
+        return elm_diag(
             d, ELM_ENOTSUP,
             "%s: tokenizer model '%.*s' is not supported (edgelm reads 'llama' "
             "SentencePiece and 'gpt2' byte-level BPE; 'bert' WordPiece is not implemented)",
             name, (int)(model.len > 64 ? 64 : model.len), model.ptr);
-        goto fail;
     }
     elm_gguf_get_str(g, "tokenizer.ggml.pre", &pre);
     if (pre.len >= sizeof t->pre) pre.len = sizeof t->pre - 1;
     memcpy(t->pre, pre.ptr, pre.len);
+    return 0;
+}
 
+/* The token texts into one arena, with their scores, types and the lookup hash. */
+static int read_tokens(elm_tokenizer_t *t, const elm_gguf_value_t *toks,
+                       const elm_gguf_value_t *scores, const elm_gguf_value_t *types,
+                       const char *name, elm_diag_t *d)
+{
+    uint64_t total = 0;
+    for (uint64_t i = 0; i < toks->arr.n; i++)
+        total += toks->arr.items[i].s.len + 1;
+    if (total > UINT32_MAX) return elm_diag(d, ELM_ERANGE, "%s: token texts are too large", name);
+    t->arena = malloc(total ? total : 1);
+    t->tokens = calloc((size_t)t->n_vocab, sizeof *t->tokens);
+    t->tok_hash_mask = (uint32_t)next_pow2((uint64_t)t->n_vocab * 2) - 1;
+    t->tok_hash = malloc(((size_t)t->tok_hash_mask + 1) * sizeof *t->tok_hash);
+    if (!t->arena || !t->tokens || !t->tok_hash)
+        return elm_diag(d, ELM_ENOMEM, "%s: out of memory for %d tokens", name, t->n_vocab);
+    memset(t->tok_hash, 0xff, ((size_t)t->tok_hash_mask + 1) * sizeof *t->tok_hash);
+    uint32_t off = 0;
+    for (int32_t i = 0; i < t->n_vocab; i++) {
+        elm_str_t s = toks->arr.items[i].s;
+        elm__token_t *tk = &t->tokens[i];
+        memcpy(t->arena + off, s.ptr, s.len);
+        t->arena[off + s.len] = '\0';
+        tk->off = off;
+        tk->len = (uint32_t)s.len;
+        off += (uint32_t)s.len + 1;
+        tk->score = scores ? (float)elm_gguf_arr_f64(scores, (uint64_t)i) : 0.0f;
+        int64_t ty = types ? elm_gguf_arr_i64(types, (uint64_t)i) : ELM_TOKEN_NORMAL;
+        tk->type = (uint8_t)(ty >= 0 && ty <= ELM_TOKEN_BYTE ? ty : ELM_TOKEN_UNDEFINED);
+        tok_hash_insert(t, i);
+    }
+    return 0;
+}
+
+/* Special ids and rules: llama.cpp's defaults for the kind, then the file's keys; the BPE
+ * pre-tokenizer. */
+static int read_specials(elm_tokenizer_t *t, const elm_gguf_t *g, const char *name, elm_diag_t *d)
+{
+    int rc;
+    t->bos = t->eos = t->eot = t->pad = t->unk = -1;
+    if (t->kind == ELM_TOK_SPM) {
+        t->bos = 1, t->eos = 2, t->unk = 0;
+        t->add_bos = true;
+        t->add_space_prefix = true;
+    }
+    if (t->kind == ELM_TOK_BPE) {
+        if (!elm_gguf_get(g, "tokenizer.ggml.pre"))
+            elm_log(ELM_LOG_WARN,
+                    "%s: no tokenizer.ggml.pre; using the 'default' pre-tokenizer "
+                    "(tokenization may differ from the model's)",
+                    name);
+        if ((rc = elm__pretok_create(t->pre, &t->pretok, d)) != 0) return rc;
+        t->add_bos = elm__pretok_ignore_merges(t->pretok); /* llama3: BOS by default */
+        elm__byte_alphabet_inverse(t->cp_byte);
+    }
+    get_id(g, "tokenizer.ggml.bos_token_id", &t->bos);
+    get_id(g, "tokenizer.ggml.eos_token_id", &t->eos);
+    get_id(g, "tokenizer.ggml.eot_token_id", &t->eot);
+    get_id(g, "tokenizer.ggml.padding_token_id", &t->pad);
+    get_id(g, "tokenizer.ggml.unknown_token_id", &t->unk);
+    get_flag(g, "tokenizer.ggml.add_bos_token", &t->add_bos);
+    get_flag(g, "tokenizer.ggml.add_eos_token", &t->add_eos);
+    get_flag(g, "tokenizer.ggml.add_space_prefix", &t->add_space_prefix);
+    int32_t *ids[] = {&t->bos, &t->eos, &t->eot, &t->pad, &t->unk};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+        if (*ids[i] >= t->n_vocab)
+            *ids[i] = -1; /* as llama.cpp: an id past the vocabulary is none */
+    if (t->kind == ELM_TOK_BPE && t->eot < 0 && t->eos < 0)
+        t->eos = elm_tokenizer_find(t, "<|endoftext|>", 13);
+    return 0;
+}
+
+/* Each byte's token (byte fallback), and which bytes SentencePiece may split a word at. */
+static void index_bytes(elm_tokenizer_t *t)
+{
+    for (int b = 0; b < 256; b++) {
+        char buf[8];
+        int n = t->kind == ELM_TOK_BPE ? elm_tokenizer_byte_text((uint8_t)b, buf)
+                                       : snprintf(buf, sizeof buf, "<0x%02X>", b);
+        t->byte_tok[b] = elm_tokenizer_find(t, buf, (size_t)n);
+    }
+    if (t->kind != ELM_TOK_SPM) return;
+    for (int b = 0; b < 128; b++)
+        t->spm_break[b] = 1;
+    for (int32_t i = 0; i < t->n_vocab; i++)
+        for (uint32_t k = 0; t->tokens[i].len > 1 && k < t->tokens[i].len; k++)
+            t->spm_break[(uint8_t)t->arena[t->tokens[i].off + k]] = 0;
+}
+
+int elm_tokenizer_from_gguf(const elm_gguf_t *g, elm_tokenizer_t **out, elm_diag_t *d)
+{
+    const char *name = elm_gguf_name(g);
+    elm_str_t tmpl;
+    *out = NULL;
+    elm_tokenizer_t *t = calloc(1, sizeof *t);
+    if (!t) return elm_diag(d, ELM_ENOMEM, "%s: out of memory", name);
+    int rc = read_kind(t, g, name, d);
+    if (rc) goto fail;
     const elm_gguf_value_t *toks = get_arr(g, "tokenizer.ggml.tokens", ELM_GGUF_STRING, false);
     if (!toks || toks->arr.n == 0 || toks->arr.n > INT32_MAX / 2) {
         rc = elm_diag(d, ELM_ENOKEY, "%s: tokenizer.ggml.tokens is missing, empty or not strings",
@@ -233,84 +327,9 @@ int elm_tokenizer_from_gguf(const elm_gguf_t *g, elm_tokenizer_t **out, elm_diag
                       name, t->n_vocab);
         goto fail;
     }
-
-    /* token texts into one arena */
-    uint64_t total = 0;
-    for (uint64_t i = 0; i < toks->arr.n; i++)
-        total += toks->arr.items[i].s.len + 1;
-    if (total > UINT32_MAX) {
-        rc = elm_diag(d, ELM_ERANGE, "%s: token texts are too large", name);
-        goto fail;
-    }
-    t->arena = malloc(total ? total : 1);
-    t->tokens = calloc((size_t)t->n_vocab, sizeof *t->tokens);
-    t->tok_hash_mask = (uint32_t)next_pow2((uint64_t)t->n_vocab * 2) - 1;
-    t->tok_hash = malloc(((size_t)t->tok_hash_mask + 1) * sizeof *t->tok_hash);
-    if (!t->arena || !t->tokens || !t->tok_hash) {
-        rc = elm_diag(d, ELM_ENOMEM, "%s: out of memory for %d tokens", name, t->n_vocab);
-        goto fail;
-    }
-    memset(t->tok_hash, 0xff, ((size_t)t->tok_hash_mask + 1) * sizeof *t->tok_hash);
-    uint32_t off = 0;
-    for (int32_t i = 0; i < t->n_vocab; i++) {
-        elm_str_t s = toks->arr.items[i].s;
-        elm__token_t *tk = &t->tokens[i];
-        memcpy(t->arena + off, s.ptr, s.len);
-        t->arena[off + s.len] = '\0';
-        tk->off = off;
-        tk->len = (uint32_t)s.len;
-        off += (uint32_t)s.len + 1;
-        tk->score = scores ? (float)elm_gguf_arr_f64(scores, (uint64_t)i) : 0.0f;
-        int64_t ty = types ? elm_gguf_arr_i64(types, (uint64_t)i) : ELM_TOKEN_NORMAL;
-        tk->type = (uint8_t)(ty >= 0 && ty <= ELM_TOKEN_BYTE ? ty : ELM_TOKEN_UNDEFINED);
-        tok_hash_insert(t, i);
-    }
-
-    /* specials and rules: llama.cpp's defaults, then the file's keys */
-    t->bos = t->eos = t->eot = t->pad = t->unk = -1;
-    if (t->kind == ELM_TOK_SPM) {
-        t->bos = 1, t->eos = 2, t->unk = 0;
-        t->add_bos = true;
-        t->add_space_prefix = true;
-    }
-    if (t->kind == ELM_TOK_BPE) {
-        if (!elm_gguf_get(g, "tokenizer.ggml.pre"))
-            elm_log(ELM_LOG_WARN,
-                    "%s: no tokenizer.ggml.pre; using the 'default' pre-tokenizer "
-                    "(tokenization may differ from the model's)",
-                    name);
-        if ((rc = elm__pretok_create(t->pre, &t->pretok, d)) != 0) goto fail;
-        t->add_bos = elm__pretok_ignore_merges(t->pretok); /* llama3: BOS by default */
-        elm__byte_alphabet_inverse(t->cp_byte);
-    }
-    get_id(g, "tokenizer.ggml.bos_token_id", &t->bos);
-    get_id(g, "tokenizer.ggml.eos_token_id", &t->eos);
-    get_id(g, "tokenizer.ggml.eot_token_id", &t->eot);
-    get_id(g, "tokenizer.ggml.padding_token_id", &t->pad);
-    get_id(g, "tokenizer.ggml.unknown_token_id", &t->unk);
-    get_flag(g, "tokenizer.ggml.add_bos_token", &t->add_bos);
-    get_flag(g, "tokenizer.ggml.add_eos_token", &t->add_eos);
-    get_flag(g, "tokenizer.ggml.add_space_prefix", &t->add_space_prefix);
-    int32_t *ids[] = {&t->bos, &t->eos, &t->eot, &t->pad, &t->unk};
-    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
-        if (*ids[i] >= t->n_vocab)
-            *ids[i] = -1; /* as llama.cpp: an id past the vocabulary is none */
-    if (t->kind == ELM_TOK_BPE && t->eot < 0 && t->eos < 0)
-        t->eos = elm_tokenizer_find(t, "<|endoftext|>", 13);
-
-    for (int b = 0; b < 256; b++) {
-        char buf[8];
-        int n = t->kind == ELM_TOK_BPE ? elm_tokenizer_byte_text((uint8_t)b, buf)
-                                       : snprintf(buf, sizeof buf, "<0x%02X>", b);
-        t->byte_tok[b] = elm_tokenizer_find(t, buf, (size_t)n);
-    }
-    if (t->kind == ELM_TOK_SPM) {
-        for (int b = 0; b < 128; b++)
-            t->spm_break[b] = 1;
-        for (int32_t i = 0; i < t->n_vocab; i++)
-            for (uint32_t k = 0; t->tokens[i].len > 1 && k < t->tokens[i].len; k++)
-                t->spm_break[(uint8_t)t->arena[t->tokens[i].off + k]] = 0;
-    }
+    if ((rc = read_tokens(t, toks, scores, types, name, d))) goto fail;
+    if ((rc = read_specials(t, g, name, d))) goto fail;
+    index_bytes(t);
     if (merges && t->kind == ELM_TOK_BPE && (rc = load_merges(t, merges, name, d)) != 0) goto fail;
     if (setup_specials(t) != 0) {
         rc = elm_diag(d, ELM_ENOMEM, "%s: out of memory", name);
