@@ -50,11 +50,6 @@ int elm_cli_usage_error(const char *cmd, const char *fmt, ...)
     return 2;
 }
 
-bool elm_cli_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
-{
-    return elm_parse_i64(s, min, max, out) == 0;
-}
-
 /* ---- the option table ---- */
 
 static elm_opt_t *find_opt(elm_cli_spec_t *spec, const char *arg, size_t len)

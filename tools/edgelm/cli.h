@@ -38,9 +38,6 @@ int elm_cli_fail(const elm_diag_t *d, int code);
 int elm_cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Parse a whole decimal integer in [min, max]; false if it is not one. */
-bool elm_cli_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
-
 /* ---- the option table ----
  *
  * Every command describes its options once, in a table; elm_cli_parse() reads argv against it

@@ -52,7 +52,7 @@ static int32_t *parse_tokens(const char *s, uint32_t *n_out)
         if (len == 0 || len >= sizeof buf) goto bad;
         memcpy(buf, p, len);
         buf[len] = '\0';
-        if (!elm_cli_parse_i64(buf, 0, INT32_MAX, &v)) goto bad;
+        if (elm_parse_i64(buf, 0, INT32_MAX, &v)) goto bad;
         t[n++] = (int32_t)v;
         if (!comma) break;
         p = comma + 1;
