@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,6 +201,14 @@ static void *stream_thread(void *arg)
     if ((p = strstr(body, "n="))) n = atoi(p + 2);
     if ((p = strstr(body, "d="))) delay = atoi(p + 2);
     if ((p = strstr(body, "s="))) size = atoi(p + 2);
+    if (strstr(body, "hold")) {
+        /* answer nothing until cancelled, then end with a whole reply */
+        while (!elm_server_req_cancelled(req)) sleep_ms(1);
+        assert_int_equal(elm_server_reply(req, 200, NULL, "{}", 2), ELM_EIO);
+        atomic_fetch_add(&job->st->ended, 1);
+        free(job);
+        return NULL;
+    }
     char *big = size ? malloc((size_t)size) : NULL;
     if (big) memset(big, 'x', (size_t)size);
     elm_server_stream_begin(req);
@@ -256,6 +265,33 @@ static void streamer_join(streamer_t *st)
 {
     for (int i = 0; i < st->n_threads; i++) pthread_join(st->threads[i], NULL);
     pthread_mutex_destroy(&st->mu);
+}
+
+/* A server with the streaming backend, its parameters the defaults but for these. */
+typedef struct {
+    harness_t h;
+    streamer_t st;
+} rig_t;
+
+static void rig_start(rig_t *r, int slots, int max_queue, double timeout_s,
+                      size_t max_stream_buffer)
+{
+    elm_server_backend_t be = streamer_init(&r->st);
+    elm_server_params_t p;
+    elm_server_params_default(&p);
+    p.slots = slots;
+    p.max_queue = max_queue;
+    p.timeout_s = timeout_s;
+    p.max_stream_buffer = max_stream_buffer;
+    start(&r->h, &p, &be);
+}
+
+/* Stop the server (unless the test did), wait for the backend's threads, free the server. */
+static void rig_finish(rig_t *r, bool stopped)
+{
+    if (!stopped) stop(&r->h);
+    streamer_join(&r->st);
+    elm_server_free(r->h.srv);
 }
 
 /* Wait up to limit_s for the server to hold no generation request; returns the seconds taken. */
@@ -422,15 +458,11 @@ static void test_api_key(void **state)
 static void test_stream(void **state)
 {
     (void)state;
-    harness_t h;
-    streamer_t st;
-    elm_server_backend_t be = streamer_init(&st);
-    elm_server_params_t p;
-    elm_server_params_default(&p);
-    start(&h, &p, &be);
+    rig_t r;
+    rig_start(&r, 1, 32, 10, 1u << 20);
     char resp[8192];
 
-    assert_int_equal(exchange(h.port, "POST", "/v1/chat/completions", "", "n=5 d=5", resp,
+    assert_int_equal(exchange(r.h.port, "POST", "/v1/chat/completions", "", "n=5 d=5", resp,
                               sizeof resp), 200);
     assert_non_null(strstr(resp, "Content-Type: text/event-stream"));
     assert_non_null(strstr(resp, "Transfer-Encoding: chunked"));
@@ -438,154 +470,155 @@ static void test_stream(void **state)
     assert_non_null(strstr(resp, "data: {\"i\":4}\n\n"));
     assert_non_null(strstr(resp, "data: [DONE]\n\n\r\n0\r\n\r\n"));
 
-    stop(&h);
-    streamer_join(&st);
-    assert_int_equal(atomic_load(&st.cancels), 0);
-    assert_non_null(strstr(h.log, "POST /v1/chat/completions 200 prompt=7 completion=5 ttft_ms="));
-    assert_null(strstr(h.log, "ttft_ms=-"));
-    elm_server_free(h.srv);
+    stop(&r.h);
+    assert_int_equal(atomic_load(&r.st.cancels), 0);
+    assert_non_null(strstr(r.h.log, "POST /v1/chat/completions 200 prompt=7 completion=5 ttft_ms="));
+    assert_null(strstr(r.h.log, "ttft_ms=-"));
+    rig_finish(&r, true);
 }
 
 static void test_queue_full_and_disconnect(void **state)
 {
     (void)state;
-    harness_t h;
-    streamer_t st;
-    elm_server_backend_t be = streamer_init(&st);
-    elm_server_params_t p;
-    elm_server_params_default(&p);
-    p.slots = 1;
-    p.max_queue = 1;
-    start(&h, &p, &be);
+    rig_t r;
+    rig_start(&r, 1, 1, 10, 1u << 20);
     char a_buf[4096], b_buf[4096], resp[4096];
 
     /* two long streams hold the slot and the queue place */
-    int a = dial(h.port), b = dial(h.port);
+    int a = dial(r.h.port), b = dial(r.h.port);
     send_req(a, "POST", "/v1/completions", "", "n=1000 d=10");
     send_req(b, "POST", "/v1/completions", "", "n=1000 d=10");
     read_until(a, a_buf, sizeof a_buf, 0, "data: {\"i\":0}");
     read_until(b, b_buf, sizeof b_buf, 0, "data: {\"i\":0}");
     assert_int_equal(status_of(a_buf), 200);
-    assert_int_equal(elm_server_admitted(h.srv), 2);
+    assert_int_equal(elm_server_admitted(r.h.srv), 2);
 
-    assert_int_equal(exchange(h.port, "POST", "/v1/completions", "", "n=1", resp, sizeof resp), 503);
+    assert_int_equal(exchange(r.h.port, "POST", "/v1/completions", "", "n=1", resp, sizeof resp),
+                     503);
     assert_non_null(strstr(resp, "Retry-After: 1\r\n"));
     assert_non_null(strstr(resp, "\"server_busy\""));
     /* the endpoints that do not generate are not held back by a full queue */
-    assert_int_equal(exchange(h.port, "POST", "/tokenize", "", "n=1", resp, sizeof resp), 200);
+    assert_int_equal(exchange(r.h.port, "POST", "/tokenize", "", "n=1", resp, sizeof resp), 200);
 
     /* a client that hangs up mid-stream is cancelled and frees its place at once */
     close(a);
     double t0 = now_s();
-    while (elm_server_admitted(h.srv) > 1 && now_s() - t0 < 2) sleep_ms(2);
-    assert_int_equal(elm_server_admitted(h.srv), 1);
+    while (elm_server_admitted(r.h.srv) > 1 && now_s() - t0 < 2) sleep_ms(2);
+    assert_int_equal(elm_server_admitted(r.h.srv), 1);
     assert_true(now_s() - t0 < 0.5);
-    assert_int_equal(atomic_load(&st.cancels), 1);
-    assert_int_equal(exchange(h.port, "POST", "/v1/completions", "", "n=2", resp, sizeof resp), 200);
+    assert_int_equal(atomic_load(&r.st.cancels), 1);
+    assert_int_equal(exchange(r.h.port, "POST", "/v1/completions", "", "n=2", resp, sizeof resp),
+                     200);
     assert_int_equal(count_of(resp, "data: {\"i\":"), 2);
 
     close(b);
-    wait_idle(&h, 2);
-    assert_int_equal(atomic_load(&st.cancels), 2);
-    stop(&h);
-    streamer_join(&st);
-    assert_int_equal(count_of(h.log, " cancelled"), 2);
-    assert_non_null(strstr(h.log, "POST /v1/completions 503"));
-    elm_server_free(h.srv);
+    wait_idle(&r.h, 2);
+    assert_int_equal(atomic_load(&r.st.cancels), 2);
+    stop(&r.h);
+    assert_int_equal(count_of(r.h.log, " cancelled"), 2);
+    assert_non_null(strstr(r.h.log, "POST /v1/completions 503"));
+    rig_finish(&r, true);
+}
+
+/* a client that hangs up before any answer is noticed too, not only at the next write */
+static void test_disconnect_before_answer(void **state)
+{
+    (void)state;
+    rig_t r;
+    rig_start(&r, 1, 0, 10, 1u << 20);
+    char resp[4096];
+
+    int fd = dial(r.h.port);
+    send_req(fd, "POST", "/v1/chat/completions", "", "hold");
+    double t0 = now_s();
+    while (elm_server_admitted(r.h.srv) < 1 && now_s() - t0 < 2) sleep_ms(1);
+    assert_int_equal(elm_server_admitted(r.h.srv), 1);
+    close(fd);
+    assert_true(wait_idle(&r.h, 2) < 0.5);
+    assert_int_equal(atomic_load(&r.st.cancels), 1);
+    assert_int_equal(atomic_load(&r.st.ended), 1);
+    assert_int_equal(exchange(r.h.port, "POST", "/v1/chat/completions", "", "n=1", resp,
+                              sizeof resp), 200);
+
+    stop(&r.h);
+    assert_non_null(
+        strstr(r.h.log, "POST /v1/chat/completions 499 prompt=- completion=- ttft_ms=- "));
+    assert_non_null(strstr(r.h.log, " cancelled"));
+    rig_finish(&r, true);
 }
 
 static void test_slow_reader(void **state)
 {
     (void)state;
-    harness_t h;
-    streamer_t st;
-    elm_server_backend_t be = streamer_init(&st);
-    elm_server_params_t p;
-    elm_server_params_default(&p);
-    p.max_stream_buffer = 64 * 1024;
-    start(&h, &p, &be);
+    rig_t r;
+    rig_start(&r, 1, 32, 10, 64 * 1024);
 
     /* 64 MiB in 16 KiB chunks as fast as the backend can, to a client that never reads */
-    int fd = dial(h.port);
+    int fd = dial(r.h.port);
     send_req(fd, "POST", "/v1/completions", "", "n=4096 s=16384");
     double t0 = now_s();
-    while (atomic_load(&st.ended) < 1 && now_s() - t0 < 3) sleep_ms(2);
-    wait_idle(&h, 1);
+    while (atomic_load(&r.st.ended) < 1 && now_s() - t0 < 3) sleep_ms(2);
+    wait_idle(&r.h, 1);
     /* cut off either at the backend's write (ELM_ERANGE) or when the loop sees the pile-up */
-    assert_true(atomic_load(&st.write_errors) + atomic_load(&st.cancels) >= 1);
+    assert_true(atomic_load(&r.st.write_errors) + atomic_load(&r.st.cancels) >= 1);
     close(fd);
 
-    stop(&h);
-    streamer_join(&st);
-    assert_non_null(strstr(h.log, "POST /v1/completions 200 prompt=7 completion="));
-    assert_non_null(strstr(h.log, " cancelled"));
-    elm_server_free(h.srv);
+    stop(&r.h);
+    assert_non_null(strstr(r.h.log, "POST /v1/completions 200 prompt=7 completion="));
+    assert_non_null(strstr(r.h.log, " cancelled"));
+    rig_finish(&r, true);
 }
 
-/* stop with a stream running: one that ends within the timeout is finished whole. */
+/* Start a stream with body, stop the server once its first event arrived, read the rest into
+ * resp; returns how long run() took to return after the stop. */
+static double stop_during_stream(rig_t *r, double timeout_s, const char *body, char *resp,
+                                 size_t cap)
+{
+    rig_start(r, 1, 32, timeout_s, 1u << 20);
+    int fd = dial(r->h.port);
+    send_req(fd, "POST", "/v1/chat/completions", "", body);
+    size_t have = read_until(fd, resp, cap, 0, "data: {\"i\":0}");
+    double t0 = now_s();
+    elm_server_stop(r->h.srv);
+    pthread_join(r->h.thread, NULL);
+    double took = now_s() - t0;
+    read_until(fd, resp, cap, have, NULL);
+    close(fd);
+    return took;
+}
+
+/* stop with a stream running: one that ends within the timeout is finished whole, and the port
+ * takes no more connections. */
 static void test_stop_finishes(void **state)
 {
     (void)state;
-    harness_t h;
-    streamer_t st;
-    elm_server_backend_t be = streamer_init(&st);
-    elm_server_params_t p;
-    elm_server_params_default(&p);
-    p.timeout_s = 5;
-    start(&h, &p, &be);
+    rig_t r;
     char resp[8192];
-
-    int fd = dial(h.port);
-    send_req(fd, "POST", "/v1/chat/completions", "", "n=10 d=20");
-    size_t have = read_until(fd, resp, sizeof resp, 0, "data: {\"i\":0}");
-    double t0 = now_s();
-    elm_server_stop(h.srv);
-    read_until(fd, resp, sizeof resp, have, NULL);
-    close(fd);
-    pthread_join(h.thread, NULL);
-    assert_true(now_s() - t0 < 2);
+    assert_true(stop_during_stream(&r, 5, "n=10 d=20", resp, sizeof resp) < 2);
     assert_int_equal(count_of(resp, "data: {\"i\":"), 10);
-    assert_non_null(strstr(resp, "0\r\n\r\n"));
-    assert_int_equal(atomic_load(&st.cancels), 0);
-    /* and the port no longer takes connections */
+    assert_non_null(strstr(resp, "data: [DONE]\n\n\r\n0\r\n\r\n"));
+    assert_int_equal(atomic_load(&r.st.cancels), 0);
     int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)h.port)};
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)r.h.port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     assert_int_not_equal(connect(s, (struct sockaddr *)&a, sizeof a), 0);
     close(s);
-    streamer_join(&st);
-    elm_server_free(h.srv);
+    rig_finish(&r, true);
 }
 
-/* stop with a stream longer than the timeout: it is cancelled and ended, and run() returns. */
+/* stop with a stream longer than the timeout: it is cancelled, still ended properly for its
+ * client, and run() returns soon after the timeout. */
 static void test_stop_cancels(void **state)
 {
     (void)state;
-    harness_t h;
-    streamer_t st;
-    elm_server_backend_t be = streamer_init(&st);
-    elm_server_params_t p;
-    elm_server_params_default(&p);
-    p.timeout_s = 0.2;
-    start(&h, &p, &be);
+    rig_t r;
     char resp[65536];
-
-    int fd = dial(h.port);
-    send_req(fd, "POST", "/v1/chat/completions", "", "n=100000 d=5");
-    size_t have = read_until(fd, resp, sizeof resp, 0, "data: {\"i\":0}");
-    double t0 = now_s();
-    elm_server_stop(h.srv);
-    pthread_join(h.thread, NULL);
-    double took = now_s() - t0;
+    double took = stop_during_stream(&r, 0.2, "n=100000 d=5", resp, sizeof resp);
     assert_true(took >= 0.15 && took < 1.5);
-    assert_int_equal(atomic_load(&st.cancels), 1);
-    /* the client got a properly ended stream */
-    read_until(fd, resp, sizeof resp, have, NULL);
-    close(fd);
+    assert_int_equal(atomic_load(&r.st.cancels), 1);
     assert_non_null(strstr(resp, "data: [DONE]\n\n\r\n0\r\n\r\n"));
-    streamer_join(&st);
-    assert_non_null(strstr(h.log, " cancelled"));
-    elm_server_free(h.srv);
+    assert_non_null(strstr(r.h.log, " cancelled"));
+    rig_finish(&r, true);
 }
 
 /* stop before run, and create's errors */
@@ -633,6 +666,7 @@ int main(void)
         cmocka_unit_test(test_api_key),
         cmocka_unit_test(test_stream),
         cmocka_unit_test(test_queue_full_and_disconnect),
+        cmocka_unit_test(test_disconnect_before_answer),
         cmocka_unit_test(test_slow_reader),
         cmocka_unit_test(test_stop_finishes),
         cmocka_unit_test(test_stop_cancels),

@@ -315,8 +315,8 @@ static void elm__ended(elm_server_req_t *r)
 static void elm__send_whole(elm_server_req_t *r, int status, const char *ctype, const char *body,
                             size_t len)
 {
+    if (!r->ev) return; /* the client is gone: logged as 499 */
     r->status = status;
-    if (!r->ev) return;
     evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Content-Type", ctype);
     evbuffer_add(evhttp_request_get_output_buffer(r->ev), body, len);
     evhttp_send_reply(r->ev, status, NULL, NULL);
@@ -339,8 +339,8 @@ static void elm__apply(elm_server_t *s, elm__op_t *op)
     case OP_BEGIN:
         if (r->streaming) break;
         r->streaming = true;
-        r->status = 200;
         if (!r->ev) break;
+        r->status = 200;
         evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Content-Type",
                           "text/event-stream");
         evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Cache-Control", "no-cache");
@@ -696,7 +696,7 @@ static void elm__begin_stop(elm_server_t *s)
 int elm_server_create(const elm_server_params_t *p, const elm_server_backend_t *backend,
                       elm_server_t **out, elm_diag_t *d)
 {
-    int rc;
+    int rc = ELM_ENOMEM; /* what a goto fail without its own message means */
     elm_server_t *s = NULL;
     *out = NULL;
     if (!p || !backend || !backend->handle || !p->host || !*p->host || p->port < 0 ||
@@ -707,7 +707,7 @@ int elm_server_create(const elm_server_params_t *p, const elm_server_backend_t *
         goto fail;
     }
     s = calloc(1, sizeof *s);
-    if (!s) goto nomem;
+    if (!s) goto fail;
     s->wake[0] = s->wake[1] = -1;
     pthread_mutex_init(&s->mu, NULL);
     s->p = *p;
@@ -715,13 +715,13 @@ int elm_server_create(const elm_server_params_t *p, const elm_server_backend_t *
     s->p.host = strdup(p->host);
     s->p.api_key = p->api_key && *p->api_key ? strdup(p->api_key) : NULL;
     s->key_len = s->p.api_key ? strlen(s->p.api_key) : 0;
-    if (!s->p.host || (p->api_key && *p->api_key && !s->p.api_key)) goto nomem;
+    if (!s->p.host || (p->api_key && *p->api_key && !s->p.api_key)) goto fail;
     if (pipe2(s->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
         rc = elm_diag(d, elm_from_errno(errno), "server: cannot make its wake-up pipe (%s)",
                       strerror(errno));
         goto fail;
     }
-    if (!(s->base = event_base_new()) || !(s->http = evhttp_new(s->base))) goto nomem;
+    if (!(s->base = event_base_new()) || !(s->http = evhttp_new(s->base))) goto fail;
     evhttp_set_max_body_size(s->http, (ev_ssize_t)p->max_body);
     evhttp_set_max_headers_size(s->http, ELM_SERVER_MAX_HEADERS);
     evhttp_set_timeout(s->http, ELM_SERVER_IO_TIMEOUT_S);
@@ -749,12 +749,11 @@ int elm_server_create(const elm_server_params_t *p, const elm_server_backend_t *
                                              : ((struct sockaddr_in *)&sa)->sin_port);
     s->wake_ev = event_new(s->base, s->wake[0], EV_READ | EV_PERSIST, elm__on_wake, s);
     s->timer_ev = evtimer_new(s->base, elm__on_timer, s);
-    if (!s->wake_ev || !s->timer_ev || event_add(s->wake_ev, NULL) != 0) goto nomem;
+    if (!s->wake_ev || !s->timer_ev || event_add(s->wake_ev, NULL) != 0) goto fail;
     *out = s;
     return 0;
-nomem:
-    rc = elm_diag(d, ELM_ENOMEM, "server: out of memory");
 fail:
+    if (rc == ELM_ENOMEM) elm_diag(d, rc, "server: out of memory");
     elm_server_free(s);
     return rc;
 }
