@@ -564,7 +564,10 @@ static void test_slow_reader(void **state)
     close(fd);
 
     stop(&r.h);
-    assert_non_null(strstr(r.h.log, "POST /v1/completions 200 prompt=7 completion="));
+    /* 200 when the stream's head went out first, 499 when the pile-up came before it */
+    if (!strstr(r.h.log, "POST /v1/completions 200 prompt=7 completion=") &&
+        !strstr(r.h.log, "POST /v1/completions 499 prompt=7 completion="))
+        fail_msg("log: %s", r.h.log);
     assert_non_null(strstr(r.h.log, " cancelled"));
     rig_finish(&r, true);
 }
