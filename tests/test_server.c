@@ -113,18 +113,24 @@ static void send_all(int fd, const char *buf, size_t len)
     }
 }
 
-/* Send a request with Connection: close: method, path, extra header lines (each ending in
- * \r\n, or ""), and body (may be NULL). */
-static void send_req(int fd, const char *method, const char *path, const char *headers,
-                     const char *body)
+/* Send a request: method, path, extra header lines (each ending in \r\n, or ""), and body (may
+ * be NULL); with Connection: close unless keep. */
+static void send_req_on(int fd, const char *method, const char *path, const char *headers,
+                        const char *body, bool keep)
 {
     char head[1024];
     int n = snprintf(head, sizeof head,
-                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n%s"
-                     "Content-Length: %zu\r\n\r\n",
-                     method, path, headers, body ? strlen(body) : 0);
+                     "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%sContent-Length: %zu\r\n\r\n",
+                     method, path, keep ? "" : "Connection: close\r\n", headers,
+                     body ? strlen(body) : 0);
     send_all(fd, head, (size_t)n);
     if (body) send_all(fd, body, strlen(body));
+}
+
+static void send_req(int fd, const char *method, const char *path, const char *headers,
+                     const char *body)
+{
+    send_req_on(fd, method, path, headers, body, false);
 }
 
 /* Read into buf (NUL-terminated) until needle shows up (NULL: until the server closes). Returns
@@ -572,6 +578,35 @@ static void test_slow_reader(void **state)
     rig_finish(&r, true);
 }
 
+/* two requests on one kept-alive connection, then the client leaves: nothing is cancelled */
+static void test_keep_alive(void **state)
+{
+    (void)state;
+    rig_t r;
+    rig_start(&r, 1, 32, 10, 1u << 20);
+    char resp[4096];
+
+    int fd = dial(r.h.port);
+    send_req_on(fd, "POST", "/v1/completions", "", "n=2 d=5", true);
+    read_until(fd, resp, sizeof resp, 0, "\r\n0\r\n\r\n");
+    assert_int_equal(count_of(resp, "data: {\"i\":"), 2);
+    send_req_on(fd, "POST", "/v1/completions", "", "n=1", true);
+    read_until(fd, resp, sizeof resp, 0, "\r\n0\r\n\r\n");
+    assert_int_equal(status_of(resp), 200);
+    assert_int_equal(count_of(resp, "data: {\"i\":"), 1);
+    send_req_on(fd, "GET", "/nope", "", NULL, true);
+    read_until(fd, resp, sizeof resp, 0, "}}");
+    assert_int_equal(status_of(resp), 404);
+    close(fd);
+    sleep_ms(50);
+
+    stop(&r.h);
+    assert_int_equal(atomic_load(&r.st.cancels), 0);
+    assert_int_equal(r.h.n_log, 3);
+    assert_null(strstr(r.h.log, "cancelled"));
+    rig_finish(&r, true);
+}
+
 /* Start a stream with body, stop the server once its first event arrived, read the rest into
  * resp; returns how long run() took to return after the stop. */
 static double stop_during_stream(rig_t *r, double timeout_s, const char *body, char *resp,
@@ -671,6 +706,7 @@ int main(void)
         cmocka_unit_test(test_queue_full_and_disconnect),
         cmocka_unit_test(test_disconnect_before_answer),
         cmocka_unit_test(test_slow_reader),
+        cmocka_unit_test(test_keep_alive),
         cmocka_unit_test(test_stop_finishes),
         cmocka_unit_test(test_stop_cancels),
         cmocka_unit_test(test_lifecycle),
