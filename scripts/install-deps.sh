@@ -11,6 +11,7 @@ packages=(
   libpcre2-dev      # tokenizer pre-tokenizer regexes (with JIT)
   libutf8proc-dev   # Unicode categories and normalization for tokenizers
   libsqlite3-dev    # the results store
+  libevent-dev      # serve's HTTP server (evhttp)
   python3           # tests read reference JSON and check JSON output
   clang             # libFuzzer harnesses
   libclang-rt-dev   # clang's sanitizer and fuzzer runtimes
