@@ -126,7 +126,7 @@ int elm_serve_detokenize_parse(const char *body, size_t len, const elm_serve_lim
 typedef struct elm_stop_matcher elm_stop_matcher_t;
 
 typedef struct {
-    const char *text; /* bytes safe to emit now; valid until the next call on the matcher */
+    const char *text; /* bytes safe to emit now (never NULL); valid until the next call */
     size_t len;
     bool stopped;   /* a stop string completed: text ends where it began, later pushes emit nothing */
     int stop_index; /* which stop string completed, or -1 */

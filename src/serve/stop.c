@@ -103,10 +103,16 @@ static size_t unfinished_tail(const char *buf, size_t len)
     return 0;
 }
 
+/* Where results point: the buffer, or "" before it exists, so text is never NULL. */
+static const char *held(const elm_stop_matcher_t *m, size_t at)
+{
+    return m->buf ? m->buf + at : "";
+}
+
 int elm_stop_matcher_push(elm_stop_matcher_t *m, const char *text, size_t len,
                           elm_stop_result_t *r)
 {
-    *r = (elm_stop_result_t){.text = m->buf, .len = 0, .stopped = m->stopped, .stop_index = -1};
+    *r = (elm_stop_result_t){.text = held(m, 0), .stopped = m->stopped, .stop_index = -1};
     if (m->stopped) return 0;
     /* what the last call handed out is gone; keep only the held-back rest */
     if (m->out) memmove(m->buf, m->buf + m->out, m->len - m->out);
@@ -122,7 +128,7 @@ int elm_stop_matcher_push(elm_stop_matcher_t *m, const char *text, size_t len,
     if (len) memcpy(m->buf + m->len, text, len);
     size_t from = m->len;
     m->len += len;
-    r->text = m->buf;
+    r->text = held(m, 0);
     for (size_t e = from; e < m->len; e++) {
         /* the first stop string to end wins; at the same end the longest (earliest start) */
         int best = -1;
@@ -151,9 +157,9 @@ int elm_stop_matcher_push(elm_stop_matcher_t *m, const char *text, size_t len,
 
 void elm_stop_matcher_flush(elm_stop_matcher_t *m, elm_stop_result_t *r)
 {
-    *r = (elm_stop_result_t){.text = m->buf, .len = 0, .stopped = m->stopped, .stop_index = -1};
+    *r = (elm_stop_result_t){.text = held(m, 0), .stopped = m->stopped, .stop_index = -1};
     if (m->stopped) return;
-    r->text = m->buf + m->out;
+    r->text = held(m, m->out);
     r->len = m->len - m->out;
     m->out = m->len;
 }
