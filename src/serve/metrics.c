@@ -72,6 +72,26 @@ static bool valid_name(const char *s, bool label)
     return true;
 }
 
+/* Make room for one more element in *p (n used of *cap, elem bytes each). */
+static bool grow(void **p, size_t *cap, size_t n, size_t elem)
+{
+    if (n < *cap) return true;
+    size_t c = *cap ? *cap * 2 : 8;
+    void *q = realloc(*p, c * elem);
+    if (!q) return false;
+    *p = q;
+    *cap = c;
+    return true;
+}
+
+/* Whether series s carries exactly these label values. */
+static bool same_labels(const elm__series_t *s, size_t n_labels, const char *const *values)
+{
+    for (size_t j = 0; j < n_labels; j++)
+        if (!values || !values[j] || strcmp(s->values[j], values[j]) != 0) return false;
+    return true;
+}
+
 static elm__family_t *find(elm_metrics_t *m, const char *name)
 {
     for (size_t i = 0; i < m->n; i++)
@@ -108,13 +128,7 @@ int elm_metrics_add(elm_metrics_t *m, const char *name, const char *help, elm_me
         rc = ELM_EEXIST;
         goto fail;
     }
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 16;
-        elm__family_t *p = realloc(m->fams, cap * sizeof *p);
-        if (!p) goto nomem;
-        m->fams = p;
-        m->cap = cap;
-    }
+    if (!grow((void **)&m->fams, &m->cap, m->n, sizeof *m->fams)) goto nomem;
     f.name = strdup(name);
     f.help = strdup(help ? help : "");
     if (!f.name || !f.help) goto nomem;
@@ -138,18 +152,9 @@ fail:
 /* The series of f with these label values, created on first use; NULL when memory ran out. */
 static elm__series_t *series(elm__family_t *f, const char *const *values)
 {
-    for (size_t i = 0; i < f->n_series; i++) {
-        size_t j = 0;
-        while (j < f->n_labels && strcmp(f->series[i].values[j], values[j]) == 0) j++;
-        if (j == f->n_labels) return &f->series[i];
-    }
-    if (f->n_series == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 4;
-        elm__series_t *p = realloc(f->series, cap * sizeof *p);
-        if (!p) return NULL;
-        f->series = p;
-        f->cap = cap;
-    }
+    for (size_t i = 0; i < f->n_series; i++)
+        if (same_labels(&f->series[i], f->n_labels, values)) return &f->series[i];
+    if (!grow((void **)&f->series, &f->cap, f->n_series, sizeof *f->series)) return NULL;
     elm__series_t s = {0};
     for (size_t j = 0; j < f->n_labels; j++) {
         if (!(s.values[j] = strdup(values[j]))) {
@@ -222,11 +227,7 @@ double elm_metrics_get(elm_metrics_t *m, const char *name, const char *const *va
     pthread_mutex_lock(&m->mu);
     elm__family_t *f = find(m, name);
     for (size_t i = 0; f && i < f->n_series; i++) {
-        size_t j = 0;
-        while (j < f->n_labels && values && values[j] &&
-               strcmp(f->series[i].values[j], values[j]) == 0)
-            j++;
-        if (j < f->n_labels) continue;
+        if (!same_labels(&f->series[i], f->n_labels, values)) continue;
         v = f->kind == ELM_METRIC_HISTOGRAM ? (double)f->series[i].count : f->series[i].value;
         break;
     }

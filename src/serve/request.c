@@ -450,12 +450,9 @@ int elm_serve_request_parse(const char *body, size_t len, elm_serve_endpoint_t e
     if (!rc) rc = parse_sampling(root, out, err);
     if (!rc) rc = parse_stop(root, out, err);
     if (!rc) rc = parse_flags(root, out, err);
-    if (rc) goto fail;
-    cJSON_Delete(root);
-    return 0;
 fail:
     cJSON_Delete(root);
-    elm_serve_request_free(out);
+    if (rc) elm_serve_request_free(out);
     return rc;
 }
 
@@ -489,14 +486,10 @@ int elm_serve_tokenize_parse(const char *body, size_t len, const elm_serve_limit
         rc = oom(err);
         goto fail;
     }
-    if ((v = member(root, "add_special")) && (rc = want_bool(v, "add_special", &out->add_special,
-                                                              err)))
-        goto fail;
-    cJSON_Delete(root);
-    return 0;
+    if ((v = member(root, "add_special"))) rc = want_bool(v, "add_special", &out->add_special, err);
 fail:
     cJSON_Delete(root);
-    elm_serve_tokenize_free(out);
+    if (rc) elm_serve_tokenize_free(out);
     return rc;
 }
 
