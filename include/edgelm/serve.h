@@ -24,7 +24,7 @@ typedef enum {
 } elm_serve_endpoint_t;
 
 typedef struct {
-    size_t max_body;             /* bodies larger than this get 413 */
+    size_t max_body;             /* bodies larger than this get 413; 0: no limit */
     uint32_t default_max_tokens; /* when the request gives none; 0: until the context is full */
 } elm_serve_limits_t;
 
