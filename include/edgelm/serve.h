@@ -1,6 +1,8 @@
-/* edgelm serve: the OpenAI-compatible HTTP server behind `edgelm serve`: the server core (libevent's
- * evhttp: routing, limits, keys, admission, the request log) and the backend interface the
- * scheduler answers through. */
+/* edgelm serve: the OpenAI-compatible server behind `edgelm serve` — request bodies parsed into
+ * sampler and generation parameters, stop strings matched across tokens, the response bodies and
+ * SSE chunks, the Prometheus metrics registry (docs/serve.md lists every field and error), and
+ * the server core on libevent's evhttp (routing, limits, keys, admission, the request log) with
+ * the backend interface the scheduler answers through. */
 #ifndef EDGELM_SERVE_H
 #define EDGELM_SERVE_H
 
@@ -9,10 +11,267 @@
 #include <stdint.h>
 
 #include "edgelm/base.h"
+#include "edgelm/engine.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* ---- requests ----
+ * Pure functions over the body's bytes: no I/O, no engine. */
+
+typedef enum {
+    ELM_SERVE_CHAT = 0,      /* POST /v1/chat/completions */
+    ELM_SERVE_COMPLETION = 1 /* POST /v1/completions */
+} elm_serve_endpoint_t;
+
+typedef struct {
+    size_t max_body;             /* bodies larger than this get 413; 0: no limit */
+    uint32_t default_max_tokens; /* when the request gives none; 0: until the context is full */
+} elm_serve_limits_t;
+
+/* An error in OpenAI's shape {"error":{"message","type","param","code"}}, with its HTTP status.
+ * Empty param or code strings stand for JSON null. */
+typedef struct {
+    int status;        /* 400, 413, ...; 0 when no error */
+    char type[32];     /* "invalid_request_error", "not_found_error", "server_error", ... */
+    char param[96];    /* the field at fault: "temperature", "messages[1].content" */
+    char code[32];     /* a machine-readable code, or "" */
+    char message[320]; /* names the field and what it accepts */
+} elm_serve_error_t;
+
+/* Fill *e (if not NULL) with status, type, param (NULL: none), code (NULL: none) and a
+ * printf-style message. Returns status, so callers can write `return elm_serve_error_set(...)`. */
+int elm_serve_error_set(elm_serve_error_t *e, int status, const char *type, const char *param,
+                        const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+typedef enum {
+    ELM_SERVE_ROLE_SYSTEM = 0,
+    ELM_SERVE_ROLE_USER = 1,
+    ELM_SERVE_ROLE_ASSISTANT = 2
+} elm_serve_role_t;
+
+typedef struct {
+    elm_serve_role_t role;
+    char *text; /* owned, NUL-terminated; array contents are the text parts joined */
+    size_t len;
+} elm_serve_message_t;
+
+#define ELM_SERVE_MAX_STOP 4 /* stop strings per request, as OpenAI */
+#define ELM_SERVE_MAX_TOP_LOGPROBS 20
+
+typedef struct {
+    elm_serve_endpoint_t endpoint;
+    char *model; /* owned; NULL when the request names none */
+
+    /* chat: the conversation, at least one message */
+    elm_serve_message_t *messages; /* owned, n_messages entries */
+    size_t n_messages;
+
+    /* completion: the prompt, as text or as token ids (exactly one is set) */
+    char *prompt; /* owned, NUL-terminated; NULL when given as ids */
+    size_t prompt_len;
+    int32_t *prompt_ids; /* owned; NULL when given as text */
+    size_t n_prompt_ids;
+
+    elm_sampler_params_t sampler; /* llama-server's defaults, then the request's fields */
+    bool seed_set;                /* false: the caller picks a seed (no seed or seed -1) */
+
+    uint32_t max_tokens; /* max_completion_tokens, else max_tokens, else the limits' default */
+    bool max_tokens_set; /* the request gave it (the context check applies) */
+
+    char *stop[ELM_SERVE_MAX_STOP]; /* owned, non-empty, n_stop entries */
+    size_t n_stop;
+
+    bool stream;
+    bool include_usage; /* stream_options.include_usage */
+    bool logprobs;      /* chat: logprobs true; completion: logprobs given (0..5) */
+    uint32_t top_logprobs; /* chat: top_logprobs; completion: the logprobs integer */
+} elm_serve_request_t;
+
+/* Parse a chat (ep ELM_SERVE_CHAT) or completion request body of len bytes (not necessarily
+ * NUL-terminated) under lim. On success returns 0 and *out owns what it points to (free with
+ * elm_serve_request_free); on failure returns the HTTP status (400, 413, or 500 when memory ran
+ * out), fills *err, and leaves *out empty (safe to free). Unknown fields are ignored and JSON null
+ * counts as absent, as OpenAI does. */
+int elm_serve_request_parse(const char *body, size_t len, elm_serve_endpoint_t ep,
+                            const elm_serve_limits_t *lim, elm_serve_request_t *out,
+                            elm_serve_error_t *err);
+
+/* Free what *r owns and empty it. Accepts NULL and empty requests. */
+void elm_serve_request_free(elm_serve_request_t *r);
+
+/* POST /tokenize's body, as llama-server: {"content": "...", "add_special": false}. */
+typedef struct {
+    char *content; /* owned, NUL-terminated */
+    size_t len;
+    bool add_special; /* add BOS/EOS as the model does; default false */
+} elm_serve_tokenize_t;
+
+/* Parse a /tokenize body; ownership, errors and return as elm_serve_request_parse. */
+int elm_serve_tokenize_parse(const char *body, size_t len, const elm_serve_limits_t *lim,
+                             elm_serve_tokenize_t *out, elm_serve_error_t *err);
+void elm_serve_tokenize_free(elm_serve_tokenize_t *t); /* accepts NULL */
+
+/* Parse a /detokenize body {"tokens": [ids]} into *ids (malloc'd, the caller frees; NULL when
+ * the list is empty) and *n; errors and return as elm_serve_request_parse. */
+int elm_serve_detokenize_parse(const char *body, size_t len, const elm_serve_limits_t *lim,
+                               int32_t **ids, size_t *n, elm_serve_error_t *err);
+
+/* ---- stop strings ----
+ * Text that could still be the start of a stop string is held back; a stop string is never
+ * emitted, also when it spans several pushes, and everything after it is dropped. The earliest
+ * stop string to complete wins (at equal ends the longest), so the result does not depend on how
+ * the text was split. An unfinished UTF-8 character at the end is held back too. */
+
+typedef struct elm_stop_matcher elm_stop_matcher_t;
+
+typedef struct {
+    const char *text; /* bytes safe to emit now (never NULL); valid until the next call */
+    size_t len;
+    bool stopped;   /* a stop string completed: text ends where it began, later pushes emit nothing */
+    int stop_index; /* which stop string completed, or -1 */
+} elm_stop_result_t;
+
+/* A matcher for n stop strings (n may be 0: then it only holds back unfinished characters).
+ * Empty strings are ignored. The strings are copied. Returns 0 or ELM_ENOMEM; *out is NULL on
+ * failure. */
+int elm_stop_matcher_create(const char *const *stops, size_t n, elm_stop_matcher_t **out);
+void elm_stop_matcher_free(elm_stop_matcher_t *m); /* accepts NULL */
+
+/* Feed len bytes of generated text; *r says what may be emitted now and whether a stop string
+ * completed. Returns 0 or ELM_ENOMEM. */
+int elm_stop_matcher_push(elm_stop_matcher_t *m, const char *text, size_t len,
+                          elm_stop_result_t *r);
+
+/* At the end of generation: *r holds the held-back rest (nothing once stopped). */
+void elm_stop_matcher_flush(elm_stop_matcher_t *m, elm_stop_result_t *r);
+
+/* ---- responses ----
+ * Every function returns a malloc'd, NUL-terminated JSON text the caller frees with free(), or
+ * NULL when memory ran out. Text arguments are bytes with their length; bytes that are not
+ * UTF-8 are replaced by U+FFFD so the JSON stays valid. */
+
+typedef enum {
+    ELM_SERVE_FINISH_NONE = 0,  /* still running: finish_reason null */
+    ELM_SERVE_FINISH_STOP = 1,  /* end of sequence or a stop string */
+    ELM_SERVE_FINISH_LENGTH = 2 /* max_tokens or the context */
+} elm_serve_finish_t;
+
+/* What every response of one request shares. */
+typedef struct {
+    elm_serve_endpoint_t endpoint;
+    const char *id; /* "chatcmpl-..." or "cmpl-..." (elm_serve_make_id) */
+    int64_t created; /* Unix seconds */
+    const char *model;
+} elm_serve_meta_t;
+
+typedef struct {
+    uint32_t prompt_tokens;
+    uint32_t completion_tokens;
+    uint32_t cached_tokens; /* of prompt_tokens, found in the prompt cache */
+} elm_serve_usage_t;
+
+/* One generated token's log-probability, with the most likely alternatives. */
+typedef struct {
+    const char *text; /* the token's text */
+    size_t len;
+    float logprob;
+} elm_serve_token_logprob_t;
+
+typedef struct {
+    elm_serve_token_logprob_t token;
+    const elm_serve_token_logprob_t *top; /* n_top entries, best first */
+    size_t n_top;
+} elm_serve_logprob_t;
+
+/* Write "chatcmpl-<16 hex>" (chat) or "cmpl-<16 hex>" into buf[size] from a random r. */
+void elm_serve_make_id(char *buf, size_t size, elm_serve_endpoint_t ep, uint64_t r);
+
+/* The whole non-streamed response: "chat.completion" with choices[0].message, or
+ * "text_completion" with choices[0].text, plus usage. lp (n_lp entries, NULL: none) adds the
+ * choice's logprobs in the endpoint's shape. */
+char *elm_serve_response_json(const elm_serve_meta_t *m, const char *text, size_t len,
+                              elm_serve_finish_t finish, const elm_serve_usage_t *u,
+                              const elm_serve_logprob_t *lp, size_t n_lp);
+
+/* One streamed chunk: "chat.completion.chunk" whose delta holds the role when first is true and
+ * the text, or a "text_completion" chunk. finish other than NONE makes the final chunk (chat:
+ * an empty delta). lp as above. */
+char *elm_serve_chunk_json(const elm_serve_meta_t *m, bool first, const char *text, size_t len,
+                           elm_serve_finish_t finish, const elm_serve_logprob_t *lp, size_t n_lp);
+
+/* The usage chunk stream_options.include_usage asks for: choices [] and usage. */
+char *elm_serve_usage_chunk_json(const elm_serve_meta_t *m, const elm_serve_usage_t *u);
+
+/* The SSE event "data: <json>\n\n" (malloc'd, the caller frees; *len_out its length if not
+ * NULL), or NULL when memory ran out. */
+char *elm_serve_sse_event(const char *json, size_t *len_out);
+
+#define ELM_SERVE_SSE_DONE "data: [DONE]\n\n" /* the stream's last event */
+
+/* The error body {"error":{"message","type","param","code"}}. */
+char *elm_serve_error_json(const elm_serve_error_t *e);
+
+/* GET /v1/models: {"object":"list","data":[{"id","object":"model","created","owned_by"}]}. */
+char *elm_serve_models_json(const char *id, int64_t created, const char *owned_by);
+
+/* POST /tokenize's answer {"tokens":[...]}. */
+char *elm_serve_tokens_json(const int32_t *ids, size_t n);
+
+/* POST /detokenize's answer {"content":"..."}. */
+char *elm_serve_content_json(const char *text, size_t len);
+
+/* ---- metrics ----
+ * A registry of counters, gauges and histograms with labels, safe to update from any thread, and
+ * its rendering in the Prometheus text format. Families are looked up by name. */
+
+typedef struct elm_metrics elm_metrics_t;
+
+typedef enum {
+    ELM_METRIC_COUNTER = 0,
+    ELM_METRIC_GAUGE = 1,
+    ELM_METRIC_HISTOGRAM = 2
+} elm_metric_kind_t;
+
+#define ELM_METRICS_MAX_LABELS 4
+#define ELM_METRICS_MAX_BUCKETS 24
+
+/* An empty registry; returns 0 or ELM_ENOMEM (*out NULL). */
+int elm_metrics_create(elm_metrics_t **out);
+void elm_metrics_free(elm_metrics_t *m); /* accepts NULL */
+
+/* Register a family: name and help (copied), its label names (n_labels of them, at most
+ * ELM_METRICS_MAX_LABELS), and for a histogram its bucket upper bounds in increasing order (at
+ * most ELM_METRICS_MAX_BUCKETS; +Inf is implied). Returns 0, ELM_EEXIST (name taken), ELM_EINVAL
+ * (bad name, labels or buckets) or ELM_ENOMEM. */
+int elm_metrics_add(elm_metrics_t *m, const char *name, const char *help, elm_metric_kind_t kind,
+                    const char *const *labels, size_t n_labels, const double *buckets,
+                    size_t n_buckets);
+
+/* Update the series of family name with the given label values (one per label name; NULL when
+ * the family has none): add v to a counter (v >= 0), set a gauge to v, or observe v in a
+ * histogram. Returns 0, ELM_ENOKEY (no such family), ELM_EKEYTYPE (the family is of another
+ * kind), ELM_EINVAL (v negative for a counter, or not finite) or ELM_ENOMEM. */
+int elm_metrics_inc(elm_metrics_t *m, const char *name, const char *const *values, double v);
+int elm_metrics_set(elm_metrics_t *m, const char *name, const char *const *values, double v);
+int elm_metrics_observe(elm_metrics_t *m, const char *name, const char *const *values, double v);
+
+/* The current value of a counter or gauge series (0 when the series has not been touched), or
+ * of a histogram's count; for tests and the scheduler. */
+double elm_metrics_get(elm_metrics_t *m, const char *name, const char *const *values);
+
+/* The Prometheus text exposition (format 0.0.4): per family "# HELP", "# TYPE" and its series in
+ * registration order; histograms as _bucket{le="..."}, _sum and _count. A family without labels
+ * shows 0 before its first update. malloc'd, the caller frees; NULL when memory ran out. */
+char *elm_metrics_render(elm_metrics_t *m);
+
+/* A registry with the serve families (docs/serve.md): edgelm_requests_total{endpoint,status},
+ * the token counters, the latency histograms, the gauges and, when with_energy is true,
+ * edgelm_energy_joules_total{source} and edgelm_power_watts{source}. Returns as
+ * elm_metrics_create. */
+int elm_serve_metrics_create(bool with_energy, elm_metrics_t **out);
 
 /* ---- server ---- */
 
@@ -160,4 +419,5 @@ int elm_server_stream_end(elm_server_req_t *req);
 #ifdef __cplusplus
 }
 #endif
+
 #endif
