@@ -998,7 +998,7 @@ static void test_matmul_groups(void **state)
             for (int k = 0; k < n_out; k++)
                 w[k] = make_weight(types[ti][k], ne0, ne1[k], &rng);
             const elm__weight_t *wp[3] = {&w[0], &w[1], &w[2]};
-            void *qbuf = malloc(elm__matmul_scratch(wp, (size_t)n_out, 130) + 1);
+            void *qbuf = malloc(elm__matmul_scratch(wp, (size_t)n_out, 130, 1) + 1);
             for (size_t ri = 0; ri < sizeof rows / sizeof rows[0]; ri++) {
                 const int64_t nr = rows[ri], ld = 200;
                 float *x = malloc((size_t)nr * ne0 * sizeof *x);

@@ -90,17 +90,25 @@ typedef struct {
      * up, whose epilogue needs both). */
     bool paired;
     int64_t align;                /* tiles of output columns start at multiples of align (1: any) */
+    /* Every activation row is computed exactly as a product of that row alone would be (the
+     * gemv, or vec_dot per output), each tile of weights walked for every row while it is in
+     * cache: the decode rows of several sequences, whose results must not depend on each
+     * other. A one-row product is always solo. */
+    bool solo_rows;
     elm__mm_epilogue_fn epilogue; /* NULL: none */
     void *ctx;
 } elm__mm_group_t;
 
 /* Bytes of scratch elm__matmul_group needs for n_rows activation rows of the products of any
- * group over these weights (room for ELM__MM_MAX_OUT conversions). */
-size_t elm__matmul_scratch(const elm__weight_t *const *ws, size_t n_ws, int64_t n_rows);
+ * group over these weights, or n_solo rows of a solo_rows group (room for ELM__MM_MAX_OUT
+ * conversions). */
+size_t elm__matmul_scratch(const elm__weight_t *const *ws, size_t n_ws, int64_t n_rows,
+                           int64_t n_solo);
 
 /* Run the group over x (n_rows, ne0) on n_threads of the pool, qbuf holding the converted
- * activations. One activation row (decode) goes through the weight type's gemv, its activation
- * laid out once for the whole product (or one vec_dot per output row); more rows are split
+ * activations. One activation row (decode), or each row of a solo_rows group, goes through the
+ * weight type's gemv, its activation laid out once for the whole product (or one vec_dot per
+ * output row); more rows are split
  * into 2-D tiles (output columns × activation rows, sized so a tile's weight slice stays in L2)
  * computed by the type's gemm kernel, or by vec_dot loops where it has none. The tiling depends
  * only on the shapes, never on the thread count, so results do not either. */
