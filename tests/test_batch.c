@@ -2,7 +2,8 @@
  * very bits it gets alone through the single-sequence API, whatever else the batch holds
  * (prompt chunks, decode rows of other sequences, passes cut by n_batch); truncating a
  * sequence and decoding again repeats them; every bad row is a named error that leaves every
- * cache as it was. On stories260K and quantized tiny models (the gemv kernels' types). */
+ * cache as it was. On stories260K and quantized tiny models (the gemv kernels' types). And the
+ * multi-row gemv kernels those decode rows share the weights through: the gemv's very bits. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include <cmocka.h>
 
 #include "edgelm/engine.h"
+#include "edgelm/kernels.h"
 #include "testutil.h"
 
 /* Reference models the tests run on: F16 weights (vec_dot / gemm), q4_0 (the gemv), q4_K_M
@@ -424,6 +426,68 @@ static void test_bad_rows(void **state)
     elm_model_free(m);
 }
 
+/* ---- multi-row gemv ---- */
+
+/* Every type's gemv_rows gives, for every activation row, the bits of the type's gemv of that
+ * row alone, on lengths across its chunks of groups, odd output counts and 1 to 17 rows. */
+static void test_gemv_rows(void **state)
+{
+    (void)state;
+    static const int64_t lens[] = {128, 256, 896, 1152, 4864, 8320};
+    static const int64_t outs[] = {1, 7, 17, 33}, acts[] = {1, 2, 3, 5, 8, 9, 17};
+    elm_test_rng_t rng = {42};
+    int tested = 0;
+    for (int t = 0; t < ELM_TYPE_COUNT; t++) {
+        const elm_type_traits_t *tr = elm_traits(t);
+        if (!tr || !tr->gemv_rows) continue;
+        const elm_type_traits_t *at = elm_traits(tr->vec_dot_type);
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            const int64_t n = lens[li];
+            const size_t pb = tr->gemv_prepare(n, NULL, NULL), ps = (pb + 63) / 64 * 64;
+            if (!pb) continue;
+            uint64_t wrow = 0, arow = 0;
+            assert_int_equal(elm_type_row_size(t, (uint64_t)n, &wrow), 0);
+            assert_int_equal(elm_type_row_size(tr->vec_dot_type, (uint64_t)n, &arow), 0);
+            float *f = malloc((size_t)n * sizeof *f);
+            char *w = malloc(33 * wrow), *a = malloc(arow);
+            char *p = aligned_alloc(64, 17 * ps);
+            float *y = malloc(17 * 40 * sizeof *y), *one = malloc(40 * sizeof *one);
+            for (int o = 0; o < 33; o++) {
+                for (int64_t i = 0; i < n; i++)
+                    f[i] = elm_test_normal(&rng);
+                tr->quantize(f, w + (size_t)o * wrow, n);
+            }
+            for (int r = 0; r < 17; r++) {
+                for (int64_t i = 0; i < n; i++)
+                    f[i] = elm_test_normal(&rng) * (float)(r + 1);
+                at->from_float(f, a, n);
+                tr->gemv_prepare(n, a, p + (size_t)r * ps);
+            }
+            for (size_t oi = 0; oi < sizeof outs / sizeof outs[0]; oi++)
+                for (size_t ai = 0; ai < sizeof acts / sizeof acts[0]; ai++) {
+                    const int64_t n_out = outs[oi], n_act = acts[ai];
+                    tr->gemv_rows(n, n_out, w, wrow, p, ps, n_act, y, 40);
+                    for (int64_t r = 0; r < n_act; r++) {
+                        tr->gemv(n, n_out, w, wrow, p + (size_t)r * ps, one);
+                        if (memcmp(one, y + r * 40, (size_t)n_out * sizeof *one) != 0)
+                            fail_msg("%s gemv_rows: n %lld, %lld outputs, %lld rows: row %lld "
+                                     "differs from the gemv",
+                                     tr->name, (long long)n, (long long)n_out, (long long)n_act,
+                                     (long long)r);
+                    }
+                }
+            tested++;
+            free(f);
+            free(w);
+            free(a);
+            free(p);
+            free(y);
+            free(one);
+        }
+    }
+    printf("# gemv_rows checked on %d (type, length) pairs\n", tested);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -432,6 +496,7 @@ int main(void)
         cmocka_unit_test(test_chunk_sizes),
         cmocka_unit_test(test_truncate_again),
         cmocka_unit_test(test_bad_rows),
+        cmocka_unit_test(test_gemv_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -113,7 +113,13 @@ static void tile(const mm_job_t *j, int i, int64_t o0, int64_t o1, int64_t r0, i
     const elm__weight_t *w = out->w;
     const char *wt = (const char *)w->data + (size_t)o0 * w->row_bytes;
     /* Decode: each row alone, as if it were the only one, so its result does not depend on
-     * the others; the tile's weight rows stay in cache from the first row to the last. */
+     * the others; the tile's weight rows stay in cache from the first row to the last, and the
+     * type's multi-row gemv reads and unpacks each weight block once for several rows. */
+    if (j->solo && j->prep[i] && r1 - r0 > 1 && w->tr->gemv_rows) {
+        w->tr->gemv_rows(w->ne0, o1 - o0, wt, w->row_bytes, j->prep[i] + (size_t)r0 * j->prep_stride[i],
+                         j->prep_stride[i], r1 - r0, out->y + (size_t)r0 * out->ldy + o0, out->ldy);
+        return;
+    }
     for (int64_t r = r0; r < r1 && j->solo; r++) {
         float *y = out->y + (size_t)r * out->ldy + o0;
         if (j->prep[i])
