@@ -189,11 +189,15 @@ void elm_session_reset(elm_session_t *s);
 
 /* ---- batches of several sequences ----
  * llama.cpp's llama_batch: one forward pass over rows drawn from any of the session's
- * sequences, each sequence attending only to its own positions. A sequence's logits depend
- * only on its own rows, never on what else the batch holds: a sequence with one row in a pass
- * (of at most n_batch rows) is computed exactly as a one-token elm_session_decode, and the rows
- * of a sequence with several exactly as an elm_session_decode of those tokens; the rows of
- * several one-row sequences share each pass over the weights. */
+ * sequences, each sequence attending only to its own positions. A sequence's logits depend only
+ * on its own rows in each pass (of at most n_batch rows) and which of them ask for logits, never
+ * on the other sequences' rows: a sequence with one row in a pass is computed exactly as a
+ * one-token elm_session_decode, one with several rows exactly as an elm_session_decode of those
+ * tokens when its last row, or every row, asks for logits. The one-row sequences of a pass share
+ * each read of the weights (the kernels' multi-row gemv). Cutting a prompt into other chunks may
+ * change the last bits of its logits (a one-row chunk runs on the decode kernels, several rows
+ * on the matrix-product kernels), so a caller that wants the same numbers every time cuts the
+ * same prompt the same way. */
 
 typedef struct {
     int32_t token;
