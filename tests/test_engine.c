@@ -898,9 +898,9 @@ static void test_attention_reference(void **state)
                                  .n_head = sh->n_head,
                                  .n_head_kv = sh->n_head_kv,
                                  .head_dim = hd};
-                elm__attention(NULL, 1, &a, sc);
+                elm__attention(NULL, 1, &a, 1, sc);
                 a.out = o3;
-                elm__attention(pool, 3, &a, sc);
+                elm__attention(pool, 3, &a, 1, sc);
                 assert_memory_equal(o1, o3, (size_t)nr * q_dim * sizeof *o1);
                 const double tol = kv_types[ki] == ELM_TYPE_F32 ? 2e-5 : 3e-3;
                 for (uint32_t r = 0; r < nr; r++)

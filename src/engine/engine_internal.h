@@ -183,11 +183,17 @@ typedef struct {
 size_t elm__attn_scratch(uint32_t n_ctx, uint32_t head_dim, uint32_t n_head, uint32_t n_head_kv,
                          size_t esize);
 
-/* softmax(q·kᵀ / sqrt(head_dim)) · v for every query row and head, on n_threads of the pool,
- * scratch holding elm__attn_scratch bytes per pool thread. Memory is O(n_ctx) per thread,
+/* softmax(q·kᵀ / sqrt(head_dim)) · v for every query row and head of the n_a blocks a (each its
+ * own cache and rows: the decode rows of several sequences), in one pool loop on n_threads of
+ * the pool; a block's result does not depend on the others. scratch holds elm__attn_scratch
+ * bytes per pool thread. Memory is O(n_ctx) per thread,
  * never O(n²): a task is a block of query rows of some heads of one KV head, scored against
  * every position at once (the kernels' gemm, or vec_dot) with rows of n_ctx scores. */
-void elm__attention(elm_pool_t *pool, int n_threads, const elm__attn_t *a, void *scratch);
+void elm__attention(elm_pool_t *pool, int n_threads, const elm__attn_t *a, uint32_t n_a,
+                    void *scratch);
+
+/* Blocks elm__attention runs in one pool loop; more take several loops. */
+#define ELM__ATTN_MAX_BLOCKS 32
 
 /* ---- session ---- */
 

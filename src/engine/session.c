@@ -30,6 +30,7 @@ struct elm_session {
     float *rope;     /* (n_batch, n_rot) cos, sin pairs of each row's position */
     uint32_t *row_seq, *row_pos; /* (n_batch) sequence and position of each row of a segment */
     uint32_t *order;             /* (n_batch) a pass's rows (batch indices), segment by segment */
+    elm__attn_t *attn;           /* (n_batch) the attention blocks of a segment's rows */
     void *att;       /* (pool threads, elm__attn_scratch) attention scratch */
     void *qbuf;      /* activations converted for a matrix product */
     int nt_batch;    /* threads for batches of more than one token */
@@ -126,12 +127,13 @@ int elm_session_create(const elm_model_t *m, const elm_session_params_t *p, elm_
     s->row_seq = malloc(B * sizeof *s->row_seq);
     s->row_pos = malloc(B * sizeof *s->row_pos);
     s->order = malloc(B * sizeof *s->order);
+    s->attn = malloc(B * sizeof *s->attn);
     s->att = malloc((size_t)n_pool * elm__attn_scratch(s->n_ctx, hp->head_dim, hp->n_head,
                                                        hp->n_head_kv, s->kv[0].esize));
     /* the decode rows of a pass are of distinct sequences: at most n_seq of them */
     s->qbuf = malloc(max_scratch(m, (int64_t)B, sp.n_seq < B ? sp.n_seq : (int64_t)B) + 1);
     if (!s->x || !s->xb || !s->q || !s->k || !s->v || !s->att_out || !s->hb || !s->hb2 ||
-        !s->rope || !s->row_seq || !s->row_pos || !s->order || !s->att || !s->qbuf) {
+        !s->rope || !s->row_seq || !s->row_pos || !s->order || !s->attn || !s->att || !s->qbuf) {
         rc = elm_diag(diag, ELM_ENOMEM, "session: cannot allocate scratch for batches of %u tokens",
                       sp.n_batch);
         goto fail;
@@ -154,6 +156,7 @@ void elm_session_free(elm_session_t *s)
     free(s->row_seq);
     free(s->row_pos);
     free(s->order);
+    free(s->attn);
     free(s->slot);
     free(s->rows);
     elm_pool_free(s->pool);
@@ -360,20 +363,20 @@ static void forward(elm_session_t *s, const elm_batch_row_t *rows, const uint32_
         elm__matmul_group(pool, nt, &qkv, s->xb, n, s->qbuf);
 
         /* A chunk attends as one block; solo rows each over their own sequence. */
-        for (uint32_t a0 = r0; a0 < n; a0 = solo ? a0 + 1 : n) {
-            const elm__attn_t at = {.kv = &s->kv[s->row_seq[a0]],
-                                    .layer = il,
-                                    .q = s->q + (size_t)a0 * s->q_dim,
-                                    .q_stride = s->q_dim,
-                                    .out = s->att_out + (size_t)a0 * s->q_dim,
-                                    .out_stride = s->q_dim,
-                                    .n_rows = solo ? 1 : n - a0,
-                                    .pos0 = s->row_pos[a0],
-                                    .n_head = hp->n_head,
-                                    .n_head_kv = hp->n_head_kv,
-                                    .head_dim = hp->head_dim};
-            elm__attention(pool, nt, &at, s->att);
-        }
+        uint32_t n_at = 0;
+        for (uint32_t a0 = r0; a0 < n; a0 = solo ? a0 + 1 : n)
+            s->attn[n_at++] = (elm__attn_t){.kv = &s->kv[s->row_seq[a0]],
+                                            .layer = il,
+                                            .q = s->q + (size_t)a0 * s->q_dim,
+                                            .q_stride = s->q_dim,
+                                            .out = s->att_out + (size_t)a0 * s->q_dim,
+                                            .out_stride = s->q_dim,
+                                            .n_rows = solo ? 1 : n - a0,
+                                            .pos0 = s->row_pos[a0],
+                                            .n_head = hp->n_head,
+                                            .n_head_kv = hp->n_head_kv,
+                                            .head_dim = hp->head_dim};
+        elm__attention(pool, nt, s->attn, n_at, s->att);
 
         float *x = s->x + (size_t)r0 * E, *xb = s->xb + (size_t)r0 * E;
         rows_ctx_t res = {x, xb, E};
