@@ -898,9 +898,9 @@ static void test_attention_reference(void **state)
                                  .n_head = sh->n_head,
                                  .n_head_kv = sh->n_head_kv,
                                  .head_dim = hd};
-                elm__attention(NULL, 1, &a, sc);
+                elm__attention(NULL, 1, &a, 1, sc);
                 a.out = o3;
-                elm__attention(pool, 3, &a, sc);
+                elm__attention(pool, 3, &a, 1, sc);
                 assert_memory_equal(o1, o3, (size_t)nr * q_dim * sizeof *o1);
                 const double tol = kv_types[ki] == ELM_TYPE_F32 ? 2e-5 : 3e-3;
                 for (uint32_t r = 0; r < nr; r++)
@@ -998,7 +998,7 @@ static void test_matmul_groups(void **state)
             for (int k = 0; k < n_out; k++)
                 w[k] = make_weight(types[ti][k], ne0, ne1[k], &rng);
             const elm__weight_t *wp[3] = {&w[0], &w[1], &w[2]};
-            void *qbuf = malloc(elm__matmul_scratch(wp, (size_t)n_out, 130) + 1);
+            void *qbuf = malloc(elm__matmul_scratch(wp, (size_t)n_out, 130, 1) + 1);
             for (size_t ri = 0; ri < sizeof rows / sizeof rows[0]; ri++) {
                 const int64_t nr = rows[ri], ld = 200;
                 float *x = malloc((size_t)nr * ne0 * sizeof *x);

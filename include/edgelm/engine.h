@@ -1,5 +1,6 @@
 /* edgelm engine: a model loaded from GGUF (weights used in place from the mapping), sessions
- * that hold a KV cache and run the forward pass (batched prefill, one-token decode), the
+ * that hold the KV caches of one or more sequences and run the forward pass (batched prefill,
+ * one-token decode, batches of rows from several sequences), the
  * sampler chain, and the generation loop that reports its phases through one hook struct —
  * the hooks `run`, `bench`, `serve` and `eval` time themselves with. */
 #ifndef EDGELM_ENGINE_H
@@ -135,9 +136,15 @@ typedef struct {
      * The session keeps one pool of max(n_threads, n_threads_batch) threads. Logits do not
      * depend on either count. */
     int n_threads_batch;
+    /* independent sequences (0 counts as 1), each with a cache of n_ctx positions of its own:
+     * the KV memory is n_seq times one sequence's. At most ELM_SESSION_MAX_SEQ. */
+    uint32_t n_seq;
 } elm_session_params_t;
 
-/* n_ctx 0, n_batch 512, 1 thread (for batches too), F16 cache (llama.cpp's default). */
+#define ELM_SESSION_MAX_SEQ 256
+
+/* n_ctx 0, n_batch 512, 1 thread (for batches too), F16 cache (llama.cpp's default), one
+ * sequence. */
 elm_session_params_t elm_session_default_params(void);
 
 typedef struct elm_session elm_session_t;
@@ -149,11 +156,15 @@ int elm_session_create(const elm_model_t *m, const elm_session_params_t *p, elm_
 
 void elm_session_free(elm_session_t *s); /* accepts NULL */
 
-uint32_t elm_session_n_ctx(const elm_session_t *s);
-uint32_t elm_session_n_past(const elm_session_t *s); /* positions held in the cache */
+uint32_t elm_session_n_ctx(const elm_session_t *s); /* positions of each sequence's cache */
+uint32_t elm_session_n_seq(const elm_session_t *s); /* sequences the session holds */
+uint32_t elm_session_n_past(const elm_session_t *s); /* positions sequence 0 holds */
 const elm_model_t *elm_session_model(const elm_session_t *s);
 
-/* Evaluate n tokens at positions n_past .. n_past+n-1 (causal attention over the cache), in
+/* The calls below up to elm_session_reset act on sequence 0 (the whole session when n_seq is
+ * 1); a batch's rows name their sequences.
+ *
+ * Evaluate n tokens at positions n_past .. n_past+n-1 (causal attention over the cache), in
  * batches of at most n_batch, and append them to the cache. Afterwards the logits of the last
  * token, or of every token when all_logits, are available through elm_session_logits.
  * ELM_ERANGE when the tokens do not fit in the context, ELM_EINVAL for a token id outside the
@@ -161,7 +172,8 @@ const elm_model_t *elm_session_model(const elm_session_t *s);
 int elm_session_decode(elm_session_t *s, const int32_t *tokens, uint32_t n, bool all_logits,
                        elm_diag_t *diag);
 
-/* Rows of logits the last decode produced (1, or n with all_logits). */
+/* Rows of logits the last decode produced (1, or n with all_logits; for a batch, its rows
+ * with logits set). */
 uint32_t elm_session_n_logits(const elm_session_t *s);
 
 /* Row i (n_vocab floats) of the last decode's logits, or NULL if i is out of range. Row i is
@@ -169,11 +181,57 @@ uint32_t elm_session_n_logits(const elm_session_t *s);
  * until the next decode. */
 const float *elm_session_logits(const elm_session_t *s, uint32_t i);
 
-/* Keep only the first n_past positions of the cache (ELM_ERANGE if beyond what is held). */
+/* Keep only the first n_past positions of sequence 0 (ELM_ERANGE if beyond what is held). */
 int elm_session_truncate(elm_session_t *s, uint32_t n_past);
 
-/* Empty the cache. */
+/* Empty sequence 0's cache and forget the last decode's logits. */
 void elm_session_reset(elm_session_t *s);
+
+/* ---- batches of several sequences ----
+ * llama.cpp's llama_batch: one forward pass over rows drawn from any of the session's
+ * sequences, each sequence attending only to its own positions. A sequence's logits depend only
+ * on its own rows in each pass (of at most n_batch rows) and which of them ask for logits, never
+ * on the other sequences' rows: a sequence with one row in a pass is computed exactly as a
+ * one-token elm_session_decode, one with several rows exactly as an elm_session_decode of those
+ * tokens when its last row, or every row, asks for logits. The one-row sequences of a pass share
+ * each read of the weights (the kernels' multi-row gemv). Cutting a prompt into other chunks may
+ * change the last bits of its logits (a one-row chunk runs on the decode kernels, several rows
+ * on the matrix-product kernels), so a caller that wants the same numbers every time cuts the
+ * same prompt the same way. */
+
+typedef struct {
+    int32_t token;
+    uint32_t seq; /* < n_seq */
+    uint32_t pos; /* the sequence's length before this row (rows append, in order) */
+    bool logits;  /* keep this row's logits */
+} elm_batch_row_t;
+
+/* Evaluate n rows and append each to its sequence's cache, in passes of at most n_batch rows
+ * (cut in the order given). The rows of one sequence must have consecutive positions starting
+ * at its current length (elm_session_seq_len), in order; a row attends to its own sequence's
+ * positions up to its own. Afterwards the logits of the rows with logits set are available
+ * through elm_session_batch_logits. ELM_EINVAL for no rows, a sequence >= n_seq, a position
+ * other than the sequence's next or a token outside the vocabulary, ELM_ERANGE for a row past
+ * n_ctx, with a message naming the row, its sequence and position and the limit; every cache is
+ * then unchanged. rows stay the caller's. */
+int elm_session_decode_batch(elm_session_t *s, const elm_batch_row_t *rows, uint32_t n,
+                             elm_diag_t *diag);
+
+/* The logits (n_vocab floats) of row `row` of the last batch (or of token `row` of the last
+ * elm_session_decode), or NULL when that row did not ask for logits or is out of range. Valid
+ * until the next decode. */
+const float *elm_session_batch_logits(const elm_session_t *s, uint32_t row);
+
+/* Positions sequence seq holds (0 for a sequence out of range). */
+uint32_t elm_session_seq_len(const elm_session_t *s, uint32_t seq);
+
+/* Keep only the first n_past positions of sequence seq, e.g. the prefix a new prompt shares
+ * with the last one. ELM_EINVAL for seq >= n_seq, ELM_ERANGE if n_past is beyond what it
+ * holds. The other sequences are untouched. */
+int elm_session_seq_truncate(elm_session_t *s, uint32_t seq, uint32_t n_past);
+
+/* Empty sequence seq's cache (nothing for seq >= n_seq); the others are untouched. */
+void elm_session_seq_reset(elm_session_t *s, uint32_t seq);
 
 /* ---- sampling ----
  * The chain, in llama.cpp's default order (docs/sampling.md): penalties → top-k → top-p →

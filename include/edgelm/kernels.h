@@ -45,6 +45,13 @@ typedef size_t (*elm_gemv_prepare_fn)(int64_t n, const void *a, void *p);
  * is walked front to back, as the memory prefetchers like best. */
 typedef void (*elm_gemv_fn)(int64_t n, int64_t n_out, const void *w, size_t w_stride, const void *p,
                             float *y);
+/* The gemv of n_act activation rows at once (the decode rows of several sequences): y[r * ldy +
+ * o] = dot(row o of w, activation r), the activations laid out by gemv_prepare p_stride bytes
+ * apart. Bit for bit n_act calls of the type's gemv, each row's sums in the same order, with
+ * each weight block read and unpacked once for several rows. */
+typedef void (*elm_gemv_rows_fn)(int64_t n, int64_t n_out, const void *w, size_t w_stride,
+                                 const void *p, size_t p_stride, int64_t n_act, float *y,
+                                 size_t ldy);
 
 typedef struct {
     elm_type_t type;
@@ -63,6 +70,7 @@ typedef struct {
     elm_gemm_fn gemm;            /* NULL: the caller loops over vec_dot (the reference has none) */
     elm_gemv_fn gemv;            /* NULL: the caller loops over vec_dot */
     elm_gemv_prepare_fn gemv_prepare; /* set with gemv */
+    elm_gemv_rows_fn gemv_rows;       /* NULL: the caller loops over gemv */
 } elm_type_traits_t;
 
 /* Fill the traits table from CPU features; idempotent and thread-safe. Called by elm_traits().

@@ -19,7 +19,14 @@ typedef struct {
     size_t per_thread;
     uint32_t hg, rb; /* heads and rows per task */
     uint32_t n_hsub, n_rb;
+    int64_t first; /* its first item in the loop over every block */
 } attn_job_t;
+
+/* The blocks of one pool loop. */
+typedef struct {
+    attn_job_t job[ELM__ATTN_MAX_BLOCKS];
+    uint32_t n;
+} attn_loop_t;
 
 static uint32_t max_queries(uint32_t group)
 {
@@ -106,23 +113,38 @@ static void attn_task(const attn_job_t *j, int64_t item, int thread)
 
 static void attn_items(void *ctx, int64_t begin, int64_t end, int thread)
 {
-    for (int64_t it = begin; it < end; it++)
-        attn_task(ctx, it, thread);
+    const attn_loop_t *l = ctx;
+    uint32_t b = 0;
+    for (int64_t it = begin; it < end; it++) {
+        while (b + 1 < l->n && it >= l->job[b + 1].first)
+            b++;
+        attn_task(&l->job[b], it - l->job[b].first, thread);
+    }
 }
 
-void elm__attention(elm_pool_t *pool, int n_threads, const elm__attn_t *a, void *scratch)
+void elm__attention(elm_pool_t *pool, int n_threads, const elm__attn_t *a, uint32_t n_a,
+                    void *scratch)
 {
-    const uint32_t group = a->n_head / a->n_head_kv;
-    attn_job_t j = {.a = a, .scratch = scratch};
-    j.per_thread =
-        elm__attn_scratch(a->kv->n_ctx, a->head_dim, a->n_head, a->n_head_kv, a->kv->esize);
-    /* One row: a task per query head, for parallelism. More rows: every head of the group with
-     * a block of rows, for reuse of each cache row across queries. */
-    j.hg = a->n_rows == 1 ? 1 : group;
-    j.rb = a->n_rows == 1 ? 1 : max_queries(group) / group;
-    j.n_hsub = group / j.hg;
-    j.n_rb = (a->n_rows + j.rb - 1) / j.rb;
-    const int64_t n_items = (int64_t)a->n_head_kv * j.n_hsub * j.n_rb;
-    const int64_t work = (int64_t)j.hg * j.rb * (a->pos0 + a->n_rows) * a->head_dim * 2;
-    elm_pool_for_threads(pool, n_threads, n_items, elm__min_chunk(work, 1), attn_items, &j);
+    for (uint32_t b0 = 0; b0 < n_a; b0 += ELM__ATTN_MAX_BLOCKS) {
+        attn_loop_t l = {.n = n_a - b0 < ELM__ATTN_MAX_BLOCKS ? n_a - b0 : ELM__ATTN_MAX_BLOCKS};
+        int64_t n_items = 0, work = 0;
+        for (uint32_t b = 0; b < l.n; b++) {
+            const elm__attn_t *ab = &a[b0 + b];
+            const uint32_t group = ab->n_head / ab->n_head_kv;
+            attn_job_t *j = &l.job[b];
+            *j = (attn_job_t){.a = ab, .scratch = scratch, .first = n_items};
+            j->per_thread = elm__attn_scratch(ab->kv->n_ctx, ab->head_dim, ab->n_head,
+                                              ab->n_head_kv, ab->kv->esize);
+            /* One row: a task per query head, for parallelism. More rows: every head of the
+             * group with a block of rows, for reuse of each cache row across queries. */
+            j->hg = ab->n_rows == 1 ? 1 : group;
+            j->rb = ab->n_rows == 1 ? 1 : max_queries(group) / group;
+            j->n_hsub = group / j->hg;
+            j->n_rb = (ab->n_rows + j->rb - 1) / j->rb;
+            n_items += (int64_t)ab->n_head_kv * j->n_hsub * j->n_rb;
+            const int64_t w = (int64_t)j->hg * j->rb * (ab->pos0 + ab->n_rows) * ab->head_dim * 2;
+            if (w > work) work = w;
+        }
+        elm_pool_for_threads(pool, n_threads, n_items, elm__min_chunk(work, 1), attn_items, &l);
+    }
 }

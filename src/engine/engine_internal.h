@@ -90,17 +90,25 @@ typedef struct {
      * up, whose epilogue needs both). */
     bool paired;
     int64_t align;                /* tiles of output columns start at multiples of align (1: any) */
+    /* Every activation row is computed exactly as a product of that row alone would be (the
+     * gemv, or vec_dot per output), each tile of weights walked for every row while it is in
+     * cache: the decode rows of several sequences, whose results must not depend on each
+     * other. A one-row product is always solo. */
+    bool solo_rows;
     elm__mm_epilogue_fn epilogue; /* NULL: none */
     void *ctx;
 } elm__mm_group_t;
 
 /* Bytes of scratch elm__matmul_group needs for n_rows activation rows of the products of any
- * group over these weights (room for ELM__MM_MAX_OUT conversions). */
-size_t elm__matmul_scratch(const elm__weight_t *const *ws, size_t n_ws, int64_t n_rows);
+ * group over these weights, or n_solo rows of a solo_rows group (room for ELM__MM_MAX_OUT
+ * conversions). */
+size_t elm__matmul_scratch(const elm__weight_t *const *ws, size_t n_ws, int64_t n_rows,
+                           int64_t n_solo);
 
 /* Run the group over x (n_rows, ne0) on n_threads of the pool, qbuf holding the converted
- * activations. One activation row (decode) goes through the weight type's gemv, its activation
- * laid out once for the whole product (or one vec_dot per output row); more rows are split
+ * activations. One activation row (decode), or each row of a solo_rows group, goes through the
+ * weight type's gemv, its activation laid out once for the whole product (or one vec_dot per
+ * output row); more rows are split
  * into 2-D tiles (output columns × activation rows, sized so a tile's weight slice stays in L2)
  * computed by the type's gemm kernel, or by vec_dot loops where it has none. The tiling depends
  * only on the shapes, never on the thread count, so results do not either. */
@@ -175,11 +183,17 @@ typedef struct {
 size_t elm__attn_scratch(uint32_t n_ctx, uint32_t head_dim, uint32_t n_head, uint32_t n_head_kv,
                          size_t esize);
 
-/* softmax(q·kᵀ / sqrt(head_dim)) · v for every query row and head, on n_threads of the pool,
- * scratch holding elm__attn_scratch bytes per pool thread. Memory is O(n_ctx) per thread,
+/* softmax(q·kᵀ / sqrt(head_dim)) · v for every query row and head of the n_a blocks a (each its
+ * own cache and rows: the decode rows of several sequences), in one pool loop on n_threads of
+ * the pool; a block's result does not depend on the others. scratch holds elm__attn_scratch
+ * bytes per pool thread. Memory is O(n_ctx) per thread,
  * never O(n²): a task is a block of query rows of some heads of one KV head, scored against
  * every position at once (the kernels' gemm, or vec_dot) with rows of n_ctx scores. */
-void elm__attention(elm_pool_t *pool, int n_threads, const elm__attn_t *a, void *scratch);
+void elm__attention(elm_pool_t *pool, int n_threads, const elm__attn_t *a, uint32_t n_a,
+                    void *scratch);
+
+/* Blocks elm__attention runs in one pool loop; more take several loops. */
+#define ELM__ATTN_MAX_BLOCKS 32
 
 /* ---- session ---- */
 

@@ -1,8 +1,9 @@
 /* The weight × activation products of the forward pass. Activations are converted once per
  * row to the weights' dot-product type (q8_0, q8_K, f16; f32 weights take them as they are),
- * once for every product of a group that reads them. Decode (one row) lays the converted row out
- * once more for the type's gemv kernel, by the thread that converted it, and hands tiles of
- * output rows to the gemv (or makes one vec_dot per output row); prefill is cut into 2-D tiles
+ * once for every product of a group that reads them. Decode (one row, or the solo rows of several
+ * sequences) lays each converted row out once more for the type's gemv kernel, by the thread
+ * that converted it, and hands tiles of output rows to the gemv, row after row while the tile's
+ * weights stay in cache (or makes one vec_dot per output row); prefill is cut into 2-D tiles
  * handed to the type's gemm kernel. Products of a group (q/k/v, gate/up) share one pool loop, and
  * an epilogue fuses the steps that follow each tile (bias, RoPE, cache store, SiLU × up, residual
  * add) while its outputs are still in cache. */
@@ -38,7 +39,8 @@ static size_t align_up(size_t n)
     return (n + QBUF_ALIGN - 1) / QBUF_ALIGN * QBUF_ALIGN;
 }
 
-size_t elm__matmul_scratch(const elm__weight_t *const *ws, size_t n_ws, int64_t n_rows)
+size_t elm__matmul_scratch(const elm__weight_t *const *ws, size_t n_ws, int64_t n_rows,
+                           int64_t n_solo)
 {
     size_t conv = 0, prep = 0;
     for (size_t i = 0; i < n_ws; i++) {
@@ -46,7 +48,9 @@ size_t elm__matmul_scratch(const elm__weight_t *const *ws, size_t n_ws, int64_t 
         if (b > conv) conv = b;
         if (p > prep) prep = p;
     }
-    const size_t batch = align_up(conv * (size_t)n_rows), decode = align_up(conv) + align_up(prep);
+    if (n_solo < 1) n_solo = 1;
+    const size_t batch = align_up(conv * (size_t)n_rows),
+                 decode = align_up(conv * (size_t)n_solo) + align_up(prep) * (size_t)n_solo;
     /* + one line to align the buffer's start */
     return (batch > decode ? batch : decode) * ELM__MM_MAX_OUT + QBUF_ALIGN;
 }
@@ -60,10 +64,13 @@ typedef struct {
     size_t act_stride[ELM__MM_MAX_OUT];
     /* conversions: which products own a converted copy (the others share one) */
     int conv[ELM__MM_MAX_OUT], n_conv;
-    /* decode: each product's gemv layout of its activation (NULL: vec_dot loop), and whether
-     * it owns it (laid out after the conversion it reads; the others share one) */
-    void *prep[ELM__MM_MAX_OUT];
+    /* decode: each product's gemv layouts of its activation rows, prep_stride bytes apart
+     * (NULL: vec_dot loop), and whether it owns them (laid out after the conversion it reads;
+     * the others share one) */
+    char *prep[ELM__MM_MAX_OUT];
+    size_t prep_stride[ELM__MM_MAX_OUT];
     bool prep_owner[ELM__MM_MAX_OUT];
+    bool solo; /* every row computed as a one-row product (decode) */
     /* tiling */
     int64_t tile_o, tile_r, n_rt;
     int64_t first[ELM__MM_MAX_OUT + 1]; /* first tile of each product (not paired) */
@@ -77,10 +84,11 @@ static void convert_rows(void *ctx, int64_t begin, int64_t end, int thread)
         const int i = j->conv[it / j->n_rows];
         const int64_t r = it % j->n_rows, n = j->g->out[i].w->ne0;
         const elm_from_float_fn from = elm_traits(j->g->out[i].w->tr->vec_dot_type)->from_float;
-        from(j->x + r * n, (char *)j->act[i] + (size_t)r * j->act_stride[i], n);
+        const char *act = (const char *)j->act[i] + (size_t)r * j->act_stride[i];
+        from(j->x + r * n, (void *)act, n);
         for (int k = 0; k < j->g->n_out; k++)
             if (j->prep_owner[k] && j->act[k] == j->act[i])
-                j->g->out[k].w->tr->gemv_prepare(n, j->act[k], j->prep[k]);
+                j->g->out[k].w->tr->gemv_prepare(n, act, j->prep[k] + (size_t)r * j->prep_stride[k]);
     }
 }
 
@@ -103,13 +111,27 @@ static void tile(const mm_job_t *j, int i, int64_t o0, int64_t o1, int64_t r0, i
 {
     const elm__mm_out_t *out = &j->g->out[i];
     const elm__weight_t *w = out->w;
-    if (j->prep[i]) { /* decode: one activation row */
-        w->tr->gemv(w->ne0, o1 - o0, (const char *)w->data + (size_t)o0 * w->row_bytes,
-                    w->row_bytes, j->prep[i], out->y + o0);
+    const char *wt = (const char *)w->data + (size_t)o0 * w->row_bytes;
+    /* Decode: each row alone, as if it were the only one, so its result does not depend on
+     * the others; the tile's weight rows stay in cache from the first row to the last, and the
+     * type's multi-row gemv reads and unpacks each weight block once for several rows. */
+    if (j->solo && j->prep[i] && r1 - r0 > 1 && w->tr->gemv_rows) {
+        w->tr->gemv_rows(w->ne0, o1 - o0, wt, w->row_bytes, j->prep[i] + (size_t)r0 * j->prep_stride[i],
+                         j->prep_stride[i], r1 - r0, out->y + (size_t)r0 * out->ldy + o0, out->ldy);
         return;
     }
-    elm__matmul_block(w->tr, w->ne0, o1 - o0, r1 - r0,
-                      (const char *)w->data + (size_t)o0 * w->row_bytes, w->row_bytes,
+    for (int64_t r = r0; r < r1 && j->solo; r++) {
+        float *y = out->y + (size_t)r * out->ldy + o0;
+        if (j->prep[i])
+            w->tr->gemv(w->ne0, o1 - o0, wt, w->row_bytes, j->prep[i] + (size_t)r * j->prep_stride[i],
+                        y);
+        else
+            elm__matmul_block(w->tr, w->ne0, o1 - o0, 1, wt, w->row_bytes,
+                              (const char *)j->act[i] + (size_t)r * j->act_stride[i],
+                              j->act_stride[i], y, out->ldy);
+    }
+    if (j->solo) return;
+    elm__matmul_block(w->tr, w->ne0, o1 - o0, r1 - r0, wt, w->row_bytes,
                       (const char *)j->act[i] + (size_t)r0 * j->act_stride[i], j->act_stride[i],
                       out->y + (size_t)r0 * out->ldy + o0, out->ldy);
 }
@@ -147,7 +169,7 @@ void elm__matmul_group(elm_pool_t *pool, int n_threads, const elm__mm_group_t *g
                        int64_t n_rows, void *qbuf)
 {
     if (n_rows <= 0 || g->n_out <= 0) return;
-    mm_job_t j = {.g = g, .x = x, .n_rows = n_rows};
+    mm_job_t j = {.g = g, .x = x, .n_rows = n_rows, .solo = n_rows == 1 || g->solo_rows};
     const int64_t ne0 = g->out[0].w->ne0;
 
     /* One converted copy of x per distinct vec_dot_type. */
@@ -173,27 +195,30 @@ void elm__matmul_group(elm_pool_t *pool, int n_threads, const elm__mm_group_t *g
         off += align_up(j.act_stride[i] * (size_t)n_rows);
         j.conv[j.n_conv++] = i;
     }
-    /* Decode: one gemv layout per distinct layout function (q4_K and q5_K share theirs), made
-     * from a converted copy (a product that reads x as it is gets none). */
-    for (int i = 0; i < g->n_out && n_rows == 1; i++) {
+    /* Decode: one gemv layout per row and distinct layout function (q4_K and q5_K share
+     * theirs), made from a converted copy (a product that reads x as it is gets none). */
+    for (int i = 0; i < g->n_out && j.solo; i++) {
         const elm__weight_t *w = g->out[i].w;
         const size_t bytes = gemv_bytes(w);
         if (bytes == 0 || j.act[i] == x) continue;
         for (int k = 0; k < i && !j.prep[i]; k++)
-            if (j.prep[k] && g->out[k].w->tr->gemv_prepare == w->tr->gemv_prepare)
+            if (j.prep[k] && g->out[k].w->tr->gemv_prepare == w->tr->gemv_prepare) {
                 j.prep[i] = j.prep[k];
+                j.prep_stride[i] = j.prep_stride[k];
+            }
         if (j.prep[i]) continue;
         j.prep[i] = (char *)qbuf + off;
+        j.prep_stride[i] = align_up(bytes);
         j.prep_owner[i] = true;
-        off += align_up(bytes);
+        off += j.prep_stride[i] * (size_t)n_rows;
     }
     if (j.n_conv)
         elm_pool_for_threads(pool, n_threads, j.n_conv * n_rows, elm__min_chunk(ne0, 1),
                              convert_rows, &j);
 
     const int64_t align = g->align > 0 ? g->align : 1;
-    j.tile_o = round_up(n_rows == 1 ? TILE_OUT_DECODE : TILE_OUT, align);
-    j.tile_r = n_rows < TILE_ACT ? n_rows : TILE_ACT;
+    j.tile_o = round_up(j.solo ? TILE_OUT_DECODE : TILE_OUT, align);
+    j.tile_r = j.solo || n_rows < TILE_ACT ? n_rows : TILE_ACT;
     j.n_rt = (n_rows + j.tile_r - 1) / j.tile_r;
     int64_t n_items = 0;
     for (int i = 0; i < (g->paired ? 1 : g->n_out); i++) {

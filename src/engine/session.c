@@ -1,5 +1,6 @@
-/* Sessions: the KV cache and scratch of one conversation, and the forward pass of the llama
- * block over a batch of tokens (README §2.2 of the reference data): embedding, per layer RMSNorm,
+/* Sessions: the KV caches and scratch of one or several sequences (conversations), and the
+ * forward pass of the llama block over a batch of rows drawn from any of them (README §2.2 of
+ * the reference data): embedding, per layer RMSNorm,
  * Q/K/V (+ biases), RoPE, causal attention with GQA, output projection, SwiGLU FFN, and the
  * final norm and output matrix for the rows that want logits. Each layer is five pool loops:
  * Q/K/V as one (bias, RoPE and the cache store fused in), attention, the output projection
@@ -15,8 +16,10 @@ struct elm_session {
     const elm_model_t *m;
     elm_session_params_t p;
     elm_pool_t *pool;
-    elm__kv_t kv;
-    uint32_t n_ctx, n_past;
+    elm__kv_t *kv;     /* (n_seq) one cache of n_ctx positions per sequence */
+    uint32_t *n_past;  /* (n_seq) positions each sequence holds */
+    uint32_t *counter; /* (n_seq) scratch of a batch: next position, then rows of a pass */
+    uint32_t n_seq, n_ctx;
     uint32_t q_dim, kv_dim;
     float *x;        /* (n_batch, n_embd) residual stream */
     float *xb;       /* (n_batch, n_embd) normed input / projection output */
@@ -25,30 +28,37 @@ struct elm_session {
     float *att_out;  /* (n_batch, q_dim) */
     float *hb, *hb2; /* (n_batch, n_ff) */
     float *rope;     /* (n_batch, n_rot) cos, sin pairs of each row's position */
+    uint32_t *row_seq, *row_pos; /* (n_batch) sequence and position of each row of a segment */
+    uint32_t *order;             /* (n_batch) a pass's rows (batch indices), segment by segment */
+    elm__attn_t *attn;           /* (n_batch) the attention blocks of a segment's rows */
     void *att;       /* (pool threads, elm__attn_scratch) attention scratch */
     void *qbuf;      /* activations converted for a matrix product */
     int nt_batch;    /* threads for batches of more than one token */
     float *logits;   /* (logits_cap, n_vocab) */
     uint32_t logits_cap, n_logits;
+    int32_t *slot; /* (n_rows) the logits row of each row of the last batch; -1: none */
+    uint32_t slot_cap, n_rows;
+    elm_batch_row_t *rows; /* (rows_cap) elm_session_decode's tokens as rows of sequence 0 */
+    uint32_t rows_cap;
 };
 
 elm_session_params_t elm_session_default_params(void)
 {
     return (elm_session_params_t){
-        .n_ctx = 0, .n_batch = 512, .n_threads = 1, .kv_type = ELM_TYPE_F16};
+        .n_ctx = 0, .n_batch = 512, .n_threads = 1, .kv_type = ELM_TYPE_F16, .n_seq = 1};
 }
 
 /* ---- creation ---- */
 
-static size_t max_scratch(const elm_model_t *m, int64_t n_rows)
+static size_t max_scratch(const elm_model_t *m, int64_t n_rows, int64_t n_solo)
 {
     const elm__weight_t *out = &m->output;
-    size_t best = elm__matmul_scratch(&out, 1, n_rows);
+    size_t best = elm__matmul_scratch(&out, 1, n_rows, n_solo);
     for (uint32_t il = 0; il < m->hp.n_layer; il++) {
         const elm__layer_t *L = &m->layers[il];
         const elm__weight_t *ws[] = {&L->wq,     &L->wk,   &L->wv,    &L->wo,
                                      &L->w_gate, &L->w_up, &L->w_down};
-        size_t s = elm__matmul_scratch(ws, sizeof ws / sizeof ws[0], n_rows);
+        size_t s = elm__matmul_scratch(ws, sizeof ws / sizeof ws[0], n_rows, n_solo);
         if (s > best) best = s;
     }
     return best;
@@ -62,6 +72,10 @@ int elm_session_create(const elm_model_t *m, const elm_session_params_t *p, elm_
     elm_session_params_t sp = p ? *p : elm_session_default_params();
     if (sp.n_batch == 0)
         return elm_diag(diag, ELM_EINVAL, "session: batch size must be at least 1");
+    if (sp.n_seq == 0) sp.n_seq = 1;
+    if (sp.n_seq > ELM_SESSION_MAX_SEQ)
+        return elm_diag(diag, ELM_ERANGE, "session: sequence count %u is out of range (1..%d)",
+                        sp.n_seq, ELM_SESSION_MAX_SEQ);
     if (sp.n_threads < 1 || sp.n_threads > ELM_POOL_MAX_THREADS)
         return elm_diag(diag, ELM_ERANGE, "session: thread count %d is out of range (1..%d)",
                         sp.n_threads, ELM_POOL_MAX_THREADS);
@@ -83,12 +97,22 @@ int elm_session_create(const elm_model_t *m, const elm_session_params_t *p, elm_
     s->m = m;
     s->p = sp;
     s->n_ctx = sp.n_ctx;
+    s->n_seq = sp.n_seq;
     s->q_dim = hp->n_head * hp->head_dim;
     s->kv_dim = hp->n_head_kv * hp->head_dim;
     int rc;
     s->nt_batch = sp.n_threads_batch ? sp.n_threads_batch : sp.n_threads;
     const int n_pool = sp.n_threads > s->nt_batch ? sp.n_threads : s->nt_batch;
-    if ((rc = elm__kv_init(&s->kv, sp.kv_type, hp->n_layer, s->n_ctx, s->kv_dim, diag))) goto fail;
+    s->kv = calloc(sp.n_seq, sizeof *s->kv);
+    s->n_past = calloc(sp.n_seq, sizeof *s->n_past);
+    s->counter = calloc(sp.n_seq, sizeof *s->counter);
+    if (!s->kv || !s->n_past || !s->counter) {
+        rc = elm_diag(diag, ELM_ENOMEM, "session: out of memory");
+        goto fail;
+    }
+    for (uint32_t q = 0; q < sp.n_seq; q++)
+        if ((rc = elm__kv_init(&s->kv[q], sp.kv_type, hp->n_layer, s->n_ctx, s->kv_dim, diag)))
+            goto fail;
     if (n_pool > 1 && (rc = elm_pool_create(n_pool, &s->pool, diag))) goto fail;
     const size_t B = sp.n_batch;
     s->x = malloc(B * hp->n_embd * sizeof(float));
@@ -100,11 +124,16 @@ int elm_session_create(const elm_model_t *m, const elm_session_params_t *p, elm_
     s->hb = malloc(B * hp->n_ff * sizeof(float));
     s->hb2 = malloc(B * hp->n_ff * sizeof(float));
     s->rope = malloc(B * hp->n_rot * sizeof(float));
+    s->row_seq = malloc(B * sizeof *s->row_seq);
+    s->row_pos = malloc(B * sizeof *s->row_pos);
+    s->order = malloc(B * sizeof *s->order);
+    s->attn = malloc(B * sizeof *s->attn);
     s->att = malloc((size_t)n_pool * elm__attn_scratch(s->n_ctx, hp->head_dim, hp->n_head,
-                                                       hp->n_head_kv, s->kv.esize));
-    s->qbuf = malloc(max_scratch(m, (int64_t)B) + 1);
+                                                       hp->n_head_kv, s->kv[0].esize));
+    /* the decode rows of a pass are of distinct sequences: at most n_seq of them */
+    s->qbuf = malloc(max_scratch(m, (int64_t)B, sp.n_seq < B ? sp.n_seq : (int64_t)B) + 1);
     if (!s->x || !s->xb || !s->q || !s->k || !s->v || !s->att_out || !s->hb || !s->hb2 ||
-        !s->rope || !s->att || !s->qbuf) {
+        !s->rope || !s->row_seq || !s->row_pos || !s->order || !s->attn || !s->att || !s->qbuf) {
         rc = elm_diag(diag, ELM_ENOMEM, "session: cannot allocate scratch for batches of %u tokens",
                       sp.n_batch);
         goto fail;
@@ -119,7 +148,17 @@ fail:
 void elm_session_free(elm_session_t *s)
 {
     if (!s) return;
-    elm__kv_free(&s->kv);
+    for (uint32_t q = 0; s->kv && q < s->n_seq; q++)
+        elm__kv_free(&s->kv[q]);
+    free(s->kv);
+    free(s->n_past);
+    free(s->counter);
+    free(s->row_seq);
+    free(s->row_pos);
+    free(s->order);
+    free(s->attn);
+    free(s->slot);
+    free(s->rows);
     elm_pool_free(s->pool);
     free(s->x);
     free(s->xb);
@@ -140,9 +179,17 @@ uint32_t elm_session_n_ctx(const elm_session_t *s)
 {
     return s->n_ctx;
 }
+uint32_t elm_session_n_seq(const elm_session_t *s)
+{
+    return s->n_seq;
+}
 uint32_t elm_session_n_past(const elm_session_t *s)
 {
-    return s->n_past;
+    return s->n_past[0];
+}
+uint32_t elm_session_seq_len(const elm_session_t *s, uint32_t seq)
+{
+    return seq < s->n_seq ? s->n_past[seq] : 0;
 }
 const elm_model_t *elm_session_model(const elm_session_t *s)
 {
@@ -164,17 +211,35 @@ const float *elm_session_logits(const elm_session_t *s, uint32_t i)
     return s->logits + (size_t)i * s->m->hp.n_vocab;
 }
 
+const float *elm_session_batch_logits(const elm_session_t *s, uint32_t row)
+{
+    if (row >= s->n_rows || s->slot[row] < 0) return NULL;
+    return elm_session_logits(s, (uint32_t)s->slot[row]);
+}
+
+int elm_session_seq_truncate(elm_session_t *s, uint32_t seq, uint32_t n_past)
+{
+    if (seq >= s->n_seq) return ELM_EINVAL;
+    if (n_past > s->n_past[seq]) return ELM_ERANGE;
+    s->n_past[seq] = n_past;
+    return 0;
+}
+
+void elm_session_seq_reset(elm_session_t *s, uint32_t seq)
+{
+    if (seq < s->n_seq) s->n_past[seq] = 0;
+}
+
 int elm_session_truncate(elm_session_t *s, uint32_t n_past)
 {
-    if (n_past > s->n_past) return ELM_ERANGE;
-    s->n_past = n_past;
-    return 0;
+    return elm_session_seq_truncate(s, 0, n_past);
 }
 
 void elm_session_reset(elm_session_t *s)
 {
-    s->n_past = 0;
+    elm_session_seq_reset(s, 0);
     s->n_logits = 0;
+    s->n_rows = 0;
 }
 
 /* ---- layer pieces ---- */
@@ -201,10 +266,11 @@ static void rope_table(float *cs, uint32_t pos, const elm_hparams_t *hp, const f
 typedef struct {
     elm_session_t *s;
     const elm__layer_t *L;
-    uint32_t layer, pos0;
+    uint32_t layer;
 } qkv_ctx_t;
 
-/* Q, K and V tiles (whole heads): bias, RoPE on Q and K, K and V into the cache. */
+/* Q, K and V tiles (whole heads): bias, RoPE on Q and K, K and V into the cache of each row's
+ * sequence at its position. */
 static void qkv_epilogue(void *ctx, int which, int64_t r0, int64_t r1, int64_t o0, int64_t o1)
 {
     const qkv_ctx_t *c = ctx;
@@ -216,13 +282,14 @@ static void qkv_epilogue(void *ctx, int which, int64_t r0, int64_t r1, int64_t o
     const uint32_t n = (uint32_t)(o1 - o0), off = (uint32_t)o0;
     for (int64_t r = r0; r < r1; r++) {
         float *y = base + (size_t)r * dim + o0;
-        const uint32_t pos = c->pos0 + (uint32_t)r;
+        const uint32_t pos = s->row_pos[r];
+        elm__kv_t *kv = &s->kv[s->row_seq[r]];
         if (bias->v) elm_ops()->add(y, bias->v + o0, n);
         if (which < 2)
             elm_ops()->rope(y, n / hp->head_dim, hp->head_dim, hp->n_rot,
                             s->rope + (size_t)r * hp->n_rot, hp->rope_neox);
-        if (which == 1) elm__kv_store_k(&s->kv, c->layer, pos, off, y, n);
-        if (which == 2) elm__kv_store_v(&s->kv, c->layer, pos, off, y, n);
+        if (which == 1) elm__kv_store_k(kv, c->layer, pos, off, y, n);
+        if (which == 2) elm__kv_store_v(kv, c->layer, pos, off, y, n);
     }
 }
 
@@ -251,22 +318,30 @@ static void swiglu_epilogue(void *ctx, int which, int64_t r0, int64_t r1, int64_
 
 /* ---- forward pass ---- */
 
-/* Evaluate n (<= n_batch) tokens at positions n_past.., append them to the cache and write the
- * logits of rows [first, n) to out. */
-static void forward(elm_session_t *s, const int32_t *tokens, uint32_t n, uint32_t first, float *out)
+/* Evaluate one segment of a pass: the n (<= n_batch) rows rows[idx[0..n)], either consecutive
+ * positions of one sequence (a prompt chunk) or, solo, rows of distinct sequences (one decode
+ * token each, every row computed as if alone), and store their keys and values in their
+ * sequences' caches. The logits of the rows that ask for them go to out, one after the other. */
+static void forward(elm_session_t *s, const elm_batch_row_t *rows, const uint32_t *idx, uint32_t n,
+                    bool solo, float *out)
 {
     const elm_model_t *m = s->m;
     const elm_hparams_t *hp = &m->hp;
     const elm_ops_t *ops = elm_ops();
-    const uint32_t E = hp->n_embd, F = hp->n_ff, pos0 = s->n_past;
+    const uint32_t E = hp->n_embd, F = hp->n_ff;
     elm_pool_t *pool = s->pool;
     const int nt = n > 1 ? s->nt_batch : s->p.n_threads;
+    uint32_t first = n; /* the first row that wants logits */
 
     for (uint32_t r = 0; r < n; r++) {
+        const elm_batch_row_t *row = &rows[idx[r]];
         const elm__weight_t *te = &m->tok_embd;
-        te->tr->to_float((const char *)te->data + (size_t)tokens[r] * te->row_bytes,
+        te->tr->to_float((const char *)te->data + (size_t)row->token * te->row_bytes,
                          s->x + (size_t)r * E, E);
-        rope_table(s->rope + (size_t)r * hp->n_rot, pos0 + r, hp, m->rope_freqs.v);
+        s->row_seq[r] = row->seq;
+        s->row_pos[r] = row->pos;
+        rope_table(s->rope + (size_t)r * hp->n_rot, row->pos, hp, m->rope_freqs.v);
+        if (row->logits && first == n) first = r;
     }
 
     for (uint32_t il = 0; il < hp->n_layer; il++) {
@@ -277,33 +352,38 @@ static void forward(elm_session_t *s, const int32_t *tokens, uint32_t n, uint32_
         for (uint32_t r = 0; r < n; r++)
             ops->rmsnorm(s->xb + (size_t)r * E, s->x + (size_t)r * E, L->attn_norm.v, E,
                          hp->rms_eps);
-        qkv_ctx_t qc = {s, L, il, pos0};
+        qkv_ctx_t qc = {s, L, il};
         const elm__mm_group_t qkv = {
             .out = {{&L->wq, s->q, s->q_dim}, {&L->wk, s->k, s->kv_dim}, {&L->wv, s->v, s->kv_dim}},
             .n_out = 3,
             .align = hp->head_dim,
+            .solo_rows = solo,
             .epilogue = qkv_epilogue,
             .ctx = &qc};
         elm__matmul_group(pool, nt, &qkv, s->xb, n, s->qbuf);
 
-        const elm__attn_t at = {.kv = &s->kv,
-                                .layer = il,
-                                .q = s->q + (size_t)r0 * s->q_dim,
-                                .q_stride = s->q_dim,
-                                .out = s->att_out + (size_t)r0 * s->q_dim,
-                                .out_stride = s->q_dim,
-                                .n_rows = nr,
-                                .pos0 = pos0 + r0,
-                                .n_head = hp->n_head,
-                                .n_head_kv = hp->n_head_kv,
-                                .head_dim = hp->head_dim};
-        elm__attention(pool, nt, &at, s->att);
+        /* A chunk attends as one block; solo rows each over their own sequence. */
+        uint32_t n_at = 0;
+        for (uint32_t a0 = r0; a0 < n; a0 = solo ? a0 + 1 : n)
+            s->attn[n_at++] = (elm__attn_t){.kv = &s->kv[s->row_seq[a0]],
+                                            .layer = il,
+                                            .q = s->q + (size_t)a0 * s->q_dim,
+                                            .q_stride = s->q_dim,
+                                            .out = s->att_out + (size_t)a0 * s->q_dim,
+                                            .out_stride = s->q_dim,
+                                            .n_rows = solo ? 1 : n - a0,
+                                            .pos0 = s->row_pos[a0],
+                                            .n_head = hp->n_head,
+                                            .n_head_kv = hp->n_head_kv,
+                                            .head_dim = hp->head_dim};
+        elm__attention(pool, nt, s->attn, n_at, s->att);
 
         float *x = s->x + (size_t)r0 * E, *xb = s->xb + (size_t)r0 * E;
         rows_ctx_t res = {x, xb, E};
         const elm__mm_group_t wo = {.out = {{&L->wo, xb, E}},
                                     .n_out = 1,
                                     .align = 1,
+                                    .solo_rows = solo,
                                     .epilogue = residual_epilogue,
                                     .ctx = &res};
         elm__matmul_group(pool, nt, &wo, s->att_out + (size_t)r0 * s->q_dim, nr, s->qbuf);
@@ -315,57 +395,162 @@ static void forward(elm_session_t *s, const int32_t *tokens, uint32_t n, uint32_
                                          .n_out = 2,
                                          .paired = true,
                                          .align = 1,
+                                         .solo_rows = solo,
                                          .epilogue = swiglu_epilogue,
                                          .ctx = &glu};
         elm__matmul_group(pool, nt, &gate_up, xb, nr, s->qbuf);
         const elm__mm_group_t down = {.out = {{&L->w_down, xb, E}},
                                       .n_out = 1,
                                       .align = 1,
+                                      .solo_rows = solo,
                                       .epilogue = residual_epilogue,
                                       .ctx = &res};
         elm__matmul_group(pool, nt, &down, s->hb, nr, s->qbuf);
     }
 
-    for (uint32_t r = first; r < n; r++)
-        ops->rmsnorm(s->xb + (size_t)r * E, s->x + (size_t)r * E, m->output_norm.v, E, hp->rms_eps);
-    if (first < n)
-        elm__matmul(pool, nt, &m->output, s->xb + (size_t)first * E, n - first, out, s->qbuf);
-    s->n_past += n;
+    /* The rows that want logits, normed and packed from row first on. */
+    uint32_t n_out = 0;
+    for (uint32_t r = first; r < n; r++) {
+        if (!rows[idx[r]].logits) continue;
+        ops->rmsnorm(s->xb + (size_t)(first + n_out) * E, s->x + (size_t)r * E, m->output_norm.v, E,
+                     hp->rms_eps);
+        n_out++;
+    }
+    const elm__mm_group_t output = {
+        .out = {{&m->output, out, hp->n_vocab}}, .n_out = 1, .align = 1, .solo_rows = solo};
+    elm__matmul_group(pool, nt, &output, s->xb + (size_t)first * E, n_out, s->qbuf);
+}
+
+/* Make room for the logits of n_logits rows and the slots of n rows. */
+static int reserve(elm_session_t *s, uint32_t n_logits, uint32_t n, elm_diag_t *diag)
+{
+    const uint32_t nv = s->m->hp.n_vocab;
+    if (n_logits > s->logits_cap) {
+        float *l = realloc(s->logits, (size_t)n_logits * nv * sizeof(float));
+        if (!l)
+            return elm_diag(diag, ELM_ENOMEM, "decode: cannot allocate logits for %u rows",
+                            n_logits);
+        s->logits = l;
+        s->logits_cap = n_logits;
+    }
+    if (n > s->slot_cap) {
+        int32_t *sl = realloc(s->slot, (size_t)n * sizeof *sl);
+        if (!sl) return elm_diag(diag, ELM_ENOMEM, "decode: cannot allocate %u rows", n);
+        s->slot = sl;
+        s->slot_cap = n;
+    }
+    return 0;
+}
+
+/* Run n valid rows (reserve done) in passes of at most n_batch rows. A pass is cut into
+ * segments, each a forward of its own: first the rows that are their sequence's only row in the
+ * pass (decode tokens, solo), then the rows of each other sequence as one chunk. So a
+ * sequence's numbers depend only on its own rows, never on what else the pass holds. */
+static void run_rows(elm_session_t *s, const elm_batch_row_t *rows, uint32_t n)
+{
+    const uint32_t nv = s->m->hp.n_vocab;
+    uint32_t *cnt = s->counter;
+    s->n_logits = 0;
+    s->n_rows = n;
+    for (uint32_t done = 0; done < n;) {
+        const uint32_t nb = n - done < s->p.n_batch ? n - done : s->p.n_batch, end = done + nb;
+        for (uint32_t i = done; i < end; i++)
+            cnt[rows[i].seq] = 0;
+        for (uint32_t i = done; i < end; i++)
+            cnt[rows[i].seq]++;
+        uint32_t n_solo = 0;
+        for (uint32_t i = done; i < end; i++)
+            if (cnt[rows[i].seq] == 1) s->order[n_solo++] = i;
+        uint32_t at = n_solo;
+        for (uint32_t i = done; i < end; i++) {
+            const uint32_t q = rows[i].seq;
+            if (cnt[q] < 2) continue;
+            for (uint32_t k = i; k < end; k++)
+                if (rows[k].seq == q) s->order[at++] = k;
+            cnt[q] = 0; /* taken */
+        }
+        for (uint32_t seg = 0; seg < nb;) {
+            const bool solo = seg < n_solo;
+            uint32_t len = solo ? n_solo : 1;
+            while (!solo && seg + len < nb &&
+                   rows[s->order[seg + len]].seq == rows[s->order[seg]].seq)
+                len++;
+            forward(s, rows, s->order + seg, len, solo, s->logits + (size_t)s->n_logits * nv);
+            for (uint32_t r = seg; r < seg + len; r++) {
+                const uint32_t i = s->order[r];
+                s->slot[i] = rows[i].logits ? (int32_t)s->n_logits++ : -1;
+                s->n_past[rows[i].seq]++;
+            }
+            seg += len;
+        }
+        done = end;
+    }
 }
 
 int elm_session_decode(elm_session_t *s, const int32_t *tokens, uint32_t n, bool all_logits,
                        elm_diag_t *diag)
 {
     const elm_hparams_t *hp = &s->m->hp;
+    const uint32_t n_past = s->n_past[0];
     if (n == 0) return elm_diag(diag, ELM_EINVAL, "decode: no tokens given");
-    if (n > s->n_ctx - s->n_past)
+    if (n > s->n_ctx - n_past)
         return elm_diag(diag, ELM_ERANGE,
                         "decode: %u tokens after the %u held do not fit the context of %u", n,
-                        s->n_past, s->n_ctx);
+                        n_past, s->n_ctx);
     for (uint32_t i = 0; i < n; i++)
         if (tokens[i] < 0 || (uint32_t)tokens[i] >= hp->n_vocab)
             return elm_diag(diag, ELM_EINVAL,
                             "decode: token id %d at index %u is outside the "
                             "vocabulary of %u",
                             tokens[i], i, hp->n_vocab);
-    const uint32_t rows = all_logits ? n : 1;
-    if (rows > s->logits_cap) {
-        float *l = realloc(s->logits, (size_t)rows * hp->n_vocab * sizeof(float));
-        if (!l)
-            return elm_diag(diag, ELM_ENOMEM, "decode: cannot allocate logits for %u rows", rows);
-        s->logits = l;
-        s->logits_cap = rows;
+    int rc;
+    if ((rc = reserve(s, all_logits ? n : 1, n, diag))) return rc;
+    if (n > s->rows_cap) {
+        elm_batch_row_t *r = realloc(s->rows, (size_t)n * sizeof *r);
+        if (!r) return elm_diag(diag, ELM_ENOMEM, "decode: cannot allocate %u rows", n);
+        s->rows = r;
+        s->rows_cap = n;
     }
-    s->n_logits = 0;
-    for (uint32_t done = 0; done < n;) {
-        const uint32_t nb = n - done < s->p.n_batch ? n - done : s->p.n_batch;
-        const bool last = done + nb == n;
-        if (all_logits)
-            forward(s, tokens + done, nb, 0, s->logits + (size_t)done * hp->n_vocab);
-        else
-            forward(s, tokens + done, nb, last ? nb - 1 : nb, s->logits);
-        done += nb;
+    for (uint32_t i = 0; i < n; i++)
+        s->rows[i] = (elm_batch_row_t){
+            .token = tokens[i], .seq = 0, .pos = n_past + i, .logits = all_logits || i + 1 == n};
+    run_rows(s, s->rows, n);
+    return 0;
+}
+
+int elm_session_decode_batch(elm_session_t *s, const elm_batch_row_t *rows, uint32_t n,
+                             elm_diag_t *diag)
+{
+    const uint32_t nv = s->m->hp.n_vocab;
+    if (n == 0) return elm_diag(diag, ELM_EINVAL, "decode: no rows given");
+    /* every check before anything runs, so that an error leaves every cache as it was */
+    uint32_t *next = s->counter, n_logits = 0;
+    memcpy(next, s->n_past, s->n_seq * sizeof *next);
+    for (uint32_t i = 0; i < n; i++) {
+        const elm_batch_row_t *r = &rows[i];
+        if (r->seq >= s->n_seq)
+            return elm_diag(diag, ELM_EINVAL,
+                            "decode: row %u names sequence %u, but the session holds %u", i,
+                            r->seq, s->n_seq);
+        if (r->pos != next[r->seq])
+            return elm_diag(diag, ELM_EINVAL,
+                            "decode: row %u (sequence %u) is at position %u, but the sequence's "
+                            "next position is %u (rows append in order)",
+                            i, r->seq, r->pos, next[r->seq]);
+        if (r->pos >= s->n_ctx)
+            return elm_diag(diag, ELM_ERANGE,
+                            "decode: row %u (sequence %u, position %u) is past the context of %u",
+                            i, r->seq, r->pos, s->n_ctx);
+        if (r->token < 0 || (uint32_t)r->token >= nv)
+            return elm_diag(diag, ELM_EINVAL,
+                            "decode: row %u (sequence %u, position %u): token id %d is outside "
+                            "the vocabulary of %u",
+                            i, r->seq, r->pos, r->token, nv);
+        next[r->seq]++;
+        n_logits += r->logits;
     }
-    s->n_logits = rows;
+    int rc;
+    if ((rc = reserve(s, n_logits, n, diag))) return rc;
+    run_rows(s, rows, n);
     return 0;
 }

@@ -64,6 +64,7 @@ static void set_gemv(elm_type_traits_t *t, elm_gemv_fn gemv, elm_gemv_prepare_fn
 {
     t->gemv = gemv;
     t->gemv_prepare = prepare;
+    t->gemv_rows = NULL; /* the tier's own, if any, is set after */
 }
 
 static void install_x86(elm_type_traits_t *t, unsigned cpu)
@@ -117,6 +118,8 @@ static void install_x86(elm_type_traits_t *t, unsigned cpu)
     set_gemv(&t[ELM_TYPE_Q4_0], elm__gemv_q4_0_q8_0_avx512, elm__gemv_prepare_q4_0_avx512);
     set_gemv(&t[ELM_TYPE_Q5_0], elm__gemv_q5_0_q8_0_avx512, elm__gemv_prepare_q5_0_avx512);
     set_gemv(&t[ELM_TYPE_Q8_0], elm__gemv_q8_0_q8_0_avx512, elm__gemv_prepare_q8_0_avx512);
+    t[ELM_TYPE_Q4_0].gemv_rows = elm__gemv_rows_q4_0_q8_0_avx512;
+    t[ELM_TYPE_Q8_0].gemv_rows = elm__gemv_rows_q8_0_q8_0_avx512;
     set_gemv(&t[ELM_TYPE_Q4_1], elm__gemv_q4_1_q8_1_avx512, elm__gemv_prepare_q4_1_avx512);
     set_gemv(&t[ELM_TYPE_Q4_K], elm__gemv_q4_K_q8_K_avx512, elm__gemv_prepare_k_avx512);
     set_gemv(&t[ELM_TYPE_Q5_K], elm__gemv_q5_K_q8_K_avx512, elm__gemv_prepare_k_avx512);

@@ -91,6 +91,12 @@ size_t elm__gemv_prepare_q5_0_avx512(int64_t n, const void *a, void *p);
 size_t elm__gemv_prepare_q8_0_avx512(int64_t n, const void *a, void *p);
 size_t elm__gemv_prepare_q4_1_avx512(int64_t n, const void *a, void *p);
 size_t elm__gemv_prepare_k_avx512(int64_t n, const void *a, void *p);
+void elm__gemv_rows_q4_0_q8_0_avx512(int64_t n, int64_t n_out, const void *w, size_t w_stride,
+                                     const void *p, size_t p_stride, int64_t n_act, float *y,
+                                     size_t ldy);
+void elm__gemv_rows_q8_0_q8_0_avx512(int64_t n, int64_t n_out, const void *w, size_t w_stride,
+                                     const void *p, size_t p_stride, int64_t n_act, float *y,
+                                     size_t ldy);
 void elm__gemv_q4_0_q8_0_avx512(int64_t n, int64_t n_out, const void *w, size_t w_stride,
                                 const void *p, float *y);
 void elm__gemv_q5_0_q8_0_avx512(int64_t n, int64_t n_out, const void *w, size_t w_stride,

@@ -128,6 +128,51 @@ ELM__INLINE float row_q4_0(int64_t n_groups, const uint8_t *x, const void *p)
     return row_nibbles(n_groups, x, p, 0);
 }
 
+/* Groups [g0, g1) of row_q4_0 of the q4_0 weight row x with R prepared activations (vp,
+ * p_stride bytes apart): row_nibbles' operations in its order for each activation, the weight
+ * group loaded and unpacked once for all of them. The sums carry over in acc (one vector per
+ * activation) and go to y[r * ldy] after the last group. */
+ELM__INLINE void rows_q4_0(int R, int64_t g0, int64_t g1, int64_t n_groups, const uint8_t *x,
+                           const char *vp, size_t p_stride, __m512 *acc, float *y, size_t ldy)
+{
+    const __m512i qs_words =
+        _mm512_set_epi16(35, 34, 33, 32, 31, 30, 29, 28, 26, 25, 24, 23, 22, 21, 20, 19, 17, 16,
+                         15, 14, 13, 12, 11, 10, 8, 7, 6, 5, 4, 3, 2, 1);
+    const __m512i d_words = _mm512_castsi256_si512(
+        _mm256_setr_epi16(0, 0, 0, 0, 9, 9, 9, 9, 18, 18, 18, 18, 27, 27, 27, 27));
+    const __m512i m4 = _mm512_set1_epi8(0x0F);
+    __m512 a_r[GEMV_ROWS_MAX];
+    GEMV_UNROLL
+    for (int r = 0; r < R; r++)
+        a_r[r] = g0 ? acc[r] : _mm512_setzero_ps();
+    x += g0 * GROUP_BLOCKS * sizeof(elm_block_q4_0);
+    for (int64_t g = g0; g < g1; g++, x += GROUP_BLOCKS * sizeof(elm_block_q4_0)) {
+        _mm_prefetch((const char *)x + 4096, _MM_HINT_T0);
+        const __m512i a = ELM__LOAD_WEIGHTS_512(x);
+        const __m512i b = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(x + 64)));
+        const __m512i q = _mm512_permutex2var_epi16(a, qs_words, b);
+        const __m512i lo = _mm512_and_si512(q, m4),
+                      hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+        const __m512 dx =
+            _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(d_words, a)));
+        GEMV_UNROLL
+        for (int r = 0; r < R; r++) {
+            const act_group_t *pg =
+                (const act_group_t *)(const void *)(vp + (size_t)r * p_stride) + g;
+            __m512i s =
+                _mm512_dpbusd_epi32(_mm512_load_si512(pg->offset), lo, _mm512_load_si512(pg->lo));
+            s = _mm512_dpbusd_epi32(s, hi, _mm512_load_si512(pg->hi));
+            a_r[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s),
+                                     _mm512_mul_ps(dx, _mm512_load_ps(pg->dy)), a_r[r]);
+        }
+    }
+    GEMV_UNROLL
+    for (int r = 0; r < R; r++) {
+        if (g1 == n_groups) y[(size_t)r * ldy] = _mm512_reduce_add_ps(a_r[r]);
+        else acc[r] = a_r[r];
+    }
+}
+
 ELM__INLINE float row_q4_1(int64_t n_groups, const uint8_t *x, const void *p)
 {
     return row_nibbles(n_groups, x, p, 1);
@@ -193,6 +238,13 @@ ELM__AVX512 void elm__gemv_q5_0_q8_0_avx512(int64_t n, int64_t n_out, const void
                                             size_t w_stride, const void *p, float *y)
 {
     GEMV(GROUP_VALUES, row_q5_0);
+}
+
+ELM__AVX512 void elm__gemv_rows_q4_0_q8_0_avx512(int64_t n, int64_t n_out, const void *w,
+                                                 size_t w_stride, const void *p, size_t p_stride,
+                                                 int64_t n_act, float *y, size_t ldy)
+{
+    GEMV_ROWS(GROUP_VALUES, sizeof(act_group_t), rows_q4_0);
 }
 
 /* ---- q4_1 with q8_1 activations (AVX-512) ----
@@ -293,6 +345,71 @@ ELM__AVX512 void elm__gemv_q8_0_q8_0_avx512(int64_t n, int64_t n_out, const void
                                             size_t w_stride, const void *p, float *y)
 {
     GEMV(GROUP_VALUES, row_q8_0);
+}
+
+/* Groups [g0, g1) of row_q8_0 of the q8_0 weight row x with R prepared activations (vp,
+ * p_stride bytes apart), its operations in its order for each activation, the weight blocks,
+ * their scales and the 128 · x terms loaded or computed once for all of them. The sums carry
+ * over in acc (two vectors per activation) and go to y[r * ldy] after the last group. */
+ELM__INLINE void rows_q8_0(int R, int64_t g0, int64_t g1, int64_t n_groups, const uint8_t *x,
+                           const char *vp, size_t p_stride, __m512 *acc, float *y, size_t ldy)
+{
+    const size_t bs = sizeof(elm_block_q8_0);
+    const __m512i c128 = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();
+    const __m512i lanes[2] = {_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+                              _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3)};
+    __m512 a_r[GEMV_ROWS_MAX][2];
+    GEMV_UNROLL
+    for (int r = 0; r < R; r++) {
+        a_r[r][0] = g0 ? acc[2 * r] : _mm512_setzero_ps();
+        a_r[r][1] = g0 ? acc[2 * r + 1] : _mm512_setzero_ps();
+    }
+    x += g0 * GROUP_BLOCKS * bs;
+    for (int64_t g = g0; g < g1; g++, x += GROUP_BLOCKS * bs) {
+        uint16_t d[GROUP_BLOCKS];
+        for (int k = 0; k < GROUP_BLOCKS; k++)
+            memcpy(&d[k], x + k * bs, sizeof d[k]);
+        const uint64_t dw =
+            d[0] | (uint64_t)d[1] << 16 | (uint64_t)d[2] << 32 | (uint64_t)d[3] << 48;
+        const __m128 dx = _mm_cvtph_ps(_mm_cvtsi64_si128((long long)dw));
+        __m512i q[2], q128[2];
+        for (int h = 0; h < 2; h++) {
+            q[h] = q8_0_values_pair(x + 2 * h * bs);
+            q128[h] = _mm512_dpbusd_epi32(zero, c128, q[h]);
+        }
+        GEMV_UNROLL
+        for (int r = 0; r < R; r++) {
+            const uint8_t *yu = (const uint8_t *)vp + (size_t)r * p_stride + g * GROUP_VALUES;
+            const float *dy =
+                (const float *)(const void *)((const uint8_t *)vp + (size_t)r * p_stride +
+                                              n_groups * GROUP_VALUES) +
+                4 * g;
+            const __m512 dd = _mm512_castps128_ps512(_mm_mul_ps(dx, _mm_load_ps(dy)));
+            GEMV_UNROLL
+            for (int h = 0; h < 2; h++) {
+                const __m512i sum = _mm512_sub_epi32(
+                    _mm512_dpbusd_epi32(zero, _mm512_load_si512(yu + 64 * h), q[h]), q128[h]);
+                a_r[r][h] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum),
+                                            _mm512_permutexvar_ps(lanes[h], dd), a_r[r][h]);
+            }
+        }
+    }
+    GEMV_UNROLL
+    for (int r = 0; r < R; r++) {
+        if (g1 == n_groups) {
+            y[(size_t)r * ldy] = _mm512_reduce_add_ps(_mm512_add_ps(a_r[r][0], a_r[r][1]));
+        } else {
+            acc[2 * r] = a_r[r][0];
+            acc[2 * r + 1] = a_r[r][1];
+        }
+    }
+}
+
+ELM__AVX512 void elm__gemv_rows_q8_0_q8_0_avx512(int64_t n, int64_t n_out, const void *w,
+                                                 size_t w_stride, const void *p, size_t p_stride,
+                                                 int64_t n_act, float *y, size_t ldy)
+{
+    GEMV_ROWS(GROUP_VALUES, GROUP_VALUES + GROUP_BLOCKS * sizeof(float), rows_q8_0);
 }
 
 /* ---- q4_K and q5_K with q8_K activations (AVX-512) ----

@@ -48,6 +48,50 @@ static inline size_t prepare_groups(int64_t n, int64_t group_values, size_t grou
             y[o] = row(n_groups, x, p);                    \
     } while (0)
 
+/* The loop of every multi-row gemv. The activations go in blocks of at most GEMV_ROWS_MAX
+ * rows, the weight rows in blocks of GEMV_ROWS_OUT, and the groups of a row in chunks whose
+ * activations (group_bytes a group and row) fill about GEMV_ROWS_L1 bytes: the chunk of the
+ * block's activations stays in L1 while every weight row of the block meets it. rows(k, g0, g1,
+ * n_groups, weight row, first prepared activation of the block, p_stride, acc, y of (first row,
+ * o), ldy) runs groups [g0, g1), its sums carried in acc (vectors, so the order of every sum is
+ * a gemv's), with k a constant in each call so that they stay in registers. */
+enum { GEMV_ROWS_MAX = 8, GEMV_ROWS_OUT = 16, GEMV_ROWS_L1 = 16384 };
+/* Before the loops over a block's rows: GCC's -O2 leaves them rolled, and the accumulators
+ * then live in memory. */
+#define GEMV_UNROLL _Pragma("GCC unroll 8")
+#define GEMV_ROWS_CALL(K, rows) rows(K, g0, g1, n_groups, x, pr, p_stride, acc[o - o0], yo, ldy)
+#define GEMV_ROWS(group_values, group_bytes, rows)                                                \
+    do {                                                                                          \
+        const int64_t n_groups = n / (group_values);                                              \
+        int64_t kc = GEMV_ROWS_L1 / (GEMV_ROWS_MAX * (int64_t)(group_bytes));                     \
+        if (kc < 1) kc = 1;                                                                       \
+        __m512 acc[GEMV_ROWS_OUT][2 * GEMV_ROWS_MAX];                                             \
+        for (int64_t r0 = 0; r0 < n_act; r0 += GEMV_ROWS_MAX) {                                   \
+            const int64_t k = n_act - r0 < GEMV_ROWS_MAX ? n_act - r0 : GEMV_ROWS_MAX;            \
+            const char *pr = (const char *)p + (size_t)r0 * p_stride;                             \
+            for (int64_t o0 = 0; o0 < n_out; o0 += GEMV_ROWS_OUT) {                               \
+                const int64_t o1 = o0 + GEMV_ROWS_OUT < n_out ? o0 + GEMV_ROWS_OUT : n_out;       \
+                for (int64_t g0 = 0; g0 < n_groups; g0 += kc) {                                   \
+                    const int64_t g1 = g0 + kc < n_groups ? g0 + kc : n_groups;                   \
+                    for (int64_t o = o0; o < o1; o++) {                                           \
+                        const uint8_t *x = (const uint8_t *)w + (size_t)o * w_stride;             \
+                        float *yo = y + (size_t)r0 * ldy + o;                                     \
+                        switch (k) {                                                              \
+                        case 8: GEMV_ROWS_CALL(8, rows); break;                                   \
+                        case 7: GEMV_ROWS_CALL(7, rows); break;                                   \
+                        case 6: GEMV_ROWS_CALL(6, rows); break;                                   \
+                        case 5: GEMV_ROWS_CALL(5, rows); break;                                   \
+                        case 4: GEMV_ROWS_CALL(4, rows); break;                                   \
+                        case 3: GEMV_ROWS_CALL(3, rows); break;                                   \
+                        case 2: GEMV_ROWS_CALL(2, rows); break;                                   \
+                        default: GEMV_ROWS_CALL(1, rows); break;                                  \
+                        }                                                                         \
+                    }                                                                             \
+                }                                                                                 \
+            }                                                                                     \
+        }                                                                                         \
+    } while (0)
+
 /* The activation's side of one group of four blocks. */
 typedef struct {
     int8_t lo[64], hi[64]; /* values 0-15 / 16-31 of block b in bytes 16b..16b+15 */
