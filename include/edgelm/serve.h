@@ -416,6 +416,54 @@ int elm_server_stream_write(elm_server_req_t *req, const char *data, size_t len)
  * or ELM_EIO when the client is gone. */
 int elm_server_stream_end(elm_server_req_t *req);
 
+/* ---- scheduler ----
+ * The engine side of `edgelm serve`: one thread owns the model and a session of n_slots
+ * sequences; it answers the server's requests (elm_sched_backend) with continuous batching. */
+
+typedef struct {
+    const char *model_path;    /* the GGUF file */
+    const char *alias;         /* the model's id in /v1/models and responses; NULL: file name */
+    const char *chat_template; /* a family name for chat requests; NULL: the model's */
+    int n_slots;               /* requests generated at once, each its own KV sequence */
+    uint32_t n_ctx;            /* context of each slot; 0: the trained one, at most 4096 */
+    uint32_t n_batch;          /* rows per forward pass: decode tokens plus a prompt chunk */
+    int n_threads, n_threads_batch;
+    bool use_mmap;
+    elm_type_t kv_type;
+    int max_queue;               /* for /health: the queue the server admits */
+    size_t max_body;             /* request bodies over this get 413 */
+    uint32_t default_max_tokens; /* 0: until the slot's context is full */
+} elm_sched_params_t;
+
+/* 1 slot, batch 512, 1 thread, mapped, F16 cache, queue 32, 1 MiB bodies. */
+elm_sched_params_t elm_sched_default_params(void);
+
+typedef struct elm_sched elm_sched_t;
+
+/* Load the model (calling load_hooks' load events; may be NULL), its tokenizer and chat template,
+ * and a session of p->n_slots sequences. On failure *out is NULL and d names the cause. */
+int elm_sched_create(const elm_sched_params_t *p, const elm_hooks_t *load_hooks, elm_sched_t **out,
+                     elm_diag_t *d);
+
+/* The server backend that hands requests to s. */
+void elm_sched_backend(elm_sched_t *s, elm_server_backend_t *b);
+
+/* Start / stop the engine thread. Stop lets it end (or drop, when cancelled) what it holds and
+ * joins it; call it after elm_server_run() returned and before elm_server_free(). */
+int elm_sched_start(elm_sched_t *s, elm_diag_t *d);
+void elm_sched_stop(elm_sched_t *s);
+void elm_sched_free(elm_sched_t *s); /* stops it first; accepts NULL */
+
+/* What the server holds, for the start-up line. */
+typedef struct {
+    const char *model_id;
+    int n_slots;
+    uint32_t n_ctx;
+    uint64_t weight_bytes, kv_bytes_per_slot;
+    const char *chat_template;
+} elm_sched_info_t;
+const elm_sched_info_t *elm_sched_info(const elm_sched_t *s, elm_sched_info_t *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -26,6 +26,7 @@ int elm_cmd_run(int argc, char **argv);
 int elm_cmd_bench(int argc, char **argv);
 int elm_cmd_eval(int argc, char **argv);
 int elm_cmd_probe(int argc, char **argv);
+int elm_cmd_serve(int argc, char **argv);
 
 /* Install the log hook that prints library messages to stderr ("edgelm: warning: ..."). */
 void elm_cli_init(void);

@@ -14,6 +14,7 @@ static const elm_cmd_t commands[] = {
     {"quantize", "convert F32/F16/BF16 weights to F16, Q8_0, Q4_0, Q4_K_M, ...", elm_cmd_quantize},
     {"cost", "the papers' cost and efficiency metrics", elm_cmd_cost},
     {"simulate", "compare routing strategies on a synthetic workload", elm_cmd_simulate},
+    {"serve", "an OpenAI-compatible HTTP server on this device", elm_cmd_serve},
     {"probe", "what this device can measure: power sensors, perf counters, memory", elm_cmd_probe},
 };
 

@@ -1,0 +1,29 @@
+# `edgelm serve` on the real stories260K model: usage errors here, then tests/serve_test.py
+# drives a running server over HTTP (endpoints, batching, stop strings, cache, metrics, faults).
+. "$(dirname "$0")/testlib.sh"
+
+run "$ELM" serve --help
+expect_rc 0 "serve --help"
+expect_out "usage: edgelm serve -m MODEL" "help names the command"
+run "$ELM" serve --port 1
+expect_rc 2 "serve without a model"
+expect_err "no model given" "says what is missing"
+run "$ELM" serve -m x --port 70000
+expect_rc 2 "a port out of range"
+expect_err "--port 70000: must lie in \[0, 65535\]" "names the range"
+run "$ELM" serve -m "$TMP/none.gguf" --port 0
+expect_rc 1 "a missing model"
+expect_err "none.gguf" "names the file"
+
+if m=$(need_data models/stories260K-f32.gguf); then
+  if python3 "$(dirname "$0")/serve_test.py" "$ELM" "$m" >"$TMP/py" 2>&1; then
+    ok "serve_test.py: $(tail -1 "$TMP/py")"
+  else
+    bad "serve_test.py"
+    cat "$TMP/py"
+  fi
+  grep -E '^(ok|FAIL):' "$TMP/py" | sed 's/^/  /'
+elif [ "${EDGELM_REQUIRE_DATA:-0}" = 1 ]; then
+  bad "stories260K is required"
+fi
+finish
