@@ -62,7 +62,7 @@ define bench_build
 	@cmake --build $(BUILD) -j $(JOBS) --target $(1) -- --no-print-directory
 endef
 
-.PHONY: bench-decode bench-kernels bench-route bench-tokenize bench-speed
+.PHONY: bench-decode bench-kernels bench-route bench-tokenize bench-speed bench-serve
 
 # benchmarks/decode.c: matrix x vector over ~150 MB of weights, AVX2 vs AVX-512 tier, 1 and 2
 # threads, against a read loop over the same bytes.
@@ -114,6 +114,17 @@ bench-speed:
 	done
 	./$(BUILD)/speed_bench -t $(SPEED_THREADS) -p $(SPEED_PP) -n $(SPEED_TG) -r $(SPEED_REPS) \
 	  $(SPEED_LOAD) $(SPEED_ARGS) $(SPEED_FILES)
+
+# benchmarks/serve.py: edgelm serve -np 8 on a synthetic Qwen2.5-0.5B Q4_0 under closed-loop load
+# from edgelm bench --target (1, 2, 4, 8 streams): aggregate tokens/s against one stream, TTFT and
+# inter-token latency, chunked prefill's effect on running streams, HTTP's cost per token, RSS.
+SERVE_MODEL ?= $(BUILD)/speed/qwen2.5-0.5b-Q4_0.gguf
+SERVE_ARGS  ?=
+bench-serve:
+	$(call bench_build,edgelm,Release)
+	@test -f $(SERVE_MODEL) || { mkdir -p $(dir $(SERVE_MODEL)) && \
+	  ./$(BUILD)/edgelm synth qwen2.5-0.5b:Q4_0 -o $(SERVE_MODEL); }
+	python3 benchmarks/serve.py ./$(BUILD)/edgelm $(SERVE_MODEL) $(SERVE_ARGS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
