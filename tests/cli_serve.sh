@@ -23,6 +23,19 @@ if m=$(need_data models/stories260K-f32.gguf); then
     cat "$TMP/py"
   fi
   grep -E '^(ok|FAIL):' "$TMP/py" | sed 's/^/  /'
+  # edgelm bench --target measures edgelm serve like any OpenAI-compatible server
+  "$ELM" serve -m "$m" --port 0 -np 2 -c 512 -t 1 >"$TMP/srv.out" 2>"$TMP/srv.err" &
+  pid=$!
+  for _ in $(seq 100); do grep -q listening "$TMP/srv.out" && break; sleep 0.1; done
+  port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TMP/srv.out")
+  run "$ELM" bench --target "http://127.0.0.1:$port" -m "$(basename "$m")" --concurrency 1,2 \
+    --requests 4 -n 16 --no-db -o jsonl
+  expect_rc 0 "bench --target against edgelm serve"
+  [ "$(grep -c '"errors":0' "$TMP/out")" = 2 ] && ok "every request served at both concurrencies" ||
+    { bad "bench --target saw errors"; cat "$TMP/out"; }
+  kill -TERM "$pid"
+  wait "$pid"
+  [ $? = 0 ] && ok "server exit 0 after SIGTERM" || bad "server exit status"
 elif [ "${EDGELM_REQUIRE_DATA:-0}" = 1 ]; then
   bad "stories260K is required"
 fi
