@@ -154,6 +154,37 @@ def test_max_tokens_and_stop(srv):
           "penalties: the text edgelm run gives with the same penalties", (j, want))
 
 
+def test_logprobs(srv):
+    st, j, _, _ = srv.request("POST", "/v1/chat/completions",
+                              {"messages": CHAT, "max_tokens": 8, "temperature": 0,
+                               "logprobs": True, "top_logprobs": 3})
+    c = j["choices"][0]
+    lp = c["logprobs"]["content"] if st == 200 and c.get("logprobs") else []
+    check(len(lp) == j["usage"]["completion_tokens"] if st == 200 else False,
+          "chat logprobs: one entry per generated token", j)
+    check(all(e["logprob"] <= 0 and len(e["top_logprobs"]) == 3 for e in lp),
+          "each entry: a log-probability and three alternatives", lp[:2])
+    check(all(e["top_logprobs"][0]["token"] == e["token"] and
+              abs(e["top_logprobs"][0]["logprob"] - e["logprob"]) < 1e-6 and
+              e["top_logprobs"][0]["logprob"] >= e["top_logprobs"][1]["logprob"]
+              >= e["top_logprobs"][2]["logprob"] for e in lp),
+          "greedy: the chosen token is the most likely alternative, alternatives best first", lp[:2])
+    check("".join(e["token"] for e in lp) == c["message"]["content"],
+          "the tokens spell the answer", ("".join(e["token"] for e in lp), c["message"]["content"]))
+    st, ctype, ev, done = sse(srv, {"messages": CHAT, "max_tokens": 8, "temperature": 0,
+                                    "stream": True, "logprobs": True})
+    streamed = [e for x in ev if x["choices"] and x["choices"][0].get("logprobs")
+                for e in x["choices"][0]["logprobs"]["content"]]
+    check([e["token"] for e in streamed] == [e["token"] for e in lp],
+          "streamed logprobs: the same tokens, each once", ([e["token"] for e in streamed], len(lp)))
+    st, j, _, _ = srv.request("POST", "/v1/completions",
+                              {"prompt": "Once upon a time", "max_tokens": 4, "temperature": 0,
+                               "logprobs": 2})
+    l2 = j["choices"][0]["logprobs"] if st == 200 else None
+    check(l2 and len(l2["tokens"]) == 4 and len(l2["token_logprobs"]) == 4 and
+          all(len(t) == 2 for t in l2["top_logprobs"]), "completions logprobs: tokens and top 2", l2)
+
+
 def test_batching(srv):
     prompts = ["Once upon a time", "The little dog", "Lily and Tom went", "One day, a bird"]
     want = {p: run_text(p, 32) for p in prompts}
@@ -208,8 +239,6 @@ def test_errors(srv):
     check(st == 400 and j["error"]["param"] == "temperature", "out-of-range field named", j)
     st, j, _, _ = srv.request("POST", "/v1/chat/completions", {"messages": CHAT, "n": 2})
     check(st == 400 and j["error"]["param"] == "n", "n=2: 400", j)
-    st, j, _, _ = srv.request("POST", "/v1/chat/completions", {"messages": CHAT, "logprobs": True})
-    check(st == 400 and j["error"]["param"] == "logprobs", "logprobs: a 400 that says they are not returned", j)
     st, j, _, _ = srv.request("POST", "/v1/chat/completions", {"messages": CHAT, "model": "gpt-9"})
     check(st == 404, "unknown model: 404", j)
     # a 2 MiB body: refused from its head, before the body is sent
@@ -275,12 +304,14 @@ def main():
     try:
         test_basics(srv)
         test_max_tokens_and_stop(srv)
+        test_logprobs(srv)
         test_batching(srv)
         test_prompt_cache(srv)
         test_errors(srv)
         test_disconnect(srv)
-        # completions answered 200 so far: basics 1, max/stop 3, batching 4, cache 2, disconnect 1
-        test_metrics(srv, 11)
+        # completions answered 200 so far: basics 1, max/stop 3, logprobs 1, batching 4, cache 2,
+        # disconnect 1
+        test_metrics(srv, 12)
     finally:
         rc = srv.stop()
     check(rc == 0, "SIGTERM: exit 0", rc)

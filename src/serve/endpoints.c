@@ -73,11 +73,6 @@ static void handle_generate(elm_sched_t *s, elm_server_req_t *req, elm_serve_end
                             j->r.model, s->model_id);
         goto refuse;
     }
-    if (j->r.logprobs) {
-        elm_serve_error_set(&err, 400, "invalid_request_error", "logprobs", "unsupported",
-                            "logprobs are not returned by this server yet: leave 'logprobs' out");
-        goto refuse;
-    }
     size_t n = 0;
     if (prompt_ids(s, &j->r, &j->prompt, &n, &err)) goto refuse;
     uint32_t ctx = s->p.n_ctx;

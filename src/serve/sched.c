@@ -4,6 +4,7 @@
  * text to its connection through the server core. Requests arrive on the server's loop thread
  * (elm_server_backend_t) and wait in a queue the server bounds. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,87 @@ static elm_serve_meta_t meta_of(const elm_sched_t *s, const slot_t *sl)
                               .model = s->model_id};
 }
 
+/* ---- logprobs ---- */
+
+/* The logprobs not yet sent (all of them for a whole answer), or NULL when the request did not
+ * ask for them; an empty list is a valid pointer, so the response shows {"content": []}. */
+static const elm_serve_logprob_t *pending_lp(const slot_t *sl, size_t *n)
+{
+    static const elm_serve_logprob_t none;
+    *n = 0;
+    if (!sl->job->r.logprobs) return NULL;
+    *n = sl->n_lp - sl->lp_sent;
+    return sl->lp ? sl->lp + sl->lp_sent : &none;
+}
+
+/* A token's text as a malloc'd piece (special tokens shown), or NULL when memory ran out. */
+static char *piece_dup(const elm_sched_t *s, int32_t id, size_t *len)
+{
+    char buf[256];
+    if (elm_token_to_piece(s->tok, id, ELM_DETOK_SPECIAL, buf, sizeof buf, len, NULL)) *len = 0;
+    char *p = malloc(*len + 1);
+    if (p) memcpy(p, buf, *len), p[*len] = '\0';
+    return p;
+}
+
+/* Record the chosen token's log-probability under the model's distribution (log-softmax of the
+ * raw logits, before the sampler's penalties and temperature, as OpenAI reports them) and the
+ * request's top_logprobs most likely tokens. Memory running out skips the entry. */
+static void record_logprob(elm_sched_t *s, slot_t *sl, const float *logits, int32_t tok)
+{
+    uint32_t nv = (uint32_t)elm_tokenizer_n_vocab(s->tok), k = sl->job->r.top_logprobs;
+    if (sl->n_lp == sl->cap_lp) {
+        size_t cap = sl->cap_lp ? 2 * sl->cap_lp : 16;
+        elm_serve_logprob_t *nl = realloc(sl->lp, cap * sizeof *nl);
+        if (!nl) return;
+        sl->lp = nl;
+        sl->cap_lp = cap;
+    }
+    float mx = logits[0];
+    for (uint32_t i = 1; i < nv; i++)
+        mx = logits[i] > mx ? logits[i] : mx;
+    double sum = 0;
+    for (uint32_t i = 0; i < nv; i++)
+        sum += exp((double)logits[i] - mx);
+    double lse = mx + log(sum);
+    int32_t best[ELM_SERVE_MAX_TOP_LOGPROBS];
+    uint32_t n_best = 0;
+    for (uint32_t i = 0; i < nv && k; i++) { /* insertion into the k best, largest first */
+        if (n_best == k && logits[i] <= logits[best[k - 1]]) continue;
+        uint32_t at = n_best < k ? n_best++ : k - 1;
+        while (at > 0 && logits[best[at - 1]] < logits[i]) {
+            best[at] = best[at - 1];
+            at--;
+        }
+        best[at] = (int32_t)i;
+    }
+    elm_serve_logprob_t *e = &sl->lp[sl->n_lp];
+    *e = (elm_serve_logprob_t){0};
+    e->token.text = piece_dup(s, tok, &e->token.len);
+    e->token.logprob = (float)(logits[tok] - lse);
+    elm_serve_token_logprob_t *top = n_best ? calloc(n_best, sizeof *top) : NULL;
+    for (uint32_t i = 0; top && i < n_best; i++) {
+        top[i].text = piece_dup(s, best[i], &top[i].len);
+        top[i].logprob = (float)(logits[best[i]] - lse);
+    }
+    e->top = top;
+    e->n_top = top ? n_best : 0;
+    if (e->token.text) sl->n_lp++;
+}
+
+static void free_logprobs(slot_t *sl)
+{
+    for (size_t i = 0; i < sl->n_lp; i++) {
+        free((void *)sl->lp[i].token.text);
+        for (size_t t = 0; t < sl->lp[i].n_top; t++)
+            free((void *)sl->lp[i].top[t].text);
+        free((void *)sl->lp[i].top);
+    }
+    free(sl->lp);
+    sl->lp = NULL;
+    sl->n_lp = sl->cap_lp = sl->lp_sent = 0;
+}
+
 /* Text the slot may show now: streamed as a chunk, or kept for the whole answer. */
 static void emit(elm_sched_t *s, slot_t *sl, const char *text, size_t len)
 {
@@ -94,8 +176,11 @@ static void emit(elm_sched_t *s, slot_t *sl, const char *text, size_t len)
         return;
     }
     elm_serve_meta_t m = meta_of(s, sl);
+    size_t n_lp;
+    const elm_serve_logprob_t *lp = pending_lp(sl, &n_lp);
     stream_json(
-        j, elm_serve_chunk_json(&m, sl->first_chunk, text, len, ELM_SERVE_FINISH_NONE, NULL, 0));
+        j, elm_serve_chunk_json(&m, sl->first_chunk, text, len, ELM_SERVE_FINISH_NONE, lp, n_lp));
+    sl->lp_sent = sl->n_lp;
     sl->first_chunk = false;
 }
 
@@ -107,6 +192,7 @@ static void slot_release(elm_sched_t *s, slot_t *sl)
     elm_detok_stream_free(sl->detok);
     elm_stop_matcher_free(sl->stop);
     free(sl->text.p);
+    free_logprobs(sl);
     sl->smp = NULL;
     sl->detok = NULL;
     sl->stop = NULL;
@@ -160,8 +246,10 @@ static void finish(elm_sched_t *s, slot_t *sl, elm_serve_finish_t why, bool by_s
                             (double)(j->t_last - j->t_first) / 1e9 / (sl->n_gen - 1));
     elm_metrics_observe(s->metrics, "edgelm_e2e_request_latency_seconds", NULL,
                         (double)(t_end - j->t_arrive) / 1e9);
+    size_t n_lp;
+    const elm_serve_logprob_t *lp = pending_lp(sl, &n_lp);
     if (j->r.stream) {
-        stream_json(j, elm_serve_chunk_json(&m, sl->first_chunk, "", 0, why, NULL, 0));
+        stream_json(j, elm_serve_chunk_json(&m, sl->first_chunk, "", 0, why, lp, n_lp));
         if (j->r.include_usage) stream_json(j, elm_serve_usage_chunk_json(&m, &u));
         elm__sched_count(s, ep_label(j), 200);
         elm_server_stream_write(j->req, ELM_SERVE_SSE_DONE, strlen(ELM_SERVE_SSE_DONE));
@@ -169,7 +257,7 @@ static void finish(elm_sched_t *s, slot_t *sl, elm_serve_finish_t why, bool by_s
     } else {
         elm__sched_reply_json(s, j->req, ep_label(j),
                               elm_serve_response_json(&m, sl->text.p ? sl->text.p : "",
-                                                      sl->text.len, why, &u, NULL, 0));
+                                                      sl->text.len, why, &u, lp, n_lp));
     }
     slot_release(s, sl);
 }
@@ -201,6 +289,7 @@ static void take_token(elm_sched_t *s, slot_t *sl, const float *logits)
         return;
     }
     sl->n_gen++;
+    if (j->r.logprobs) record_logprob(s, sl, logits, tok);
     const char *text;
     size_t len;
     elm_stop_result_t sr = {0};

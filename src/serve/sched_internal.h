@@ -36,7 +36,10 @@ typedef struct {
     elm_sampler_t *smp;
     elm_detok_stream_t *detok;
     elm_stop_matcher_t *stop;
-    elm_sbuf_t text; /* non-streamed: the answer so far */
+    elm_sbuf_t text;         /* non-streamed: the answer so far */
+    elm_serve_logprob_t *lp; /* (n_lp) each generated token's logprob, when the request asks */
+    size_t n_lp, cap_lp;
+    size_t lp_sent; /* entries already in a streamed chunk */
     char id[48];
     int64_t created;
 } slot_t;
