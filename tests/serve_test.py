@@ -214,7 +214,8 @@ def test_prompt_cache(srv):
     check(st == 200 and cached >= 10, "an extended prompt reuses the cached prefix", j["usage"])
 
 
-def test_metrics(srv, n_completions):
+def scrape(srv):
+    """GET /metrics: the text and {'name{labels}': value}; checks that every line parses."""
     st, _, text, r = srv.request("GET", "/metrics")
     check(st == 200 and r.getheader("Content-Type").startswith("text/plain"), "GET /metrics")
     vals = {}
@@ -225,6 +226,11 @@ def test_metrics(srv, n_completions):
         check(m is not None, f"metrics line parses: {line}") if m is None else None
         if m:
             vals[m.group(1) + (m.group(2) or "")] = float(m.group(3))
+    return text, vals
+
+
+def test_metrics(srv, n_completions):
+    _, vals = scrape(srv)
     key = 'edgelm_requests_total{endpoint="/v1/completions",status="200"}'
     check(vals.get(key) == n_completions, "requests_total counts the completions made",
           (vals.get(key), n_completions))
@@ -299,6 +305,42 @@ def test_chunked_prefill():
     check(got == want, "a chunked prompt among running streams gets its text alone", (got, want))
 
 
+def test_energy():
+    """--watts 5 (the constant source): the gauge reads 5 W and the joules counter grows by about
+    5 W x the time between two scrapes; with no power option and no sensor, no energy families."""
+    srv = Server("--watts", "5")
+    try:
+        srv.request("POST", "/v1/completions", {"prompt": "Once upon a time", "max_tokens": 4})
+        t0 = time.monotonic()
+        _, v0 = scrape(srv)
+        time.sleep(0.3)
+        t1 = time.monotonic()
+        _, v1 = scrape(srv)
+    finally:
+        rc = srv.stop()
+    check(rc == 0, "--watts 5: exit 0", rc)
+    watts = 'edgelm_power_watts{source="constant"}'
+    joules = 'edgelm_energy_joules_total{source="constant"}'
+    check(v1.get(watts) == 5, f"--watts 5: {watts} is 5", v1.get(watts))
+    grew, want = v1.get(joules, 0) - v0.get(joules, 0), 5 * (t1 - t0)
+    check(0.5 * want < grew < 2 * want + 0.5,
+          "energy grows by about 5 W x the time between scrapes", (grew, want))
+    check(v0.get(joules, 0) > 0, "energy counted since start", v0.get(joules))
+    check("energy: constant" in srv.log, "the start-up line names the source", srv.log[:400])
+    srv = Server()
+    try:
+        text, _ = scrape(srv)
+    finally:
+        rc = srv.stop()
+    check(rc == 0, "no power option: starts and exits 0", rc)
+    if "energy: unavailable: " in srv.log:
+        check("edgelm_energy_joules_total" not in text and "edgelm_power_watts" not in text,
+              "no power source: no energy families", text[-300:])
+    else:  # a machine with a sensor: its families, labelled with its source
+        check(re.search(r'edgelm_energy_joules_total\{source="\w+"\}', text) is not None,
+              "a sensor found: its energy family", text[-300:])
+
+
 def main():
     srv = Server("-np", "4", "-c", "256")
     try:
@@ -344,6 +386,7 @@ def main():
         srv.stop()
     check("s3cret" not in srv.log, "the key is never logged")
     test_chunked_prefill()
+    test_energy()
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 

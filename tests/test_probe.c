@@ -370,6 +370,32 @@ static void test_cmd_constant(void **state)
     assert_int_equal(open_fail(ELM_POWER_CONSTANT, &none, &d), ELM_EINVAL);
 }
 
+static void test_open_auto(void **state)
+{
+    (void)state;
+    elm_diag_t d;
+    elm_power_source_t *s = NULL;
+    elm_probe_ctx_t ctx = ctx_at(elm_test_fixture("probe/rapl"));
+    ctx.vcgencmd = "edgelm-test-no-vcgencmd";
+    ctx.nvml_lib = "libnvidia-ml-edgelm-test.so.1";
+    ctx.watts = 5;
+    /* a sensor wins over a value the user gave */
+    assert_int_equal(elm_power_open_auto(&ctx, &s, &d), 0);
+    assert_int_equal(elm_power_kind(s), ELM_POWER_RAPL);
+    elm_power_close(s);
+    ctx.sysfs_root = tmpdir;
+    assert_int_equal(elm_power_open_auto(&ctx, &s, &d), 0);
+    assert_int_equal(elm_power_kind(s), ELM_POWER_CONSTANT);
+    elm_power_close(s);
+    /* nothing at all: the reason names the fix, then what RAPL and hwmon said */
+    ctx.watts = 0;
+    s = (elm_power_source_t *)&ctx; /* a stale pointer that must come back NULL */
+    assert_int_equal(elm_power_open_auto(&ctx, &s, &d), ELM_ENOENT);
+    assert_null(s);
+    assert_contains(d.msg, "no power sensor (--watts W or --power-cmd CMD give one): rapl: ");
+    assert_contains(d.msg, "; hwmon: ");
+}
+
 static void test_estimate(void **state)
 {
     (void)state;
@@ -685,6 +711,7 @@ int main(void)
         cmocka_unit_test(test_rpi5),
         cmocka_unit_test(test_nvml_absent),
         cmocka_unit_test(test_cmd_constant),
+        cmocka_unit_test(test_open_auto),
         cmocka_unit_test(test_estimate),
         cmocka_unit_test(test_sampler_counter_and_constant),
         cmocka_unit_test(test_sampler_trapezoid_and_wrap),

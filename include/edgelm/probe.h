@@ -85,6 +85,13 @@ int elm_power_kind_parse(const char *name, elm_power_kind_t *out, elm_diag_t *d)
 int elm_power_open(elm_power_kind_t kind, const elm_probe_ctx_t *ctx, elm_power_source_t **out,
                    elm_diag_t *d);
 
+/* Open the first source available here: rapl, hwmon, jetson, rpi5, nvml, then cmd when
+ * ctx->command is set and constant when ctx->watts is (never the estimate: it is asked for by
+ * name). On success the caller owns *out (elm_power_close). Otherwise returns ELM_ENOENT, *out =
+ * NULL and d says "no power sensor (--watts W or --power-cmd CMD give one): rapl: <why>; hwmon:
+ * <why>". */
+int elm_power_open_auto(const elm_probe_ctx_t *ctx, elm_power_source_t **out, elm_diag_t *d);
+
 /* Take one reading. Errors (a sensor that became unreadable, garbage in a file) are returned
  * with the path in d; *r then holds NANs. */
 int elm_power_read(elm_power_source_t *s, elm_power_reading_t *r, elm_diag_t *d);

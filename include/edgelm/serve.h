@@ -433,6 +433,11 @@ typedef struct {
     int max_queue;               /* for /health: the queue the server admits */
     size_t max_body;             /* request bodies over this get 413 */
     uint32_t default_max_tokens; /* 0: until the slot's context is full */
+    /* An open power source (an elm_power_source_t of edgelm/probe.h), borrowed: the caller
+     * opens it and closes it after elm_sched_free. Each GET /metrics reads it and reports
+     * edgelm_energy_joules_total and edgelm_power_watts labelled with its name; NULL: no
+     * energy families. */
+    struct elm_power_source *power;
 } elm_sched_params_t;
 
 /* 1 slot, batch 512, 1 thread, mapped, F16 cache, queue 32, 1 MiB bodies. */

@@ -50,27 +50,12 @@ elm_bench_opts_t elm_bench_default_opts(void)
 
 /* ---- harness ---- */
 
-/* Open the first available source in auto mode; otherwise why says so, then what RAPL and
- * hwmon (the sensors of most machines) said. */
+/* Open the first available source in auto mode; otherwise power_why says why. */
 static void open_auto(elm_bench_t *b)
 {
-    static const elm_power_kind_t order[] = {ELM_POWER_RAPL,  ELM_POWER_HWMON, ELM_POWER_JETSON,
-                                             ELM_POWER_RPI5,  ELM_POWER_NVML,  ELM_POWER_CMD,
-                                             ELM_POWER_CONSTANT};
-    const char head[] = "no power sensor (--watts W or --power-cmd CMD give one)";
-    size_t len = sizeof head - 1;
-    memcpy(b->power_why, head, sizeof head);
-    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
-        if (order[i] == ELM_POWER_CMD && !b->probe.command) continue;
-        if (order[i] == ELM_POWER_CONSTANT && b->probe.watts <= 0) continue;
-        elm_diag_t d;
-        if (elm_power_open(order[i], &b->probe, &b->power, &d) == 0) return;
-        if (i < 2 && len < sizeof b->power_why - 1) {
-            int n = snprintf(b->power_why + len, sizeof b->power_why - len, "%s%s: %s",
-                             i ? "; " : ": ", elm_power_kind_name(order[i]), d.msg);
-            if (n > 0) len += (size_t)n;
-        }
-    }
+    elm_diag_t d;
+    if (elm_power_open_auto(&b->probe, &b->power, &d))
+        put(b->power_why, sizeof b->power_why, "%s", d.msg);
 }
 
 int elm_bench_create(const elm_bench_opts_t *o, elm_bench_t **out, elm_diag_t *d)

@@ -55,6 +55,30 @@ int elm_power_open(elm_power_kind_t kind, const elm_probe_ctx_t *ctx, elm_power_
     return ELM_OK;
 }
 
+int elm_power_open_auto(const elm_probe_ctx_t *ctx, elm_power_source_t **out, elm_diag_t *d)
+{
+    /* sensors first, then what the user supplied; the estimate must be asked for by name */
+    static const elm_power_kind_t order[] = {ELM_POWER_RAPL,  ELM_POWER_HWMON, ELM_POWER_JETSON,
+                                             ELM_POWER_RPI5,  ELM_POWER_NVML,  ELM_POWER_CMD,
+                                             ELM_POWER_CONSTANT};
+    char why[sizeof d->msg] = "no power sensor (--watts W or --power-cmd CMD give one)";
+    size_t len = strlen(why);
+    *out = NULL;
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        if (order[i] == ELM_POWER_CMD && !(ctx && ctx->command)) continue;
+        if (order[i] == ELM_POWER_CONSTANT && !(ctx && ctx->watts > 0)) continue;
+        elm_diag_t e;
+        if (elm_power_open(order[i], ctx, out, &e) == ELM_OK) return ELM_OK;
+        /* RAPL and hwmon are the sensors of most machines: their reasons help most */
+        if (i < 2 && len < sizeof why - 1) {
+            int n = snprintf(why + len, sizeof why - len, "%s%s: %s", i ? "; " : ": ",
+                             kinds[order[i]].name, e.msg);
+            if (n > 0) len += (size_t)n;
+        }
+    }
+    return elm_diag(d, ELM_ENOENT, "%s", why);
+}
+
 void elm__power_reading_clear(const elm_power_source_t *s, elm_power_reading_t *r)
 {
     r->watts = NAN;

@@ -2,10 +2,12 @@
  * queued for the engine thread (chat, completions) or answered at once (models, health, metrics,
  * tokenize, detokenize). Nothing here blocks on the engine. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "edgelm/probe.h"
 #include "sched_internal.h"
 
 /* The prompt of a chat or completion request as ids; *err set (and -1) when it cannot be. */
@@ -171,8 +173,38 @@ static void handle_health(elm_sched_t *s, elm_server_req_t *req)
     elm__sched_reply_error(s, req, "/health", &e);
 }
 
+/* Read the power source into edgelm_energy_joules_total and edgelm_power_watts. A source with
+ * an energy counter (wraparound handled by the probe) adds its step; any other integrates watts
+ * over the time since the last read (the trapezoid when the last watts are known). A failed read
+ * leaves both as they were; the counter never goes down. */
+static void read_power(elm_sched_t *s)
+{
+    elm_power_reading_t r;
+    elm_power_source_t *src = s->p.power;
+    if (!src || elm_power_read(src, &r, NULL)) return;
+    uint64_t now = elm_time_ns();
+    double dt = (double)(now - s->power_t) / 1e9, joules = 0;
+    if (elm_power_has_energy(src)) {
+        if (isfinite(r.energy_j)) {
+            if (r.energy_j > s->power_j) joules = r.energy_j - s->power_j;
+            s->power_j = r.energy_j;
+        }
+        /* counters give no instantaneous watts: the average since the last read stands in */
+        if (!isfinite(r.watts) && dt > 0) r.watts = joules / dt;
+    } else if (isfinite(r.watts)) {
+        joules = (isfinite(s->power_w) ? (s->power_w + r.watts) / 2 : r.watts) * dt;
+    }
+    s->power_t = now;
+    s->power_w = r.watts;
+    if (isfinite(joules) && joules > 0)
+        elm_metrics_inc(s->metrics, "edgelm_energy_joules_total", &s->power_name, joules);
+    if (isfinite(r.watts))
+        elm_metrics_set(s->metrics, "edgelm_power_watts", &s->power_name, r.watts);
+}
+
 static void handle_metrics(elm_sched_t *s, elm_server_req_t *req)
 {
+    read_power(s);
     pthread_mutex_lock(&s->mu);
     elm__sched_update_gauges(s);
     pthread_mutex_unlock(&s->mu);

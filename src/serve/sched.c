@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "edgelm/probe.h"
 #include "sched_internal.h"
 
 static uint64_t now_ns(void)
@@ -595,8 +596,20 @@ int elm_sched_create(const elm_sched_params_t *p, const elm_hooks_t *load_hooks,
     if (!s->slots || !s->rows || !s->row_slot) goto oom;
     for (int i = 0; i < p->n_slots; i++)
         if (!(s->slots[i].cached = malloc(s->p.n_ctx * sizeof *s->slots[i].cached))) goto oom;
-    if ((rc = elm_serve_metrics_create(false, &s->metrics))) goto oom;
+    if ((rc = elm_serve_metrics_create(p->power != NULL, &s->metrics))) goto oom;
     elm_metrics_set(s->metrics, "edgelm_slots_total", NULL, p->n_slots);
+    /* the baseline the first /metrics scrape counts from */
+    s->power_w = NAN;
+    s->power_t = elm_time_ns();
+    if (p->power) {
+        elm_power_reading_t r;
+        s->power_name = elm_power_kind_name(elm_power_kind(p->power));
+        if (!elm_power_read(p->power, &r, NULL)) {
+            s->power_j = isfinite(r.energy_j) ? r.energy_j : 0;
+            s->power_w = r.watts;
+        }
+        elm_metrics_inc(s->metrics, "edgelm_energy_joules_total", &s->power_name, 0);
+    }
     *out = s;
     return 0;
 oom:

@@ -67,6 +67,12 @@ struct elm_sched {
     size_t n_queued;
     bool stopping;
     uint64_t step;
+
+    /* energy, read by the loop thread at each /metrics scrape (p.power set) */
+    const char *power_name; /* the source label: "rapl", "constant", ... */
+    double power_j;         /* the source's energy counter at the last read (counter sources) */
+    double power_w;         /* watts at the last read; NAN when unknown */
+    uint64_t power_t;       /* elm_time_ns() of the last read */
 };
 
 /* Count a request answered with status on endpoint (edgelm_requests_total). */

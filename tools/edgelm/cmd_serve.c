@@ -1,7 +1,8 @@
 /* `edgelm serve`: this device as an OpenAI-compatible HTTP server. The scheduler (src/serve/
  * sched.c) owns the engine and batches every running request into one forward pass per step; the
  * server core (src/serve/server.c, libevent's evhttp) routes, limits and streams. This file
- * parses the options, starts both, prints where it listens and stops on SIGINT/SIGTERM. */
+ * parses the options, opens the power source of the energy metrics, starts both, prints where it
+ * listens and stops on SIGINT/SIGTERM. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +24,13 @@ static const char head_text[] =
     "slots share the model: every step runs one forward pass over one new token of each running\n"
     "request plus a chunk of a new prompt (continuous batching), and a slot keeps its cache, so\n"
     "a request that extends an earlier one prefills only its new tokens. One log line per\n"
-    "request on stderr (never the key or the prompt).\n";
+    "request on stderr (never the key or the prompt). With a power source (the first sensor\n"
+    "found, or --power, --watts, --power-cmd), /metrics also reports edgelm_energy_joules_total\n"
+    "and edgelm_power_watts.\n";
 
 static const char tail_text[] =
+    "environment:\n" ELM_CLI_PROBE_ENV_HELP
+    "\n"
     "examples:\n"
     "  edgelm serve -m qwen2.5-0.5b-instruct-q4_k_m.gguf -np 4 -c 4096\n"
     "  curl http://127.0.0.1:8080/v1/chat/completions -H 'Content-Type: application/json' \\\n"
@@ -36,6 +41,9 @@ typedef struct {
     elm_server_params_t hp;
     const char *kv_name, *key_file, *log_format;
     int port;
+    bool power_given; /* --power, --watts or --power-cmd named the source: no auto-detection */
+    elm_power_kind_t power_kind;
+    elm_probe_ctx_t probe;
 } serve_args_t;
 
 static int parse_args(serve_args_t *a, int argc, char **argv)
@@ -85,6 +93,9 @@ static int parse_args(serve_args_t *a, int argc, char **argv)
                      "read the model into memory instead of mapping it"),
         ELM_OPT_STR("--log-format", NULL, "text|json", &a->log_format,
                     "the request log's lines (default text)"),
+        ELM_CLI_POWER_OPTS(&a->power_kind, &a->probe,
+                           "the power source of the energy metrics: rapl, hwmon, jetson, rpi5,\n"
+                           "nvml, cmd, constant, estimate (default: the first sensor found)"),
         ELM_OPT_END,
     };
     elm_cli_spec_t spec = {.cmd = CMD, .head = head_text, .opts = opts, .tail = tail_text};
@@ -98,6 +109,15 @@ static int parse_args(serve_args_t *a, int argc, char **argv)
                                    a->log_format);
     if (a->hp.api_key && a->key_file)
         return elm_cli_usage_error(CMD, "give the key once: --api-key or --api-key-file");
+    a->power_given = elm_cli_given(&spec, "--power");
+    elm_cli_probe_env(&a->probe);
+    if ((rc = elm_cli_power_check(CMD, a->power_given, a->power_kind, &a->probe)) != ELM_CLI_GO)
+        return rc;
+    /* A value the user gave picks its source unless --power says otherwise, as in bench. */
+    if (!a->power_given && (a->probe.watts > 0 || a->probe.command)) {
+        a->power_given = true;
+        a->power_kind = a->probe.command ? ELM_POWER_CMD : ELM_POWER_CONSTANT;
+    }
     a->sp.n_ctx = (uint32_t)n_ctx;
     a->sp.n_batch = (uint32_t)n_batch;
     a->sp.use_mmap = !no_mmap;
@@ -148,18 +168,31 @@ int elm_cmd_serve(int argc, char **argv)
     elm_server_t *srv = NULL;
     elm_server_backend_t backend;
     elm_sched_info_t info;
+    elm_power_source_t *power = NULL;
+    elm_diag_t pd = {0}; /* why no power source was found */
+    char energy[600];
     if (a.key_file && (rc = read_key(a.key_file, &key, &d))) goto fail;
     if (key) a.hp.api_key = key;
     a.hp.log = log_line;
+    /* a source the user named must open; otherwise the energy metrics are simply left out */
+    if (a.power_given && (rc = elm_power_open(a.power_kind, &a.probe, &power, &d))) goto fail;
+    if (!a.power_given) elm_power_open_auto(&a.probe, &power, &pd);
+    if (power)
+        snprintf(energy, sizeof energy, "%s%s, %s", elm_power_kind_name(elm_power_kind(power)),
+                 elm_power_estimated(power) ? ", estimated" : "", elm_power_detail(power));
+    else
+        snprintf(energy, sizeof energy, "unavailable: %s", pd.msg);
+    a.sp.power = power;
     if ((rc = elm_sched_create(&a.sp, NULL, &sched, &d))) goto fail;
     elm_sched_info(sched, &info);
     elm_sched_backend(sched, &backend);
     if ((rc = elm_server_create(&a.hp, &backend, &srv, &d))) goto fail;
     fprintf(stderr,
             "edgelm serve: %s, %d slots x %u tokens of context, chat template %s; memory: "
-            "weights %.1f MiB + KV %.1f MiB per slot\n",
+            "weights %.1f MiB + KV %.1f MiB per slot; energy: %s\n",
             info.model_id, info.n_slots, info.n_ctx, info.chat_template,
-            (double)info.weight_bytes / (1 << 20), (double)info.kv_bytes_per_slot / (1 << 20));
+            (double)info.weight_bytes / (1 << 20), (double)info.kv_bytes_per_slot / (1 << 20),
+            energy);
     if ((rc = elm_sched_start(sched, &d))) goto fail;
     running = srv;
     signal(SIGINT, on_signal);
@@ -184,6 +217,7 @@ done:
     elm_sched_stop(sched);
     elm_server_free(srv);
     elm_sched_free(sched);
+    elm_power_close(power); /* after the scheduler, which borrowed it */
     free(key);
     return status;
 }
