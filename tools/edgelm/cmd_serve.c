@@ -29,8 +29,7 @@ static const char head_text[] =
     "and edgelm_power_watts.\n";
 
 static const char tail_text[] =
-    "environment:\n" ELM_CLI_PROBE_ENV_HELP
-    "\n"
+    "environment:\n" ELM_CLI_PROBE_ENV_HELP "\n"
     "examples:\n"
     "  edgelm serve -m qwen2.5-0.5b-instruct-q4_k_m.gguf -np 4 -c 4096\n"
     "  curl http://127.0.0.1:8080/v1/chat/completions -H 'Content-Type: application/json' \\\n"
@@ -188,11 +187,11 @@ int elm_cmd_serve(int argc, char **argv)
     elm_sched_backend(sched, &backend);
     if ((rc = elm_server_create(&a.hp, &backend, &srv, &d))) goto fail;
     fprintf(stderr,
-            "edgelm serve: %s, %d slots x %u tokens of context, chat template %s; memory: "
+            "edgelm serve: %s, %d slot%s x %u tokens of context, chat template %s; memory: "
             "weights %.1f MiB + KV %.1f MiB per slot; energy: %s\n",
-            info.model_id, info.n_slots, info.n_ctx, info.chat_template,
-            (double)info.weight_bytes / (1 << 20), (double)info.kv_bytes_per_slot / (1 << 20),
-            energy);
+            info.model_id, info.n_slots, info.n_slots == 1 ? "" : "s", info.n_ctx,
+            info.chat_template, (double)info.weight_bytes / (1 << 20),
+            (double)info.kv_bytes_per_slot / (1 << 20), energy);
     if ((rc = elm_sched_start(sched, &d))) goto fail;
     running = srv;
     signal(SIGINT, on_signal);
