@@ -75,16 +75,21 @@ def main():
     name = a.model.rsplit("/", 1)[-1]
     ctx = 2048
 
-    # in-process reference: edgelm bench's generation tokens/s on the same model and threads
-    out = subprocess.run([a.elm, "bench", "-m", a.model, "-t", str(a.threads), "-p", "64", "-n",
-                          str(a.tokens), "-r", "3", "--no-db", "-o", "jsonl"],
-                         capture_output=True, text=True, check=True)
-    inproc = json.loads(out.stdout.splitlines()[0])["gen_tps"]["mean"]
-
     p, port, kv = start(a.elm, a.model, a.slots, a.threads, ctx)
     rss_start = rss_kib(p.pid, "VmRSS")
-    conc = sorted({1, 2, 4, a.slots})
-    rows = target(a.elm, port, name, conc, a.tokens, a.requests)
+    rows = target(a.elm, port, name, [1], a.tokens, a.requests)
+    # the in-process reference decodes after a prompt as long as the requests' (attention over
+    # the same context): edgelm bench's generation tokens/s on the same model and threads
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("GET", "/metrics")
+    m = re.search(r"^edgelm_prompt_tokens_total (\S+)$", c.getresponse().read().decode(), re.M)
+    n_prompt = max(1, round(float(m.group(1)) / a.requests)) if m else 64
+    out = subprocess.run([a.elm, "bench", "-m", a.model, "-t", str(a.threads), "-p",
+                          str(n_prompt), "-n", str(a.tokens), "-r", "3", "--no-db", "-o", "jsonl"],
+                         capture_output=True, text=True, check=True)
+    inproc = json.loads(out.stdout.splitlines()[0])["gen_tps"]["mean"]
+    conc = sorted({2, 4, a.slots})
+    rows += target(a.elm, port, name, conc, a.tokens, a.requests)
     half = max(1, a.slots // 2)
     calm = target(a.elm, port, name, [half], a.tokens, half * 2)[0]
     t = threading.Thread(target=lambda: [long_prompt(port, name, 1024) for _ in range(3)])
@@ -109,7 +114,8 @@ def main():
           f"{busy['itl_ms']['p99']:.1f} ms while 1,024-token prompts arrive "
           f"({busy['itl_ms']['p99'] / calm['itl_ms']['p99']:.2f}x)")
     print(f"one stream over HTTP: {rows[0]['tps']['mean']:.1f} tok/s per request vs "
-          f"{inproc:.1f} in-process (edgelm bench): {rows[0]['tps']['mean'] / inproc:.3f}")
+          f"{inproc:.1f} in-process (edgelm bench -p {n_prompt}, the requests' prompt length): "
+          f"{rows[0]['tps']['mean'] / inproc:.3f}")
     print(f"server RSS: {rss_start / 1024:.1f} MiB at start, peak {peak / 1024:.1f} MiB under "
           f"the load above; each slot's KV cache is {kv:.1f} MiB at -c {ctx} (pages become "
           f"resident as its positions are used)")
