@@ -157,9 +157,7 @@ static void handle_detokenize(elm_sched_t *s, elm_server_req_t *req)
 static void handle_health(elm_sched_t *s, elm_server_req_t *req)
 {
     pthread_mutex_lock(&s->mu);
-    int busy = 0;
-    for (int i = 0; i < s->p.n_slots; i++)
-        busy += s->slots[i].state != SLOT_IDLE;
+    int busy = s->n_running;
     size_t queued = s->n_queued;
     pthread_mutex_unlock(&s->mu);
     if (busy < s->p.n_slots || queued < (size_t)s->p.max_queue) {
@@ -204,10 +202,7 @@ static void read_power(elm_sched_t *s)
 
 static void handle_metrics(elm_sched_t *s, elm_server_req_t *req)
 {
-    read_power(s);
-    pthread_mutex_lock(&s->mu);
-    elm__sched_update_gauges(s);
-    pthread_mutex_unlock(&s->mu);
+    read_power(s); /* the gauges are the engine thread's, refreshed at every step */
     char *text = elm_metrics_render(s->metrics);
     if (!text) {
         elm__sched_reply_json(s, req, "/metrics", NULL);

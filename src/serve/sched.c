@@ -497,7 +497,9 @@ static void drop_cancelled(elm_sched_t *s)
     }
 }
 
-void elm__sched_update_gauges(elm_sched_t *s)
+/* Refresh n_running and the running / waiting / KV-usage gauges: on the engine thread, which
+ * alone changes the slots, with the lock held. */
+static void update_gauges(elm_sched_t *s)
 {
     int running = 0;
     uint64_t used = 0;
@@ -505,6 +507,7 @@ void elm__sched_update_gauges(elm_sched_t *s)
         running += s->slots[i].state != SLOT_IDLE;
         used += s->slots[i].n_cached;
     }
+    s->n_running = running;
     elm_metrics_set(s->metrics, "edgelm_requests_running", NULL, running);
     elm_metrics_set(s->metrics, "edgelm_requests_waiting", NULL, (double)s->n_queued);
     elm_metrics_set(s->metrics, "edgelm_kv_cache_usage_ratio", NULL,
@@ -524,7 +527,7 @@ static void *engine_thread(void *arg)
     pthread_mutex_lock(&s->mu);
     while (!s->stopping || any_busy(s) || s->queue_head) {
         admit(s);
-        elm__sched_update_gauges(s);
+        update_gauges(s);
         if (!any_busy(s)) {
             if (s->stopping) break;
             pthread_cond_wait(&s->cv, &s->mu);

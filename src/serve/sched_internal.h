@@ -65,6 +65,7 @@ struct elm_sched {
     pthread_cond_t cv;
     job_t *queue_head, *queue_tail; /* waiting for a slot, oldest first */
     size_t n_queued;
+    int n_running; /* slots in use, as the engine thread last counted them (the lock held) */
     bool stopping;
     uint64_t step;
 
@@ -85,8 +86,6 @@ void elm__sched_reply_error(elm_sched_t *s, elm_server_req_t *req, const char *e
 /* Answer req with a malloc'd JSON text (taken), or 500 when it is NULL; count it. */
 void elm__sched_reply_json(elm_sched_t *s, elm_server_req_t *req, const char *endpoint, char *body);
 
-/* Refresh the running / waiting / KV-usage gauges (the lock held). */
-void elm__sched_update_gauges(elm_sched_t *s);
 
 /* The server backend hooks (endpoints.c): every routed request, and a client gone. */
 void elm__sched_on_request(void *user, elm_server_req_t *req);
