@@ -61,7 +61,7 @@ fi
 if v=$(need_data vocab/ggml-vocab-bert-bge.gguf); then
   run "$ELM" tokenize -m "$v" "Hello"
   expect_rc 1 "WordPiece vocabulary"
-  expect_err "'bert' WordPiece is not implemented" "says what is unsupported"
+  expect_err "'bert' WordPiece is not supported" "says what is unsupported"
 fi
 
 finish

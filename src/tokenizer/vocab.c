@@ -191,7 +191,7 @@ static int read_kind(elm_tokenizer_t *t, const elm_gguf_t *g, const char *name, 
         return elm_diag(
             d, ELM_ENOTSUP,
             "%s: tokenizer model '%.*s' is not supported (edgelm reads 'llama' "
-            "SentencePiece and 'gpt2' byte-level BPE; 'bert' WordPiece is not implemented)",
+            "SentencePiece and 'gpt2' byte-level BPE; 'bert' WordPiece is not supported)",
             name, (int)(model.len > 64 ? 64 : model.len), model.ptr);
     }
     elm_gguf_get_str(g, "tokenizer.ggml.pre", &pre);
