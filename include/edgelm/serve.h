@@ -467,7 +467,7 @@ typedef struct {
     uint64_t weight_bytes, kv_bytes_per_slot;
     const char *chat_template;
 } elm_sched_info_t;
-const elm_sched_info_t *elm_sched_info(const elm_sched_t *s, elm_sched_info_t *out);
+void elm_sched_info(const elm_sched_t *s, elm_sched_info_t *out);
 
 #ifdef __cplusplus
 }

@@ -18,6 +18,12 @@ static uint64_t now_ns(void)
     return elm_time_ns();
 }
 
+/* Positions slot sl's sequence holds in the KV cache (its cached[] ids are those positions). */
+static uint32_t held(const elm_sched_t *s, const slot_t *sl)
+{
+    return elm_session_seq_len(s->sess, (uint32_t)(sl - s->slots));
+}
+
 /* splitmix64's finalizer: response ids that look random from a clock. */
 static uint64_t mix64(uint64_t z)
 {
@@ -302,7 +308,7 @@ static void take_token(elm_sched_t *s, slot_t *sl, const float *logits)
         return;
     }
     if (!j->t_first) j->t_first = j->t_last; /* a token whose text is held back still counts */
-    if (sl->n_gen >= j->r.max_tokens || sl->n_cached + 1 >= s->p.n_ctx) {
+    if (sl->n_gen >= j->r.max_tokens || held(s, sl) + 1 >= s->p.n_ctx) {
         finish(s, sl, ELM_SERVE_FINISH_LENGTH, false);
         return;
     }
@@ -329,7 +335,7 @@ static int pick_slot(const elm_sched_t *s, const job_t *j, uint32_t *reuse)
     for (int i = 0; i < s->p.n_slots; i++) {
         const slot_t *sl = &s->slots[i];
         if (sl->state != SLOT_IDLE) continue;
-        uint32_t n = common_prefix(sl->cached, sl->n_cached, j->prompt, j->n_prompt);
+        uint32_t n = common_prefix(sl->cached, held(s, sl), j->prompt, j->n_prompt);
         if (best < 0 || n > best_n || (n == best_n && sl->lru < s->slots[best].lru)) {
             best = i;
             best_n = n;
@@ -356,7 +362,6 @@ static int start_job(elm_sched_t *s, int i, job_t *j, uint32_t reuse)
     sl->created = (int64_t)time(NULL);
     elm_serve_make_id(sl->id, sizeof sl->id, j->r.endpoint, mix64(now_ns() ^ ((uint64_t)i << 56)));
     elm_session_seq_truncate(s->sess, (uint32_t)i, reuse);
-    sl->n_cached = reuse;
     elm_sampler_params_t sp = j->r.sampler;
     if (!j->r.seed_set) sp.seed = now_ns() ^ (uint64_t)i;
     const char *const *stops = (const char *const *)j->r.stop;
@@ -425,8 +430,8 @@ static uint32_t form_batch(elm_sched_t *s)
     for (int i = 0; i < s->p.n_slots && n < cap; i++) {
         slot_t *sl = &s->slots[i];
         if (sl->state != SLOT_DECODE) continue;
-        s->rows[n] = (elm_batch_row_t){sl->last, (uint32_t)i, sl->n_cached, true};
-        s->row_slot[n++] = i;
+        s->rows[n] = (elm_batch_row_t){sl->last, (uint32_t)i, held(s, sl), true};
+        n++;
     }
     for (int i = 0; i < s->p.n_slots; i++) {
         slot_t *sl = &s->slots[i];
@@ -439,7 +444,7 @@ static uint32_t form_batch(elm_sched_t *s)
             bool last = sl->next_prompt + 1 == j->n_prompt;
             s->rows[n] =
                 (elm_batch_row_t){j->prompt[sl->next_prompt], (uint32_t)i, sl->next_prompt, last};
-            s->row_slot[n++] = last ? i : -1;
+            n++;
             sl->next_prompt++;
         }
     }
@@ -471,18 +476,16 @@ static void step(elm_sched_t *s)
             }
             slot_release(s, sl);
             elm_session_seq_reset(s->sess, (uint32_t)i);
-            s->slots[i].n_cached = 0;
         }
         return;
     }
     for (uint32_t r = 0; r < n; r++) {
         slot_t *sl = &s->slots[s->rows[r].seq];
         sl->cached[s->rows[r].pos] = s->rows[r].token;
-        sl->n_cached = s->rows[r].pos + 1;
     }
     for (uint32_t r = 0; r < n; r++) {
-        if (s->row_slot[r] < 0) continue;
-        slot_t *sl = &s->slots[s->row_slot[r]];
+        if (!s->rows[r].logits) continue;
+        slot_t *sl = &s->slots[s->rows[r].seq];
         const float *logits = elm_session_batch_logits(s->sess, r);
         if (sl->job && logits) take_token(s, sl, logits);
     }
@@ -505,7 +508,7 @@ static void update_gauges(elm_sched_t *s)
     uint64_t used = 0;
     for (int i = 0; i < s->p.n_slots; i++) {
         running += s->slots[i].state != SLOT_IDLE;
-        used += s->slots[i].n_cached;
+        used += held(s, &s->slots[i]);
     }
     s->n_running = running;
     elm_metrics_set(s->metrics, "edgelm_requests_running", NULL, running);
@@ -595,8 +598,7 @@ int elm_sched_create(const elm_sched_params_t *p, const elm_hooks_t *load_hooks,
     s->p.n_ctx = elm_session_n_ctx(s->sess);
     s->slots = calloc((size_t)p->n_slots, sizeof *s->slots);
     s->rows = calloc(p->n_batch, sizeof *s->rows);
-    s->row_slot = calloc(p->n_batch, sizeof *s->row_slot);
-    if (!s->slots || !s->rows || !s->row_slot) goto oom;
+    if (!s->slots || !s->rows) goto oom;
     for (int i = 0; i < p->n_slots; i++)
         if (!(s->slots[i].cached = malloc(s->p.n_ctx * sizeof *s->slots[i].cached))) goto oom;
     if ((rc = elm_serve_metrics_create(p->power != NULL, &s->metrics))) goto oom;
@@ -662,7 +664,6 @@ void elm_sched_free(elm_sched_t *s)
     }
     free(s->slots);
     free(s->rows);
-    free(s->row_slot);
     elm_metrics_free(s->metrics);
     elm_session_free(s->sess);
     elm_tokenizer_free(s->tok);
@@ -672,7 +673,7 @@ void elm_sched_free(elm_sched_t *s)
     free(s);
 }
 
-const elm_sched_info_t *elm_sched_info(const elm_sched_t *s, elm_sched_info_t *out)
+void elm_sched_info(const elm_sched_t *s, elm_sched_info_t *out)
 {
     const elm_hparams_t *hp = elm_model_hparams(s->model);
     *out = (elm_sched_info_t){.model_id = s->model_id,
@@ -683,5 +684,4 @@ const elm_sched_info_t *elm_sched_info(const elm_sched_t *s, elm_sched_info_t *o
                                                    hp->n_head_kv * hp->head_dim *
                                                    (s->p.kv_type == ELM_TYPE_F32 ? 4 : 2),
                               .chat_template = elm_chat_name(s->tmpl)};
-    return out;
 }

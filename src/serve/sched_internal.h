@@ -25,8 +25,7 @@ typedef struct job {
 typedef struct {
     slot_state_t state;
     job_t *job;
-    int32_t *cached;      /* (n_ctx) the ids this slot's sequence holds in the KV cache */
-    uint32_t n_cached;    /* == elm_session_seq_len of the slot's sequence */
+    int32_t *cached;      /* (n_ctx) the ids of the positions its sequence holds (held()) */
     uint32_t n_reused;    /* prompt tokens found in the cache for the running job */
     uint32_t next_prompt; /* index of the next prompt token to prefill */
     int32_t last;         /* the sampled token still to be decoded */
@@ -56,7 +55,6 @@ struct elm_sched {
     int64_t created;
     slot_t *slots;
     elm_batch_row_t *rows;
-    int *row_slot; /* (n_batch) which slot a row belongs to, -1 for a prompt row without logits */
     elm_serve_limits_t lim;
 
     pthread_t thread;
@@ -85,7 +83,6 @@ void elm__sched_reply_error(elm_sched_t *s, elm_server_req_t *req, const char *e
 
 /* Answer req with a malloc'd JSON text (taken), or 500 when it is NULL; count it. */
 void elm__sched_reply_json(elm_sched_t *s, elm_server_req_t *req, const char *endpoint, char *body);
-
 
 /* The server backend hooks (endpoints.c): every routed request, and a client gone. */
 void elm__sched_on_request(void *user, elm_server_req_t *req);
