@@ -218,14 +218,16 @@ def scrape(srv):
     """GET /metrics: the text and {'name{labels}': value}; checks that every line parses."""
     st, _, text, r = srv.request("GET", "/metrics")
     check(st == 200 and r.getheader("Content-Type").startswith("text/plain"), "GET /metrics")
-    vals = {}
+    vals, bad = {}, []
     for line in text.splitlines():
         if line.startswith("#") or not line.strip():
             continue
         m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$', line)
-        check(m is not None, f"metrics line parses: {line}") if m is None else None
         if m:
             vals[m.group(1) + (m.group(2) or "")] = float(m.group(3))
+        else:
+            bad.append(line)
+    check(not bad and vals, "every metrics line parses", bad)
     return text, vals
 
 
