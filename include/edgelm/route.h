@@ -18,6 +18,8 @@ extern "C" {
 
 #define ELM_ROUTE_MAX_DEVICES 64
 #define ELM_ROUTE_NAME_MAX    64
+#define ELM_ROUTE_URL_MAX     256  /* base URLs, the Redis URL */
+#define ELM_ROUTE_PATH_MAX    1024 /* files named by the config */
 /* Upper bound of a device's sliding log (entries of 16 bytes: 1 MiB per device at most). */
 #define ELM_ROUTE_MAX_LOG 65536
 
@@ -43,7 +45,8 @@ uint32_t elm_rng_below(elm_rng_t *r, uint32_t n);
     X(WINDOW_FULL, "token window full")            \
     X(CONCURRENCY_FULL, "all parallel slots busy") \
     X(UNHEALTHY, "no healthy device")              \
-    X(TOO_LARGE, "request larger than any device's window")
+    X(TOO_LARGE, "request larger than any device's window")  \
+    X(FAILED, "devices failed and the retries are spent")
 
 typedef enum {
 #define ELM__REASON_ENUM(name, msg) ELM_ROUTE_##name,
@@ -100,6 +103,9 @@ elm_route_reason_t elm_limiter_admit(elm_limiter_t *l, int64_t now_ms, uint64_t 
 /* Completion: free the slot and replace the reservation by the actual token count (if the entry is
  * still inside the window). Returns 0, or ELM_EINVAL when no request is in flight. */
 int elm_limiter_release(elm_limiter_t *l, int64_t now_ms, uint64_t seq, uint64_t actual);
+/* How long after now the window has room for tokens (0: now), counting only the entries that
+ * leave it; -1 when tokens exceed the capacity. A 429's Retry-After. */
+int64_t elm_limiter_wait_ms(elm_limiter_t *l, int64_t now_ms, uint64_t tokens);
 
 /* ---- cluster configuration ---- */
 
@@ -112,6 +118,10 @@ typedef struct {
     double power_w;         /* draw while generating */
     double cost_per_mtok;   /* optional amortized $ per million tokens on the device */
     bool healthy;
+    /* The gateway's (simulate ignores them): */
+    char url[ELM_ROUTE_URL_MAX];         /* OpenAI-compatible base URL ("http://h:8080/v1"); "" */
+    char model[ELM_ROUTE_NAME_MAX];      /* the upstream's model name; "": the client's */
+    char api_key_env[ELM_ROUTE_NAME_MAX]; /* environment variable holding its key; "": none */
 } elm_device_spec_t;
 
 typedef struct {
@@ -119,17 +129,49 @@ typedef struct {
     char name[ELM_ROUTE_NAME_MAX];
     double input_per_mtok;  /* $ per million input tokens */
     double output_per_mtok; /* $ per million output tokens */
+    /* The gateway's: where the overflow goes ("" in a simulation-only file). */
+    char url[ELM_ROUTE_URL_MAX];
+    char model[ELM_ROUTE_NAME_MAX];
+    char api_key_env[ELM_ROUTE_NAME_MAX];
 } elm_cloud_spec_t;
+
+/* What to do with the limits while Redis cannot be reached. */
+typedef enum {
+    ELM_LIMITS_DOWN_LOCAL = 0, /* a local limiter with 1/gateways of every capacity */
+    ELM_LIMITS_DOWN_CLOSED = 1 /* admit nothing to the devices (the cloud, or 429) */
+} elm_limits_down_t;
+
+/* The live gateway's settings (the "gateway" object); simulate reads and ignores them. */
+typedef struct {
+    char model_id[ELM_ROUTE_NAME_MAX]; /* the model clients see in /v1/models ("edge") */
+    double connect_timeout_s;          /* an upstream's TCP connect (2) */
+    double first_byte_timeout_s;       /* request sent → first response byte (60) */
+    double idle_timeout_s;             /* between two chunks of a stream (30) */
+    double total_timeout_s;            /* a whole exchange (600) */
+    uint32_t retries;              /* other devices tried after a failure before the cloud (1) */
+    double health_interval_s;      /* active GET of health_path per device; 0: none (5) */
+    char health_path[ELM_ROUTE_NAME_MAX]; /* on the device's origin ("/health") */
+    uint32_t breaker_failures;     /* consecutive failures that open a device's breaker (3) */
+    double breaker_cooldown_s;     /* open → half-open after this (10) */
+    uint32_t default_max_tokens;   /* reserved for a request that gives no max_tokens (256) */
+    char keys_file[ELM_ROUTE_PATH_MAX]; /* client keys (docs/cluster-config.md); "": no keys */
+    char vocab[ELM_ROUTE_PATH_MAX];     /* a GGUF whose tokenizer counts prompt tokens; "" */
+    char redis[ELM_ROUTE_URL_MAX];      /* limits.redis: "redis://host:port/db"; "": local */
+    uint32_t gateways;                  /* limits.gateways: how many share Redis (1) */
+    elm_limits_down_t on_redis_down;    /* limits.on_redis_down: "local" or "closed" */
+} elm_gateway_spec_t;
 
 typedef struct {
     int64_t window_ms;
     char strategy[ELM_ROUTE_NAME_MAX];
     elm_cloud_spec_t cloud;
+    elm_gateway_spec_t gateway;
     uint32_t n_devices;
     elm_device_spec_t devices[ELM_ROUTE_MAX_DEVICES];
 } elm_cluster_config_t;
 
-/* Defaults: 60 s window, load-aware, GPT-4o-mini cloud ($0.15 / $0.60 per M tokens), no devices. */
+/* Defaults: 60 s window, load-aware, GPT-4o-mini cloud ($0.15 / $0.60 per M tokens), no devices,
+ * the gateway's defaults above. */
 void elm_cluster_config_default(elm_cluster_config_t *c);
 
 /* Parse a JSON cluster description (docs/cluster-config.md) of len bytes; fname names it in errors
@@ -153,6 +195,7 @@ typedef struct {
 typedef struct {
     uint32_t in_tokens;  /* prompt tokens */
     uint32_t out_tokens; /* estimated output tokens (max_tokens, or a prediction) */
+    uint64_t exclude;    /* bit i set: device i is not a candidate (the gateway's retries) */
 } elm_route_req_t;
 
 /* Mutable per-router state a strategy may use. */
@@ -195,10 +238,11 @@ typedef struct {
     double busy_s;   /* out tokens / tokens_per_s, summed */
     double energy_j; /* busy_s * power_w */
     double cost;     /* tokens * cost_per_mtok / 1e6 */
+    uint64_t failed; /* attempts that failed before serving (elm_router_fail) */
 } elm_route_dev_stats_t;
 
 typedef struct {
-    uint64_t requests; /* decisions made */
+    uint64_t requests; /* requests decided (a retry, req->exclude != 0, is not a new one) */
     uint64_t processed, redirected, rejected;
     uint64_t by_reason[ELM_ROUTE_REASON_COUNT]; /* redirected + rejected, by reason */
     uint64_t edge_tokens;                       /* actual tokens completed on devices */
@@ -229,8 +273,22 @@ elm_route_decision_t elm_router_decide(elm_router_t *r, int64_t now_ms, const el
 int elm_router_complete(elm_router_t *r, int64_t now_ms, const elm_route_decision_t *dec,
                         uint32_t in_tokens, uint32_t out_tokens);
 
+/* A device decision whose device failed before it served anything (refused, timed out, 5xx,
+ * 429): frees the slot, releases the reservation (0 tokens stay in the window) and counts the
+ * failure; the caller then decides again with the device in req->exclude, or falls back. Returns
+ * 0 or ELM_EINVAL (not a device decision, or nothing in flight). */
+int elm_router_fail(elm_router_t *r, int64_t now_ms, const elm_route_decision_t *dec);
+
+/* The cloud (or, without one, a reject) for a request no device may take any more (reason:
+ * why), counted as elm_router_decide counts it. */
+elm_route_decision_t elm_router_fallback(elm_router_t *r, const elm_route_req_t *req,
+                                         elm_route_reason_t reason);
+
 /* Mark a device healthy or not (the gateway's health checks). */
 void elm_router_set_health(elm_router_t *r, uint32_t device, bool healthy);
+
+/* Replace a device's generation speed by what was measured (> 0; other values are ignored). */
+void elm_router_set_speed(elm_router_t *r, uint32_t device, double tokens_per_s);
 
 uint32_t elm_router_n_devices(const elm_router_t *r);
 const elm_device_spec_t *elm_router_device(const elm_router_t *r, uint32_t device);

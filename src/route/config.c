@@ -18,6 +18,20 @@ void elm_cluster_config_default(elm_cluster_config_t *c)
     snprintf(c->cloud.name, sizeof c->cloud.name, "gpt-4o-mini");
     c->cloud.input_per_mtok = 0.15;
     c->cloud.output_per_mtok = 0.60;
+    elm_gateway_spec_t *g = &c->gateway;
+    snprintf(g->model_id, sizeof g->model_id, "edge");
+    g->connect_timeout_s = 2;
+    g->first_byte_timeout_s = 60;
+    g->idle_timeout_s = 30;
+    g->total_timeout_s = 600;
+    g->retries = 1;
+    g->health_interval_s = 5;
+    snprintf(g->health_path, sizeof g->health_path, "/health");
+    g->breaker_failures = 3;
+    g->breaker_cooldown_s = 10;
+    g->default_max_tokens = 256;
+    g->gateways = 1;
+    g->on_redis_down = ELM_LIMITS_DOWN_LOCAL;
 }
 
 /* Parsing context: the file name and the diag, so helpers can say where. */

@@ -19,7 +19,7 @@ const char *elm_route_reason_str(elm_route_reason_t reason)
 const char *elm_route_reason_name(elm_route_reason_t reason)
 {
     static const char *const names[] = {"ok", "window_full", "concurrency_full", "unhealthy",
-                                        "too_large"};
+                                        "too_large", "failed"};
     _Static_assert(sizeof names / sizeof names[0] == ELM_ROUTE_REASON_COUNT, "reason names");
     return (unsigned)reason < ELM_ROUTE_REASON_COUNT ? names[reason] : "unknown";
 }
@@ -109,4 +109,22 @@ int elm_limiter_release(elm_limiter_t *l, int64_t now_ms, uint64_t seq, uint64_t
         e->tokens = actual;
     }
     return 0;
+}
+
+int64_t elm_limiter_wait_ms(elm_limiter_t *l, int64_t now_ms, uint64_t tokens)
+{
+    if (tokens > l->capacity) return -1;
+    advance(l, now_ms);
+    uint64_t used = l->used;
+    for (uint64_t q = l->head_seq;; q++) {
+        /* Room once the entries before q have left; a full log also waits for its oldest. */
+        bool log_room = l->tail_seq - q < l->log_cap;
+        if (used <= l->capacity - tokens && log_room) {
+            if (q == l->head_seq) return 0;
+            const elm__log_entry_t *e = &l->log[(q - 1) % l->log_cap];
+            return e->t_ms + l->window_ms - l->last_now;
+        }
+        if (q == l->tail_seq) return l->window_ms; /* unreachable: an empty log has room */
+        used -= l->log[q % l->log_cap].tokens;
+    }
 }

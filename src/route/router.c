@@ -99,11 +99,11 @@ elm_route_decision_t elm_router_decide(elm_router_t *r, int64_t now_ms, const el
         v->in_flight = l->in_flight;
         v->outstanding = r->outstanding[i];
         n_healthy += v->spec->healthy;
-        v->eligible = v->spec->healthy && tokens <= l->capacity;
+        v->eligible = v->spec->healthy && tokens <= l->capacity && !(req->exclude >> i & 1);
         n_eligible += v->eligible;
         v->can_admit = v->eligible && elm_limiter_check(l, now_ms, tokens) == ELM_ROUTE_OK;
     }
-    r->stats.requests++;
+    if (!req->exclude) r->stats.requests++;
     int pick = n_eligible ? r->strategy->pick(r->view, n, req, &r->st) : -1;
     if (pick >= 0 && (uint32_t)pick < n && r->view[pick].eligible) {
         dec.device = pick;
@@ -114,19 +114,44 @@ elm_route_decision_t elm_router_decide(elm_router_t *r, int64_t now_ms, const el
             r->stats.dev[pick].admitted++;
             return dec;
         }
+    } else if (req->exclude && n_healthy) {
+        dec.reason = ELM_ROUTE_FAILED; /* the healthy ones left were tried */
     } else {
         dec.reason = n_healthy ? ELM_ROUTE_TOO_LARGE : ELM_ROUTE_UNHEALTHY;
     }
-    r->stats.by_reason[dec.reason]++;
+    elm_route_decision_t fb = elm_router_fallback(r, req, dec.reason);
+    fb.device = dec.device;
+    return fb;
+}
+
+elm_route_decision_t elm_router_fallback(elm_router_t *r, const elm_route_req_t *req,
+                                         elm_route_reason_t reason)
+{
+    elm_route_decision_t dec = {ELM_ROUTE_TO_CLOUD, reason, -1, 0, 0};
+    dec.reserved = (uint64_t)req->in_tokens + req->out_tokens;
+    r->stats.by_reason[reason]++;
     if (r->cfg.cloud.enabled) {
-        dec.kind = ELM_ROUTE_TO_CLOUD;
         r->stats.redirected++;
     } else {
         dec.kind = ELM_ROUTE_TO_REJECT;
         r->stats.rejected++;
-        r->stats.rejected_tokens += tokens;
+        r->stats.rejected_tokens += dec.reserved;
     }
     return dec;
+}
+
+int elm_router_fail(elm_router_t *r, int64_t now_ms, const elm_route_decision_t *dec)
+{
+    if (dec->kind != ELM_ROUTE_TO_DEVICE || dec->device < 0 ||
+        (uint32_t)dec->device >= r->cfg.n_devices)
+        return ELM_EINVAL;
+    uint32_t i = (uint32_t)dec->device;
+    int rc = elm_limiter_release(&r->lim[i], now_ms, dec->seq, 0);
+    if (rc) return rc;
+    r->outstanding[i] -= dec->reserved <= r->outstanding[i] ? dec->reserved : r->outstanding[i];
+    r->stats.dev[i].failed++;
+    r->stats.processed--;
+    return 0;
 }
 
 /* ---- completion and accounting ---- */
@@ -168,6 +193,12 @@ int elm_router_complete(elm_router_t *r, int64_t now_ms, const elm_route_decisio
 void elm_router_set_health(elm_router_t *r, uint32_t device, bool healthy)
 {
     if (device < r->cfg.n_devices) r->cfg.devices[device].healthy = healthy;
+}
+
+void elm_router_set_speed(elm_router_t *r, uint32_t device, double tokens_per_s)
+{
+    if (device < r->cfg.n_devices && tokens_per_s > 0 && tokens_per_s < 1e9)
+        r->cfg.devices[device].tokens_per_s = tokens_per_s;
 }
 
 uint32_t elm_router_n_devices(const elm_router_t *r)
