@@ -275,6 +275,8 @@ int elm_serve_metrics_create(bool with_energy, elm_metrics_t **out);
 
 /* ---- server ---- */
 
+struct event_base; /* libevent's */
+
 /* The endpoints the server routes, each an exact path and one method; any other path is a 404,
  * a known path with another method a 405. */
 typedef enum {
@@ -285,8 +287,19 @@ typedef enum {
     ELM_SERVER_EP_TOKENIZE,    /* POST /tokenize */
     ELM_SERVER_EP_DETOKENIZE,  /* POST /detokenize */
     ELM_SERVER_EP_METRICS,     /* GET  /metrics */
+    ELM_SERVER_EP_CLUSTER,     /* GET  /v1/cluster (the gateway's) */
     ELM_SERVER_EP_COUNT
 } elm_server_endpoint_t;
+
+/* The endpoints `edgelm serve` answers (elm_server_params_t.endpoints' default), and the
+ * gateway's. */
+#define ELM_SERVER_EPS_SERVE                                                             \
+    (1u << ELM_SERVER_EP_CHAT | 1u << ELM_SERVER_EP_COMPLETIONS | 1u << ELM_SERVER_EP_MODELS | \
+     1u << ELM_SERVER_EP_HEALTH | 1u << ELM_SERVER_EP_TOKENIZE |                            \
+     1u << ELM_SERVER_EP_DETOKENIZE | 1u << ELM_SERVER_EP_METRICS)
+#define ELM_SERVER_EPS_GATEWAY                                                           \
+    (1u << ELM_SERVER_EP_CHAT | 1u << ELM_SERVER_EP_COMPLETIONS | 1u << ELM_SERVER_EP_MODELS | \
+     1u << ELM_SERVER_EP_HEALTH | 1u << ELM_SERVER_EP_METRICS | 1u << ELM_SERVER_EP_CLUSTER)
 
 /* The path of an endpoint ("/v1/chat/completions"); "" for a value out of range. */
 const char *elm_server_endpoint_path(elm_server_endpoint_t ep);
@@ -313,6 +326,8 @@ typedef struct {
                                  backend is asked to cancel them (default 10) */
     size_t max_stream_buffer; /* a stream's bytes not yet taken by its client; past this the
                                  client is cut off as if it had gone (default 1 MiB) */
+    unsigned endpoints;       /* bit e: endpoint e is routed, the others are 404s
+                                 (ELM_SERVER_EPS_SERVE) */
     bool log_json;            /* the request log as one JSON object per line, else text */
     /* One line per request (no newline), on the loop thread; NULL sends it to elm_log() at
      * ELM_LOG_INFO. A line never holds the key or the body. */
@@ -377,8 +392,24 @@ void elm_server_free(elm_server_t *s);
 /* How many generation requests the backend holds now (running or waiting), for /health. */
 int elm_server_admitted(elm_server_t *s);
 
+/* The event loop the server runs on, for a backend that works on the loop thread itself (the
+ * gateway's upstream connections and timers). */
+struct event_base *elm_server_event_base(elm_server_t *s);
+
 /* The request's endpoint. */
 elm_server_endpoint_t elm_server_req_endpoint(const elm_server_req_t *req);
+
+/* The value of the request's header name (case-insensitive), or NULL; loop thread only, inside
+ * the backend's handle hook. */
+const char *elm_server_req_header(const elm_server_req_t *req, const char *name);
+
+/* Add a header to the answer the request will get (Retry-After on a 429); loop thread only,
+ * before the request is answered. */
+void elm_server_req_set_header(elm_server_req_t *req, const char *name, const char *value);
+
+/* A pointer the backend keeps with the request (NULL until set). Any thread. */
+void elm_server_req_set_user(elm_server_req_t *req, void *user);
+void *elm_server_req_user(const elm_server_req_t *req);
 
 /* The request body (NUL-terminated, owned by the request, valid until it is ended) and its
  * length in *len (may be NULL). Any thread. */

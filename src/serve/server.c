@@ -35,6 +35,7 @@ static const struct {
     [ELM_SERVER_EP_TOKENIZE] = {"/tokenize", EVHTTP_REQ_POST},
     [ELM_SERVER_EP_DETOKENIZE] = {"/detokenize", EVHTTP_REQ_POST},
     [ELM_SERVER_EP_METRICS] = {"/metrics", EVHTTP_REQ_GET},
+    [ELM_SERVER_EP_CLUSTER] = {"/v1/cluster", EVHTTP_REQ_GET},
 };
 
 const char *elm_server_endpoint_path(elm_server_endpoint_t ep)
@@ -82,6 +83,7 @@ struct elm_server_req {
     enum evhttp_cmd_type method;
     char path[32];
     bool generation; /* counted against slots + max_queue */
+    void *user;      /* the backend's */
     struct elm__op *end_op; /* OP_END, allocated up front (see elm__push_end) */
     char *body;
     size_t body_len;
@@ -130,6 +132,7 @@ void elm_server_params_default(elm_server_params_t *p)
     p->max_queue = 32;
     p->timeout_s = 10;
     p->max_stream_buffer = 1u << 20;
+    p->endpoints = ELM_SERVER_EPS_SERVE;
 }
 
 /* ---- the request log ---- */
@@ -514,6 +517,31 @@ int elm_server_stream_end(elm_server_req_t *req)
     return gone ? ELM_EIO : 0;
 }
 
+struct event_base *elm_server_event_base(elm_server_t *s)
+{
+    return s->base;
+}
+
+const char *elm_server_req_header(const elm_server_req_t *req, const char *name)
+{
+    return req->ev ? evhttp_find_header(evhttp_request_get_input_headers(req->ev), name) : NULL;
+}
+
+void elm_server_req_set_header(elm_server_req_t *req, const char *name, const char *value)
+{
+    if (req->ev) evhttp_add_header(evhttp_request_get_output_headers(req->ev), name, value);
+}
+
+void elm_server_req_set_user(elm_server_req_t *req, void *user)
+{
+    req->user = user;
+}
+
+void *elm_server_req_user(const elm_server_req_t *req)
+{
+    return req->user;
+}
+
 elm_server_endpoint_t elm_server_req_endpoint(const elm_server_req_t *req)
 {
     return req->endpoint;
@@ -564,10 +592,10 @@ static bool elm__authorised(const elm_server_t *s, struct evhttp_request *ev)
     return diff == 0;
 }
 
-static int elm__route(const char *path)
+static int elm__route(const elm_server_t *s, const char *path)
 {
     for (int i = 0; i < ELM_SERVER_EP_COUNT; i++)
-        if (strcmp(path, routes[i].path) == 0) return i;
+        if ((s->p.endpoints >> i & 1) && strcmp(path, routes[i].path) == 0) return i;
     return -1;
 }
 
@@ -592,7 +620,7 @@ static void elm__on_request(struct evhttp_request *ev, void *arg)
                     "WWW-Authenticate", "Bearer");
         return;
     }
-    int ep = elm__route(path);
+    int ep = elm__route(s, path);
     elm__sanitize(path, safe, sizeof safe);
     if (ep < 0) {
         snprintf(msg, sizeof msg, "no endpoint at %s", safe);

@@ -388,3 +388,14 @@ int elm_cli_store_open(const char *db, bool no_db, elm_store_t **st, char *path,
         return rc;
     return elm_store_open(path, st, d);
 }
+
+int elm_cli_read_cluster(const char *path, elm_cluster_config_t *cfg, elm_diag_t *d)
+{
+    char *text;
+    size_t len;
+    int rc = elm_file_read(path, 16u << 20, &text, &len, d);
+    if (rc) return rc;
+    rc = elm_cluster_config_parse(text, len, path, cfg, d);
+    free(text);
+    return rc;
+}

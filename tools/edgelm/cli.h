@@ -9,6 +9,7 @@
 #include "edgelm/base.h"
 #include "edgelm/bench.h"
 #include "edgelm/probe.h"
+#include "edgelm/route.h"
 
 typedef struct {
     const char *name;
@@ -27,6 +28,7 @@ int elm_cmd_bench(int argc, char **argv);
 int elm_cmd_eval(int argc, char **argv);
 int elm_cmd_probe(int argc, char **argv);
 int elm_cmd_serve(int argc, char **argv);
+int elm_cmd_gateway(int argc, char **argv);
 
 /* Install the log hook that prints library messages to stderr ("edgelm: warning: ..."). */
 void elm_cli_init(void);
@@ -242,5 +244,9 @@ int elm_cli_print_json(struct cJSON *o);
 
 /* "1.23 GiB", "352.2 MiB", "912 B" into buf. */
 const char *elm_cli_bytes(uint64_t n, char *buf, int len);
+
+/* Read and parse the cluster file at path (docs/cluster-config.md) into *cfg; errors name the file
+ * and the key. */
+int elm_cli_read_cluster(const char *path, elm_cluster_config_t *cfg, elm_diag_t *d);
 
 #endif

@@ -79,14 +79,7 @@ static int parse_args(sim_args_t *a, int argc, char **argv)
 /* The cluster of --config, or the built-in one. */
 static int load_cluster(const char *path, elm_cluster_config_t *cfg, elm_diag_t *d)
 {
-    if (!path) return elm_sim_cluster_builtin(cfg, d);
-    char *text;
-    size_t len;
-    int rc = elm_file_read(path, 0, &text, &len, d);
-    if (rc) return rc;
-    rc = elm_cluster_config_parse(text, len, path, cfg, d);
-    free(text);
-    return rc;
+    return path ? elm_cli_read_cluster(path, cfg, d) : elm_sim_cluster_builtin(cfg, d);
 }
 
 /* The scenarios the arguments ask for into sc (room for 32); returns how many. */

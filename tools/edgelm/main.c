@@ -15,6 +15,8 @@ static const elm_cmd_t commands[] = {
     {"cost", "the papers' cost and efficiency metrics", elm_cmd_cost},
     {"simulate", "compare routing strategies on a synthetic workload", elm_cmd_simulate},
     {"serve", "an OpenAI-compatible HTTP server on this device", elm_cmd_serve},
+    {"gateway", "an OpenAI-compatible front for a cluster of devices, with a cloud fallback",
+     elm_cmd_gateway},
     {"probe", "what this device can measure: power sensors, perf counters, memory", elm_cmd_probe},
 };
 

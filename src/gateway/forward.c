@@ -1,0 +1,631 @@
+/* gateway/: a generation request from arrival to its one outcome — parse and estimate its tokens,
+ * ask the router for a device (or the cloud, or a 429), forward it with the device's model name,
+ * retry on another device while nothing has reached the client (refused, timed out, 5xx, 429),
+ * relay the answer (a stream event by event), reconcile the reservation with the usage the
+ * upstream reports, and write the access log line. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "edgelm/http.h"
+#include "edgelm/tokenizer.h"
+#include "gateway_internal.h"
+
+#define GW_MAX_ANSWER (8u << 20) /* a non-streamed answer larger than this is an upstream fault */
+
+typedef struct {
+    elm_gateway_t *g;
+    elm_server_req_t *sreq;
+    uint64_t id;
+    elm_serve_endpoint_t ep;
+    bool stream, include_usage, estimated;
+    cJSON *body; /* the client's, re-sent with each attempt's model */
+    elm_route_req_t rr;
+    elm_route_decision_t dec;
+    gw_target_t *tgt;
+    uint32_t attempts;
+    gw_exchange_t *x;
+    uint64_t t_arrival, t_sent, t_first, t_last;
+    double added_s; /* the gateway's own time before the first send */
+    int status;
+    bool started; /* the client's stream has begun: no retry after this */
+    char *buf;    /* SSE bytes not yet split into events, or the whole answer */
+    size_t len, cap;
+    uint32_t n_content;
+    int64_t usage_in, usage_out;
+    char why[360]; /* the last failure */
+    const char *reason; /* the route decision's reason name */
+} gw_req_t;
+
+const char *gw_outcome_name(gw_outcome_t o)
+{
+    static const char *const names[] = {"served", "redirected", "rejected", "failed",
+                                        "cancelled"};
+    return (unsigned)o < sizeof names / sizeof names[0] ? names[o] : "unknown";
+}
+
+static double secs_between(uint64_t a, uint64_t b)
+{
+    return b > a ? (double)(b - a) / 1e9 : 0;
+}
+
+/* ---- estimate ---- */
+
+/* Tokens of text: the vocabulary's count when the gateway has one, else ceil(bytes / 4). */
+static uint32_t count_text(elm_gateway_t *g, const char *text, size_t len, bool *estimated)
+{
+    if (g->tok) {
+        int32_t *ids = NULL;
+        size_t n = 0;
+        if (elm_tokenize(g->tok, text, len, 0, &ids, &n, NULL) == 0) {
+            free(ids);
+            return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+        }
+    }
+    *estimated = true;
+    return (uint32_t)((len + 3) / 4);
+}
+
+/* Prompt tokens of a parsed request; chat adds 4 per message for the template's markers. */
+static uint32_t count_prompt(elm_gateway_t *g, const elm_serve_request_t *r, bool *estimated)
+{
+    *estimated = false;
+    if (r->prompt_ids) return r->n_prompt_ids > UINT32_MAX ? UINT32_MAX : (uint32_t)r->n_prompt_ids;
+    if (r->prompt) return count_text(g, r->prompt, r->prompt_len, estimated);
+    uint64_t n = 0;
+    for (size_t i = 0; i < r->n_messages; i++)
+        n += count_text(g, r->messages[i].text, r->messages[i].len, estimated) + 4u;
+    return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
+/* ---- the end: accounting, metrics, the access log ---- */
+
+static void access_log(gw_req_t *q, gw_outcome_t o, uint64_t t_end, double cost)
+{
+    elm_gateway_t *g = q->g;
+    if (!g->access) return;
+    cJSON *j = cJSON_CreateObject();
+    if (!j) return;
+    cJSON_AddNumberToObject(j, "t_ms", (double)(q->t_arrival / 1000000));
+    cJSON_AddNumberToObject(j, "id", (double)q->id);
+    cJSON_AddStringToObject(j, "endpoint", q->ep == ELM_SERVE_CHAT ? "chat" : "completions");
+    cJSON_AddBoolToObject(j, "stream", q->stream);
+    cJSON_AddNumberToObject(j, "est_in", q->rr.in_tokens);
+    cJSON_AddNumberToObject(j, "est_out", q->rr.out_tokens);
+    cJSON_AddBoolToObject(j, "estimated", q->estimated);
+    cJSON_AddStringToObject(j, "decision",
+                            q->dec.kind == ELM_ROUTE_TO_DEVICE  ? "device"
+                            : q->dec.kind == ELM_ROUTE_TO_CLOUD ? "cloud"
+                                                                : "reject");
+    cJSON_AddStringToObject(j, "reason", q->reason ? q->reason : "ok");
+    if (q->tgt) cJSON_AddStringToObject(j, "device", q->tgt->name);
+    else cJSON_AddNullToObject(j, "device");
+    cJSON_AddNumberToObject(j, "attempts", q->attempts);
+    cJSON_AddNumberToObject(j, "status", q->status);
+    if (q->usage_in >= 0) cJSON_AddNumberToObject(j, "prompt_tokens", (double)q->usage_in);
+    else cJSON_AddNullToObject(j, "prompt_tokens");
+    if (q->usage_out >= 0) cJSON_AddNumberToObject(j, "completion_tokens", (double)q->usage_out);
+    else cJSON_AddNumberToObject(j, "completion_tokens", q->n_content);
+    if (q->t_first) cJSON_AddNumberToObject(j, "ttft_ms", secs_between(q->t_sent, q->t_first) * 1e3);
+    else cJSON_AddNullToObject(j, "ttft_ms");
+    cJSON_AddNumberToObject(j, "duration_ms", secs_between(q->t_arrival, t_end) * 1e3);
+    cJSON_AddNumberToObject(j, "cost_usd", cost);
+    cJSON_AddStringToObject(j, "outcome", gw_outcome_name(o));
+    if (q->why[0]) cJSON_AddStringToObject(j, "error", q->why);
+    char *line = cJSON_PrintUnformatted(j);
+    if (line) {
+        fputs(line, g->access);
+        fputc('\n', g->access);
+        fflush(g->access);
+    }
+    free(line);
+    cJSON_Delete(j);
+}
+
+static void free_req(gw_req_t *q)
+{
+    cJSON_Delete(q->body);
+    free(q->buf);
+    free(q);
+}
+
+/* The request has its outcome (the client's answer is already on its way): account it where it
+ * was served, log it, and free it. */
+static void conclude(gw_req_t *q, gw_outcome_t o)
+{
+    elm_gateway_t *g = q->g;
+    uint64_t t_end = elm_time_ns();
+    int64_t now = gw_now_ms();
+    uint32_t in = q->usage_in >= 0 ? (uint32_t)q->usage_in : q->rr.in_tokens;
+    uint32_t out = q->usage_out >= 0 ? (uint32_t)q->usage_out : q->n_content;
+    double cost = 0;
+    const char *dev = q->tgt ? q->tgt->name : "none";
+    if (q->dec.kind != ELM_ROUTE_TO_REJECT && q->tgt) {
+        if (q->status / 100 != 2 && !q->n_content) in = out = 0; /* nothing was generated */
+        elm_router_complete(g->router, now, &q->dec, in, out);
+        if (q->dec.kind == ELM_ROUTE_TO_CLOUD)
+            cost = elm_route_cloud_cost(&g->cfg.cloud, in, out);
+        q->tgt->requests++;
+        q->tgt->tokens_in += in;
+        q->tgt->tokens_out += out;
+        q->tgt->cost += cost;
+        const char *lin[] = {dev, "in"}, *lout[] = {dev, "out"};
+        elm_metrics_inc(g->metrics, "edgelm_gateway_tokens_total", lin, in);
+        elm_metrics_inc(g->metrics, "edgelm_gateway_tokens_total", lout, out);
+        if (cost > 0) elm_metrics_inc(g->metrics, "edgelm_gateway_cloud_cost_usd_total", NULL, cost);
+        if (q->t_first) {
+            const char *ld[] = {dev};
+            elm_metrics_observe(g->metrics, "edgelm_gateway_ttft_seconds", ld,
+                                secs_between(q->t_sent, q->t_first));
+        }
+        /* learn the device's generation speed from a stream's token times */
+        if (q->tgt->device >= 0 && q->n_content >= 2 && q->t_last > q->t_first) {
+            double tps = (double)(q->n_content - 1) / secs_between(q->t_first, q->t_last);
+            q->tgt->tps = q->tgt->tps > 0 ? 0.8 * q->tgt->tps + 0.2 * tps : tps;
+            elm_router_set_speed(g->router, (uint32_t)q->tgt->device, q->tgt->tps);
+        }
+    }
+    const char *lo[] = {dev, gw_outcome_name(o)};
+    elm_metrics_inc(g->metrics, "edgelm_gateway_requests_total", lo, 1);
+    const char *ld[] = {dev};
+    elm_metrics_observe(g->metrics, "edgelm_gateway_e2e_seconds", ld,
+                        secs_between(q->t_arrival, t_end));
+    g->outcomes[o]++;
+    access_log(q, o, t_end, cost);
+    free_req(q);
+}
+
+/* ---- answers to the client ---- */
+
+/* Every end of the client's request goes through these: the request forgets q first, so a
+ * cancel that arrives while the answer is on its way finds nothing to cancel. */
+static void reply_error(gw_req_t *q, int status, const char *type, const char *code,
+                        const char *msg)
+{
+    q->status = status;
+    elm_server_req_set_user(q->sreq, NULL);
+    elm_server_reply_error(q->sreq, status, type, NULL, code, msg);
+}
+
+static void end_stream(gw_req_t *q)
+{
+    elm_server_req_set_user(q->sreq, NULL);
+    elm_server_stream_end(q->sreq);
+}
+
+/* End a started stream with an OpenAI-shaped error event: the client's SDK raises it. */
+static void stream_error(gw_req_t *q, const char *msg)
+{
+    cJSON *j = cJSON_CreateObject(), *e = cJSON_AddObjectToObject(j, "error");
+    if (e) {
+        cJSON_AddStringToObject(e, "message", msg);
+        cJSON_AddStringToObject(e, "type", "server_error");
+        cJSON_AddNullToObject(e, "param");
+        cJSON_AddStringToObject(e, "code", "upstream_failed");
+    }
+    char *json = cJSON_PrintUnformatted(j);
+    size_t n = 0;
+    char *ev = json ? elm_serve_sse_event(json, &n) : NULL;
+    if (ev) elm_server_stream_write(q->sreq, ev, n);
+    free(ev);
+    free(json);
+    cJSON_Delete(j);
+    end_stream(q);
+}
+
+/* ---- attempts ---- */
+
+/* Forget the attempt in progress (closing its connection): the device has one less in flight. */
+static void detach(gw_req_t *q)
+{
+    if (!q->x) return;
+    gw_exchange_abort(q->x);
+    q->x = NULL;
+    q->tgt->in_flight--;
+}
+
+static void route_next(gw_req_t *q);
+
+static const gw_exchange_cb_t exchange_cb;
+
+/* The body for t: the client's with t's model name, and usage asked for in a stream. */
+static char *body_for(gw_req_t *q, const gw_target_t *t)
+{
+    cJSON *b = q->body;
+    if (t->model[0]) {
+        cJSON_DeleteItemFromObjectCaseSensitive(b, "model");
+        cJSON_AddStringToObject(b, "model", t->model);
+    }
+    if (q->stream) {
+        cJSON_DeleteItemFromObjectCaseSensitive(b, "stream_options");
+        cJSON *so = cJSON_AddObjectToObject(b, "stream_options");
+        if (so) cJSON_AddBoolToObject(so, "include_usage", true);
+    }
+    return cJSON_PrintUnformatted(b);
+}
+
+static void send_to(gw_req_t *q, gw_target_t *t)
+{
+    elm_gateway_t *g = q->g;
+    char path[ELM_ROUTE_URL_MAX + 32];
+    snprintf(path, sizeof path, "%s%s", t->base_path,
+             q->ep == ELM_SERVE_CHAT ? "/chat/completions" : "/completions");
+    char *body = body_for(q, t);
+    q->tgt = t;
+    q->attempts++;
+    q->status = 0;
+    q->len = 0;
+    q->t_sent = elm_time_ns();
+    if (q->attempts == 1) {
+        q->added_s = secs_between(q->t_arrival, q->t_sent);
+        elm_metrics_observe(g->metrics, "edgelm_gateway_added_latency_seconds", NULL, q->added_s);
+    }
+    uint64_t deadline = q->t_arrival + (uint64_t)(g->cfg.gateway.total_timeout_s * 1e9);
+    q->x = body ? gw_exchange_start(g, t, "POST", path, body, strlen(body), deadline,
+                                    &exchange_cb, q)
+                : NULL;
+    free(body);
+    if (!q->x) {
+        snprintf(q->why, sizeof q->why, "%s: out of memory", t->name);
+        reply_error(q, 500, "server_error", NULL, "the gateway ran out of memory");
+        conclude(q, GW_FAILED);
+        return;
+    }
+    t->in_flight++;
+}
+
+/* The attempt failed before anything reached the client: release it and go on. */
+static void attempt_failed(gw_req_t *q, const char *why)
+{
+    elm_gateway_t *g = q->g;
+    gw_target_t *t = q->tgt;
+    snprintf(q->why, sizeof q->why, "%s %s", t->name, why);
+    t->failures++;
+    const char *ld[] = {t->name};
+    elm_metrics_inc(g->metrics, "edgelm_gateway_upstream_failures_total", ld, 1);
+    if (t->device < 0) { /* the cloud failed: nothing is left to try */
+        char msg[480];
+        snprintf(msg, sizeof msg, "the cloud fallback failed: %s", q->why);
+        reply_error(q, 502, "server_error", "upstream_failed", msg);
+        q->status = 502;
+        conclude(q, GW_FAILED);
+        return;
+    }
+    gw_health_report(g, t, false, why);
+    elm_router_fail(g->router, gw_now_ms(), &q->dec);
+    q->rr.exclude |= 1ull << t->device;
+    q->tgt = NULL;
+    route_next(q);
+}
+
+/* ---- the relay ---- */
+
+static void on_head(void *user, int status)
+{
+    gw_req_t *q = user;
+    q->status = status;
+    if (status == 429 || status >= 500) {
+        char why[64];
+        snprintf(why, sizeof why, "answered %d", status);
+        detach(q);
+        attempt_failed(q, why);
+    }
+}
+
+static bool grow(gw_req_t *q, size_t need)
+{
+    if (need <= q->cap) return true;
+    size_t cap = q->cap ? q->cap * 2 : 4096;
+    while (cap < need) cap *= 2;
+    char *p = realloc(q->buf, cap);
+    if (!p) return false;
+    q->buf = p;
+    q->cap = cap;
+    return true;
+}
+
+/* One SSE event (its lines, without the blank line that ended it): note what it says, and pass
+ * it on unless it is the usage the gateway asked for on the client's behalf. Returns false when
+ * the attempt ended here (q may be gone). */
+static bool relay_event(gw_req_t *q, char *ev, size_t n)
+{
+    /* join its data lines */
+    char *data = ev, *w = ev;
+    size_t dn = 0;
+    bool any = false;
+    for (char *line = ev, *end = ev + n; line < end;) {
+        char *nl = memchr(line, '\n', (size_t)(end - line));
+        char *le = nl ? nl : end;
+        size_t ll = (size_t)(le - line);
+        if (ll && line[ll - 1] == '\r') ll--;
+        if (ll >= 5 && memcmp(line, "data:", 5) == 0) {
+            char *v = line + 5;
+            size_t vl = ll - 5;
+            if (vl && *v == ' ') v++, vl--;
+            if (any) w[dn++] = '\n';
+            memmove(w + dn, v, vl);
+            dn += vl;
+            any = true;
+        }
+        line = nl ? nl + 1 : end;
+    }
+    if (!any) return true;
+    data[dn] = '\0';
+    bool forward = true, content = false, error = false;
+    if (strcmp(data, "[DONE]") != 0) {
+        cJSON *j = cJSON_ParseWithLength(data, dn);
+        if (cJSON_GetObjectItemCaseSensitive(j, "error")) error = true;
+        const cJSON *u = cJSON_GetObjectItemCaseSensitive(j, "usage");
+        if (cJSON_IsObject(u)) {
+            const cJSON *pt = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens");
+            const cJSON *ct = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens");
+            if (cJSON_IsNumber(pt) && pt->valuedouble >= 0 && pt->valuedouble < 4e9)
+                q->usage_in = (int64_t)pt->valuedouble;
+            if (cJSON_IsNumber(ct) && ct->valuedouble >= 0 && ct->valuedouble < 4e9)
+                q->usage_out = (int64_t)ct->valuedouble;
+        }
+        const cJSON *ch = cJSON_GetObjectItemCaseSensitive(j, "choices");
+        if (cJSON_IsArray(ch) && !cJSON_GetArraySize(ch) && cJSON_IsObject(u) && !q->include_usage)
+            forward = false;
+        const cJSON *c0 = cJSON_IsArray(ch) ? cJSON_GetArrayItem(ch, 0) : NULL;
+        const cJSON *d = c0 ? cJSON_GetObjectItemCaseSensitive(c0, "delta") : NULL;
+        const cJSON *c = d ? cJSON_GetObjectItemCaseSensitive(d, "content") : NULL;
+        if (!c && c0) c = cJSON_GetObjectItemCaseSensitive(c0, "text");
+        content = cJSON_IsString(c) && c->valuestring && c->valuestring[0];
+        cJSON_Delete(j);
+    }
+    if (error && !q->started) { /* the device refused before answering: try another */
+        detach(q);
+        attempt_failed(q, "sent an error event before any answer");
+        return false;
+    }
+    uint64_t now = elm_time_ns();
+    if (content) {
+        if (!q->t_first) q->t_first = now;
+        else {
+            const char *ld[] = {q->tgt->name};
+            elm_metrics_observe(q->g->metrics, "edgelm_gateway_itl_seconds", ld,
+                                secs_between(q->t_last, now));
+        }
+        q->t_last = now;
+        q->n_content++;
+    }
+    if (!forward) return true;
+    if (!q->started) {
+        q->started = true;
+        elm_server_stream_begin(q->sreq);
+    }
+    size_t en = 0;
+    char *out = elm_serve_sse_event(data, &en);
+    if (out) elm_server_stream_write(q->sreq, out, en);
+    free(out);
+    return true;
+}
+
+/* Relay the complete events in q->buf ("\n\n" or "\r\n\r\n" ends one; at_end, the rest too)
+ * and keep the unfinished one. Returns false when the attempt ended (q may be gone). */
+static bool split_events(gw_req_t *q, bool at_end)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < q->len; i++) {
+        if (q->buf[i] != '\n') continue;
+        size_t j = i + 1;
+        if (j < q->len && q->buf[j] == '\r') j++;
+        if (j < q->len && q->buf[j] == '\n') {
+            if (!relay_event(q, q->buf + start, i - start)) return false;
+            i = j;
+            start = j + 1;
+        }
+    }
+    if (at_end && start < q->len) {
+        if (!relay_event(q, q->buf + start, q->len - start)) return false;
+        start = q->len;
+    }
+    memmove(q->buf, q->buf + start, q->len - start);
+    q->len -= start;
+    return true;
+}
+
+/* Body bytes of the attempt: SSE events of an OK stream are relayed as they complete; anything
+ * else is kept whole, up to a bound. */
+static void on_data(void *user, const char *p, size_t n)
+{
+    gw_req_t *q = user;
+    bool sse = q->stream && q->status / 100 == 2;
+    bool fits = sse || q->len + n <= GW_MAX_ANSWER;
+    if (fits && grow(q, q->len + n + 1)) {
+        memcpy(q->buf + q->len, p, n);
+        q->len += n;
+        if (!sse) return;
+        if (!split_events(q, false)) return;
+        if (q->len <= ELM_HTTP_MAX_EVENT) return;
+    }
+    const char *why = sse ? "sent an event too long to relay" : "sent too long an answer";
+    detach(q);
+    if (!q->started) {
+        attempt_failed(q, why);
+        return;
+    }
+    snprintf(q->why, sizeof q->why, "%s %s", q->tgt->name, why);
+    stream_error(q, q->why);
+    conclude(q, GW_FAILED);
+}
+
+/* The whole (non-streamed) answer: its usage, then the client gets it as it came. */
+static void relay_whole(gw_req_t *q)
+{
+    q->buf[q->len] = '\0';
+    cJSON *j = cJSON_ParseWithLength(q->buf, q->len);
+    const cJSON *u = cJSON_GetObjectItemCaseSensitive(j, "usage");
+    const cJSON *pt = cJSON_IsObject(u) ? cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens") : NULL;
+    const cJSON *ct =
+        cJSON_IsObject(u) ? cJSON_GetObjectItemCaseSensitive(u, "completion_tokens") : NULL;
+    if (cJSON_IsNumber(pt) && pt->valuedouble >= 0 && pt->valuedouble < 4e9)
+        q->usage_in = (int64_t)pt->valuedouble;
+    if (cJSON_IsNumber(ct) && ct->valuedouble >= 0 && ct->valuedouble < 4e9)
+        q->usage_out = (int64_t)ct->valuedouble;
+    cJSON_Delete(j);
+    q->t_first = q->t_last = elm_time_ns();
+    elm_server_req_set_user(q->sreq, NULL);
+    elm_server_reply(q->sreq, q->status, "application/json", q->buf, q->len);
+}
+
+static void on_done(void *user, int err, const char *why)
+{
+    gw_req_t *q = user;
+    gw_target_t *t = q->tgt;
+    detach(q); /* the exchange is finishing: this only forgets it */
+    if (err && !q->started) {
+        attempt_failed(q, why);
+        return;
+    }
+    if (err) { /* died in the middle of a stream */
+        char msg[480];
+        snprintf(q->why, sizeof q->why, "%s %s", t->name, why);
+        snprintf(msg, sizeof msg, "the device %s", q->why);
+        gw_health_report(q->g, t, false, why);
+        stream_error(q, msg);
+        conclude(q, GW_FAILED);
+        return;
+    }
+    bool ok = q->status / 100 == 2;
+    if (q->stream && ok) {
+        if (!split_events(q, true)) return;
+        if (!q->started) elm_server_stream_begin(q->sreq);
+        end_stream(q);
+    } else {
+        relay_whole(q);
+    }
+    if (t->device >= 0) gw_health_report(q->g, t, true, NULL);
+    conclude(q, !ok ? GW_FAILED : t->device >= 0 ? GW_SERVED : GW_REDIRECTED);
+}
+
+static const gw_exchange_cb_t exchange_cb = {on_head, on_data, on_done};
+
+/* ---- routing ---- */
+
+/* Seconds until some device's window has room for the request (at least 1). */
+static int retry_after_s(gw_req_t *q)
+{
+    elm_gateway_t *g = q->g;
+    int64_t now = gw_now_ms(), best = -1;
+    uint64_t tokens = (uint64_t)q->rr.in_tokens + q->rr.out_tokens;
+    for (uint32_t i = 0; i < g->cfg.n_devices; i++) {
+        if (g->dev[i].breaker != GW_CLOSED) continue;
+        int64_t w = elm_limiter_wait_ms(elm_router_limiter(g->router, i), now, tokens);
+        if (w >= 0 && (best < 0 || w < best)) best = w;
+    }
+    if (q->dec.reason == ELM_ROUTE_UNHEALTHY || best < 0)
+        best = (int64_t)(g->cfg.gateway.breaker_cooldown_s * 1000);
+    int64_t s = (best + 999) / 1000;
+    return s < 1 ? 1 : s > 86400 ? 86400 : (int)s;
+}
+
+static void reject(gw_req_t *q)
+{
+    elm_gateway_t *g = q->g;
+    char msg[480];
+    const char *lr[] = {q->reason};
+    elm_metrics_inc(g->metrics, "edgelm_gateway_rejections_total", lr, 1);
+    if (q->dec.reason == ELM_ROUTE_TOO_LARGE) {
+        snprintf(msg, sizeof msg,
+                 "the request needs %llu tokens (prompt and max_tokens), more than any device's "
+                 "window holds; lower max_tokens or shorten the prompt",
+                 (unsigned long long)q->rr.in_tokens + q->rr.out_tokens);
+        reply_error(q, 400, "invalid_request_error", "request_too_large", msg);
+    } else if (q->dec.reason == ELM_ROUTE_FAILED) {
+        snprintf(msg, sizeof msg, "every device tried failed (last: %s) and no cloud is configured",
+                 q->why);
+        reply_error(q, 502, "server_error", "upstream_failed", msg);
+    } else {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%d", retry_after_s(q));
+        elm_server_req_set_header(q->sreq, "Retry-After", ra);
+        snprintf(msg, sizeof msg, "no device can take the request now (%s) and no cloud is "
+                                  "configured; retry after %s s",
+                 elm_route_reason_str(q->dec.reason), ra);
+        reply_error(q, 429, "rate_limit_error", "rate_limit_exceeded", msg);
+    }
+    conclude(q, q->dec.reason == ELM_ROUTE_FAILED ? GW_FAILED : GW_REJECTED);
+}
+
+static void route_next(gw_req_t *q)
+{
+    elm_gateway_t *g = q->g;
+    int64_t now = gw_now_ms();
+    if (q->attempts == 0 || q->attempts <= g->cfg.gateway.retries)
+        q->dec = elm_router_decide(g->router, now, &q->rr);
+    else
+        q->dec = elm_router_fallback(g->router, &q->rr, ELM_ROUTE_FAILED);
+    q->reason = elm_route_reason_name(q->dec.reason);
+    switch (q->dec.kind) {
+    case ELM_ROUTE_TO_DEVICE: send_to(q, &g->dev[q->dec.device]); break;
+    case ELM_ROUTE_TO_CLOUD: {
+        const char *lr[] = {q->reason};
+        elm_metrics_inc(g->metrics, "edgelm_gateway_redirects_total", lr, 1);
+        send_to(q, &g->cloud);
+        break;
+    }
+    case ELM_ROUTE_TO_REJECT: q->tgt = NULL; reject(q); break;
+    }
+}
+
+void gw_forward(elm_gateway_t *g, elm_server_req_t *req)
+{
+    size_t len = 0;
+    const char *body = elm_server_req_body(req, &len);
+    elm_serve_endpoint_t ep =
+        elm_server_req_endpoint(req) == ELM_SERVER_EP_CHAT ? ELM_SERVE_CHAT : ELM_SERVE_COMPLETION;
+    elm_serve_limits_t lim = {g->p.max_body, g->cfg.gateway.default_max_tokens};
+    elm_serve_request_t r = {0};
+    elm_serve_error_t err = {0};
+    gw_req_t *q = calloc(1, sizeof *q);
+    if (!q) {
+        elm_server_reply_error(req, 500, "server_error", NULL, NULL, "out of memory");
+        return;
+    }
+    q->g = g;
+    q->sreq = req;
+    q->id = ++g->next_id;
+    q->ep = ep;
+    q->t_arrival = elm_time_ns();
+    q->usage_in = q->usage_out = -1;
+    if (elm_serve_request_parse(body, len, ep, &lim, &r, &err)) {
+        q->status = err.status;
+        snprintf(q->why, sizeof q->why, "invalid request: %s", err.message);
+        elm_server_reply_error(req, err.status, err.type, err.param[0] ? err.param : NULL,
+                               err.code[0] ? err.code : NULL, err.message); /* q not attached */
+        q->dec.kind = ELM_ROUTE_TO_REJECT;
+        q->reason = "invalid";
+        conclude(q, GW_FAILED);
+        elm_serve_request_free(&r);
+        return;
+    }
+    q->stream = r.stream;
+    q->include_usage = r.include_usage;
+    q->rr.in_tokens = count_prompt(g, &r, &q->estimated);
+    q->rr.out_tokens = r.max_tokens;
+    elm_serve_request_free(&r);
+    if (!(q->body = cJSON_ParseWithLength(body, len))) {
+        reply_error(q, 500, "server_error", NULL, "out of memory");
+        q->dec.kind = ELM_ROUTE_TO_REJECT;
+        conclude(q, GW_FAILED);
+        return;
+    }
+    elm_server_req_set_user(req, q);
+    route_next(q);
+}
+
+void gw_forward_cancel(elm_gateway_t *g, elm_server_req_t *req)
+{
+    (void)g;
+    gw_req_t *q = elm_server_req_user(req);
+    if (!q || !q->x) return; /* already answered */
+    detach(q);
+    snprintf(q->why, sizeof q->why, "the client went away");
+    if (q->started) end_stream(q);
+    else reply_error(q, 503, "server_error", "cancelled", q->why);
+    conclude(q, GW_CANCELLED);
+}
