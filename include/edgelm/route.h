@@ -180,6 +180,49 @@ void elm_cluster_config_default(elm_cluster_config_t *c);
 int elm_cluster_config_parse(const char *json, size_t len, const char *fname,
                              elm_cluster_config_t *out, elm_diag_t *d);
 
+/* limits.redis split up: "redis://HOST[:PORT][/DB]", HOST a name, an IPv4 address or an IPv6 one
+ * in brackets (stored without them). */
+typedef struct {
+    char host[ELM_ROUTE_URL_MAX];
+    uint16_t port; /* 1..65535; 6379 when absent */
+    uint32_t db;   /* 0..15; 0 when absent */
+} elm_route_redis_url_t;
+
+/* Split a limits.redis URL (the config parser validates it with this, the gateway connects with
+ * it). Returns 0, or ELM_EINVAL for anything but the shape above (user:password@ included); then
+ * *out is zeroed. */
+int elm_route_redis_url_parse(const char *url, elm_route_redis_url_t *out);
+
+/* ---- client keys (the gateway's keys_file) ---- */
+
+#define ELM_ROUTE_KEY_MAX  128  /* a key's bytes, its NUL included */
+#define ELM_ROUTE_MAX_KEYS 4096
+
+typedef struct {
+    char name[ELM_ROUTE_NAME_MAX]; /* for logs and metrics: never the key */
+    char key[ELM_ROUTE_KEY_MAX];   /* 8-127 printable ASCII bytes, zero-padded */
+    uint64_t window_tokens;        /* tokens per the cluster's window; 0: no token limit */
+    uint32_t max_parallel;         /* requests at once; 0: no limit */
+} elm_route_key_t;
+
+typedef struct {
+    uint32_t n;
+    elm_route_key_t *keys; /* (n) */
+} elm_route_keys_t;
+
+/* Parse a client keys file ({"keys": [{"name", "key", "window_tokens", "max_parallel"}]}, 1 to
+ * ELM_ROUTE_MAX_KEYS keys, names and keys unique) of len bytes; fname names it in errors
+ * ("keys.json: keys[3].key must be 8 to 127 ..."), which never show a key. On success *out owns
+ * an array the caller frees with elm_route_keys_free; on failure *out is zeroed. Returns 0,
+ * ELM_EINVAL or ELM_ENOMEM. */
+int elm_route_keys_parse(const char *json, size_t len, const char *fname, elm_route_keys_t *out,
+                         elm_diag_t *d);
+/* Wipe and free the keys; accepts NULL and a zeroed one, and leaves *k zeroed. */
+void elm_route_keys_free(elm_route_keys_t *k);
+/* The entry whose key is key, or NULL. Each comparison takes the same time whatever the bytes (no
+ * exit at the first difference), so response times do not reveal a key's prefix. */
+const elm_route_key_t *elm_route_keys_find(const elm_route_keys_t *k, const char *key);
+
 /* ---- strategies ---- */
 
 /* What a strategy sees of one device at decision time. */
