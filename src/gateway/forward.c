@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -23,6 +24,9 @@ typedef struct {
     bool stream, include_usage, estimated;
     cJSON *body; /* the client's, re-sent with each attempt's model */
     elm_route_req_t rr;
+    int key;          /* index in g->keys, -1: none */
+    uint64_t key_seq; /* the reservation in the key's limiter */
+    int64_t t_wall_ms;
     elm_route_decision_t dec;
     gw_target_t *tgt;
     uint32_t attempts;
@@ -88,8 +92,9 @@ static void access_log(gw_req_t *q, gw_outcome_t o, uint64_t t_end, double cost)
     if (!g->access) return;
     cJSON *j = cJSON_CreateObject();
     if (!j) return;
-    cJSON_AddNumberToObject(j, "t_ms", (double)(q->t_arrival / 1000000));
+    cJSON_AddNumberToObject(j, "t_ms", (double)q->t_wall_ms);
     cJSON_AddNumberToObject(j, "id", (double)q->id);
+    if (q->key >= 0) cJSON_AddStringToObject(j, "key", g->keys.keys[q->key].name);
     cJSON_AddStringToObject(j, "endpoint", q->ep == ELM_SERVE_CHAT ? "chat" : "completions");
     cJSON_AddBoolToObject(j, "stream", q->stream);
     cJSON_AddNumberToObject(j, "est_in", q->rr.in_tokens);
@@ -167,6 +172,9 @@ static void conclude(gw_req_t *q, gw_outcome_t o)
             elm_router_set_speed(g->router, (uint32_t)q->tgt->device, q->tgt->tps);
         }
     }
+    if (q->key >= 0 && q->key_seq)
+        elm_limiter_release(&g->key_lim[q->key], now, q->key_seq - 1,
+                            q->dec.kind == ELM_ROUTE_TO_REJECT ? 0 : (uint64_t)in + out);
     const char *lo[] = {dev, gw_outcome_name(o)};
     elm_metrics_inc(g->metrics, "edgelm_gateway_requests_total", lo, 1);
     const char *ld[] = {dev};
@@ -572,7 +580,43 @@ static void route_next(gw_req_t *q)
     }
 }
 
-void gw_forward(elm_gateway_t *g, elm_server_req_t *req)
+/* The client's own window (its key's), before any device is asked: over it, a 429 whatever
+ * the cluster could take. Returns false when the request was answered. */
+static bool admit_key(gw_req_t *q)
+{
+    elm_gateway_t *g = q->g;
+    if (q->key < 0 || !g->key_lim[q->key].log) return true; /* no key, or one without limits */
+    elm_limiter_t *l = &g->key_lim[q->key];
+    int64_t now = gw_now_ms();
+    uint64_t tokens = (uint64_t)q->rr.in_tokens + q->rr.out_tokens, seq;
+    elm_route_reason_t why = elm_limiter_admit(l, now, tokens, &seq);
+    if (why == ELM_ROUTE_OK) {
+        q->key_seq = seq + 1;
+        return true;
+    }
+    int64_t wait = why == ELM_ROUTE_WINDOW_FULL ? elm_limiter_wait_ms(l, now, tokens) : 1000;
+    char ra[24], msg[240];
+    q->dec.kind = ELM_ROUTE_TO_REJECT;
+    q->reason = why == ELM_ROUTE_WINDOW_FULL ? "key_window_full" : "key_concurrency_full";
+    if (wait < 0) {
+        snprintf(msg, sizeof msg, "the request needs %llu tokens, more than your key's window of "
+                                  "%llu",
+                 (unsigned long long)tokens, (unsigned long long)l->capacity);
+        reply_error(q, 429, "rate_limit_error", "rate_limit_exceeded", msg);
+    } else {
+        snprintf(ra, sizeof ra, "%lld", (long long)((wait + 999) / 1000 > 0 ? (wait + 999) / 1000 : 1));
+        elm_server_req_set_header(q->sreq, "Retry-After", ra);
+        snprintf(msg, sizeof msg, "your key's limit is reached (%s); retry after %s s",
+                 elm_route_reason_str(why), ra);
+        reply_error(q, 429, "rate_limit_error", "rate_limit_exceeded", msg);
+    }
+    const char *lr[] = {q->reason};
+    elm_metrics_inc(g->metrics, "edgelm_gateway_rejections_total", lr, 1);
+    conclude(q, GW_REJECTED);
+    return false;
+}
+
+void gw_forward(elm_gateway_t *g, elm_server_req_t *req, int key)
 {
     size_t len = 0;
     const char *body = elm_server_req_body(req, &len);
@@ -591,6 +635,10 @@ void gw_forward(elm_gateway_t *g, elm_server_req_t *req)
     q->id = ++g->next_id;
     q->ep = ep;
     q->t_arrival = elm_time_ns();
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    q->t_wall_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
+    q->key = key;
     q->usage_in = q->usage_out = -1;
     if (elm_serve_request_parse(body, len, ep, &lim, &r, &err)) {
         q->status = err.status;
@@ -601,6 +649,18 @@ void gw_forward(elm_gateway_t *g, elm_server_req_t *req)
         q->reason = "invalid";
         conclude(q, GW_FAILED);
         elm_serve_request_free(&r);
+        return;
+    }
+    if (r.model && strcmp(r.model, g->cfg.gateway.model_id) != 0) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "the model '%.64s' is not served here: this gateway serves '%s' "
+                                  "(GET /v1/models)",
+                 r.model, g->cfg.gateway.model_id);
+        elm_serve_request_free(&r);
+        q->dec.kind = ELM_ROUTE_TO_REJECT;
+        q->reason = "invalid";
+        reply_error(q, 404, "not_found_error", "model_not_found", msg);
+        conclude(q, GW_FAILED);
         return;
     }
     q->stream = r.stream;
@@ -614,6 +674,7 @@ void gw_forward(elm_gateway_t *g, elm_server_req_t *req)
         conclude(q, GW_FAILED);
         return;
     }
+    if (!admit_key(q)) return;
     elm_server_req_set_user(req, q);
     route_next(q);
 }

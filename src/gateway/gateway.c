@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "gateway_internal.h"
@@ -62,14 +63,41 @@ static void handle_health(elm_gateway_t *g, elm_server_req_t *req)
     elm_server_reply(req, ok ? 200 : 503, "application/json", body, strlen(body));
 }
 
+/* The client's key from "Authorization: Bearer KEY": its index in g->keys, or -1. */
+static int find_key(elm_gateway_t *g, elm_server_req_t *req)
+{
+    const char *h = elm_server_req_header(req, "Authorization");
+    if (!h) return -1;
+    while (*h == ' ') h++;
+    if (strncasecmp(h, "Bearer ", 7) != 0) return -1;
+    h += 7;
+    while (*h == ' ') h++;
+    char key[ELM_ROUTE_KEY_MAX];
+    size_t n = strcspn(h, " \t");
+    if (n == 0 || n >= sizeof key) return -1;
+    memcpy(key, h, n);
+    key[n] = '\0';
+    const elm_route_key_t *k = elm_route_keys_find(&g->keys, key);
+    return k ? (int)(k - g->keys.keys) : -1;
+}
+
 /* /v1/ paths need a key when keys are configured; the others are open, as in serve. */
 static void handle(void *user, elm_server_req_t *req)
 {
     elm_gateway_t *g = user;
     elm_server_endpoint_t ep = elm_server_req_endpoint(req);
+    int key = -1;
+    if (g->keys.n && ep != ELM_SERVER_EP_HEALTH && ep != ELM_SERVER_EP_METRICS &&
+        (key = find_key(g, req)) < 0) {
+        elm_server_req_set_header(req, "WWW-Authenticate", "Bearer");
+        elm_server_reply_error(req, 401, "authentication_error", NULL, "invalid_api_key",
+                               "missing or invalid API key: send \"Authorization: Bearer KEY\" "
+                               "with a key of the gateway's keys file");
+        return;
+    }
     switch (ep) {
     case ELM_SERVER_EP_CHAT:
-    case ELM_SERVER_EP_COMPLETIONS: gw_forward(g, req); return;
+    case ELM_SERVER_EP_COMPLETIONS: gw_forward(g, req, key); return;
     case ELM_SERVER_EP_MODELS:
         reply_json(req, 200, elm_serve_models_json(g->cfg.gateway.model_id, (int64_t)time(NULL),
                                                    "edgelm-gateway"));
@@ -122,6 +150,31 @@ static int set_up_targets(elm_gateway_t *g, elm_diag_t *d)
     return 0;
 }
 
+/* The keys file, and a limiter per key that has limits (its log: one entry per token of the
+ * window, at most ELM_ROUTE_MAX_LOG, so the log never refuses before the tokens do). */
+static int load_keys(elm_gateway_t *g, elm_diag_t *d)
+{
+    const char *path = g->cfg.gateway.keys_file;
+    char *text = NULL;
+    size_t len;
+    int rc = elm_file_read(path, 16u << 20, &text, &len, d);
+    if (!rc) rc = elm_route_keys_parse(text, len, path, &g->keys, d);
+    free(text);
+    if (rc) return rc;
+    if (!(g->key_lim = calloc(g->keys.n, sizeof *g->key_lim)))
+        return elm_diag(d, ELM_ENOMEM, "out of memory");
+    for (uint32_t i = 0; i < g->keys.n; i++) {
+        const elm_route_key_t *k = &g->keys.keys[i];
+        if (!k->window_tokens && !k->max_parallel) continue;
+        uint64_t w = k->window_tokens ? k->window_tokens : UINT64_MAX / 4;
+        rc = elm_limiter_init(&g->key_lim[i], w, g->cfg.window_ms,
+                              k->max_parallel ? k->max_parallel : UINT32_MAX,
+                              w < ELM_ROUTE_MAX_LOG ? (uint32_t)w : ELM_ROUTE_MAX_LOG);
+        if (rc) return elm_diag(d, rc, "%s: keys[%u]: cannot set up its limiter", path, i);
+    }
+    return 0;
+}
+
 int elm_gateway_create(const elm_gateway_params_t *p, elm_gateway_t **out, elm_diag_t *d)
 {
     int rc = ELM_ENOMEM;
@@ -139,6 +192,7 @@ int elm_gateway_create(const elm_gateway_params_t *p, elm_gateway_t **out, elm_d
     if ((rc = set_up_targets(g, d))) goto fail;
     if (g->cfg.gateway.vocab[0] && (rc = elm_tokenizer_load(g->cfg.gateway.vocab, &g->tok, d)))
         goto fail;
+    if (g->cfg.gateway.keys_file[0] && (rc = load_keys(g, d))) goto fail;
     if ((rc = elm_router_create(&g->cfg, NULL, p->seed, &g->router, d))) goto fail;
     for (uint32_t i = 0; i < g->cfg.n_devices; i++)
         if (g->dev[i].breaker != GW_CLOSED) elm_router_set_health(g->router, i, false);
@@ -205,6 +259,9 @@ void elm_gateway_free(elm_gateway_t *g)
     elm_router_free(g->router);
     elm_metrics_free(g->metrics);
     elm_tokenizer_free(g->tok);
+    for (uint32_t i = 0; g->key_lim && i < g->keys.n; i++) elm_limiter_free(&g->key_lim[i]);
+    free(g->key_lim);
+    elm_route_keys_free(&g->keys);
     if (g->access) fclose(g->access);
     free(g->config_name);
     free(g->host);

@@ -59,6 +59,8 @@ struct elm_gateway {
     FILE *access;
     gw_exchange_t *exchanges; /* in progress, or closed and waiting to be freed */
     elm_tokenizer_t *tok;     /* counts prompt tokens when the config names a vocabulary */
+    elm_route_keys_t keys;    /* client keys (n 0: none needed) */
+    elm_limiter_t *key_lim;   /* (keys.n) each key's window and parallel limit */
     uint64_t next_id;
     uint64_t outcomes[5]; /* by gw_outcome_t */
     bool stopping;
@@ -116,8 +118,9 @@ typedef enum {
 
 const char *gw_outcome_name(gw_outcome_t o);
 
-/* The server backend's hooks for the generation endpoints. */
-void gw_forward(elm_gateway_t *g, elm_server_req_t *req);
+/* The server backend's hooks for the generation endpoints; key is the client's index in g->keys,
+ * -1 without keys. */
+void gw_forward(elm_gateway_t *g, elm_server_req_t *req, int key);
 void gw_forward_cancel(elm_gateway_t *g, elm_server_req_t *req);
 
 /* ---- status (status.c) ---- */
