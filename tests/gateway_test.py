@@ -10,132 +10,14 @@ Prints ok:/FAIL: lines and "N passed, N failed"; exits 1 on a failure."""
 import http.client
 import json
 import os
-import re
-import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-ELM, FAKE = sys.argv[1], sys.argv[2]
-TMP = tempfile.mkdtemp(prefix="elm-gw-")
-passed = failed = 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gwlib import Fake, Gateway, TMP, check, cluster, events_of, init, request, summary  # noqa: E402
 
-
-def check(ok, what, detail=None):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok: {what}")
-    else:
-        failed += 1
-        print(f"FAIL: {what}" + ("" if detail is None else f": {detail!r}"))
-
-
-def request(port, method, path, body=None, headers=None, timeout=30):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    h = {"Content-Type": "application/json"}
-    h.update(headers or {})
-    c.request(method, path, body=json.dumps(body) if body is not None else None, headers=h)
-    r = c.getresponse()
-    text = r.read().decode("utf-8", "replace")
-    c.close()
-    try:
-        j = json.loads(text)
-    except ValueError:
-        j = None
-    return r.status, j, text, r
-
-
-def events_of(text):
-    """The SSE events of a stream's body: parsed JSON objects, and "[DONE]"."""
-    out = []
-    for raw in text.split("\n\n"):
-        if raw.startswith("data: "):
-            out.append("[DONE]" if raw == "data: [DONE]" else json.loads(raw[6:]))
-    return out
-
-
-class Fake:
-    """A fake device (or cloud): tests/fake_openai.c on a free port."""
-
-    def __init__(self, *args, port=0):
-        self.args = list(args)
-        self.start(port)
-
-    def start(self, port=0):
-        self.p = subprocess.Popen([FAKE, "--port", str(port), "--lifetime", "300", *self.args],
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        self.port = int(self.p.stdout.readline())
-
-    def url(self):
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def stats(self):
-        return request(self.port, "GET", "/stats")[1]
-
-    def mode(self, m):
-        request(self.port, "POST", "/fake/mode", {"mode": m})
-
-    def reset(self):
-        request(self.port, "POST", "/stats/reset")
-
-    def stop(self):
-        self.p.kill()
-        self.p.wait()
-
-
-class Gateway:
-    def __init__(self, cfg, *args):
-        self.cfg_path = os.path.join(TMP, f"cluster-{time.monotonic_ns()}.json")
-        self.log_path = self.cfg_path.replace(".json", ".jsonl")
-        with open(self.cfg_path, "w") as f:
-            json.dump(cfg, f)
-        self.p = subprocess.Popen([ELM, "gateway", "--config", self.cfg_path, "--port", "0",
-                                   "--log", self.log_path, *args],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.p.stdout.readline()
-        m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
-        if not m:
-            raise SystemExit(f"FAIL: the gateway did not start: {line!r} {self.p.stderr.read()!r}")
-        self.port = int(m.group(1))
-
-    def chat(self, content="Hello there", stream=False, max_tokens=8, headers=None, **extra):
-        body = {"messages": [{"role": "user", "content": content}], "max_tokens": max_tokens,
-                "stream": stream, **extra}
-        return request(self.port, "POST", "/v1/chat/completions", body, headers)
-
-    def cluster(self):
-        return request(self.port, "GET", "/v1/cluster")[1]
-
-    def log(self):
-        with open(self.log_path) as f:
-            return [json.loads(line) for line in f]
-
-    def stop(self):
-        self.p.send_signal(signal.SIGTERM)
-        try:
-            rc = self.p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            rc = "killed"
-        self.err = self.p.stderr.read()
-        # under the sanitizers a leak or a bad access shows here as a non-zero exit
-        check(rc == 0, "the gateway stopped on SIGTERM with exit 0", (rc, self.err[-2000:]))
-        return rc
-
-
-def cluster(devices, cloud=None, window_s=60, strategy="load-aware", **gateway):
-    gw = {"timeouts": {"connect_s": 1, "first_byte_s": 2, "idle_s": 2, "total_s": 30},
-          "health": {"interval_s": 0}, "retries": 1}
-    gw.update(gateway)
-    c = {"window_s": window_s, "strategy": strategy, "gateway": gw,
-         "devices": [dict(name=n, tokens_per_s=50, max_parallel=p, url=f.url(), **kw)
-                     for n, f, p, kw in devices]}
-    c["cloud"] = ({"enabled": True, "name": "cloud", "url": cloud.url(), "model": "big-model",
-                   "input_per_mtok": 1.0, "output_per_mtok": 2.0} if cloud else {"enabled": False})
-    return c
+init(sys.argv[1], sys.argv[2])
 
 
 def test_relay():
@@ -411,8 +293,7 @@ def main():
             t()
         except Exception as e:  # a crash in one part must not hide the others
             check(False, f"{t.__name__} ran", f"{type(e).__name__}: {e}")
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    summary()
 
 
 main()

@@ -86,7 +86,7 @@ static uint32_t count_prompt(elm_gateway_t *g, const elm_serve_request_t *r, boo
 
 /* ---- the end: accounting, metrics, the access log ---- */
 
-static void access_log(gw_req_t *q, gw_outcome_t o, uint64_t t_end, double cost)
+static void access_log(gw_req_t *q, gw_outcome_t o, uint64_t t_end, double cost, double tps)
 {
     elm_gateway_t *g = q->g;
     if (!g->access) return;
@@ -116,6 +116,8 @@ static void access_log(gw_req_t *q, gw_outcome_t o, uint64_t t_end, double cost)
     if (q->t_first) cJSON_AddNumberToObject(j, "ttft_ms", secs_between(q->t_sent, q->t_first) * 1e3);
     else cJSON_AddNullToObject(j, "ttft_ms");
     cJSON_AddNumberToObject(j, "duration_ms", secs_between(q->t_arrival, t_end) * 1e3);
+    if (tps > 0) cJSON_AddNumberToObject(j, "tokens_per_s", tps);
+    else cJSON_AddNullToObject(j, "tokens_per_s");
     cJSON_AddNumberToObject(j, "cost_usd", cost);
     cJSON_AddStringToObject(j, "outcome", gw_outcome_name(o));
     if (q->why[0]) cJSON_AddStringToObject(j, "error", q->why);
@@ -145,7 +147,7 @@ static void conclude(gw_req_t *q, gw_outcome_t o)
     int64_t now = gw_now_ms();
     uint32_t in = q->usage_in >= 0 ? (uint32_t)q->usage_in : q->rr.in_tokens;
     uint32_t out = q->usage_out >= 0 ? (uint32_t)q->usage_out : q->n_content;
-    double cost = 0;
+    double cost = 0, tps = -1; /* this request's generation speed, when a stream shows it */
     const char *dev = q->tgt ? q->tgt->name : "none";
     if (q->dec.kind != ELM_ROUTE_TO_REJECT && q->tgt) {
         if (q->status / 100 != 2 && !q->n_content) in = out = 0; /* nothing was generated */
@@ -166,8 +168,9 @@ static void conclude(gw_req_t *q, gw_outcome_t o)
                                 secs_between(q->t_sent, q->t_first));
         }
         /* learn the device's generation speed from a stream's token times */
-        if (q->tgt->device >= 0 && q->n_content >= 2 && q->t_last > q->t_first) {
-            double tps = (double)(q->n_content - 1) / secs_between(q->t_first, q->t_last);
+        if (q->n_content >= 2 && q->t_last > q->t_first)
+            tps = (double)(q->n_content - 1) / secs_between(q->t_first, q->t_last);
+        if (q->tgt->device >= 0 && tps > 0) {
             q->tgt->tps = q->tgt->tps > 0 ? 0.8 * q->tgt->tps + 0.2 * tps : tps;
             elm_router_set_speed(g->router, (uint32_t)q->tgt->device, q->tgt->tps);
         }
@@ -181,7 +184,7 @@ static void conclude(gw_req_t *q, gw_outcome_t o)
     elm_metrics_observe(g->metrics, "edgelm_gateway_e2e_seconds", ld,
                         secs_between(q->t_arrival, t_end));
     g->outcomes[o]++;
-    access_log(q, o, t_end, cost);
+    access_log(q, o, t_end, cost, tps);
     free_req(q);
 }
 
