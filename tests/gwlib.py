@@ -5,6 +5,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +23,8 @@ def init(elm, fake):
 
 
 def summary():
-    """Print the totals and exit 1 when a check failed."""
+    """Print the totals, remove the temporary files, and exit 1 when a check failed."""
+    shutil.rmtree(TMP, ignore_errors=True)
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 
