@@ -30,6 +30,38 @@ need_data() {
   return 1
 }
 
+# skip WHY: the rest cannot run here: SKIPPED (FAIL when EDGELM_REQUIRE_DATA=1), then finish.
+skip() {
+  if [ "${EDGELM_REQUIRE_DATA:-0}" = 1 ]; then bad "$1"; else echo "SKIPPED: $1"; fi
+  finish
+  exit $?
+}
+
+# openai_client DIR: the official OpenAI client (npm openai, pinned in tests/openai/) and
+# compat.mjs installed into DIR with `npm ci`, or skip when node, npm or the registry is missing.
+openai_client() {
+  local here
+  here=$(cd "$(dirname "$0")" && pwd)
+  command -v node >/dev/null && command -v npm >/dev/null || skip "node and npm are needed"
+  mkdir -p "$1"
+  cp "$here/openai/package.json" "$here/openai/package-lock.json" "$here/openai/compat.mjs" "$1/"
+  if ! (cd "$1" && npm ci --no-audit --no-fund --loglevel=error >"$TMP/npm" 2>&1); then
+    cat "$TMP/npm"
+    skip "npm ci could not install the openai package (no registry?)"
+  fi
+}
+
+# start_bg NAME CMD...: run a server in the background (output in $TMP/NAME.out and .err); sets
+# $pid, and $port once it prints "listening on http://127.0.0.1:PORT" (empty if it never does).
+start_bg() {
+  local name=$1
+  shift
+  "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  pid=$!
+  for _ in $(seq 100); do grep -q listening "$TMP/$name.out" && break; sleep 0.1; done
+  port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$TMP/$name.out")
+}
+
 finish() {
   echo "$n_pass passed, $n_fail failed"
   [ "$n_fail" = 0 ]
