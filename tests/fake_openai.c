@@ -706,11 +706,12 @@ static void set_mode(conn_t *c)
         bool refuse = k == M_REFUSE && st.mode != M_REFUSE;
         st.mode = k;
         pthread_mutex_unlock(&mu);
+        /* before the answer, so that every connection the client makes after it is refused;
+         * it also wakes the accept loop, which closes the socket */
+        if (refuse) shutdown(st.listen_fd, SHUT_RDWR);
         char body[64];
         int n = snprintf(body, sizeof body, "{\"mode\":\"%s\"}", mode_names[k]);
         reply(c, 200, "OK", NULL, body, (size_t)n);
-        /* wakes the accept loop, which closes the socket: new connections are refused */
-        if (refuse) shutdown(st.listen_fd, SHUT_RDWR);
     }
     cJSON_Delete(j);
 }
