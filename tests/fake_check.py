@@ -15,20 +15,14 @@ import atexit
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checklib import check, summary  # noqa: E402
+
 FAKE = sys.argv[1]
-passed = failed = 0
 started = []  # every fake, killed at exit even when a check raised
 atexit.register(lambda: [p.kill() for p in started])
 
 
-def check(ok, what, detail=None):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok: {what}")
-    else:
-        failed += 1
-        print(f"FAIL: {what}" + ("" if detail is None else f": {detail!r}"))
 
 
 class Fake:
@@ -324,8 +318,8 @@ def main():
     t0 = time.monotonic()
     for t in (test_answers, test_keepalive_and_key, test_modes, test_slots):
         t()
-    print(f"{passed} passed, {failed} failed ({time.monotonic() - t0:.1f} s)")
-    sys.exit(1 if failed else 0)
+    print(f"took {time.monotonic() - t0:.1f} s")
+    summary()
 
 
 main()

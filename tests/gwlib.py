@@ -12,9 +12,11 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checklib import check, summary  # noqa: E402
+
 ELM = FAKE = None
 TMP = tempfile.mkdtemp(prefix="elm-gw-")
-passed = failed = 0
 
 
 def init(elm, fake):
@@ -22,21 +24,12 @@ def init(elm, fake):
     ELM, FAKE = elm, fake
 
 
-def summary():
-    """Print the totals, remove the temporary files, and exit 1 when a check failed."""
+def finish():
+    """Remove the temporary files, print the totals, and exit 1 when a check failed."""
     shutil.rmtree(TMP, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    summary()
 
 
-def check(ok, what, detail=None):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok: {what}")
-    else:
-        failed += 1
-        print(f"FAIL: {what}" + ("" if detail is None else f": {detail!r}"))
 
 
 def request(port, method, path, body=None, headers=None, timeout=30):

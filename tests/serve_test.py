@@ -15,18 +15,12 @@ import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checklib import check, summary  # noqa: E402
+
 ELM, MODEL = sys.argv[1], sys.argv[2]
-passed = failed = 0
 
 
-def check(ok, what, detail=None):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok: {what}")
-    else:
-        failed += 1
-        print(f"FAIL: {what}" + ("" if detail is None else f": {detail!r}"))
 
 
 class Server:
@@ -389,8 +383,7 @@ def main():
     check("s3cret" not in srv.log, "the key is never logged")
     test_chunked_prefill()
     test_energy()
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    summary()
 
 
 main()

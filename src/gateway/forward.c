@@ -168,7 +168,8 @@ static void conclude(gw_req_t *q, gw_outcome_t o)
                                 secs_between(q->t_sent, q->t_first));
         }
         /* learn the device's generation speed from a stream's token times */
-        if (q->n_content >= 2 && q->t_last > q->t_first)
+        /* over 50 ms at least: events that arrive in one read say nothing of the speed */
+        if (q->n_content >= 2 && secs_between(q->t_first, q->t_last) >= 0.05)
             tps = (double)(q->n_content - 1) / secs_between(q->t_first, q->t_last);
         if (q->tgt->device >= 0 && tps > 0) {
             q->tgt->tps = q->tgt->tps > 0 ? 0.8 * q->tgt->tps + 0.2 * tps : tps;
@@ -662,6 +663,7 @@ void gw_forward(elm_gateway_t *g, elm_server_req_t *req, int key)
         elm_serve_request_free(&r);
         q->dec.kind = ELM_ROUTE_TO_REJECT;
         q->reason = "invalid";
+        snprintf(q->why, sizeof q->why, "%s", msg);
         reply_error(q, 404, "not_found_error", "model_not_found", msg);
         conclude(q, GW_FAILED);
         return;
