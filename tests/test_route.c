@@ -237,14 +237,23 @@ static void cluster(elm_cluster_config_t *c, bool cloud)
     c->devices[1] = (elm_device_spec_t){"b", 20, 1200, 1, 0, 20, 1.0, true};
 }
 
+/* A router over c with the strategy (NULL: c's own) and seed, which must build. */
+static elm_router_t *router_over(const elm_cluster_config_t *c, const elm_route_strategy_t *strategy,
+                                 uint64_t seed)
+{
+    elm_router_t *r = NULL;
+    elm_diag_t d;
+    assert_int_equal(elm_router_create(c, strategy, seed, &r, &d), 0);
+    return r;
+}
+
 static void test_router_decisions(void **state)
 {
     (void)state;
     elm_cluster_config_t c;
-    elm_router_t *r;
     elm_diag_t d;
     cluster(&c, true);
-    assert_int_equal(elm_router_create(&c, elm_route_strategy_find("load-aware"), 1, &r, &d), 0);
+    elm_router_t *r = router_over(&c, elm_route_strategy_find("load-aware"), 1);
     elm_route_req_t req = {100, 400};
     elm_route_decision_t d1 = elm_router_decide(r, 0, &req);
     assert_int_equal(d1.kind, ELM_ROUTE_TO_DEVICE);
@@ -292,7 +301,7 @@ static void test_router_decisions(void **state)
 
     /* Cloud off: overflow is rejected. */
     cluster(&c, false);
-    assert_int_equal(elm_router_create(&c, elm_route_strategy_find("random"), 1, &r, &d), 0);
+    r = router_over(&c, elm_route_strategy_find("random"), 1);
     elm_route_decision_t e1 = elm_router_decide(r, 0, &huge);
     assert_int_equal(e1.kind, ELM_ROUTE_TO_REJECT);
     assert_int_equal(elm_router_complete(r, 0, &e1, 0, 0), ELM_EINVAL);
@@ -387,8 +396,6 @@ static void test_router_exclude(void **state)
 {
     (void)state;
     elm_cluster_config_t c;
-    elm_router_t *r;
-    elm_diag_t d;
     cluster(&c, true);
     c.n_devices = 3;
     c.devices[2] = (elm_device_spec_t){"c", 30, 100000, 64, 0, 30, 0, true};
@@ -397,7 +404,7 @@ static void test_router_exclude(void **state)
     elm_rng_t rng;
     elm_rng_seed(&rng, 7);
     for (uint32_t k = 0; k < elm_route_strategy_count(); k++) {
-        assert_int_equal(elm_router_create(&c, elm_route_strategy_at(k), k, &r, &d), 0);
+        elm_router_t *r = router_over(&c, elm_route_strategy_at(k), k);
         uint64_t fresh = 0;
         for (int64_t t = 0; t < 300; t++) {
             elm_route_req_t req = {10, 20, elm_rng_below(&rng, 7)}; /* never all three */
@@ -429,10 +436,8 @@ static void test_router_fail_and_fallback(void **state)
 {
     (void)state;
     elm_cluster_config_t c;
-    elm_router_t *r;
-    elm_diag_t d;
     cluster(&c, true);
-    assert_int_equal(elm_router_create(&c, elm_route_strategy_find("load-aware"), 1, &r, &d), 0);
+    elm_router_t *r = router_over(&c, elm_route_strategy_find("load-aware"), 1);
     elm_route_req_t req = {100, 400, 0};
     elm_route_decision_t d1 = elm_router_decide(r, 0, &req);
     assert_int_equal(d1.kind, ELM_ROUTE_TO_DEVICE);
@@ -488,7 +493,7 @@ static void test_router_fail_and_fallback(void **state)
 
     /* Without a cloud, the fallback is a reject with its tokens counted. */
     cluster(&c, false);
-    assert_int_equal(elm_router_create(&c, NULL, 1, &r, &d), 0);
+    r = router_over(&c, NULL, 1);
     s = elm_router_stats(r);
     elm_route_decision_t e1 = elm_router_decide(r, 0, &req);
     assert_int_equal(elm_router_fail(r, 1, &e1), 0);
@@ -508,10 +513,8 @@ static void test_router_set_speed(void **state)
 {
     (void)state;
     elm_cluster_config_t c;
-    elm_router_t *r;
-    elm_diag_t d;
     cluster(&c, true);
-    assert_int_equal(elm_router_create(&c, NULL, 1, &r, &d), 0);
+    elm_router_t *r = router_over(&c, NULL, 1);
     const double ignored[] = {0, -3, NAN, -INFINITY, INFINITY};
     for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++)
         elm_router_set_speed(r, 0, ignored[i]);
@@ -696,9 +699,7 @@ static void test_config_gateway(void **state)
     }
     assert_true(c.cloud.enabled);
     assert_string_equal(c.cloud.api_key_env, "OPENAI_API_KEY");
-    elm_router_t *r;
-    assert_int_equal(elm_router_create(&c, NULL, 1, &r, &d), 0);
-    elm_router_free(r);
+    elm_router_free(router_over(&c, NULL, 1));
 }
 
 /* One device with extra keys, a cloud object and a gateway object spliced in. */
