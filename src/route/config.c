@@ -74,7 +74,7 @@ static int check_keys(ctx_t *x, const cJSON *obj, const char *path, const char *
             return elm_diag(x->d, ELM_EINVAL,
                             "%s: %s has an unknown key (not shown: it could be a pasted key; "
                             "known: %s)",
-                            x->fname, path, list);
+                            x->fname, path[0] ? path : "the top level", list);
         return elm_diag(x->d, ELM_EINVAL,
                         "%s: %s: unknown key (known: %s; start a key with '_' for a comment)",
                         x->fname, join(where, sizeof where, path, it->string), list);
@@ -104,11 +104,11 @@ static int get_num(ctx_t *x, const cJSON *obj, const char *path, const char *key
     double f = v->valuedouble;
     char msg[96];
     if (!isfinite(f) || (lo_open ? f <= lo : f < lo)) {
-        snprintf(msg, sizeof msg, "must be %s %g (got %g)", lo_open ? ">" : ">=", lo, f);
+        snprintf(msg, sizeof msg, "must be %s %.15g (got %.15g)", lo_open ? ">" : ">=", lo, f);
         return fail(x, where, msg);
     }
     if (f > hi) {
-        snprintf(msg, sizeof msg, "must be at most %g (got %g)", hi, f);
+        snprintf(msg, sizeof msg, "must be at most %.15g (got %.15g)", hi, f);
         return fail(x, where, msg);
     }
     *out = f;
