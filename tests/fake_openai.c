@@ -64,6 +64,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -858,6 +859,8 @@ int main(int argc, char **argv)
             if (errno == EMFILE || errno == ENFILE) sleep_us(10000);
             continue;
         }
+        /* each chunk leaves at once, as a streaming server's should */
+        setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         pthread_t t;
         if (pthread_create(&t, NULL, serve, (void *)(intptr_t)c)) {
             close(c);

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -137,6 +139,11 @@ static int on_header(struct evhttp_request *ev, void *arg)
     if (x->phase == PH_DONE) return -1;
     x->status = evhttp_request_get_response_code(ev);
     x->phase = PH_BODY;
+    /* the next request on this kept-alive connection leaves without waiting for an ACK */
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(x->conn);
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    int one = 1;
+    if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     arm(x, x->g->cfg.gateway.idle_timeout_s);
     x->cb.on_head(x->user, x->status);
     return x->phase == PH_DONE ? -1 : 0;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -599,6 +600,16 @@ static int elm__route(const elm_server_t *s, const char *path)
     return -1;
 }
 
+/* Send each small write (a stream's event) at once: with Nagle's algorithm an event waits for
+ * the previous one's acknowledgement, which a client may delay by 40 ms. */
+static void elm__no_delay(struct evhttp_connection *c)
+{
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(c);
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    int one = 1;
+    if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 static void elm__on_request(struct evhttp_request *ev, void *arg)
 {
     elm_server_t *s = arg;
@@ -669,6 +680,7 @@ static void elm__on_request(struct evhttp_request *ev, void *arg)
     }
     evhttp_connection_set_closecb(r->conn, elm__on_conn_close, r);
     evhttp_request_set_on_complete_cb(ev, elm__on_complete, r);
+    elm__no_delay(r->conn);
     r->next = s->live;
     if (s->live) s->live->prev = r;
     s->live = r;
