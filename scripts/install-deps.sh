@@ -12,6 +12,8 @@ packages=(
   libutf8proc-dev   # Unicode categories and normalization for tokenizers
   libsqlite3-dev    # the results store
   libevent-dev      # serve's HTTP server (evhttp)
+  libhiredis-dev    # the gateway's limits shared through Redis
+  redis-server      # the Redis the gateway tests start
   python3           # tests read reference JSON and check JSON output
   clang             # libFuzzer harnesses
   libclang-rt-dev   # clang's sanitizer and fuzzer runtimes

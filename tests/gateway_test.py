@@ -16,7 +16,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checklib import check  # noqa: E402
-from gwlib import Fake, Gateway, TMP, cluster, events_of, finish, init, request  # noqa: E402
+from gwlib import (Fake, Gateway, TMP, check_record, cluster, events_of, finish, init,  # noqa: E402
+                   request)
 
 init(sys.argv[1], sys.argv[2])
 
@@ -109,19 +110,7 @@ def test_limits():
         check(len(results) == 192 and all(s == 200 for s in results),
               "192 requests from 64 concurrent clients: all 200", sorted(set(results)))
         for (par, wtok), f, name in zip(caps, devs, ("d0", "d1")):
-            s = f.stats()
-            check(s["max_in_flight"] <= par, f"{name}: never more than {par} in flight (its record)",
-                  s["max_in_flight"])
-            reqs = [r for r in s["requests"] if r["outcome"] == "ok"]
-            # the gateway admits at its own clock; the device's start times lag by a little
-            worst = 0
-            for r in reqs:
-                t0 = r["start_ms"]
-                in_win = sum(q["prompt_tokens"] + q["completion_tokens"] for q in reqs
-                             if t0 <= q["start_ms"] < t0 + window_s * 1000 - 50)
-                worst = max(worst, in_win)
-            check(worst <= wtok, f"{name}: never more than {wtok} tokens in a {window_s} s window",
-                  worst)
+            check_record(f, name, par, wtok, window_s)
         c = gw.cluster()
         served = sum(d["requests"] for d in c["devices"])
         check(served > 0 and c["cloud"]["requests"] > 0 and served + c["cloud"]["requests"] == 192,

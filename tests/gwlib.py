@@ -135,3 +135,21 @@ def cluster(devices, cloud=None, window_s=60, strategy="load-aware", **gateway):
     c["cloud"] = ({"enabled": True, "name": "cloud", "url": cloud.url(), "model": "big-model",
                    "input_per_mtok": 1.0, "output_per_mtok": 2.0} if cloud else {"enabled": False})
     return c
+
+
+def check_record(fake, name, max_parallel, window_tokens, window_s):
+    """The device's own record never shows more than max_parallel requests at once, nor more than
+    window_tokens tokens (prompt + completion) started within any window_s."""
+    s = fake.stats()
+    check(s["max_held"] <= max_parallel,
+          f"{name}: never more than {max_parallel} in flight (its record)", s["max_held"])
+    reqs = [r for r in s["requests"] if r["outcome"] == "ok"]
+    worst = 0
+    for r in reqs:
+        # the gateway admits at its own clock; the device starts a request a little later
+        t0 = r["start_ms"]
+        worst = max(worst, sum(q["prompt_tokens"] + q["completion_tokens"] for q in reqs
+                               if t0 <= q["start_ms"] < t0 + window_s * 1000 - 100))
+    check(worst <= window_tokens,
+          f"{name}: never more than {window_tokens} tokens in a {window_s} s window", worst)
+    return len(reqs)

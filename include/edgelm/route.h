@@ -46,7 +46,8 @@ uint32_t elm_rng_below(elm_rng_t *r, uint32_t n);
     X(CONCURRENCY_FULL, "all parallel slots busy") \
     X(UNHEALTHY, "no healthy device")              \
     X(TOO_LARGE, "request larger than any device's window")  \
-    X(FAILED, "devices failed and the retries are spent")
+    X(FAILED, "devices failed and the retries are spent")           \
+    X(LIMITS_DOWN, "the shared limits cannot be reached (fail-closed)")
 
 typedef enum {
 #define ELM__REASON_ENUM(name, msg) ELM_ROUTE_##name,
@@ -239,6 +240,7 @@ typedef struct {
     uint32_t in_tokens;  /* prompt tokens */
     uint32_t out_tokens; /* estimated output tokens (max_tokens, or a prediction) */
     uint64_t exclude;    /* bit i set: device i is not a candidate (the gateway's retries) */
+    elm_route_reason_t excluded_why; /* why, when no candidate is left (0 means FAILED) */
 } elm_route_req_t;
 
 /* Mutable per-router state a strategy may use. */
@@ -321,6 +323,10 @@ int elm_router_complete(elm_router_t *r, int64_t now_ms, const elm_route_decisio
  * failure; the caller then decides again with the device in req->exclude, or falls back. Returns
  * 0 or ELM_EINVAL (not a device decision, or nothing in flight). */
 int elm_router_fail(elm_router_t *r, int64_t now_ms, const elm_route_decision_t *dec);
+
+/* Undo a device decision that never reached the device (the shared limits refused it): frees the
+ * slot and releases the reservation, counting no failure. Returns as elm_router_fail. */
+int elm_router_undo(elm_router_t *r, int64_t now_ms, const elm_route_decision_t *dec);
 
 /* The cloud (or, without one, a reject) for a request no device may take any more (reason:
  * why), counted as elm_router_decide counts it. */

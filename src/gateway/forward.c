@@ -25,7 +25,11 @@ typedef struct {
     cJSON *body; /* the client's, re-sent with each attempt's model */
     elm_route_req_t rr;
     int key;          /* index in g->keys, -1: none */
-    uint64_t key_seq; /* the reservation in the key's limiter */
+    uint64_t key_seq; /* the reservation in the key's local limiter, + 1; 0: none */
+    /* the reservations in Redis (shared limits): their leases, "" when none */
+    char key_lease[48], dev_lease[48];
+    bool waiting;   /* for Redis's verdict: a cancel only marks the request */
+    bool cancelled; /* the client went away while it waited */
     int64_t t_wall_ms;
     elm_route_decision_t dec;
     gw_target_t *tgt;
@@ -138,6 +142,26 @@ static void free_req(gw_req_t *q)
     free(q);
 }
 
+/* Scopes of the shared limits: "dev:NAME", "key:NAME". */
+static void scope_of(const gw_req_t *q, bool key, char *out, size_t cap)
+{
+    if (key) snprintf(out, cap, "key:%s", q->g->keys.keys[q->key].name);
+    else snprintf(out, cap, "dev:%s", q->tgt ? q->tgt->name : "");
+}
+
+static void release_shared(gw_req_t *q, char *lease, bool key, uint64_t actual)
+{
+    char scope[ELM_ROUTE_NAME_MAX + 8];
+    scope_of(q, key, scope, sizeof scope);
+    gw_limits_release(q->g, scope, lease, actual);
+    lease[0] = '\0';
+}
+
+static void new_lease(gw_req_t *q, char *lease, size_t cap)
+{
+    snprintf(lease, cap, "%s-%llu", q->g->lease_prefix, (unsigned long long)++q->g->next_lease);
+}
+
 /* The request has its outcome (the client's answer is already on its way): account it where it
  * was served, log it, and free it. */
 static void conclude(gw_req_t *q, gw_outcome_t o)
@@ -176,9 +200,11 @@ static void conclude(gw_req_t *q, gw_outcome_t o)
             elm_router_set_speed(g->router, (uint32_t)q->tgt->device, q->tgt->tps);
         }
     }
+    uint64_t used = q->dec.kind == ELM_ROUTE_TO_REJECT ? 0 : (uint64_t)in + out;
     if (q->key >= 0 && q->key_seq)
-        elm_limiter_release(&g->key_lim[q->key], now, q->key_seq - 1,
-                            q->dec.kind == ELM_ROUTE_TO_REJECT ? 0 : (uint64_t)in + out);
+        elm_limiter_release(&g->key_lim[q->key], now, q->key_seq - 1, used);
+    if (q->key_lease[0]) release_shared(q, q->key_lease, true, used);
+    if (q->dev_lease[0]) release_shared(q, q->dev_lease, false, used);
     const char *lo[] = {dev, gw_outcome_name(o)};
     elm_metrics_inc(g->metrics, "edgelm_gateway_requests_total", lo, 1);
     const char *ld[] = {dev};
@@ -191,19 +217,28 @@ static void conclude(gw_req_t *q, gw_outcome_t o)
 
 /* ---- answers to the client ---- */
 
-/* Every end of the client's request goes through these: the request forgets q first, so a
- * cancel that arrives while the answer is on its way finds nothing to cancel. */
+/* Every end of the client's request goes through these: the server's log line gets the usage,
+ * and the request forgets q, so a cancel that arrives while the answer is on its way finds
+ * nothing to cancel. */
+static void detach_client(gw_req_t *q)
+{
+    elm_server_usage_t u = {q->usage_in, q->usage_out >= 0 ? q->usage_out : (int64_t)q->n_content,
+                            q->t_first ? secs_between(q->t_arrival, q->t_first) : -1};
+    elm_server_req_usage(q->sreq, &u);
+    elm_server_req_set_user(q->sreq, NULL);
+}
+
 static void reply_error(gw_req_t *q, int status, const char *type, const char *code,
                         const char *msg)
 {
     q->status = status;
-    elm_server_req_set_user(q->sreq, NULL);
+    detach_client(q);
     elm_server_reply_error(q->sreq, status, type, NULL, code, msg);
 }
 
 static void end_stream(gw_req_t *q)
 {
-    elm_server_req_set_user(q->sreq, NULL);
+    detach_client(q);
     elm_server_stream_end(q->sreq);
 }
 
@@ -306,7 +341,9 @@ static void attempt_failed(gw_req_t *q, const char *why)
         return;
     }
     gw_health_report(g, t, false, why);
+    if (q->dev_lease[0]) release_shared(q, q->dev_lease, false, 0);
     elm_router_fail(g->router, gw_now_ms(), &q->dec);
+    q->rr.excluded_why = ELM_ROUTE_FAILED;
     q->rr.exclude |= 1ull << t->device;
     q->tgt = NULL;
     route_next(q);
@@ -480,7 +517,7 @@ static void relay_whole(gw_req_t *q)
         q->usage_out = (int64_t)ct->valuedouble;
     cJSON_Delete(j);
     q->t_first = q->t_last = elm_time_ns();
-    elm_server_req_set_user(q->sreq, NULL);
+    detach_client(q);
     elm_server_reply(q->sreq, q->status, "application/json", q->buf, q->len);
 }
 
@@ -563,17 +600,65 @@ static void reject(gw_req_t *q)
     conclude(q, q->dec.reason == ELM_ROUTE_FAILED ? GW_FAILED : GW_REJECTED);
 }
 
+/* Redis's verdict on the device the router chose: forward, or choose again without it. */
+static void on_device_verdict(void *user, int verdict, int64_t wait_ms)
+{
+    gw_req_t *q = user;
+    elm_gateway_t *g = q->g;
+    (void)wait_ms;
+    q->waiting = false;
+    if (verdict == GW_LIM_OK && !q->cancelled) {
+        send_to(q, &g->dev[q->dec.device]);
+        return;
+    }
+    if (verdict == GW_LIM_OK) release_shared(q, q->dev_lease, false, 0);
+    q->dev_lease[0] = '\0';
+    elm_router_undo(g->router, gw_now_ms(), &q->dec);
+    if (q->cancelled) {
+        q->tgt = NULL;
+        q->dec.kind = ELM_ROUTE_TO_REJECT;
+        snprintf(q->why, sizeof q->why, "the client went away");
+        reply_error(q, 503, "server_error", "cancelled", q->why);
+        conclude(q, GW_CANCELLED);
+        return;
+    }
+    if (verdict != GW_LIM_DOWN) { /* full across the gateways: another device, or the cloud */
+        q->rr.exclude |= 1ull << q->dec.device;
+        q->rr.excluded_why =
+            verdict == GW_LIM_WINDOW ? ELM_ROUTE_WINDOW_FULL : ELM_ROUTE_CONCURRENCY_FULL;
+    }
+    q->tgt = NULL;
+    route_next(q); /* without Redis now, the local limits decide */
+}
+
 static void route_next(gw_req_t *q)
 {
     elm_gateway_t *g = q->g;
     int64_t now = gw_now_ms();
-    if (q->attempts == 0 || q->attempts <= g->cfg.gateway.retries)
+    if (gw_limits_closed(g))
+        q->dec = elm_router_fallback(g->router, &q->rr, ELM_ROUTE_LIMITS_DOWN);
+    else if (q->attempts == 0 || q->attempts <= g->cfg.gateway.retries)
         q->dec = elm_router_decide(g->router, now, &q->rr);
     else
         q->dec = elm_router_fallback(g->router, &q->rr, ELM_ROUTE_FAILED);
     q->reason = elm_route_reason_name(q->dec.reason);
     switch (q->dec.kind) {
-    case ELM_ROUTE_TO_DEVICE: send_to(q, &g->dev[q->dec.device]); break;
+    case ELM_ROUTE_TO_DEVICE: {
+        gw_target_t *t = &g->dev[q->dec.device];
+        if (!gw_limits_shared(g)) {
+            send_to(q, t);
+            break;
+        }
+        const elm_device_spec_t *s = &g->cfg.devices[q->dec.device];
+        char scope[ELM_ROUTE_NAME_MAX + 8];
+        q->tgt = t;
+        scope_of(q, false, scope, sizeof scope);
+        new_lease(q, q->dev_lease, sizeof q->dev_lease);
+        q->waiting = true;
+        gw_limits_reserve(g, scope, q->dev_lease, q->dec.reserved, s->window_tokens,
+                          s->max_parallel, on_device_verdict, q);
+        break;
+    }
     case ELM_ROUTE_TO_CLOUD: {
         const char *lr[] = {q->reason};
         elm_metrics_inc(g->metrics, "edgelm_gateway_redirects_total", lr, 1);
@@ -584,13 +669,38 @@ static void route_next(gw_req_t *q)
     }
 }
 
-/* The client's own window (its key's), before any device is asked: over it, a 429 whatever
- * the cluster could take. Returns false when the request was answered. */
-static bool admit_key(gw_req_t *q)
+/* Over the client's own window (its key's): a 429 whatever the cluster could take; wait_ms
+ * until the window has room (< 0: never, the request is larger than the window). */
+static void reject_key(gw_req_t *q, bool window, int64_t wait_ms)
 {
     elm_gateway_t *g = q->g;
-    if (q->key < 0 || !g->key_lim[q->key].log) return true; /* no key, or one without limits */
-    elm_limiter_t *l = &g->key_lim[q->key];
+    const elm_route_key_t *k = &g->keys.keys[q->key];
+    uint64_t tokens = (uint64_t)q->rr.in_tokens + q->rr.out_tokens;
+    char ra[24], msg[240];
+    q->dec.kind = ELM_ROUTE_TO_REJECT;
+    q->reason = window ? "key_window_full" : "key_concurrency_full";
+    if (wait_ms < 0) {
+        snprintf(msg, sizeof msg, "the request needs %llu tokens, more than your key's window of "
+                                  "%llu",
+                 (unsigned long long)tokens, (unsigned long long)k->window_tokens);
+    } else {
+        int64_t s = (wait_ms + 999) / 1000;
+        snprintf(ra, sizeof ra, "%lld", (long long)(s > 0 ? s : 1));
+        elm_server_req_set_header(q->sreq, "Retry-After", ra);
+        snprintf(msg, sizeof msg, "your key's limit is reached (%s); retry after %s s",
+                 window ? "token window full" : "all its parallel requests in progress", ra);
+    }
+    snprintf(q->why, sizeof q->why, "%s", msg);
+    reply_error(q, 429, "rate_limit_error", "rate_limit_exceeded", msg);
+    const char *lr[] = {q->reason};
+    elm_metrics_inc(g->metrics, "edgelm_gateway_rejections_total", lr, 1);
+    conclude(q, GW_REJECTED);
+}
+
+/* The key's window in this gateway's own limiter. Returns false when the request was answered. */
+static bool admit_key_local(gw_req_t *q)
+{
+    elm_limiter_t *l = &q->g->key_lim[q->key];
     int64_t now = gw_now_ms();
     uint64_t tokens = (uint64_t)q->rr.in_tokens + q->rr.out_tokens, seq;
     elm_route_reason_t why = elm_limiter_admit(l, now, tokens, &seq);
@@ -598,26 +708,58 @@ static bool admit_key(gw_req_t *q)
         q->key_seq = seq + 1;
         return true;
     }
-    int64_t wait = why == ELM_ROUTE_WINDOW_FULL ? elm_limiter_wait_ms(l, now, tokens) : 1000;
-    char ra[24], msg[240];
-    q->dec.kind = ELM_ROUTE_TO_REJECT;
-    q->reason = why == ELM_ROUTE_WINDOW_FULL ? "key_window_full" : "key_concurrency_full";
-    if (wait < 0) {
-        snprintf(msg, sizeof msg, "the request needs %llu tokens, more than your key's window of "
-                                  "%llu",
-                 (unsigned long long)tokens, (unsigned long long)l->capacity);
-        reply_error(q, 429, "rate_limit_error", "rate_limit_exceeded", msg);
-    } else {
-        snprintf(ra, sizeof ra, "%lld", (long long)((wait + 999) / 1000 > 0 ? (wait + 999) / 1000 : 1));
-        elm_server_req_set_header(q->sreq, "Retry-After", ra);
-        snprintf(msg, sizeof msg, "your key's limit is reached (%s); retry after %s s",
-                 elm_route_reason_str(why), ra);
-        reply_error(q, 429, "rate_limit_error", "rate_limit_exceeded", msg);
-    }
-    const char *lr[] = {q->reason};
-    elm_metrics_inc(g->metrics, "edgelm_gateway_rejections_total", lr, 1);
-    conclude(q, GW_REJECTED);
+    bool window = why == ELM_ROUTE_WINDOW_FULL;
+    reject_key(q, window, window ? elm_limiter_wait_ms(l, now, tokens) : 1000);
     return false;
+}
+
+static void on_key_verdict(void *user, int verdict, int64_t wait_ms)
+{
+    gw_req_t *q = user;
+    q->waiting = false;
+    if (q->cancelled) {
+        if (verdict != GW_LIM_OK) q->key_lease[0] = '\0';
+        q->dec.kind = ELM_ROUTE_TO_REJECT;
+        snprintf(q->why, sizeof q->why, "the client went away");
+        reply_error(q, 503, "server_error", "cancelled", q->why);
+        conclude(q, GW_CANCELLED);
+        return;
+    }
+    if (verdict == GW_LIM_OK) {
+        route_next(q);
+        return;
+    }
+    q->key_lease[0] = '\0';
+    if (verdict == GW_LIM_DOWN) {
+        if (admit_key_local(q)) route_next(q);
+        return;
+    }
+    const elm_route_key_t *k = &q->g->keys.keys[q->key];
+    bool too_big = verdict == GW_LIM_WINDOW && k->window_tokens &&
+                   (uint64_t)q->rr.in_tokens + q->rr.out_tokens > k->window_tokens;
+    reject_key(q, verdict == GW_LIM_WINDOW, too_big ? -1 : wait_ms);
+}
+
+/* The client's key first (its limits, shared or local), then the devices. */
+static void start(gw_req_t *q)
+{
+    elm_gateway_t *g = q->g;
+    if (q->key < 0 || !g->key_lim[q->key].log) { /* no key, or one without limits */
+        route_next(q);
+        return;
+    }
+    if (!gw_limits_shared(g)) {
+        if (admit_key_local(q)) route_next(q);
+        return;
+    }
+    const elm_route_key_t *k = &g->keys.keys[q->key];
+    char scope[ELM_ROUTE_NAME_MAX + 8];
+    scope_of(q, true, scope, sizeof scope);
+    new_lease(q, q->key_lease, sizeof q->key_lease);
+    q->waiting = true;
+    gw_limits_reserve(g, scope, q->key_lease, (uint64_t)q->rr.in_tokens + q->rr.out_tokens,
+                      k->window_tokens ? k->window_tokens : UINT64_MAX / 4,
+                      k->max_parallel ? k->max_parallel : UINT32_MAX, on_key_verdict, q);
 }
 
 void gw_forward(elm_gateway_t *g, elm_server_req_t *req, int key)
@@ -679,15 +821,18 @@ void gw_forward(elm_gateway_t *g, elm_server_req_t *req, int key)
         conclude(q, GW_FAILED);
         return;
     }
-    if (!admit_key(q)) return;
     elm_server_req_set_user(req, q);
-    route_next(q);
+    start(q);
 }
 
 void gw_forward_cancel(elm_gateway_t *g, elm_server_req_t *req)
 {
     (void)g;
     gw_req_t *q = elm_server_req_user(req);
+    if (q && q->waiting) {
+        q->cancelled = true; /* Redis's verdict ends it */
+        return;
+    }
     if (!q || !q->x) return; /* already answered */
     detach(q);
     snprintf(q->why, sizeof q->why, "the client went away");

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "gateway_internal.h"
 
@@ -219,6 +220,9 @@ int elm_gateway_create(const elm_gateway_params_t *p, elm_gateway_t **out, elm_d
     if ((rc = elm_server_create(&sp, &be, &g->srv, d))) goto fail;
     g->base = elm_server_event_base(g->srv);
     if ((rc = gw_health_start(g))) goto oom;
+    snprintf(g->lease_prefix, sizeof g->lease_prefix, "%08x%08x", (unsigned)getpid(),
+             (unsigned)(elm_time_ns() & 0xffffffffu));
+    if ((rc = gw_limits_start(g, d))) goto fail;
     *out = g;
     return 0;
 oom:
@@ -248,6 +252,7 @@ void elm_gateway_free(elm_gateway_t *g)
     if (!g) return;
     g->stopping = true;
     if (g->base) gw_health_stop(g);
+    gw_limits_stop(g);
     gw_exchanges_free(g);
     for (uint32_t i = 0; i < g->cfg.n_devices; i++) {
         gw_target_close(&g->dev[i]);

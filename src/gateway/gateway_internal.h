@@ -19,6 +19,7 @@ struct evhttp_connection;
 typedef enum { GW_CLOSED = 0, GW_HALF_OPEN = 1, GW_OPEN = 2 } gw_breaker_t;
 
 typedef struct gw_exchange gw_exchange_t;
+typedef struct gw_limits gw_limits_t;
 
 /* A device or the cloud: where it is, its connections, and what the gateway has seen of it. */
 typedef struct {
@@ -61,7 +62,9 @@ struct elm_gateway {
     elm_tokenizer_t *tok;     /* counts prompt tokens when the config names a vocabulary */
     elm_route_keys_t keys;    /* client keys (n 0: none needed) */
     elm_limiter_t *key_lim;   /* (keys.n) each key's window and parallel limit */
-    uint64_t next_id;
+    gw_limits_t *limits;      /* the shared limits in Redis; NULL: local only */
+    uint64_t next_id, next_lease;
+    char lease_prefix[24]; /* this gateway's own, so leases differ across gateways */
     uint64_t outcomes[5]; /* by gw_outcome_t */
     bool stopping;
 };
@@ -97,6 +100,31 @@ void gw_target_close(gw_target_t *t);
 /* Fill t from a base URL ("http://host:port/v1"); ELM_EINVAL naming key when it is not one. */
 int gw_target_init(gw_target_t *t, const char *name, const char *url, const char *model,
                    const char *key_env, const char *key, const char *cfg_name, elm_diag_t *d);
+
+/* ---- shared limits (limits.c) ---- */
+
+enum { GW_LIM_OK = 0, GW_LIM_WINDOW = 1, GW_LIM_PARALLEL = 2, GW_LIM_DOWN = 3 };
+
+/* A reservation's verdict; wait_ms: how long until the window has room (GW_LIM_WINDOW). */
+typedef void (*gw_reserve_cb)(void *user, int verdict, int64_t wait_ms);
+
+/* Connect to the config's Redis (nothing when it names none); until connected, and whenever
+ * Redis is away, the local limiters hold 1/gateways of every capacity. */
+int gw_limits_start(elm_gateway_t *g, elm_diag_t *d);
+void gw_limits_stop(elm_gateway_t *g);
+/* Redis is configured and answering: reservations go through gw_limits_reserve. */
+bool gw_limits_shared(const elm_gateway_t *g);
+/* Redis is configured, away, and the config says fail-closed. */
+bool gw_limits_closed(const elm_gateway_t *g);
+/* "redis", "local" or "local (Redis unreachable)"; why it is unreachable. */
+const char *gw_limits_mode(const elm_gateway_t *g);
+const char *gw_limits_why(const elm_gateway_t *g);
+/* Reserve tokens and a parallel slot for lease in scope ("dev:NAME", "key:NAME") atomically
+ * across gateways; cb gets the verdict (GW_LIM_DOWN when Redis did not answer in time). */
+void gw_limits_reserve(elm_gateway_t *g, const char *scope, const char *lease, uint64_t tokens,
+                       uint64_t capacity, uint32_t max_parallel, gw_reserve_cb cb, void *user);
+/* End lease: free its slot and count actual tokens instead of the reservation. */
+void gw_limits_release(elm_gateway_t *g, const char *scope, const char *lease, uint64_t actual);
 
 /* ---- health (health.c) ---- */
 

@@ -48,6 +48,9 @@ int gw_metrics_create(elm_gateway_t *g)
         {"edgelm_gateway_itl_seconds", "between two tokens of a stream", ELM_METRIC_HISTOGRAM, dev, 1},
         {"edgelm_gateway_e2e_seconds", "arrival to the end of the answer", ELM_METRIC_HISTOGRAM, dev,
          1},
+        {"edgelm_gateway_limits_shared", "1 while the limits are shared through Redis, 0 while "
+                                         "they are local (no Redis, or it is unreachable)",
+         ELM_METRIC_GAUGE, NULL, 0},
         {"edgelm_gateway_added_latency_seconds",
          "the gateway's own time from a request's arrival to its forwarding", ELM_METRIC_HISTOGRAM,
          NULL, 0},
@@ -102,7 +105,8 @@ char *gw_cluster_json(elm_gateway_t *g, int64_t now_ms)
                                                   ? g->cfg.strategy
                                                   : elm_router_strategy(g->router)->name);
     cJSON_AddNumberToObject(root, "window_s", (double)g->cfg.window_ms / 1000);
-    cJSON_AddStringToObject(root, "limits", "local");
+    cJSON_AddStringToObject(root, "limits", gw_limits_mode(g));
+    if (gw_limits_why(g)[0]) cJSON_AddStringToObject(root, "limits_down_because", gw_limits_why(g));
     for (uint32_t i = 0; i < g->cfg.n_devices; i++) {
         const gw_target_t *t = &g->dev[i];
         elm_limiter_t *l = elm_router_limiter(g->router, i);

@@ -19,7 +19,7 @@ const char *elm_route_reason_str(elm_route_reason_t reason)
 const char *elm_route_reason_name(elm_route_reason_t reason)
 {
     static const char *const names[] = {"ok", "window_full", "concurrency_full", "unhealthy",
-                                        "too_large", "failed"};
+                                        "too_large", "failed", "limits_down"};
     _Static_assert(sizeof names / sizeof names[0] == ELM_ROUTE_REASON_COUNT, "reason names");
     return (unsigned)reason < ELM_ROUTE_REASON_COUNT ? names[reason] : "unknown";
 }

@@ -115,7 +115,8 @@ elm_route_decision_t elm_router_decide(elm_router_t *r, int64_t now_ms, const el
             return dec;
         }
     } else if (req->exclude && n_healthy) {
-        dec.reason = ELM_ROUTE_FAILED; /* the healthy ones left were tried */
+        /* the healthy ones left were tried */
+        dec.reason = req->excluded_why ? req->excluded_why : ELM_ROUTE_FAILED;
     } else {
         dec.reason = n_healthy ? ELM_ROUTE_TOO_LARGE : ELM_ROUTE_UNHEALTHY;
     }
@@ -140,7 +141,8 @@ elm_route_decision_t elm_router_fallback(elm_router_t *r, const elm_route_req_t 
     return dec;
 }
 
-int elm_router_fail(elm_router_t *r, int64_t now_ms, const elm_route_decision_t *dec)
+/* Release a device decision's reservation and slot with 0 tokens. */
+static int release_unserved(elm_router_t *r, int64_t now_ms, const elm_route_decision_t *dec)
 {
     if (dec->kind != ELM_ROUTE_TO_DEVICE || dec->device < 0 ||
         (uint32_t)dec->device >= r->cfg.n_devices)
@@ -149,9 +151,20 @@ int elm_router_fail(elm_router_t *r, int64_t now_ms, const elm_route_decision_t 
     int rc = elm_limiter_release(&r->lim[i], now_ms, dec->seq, 0);
     if (rc) return rc;
     r->outstanding[i] -= dec->reserved <= r->outstanding[i] ? dec->reserved : r->outstanding[i];
-    r->stats.dev[i].failed++;
     r->stats.processed--;
     return 0;
+}
+
+int elm_router_undo(elm_router_t *r, int64_t now_ms, const elm_route_decision_t *dec)
+{
+    return release_unserved(r, now_ms, dec);
+}
+
+int elm_router_fail(elm_router_t *r, int64_t now_ms, const elm_route_decision_t *dec)
+{
+    int rc = release_unserved(r, now_ms, dec);
+    if (!rc) r->stats.dev[dec->device].failed++;
+    return rc;
 }
 
 /* ---- completion and accounting ---- */
