@@ -14,7 +14,8 @@ model=$(basename "$m")
 printf '{"keys":[{"name":"test","key":"sk-test-1234"}]}' >"$TMP/keys.json"
 cat >"$TMP/cluster.json" <<JSON
 {"window_s": 60, "cloud": {"enabled": false},
- "gateway": {"model_id": "$model", "keys_file": "$TMP/keys.json", "health": {"interval_s": 1}},
+ "gateway": {"model_id": "$model", "keys_file": "$TMP/keys.json", "vocab": "$m",
+             "health": {"interval_s": 1}},
  "devices": [{"name": "serve", "tokens_per_s": 100, "max_parallel": 2,
               "url": "http://127.0.0.1:$port/v1", "model": "$model"}]}
 JSON
@@ -34,6 +35,15 @@ else
   [ "$served" -ge 4 ] && ok "the device served the client's requests ($served)" ||
     { bad "served: $served"; cat "$TMP/access.jsonl"; }
   grep -q sk-test "$TMP/access.jsonl" "$TMP/gw.err" && bad "a key in the logs" || ok "no key in the logs"
+  # with the model's vocabulary the completion's prompt is counted, not estimated: as serve counts it
+  line=$(grep '"endpoint":"completions"' "$TMP/access.jsonl" | head -1)
+  est=$(echo "$line" | sed -n 's/.*"est_in":\([0-9]*\).*/\1/p')
+  real=$(echo "$line" | sed -n 's/.*"prompt_tokens":\([0-9]*\).*/\1/p')
+  case "$line" in
+    *'"estimated":false'*) [ -n "$est" ] && [ "$est" = "$real" ] && ok "prompt tokens counted with the vocabulary ($est)" ||
+        bad "counted $est, served $real: $line" ;;
+    *) bad "the count says estimated: $line" ;;
+  esac
 fi
 kill -TERM "$gw_pid" 2>/dev/null
 wait "$gw_pid"

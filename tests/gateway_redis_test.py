@@ -17,10 +17,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checklib import check  # noqa: E402
+import gwlib  # noqa: E402
 from gwlib import Fake, Gateway, check_record, cluster, finish, init, request  # noqa: E402
 
 init(sys.argv[1], sys.argv[2])
 REDIS = sys.argv[3]
+LOAD_KEY = {"Authorization": "Bearer sk-load-4567"}
 
 
 class Redis:
@@ -60,7 +62,8 @@ def load(gws, n_clients, per_client, results):
 
     def client(i):
         for k in range(per_client):
-            st = gws[(i + k) % len(gws)].chat(content="y" * 16, stream=k % 2 == 0, max_tokens=10)[0]
+            st = gws[(i + k) % len(gws)].chat(content="y" * 16, stream=k % 2 == 0, max_tokens=10,
+                                              headers=LOAD_KEY)[0]
             with lock:
                 results.append(st)
 
@@ -78,8 +81,12 @@ def main():
     cloud = Fake("--tokens", "10")
     redis = Redis()
     url = f"redis://127.0.0.1:{redis.port}/0"
+    keys = os.path.join(gwlib.TMP, "keys.json")
+    with open(keys, "w") as f:
+        json.dump({"keys": [{"name": "alice", "key": "sk-alice-123", "window_tokens": 100},
+                            {"name": "load", "key": "sk-load-4567"}]}, f)
     cfg = cluster([(f"d{i}", f, p, {"window_tokens": w}) for i, (f, (p, w)) in enumerate(zip(devs, caps))],
-                  cloud, window_s=window_s, limits={"redis": url, "gateways": 2})
+                  cloud, window_s=window_s, limits={"redis": url, "gateways": 2}, keys_file=keys)
     gws = [Gateway(cfg), Gateway(cfg)]
     try:
         time.sleep(0.3)
@@ -93,12 +100,19 @@ def main():
         served = [check_record(f, f"d{i}", p, w, window_s) for i, (f, (p, w)) in enumerate(zip(devs, caps))]
         check(sum(served) > 0 and cloud.stats()["served"] > 0, "devices and the cloud shared the load",
               (served, cloud.stats()["served"]))
-        clusters = [g.cluster() for g in gws]
+        clusters = [g.cluster(LOAD_KEY) for g in gws]
         check(all(c["limits"] == "redis" for c in clusters), "/v1/cluster says redis",
               [c["limits"] for c in clusters])
         total = sum(d["requests"] for c in clusters for d in c["devices"]) + \
             sum(c["cloud"]["requests"] for c in clusters)
         check(total == 192, "the two gateways' counts add up to every request", total)
+        # a key's window is shared too: 8 + 90 reserved through one gateway, then 14 counted (4 +
+        # the fake's 10) + 98 more through the other is over its 100
+        alice = {"Authorization": "Bearer sk-alice-123"}
+        st1 = gws[0].chat(content="y" * 16, max_tokens=90, headers=alice)[0]
+        st2, _, _, r = gws[1].chat(content="y" * 16, max_tokens=90, headers=alice)
+        check(st1 == 200 and st2 == 429 and r.getheader("Retry-After"),
+              "a key's window holds across the gateways (429 + Retry-After on the second)", (st1, st2))
 
         # Redis killed and restarted in the middle of a run
         time.sleep(window_s)
@@ -135,7 +149,7 @@ def main():
     cfg["gateway"]["limits"]["on_redis_down"] = "closed"
     gw = Gateway(cfg)
     try:
-        codes = [gw.chat()[0] for _ in range(4)]
+        codes = [gw.chat(headers=LOAD_KEY)[0] for _ in range(4)]
         log = gw.log()
         check(codes == [200] * 4 and cloud.stats()["served"] == 4
               and sum(f.stats()["served"] for f in devs) == 0,

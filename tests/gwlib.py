@@ -105,8 +105,8 @@ class Gateway:
                 "stream": stream, **extra}
         return request(self.port, "POST", "/v1/chat/completions", body, headers)
 
-    def cluster(self):
-        return request(self.port, "GET", "/v1/cluster")[1]
+    def cluster(self, headers=None):
+        return request(self.port, "GET", "/v1/cluster", headers=headers)[1]
 
     def log(self):
         with open(self.log_path) as f:

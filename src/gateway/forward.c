@@ -61,13 +61,15 @@ static double secs_between(uint64_t a, uint64_t b)
 
 /* ---- estimate ---- */
 
-/* Tokens of text: the vocabulary's count when the gateway has one, else ceil(bytes / 4). */
-static uint32_t count_text(elm_gateway_t *g, const char *text, size_t len, bool *estimated)
+/* Tokens of text: the vocabulary's count when the gateway has one (with BOS/EOS when flags say
+ * so, as a completion's prompt gets them), else ceil(bytes / 4). */
+static uint32_t count_text(elm_gateway_t *g, const char *text, size_t len, unsigned flags,
+                           bool *estimated)
 {
     if (g->tok) {
         int32_t *ids = NULL;
         size_t n = 0;
-        if (elm_tokenize(g->tok, text, len, 0, &ids, &n, NULL) == 0) {
+        if (elm_tokenize(g->tok, text, len, flags, &ids, &n, NULL) == 0) {
             free(ids);
             return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
         }
@@ -81,10 +83,10 @@ static uint32_t count_prompt(elm_gateway_t *g, const elm_serve_request_t *r, boo
 {
     *estimated = false;
     if (r->prompt_ids) return r->n_prompt_ids > UINT32_MAX ? UINT32_MAX : (uint32_t)r->n_prompt_ids;
-    if (r->prompt) return count_text(g, r->prompt, r->prompt_len, estimated);
+    if (r->prompt) return count_text(g, r->prompt, r->prompt_len, ELM_TOK_ADD_SPECIAL, estimated);
     uint64_t n = 0;
     for (size_t i = 0; i < r->n_messages; i++)
-        n += count_text(g, r->messages[i].text, r->messages[i].len, estimated) + 4u;
+        n += count_text(g, r->messages[i].text, r->messages[i].len, 0, estimated) + 4u;
     return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
 
