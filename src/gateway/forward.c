@@ -39,8 +39,9 @@ typedef struct {
     double added_s; /* the gateway's own time before the first send */
     int status;
     bool started; /* the client's stream has begun: no retry after this */
-    char *buf;    /* SSE bytes not yet split into events, or the whole answer */
+    char *buf; /* the whole answer (not streamed, or an error) */
     size_t len, cap;
+    gw_sse_t sse; /* a stream's unfinished event */
     uint32_t n_content;
     int64_t usage_in, usage_out;
     char why[360]; /* the last failure */
@@ -140,6 +141,7 @@ static void access_log(gw_req_t *q, gw_outcome_t o, uint64_t t_end, double cost,
 static void free_req(gw_req_t *q)
 {
     cJSON_Delete(q->body);
+    gw_sse_free(&q->sse);
     free(q->buf);
     free(q);
 }
@@ -306,6 +308,8 @@ static void send_to(gw_req_t *q, gw_target_t *t)
     q->attempts++;
     q->status = 0;
     q->len = 0;
+    gw_sse_free(&q->sse);
+    q->sse.max_event = ELM_HTTP_MAX_EVENT;
     q->t_sent = elm_time_ns();
     if (q->attempts == 1) {
         q->added_s = secs_between(q->t_arrival, q->t_sent);
@@ -377,63 +381,23 @@ static bool grow(gw_req_t *q, size_t need)
     return true;
 }
 
-/* One SSE event (its lines, without the blank line that ended it): note what it says, and pass
- * it on unless it is the usage the gateway asked for on the client's behalf. Returns false when
- * the attempt ended here (q may be gone). */
-static bool relay_event(gw_req_t *q, char *ev, size_t n)
+/* One event of a device's stream: note what it says, and pass it on unless it is the usage the
+ * gateway asked for on the client's behalf. Returns false when the attempt ended here (q may be
+ * gone). */
+static bool relay_event(void *user, char *data, size_t n)
 {
-    /* join its data lines */
-    char *data = ev, *w = ev;
-    size_t dn = 0;
-    bool any = false;
-    for (char *line = ev, *end = ev + n; line < end;) {
-        char *nl = memchr(line, '\n', (size_t)(end - line));
-        char *le = nl ? nl : end;
-        size_t ll = (size_t)(le - line);
-        if (ll && line[ll - 1] == '\r') ll--;
-        if (ll >= 5 && memcmp(line, "data:", 5) == 0) {
-            char *v = line + 5;
-            size_t vl = ll - 5;
-            if (vl && *v == ' ') v++, vl--;
-            if (any) w[dn++] = '\n';
-            memmove(w + dn, v, vl);
-            dn += vl;
-            any = true;
-        }
-        line = nl ? nl + 1 : end;
-    }
-    if (!any) return true;
-    data[dn] = '\0';
-    bool forward = true, content = false, error = false;
-    if (strcmp(data, "[DONE]") != 0) {
-        cJSON *j = cJSON_ParseWithLength(data, dn);
-        if (cJSON_GetObjectItemCaseSensitive(j, "error")) error = true;
-        const cJSON *u = cJSON_GetObjectItemCaseSensitive(j, "usage");
-        if (cJSON_IsObject(u)) {
-            const cJSON *pt = cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens");
-            const cJSON *ct = cJSON_GetObjectItemCaseSensitive(u, "completion_tokens");
-            if (cJSON_IsNumber(pt) && pt->valuedouble >= 0 && pt->valuedouble < 4e9)
-                q->usage_in = (int64_t)pt->valuedouble;
-            if (cJSON_IsNumber(ct) && ct->valuedouble >= 0 && ct->valuedouble < 4e9)
-                q->usage_out = (int64_t)ct->valuedouble;
-        }
-        const cJSON *ch = cJSON_GetObjectItemCaseSensitive(j, "choices");
-        if (cJSON_IsArray(ch) && !cJSON_GetArraySize(ch) && cJSON_IsObject(u) && !q->include_usage)
-            forward = false;
-        const cJSON *c0 = cJSON_IsArray(ch) ? cJSON_GetArrayItem(ch, 0) : NULL;
-        const cJSON *d = c0 ? cJSON_GetObjectItemCaseSensitive(c0, "delta") : NULL;
-        const cJSON *c = d ? cJSON_GetObjectItemCaseSensitive(d, "content") : NULL;
-        if (!c && c0) c = cJSON_GetObjectItemCaseSensitive(c0, "text");
-        content = cJSON_IsString(c) && c->valuestring && c->valuestring[0];
-        cJSON_Delete(j);
-    }
-    if (error && !q->started) { /* the device refused before answering: try another */
+    gw_req_t *q = user;
+    gw_event_t e;
+    gw_event_read(data, n, &e);
+    if (e.prompt_tokens >= 0) q->usage_in = e.prompt_tokens;
+    if (e.completion_tokens >= 0) q->usage_out = e.completion_tokens;
+    if (e.error && !q->started) { /* the device refused before answering: try another */
         detach(q);
         attempt_failed(q, "sent an error event before any answer");
         return false;
     }
     uint64_t now = elm_time_ns();
-    if (content) {
+    if (e.content) {
         if (!q->t_first) q->t_first = now;
         else {
             const char *ld[] = {q->tgt->name};
@@ -443,57 +407,22 @@ static bool relay_event(gw_req_t *q, char *ev, size_t n)
         q->t_last = now;
         q->n_content++;
     }
-    if (!forward) return true;
+    if (e.usage_only && !q->include_usage) return true;
     if (!q->started) {
         q->started = true;
         elm_server_stream_begin(q->sreq);
     }
-    size_t en = 0;
-    char *out = elm_serve_sse_event(data, &en);
-    if (out) elm_server_stream_write(q->sreq, out, en);
+    size_t len = 0;
+    char *out = gw_sse_text(data, n, &len);
+    if (out) elm_server_stream_write(q->sreq, out, len);
     free(out);
     return true;
 }
 
-/* Relay the complete events in q->buf ("\n\n" or "\r\n\r\n" ends one; at_end, the rest too)
- * and keep the unfinished one. Returns false when the attempt ended (q may be gone). */
-static bool split_events(gw_req_t *q, bool at_end)
+/* The attempt cannot go on for a fault of the device's answer: retry before the first byte
+ * reached the client, else end the client's stream with the error. */
+static void answer_fault(gw_req_t *q, const char *why)
 {
-    size_t start = 0;
-    for (size_t i = 0; i < q->len; i++) {
-        if (q->buf[i] != '\n') continue;
-        size_t j = i + 1;
-        if (j < q->len && q->buf[j] == '\r') j++;
-        if (j < q->len && q->buf[j] == '\n') {
-            if (!relay_event(q, q->buf + start, i - start)) return false;
-            i = j;
-            start = j + 1;
-        }
-    }
-    if (at_end && start < q->len) {
-        if (!relay_event(q, q->buf + start, q->len - start)) return false;
-        start = q->len;
-    }
-    memmove(q->buf, q->buf + start, q->len - start);
-    q->len -= start;
-    return true;
-}
-
-/* Body bytes of the attempt: SSE events of an OK stream are relayed as they complete; anything
- * else is kept whole, up to a bound. */
-static void on_data(void *user, const char *p, size_t n)
-{
-    gw_req_t *q = user;
-    bool sse = q->stream && q->status / 100 == 2;
-    bool fits = sse || q->len + n <= GW_MAX_ANSWER;
-    if (fits && grow(q, q->len + n + 1)) {
-        memcpy(q->buf + q->len, p, n);
-        q->len += n;
-        if (!sse) return;
-        if (!split_events(q, false)) return;
-        if (q->len <= ELM_HTTP_MAX_EVENT) return;
-    }
-    const char *why = sse ? "sent an event too long to relay" : "sent too long an answer";
     detach(q);
     if (!q->started) {
         attempt_failed(q, why);
@@ -502,6 +431,26 @@ static void on_data(void *user, const char *p, size_t n)
     snprintf(q->why, sizeof q->why, "%s %s", q->tgt->name, why);
     stream_error(q, q->why);
     conclude(q, GW_FAILED);
+}
+
+/* Body bytes of the attempt: events of an OK stream are relayed as they complete; anything else
+ * is kept whole, up to a bound. */
+static void on_data(void *user, const char *p, size_t n)
+{
+    gw_req_t *q = user;
+    if (q->stream && q->status / 100 == 2) {
+        int rc = gw_sse_feed(&q->sse, p, n, false, relay_event, q);
+        if (rc == GW_SSE_OK || rc == GW_SSE_STOPPED) return;
+        answer_fault(q, rc == GW_SSE_TOO_LONG ? "sent an event too long to relay"
+                                              : "could not be relayed (out of memory)");
+        return;
+    }
+    if (q->len + n > GW_MAX_ANSWER || !grow(q, q->len + n + 1)) {
+        answer_fault(q, "sent too long an answer");
+        return;
+    }
+    memcpy(q->buf + q->len, p, n);
+    q->len += n;
 }
 
 /* The whole (non-streamed) answer: its usage, then the client gets it as it came. */
@@ -543,7 +492,7 @@ static void on_done(void *user, int err, const char *why)
     }
     bool ok = q->status / 100 == 2;
     if (q->stream && ok) {
-        if (!split_events(q, true)) return;
+        if (gw_sse_feed(&q->sse, "", 0, true, relay_event, q) == GW_SSE_STOPPED) return;
         if (!q->started) elm_server_stream_begin(q->sreq);
         end_stream(q);
     } else {

@@ -134,6 +134,44 @@ void gw_health_stop(elm_gateway_t *g);
 /* A request to the device failed (passive check) or succeeded. */
 void gw_health_report(elm_gateway_t *g, gw_target_t *t, bool ok, const char *why);
 
+/* ---- a device's stream (sse.c) ---- */
+
+/* Bytes of a server-sent-event stream, split into events as they come. */
+typedef struct {
+    char *buf; /* the unfinished event */
+    size_t len, cap, scanned;
+    size_t max_event; /* an unfinished event longer than this is an error */
+} gw_sse_t;
+
+/* One event: its data lines joined with '\n', NUL-terminated (data[n] == 0, writable). Returns
+ * false to stop: gw_sse_feed then touches nothing more (the owner of the gw_sse_t may be gone). */
+typedef bool (*gw_sse_event_fn)(void *user, char *data, size_t n);
+
+enum { GW_SSE_OK = 0, GW_SSE_STOPPED = 1, GW_SSE_TOO_LONG = -1, GW_SSE_NOMEM = -2 };
+
+/* Take p[0..n) and hand fn each event it completes ("\n\n", "\r\n\r\n" end one; at_end, the
+ * rest is one too). Events without data lines are skipped. Returns GW_SSE_OK, GW_SSE_STOPPED
+ * (fn returned false), GW_SSE_TOO_LONG (the unfinished event outgrew max_event) or
+ * GW_SSE_NOMEM. */
+int gw_sse_feed(gw_sse_t *s, const char *p, size_t n, bool at_end, gw_sse_event_fn fn,
+                void *user);
+void gw_sse_free(gw_sse_t *s);
+
+/* What a chunk's data says. Counts are -1 when absent. */
+typedef struct {
+    bool done;         /* [DONE] */
+    bool error;        /* an "error" member */
+    bool content;      /* choices[0].delta.content (or .text) is a non-empty string */
+    bool usage_only;   /* choices [] and a usage object: the include_usage chunk */
+    int64_t prompt_tokens, completion_tokens; /* usage's */
+} gw_event_t;
+
+void gw_event_read(const char *data, size_t n, gw_event_t *e);
+
+/* The SSE text of data[0..n) for the client: a "data: " line per line, then an empty line;
+ * malloc'd, NUL-terminated, its length in *len; NULL when out of memory. */
+char *gw_sse_text(const char *data, size_t n, size_t *len);
+
 /* ---- requests (forward.c) ---- */
 
 typedef enum {
