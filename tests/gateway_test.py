@@ -136,7 +136,7 @@ def test_limits():
 def test_faults():
     good = Fake("--tokens", "4")
     cloud = Fake("--tokens", "4")
-    bad = Fake("--tokens", "4", "--mode", "500")
+    bad = Fake("--tokens", "4", "--mode", "500", "--slow-ms", "500")
     # load-aware picks the largest free share of a window: the bad device, charged nothing, keeps
     # all of its share, so it is always tried first
     cfg = cluster([("bad", bad, 8, {"window_tokens": 100000}), ("good", good, 1, {"window_tokens": 300})],
@@ -165,6 +165,10 @@ def test_faults():
               "death mid-stream: the stream ends with an OpenAI error event", text[-300:])
         check(gw.log()[-1]["outcome"] == "failed" and gw.log()[-1]["completion_tokens"] == 2,
               "death mid-stream: outcome failed, with the tokens delivered", gw.log()[-1])
+        # a stream that goes silent in the middle: the idle timeout (2 s here) ends it
+        bad.mode("slow")  # a chunk every 500 ms: within the idle timeout, so it is served
+        st, _, text, _ = gw.chat(stream=True, max_tokens=3)
+        check(st == 200 and events_of(text)[-1] == "[DONE]", "a slow stream within idle_s is served")
     finally:
         gw.stop()
     # retries = 0: the first failure goes straight to the cloud
@@ -208,6 +212,26 @@ def test_faults():
         gw.stop()
     for f in (bad, good, cloud):
         f.stop()
+
+
+def test_idle():
+    """A device that stops sending in the middle of a stream: the idle timeout ends the client's
+    stream with the error event; nothing hangs."""
+    d = Fake("--tokens", "6", "--mode", "slow", "--slow-ms", "2500")
+    gw = Gateway(cluster([("d", d, 2, {})], None, timeouts={"connect_s": 1, "first_byte_s": 5,
+                                                            "idle_s": 1, "total_s": 30}))
+    try:
+        t0 = time.monotonic()
+        st, _, text, _ = gw.chat(stream=True)
+        took = time.monotonic() - t0
+        ev = events_of(text)
+        check(st == 200 and isinstance(ev[-1], dict) and "error" in ev[-1]
+              and "nothing for 1 s" in ev[-1]["error"]["message"],
+              "silent mid-stream: the idle timeout ends the stream with the error event", text[-300:])
+        check(took < 5, "and it does not hang", took)
+    finally:
+        gw.stop()
+        d.stop()
 
 
 def test_no_cloud():
@@ -278,7 +302,7 @@ def test_keys_and_cancel():
 
 
 def main():
-    for t in (test_relay, test_limits, test_faults, test_no_cloud, test_keys_and_cancel):
+    for t in (test_relay, test_limits, test_faults, test_idle, test_no_cloud, test_keys_and_cancel):
         try:
             t()
         except Exception as e:  # a crash in one part must not hide the others

@@ -181,6 +181,19 @@ static void elm__log(elm_server_t *s, enum evhttp_cmd_type method, const char *p
 
 /* ---- answers the server gives itself ---- */
 
+/* The reason phrases evhttp's table lacks ("Client Error" otherwise); NULL: evhttp's. */
+static const char *elm__reason(int status)
+{
+    switch (status) {
+    case 413: return "Payload Too Large";
+    case 429: return "Too Many Requests";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return NULL;
+    }
+}
+
 /* OpenAI's error object as a malloc'd JSON string (the caller frees it); NULL when out of
  * memory. param and code may be NULL (JSON null). */
 static char *elm__error_json(const char *type, const char *param, const char *code,
@@ -213,7 +226,7 @@ static void elm__refuse(elm_server_t *s, struct evhttp_request *ev, const char *
     if (body) evbuffer_add(evhttp_request_get_output_buffer(ev), body, strlen(body));
     free(body);
     elm__log(s, evhttp_request_get_command(ev), path, status, NULL, -1, t0, false);
-    evhttp_send_reply(ev, status, NULL, NULL);
+    evhttp_send_reply(ev, status, elm__reason(status), NULL);
 }
 
 /* ---- request lifetime (loop thread) ---- */
@@ -323,7 +336,7 @@ static void elm__send_whole(elm_server_req_t *r, int status, const char *ctype, 
     r->status = status;
     evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Content-Type", ctype);
     evbuffer_add(evhttp_request_get_output_buffer(r->ev), body, len);
-    evhttp_send_reply(r->ev, status, NULL, NULL);
+    evhttp_send_reply(r->ev, status, elm__reason(status), NULL);
 }
 
 static void elm__apply(elm_server_t *s, elm__op_t *op)
