@@ -5,7 +5,7 @@ FUZZ      ?= build-fuzz
 ARM       ?= build-arm
 JOBS      ?= $(shell nproc)
 
-.PHONY: all deps build run test test-unit test-asan test-fuzz test-arm fuzz clean format
+.PHONY: all deps build run demo test test-unit test-asan test-fuzz test-arm fuzz clean format
 
 all: build
 
@@ -24,6 +24,12 @@ RUN_MODEL := $(BUILD)/qwen2.5-0.5b-q4_0.gguf
 run: deps build
 	@test -f $(RUN_MODEL) || ./$(BUILD)/edgelm synth qwen2.5-0.5b:Q4_0 -o $(RUN_MODEL)
 	./$(BUILD)/edgelm bench -m $(RUN_MODEL) -t 1,2 -p 64 -n 32 -r 3 --no-db
+
+# The gateway over a small edge cluster on this machine (three edgelm serve processes of a
+# synthetic SmolLM2-135M, a fake cloud) under Edge-First's bursty workload, then the traffic
+# replayed through every strategy: scripts/demo.py.
+demo: deps build
+	python3 scripts/demo.py $(BUILD)
 
 test: deps
 	@$(MAKE) --no-print-directory test-unit test-asan test-fuzz test-arm
