@@ -631,6 +631,8 @@ static void test_replay_run(void **state)
     assert_int_equal(r.total.tok_redirected, 45);
     assert_int_equal(r.dev_served[0], 2);
     assert_int_equal(r.steps[2].redirected, 1);
+    /* 10 + 40 ms busy of 4 slots over the 200 ms up to the last event */
+    assert_true(fabs(r.dev_util[0] - 50.0 / (200 * 4)) < 1e-12);
     elm_sim_result_free(&r);
     assert_int_equal(elm_sim_replay(&c, NULL, &g, 0, 1, &r, &d), ELM_EINVAL);
     /* the same through a comparison's replay scenario */

@@ -118,7 +118,8 @@ int elm_sim_log_speeds(const elm_sim_log_t *log, elm_cluster_config_t *c, uint32
 
 /* Replay the log's requests through cluster c under strategy s (router seed seed): each arrives
  * at its t_ms, reserves est_in + est_out, and on a device holds a slot for out / tokens_per_s,
- * then completes with in + out. Per-step statistics in steps of step_ms. Allocates as elm_sim_run
+ * then completes with in + out. Per-step statistics in steps of step_ms; the utilization over
+ * the whole run is over the time up to the last completion. Allocates as elm_sim_run
  * does (free with elm_sim_result_free). Returns 0, ELM_EINVAL (bad cluster, step_ms <= 0, more
  * than 10^7 steps; the diag says which), ELM_ENOMEM. */
 int elm_sim_replay(const elm_cluster_config_t *c, const elm_route_strategy_t *s,

@@ -55,6 +55,7 @@ typedef struct {
     heap_t h;
     elm_sim_result_t *res;
     int64_t step_ms;
+    int64_t last_ms; /* the latest arrival or completion so far */
 } run_t;
 
 static void complete_until(run_t *x, int64_t now_ms)
@@ -114,8 +115,9 @@ static void step_add(elm_sim_step_t *s, const elm_route_decision_t *dec, uint64_
     }
 }
 
+/* horizon_ms: the time the whole-run utilization is over. */
 static void finish_stats(elm_sim_result_t *res, const elm_cluster_config_t *c, int64_t step_ms,
-                         const elm_route_stats_t *rs)
+                         double horizon_ms, const elm_route_stats_t *rs)
 {
     uint32_t nd = res->n_devices;
     double busy[ELM_ROUTE_MAX_DEVICES] = {0};
@@ -138,8 +140,7 @@ static void finish_stats(elm_sim_result_t *res, const elm_cluster_config_t *c, i
     }
     double sum = 0, sq = 0;
     for (uint32_t i = 0; i < nd; i++) {
-        res->dev_util[i] =
-            busy[i] / ((double)res->n_steps * (double)step_ms * c->devices[i].max_parallel);
+        res->dev_util[i] = busy[i] / (horizon_ms * c->devices[i].max_parallel);
         res->dev_served[i] = rs->dev[i].requests;
         sum += res->dev_util[i];
     }
@@ -156,7 +157,7 @@ static int run_begin(run_t *x, const elm_cluster_config_t *c, const elm_route_st
                      uint64_t seed, uint32_t n_steps, int64_t step_ms, elm_sim_result_t *out,
                      elm_diag_t *d)
 {
-    *x = (run_t){c, NULL, {NULL, 0, 0}, out, step_ms};
+    *x = (run_t){c, NULL, {NULL, 0, 0}, out, step_ms, 0};
     int rc = elm_router_create(c, s, seed, &x->r, d);
     if (rc) return rc;
     for (uint32_t i = 0; i < c->n_devices; i++) {
@@ -197,14 +198,17 @@ static void run_request(run_t *x, uint32_t st, int64_t t, const elm_route_req_t 
         int64_t dur = (int64_t)ceil(out * 1000.0 / ds->tokens_per_s);
         heap_push(&x->h, (job_t){t + dur, dec, in, out});
         add_busy(x, (uint32_t)dec.device, t, t + dur);
+        if (t + dur > x->last_ms) x->last_ms = t + dur;
     }
+    if (t > x->last_ms) x->last_ms = t;
 }
 
-/* Complete what is in flight, total the statistics and free the run's state (not the result). */
-static void run_end(run_t *x)
+/* Complete what is in flight, total the statistics (utilization over horizon_ms) and free the
+ * run's state (not the result). */
+static void run_end(run_t *x, double horizon_ms)
 {
     complete_until(x, INT64_MAX);
-    finish_stats(x->res, x->c, x->step_ms, elm_router_stats(x->r));
+    finish_stats(x->res, x->c, x->step_ms, horizon_ms, elm_router_stats(x->r));
     elm_router_free(x->r);
     free(x->h.a);
 }
@@ -238,7 +242,7 @@ int elm_sim_run(const elm_cluster_config_t *c, const elm_route_strategy_t *s,
             run_request(&x, st, at[k], &req, req.in_tokens, req.out_tokens);
         }
     }
-    run_end(&x);
+    run_end(&x, (double)out->n_steps * (double)p->step_ms);
     free(at);
     return 0;
 fail:
@@ -265,7 +269,11 @@ int elm_sim_replay(const elm_cluster_config_t *c, const elm_route_strategy_t *s,
         elm_route_req_t est = {q->est_in, q->est_out, 0};
         run_request(&x, (uint32_t)(q->t_ms / step_ms), q->t_ms, &est, q->in, q->out);
     }
-    run_end(&x);
+    /* A log rarely ends on a step: its utilization is over the time it covers, up to the last
+     * completion (busy time past the last step is not counted, nor is that time). */
+    double steps_ms = (double)out->n_steps * (double)step_ms;
+    double horizon = x.last_ms > 0 ? (double)x.last_ms : 1;
+    run_end(&x, horizon < steps_ms ? horizon : steps_ms);
     return 0;
 }
 
