@@ -16,7 +16,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gwlib import Fake, Gateway, check, cluster, init, request, summary  # noqa: E402
+from gwlib import Fake, Gateway, check, cluster, finish, init, request  # noqa: E402
 
 init(sys.argv[1], sys.argv[2])
 ELM = sys.argv[1]
@@ -134,4 +134,4 @@ def test_replay():
 
 
 test_replay()
-summary()
+finish()

@@ -54,15 +54,18 @@ static int get_num(const where_t *w, const cJSON *o, const char *key, bool zero_
     return 0;
 }
 
-/* The index of the string field key in names[0..n), or -1 after the diag. */
+/* The index of the string field key in names[0..n), or -1 after the diag (which lists them). */
 static int get_enum(const where_t *w, const cJSON *o, const char *key, const char *const *names,
-                    int n, const char *list)
+                    int n)
 {
     const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
     for (int i = 0; s && i < n; i++)
         if (!strcmp(s, names[i])) return i;
-    char what[160];
-    snprintf(what, sizeof what, "must be one of %s", list);
+    char what[400] = "must be one of";
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(what);
+        snprintf(what + len, sizeof what - len, "%s %s", i ? "," : "", names[i]);
+    }
     bad(w, key, what);
     return -1;
 }
@@ -85,9 +88,7 @@ static int get_reason(const where_t *w, const cJSON *o)
         names[i] = elm_route_reason_name((elm_route_reason_t)i);
     for (int i = 0; i < N_SKIP_REASONS; i++)
         names[ELM_ROUTE_REASON_COUNT + i] = skip_reasons[i];
-    return get_enum(w, o, "reason", names, ELM_ROUTE_REASON_COUNT + N_SKIP_REASONS,
-                    "ok, window_full, concurrency_full, unhealthy, too_large, failed, invalid, "
-                    "key_window_full, key_concurrency_full");
+    return get_enum(w, o, "reason", names, ELM_ROUTE_REASON_COUNT + N_SKIP_REASONS);
 }
 
 /* The index of the served-on device name in the log's table, added when new; -1 after the diag. */
@@ -123,9 +124,8 @@ static int parse_line(const where_t *w, const cJSON *o, elm_sim_log_t *l, elm_si
         else l->skipped_key++;
         return 0;
     }
-    int dec = get_enum(w, o, "decision", decisions, 3, "device, cloud, reject");
-    int oc = dec < 0 ? -1 : get_enum(w, o, "outcome", outcomes, 5,
-                                     "served, redirected, rejected, failed, cancelled");
+    int dec = get_enum(w, o, "decision", decisions, 3);
+    int oc = dec < 0 ? -1 : get_enum(w, o, "outcome", outcomes, 5);
     if (oc < 0) return ELM_EINVAL;
     /* 2^53: the largest integer a JSON number carries exactly */
     if (get_int(w, o, "t_ms", 9007199254740992.0, false, &t) ||
