@@ -39,8 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* about 64 steps whatever the span, so that a long log stays quick */
     elm_sim_result_t r;
     if (elm_sim_replay(&c, NULL, &g, g.span_ms / 64 + 1, 1, &r, &d)) __builtin_trap();
-    if (r.total.requests != g.n ||
-        r.total.processed + r.total.redirected + r.total.rejected != g.n)
+    if (r.total.requests != g.n || r.total.processed + r.total.redirected + r.total.rejected != g.n)
         __builtin_trap();
     elm_sim_result_free(&r);
     elm_sim_log_free(&g);

@@ -448,18 +448,18 @@ static void test_log_parse(void **state)
 {
     (void)state;
     char l[8][512], text[4096];
-    snprintf(text, sizeof text, "%s\r\n%s%s   \n%s%s%s",
-             log_line(l[0], 512, 1700000002000, "device", "ok", "\"b\"", "7", 30, "20", "served"),
-             log_line(l[1], 512, 1700000001000, "device", "ok", "\"a\"", "null", 40, "10.5",
-                      "served"),
-             log_line(l[2], 512, 1700000000500, "reject", "invalid", "null", "null", 0, "null",
-                      "rejected"),
-             log_line(l[3], 512, 1700000001000, "cloud", "window_full", "\"cloud\"", "6", 12,
-                      "900", "redirected"),
-             log_line(l[4], 512, 1700000003000, "reject", "concurrency_full", "null", "null", 0,
-                      "null", "rejected"),
-             log_line(l[5], 512, 1700000004000, "reject", "key_window_full", "null", "null", 0,
-                      "null", "rejected"));
+    snprintf(
+        text, sizeof text, "%s\r\n%s%s   \n%s%s%s",
+        log_line(l[0], 512, 1700000002000, "device", "ok", "\"b\"", "7", 30, "20", "served"),
+        log_line(l[1], 512, 1700000001000, "device", "ok", "\"a\"", "null", 40, "10.5", "served"),
+        log_line(l[2], 512, 1700000000500, "reject", "invalid", "null", "null", 0, "null",
+                 "rejected"),
+        log_line(l[3], 512, 1700000001000, "cloud", "window_full", "\"cloud\"", "6", 12, "900",
+                 "redirected"),
+        log_line(l[4], 512, 1700000003000, "reject", "concurrency_full", "null", "null", 0, "null",
+                 "rejected"),
+        log_line(l[5], 512, 1700000004000, "reject", "key_window_full", "null", "null", 0, "null",
+                 "rejected"));
     elm_sim_log_t g;
     elm_diag_t d;
     assert_int_equal(elm_sim_log_parse(text, strlen(text), "a.jsonl", &g, &d), 0);
@@ -529,7 +529,8 @@ static void test_log_errors(void **state)
          "x.jsonl:2: completion_tokens must be a non-negative integer"},
         {"\"tokens_per_s\":null", "\"tokens_per_s\":0",
          "x.jsonl:2: tokens_per_s must be a positive number or null"},
-        {"\"cost_usd\":0.25", "\"cost_usd\":-1", "x.jsonl:2: cost_usd must be a non-negative number"},
+        {"\"cost_usd\":0.25", "\"cost_usd\":-1",
+         "x.jsonl:2: cost_usd must be a non-negative number"},
         {"\"device\":\"a\"", "\"device\":null", "x.jsonl:2: device must name the device"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

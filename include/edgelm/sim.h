@@ -54,9 +54,9 @@ typedef struct {
     double *util;          /* (n_steps, n_devices): busy slot time / (step * max_parallel) */
     elm_sim_step_t total;
     uint64_t dev_served[ELM_ROUTE_MAX_DEVICES]; /* requests each device completed */
-    double energy_j;                        /* edge energy */
-    double dev_util[ELM_ROUTE_MAX_DEVICES]; /* over the whole run */
-    double util_mean, util_spread;          /* mean and population std dev across devices */
+    double energy_j;                            /* edge energy */
+    double dev_util[ELM_ROUTE_MAX_DEVICES];     /* over the whole run */
+    double util_mean, util_spread;              /* mean and population std dev across devices */
     char dev_name[ELM_ROUTE_MAX_DEVICES][ELM_ROUTE_NAME_MAX];
 } elm_sim_result_t;
 
@@ -180,13 +180,13 @@ typedef struct {
 /* One scenario over the seeds. */
 typedef struct {
     elm_sim_scenario_t sc;
-    char label[96];                         /* "steady+random" */
-    double *m;                              /* (ELM_SIM_M_COUNT, n_seeds): each run's metrics */
-    double mean[ELM_SIM_M_COUNT];           /* over the seeds */
-    double ci95[ELM_SIM_M_COUNT];           /* half-width, elm_stats_ci95; 0 for one seed */
-    double dev_util[ELM_ROUTE_MAX_DEVICES]; /* each device's utilization, mean over the seeds */
+    char label[96];                           /* "steady+random" */
+    double *m;                                /* (ELM_SIM_M_COUNT, n_seeds): each run's metrics */
+    double mean[ELM_SIM_M_COUNT];             /* over the seeds */
+    double ci95[ELM_SIM_M_COUNT];             /* half-width, elm_stats_ci95; 0 for one seed */
+    double dev_util[ELM_ROUTE_MAX_DEVICES];   /* each device's utilization, mean over the seeds */
     double dev_served[ELM_ROUTE_MAX_DEVICES]; /* requests each device served, mean over seeds */
-    elm_sim_result_t *runs;                 /* (n_seeds) with keep_runs, else NULL */
+    elm_sim_result_t *runs;                   /* (n_seeds) with keep_runs, else NULL */
 } elm_sim_summary_t;
 
 typedef struct {

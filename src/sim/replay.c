@@ -35,8 +35,9 @@ static int get_int(const where_t *w, const cJSON *o, const char *key, double max
     }
     double x = cJSON_IsNumber(j) ? j->valuedouble : -1;
     if (!(x >= 0 && x <= max && x == floor(x)))
-        return bad(w, key, nullable ? "must be a non-negative integer or null"
-                                    : "must be a non-negative integer");
+        return bad(w, key,
+                   nullable ? "must be a non-negative integer or null"
+                            : "must be a non-negative integer");
     *v = (int64_t)x;
     return 0;
 }
@@ -49,7 +50,8 @@ static int get_num(const where_t *w, const cJSON *o, const char *key, bool zero_
     if (!j || cJSON_IsNull(j)) return 0;
     double x = cJSON_IsNumber(j) ? j->valuedouble : -1;
     if (!(isfinite(x) && (x > 0 || (zero_ok && x == 0))))
-        return bad(w, key, zero_ok ? "must be a non-negative number" : "must be a positive number or null");
+        return bad(w, key,
+                   zero_ok ? "must be a non-negative number" : "must be a positive number or null");
     *v = x;
     return 0;
 }
@@ -78,7 +80,7 @@ static const char *const outcomes[] = {"served", "redirected", "rejected", "fail
  * routing: those lines are skipped. */
 #define N_SKIP_REASONS 3
 static const char *const skip_reasons[N_SKIP_REASONS] = {"invalid", "key_window_full",
-                                                          "key_concurrency_full"};
+                                                         "key_concurrency_full"};
 
 /* The reason's index: < ELM_ROUTE_REASON_COUNT for the router's, above for a skipped one. */
 static int get_reason(const where_t *w, const cJSON *o)
@@ -115,13 +117,16 @@ static int parse_line(const where_t *w, const cJSON *o, elm_sim_log_t *l, elm_si
     int64_t t, est_in, est_out, in, out;
     double tps, cost;
     *skip = false;
-    if (!cJSON_IsObject(o)) return elm_diag(w->d, ELM_EINVAL, "%s:%llu: not a JSON object", w->fname, w->line);
+    if (!cJSON_IsObject(o))
+        return elm_diag(w->d, ELM_EINVAL, "%s:%llu: not a JSON object", w->fname, w->line);
     int reason = get_reason(w, o);
     if (reason < 0) return ELM_EINVAL;
     if (reason >= ELM_ROUTE_REASON_COUNT) {
         *skip = true;
-        if (reason == ELM_ROUTE_REASON_COUNT) l->skipped_invalid++;
-        else l->skipped_key++;
+        if (reason == ELM_ROUTE_REASON_COUNT)
+            l->skipped_invalid++;
+        else
+            l->skipped_key++;
         return 0;
     }
     int dec = get_enum(w, o, "decision", decisions, 3);
@@ -139,9 +144,9 @@ static int parse_line(const where_t *w, const cJSON *o, elm_sim_log_t *l, elm_si
     if (dec == DEC_DEVICE && dev < 0) return ELM_EINVAL;
     /* A request that was not served would have produced its max_tokens. */
     if (oc == OUT_REJECTED || oc == OUT_FAILED) out = est_out;
-    *q = (elm_sim_replay_req_t){t, (uint32_t)est_in, (uint32_t)est_out,
-                                (uint32_t)(in < 0 ? est_in : in), (uint32_t)out, dev,
-                                dev >= 0 ? tps : 0};
+    *q = (elm_sim_replay_req_t){
+        t,   (uint32_t)est_in,  (uint32_t)est_out, (uint32_t)(in < 0 ? est_in : in), (uint32_t)out,
+        dev, dev >= 0 ? tps : 0};
     if (dec == DEC_DEVICE) {
         l->processed++;
         l->dev_served[dev]++;
