@@ -1,6 +1,7 @@
 /* sim/: seed determinism, the workload's demand mix, confidence intervals, the SVG writer, the
  * comparison over seeds and its CSV, JSON and chart forms, the workload names and built-in cluster,
- * and Edge-First's findings on the built-in scenarios as assertions on means over several seeds. */
+ * Edge-First's findings on the built-in scenarios as assertions on means over several seeds, and
+ * the replay of access logs: the parser (good lines, each error), measured speeds, the run. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -426,6 +427,230 @@ static void test_paper_findings(void **state)
     elm_sim_result_free(&r);
 }
 
+/* ---- replay ---- */
+
+/* One access-log line as the gateway writes it, with the fields a test varies. */
+static char *log_line(char *buf, size_t cap, long long t, const char *decision, const char *reason,
+                      const char *device, const char *prompt, int out, const char *tps,
+                      const char *outcome)
+{
+    snprintf(buf, cap,
+             "{\"t_ms\":%lld,\"id\":1,\"endpoint\":\"chat\",\"stream\":true,\"est_in\":5,"
+             "\"est_out\":40,\"estimated\":true,\"decision\":\"%s\",\"reason\":\"%s\","
+             "\"device\":%s,\"attempts\":1,\"status\":200,\"prompt_tokens\":%s,"
+             "\"completion_tokens\":%d,\"ttft_ms\":1.5,\"duration_ms\":20,\"tokens_per_s\":%s,"
+             "\"cost_usd\":0.25,\"outcome\":\"%s\"}\n",
+             t, decision, reason, device, prompt, out, tps, outcome);
+    return buf;
+}
+
+static void test_log_parse(void **state)
+{
+    (void)state;
+    char l[8][512], text[4096];
+    snprintf(
+        text, sizeof text, "%s\r\n%s%s   \n%s%s%s",
+        log_line(l[0], 512, 1700000002000, "device", "ok", "\"b\"", "7", 30, "20", "served"),
+        log_line(l[1], 512, 1700000001000, "device", "ok", "\"a\"", "null", 40, "10.5", "served"),
+        log_line(l[2], 512, 1700000000500, "reject", "invalid", "null", "null", 0, "null",
+                 "rejected"),
+        log_line(l[3], 512, 1700000001000, "cloud", "window_full", "\"cloud\"", "6", 12, "900",
+                 "redirected"),
+        log_line(l[4], 512, 1700000003000, "reject", "concurrency_full", "null", "null", 0, "null",
+                 "rejected"),
+        log_line(l[5], 512, 1700000004000, "reject", "key_window_full", "null", "null", 0, "null",
+                 "rejected"));
+    elm_sim_log_t g;
+    elm_diag_t d;
+    assert_int_equal(elm_sim_log_parse(text, strlen(text), "a.jsonl", &g, &d), 0);
+    assert_int_equal(g.lines, 6);
+    assert_int_equal(g.n, 4);
+    assert_int_equal(g.skipped_invalid, 1);
+    assert_int_equal(g.skipped_key, 1);
+    /* by arrival from the first routed one (the invalid line's earlier time does not count);
+     * equal times keep the log's order */
+    assert_int_equal(g.req[0].t_ms, 0);
+    assert_int_equal(g.req[1].t_ms, 0);
+    assert_int_equal(g.req[2].t_ms, 1000);
+    assert_int_equal(g.req[3].t_ms, 2000);
+    assert_int_equal(g.span_ms, 2000);
+    /* a: prompt_tokens null gives est_in; the cloud's speed is not a device's */
+    assert_int_equal(g.req[0].est_in, 5);
+    assert_int_equal(g.req[0].est_out, 40);
+    assert_int_equal(g.req[0].in, 5);
+    assert_int_equal(g.req[0].out, 40);
+    assert_string_equal(g.dev_name[g.req[0].device], "a");
+    assert_true(g.req[0].tokens_per_s == 10.5);
+    assert_int_equal(g.req[1].device, -1);
+    assert_int_equal(g.req[1].in, 6);
+    assert_int_equal(g.req[1].out, 12);
+    assert_true(g.req[1].tokens_per_s == 0);
+    assert_int_equal(g.req[2].in, 7);
+    assert_int_equal(g.req[2].out, 30);
+    /* a rejected request would have produced its est_out */
+    assert_int_equal(g.req[3].out, 40);
+    assert_int_equal(g.processed, 2);
+    assert_int_equal(g.redirected, 1);
+    assert_int_equal(g.rejected, 1);
+    assert_int_equal(g.tok_redirected, 18);
+    assert_true(fabs(g.cloud_cost - 1.0) < 1e-12);
+    assert_int_equal(g.served, 2);
+    assert_int_equal(g.out_redirected, 1);
+    assert_int_equal(g.out_rejected, 1);
+    assert_int_equal(g.n_devices, 2);
+    assert_string_equal(g.dev_name[0], "b");
+    assert_int_equal(g.dev_served[0], 1);
+    assert_int_equal(g.dev_served[1], 1);
+    elm_sim_log_free(&g);
+    assert_null(g.req);
+}
+
+static void test_log_errors(void **state)
+{
+    (void)state;
+    char good[512];
+    log_line(good, sizeof good, 1000, "device", "ok", "\"a\"", "3", 4, "null", "served");
+    static const struct {
+        const char *from, *to, *msg;
+    } cases[] = {
+        {"{", "[", "x.jsonl:2: not valid JSON"},
+        {"\"id\":1", "\"id\":1}{", "x.jsonl:2: text after the JSON object"},
+        {"\"reason\":\"ok\"", "\"reason\":\"bad\"", "x.jsonl:2: reason must be one of ok, "},
+        {"\"decision\":\"device\"", "\"decision\":7", "x.jsonl:2: decision must be one of device"},
+        {"\"outcome\":\"served\"", "\"outcome\":\"done\"", "x.jsonl:2: outcome must be one of"},
+        {"\"t_ms\":1000", "\"t_ms\":-1", "x.jsonl:2: t_ms must be a non-negative integer"},
+        {"\"est_in\":5", "\"est_in\":5.5", "x.jsonl:2: est_in must be a non-negative integer"},
+        {"\"est_out\":40", "\"est_out\":-3", "x.jsonl:2: est_out must be a non-negative integer"},
+        {"\"est_out\":40", "\"est_out\":4294967296",
+         "x.jsonl:2: est_out must be a non-negative integer"},
+        {"\"prompt_tokens\":3", "\"prompt_tokens\":\"3\"",
+         "x.jsonl:2: prompt_tokens must be a non-negative integer or null"},
+        {"\"completion_tokens\":4", "\"completion\":4",
+         "x.jsonl:2: completion_tokens must be a non-negative integer"},
+        {"\"tokens_per_s\":null", "\"tokens_per_s\":0",
+         "x.jsonl:2: tokens_per_s must be a positive number or null"},
+        {"\"cost_usd\":0.25", "\"cost_usd\":-1",
+         "x.jsonl:2: cost_usd must be a non-negative number"},
+        {"\"device\":\"a\"", "\"device\":null", "x.jsonl:2: device must name the device"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char bad[600], text[1200];
+        const char *at = strstr(good, cases[i].from);
+        assert_non_null(at);
+        snprintf(bad, sizeof bad, "%.*s%s%s", (int)(at - good), good, cases[i].to,
+                 at + strlen(cases[i].from));
+        snprintf(text, sizeof text, "%s%s", good, bad);
+        elm_sim_log_t g;
+        elm_diag_t d;
+        elm_diag_clear(&d);
+        assert_int_equal(elm_sim_log_parse(text, strlen(text), "x.jsonl", &g, &d), ELM_EINVAL);
+        if (!strstr(d.msg, cases[i].msg)) fail_msg("case %zu: %s", i, d.msg);
+        assert_int_equal(g.n, 0);
+        assert_null(g.req);
+    }
+    /* 65 device names: one more than a cluster holds */
+    size_t cap = 65 * 600, len = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    for (int i = 0; i < 65; i++) {
+        char dev[16], line[600];
+        snprintf(dev, sizeof dev, "\"d%d\"", i);
+        log_line(line, sizeof line, 1000 + i, "device", "ok", dev, "3", 4, "null", "served");
+        len += (size_t)snprintf(text + len, cap - len, "%s", line);
+    }
+    elm_sim_log_t g;
+    elm_diag_t d;
+    assert_int_equal(elm_sim_log_parse(text, len, "x.jsonl", &g, &d), ELM_EINVAL);
+    assert_non_null(strstr(d.msg, "x.jsonl:65: device names more devices than a cluster holds"));
+    /* nothing that reached the router */
+    log_line(text, cap, 1000, "reject", "invalid", "null", "null", 0, "null", "rejected");
+    assert_int_equal(elm_sim_log_parse(text, strlen(text), "x.jsonl", &g, &d), ELM_EINVAL);
+    assert_non_null(strstr(d.msg, "x.jsonl: no request that reached the router (1 lines)"));
+    assert_int_equal(elm_sim_log_parse("\n \n", 3, "x.jsonl", &g, &d), ELM_EINVAL);
+    free(text);
+}
+
+/* A one-device cluster: window 100 tokens per 10 s, 4 slots, 1000 tok/s. */
+static void small_cluster(elm_cluster_config_t *c)
+{
+    static const char json[] =
+        "{\"window_s\": 10, \"strategy\": \"load-aware\", \"cloud\": {\"enabled\": true},"
+        " \"devices\": [{\"name\": \"a\", \"tokens_per_s\": 1000, \"window_tokens\": 100,"
+        " \"max_parallel\": 4}, {\"name\": \"b\", \"tokens_per_s\": 5, \"window_tokens\": 1,"
+        " \"max_parallel\": 1}]}";
+    elm_diag_t d;
+    assert_int_equal(elm_cluster_config_parse(json, sizeof json - 1, "small.json", c, &d), 0);
+}
+
+static void test_log_speeds(void **state)
+{
+    (void)state;
+    char l[4][512], text[2048];
+    snprintf(text, sizeof text, "%s%s%s%s",
+             log_line(l[0], 512, 0, "device", "ok", "\"a\"", "1", 1, "30", "served"),
+             log_line(l[1], 512, 1, "device", "ok", "\"a\"", "1", 1, "10", "served"),
+             log_line(l[2], 512, 2, "device", "ok", "\"a\"", "1", 1, "null", "served"),
+             log_line(l[3], 512, 3, "device", "ok", "\"z\"", "1", 1, "99", "served"));
+    elm_sim_log_t g;
+    elm_diag_t d;
+    assert_int_equal(elm_sim_log_parse(text, strlen(text), "s.jsonl", &g, &d), 0);
+    elm_cluster_config_t c;
+    small_cluster(&c);
+    uint32_t n[ELM_ROUTE_MAX_DEVICES];
+    assert_int_equal(elm_sim_log_speeds(&g, &c, n), 0);
+    /* the median of an even count is the mean of the middle two; b has no sample */
+    assert_int_equal(n[0], 2);
+    assert_true(c.devices[0].tokens_per_s == 20);
+    assert_int_equal(n[1], 0);
+    assert_true(c.devices[1].tokens_per_s == 5);
+    elm_sim_log_free(&g);
+}
+
+static void test_replay_run(void **state)
+{
+    (void)state;
+    /* a reserves 45 and completes with 15 at 10 ms, so b (45 more at 100 ms) fits the 100-token
+     * window; c's 45 do not: 60 + 45 > 100 */
+    char l[3][512], text[2048];
+    snprintf(text, sizeof text, "%s%s%s",
+             log_line(l[0], 512, 5000, "device", "ok", "\"a\"", "5", 10, "null", "served"),
+             log_line(l[1], 512, 5100, "device", "ok", "\"a\"", "5", 40, "null", "served"),
+             log_line(l[2], 512, 5200, "device", "ok", "\"a\"", "5", 40, "null", "served"));
+    elm_sim_log_t g;
+    elm_diag_t d;
+    assert_int_equal(elm_sim_log_parse(text, strlen(text), "r.jsonl", &g, &d), 0);
+    elm_cluster_config_t c;
+    small_cluster(&c);
+    c.n_devices = 1;
+    elm_sim_result_t r;
+    assert_int_equal(elm_sim_replay(&c, NULL, &g, 100, 1, &r, &d), 0);
+    assert_int_equal(r.n_steps, 3);
+    assert_int_equal(r.total.requests, 3);
+    assert_int_equal(r.total.processed, 2);
+    assert_int_equal(r.total.redirected, 1);
+    assert_int_equal(r.total.tok_processed, 15 + 45);
+    assert_int_equal(r.total.tok_redirected, 45);
+    assert_int_equal(r.dev_served[0], 2);
+    assert_int_equal(r.steps[2].redirected, 1);
+    /* 10 + 40 ms busy of 4 slots over the 200 ms up to the last event */
+    assert_true(fabs(r.dev_util[0] - 50.0 / (200 * 4)) < 1e-12);
+    elm_sim_result_free(&r);
+    assert_int_equal(elm_sim_replay(&c, NULL, &g, 0, 1, &r, &d), ELM_EINVAL);
+    /* the same through a comparison's replay scenario */
+    elm_sim_scenario_t sc = {ELM_SIM_REPLAY, elm_route_strategy_find("load-aware")};
+    elm_sim_sweep_t sw = {.step_ms = 1000, .seed = 1, .n_seeds = 2, .log = &g};
+    elm_sim_compare_t x;
+    assert_int_equal(elm_sim_compare(&c, &sc, 1, &sw, NULL, NULL, &x, &d), 0);
+    assert_string_equal(x.sc[0].label, "replay+load-aware");
+    assert_true(x.sc[0].mean[ELM_SIM_M_REDIRECTED] == 1 && x.sc[0].ci95[ELM_SIM_M_REDIRECTED] == 0);
+    assert_true(x.sc[0].dev_served[0] == 2);
+    elm_sim_compare_free(&x);
+    sw.log = NULL;
+    assert_int_equal(elm_sim_compare(&c, &sc, 1, &sw, NULL, NULL, &x, &d), ELM_EINVAL);
+    assert_non_null(strstr(d.msg, "needs the sweep's log"));
+    elm_sim_log_free(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -433,7 +658,9 @@ int main(void)
         cmocka_unit_test(test_svg),     cmocka_unit_test(test_compare_is_mean_of_seeds),
         cmocka_unit_test(test_csv_shape),      cmocka_unit_test(test_json_shape),
         cmocka_unit_test(test_charts),         cmocka_unit_test(test_names_and_builtin),
-        cmocka_unit_test(test_paper_findings),
+        cmocka_unit_test(test_paper_findings), cmocka_unit_test(test_log_parse),
+        cmocka_unit_test(test_log_errors),     cmocka_unit_test(test_log_speeds),
+        cmocka_unit_test(test_replay_run),
     };
     return cmocka_run_group_tests_name("sim", tests, NULL, NULL);
 }

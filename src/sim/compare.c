@@ -52,6 +52,27 @@ uint32_t elm_sim_scenarios_all(elm_sim_scenario_t *out, uint32_t cap)
     return n;
 }
 
+/* One run of scenario sc with seed: the synthetic workload, or the sweep's log replayed. */
+static int run_one(const elm_cluster_config_t *c, elm_sim_scenario_t sc, const elm_sim_sweep_t *sw,
+                   uint64_t seed, elm_sim_result_t *res, elm_diag_t *d)
+{
+    if (sc.workload == ELM_SIM_REPLAY) {
+        if (!sw->log) {
+            memset(res, 0, sizeof *res);
+            return elm_diag(d, ELM_EINVAL, "simulation: a replay scenario needs the sweep's log");
+        }
+        return elm_sim_replay(c, sc.strategy, sw->log, sw->step_ms, seed, res, d);
+    }
+    elm_sim_params_t p;
+    elm_sim_params_default(&p, sc.workload);
+    p.n_users = sw->n_users;
+    p.duration_ms = sw->duration_ms;
+    p.step_ms = sw->step_ms;
+    p.prompt_tokens = sw->prompt_tokens;
+    p.seed = seed;
+    return elm_sim_run(c, sc.strategy, &p, res, d);
+}
+
 /* Run one scenario over the seeds into s (whose arrays are allocated here). */
 static int run_scenario(const elm_cluster_config_t *c, const elm_sim_sweep_t *sw,
                         elm_sim_summary_t *s, elm_diag_t *d)
@@ -64,20 +85,15 @@ static int run_scenario(const elm_cluster_config_t *c, const elm_sim_sweep_t *sw
     if (!s->m || (sw->keep_runs && !s->runs))
         return elm_diag(d, ELM_ENOMEM, "simulation: out of memory for %u seeds", ns);
     for (uint32_t k = 0; k < ns; k++) {
-        elm_sim_params_t p;
         elm_sim_result_t res;
-        elm_sim_params_default(&p, s->sc.workload);
-        p.n_users = sw->n_users;
-        p.duration_ms = sw->duration_ms;
-        p.step_ms = sw->step_ms;
-        p.prompt_tokens = sw->prompt_tokens;
-        p.seed = sw->seed + k;
-        int rc = elm_sim_run(c, s->sc.strategy, &p, &res, d);
+        int rc = run_one(c, s->sc, sw, sw->seed + k, &res, d);
         if (rc) return rc;
         for (int m = 0; m < ELM_SIM_M_COUNT; m++)
             s->m[(size_t)m * ns + k] = elm_sim_metric(&res, (elm_sim_metric_t)m);
-        for (uint32_t i = 0; i < res.n_devices; i++)
+        for (uint32_t i = 0; i < res.n_devices; i++) {
             s->dev_util[i] += res.dev_util[i] / ns;
+            s->dev_served[i] += (double)res.dev_served[i] / ns;
+        }
         if (s->runs)
             s->runs[k] = res; /* the summary owns its steps now */
         else

@@ -8,7 +8,7 @@
 
 const char *elm_sim_workload_name(elm_sim_workload_t w)
 {
-    return w == ELM_SIM_BURSTY ? "bursty" : "steady";
+    return w == ELM_SIM_REPLAY ? "replay" : w == ELM_SIM_BURSTY ? "bursty" : "steady";
 }
 
 int elm_sim_workload_parse(const char *name, elm_sim_workload_t *out)

@@ -1,7 +1,7 @@
 /* `edgelm simulate`: compare routing strategies on a synthetic workload — Edge-First's four
- * scenarios by default, every strategy on every workload with --compare — as a table, CSV, JSON and
- * SVG. The comparison and its forms are the library's (edgelm/sim.h); this file parses, calls and
- * prints. */
+ * scenarios by default, every strategy on every workload with --compare — or on a gateway's
+ * replayed access log (--replay), as a table, CSV, JSON and SVG. The comparison and its forms are
+ * the library's (edgelm/sim.h); this file parses, calls and prints. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,22 +17,27 @@ static const char head_text[] =
     "\n"
     "Drive the routing policy (the same code as the gateway) with synthetic users in simulated\n"
     "time. Without --strategy/--workload/--compare it runs Edge-First's four scenarios:\n"
-    "steady+random, steady+weighted, bursty+random, bursty+load-aware.\n";
+    "steady+random, steady+weighted, bursty+random, bursty+load-aware.\n"
+    "\n"
+    "With --replay LOG it replays a gateway's access log (edgelm gateway --log) instead: the\n"
+    "recorded arrivals and token counts through the config's strategy (--strategy: another one,\n"
+    "--compare: every one), next to what the gateway recorded.\n";
 
 static const char CMD[] = "simulate";
 
 /* ---- arguments ---- */
 
 typedef struct {
-    const char *config, *strategy, *workload, *csv, *json, *svg;
-    bool compare, no_cloud;
+    const char *config, *strategy, *workload, *csv, *json, *svg, *replay;
+    bool compare, no_cloud, config_speeds;
     int64_t seeds, seed, users, minutes, step_s, prompt;
 } sim_args_t;
 
 /* Returns ELM_CLI_GO, or the exit status of --help or a usage error. */
 static int parse_args(sim_args_t *a, int argc, char **argv)
 {
-    *a = (sim_args_t){.seed = 1, .users = 30, .minutes = 60, .step_s = 60};
+    /* -1: not given (--replay refuses the synthetic workload's options) */
+    *a = (sim_args_t){.seed = 1, .users = -1, .minutes = -1, .step_s = 60, .prompt = -1};
     elm_opt_t opts[] = {
         ELM_OPT_STR("--config", NULL, "FILE", &a->config,
                     "cluster JSON (docs/cluster-config.md); default: the built-in cluster\n"
@@ -52,6 +57,10 @@ static int parse_args(sim_args_t *a, int argc, char **argv)
         ELM_OPT_I64("--prompt-tokens", NULL, "N", &a->prompt, 0, 100000,
                     "input tokens per request (default 0)"),
         ELM_OPT_FLAG("--no-cloud", NULL, &a->no_cloud, "no cloud: overflow is rejected (429)"),
+        ELM_OPT_STR("--replay", NULL, "LOG", &a->replay,
+                    "replay a gateway's access log (needs --config; docs/simulate.md)"),
+        ELM_OPT_FLAG("--config-speeds", NULL, &a->config_speeds,
+                     "with --replay: the config's tokens_per_s, not the log's measured ones"),
         ELM_OPT_STR("--csv", NULL, "FILE", &a->csv, "per-step rows and totals of every run"),
         ELM_OPT_STR("--json", NULL, "FILE", &a->json, "the same as JSON, with the summaries"),
         ELM_OPT_STR("--svg", NULL, "DIR", &a->svg,
@@ -70,9 +79,20 @@ static int parse_args(sim_args_t *a, int argc, char **argv)
     if (a->compare && (a->strategy || a->workload))
         return elm_cli_usage_error(CMD, "--compare runs every strategy and workload; drop "
                                         "--strategy/--workload");
+    if (a->replay && (a->workload || a->users >= 0 || a->minutes >= 0 || a->prompt >= 0))
+        return elm_cli_usage_error(CMD, "--replay takes the arrivals and tokens from the log; "
+                                        "drop --workload/--users/--minutes/--prompt-tokens");
+    if (a->replay && !a->config)
+        return elm_cli_usage_error(CMD, "--replay needs --config: the gateway's cluster file");
+    if (a->config_speeds && !a->replay)
+        return elm_cli_usage_error(CMD, "--config-speeds goes with --replay");
+    if (a->users < 0) a->users = 30;
+    if (a->minutes < 0) a->minutes = 60;
+    if (a->prompt < 0) a->prompt = 0;
     if (a->minutes * 60 < a->step_s)
         return elm_cli_usage_error(CMD, "--minutes must cover at least one --step-s");
-    if (!a->seeds) a->seeds = a->compare ? 10 : 1;
+    /* a replay has one arrival sequence: only the random strategies vary with the seed */
+    if (!a->seeds) a->seeds = a->compare && !a->replay ? 10 : 1;
     return ELM_CLI_GO;
 }
 
@@ -86,6 +106,15 @@ static int load_cluster(const char *path, elm_cluster_config_t *cfg, elm_diag_t 
 static uint32_t pick_scenarios(const sim_args_t *a, const elm_cluster_config_t *cfg,
                                elm_sim_scenario_t *sc)
 {
+    if (a->replay) {
+        uint32_t n = 0;
+        for (uint32_t k = 0; a->compare && k < elm_route_strategy_count(); k++)
+            sc[n++] = (elm_sim_scenario_t){ELM_SIM_REPLAY, elm_route_strategy_at(k)};
+        if (!a->compare)
+            sc[n++] = (elm_sim_scenario_t){
+                ELM_SIM_REPLAY, elm_route_strategy_find(a->strategy ? a->strategy : cfg->strategy)};
+        return n;
+    }
     if (a->compare) return elm_sim_scenarios_all(sc, 32);
     if (!a->strategy && !a->workload) return elm_sim_scenarios_paper(sc);
     sc[0].workload = ELM_SIM_STEADY;
@@ -162,6 +191,86 @@ static int write_outputs(const sim_args_t *a, const elm_sim_compare_t *x, FILE *
     return 0;
 }
 
+/* ---- replay ---- */
+
+/* Read and parse the log at path into *log. */
+static int load_log(const char *path, elm_sim_log_t *log, elm_diag_t *d)
+{
+    char *text;
+    size_t len;
+    int rc = elm_file_read(path, 0, &text, &len, d);
+    if (rc) return rc;
+    rc = elm_sim_log_parse(text, len, path, log, d);
+    free(text);
+    return rc;
+}
+
+/* What the log holds, where the speeds come from (measuring them into cfg unless
+ * --config-speeds) and what the gateway recorded. Returns 0 or ELM_ENOMEM. */
+static int print_log(const sim_args_t *a, const elm_sim_log_t *log, elm_cluster_config_t *cfg)
+{
+    uint32_t n_samples[ELM_ROUTE_MAX_DEVICES] = {0};
+    printf("replay of %s: %u requests over %.1f s", a->replay, log->n, log->span_ms / 1000.0);
+    if (log->skipped_invalid + log->skipped_key)
+        printf(" (%llu lines skipped: %llu invalid, %llu over a client key's limits)",
+               (unsigned long long)(log->skipped_invalid + log->skipped_key),
+               (unsigned long long)log->skipped_invalid, (unsigned long long)log->skipped_key);
+    if (!a->config_speeds && elm_sim_log_speeds(log, cfg, n_samples)) return ELM_ENOMEM;
+    printf("\nspeeds %s:", a->config_speeds ? "from the config" : "measured from the log");
+    for (uint32_t i = 0; i < cfg->n_devices; i++) {
+        printf("%s %s %.1f tok/s", i ? "," : "", cfg->devices[i].name,
+               cfg->devices[i].tokens_per_s);
+        if (n_samples[i])
+            printf(" (%u request%s)", n_samples[i], n_samples[i] == 1 ? "" : "s");
+        else if (!a->config_speeds)
+            printf(" (config prior)");
+    }
+    printf("\nrecorded outcomes: %llu served, %llu redirected, %llu rejected, %llu failed, "
+           "%llu cancelled\n",
+           (unsigned long long)log->served, (unsigned long long)log->out_redirected,
+           (unsigned long long)log->out_rejected, (unsigned long long)log->failed,
+           (unsigned long long)log->cancelled);
+    for (uint32_t j = 0; j < log->n_devices; j++) {
+        bool known = false;
+        for (uint32_t i = 0; i < cfg->n_devices; i++)
+            known |= !strcmp(log->dev_name[j], cfg->devices[i].name);
+        if (!known) printf("note: the log's device %s is not in the config\n", log->dev_name[j]);
+    }
+    return 0;
+}
+
+/* The recorded run as a row of the table (its utilization is not measured: "-"). */
+static void print_recorded_row(const elm_sim_log_t *log, const char *strategy)
+{
+    printf("%-8s %-27s %10llu %10llu %9llu %13llu %11.4f %9s %9s\n", "recorded", strategy,
+           (unsigned long long)log->processed, (unsigned long long)log->redirected,
+           (unsigned long long)log->rejected, (unsigned long long)log->tok_redirected,
+           log->cloud_cost, "-", "-");
+}
+
+/* Requests served per device: recorded, then each replayed strategy (mean over the seeds). */
+static void print_served(const elm_sim_log_t *log, const elm_sim_compare_t *x)
+{
+    printf("\n%-36s", "served per device");
+    for (uint32_t i = 0; i < x->n_devices; i++)
+        printf(" %12s", x->dev_name[i]);
+    printf("\n%-36s", "recorded");
+    for (uint32_t i = 0; i < x->n_devices; i++) {
+        uint64_t n = 0;
+        for (uint32_t j = 0; j < log->n_devices; j++)
+            if (!strcmp(log->dev_name[j], x->dev_name[i])) n = log->dev_served[j];
+        printf(" %12llu", (unsigned long long)n);
+    }
+    for (uint32_t k = 0; k < x->n_scenarios; k++) {
+        printf("\n%-36s", x->sc[k].label);
+        for (uint32_t i = 0; i < x->n_devices; i++)
+            printf(" %12.0f", x->sc[k].dev_served[i]);
+    }
+    printf("\n");
+}
+
+/* ---- the command ---- */
+
 int elm_cmd_simulate(int argc, char **argv)
 {
     sim_args_t a;
@@ -176,10 +285,17 @@ int elm_cmd_simulate(int argc, char **argv)
     if (a.no_cloud) cfg.cloud.enabled = false;
     elm_sim_scenario_t sc[32];
     uint32_t n = pick_scenarios(&a, &cfg, sc);
+    elm_sim_log_t log = {0};
+    if (a.replay && (rc = load_log(a.replay, &log, &d))) return elm_cli_fail(&d, rc);
+    if (a.replay && print_log(&a, &log, &cfg)) {
+        elm_sim_log_free(&log);
+        return elm_cli_fail(NULL, ELM_ENOMEM);
+    }
 
     FILE *fcsv = NULL;
     if (a.csv && !(fcsv = fopen(a.csv, "w"))) {
         fprintf(stderr, "edgelm: %s: cannot write (%s)\n", a.csv, strerror(errno));
+        elm_sim_log_free(&log);
         return 1;
     }
     const elm_sim_sweep_t sw = {.n_users = (uint32_t)a.users,
@@ -188,18 +304,23 @@ int elm_cmd_simulate(int argc, char **argv)
                                 .prompt_tokens = (uint32_t)a.prompt,
                                 .seed = (uint64_t)a.seed,
                                 .n_seeds = (uint32_t)a.seeds,
-                                .keep_runs = a.csv || a.json};
+                                .keep_runs = a.csv || a.json,
+                                .log = a.replay ? &log : NULL};
     elm_sim_compare_t cmp;
     printf("%-8s %-27s %10s %10s %9s %13s %11s %9s %9s\n", "workload", "strategy", "processed",
            "redirected", "rejected", "tok_redirect", "cloud_$", "util", "spread");
+    if (a.replay) print_recorded_row(&log, cfg.strategy);
     if ((rc = elm_sim_compare(&cfg, sc, n, &sw, print_row, &a, &cmp, &d))) {
         if (fcsv) fclose(fcsv);
+        elm_sim_log_free(&log);
         return elm_cli_fail(&d, rc);
     }
     if (a.seeds > 1)
         printf("(mean ± 95%% CI over %lld seeds from %lld)\n", (long long)a.seeds,
                (long long)a.seed);
+    if (a.replay) print_served(&log, &cmp);
     status = write_outputs(&a, &cmp, fcsv);
     elm_sim_compare_free(&cmp);
+    elm_sim_log_free(&log);
     return status;
 }
