@@ -27,11 +27,7 @@ expect_err "--strategy 'fastest'" "names it"
 fake="$(dirname "$ELM")/fake_openai"
 if [ ! -x "$fake" ]; then
   bad "fake_openai helper not built next to $ELM"
-elif python3 "$(dirname "$0")/gateway_test.py" "$ELM" "$fake" >"$TMP/py" 2>&1; then
-  ok "gateway_test.py: $(tail -1 "$TMP/py")"
-  grep -E '^(ok|FAIL):' "$TMP/py" | sed 's/^/  /'
 else
-  bad "gateway_test.py"
-  cat "$TMP/py"
+  run_py gateway_test.py "$ELM" "$fake"
 fi
 finish

@@ -5,11 +5,5 @@
 redis=$(command -v redis-server) || skip "redis-server is needed (scripts/install-deps.sh)"
 fake="$(dirname "$ELM")/fake_openai"
 [ -x "$fake" ] || { bad "fake_openai helper not built next to $ELM"; finish; exit 1; }
-if python3 "$(dirname "$0")/gateway_redis_test.py" "$ELM" "$fake" "$redis" >"$TMP/py" 2>&1; then
-  ok "gateway_redis_test.py: $(tail -1 "$TMP/py")"
-  grep -E '^(ok|FAIL):' "$TMP/py" | sed 's/^/  /'
-else
-  bad "gateway_redis_test.py"
-  cat "$TMP/py"
-fi
+run_py gateway_redis_test.py "$ELM" "$fake" "$redis"
 finish

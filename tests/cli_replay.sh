@@ -61,11 +61,7 @@ expect_err "no request that reached the router" "says so"
 fake="$(dirname "$ELM")/fake_openai"
 if [ ! -x "$fake" ]; then
   bad "fake_openai helper not built next to $ELM"
-elif python3 "$(dirname "$0")/replay_test.py" "$ELM" "$fake" >"$TMP/py" 2>&1; then
-  ok "replay_test.py: $(tail -1 "$TMP/py")"
-  grep -E '^(ok|FAIL):' "$TMP/py" | sed 's/^/  /'
 else
-  bad "replay_test.py"
-  cat "$TMP/py"
+  run_py replay_test.py "$ELM" "$fake"
 fi
 finish

@@ -16,13 +16,7 @@ expect_rc 1 "a missing model"
 expect_err "none.gguf" "names the file"
 
 if m=$(need_data models/stories260K-f32.gguf); then
-  if python3 "$(dirname "$0")/serve_test.py" "$ELM" "$m" >"$TMP/py" 2>&1; then
-    ok "serve_test.py: $(tail -1 "$TMP/py")"
-  else
-    bad "serve_test.py"
-    cat "$TMP/py"
-  fi
-  grep -E '^(ok|FAIL):' "$TMP/py" | sed 's/^/  /'
+  run_py serve_test.py "$ELM" "$m"
   # edgelm bench --target measures edgelm serve like any OpenAI-compatible server
   "$ELM" serve -m "$m" --port 0 -np 2 -c 512 -t 1 >"$TMP/srv.out" 2>"$TMP/srv.err" &
   pid=$!

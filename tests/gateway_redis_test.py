@@ -56,6 +56,16 @@ def metric(gw, name):
     return None
 
 
+def wait_for(what, timeout=10):
+    """Poll what() until it is true or timeout seconds pass; its last value."""
+    end = time.monotonic() + timeout
+    while True:
+        v = what()
+        if v or time.monotonic() > end:
+            return v
+        time.sleep(0.1)
+
+
 def load(gws, n_clients, per_client, results):
     """n_clients threads, each sending per_client requests alternately through the gateways."""
     lock = threading.Lock()
@@ -89,8 +99,7 @@ def main():
                   cloud, window_s=window_s, limits={"redis": url, "gateways": 2}, keys_file=keys)
     gws = [Gateway(cfg), Gateway(cfg)]
     try:
-        time.sleep(0.3)
-        check(all(metric(g, "edgelm_gateway_limits_shared") == 1 for g in gws),
+        check(wait_for(lambda: all(metric(g, "edgelm_gateway_limits_shared") == 1 for g in gws)),
               "both gateways share their limits through Redis")
         results = []
         for t in load(gws, 64, 3, results):
@@ -122,18 +131,17 @@ def main():
         ts = load(gws, 16, 12, results)
         time.sleep(0.7)
         redis.stop()
-        time.sleep(1.5)
-        down = [metric(g, "edgelm_gateway_limits_shared") for g in gws]
+        down = wait_for(lambda: [metric(g, "edgelm_gateway_limits_shared") for g in gws] == [0, 0])
+        time.sleep(0.5)
         redis = Redis(redis.port)
         for t in ts:
             t.join()
-        check(down == [0, 0], "Redis gone: both gateways fall back to local limits", down)
+        check(down, "Redis gone: both gateways fall back to local limits")
         check(len(results) == 192 and all(s == 200 for s in results),
               "no request lost while Redis was away", sorted(set(results)))
         for i, (f, (p, w)) in enumerate(zip(devs, caps)):
             check_record(f, f"d{i} (Redis killed and restarted)", p, w, window_s)
-        time.sleep(1.5)
-        check(all(metric(g, "edgelm_gateway_limits_shared") == 1 for g in gws),
+        check(wait_for(lambda: all(metric(g, "edgelm_gateway_limits_shared") == 1 for g in gws)),
               "Redis back: both gateways share their limits again")
     finally:
         for g in gws:

@@ -30,6 +30,20 @@ need_data() {
   return 1
 }
 
+# run_py SCRIPT ARGS...: run tests/SCRIPT (a python test printing ok:/FAIL: lines) as one check,
+# its lines indented below; on a failure all of its output.
+run_py() {
+  local script=$1
+  shift
+  if python3 "$(dirname "$0")/$script" "$@" >"$TMP/py" 2>&1; then
+    ok "$script: $(tail -1 "$TMP/py")"
+    grep -E '^(ok|FAIL):' "$TMP/py" | sed 's/^/  /'
+  else
+    bad "$script"
+    cat "$TMP/py"
+  fi
+}
+
 # skip WHY: the rest cannot run here: SKIPPED (FAIL when EDGELM_REQUIRE_DATA=1), then finish.
 skip() {
   if [ "${EDGELM_REQUIRE_DATA:-0}" = 1 ]; then bad "$1"; else echo "SKIPPED: $1"; fi

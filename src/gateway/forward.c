@@ -112,6 +112,7 @@ static void access_log(gw_req_t *q, gw_outcome_t o, uint64_t t_end, double cost,
                             : q->dec.kind == ELM_ROUTE_TO_CLOUD ? "cloud"
                                                                 : "reject");
     cJSON_AddStringToObject(j, "reason", q->reason ? q->reason : "ok");
+    cJSON_AddStringToObject(j, "strategy", elm_router_strategy(g->router)->name);
     if (q->tgt) cJSON_AddStringToObject(j, "device", q->tgt->name);
     else cJSON_AddNullToObject(j, "device");
     cJSON_AddNumberToObject(j, "attempts", q->attempts);
