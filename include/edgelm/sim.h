@@ -98,6 +98,7 @@ typedef struct {
     uint32_t n_devices; /* devices the log names in device decisions */
     char dev_name[ELM_ROUTE_MAX_DEVICES][ELM_ROUTE_NAME_MAX];
     uint64_t dev_served[ELM_ROUTE_MAX_DEVICES]; /* requests decided to that device */
+    char strategy[ELM_ROUTE_NAME_MAX]; /* the strategy the lines name (the last); "": none */
 } elm_sim_log_t;
 
 /* Parse len bytes of a gateway's access log (`edgelm gateway --log`: one JSON object a line;

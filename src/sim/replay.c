@@ -140,6 +140,9 @@ static int parse_line(const where_t *w, const cJSON *o, elm_sim_log_t *l, elm_si
         get_int(w, o, "completion_tokens", UINT32_MAX, false, &out) ||
         get_num(w, o, "tokens_per_s", false, &tps) || get_num(w, o, "cost_usd", true, &cost))
         return ELM_EINVAL;
+    const char *strategy = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "strategy"));
+    if (strategy && elm_route_strategy_find(strategy))
+        snprintf(l->strategy, sizeof l->strategy, "%s", strategy);
     int dev = dec == DEC_DEVICE ? device_index(w, o, l) : -1;
     if (dec == DEC_DEVICE && dev < 0) return ELM_EINVAL;
     /* A request that was not served would have produced its max_tokens. */

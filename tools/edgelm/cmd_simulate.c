@@ -309,7 +309,7 @@ int elm_cmd_simulate(int argc, char **argv)
     elm_sim_compare_t cmp;
     printf("%-8s %-27s %10s %10s %9s %13s %11s %9s %9s\n", "workload", "strategy", "processed",
            "redirected", "rejected", "tok_redirect", "cloud_$", "util", "spread");
-    if (a.replay) print_recorded_row(&log, cfg.strategy);
+    if (a.replay) print_recorded_row(&log, log.strategy[0] ? log.strategy : cfg.strategy);
     if ((rc = elm_sim_compare(&cfg, sc, n, &sw, print_row, &a, &cmp, &d))) {
         if (fcsv) fclose(fcsv);
         elm_sim_log_free(&log);
