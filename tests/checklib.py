@@ -1,5 +1,8 @@
 """The python tests' checks: check() prints an ok:/FAIL: line and counts it; summary() prints
-"N passed, N failed" and exits 1 when a check failed."""
+"N passed, N failed" and exits 1 when a check failed; request() is one HTTP exchange on
+loopback."""
+import http.client
+import json
 import sys
 
 passed = failed = 0
@@ -18,3 +21,21 @@ def check(ok, what, detail=None):
 def summary():
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
+
+
+def request(port, method, path, body=None, headers=None, timeout=60, raw=None):
+    """method path on 127.0.0.1:port with body as JSON (or raw text): (status, the body as JSON or
+    None, the body's text, the response)."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+    h = {"Content-Type": "application/json"}
+    h.update(headers or {})
+    c.request(method, path, body=data, headers=h)
+    r = c.getresponse()
+    text = r.read().decode("utf-8", "replace")
+    c.close()
+    try:
+        j = json.loads(text)
+    except ValueError:
+        j = None
+    return r.status, j, text, r

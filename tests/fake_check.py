@@ -16,7 +16,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checklib import check, summary  # noqa: E402
+from checklib import check, request, summary  # noqa: E402
 
 FAKE = sys.argv[1]
 started = []  # every fake, killed at exit even when a check raised
@@ -46,18 +46,7 @@ class Fake:
 
     def request(self, method, path, body=None, headers=None, timeout=10):
         """One request on its own connection: status, parsed JSON (or None), text, response."""
-        c = self.conn(timeout)
-        h = {"Content-Type": "application/json"}
-        h.update(headers or {})
-        c.request(method, path, body=None if body is None else json.dumps(body), headers=h)
-        r = c.getresponse()
-        text = r.read().decode()
-        c.close()
-        try:
-            j = json.loads(text)
-        except ValueError:
-            j = None
-        return r.status, j, text, r
+        return request(self.port, method, path, body, headers, timeout)
 
     def stats(self):
         return self.request("GET", "/stats")[1]

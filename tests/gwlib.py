@@ -1,7 +1,6 @@
 """Shared by the gateway's python tests: checks, HTTP requests, fake devices (tests/fake_openai.c)
 and gateway processes on free loopback ports, and cluster files for them. A test script calls
 init(EDGELM, FAKE_OPENAI) first and summary() last."""
-import http.client
 import json
 import os
 import re
@@ -13,7 +12,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checklib import check, summary  # noqa: E402
+from checklib import check, request, summary  # noqa: E402
 
 ELM = FAKE = None
 TMP = tempfile.mkdtemp(prefix="elm-gw-")
@@ -30,21 +29,6 @@ def finish():
     summary()
 
 
-
-
-def request(port, method, path, body=None, headers=None, timeout=30):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    h = {"Content-Type": "application/json"}
-    h.update(headers or {})
-    c.request(method, path, body=json.dumps(body) if body is not None else None, headers=h)
-    r = c.getresponse()
-    text = r.read().decode("utf-8", "replace")
-    c.close()
-    try:
-        j = json.loads(text)
-    except ValueError:
-        j = None
-    return r.status, j, text, r
 
 
 def events_of(text):

@@ -16,7 +16,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checklib import check, summary  # noqa: E402
+from checklib import check, request, summary  # noqa: E402
 
 ELM, MODEL = sys.argv[1], sys.argv[2]
 
@@ -47,19 +47,7 @@ class Server:
         return rc
 
     def request(self, method, path, body=None, headers=None, raw=None):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
-        h = {"Content-Type": "application/json"}
-        h.update(headers or {})
-        c.request(method, path, body=data, headers=h)
-        r = c.getresponse()
-        text = r.read().decode("utf-8", "replace")
-        c.close()
-        try:
-            j = json.loads(text)
-        except ValueError:
-            j = None
-        return r.status, j, text, r
+        return request(self.port, method, path, body, headers, raw=raw)
 
 
 def run_text(prompt, n, chat=False, extra=()):

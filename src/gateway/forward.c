@@ -3,7 +3,6 @@
  * retry on another device while nothing has reached the client (refused, timed out, 5xx, 429),
  * relay the answer (a stream event by event), reconcile the reservation with the usage the
  * upstream reports, and write the access log line. */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>

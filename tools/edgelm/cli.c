@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -398,4 +399,36 @@ int elm_cli_read_cluster(const char *path, elm_cluster_config_t *cfg, elm_diag_t
     rc = elm_cluster_config_parse(text, len, path, cfg, d);
     free(text);
     return rc;
+}
+
+void elm_cli_log_line(void *user, const char *line)
+{
+    (void)user;
+    fprintf(stderr, "%s\n", line);
+}
+
+static void (*volatile stop_fn)(void *);
+static void *volatile stop_arg;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    void (*fn)(void *) = stop_fn;
+    if (fn) fn(stop_arg);
+}
+
+void elm_cli_stop_on_signals(void (*stop)(void *arg), void *arg)
+{
+    stop_arg = arg;
+    stop_fn = stop;
+    signal(SIGINT, on_stop_signal);
+    signal(SIGTERM, on_stop_signal);
+}
+
+void elm_cli_stop_signals_reset(void)
+{
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    stop_fn = NULL;
+    stop_arg = NULL;
 }

@@ -249,4 +249,12 @@ const char *elm_cli_bytes(uint64_t n, char *buf, int len);
  * and the key. */
 int elm_cli_read_cluster(const char *path, elm_cluster_config_t *cfg, elm_diag_t *d);
 
+/* The servers' log hook: line on stderr. */
+void elm_cli_log_line(void *user, const char *line);
+
+/* Until elm_cli_stop_signals_reset(), SIGINT and SIGTERM call stop(arg) (async-signal-safe, as
+ * elm_server_stop and elm_gateway_stop are). */
+void elm_cli_stop_on_signals(void (*stop)(void *arg), void *arg);
+void elm_cli_stop_signals_reset(void);
+
 #endif

@@ -80,18 +80,9 @@ static int parse_args(gw_args_t *a, int argc, char **argv)
     return ELM_CLI_GO;
 }
 
-static elm_gateway_t *volatile running; /* for the signal handler */
-
-static void on_signal(int sig)
+static void stop_gateway(void *g)
 {
-    (void)sig;
-    if (running) elm_gateway_stop(running);
-}
-
-static void log_line(void *user, const char *line)
-{
-    (void)user;
-    fprintf(stderr, "%s\n", line);
+    elm_gateway_stop(g);
 }
 
 /* Two sockets per request in progress: raise the soft open-file limit to the hard one. */
@@ -118,20 +109,16 @@ int elm_cmd_gateway(int argc, char **argv)
     raise_fd_limit();
     a.gp.cluster = cfg;
     a.gp.config_name = a.config;
-    a.gp.log = log_line;
+    a.gp.log = elm_cli_log_line;
     if ((rc = elm_gateway_create(&a.gp, &g, &d))) goto fail;
     fprintf(stderr, "edgelm gateway: %u device%s, strategy %s, window %g s, cloud %s\n",
             cfg->n_devices, cfg->n_devices == 1 ? "" : "s", cfg->strategy,
             (double)cfg->window_ms / 1000, cfg->cloud.enabled ? cfg->cloud.name : "none (429)");
-    running = g;
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    elm_cli_stop_on_signals(stop_gateway, g);
     printf("edgelm gateway: listening on http://%s:%d\n", a.gp.host, elm_gateway_port(g));
     fflush(stdout);
     rc = elm_gateway_run(g);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    running = NULL;
+    elm_cli_stop_signals_reset();
     if (rc) {
         elm_diag(&d, rc, "gateway: the event loop failed");
         goto fail;

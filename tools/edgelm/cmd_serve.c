@@ -141,18 +141,9 @@ static int read_key(const char *path, char **key, elm_diag_t *d)
     return 0;
 }
 
-static elm_server_t *volatile running; /* for the signal handler */
-
-static void on_signal(int sig)
+static void stop_server(void *srv)
 {
-    (void)sig;
-    if (running) elm_server_stop(running);
-}
-
-static void log_line(void *user, const char *line)
-{
-    (void)user;
-    fprintf(stderr, "%s\n", line);
+    elm_server_stop(srv);
 }
 
 int elm_cmd_serve(int argc, char **argv)
@@ -172,7 +163,7 @@ int elm_cmd_serve(int argc, char **argv)
     char energy[600];
     if (a.key_file && (rc = read_key(a.key_file, &key, &d))) goto fail;
     if (key) a.hp.api_key = key;
-    a.hp.log = log_line;
+    a.hp.log = elm_cli_log_line;
     /* a source the user named must open; otherwise the energy metrics are simply left out */
     if (a.power_given && (rc = elm_power_open(a.power_kind, &a.probe, &power, &d))) goto fail;
     if (!a.power_given) elm_power_open_auto(&a.probe, &power, &pd);
@@ -193,15 +184,11 @@ int elm_cmd_serve(int argc, char **argv)
             info.chat_template, (double)info.weight_bytes / (1 << 20),
             (double)info.kv_bytes_per_slot / (1 << 20), energy);
     if ((rc = elm_sched_start(sched, &d))) goto fail;
-    running = srv;
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    elm_cli_stop_on_signals(stop_server, srv);
     printf("edgelm serve: listening on http://%s:%d\n", a.hp.host, elm_server_port(srv));
     fflush(stdout);
     rc = elm_server_run(srv);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    running = NULL;
+    elm_cli_stop_signals_reset();
     elm_sched_stop(sched);
     if (rc) {
         elm_diag(&d, rc, "serve: the event loop failed");
