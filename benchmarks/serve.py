@@ -18,6 +18,8 @@ import sys
 import threading
 import time
 
+from benchlib import rss_kib
+
 
 def start(elm, model, slots, threads, ctx):
     p = subprocess.Popen([elm, "serve", "-m", model, "--port", "0", "-np", str(slots), "-c",
@@ -34,14 +36,6 @@ def start(elm, model, slots, threads, ctx):
             break
     threading.Thread(target=p.stderr.read, daemon=True).start()  # the request log, unread
     return p, int(m.group(1)), kv
-
-
-def rss_kib(pid, key):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return 0
 
 
 def target(elm, port, name, conc, tokens, requests):
