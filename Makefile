@@ -68,7 +68,7 @@ define bench_build
 	@cmake --build $(BUILD) -j $(JOBS) --target $(1) -- --no-print-directory
 endef
 
-.PHONY: bench-decode bench-kernels bench-route bench-tokenize bench-speed bench-serve
+.PHONY: bench-decode bench-kernels bench-route bench-tokenize bench-speed bench-serve bench-gateway
 
 # benchmarks/decode.c: matrix x vector over ~150 MB of weights, AVX2 vs AVX-512 tier, 1 and 2
 # threads, against a read loop over the same bytes.
@@ -131,6 +131,17 @@ bench-serve:
 	@test -f $(SERVE_MODEL) || { mkdir -p $(dir $(SERVE_MODEL)) && \
 	  ./$(BUILD)/edgelm synth qwen2.5-0.5b:Q4_0 -o $(SERVE_MODEL); }
 	python3 benchmarks/serve.py ./$(BUILD)/edgelm $(SERVE_MODEL) $(SERVE_ARGS)
+
+# benchmarks/gateway.py: the gateway's added latency over a fast fake upstream (tests/fake_openai.c)
+# at 200, 500 and 1,000 requests/s, open loop from benchmarks/gwload.c, against the same load sent
+# straight to the fake in the same run (and through nginx where installed); then 1,000 slow streams
+# held at once with the gateway's RSS. About 2 minutes; GATEWAY_ARGS=--smoke checks the plumbing in
+# seconds, GATEWAY_ARGS=--perf adds the gateway's hottest functions at the top rate.
+GATEWAY_ARGS ?=
+bench-gateway:
+	$(call bench_build,edgelm fake_openai gwload,RelWithDebInfo)
+	python3 benchmarks/gateway.py ./$(BUILD)/edgelm ./$(BUILD)/fake_openai ./$(BUILD)/gwload \
+	  $(GATEWAY_ARGS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
