@@ -2,7 +2,7 @@
  * over a pool of keep-alive connections, or many concurrent streams, printed as one JSON line.
  *
  *   gwload --url URL [--rate R] [--duration S] [--warmup S] [--connections N]
- *          [--max-connections M] [--timeout S] [--body JSON]
+ *          [--max-connections M] [--timeout S] [--body JSON] [--samples FILE]
  *   gwload --url URL --streams N [--ramp S] [--timeout S] [--body JSON]
  *
  * Rate mode sends request i at t0 + i/R whether or not earlier ones have been answered, on an
@@ -11,7 +11,8 @@
  * shows its queueing delay (no coordinated omission). Requests scheduled during --warmup open the
  * connections and are not counted. Streams mode opens N streaming requests, each on its own
  * connection, spread evenly over --ramp seconds, and counts those that got a content token and
- * those that ended with [DONE]. */
+ * those that ended with [DONE]. --samples writes every counted answer's latency in ms, one a line,
+ * so that runs can be merged. */
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -32,7 +33,7 @@ typedef struct conn {
 
 typedef struct {
     /* options */
-    const char *url, *body;
+    const char *url, *body, *samples;
     double rate, duration_s, warmup_s, timeout_s, ramp_s;
     int connections, max_connections, streams;
     /* the target */
@@ -274,12 +275,22 @@ static void print_result(gwl_t *g)
     printf("}\n");
 }
 
+static void write_samples(const gwl_t *g)
+{
+    FILE *f = fopen(g->samples, "w");
+    if (!f) die("cannot write the --samples file");
+    for (uint64_t i = 0; i < g->n_lat; i++)
+        fprintf(f, "%.4f\n", g->lat_ms[i]);
+    if (fclose(f)) die("cannot write the --samples file");
+}
+
 /* ---- set-up ---- */
 
 static void usage(void)
 {
     fprintf(stderr, "usage: gwload --url URL [--rate R] [--duration S] [--warmup S] "
-                    "[--connections N] [--max-connections M] [--timeout S] [--body JSON]\n"
+                    "[--connections N] [--max-connections M] [--timeout S] [--body JSON] "
+                    "[--samples FILE]\n"
                     "       gwload --url URL --streams N [--ramp S] [--timeout S] [--body JSON]\n");
     exit(2);
 }
@@ -310,6 +321,8 @@ static void parse_args(gwl_t *g, int argc, char **argv)
             g->streams = atoi(v);
         else if (!strcmp(a, "--ramp"))
             g->ramp_s = atof(v);
+        else if (!strcmp(a, "--samples"))
+            g->samples = v;
         else
             usage();
     }
@@ -390,6 +403,7 @@ int main(int argc, char **argv)
     evtimer_add(g.tick, &tv);
     event_base_dispatch(g.base);
     print_result(&g);
+    if (g.samples) write_samples(&g);
 
     for (int i = 0; i < g.n_conns; i++) {
         evhttp_connection_free(g.conns[i]->evcon);
