@@ -26,7 +26,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 from benchlib import rss_kib
@@ -39,11 +38,6 @@ def raise_nofile():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-def drain(p):
-    """Reads a child's stderr so that its log never blocks it on a full pipe."""
-    threading.Thread(target=p.stderr.read, daemon=True).start()
 
 
 def start_fake(fake, *args):
@@ -64,14 +58,26 @@ def start_gateway(elm, tmp, name, fake_port):
     path = os.path.join(tmp, name + ".json")
     with open(path, "w") as f:
         json.dump(cfg, f)
+    # its request log goes to a file: a pipe could fill, and a failure shows its last lines
     p = subprocess.Popen([elm, "gateway", "--config", path, "--port", "0"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=open(path + ".err", "w"), text=True)
+    p.err_path = path + ".err"
     line = p.stdout.readline()
     m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
     if not m:
-        sys.exit(f"the gateway did not start: {line!r} {p.stderr.read()!r}")
-    drain(p)
+        p.wait()
+        sys.exit(f"the gateway did not start: {line!r} {tail(p.err_path)}")
     return p, int(m.group(1))
+
+
+def tail(path, n=2000):
+    with open(path, errors="replace") as f:
+        return f.read()[-n:]
+
+
+def alive(p, what):
+    if p.poll() is not None:
+        sys.exit(f"{what} exited with {p.returncode}: {tail(p.err_path)}")
 
 
 def free_port():
@@ -115,15 +121,15 @@ http {{
 }}
 """)
     p = subprocess.Popen([nginx, "-p", tmp, "-c", conf], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=open(conf + ".err", "w"))
+    p.err_path = conf + ".err"
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            drain(p)
             return p, port
         except OSError:
             if p.poll() is not None:
-                sys.exit(f"nginx did not start: {p.stderr.read()!r}")
+                sys.exit(f"nginx did not start: {tail(p.err_path)}")
             time.sleep(0.05)
     sys.exit("nginx did not start listening")
 
@@ -149,7 +155,7 @@ def pct(v, p):
     return v[max(0, -(-len(v) * p // 100) - 1)] if v else 0.0
 
 
-def measure(a, tmp, rate, paths, gw_pid):
+def measure(a, tmp, rate, paths, gw):
     """Every path at one rate, in turns: {path: {"p50", "p99", "achieved", "errors"}} and the
     gateway's CPU ms per request (its warm-up requests included)."""
     lat = {n: [] for n, _ in paths}
@@ -160,11 +166,12 @@ def measure(a, tmp, rate, paths, gw_pid):
     f = os.path.join(tmp, "samples.txt")
     for _ in range(a.slices):
         for name, port in paths:
-            c0 = cpu_s(gw_pid)
+            alive(gw, "the gateway")
+            c0 = cpu_s(gw.pid)
             r = gwload(a.gwload, port, "--rate", rate, "--duration", a.duration / a.slices,
                        "--warmup", a.warmup, "--samples", f)
             if name == "gateway":
-                cpu += cpu_s(gw_pid) - c0
+                cpu += cpu_s(gw.pid) - c0
             with open(f) as fh:
                 lat[name] += [float(x) for x in fh]
             ok[name] += r["ok"]
@@ -240,7 +247,7 @@ def main():
         rows, prof = [], None
         for rate in rates:
             rec = perf_start(gw.pid, tmp) if a.perf and rate == max(rates) else None
-            rows.append((rate, *measure(a, tmp, rate, paths, gw.pid)))
+            rows.append((rate, *measure(a, tmp, rate, paths, gw)))
             if a.perf and rate == max(rates):
                 prof = perf_report(rec)
         procs.remove(gw)
@@ -255,6 +262,7 @@ def main():
         st = gwload(a.gwload, sgport, "--streams", a.streams, "--ramp", min(5, a.stream_s / 4),
                     "--timeout", a.stream_s + 60)
         hwm = rss_kib(sgw.pid, "VmHWM")
+        alive(sgw, "the streams' gateway")
     finally:
         for p in procs:
             p.kill()
