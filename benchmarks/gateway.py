@@ -233,7 +233,7 @@ def main():
         a.streams, a.stream_s = 20, 2
     rates = [float(r) for r in a.rates.split(",")]
     raise_nofile()
-    tmp = tempfile.mkdtemp(prefix="elm-gwbench-")
+    tmp = tempfile.mkdtemp(prefix="elm-bench-")
     procs = []
     try:
         fake, fport = start_fake(a.fake, "--tokens", "1")
