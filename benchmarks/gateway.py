@@ -314,8 +314,9 @@ def main():
               f"(self time by function, >= 1 %):\n{prof}")
     rate, top, _ = rows[-1]
     added = top["gateway"]["p99"] - top["direct"]["p99"]
-    print(f"\ngoal: added p99 <= 1 ms at {rate:g} req/s: {'met' if added <= 1.0 else 'missed'} "
-          f"({added:.3f} ms)")
+    verdict = ("not judged: the upstream is not fast (above)" if slow_direct >= 10 else
+               "met" if added <= 1.0 else "missed")
+    print(f"\ngoal: added p99 <= 1 ms at {rate:g} req/s: {verdict} ({added:.3f} ms)")
 
 
 main()

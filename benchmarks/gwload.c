@@ -9,9 +9,9 @@
  * idle connection (the pool grows up to --max-connections when none is; past that, requests wait
  * in order), and counts each latency from its scheduled send time, so a server that falls behind
  * shows its queueing delay (no coordinated omission). Requests scheduled during --warmup open the
- * connections and are not counted. Streams mode opens N streaming requests, each on its own
- * connection, spread evenly over --ramp seconds, and counts those that got a content token and
- * those that ended with [DONE]. --samples writes every counted answer's latency in ms, one a line,
+ * connections and are not counted. Streams mode sends N streaming requests spread evenly over
+ * --ramp seconds (a stream still running holds its connection, so slow streams each get their own)
+ * and counts those that got a content token and those that ended with [DONE]. --samples writes every counted answer's latency in ms, one a line,
  * so that runs can be merged. */
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -335,7 +335,7 @@ static void parse_args(gwl_t *g, int argc, char **argv)
                              : "{\"messages\":[{\"role\":\"user\",\"content\":\"Hello there\"}],"
                                "\"max_tokens\":1}";
     if (g->streams) {
-        /* one connection per stream, opened evenly over the ramp, nothing warm-up */
+        /* every stream may need its own connection; none is warm-up */
         g->total = (uint64_t)g->streams;
         g->n_warm = 0;
         g->gap_ms = g->ramp_s * 1e3 / g->streams;
