@@ -11,8 +11,8 @@
  * shows its queueing delay (no coordinated omission). Requests scheduled during --warmup open the
  * connections and are not counted. Streams mode sends N streaming requests spread evenly over
  * --ramp seconds (a stream still running holds its connection, so slow streams each get their own)
- * and counts those that got a content token and those that ended with [DONE]. --samples writes every counted answer's latency in ms, one a line,
- * so that runs can be merged. */
+ * and counts those that got a content token and those that ended with [DONE]. --samples writes
+ * every counted answer's latency in ms, one a line, so that runs can be merged. */
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
@@ -297,34 +297,34 @@ static void usage(void)
 
 static void parse_args(gwl_t *g, int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) usage();
-        i++;
-        if (!strcmp(a, "--url"))
-            g->url = v;
-        else if (!strcmp(a, "--rate"))
-            g->rate = atof(v);
-        else if (!strcmp(a, "--duration"))
-            g->duration_s = atof(v);
-        else if (!strcmp(a, "--warmup"))
-            g->warmup_s = atof(v);
-        else if (!strcmp(a, "--connections"))
-            g->connections = atoi(v);
-        else if (!strcmp(a, "--max-connections"))
-            g->max_connections = atoi(v);
-        else if (!strcmp(a, "--timeout"))
-            g->timeout_s = atof(v);
-        else if (!strcmp(a, "--body"))
-            g->body = v;
-        else if (!strcmp(a, "--streams"))
-            g->streams = atoi(v);
-        else if (!strcmp(a, "--ramp"))
-            g->ramp_s = atof(v);
-        else if (!strcmp(a, "--samples"))
-            g->samples = v;
-        else
-            usage();
+    /* every option takes a value: a string, a number or a count */
+    const struct {
+        const char *name;
+        const char **str;
+        double *num;
+        int *count;
+    } opts[] = {
+        {"--url", &g->url, NULL, NULL},
+        {"--body", &g->body, NULL, NULL},
+        {"--samples", &g->samples, NULL, NULL},
+        {"--rate", NULL, &g->rate, NULL},
+        {"--duration", NULL, &g->duration_s, NULL},
+        {"--warmup", NULL, &g->warmup_s, NULL},
+        {"--timeout", NULL, &g->timeout_s, NULL},
+        {"--ramp", NULL, &g->ramp_s, NULL},
+        {"--connections", NULL, NULL, &g->connections},
+        {"--max-connections", NULL, NULL, &g->max_connections},
+        {"--streams", NULL, NULL, &g->streams},
+    };
+    for (int i = 1; i < argc; i += 2) {
+        size_t k = 0;
+        while (k < sizeof opts / sizeof opts[0] && strcmp(argv[i], opts[k].name))
+            k++;
+        if (k == sizeof opts / sizeof opts[0] || i + 1 >= argc) usage();
+        const char *v = argv[i + 1];
+        if (opts[k].str) *opts[k].str = v;
+        if (opts[k].num) *opts[k].num = atof(v);
+        if (opts[k].count) *opts[k].count = atoi(v);
     }
     if (!g->url || g->rate <= 0 || g->duration_s <= 0 || g->warmup_s < 0 || g->timeout_s <= 0 ||
         g->max_connections < 1 || g->streams < 0 || g->ramp_s < 0)
