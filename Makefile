@@ -135,7 +135,7 @@ bench-serve:
 # benchmarks/gateway.py: the gateway's added latency over a fast fake upstream (tests/fake_openai.c)
 # at 200, 500 and 1,000 requests/s, open loop from benchmarks/gwload.c, against the same load sent
 # straight to the fake in the same run (and through nginx where installed); then 1,000 slow streams
-# held at once with the gateway's RSS. About 2 minutes; GATEWAY_ARGS=--smoke checks the plumbing in
+# held at once with the gateway's RSS. About 3 minutes; GATEWAY_ARGS=--smoke checks the plumbing in
 # seconds, GATEWAY_ARGS=--perf adds the gateway's hottest functions at the top rate.
 GATEWAY_ARGS ?=
 bench-gateway:
