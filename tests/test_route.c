@@ -970,6 +970,29 @@ static void test_keys(void **state)
     free(json);
 }
 
+/* A charge holds tokens in the window without a slot, even past the capacity, and leaves with
+ * the window like any entry; a full log takes none. */
+static void test_limiter_charge(void **state)
+{
+    (void)state;
+    elm_limiter_t l;
+    uint64_t seq;
+    assert_int_equal(elm_limiter_init(&l, 100, 1000, 1, 3), 0);
+    elm_limiter_charge(&l, 0, 150);
+    assert_int_equal(elm_limiter_used(&l, 0), 150);
+    assert_int_equal(l.in_flight, 0);
+    assert_int_equal(elm_limiter_check(&l, 10, 1), ELM_ROUTE_WINDOW_FULL);
+    assert_int_equal(elm_limiter_wait_ms(&l, 10, 10), 990);
+    assert_int_equal(elm_limiter_admit(&l, 1000, 40, &seq), ELM_ROUTE_OK); /* the charge left */
+    elm_limiter_charge(&l, 1000, 30);
+    elm_limiter_charge(&l, 1000, 30); /* the log's third entry */
+    elm_limiter_charge(&l, 1000, 30); /* full log: not taken */
+    assert_int_equal(elm_limiter_used(&l, 1000), 100);
+    assert_int_equal(elm_limiter_release(&l, 1001, seq, 10), 0);
+    assert_int_equal(elm_limiter_used(&l, 1001), 70);
+    elm_limiter_free(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -983,6 +1006,7 @@ int main(void)
         cmocka_unit_test(test_router_fail_and_fallback),
         cmocka_unit_test(test_router_set_speed),
         cmocka_unit_test(test_limiter_wait_oracle),
+        cmocka_unit_test(test_limiter_charge),
         cmocka_unit_test(test_config_gateway),
         cmocka_unit_test(test_config_gateway_errors),
         cmocka_unit_test(test_redis_url),

@@ -104,6 +104,10 @@ elm_route_reason_t elm_limiter_admit(elm_limiter_t *l, int64_t now_ms, uint64_t 
 /* Completion: free the slot and replace the reservation by the actual token count (if the entry is
  * still inside the window). Returns 0, or ELM_EINVAL when no request is in flight. */
 int elm_limiter_release(elm_limiter_t *l, int64_t now_ms, uint64_t seq, uint64_t actual);
+/* Count tokens in the window from now on without taking a slot, even past the capacity (a
+ * share the caller knows others hold: the gateway's estimate of what other gateways admitted
+ * when their shared state went away). Nothing when the log is full. */
+void elm_limiter_charge(elm_limiter_t *l, int64_t now_ms, uint64_t tokens);
 /* How long after now the window has room for tokens (0: now), counting only the entries that
  * leave it; -1 when tokens exceed the capacity. A 429's Retry-After. */
 int64_t elm_limiter_wait_ms(elm_limiter_t *l, int64_t now_ms, uint64_t tokens);

@@ -552,12 +552,13 @@ static void reject(gw_req_t *q)
 }
 
 /* Redis's verdict on the device the router chose: forward, or choose again without it. */
-static void on_device_verdict(void *user, int verdict, int64_t wait_ms)
+static void on_device_verdict(void *user, int verdict, int64_t wait_ms, uint64_t used)
 {
     gw_req_t *q = user;
     elm_gateway_t *g = q->g;
     (void)wait_ms;
     q->waiting = false;
+    if (verdict != GW_LIM_DOWN) g->dev[q->dec.device].shared_used = used;
     if (verdict == GW_LIM_OK && !q->cancelled) {
         send_to(q, &g->dev[q->dec.device]);
         return;
@@ -664,9 +665,10 @@ static bool admit_key_local(gw_req_t *q)
     return false;
 }
 
-static void on_key_verdict(void *user, int verdict, int64_t wait_ms)
+static void on_key_verdict(void *user, int verdict, int64_t wait_ms, uint64_t used)
 {
     gw_req_t *q = user;
+    (void)used;
     q->waiting = false;
     if (q->cancelled) {
         if (verdict != GW_LIM_OK) q->key_lease[0] = '\0';

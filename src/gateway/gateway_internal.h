@@ -43,6 +43,7 @@ typedef struct {
     bool checked_ok; /* the last active check answered 200 */
     /* what was seen */
     double tps;    /* learned generation speed, tokens/s; 0: none yet */
+    uint64_t shared_used; /* the tokens in its window across the gateways, as Redis last said */
     uint64_t in_flight, requests, failures, tokens_in, tokens_out;
     double cost;
 } gw_target_t;
@@ -105,8 +106,9 @@ int gw_target_init(gw_target_t *t, const char *name, const char *url, const char
 
 enum { GW_LIM_OK = 0, GW_LIM_WINDOW = 1, GW_LIM_PARALLEL = 2, GW_LIM_DOWN = 3 };
 
-/* A reservation's verdict; wait_ms: how long until the window has room (GW_LIM_WINDOW). */
-typedef void (*gw_reserve_cb)(void *user, int verdict, int64_t wait_ms);
+/* A reservation's verdict; wait_ms: how long until the window has room (GW_LIM_WINDOW); used:
+ * the tokens in the scope's window across the gateways (0 when Redis did not say). */
+typedef void (*gw_reserve_cb)(void *user, int verdict, int64_t wait_ms, uint64_t used);
 
 /* Connect to the config's Redis (nothing when it names none); until connected, and whenever
  * Redis is away, the local limiters hold 1/gateways of every capacity. */

@@ -84,7 +84,9 @@ struct gw_limits {
     elm_route_redis_url_t url;
     redisAsyncContext *ac; /* NULL while not connected */
     bool up;               /* connected, and the last command answered */
+    bool ever_up;          /* connected once since the start */
     struct event *retry_ev;
+    struct event *rejoin_ev; /* back to shared limits one window after Redis answers again */
     char why[160]; /* why Redis is down, for the log and /v1/cluster */
 };
 
@@ -100,23 +102,30 @@ typedef struct {
 
 static void connect_now(gw_limits_t *l);
 
-/* Local limits at 1/N of every capacity while Redis is away; full ones while it is there (the
- * local limiters then hold only this gateway's own admissions, a view for the strategy). */
+/* Local limits at 1/N of every capacity while Redis is away (rounded down: N gateways together
+ * stay within it; a 1-slot device gets no requests from 2 gateways); full ones while it is there
+ * (the local limiters then hold only this gateway's own admissions, a view for the strategy).
+ * Going local, each device's window is also charged with this gateway's share of what Redis last
+ * said the others held, so that their admissions from just before count. */
 static void local_share(elm_gateway_t *g, bool shared)
 {
     uint32_t n = shared ? 1 : g->cfg.gateway.gateways;
+    int64_t now = gw_now_ms();
     for (uint32_t i = 0; i < g->cfg.n_devices; i++) {
         const elm_device_spec_t *s = &g->cfg.devices[i];
         elm_limiter_t *lim = elm_router_limiter(g->router, i);
-        lim->capacity = (s->window_tokens + n - 1) / n;
-        lim->max_parallel = (s->max_parallel + n - 1) / n;
+        lim->capacity = s->window_tokens / n;
+        lim->max_parallel = s->max_parallel / n;
+        uint64_t others = (g->dev[i].shared_used + n - 1) / n, own = elm_limiter_used(lim, now);
+        if (!shared && others > own) elm_limiter_charge(lim, now, others - own);
+        g->dev[i].shared_used = 0;
     }
     for (uint32_t i = 0; i < g->keys.n; i++) {
         const elm_route_key_t *k = &g->keys.keys[i];
         elm_limiter_t *lim = &g->key_lim[i];
         if (!lim->log) continue;
-        if (k->window_tokens) lim->capacity = (k->window_tokens + n - 1) / n;
-        if (k->max_parallel) lim->max_parallel = (k->max_parallel + n - 1) / n;
+        if (k->window_tokens) lim->capacity = k->window_tokens / n;
+        if (k->max_parallel) lim->max_parallel = k->max_parallel / n;
     }
 }
 
@@ -145,6 +154,16 @@ static void schedule_retry(gw_limits_t *l)
     if (!l->g->stopping) evtimer_add(l->retry_ev, &one);
 }
 
+/* Redis has answered for a whole window: what this gateway admitted alone has left it, so a
+ * Redis that restarted empty is right again. */
+static void on_rejoin(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    gw_limits_t *l = arg;
+    if (l->ac) set_up(l, true, NULL);
+}
+
 static void on_connect(const redisAsyncContext *ac, int status)
 {
     gw_limits_t *l = ac->data;
@@ -154,7 +173,17 @@ static void on_connect(const redisAsyncContext *ac, int status)
         schedule_retry(l);
         return;
     }
-    set_up(l, true, NULL);
+    if (!l->ever_up) { /* the first connection: nothing was admitted alone yet */
+        l->ever_up = true;
+        set_up(l, true, NULL);
+        return;
+    }
+    int64_t w = l->g->cfg.window_ms;
+    struct timeval tv = {(time_t)(w / 1000), (suseconds_t)(w % 1000) * 1000};
+    gw_log(l->g, "limits: Redis %s:%d answers again: shared limits again in %g s, when what this "
+                 "gateway admitted alone has left the window",
+           l->url.host, l->url.port, (double)w / 1000);
+    evtimer_add(l->rejoin_ev, &tv);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
@@ -162,6 +191,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     gw_limits_t *l = ac->data;
     (void)status;
     l->ac = NULL;
+    evtimer_del(l->rejoin_ev);
     set_up(l, false, ac->errstr[0] ? ac->errstr : "connection closed");
     schedule_retry(l);
 }
@@ -207,7 +237,8 @@ int gw_limits_start(elm_gateway_t *g, elm_diag_t *d)
     if (elm_route_redis_url_parse(url, &l->url) != 0)
         return elm_diag(d, ELM_EINVAL, "%s: gateway.limits.redis '%s' is not redis://host[:port][/db]",
                         g->config_name, url);
-    if (!(l->retry_ev = evtimer_new(g->base, on_retry, l)))
+    if (!(l->retry_ev = evtimer_new(g->base, on_retry, l)) ||
+        !(l->rejoin_ev = evtimer_new(g->base, on_rejoin, l)))
         return elm_diag(d, ELM_ENOMEM, "out of memory");
     /* local 1/N limits until the connection is made */
     snprintf(l->why, sizeof l->why, "connecting");
@@ -231,6 +262,7 @@ void gw_limits_stop(elm_gateway_t *g)
         redisAsyncFree(ac); /* calls the pending callbacks with no reply */
     }
     if (l->retry_ev) event_free(l->retry_ev);
+    if (l->rejoin_ev) event_free(l->rejoin_ev);
     free(l);
     g->limits = NULL;
 }
@@ -257,12 +289,12 @@ static void keys_of(const char *scope, char keys[4][ELM_ROUTE_NAME_MAX + 32])
     for (int i = 0; i < 4; i++) snprintf(keys[i], sizeof keys[i], "{edgelm:%s}:%s", scope, part[i]);
 }
 
-static void pending_done(pending_t *p, int verdict, int64_t wait_ms)
+static void pending_done(pending_t *p, int verdict, int64_t wait_ms, uint64_t used)
 {
     if (p->done) return;
     p->done = true;
     evtimer_del(p->timer);
-    p->cb(p->user, verdict, wait_ms);
+    p->cb(p->user, verdict, wait_ms, used);
 }
 
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
@@ -276,7 +308,8 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
     redisAsyncContext *ac = l->ac;
     l->ac = NULL;
     set_up(l, false, "no answer within 250 ms");
-    pending_done(p, GW_LIM_DOWN, 0);
+    pending_done(p, GW_LIM_DOWN, 0, 0);
+    evtimer_del(l->rejoin_ev);
     if (ac) {
         redisAsyncFree(ac);
         schedule_retry(l);
@@ -292,11 +325,14 @@ static void on_reserve_reply(redisAsyncContext *ac, void *r, void *privdata)
     redisReply *reply = r;
     int verdict = GW_LIM_DOWN;
     int64_t wait = 0;
+    uint64_t used = 0;
     if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 4 &&
         reply->element[0]->type == REDIS_REPLY_INTEGER) {
         long long v = reply->element[0]->integer;
         verdict = v == 0 ? GW_LIM_OK : v == 1 ? GW_LIM_WINDOW : GW_LIM_PARALLEL;
         if (reply->element[3]->type == REDIS_REPLY_INTEGER) wait = reply->element[3]->integer;
+        if (reply->element[1]->type == REDIS_REPLY_INTEGER && reply->element[1]->integer > 0)
+            used = (uint64_t)reply->element[1]->integer;
     } else if (reply && reply->type == REDIS_REPLY_ERROR) {
         gw_log(p->l->g, "limits: Redis answered an error: %.120s", reply->str);
     }
@@ -304,7 +340,7 @@ static void on_reserve_reply(redisAsyncContext *ac, void *r, void *privdata)
     if (!reply) set_up(p->l, false, "connection lost");
     /* admitted after the owner gave up waiting: give the reservation back */
     if (p->done && verdict == GW_LIM_OK && p->l->ac) release_lease(p->l, p->scope, p->lease, 0);
-    pending_done(p, verdict, wait);
+    pending_done(p, verdict, wait, used);
     event_free(p->timer);
     free(p);
 }
@@ -317,7 +353,7 @@ void gw_limits_reserve(elm_gateway_t *g, const char *scope, const char *lease, u
     if (!p || !l->ac || !(p->timer = evtimer_new(g->base, on_timeout, p))) {
         free(p);
         set_up(l, false, "cannot send to Redis");
-        cb(user, GW_LIM_DOWN, 0);
+        cb(user, GW_LIM_DOWN, 0, 0);
         return;
     }
     p->l = l;
@@ -341,7 +377,7 @@ void gw_limits_reserve(elm_gateway_t *g, const char *scope, const char *lease, u
     evtimer_add(p->timer, &tv);
     if (redisAsyncCommandArgv(l->ac, on_reserve_reply, p, 14, argv, NULL) != REDIS_OK) {
         set_up(l, false, "cannot send to Redis");
-        pending_done(p, GW_LIM_DOWN, 0);
+        pending_done(p, GW_LIM_DOWN, 0, 0);
         event_free(p->timer);
         free(p);
     }

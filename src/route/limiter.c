@@ -128,3 +128,13 @@ int64_t elm_limiter_wait_ms(elm_limiter_t *l, int64_t now_ms, uint64_t tokens)
         used -= l->log[q % l->log_cap].tokens;
     }
 }
+
+void elm_limiter_charge(elm_limiter_t *l, int64_t now_ms, uint64_t tokens)
+{
+    advance(l, now_ms);
+    if (!tokens || l->tail_seq - l->head_seq >= l->log_cap) return;
+    elm__log_entry_t *e = &l->log[l->tail_seq++ % l->log_cap];
+    e->t_ms = l->last_now;
+    e->tokens = tokens;
+    l->used += tokens;
+}
