@@ -549,9 +549,12 @@ static int stream(conn_t *c, const ask_t *a, gen_t *g, int mode)
             goto done;
         }
     }
+    /* recorded before the stream's last bytes leave: a client may read /stats right after */
+    gen_done(g, 200, "ok", g->sent * opt.per_chunk);
     if (!opt.length && send_all(c->fd, "0\r\n\r\n", 5)) goto done;
-    outcome = "ok";
-    rc = 0;
+    free(all.p);
+    free(ends);
+    return 0;
 done:
     gen_done(g, 200, outcome, g->sent * opt.per_chunk);
     free(all.p);
@@ -591,11 +594,16 @@ static int whole(conn_t *c, const ask_t *a, gen_t *g, int mode)
         goto done;
     }
     bool was_closing = c->close;
-    reply(c, 200, "OK", NULL, b.p, b.len);
-    if (c->close && !was_closing) goto done; /* the send failed */
     g->sent = a->n_chunks;
-    outcome = "ok";
-    rc = 0;
+    gen_done(g, 200, "ok", g->sent * opt.per_chunk); /* before the answer leaves, as above */
+    reply(c, 200, "OK", NULL, b.p, b.len);
+    if (c->close && !was_closing) { /* the send failed */
+        g->sent = 0;
+        outcome = "client_gone";
+        goto done;
+    }
+    free(b.p);
+    return 0;
 done:
     gen_done(g, 200, outcome, g->sent * opt.per_chunk);
     free(b.p);
@@ -616,10 +624,10 @@ static int generate(conn_t *c, int kind, int mode)
                       : mode == M_500          ? 500
                       : mode == M_429          ? 429
                       : opt.status && opt.status != 200 && mode != M_HANG ? opt.status : 0;
-    if (err) {
+    if (err) { /* recorded before it is answered: a client may read /stats right after */
         gen_end(&g);
-        reply_error(c, err);
         gen_done(&g, err, "error", 0);
+        reply_error(c, err);
     } else if (mode == M_HANG) {
         wait_client_gone(c->fd);
         gen_done(&g, 0, "client_gone", 0);
