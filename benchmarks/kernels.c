@@ -5,6 +5,7 @@
  * gemv, and GMAC/s of each tier's gemm against the loop of that tier's vec_dots the engine would
  * otherwise run, on qwen2.5-0.5b's matrix shapes. `kernels_bench gemv_rows` runs only the
  * multi-row part. Single-threaded. Not a test. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,6 +177,64 @@ static double time_gemv_rows(const elm_type_traits_t *tr, int64_t n, int64_t n_o
     return best;
 }
 
+/* Best seconds of n_out dot products with one row: vec_dots, or (loop) a vec_dot per row. */
+static double time_vec_dots(const elm_type_traits_t *tr, int64_t n, int64_t n_out,
+                            const uint8_t *x, size_t x_stride, const uint8_t *y, float *s,
+                            bool loop, int reps)
+{
+    double best = 1e300;
+    for (int rep = 0; rep < reps; rep++) {
+        const double t0 = now_ns();
+        if (loop)
+            for (int64_t o = 0; o < n_out; o++)
+                tr->vec_dot(n, &s[o], x + (size_t)o * x_stride, y);
+        else tr->vec_dots(n, n_out, x, x_stride, y, s);
+        best = min2(best, (now_ns() - t0) * 1e-9);
+        sink += s[0];
+    }
+    return best;
+}
+
+/* Decode attention's products of one query head over a 400-position cache (f16): scores (400
+ * keys of 64 values, in the cache's rows of 128 values: two KV heads) and the sums over values
+ * (64 rows of 400 positions, in rows of 2048), vec_dots against the vec_dot loop. */
+static int bench_vec_dots(void)
+{
+    static const struct {
+        const char *what;
+        int64_t n, n_out, stride; /* stride in values */
+    } shapes[] = {{"scores", 64, 400, 128}, {"values", 400, 64, 2048}};
+    const elm_type_traits_t *tr = elm_traits(ELM_TYPE_F16);
+    if (!tr->vec_dots) {
+        printf("f16 vec_dots skipped: none in this tier\n");
+        return 0;
+    }
+    uint16_t *x = malloc(sizeof(uint16_t) * 64 * 2048), *y = malloc(sizeof(uint16_t) * 2048);
+    float *s = malloc(sizeof(float) * 400);
+    if (!x || !y || !s) return 1;
+    for (int i = 0; i < 64 * 2048; i++)
+        x[i] = elm_fp32_to_fp16((float)rand() / RAND_MAX * 2 - 1);
+    for (int i = 0; i < 2048; i++)
+        y[i] = elm_fp32_to_fp16((float)rand() / RAND_MAX * 2 - 1);
+    printf("f16 vec_dots, one thread (best of 50):\n");
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const int64_t n = shapes[i].n, n_out = shapes[i].n_out;
+        const size_t stride = (size_t)shapes[i].stride * sizeof(uint16_t);
+        double tl = 1e300, td = 1e300;
+        for (int r = 0; r < 5; r++) {
+            tl = min2(tl, time_vec_dots(tr, n, n_out, (const uint8_t *)x, stride,
+                                        (const uint8_t *)y, s, true, 10));
+            td = min2(td, time_vec_dots(tr, n, n_out, (const uint8_t *)x, stride,
+                                        (const uint8_t *)y, s, false, 10));
+        }
+        printf("%-6s %4lld rows of %4lld: vec_dot loop %7.2f us  vec_dots %7.2f us  speed-up "
+               "%5.2fx\n",
+               shapes[i].what, (long long)n_out, (long long)n, tl * 1e6, td * 1e6, tl / td);
+    }
+    free(x), free(y), free(s);
+    return 0;
+}
+
 /* Decode of several sequences: the dispatched gemv_rows on 1, 2, 4 and 8 activation rows, time
  * per row against the one-row gemv's, on qwen2.5-0.5b's shapes (the output matrix's q8_0 rows
  * as 8192 of its 151936). */
@@ -217,7 +276,7 @@ static int bench_gemv_rows(void)
         }
     }
     free(x), free(y), free(w), free(a), free(p);
-    return 0;
+    return bench_vec_dots();
 }
 
 int main(int argc, char **argv)

@@ -80,6 +80,10 @@ void elm__vec_dot_q5_K_q8_K_avx512(int64_t n, float *s, const void *x, const voi
 void elm__vec_dot_q6_K_q8_K_avx512(int64_t n, float *s, const void *x, const void *y);
 void elm__vec_dot_f16_avx512(int64_t n, float *s, const void *x, const void *y);
 void elm__vec_dot_bf16_avx512(int64_t n, float *s, const void *x, const void *y);
+void elm__vec_dots_f16_avx512(int64_t n, int64_t n_out, const void *x, size_t x_stride,
+                              const void *y, float *s);
+void elm__vec_dots_bf16_avx512(int64_t n, int64_t n_out, const void *x, size_t x_stride,
+                               const void *y, float *s);
 void elm__quantize_q8_0_act_avx512(const float *x, void *y, int64_t n);
 void elm__quantize_q8_K_avx512(const float *x, void *y, int64_t n);
 
