@@ -57,18 +57,6 @@ static ELM__AVX512 void prepare(int64_t n_groups, const elm_block_q8_0 *y, act_g
     }
 }
 
-/* The 4x4 transpose of the dwords of v[0..3] within each 128-bit lane: dword 4b + g of t[j] is
- * dword 4b + j of v[g]. */
-ELM__INLINE void transpose_dwords(const __m512i *v, __m512i *t)
-{
-    const __m512i t0 = _mm512_unpacklo_epi32(v[0], v[1]), t1 = _mm512_unpackhi_epi32(v[0], v[1]);
-    const __m512i t2 = _mm512_unpacklo_epi32(v[2], v[3]), t3 = _mm512_unpackhi_epi32(v[2], v[3]);
-    t[0] = _mm512_unpacklo_epi64(t0, t2);
-    t[1] = _mm512_unpackhi_epi64(t0, t2);
-    t[2] = _mm512_unpacklo_epi64(t1, t3);
-    t[3] = _mm512_unpackhi_epi64(t1, t3);
-}
-
 /* Lay out the q8_0 row y for q4_0 weights: one act_quad_t per four groups, the last one's
  * missing groups zero. */
 static ELM__AVX512 void lay_out_q4_0(int64_t n_groups, const void *a, void *vp)
@@ -89,12 +77,12 @@ static ELM__AVX512 void lay_out_q4_0(int64_t n_groups, const void *a, void *vp)
                 d[4 * b + g] = yg[b].d;
         }
         __m512i sum8 = _mm512_setzero_si512();
-        transpose_dwords(lo, t);
+        elm__transpose_dwords(lo, t);
         for (int j = 0; j < QUAD_GROUPS; j++) {
             _mm512_store_si512(p->lo[j], t[j]);
             sum8 = _mm512_dpbusd_epi32(sum8, bias_v, t[j]);
         }
-        transpose_dwords(hi, t);
+        elm__transpose_dwords(hi, t);
         for (int j = 0; j < QUAD_GROUPS; j++) {
             _mm512_store_si512(p->hi[j], t[j]);
             sum8 = _mm512_dpbusd_epi32(sum8, bias_v, t[j]);
@@ -192,7 +180,7 @@ ELM__INLINE void quad_q4_0(const uint8_t *x, int64_t n_left, __m512i *lo, __m512
                                 _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(xg + 64))))
                           : _mm512_setzero_si512();
     }
-    transpose_dwords(q, t);
+    elm__transpose_dwords(q, t);
     GEMV_UNROLL
     for (int j = 0; j < QUAD_GROUPS; j++) {
         lo[j] = _mm512_and_si512(t[j], m4);
