@@ -1,8 +1,11 @@
 /* Kernel benchmark: nanoseconds per vec_dot of one 4096-long row (and per activation row
  * quantized by from_float) for the dispatched kernels and the scalar reference, measured
  * alternately in the same run; prints the speed-up ref / dispatched. Then the matrix products:
- * GMAC/s of each tier's gemm against the loop of that tier's vec_dots the engine would otherwise
- * run, on qwen2.5-0.5b's matrix shapes. Single-threaded. Not a test. */
+ * time per activation row of the multi-row gemvs (decode of several sequences) against the one-row
+ * gemv, and GMAC/s of each tier's gemm against the loop of that tier's vec_dots the engine would
+ * otherwise run, on qwen2.5-0.5b's matrix shapes. `kernels_bench gemv_rows` runs only the
+ * multi-row part. Single-threaded. Not a test. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,11 +159,133 @@ static int bench_gemm(void)
     return 0;
 }
 
-int main(void)
+/* ---- multi-row gemv ---- */
+
+/* Best seconds of one gemv_rows over n_act prepared rows (tr->gemv for one row), best of reps. */
+static double time_gemv_rows(const elm_type_traits_t *tr, int64_t n, int64_t n_out, int64_t n_act,
+                             const uint8_t *w, size_t w_stride, const uint8_t *p, size_t p_stride,
+                             float *y, int reps)
+{
+    double best = 1e300;
+    for (int rep = 0; rep < reps; rep++) {
+        const double t0 = now_ns();
+        if (n_act == 1) tr->gemv(n, n_out, w, w_stride, p, y);
+        else tr->gemv_rows(n, n_out, w, w_stride, p, p_stride, n_act, y, (size_t)n_out);
+        best = min2(best, (now_ns() - t0) * 1e-9);
+        sink += y[0];
+    }
+    return best;
+}
+
+/* Best seconds of n_out dot products with one row: vec_dots, or (loop) a vec_dot per row. */
+static double time_vec_dots(const elm_type_traits_t *tr, int64_t n, int64_t n_out,
+                            const uint8_t *x, size_t x_stride, const uint8_t *y, float *s,
+                            bool loop, int reps)
+{
+    double best = 1e300;
+    for (int rep = 0; rep < reps; rep++) {
+        const double t0 = now_ns();
+        if (loop)
+            for (int64_t o = 0; o < n_out; o++)
+                tr->vec_dot(n, &s[o], x + (size_t)o * x_stride, y);
+        else tr->vec_dots(n, n_out, x, x_stride, y, s);
+        best = min2(best, (now_ns() - t0) * 1e-9);
+        sink += s[0];
+    }
+    return best;
+}
+
+/* Decode attention's products of one query head over a 400-position cache (f16): scores (400
+ * keys of 64 values, in the cache's rows of 128 values: two KV heads) and the sums over values
+ * (64 rows of 400 positions, in rows of 2048), vec_dots against the vec_dot loop. */
+static int bench_vec_dots(void)
+{
+    static const struct {
+        const char *what;
+        int64_t n, n_out, stride; /* stride in values */
+    } shapes[] = {{"scores", 64, 400, 128}, {"values", 400, 64, 2048}};
+    const elm_type_traits_t *tr = elm_traits(ELM_TYPE_F16);
+    if (!tr->vec_dots) {
+        printf("f16 vec_dots skipped: none in this tier\n");
+        return 0;
+    }
+    uint16_t *x = malloc(sizeof(uint16_t) * 64 * 2048), *y = malloc(sizeof(uint16_t) * 2048);
+    float *s = malloc(sizeof(float) * 400);
+    if (!x || !y || !s) return 1;
+    for (int i = 0; i < 64 * 2048; i++)
+        x[i] = elm_fp32_to_fp16((float)rand() / RAND_MAX * 2 - 1);
+    for (int i = 0; i < 2048; i++)
+        y[i] = elm_fp32_to_fp16((float)rand() / RAND_MAX * 2 - 1);
+    printf("f16 vec_dots, one thread (best of 50):\n");
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        const int64_t n = shapes[i].n, n_out = shapes[i].n_out;
+        const size_t stride = (size_t)shapes[i].stride * sizeof(uint16_t);
+        double tl = 1e300, td = 1e300;
+        for (int r = 0; r < 5; r++) {
+            tl = min2(tl, time_vec_dots(tr, n, n_out, (const uint8_t *)x, stride,
+                                        (const uint8_t *)y, s, true, 10));
+            td = min2(td, time_vec_dots(tr, n, n_out, (const uint8_t *)x, stride,
+                                        (const uint8_t *)y, s, false, 10));
+        }
+        printf("%-6s %4lld rows of %4lld: vec_dot loop %7.2f us  vec_dots %7.2f us  speed-up "
+               "%5.2fx\n",
+               shapes[i].what, (long long)n_out, (long long)n, tl * 1e6, td * 1e6, tl / td);
+    }
+    free(x), free(y), free(s);
+    return 0;
+}
+
+/* Decode of several sequences: the dispatched gemv_rows on 1, 2, 4 and 8 activation rows, time
+ * per row against the one-row gemv's, on qwen2.5-0.5b's shapes (the output matrix's q8_0 rows
+ * as 8192 of its 151936). */
+static int bench_gemv_rows(void)
+{
+    static const int64_t shapes[][2] = {{4864, 896}, {896, 4864}, {8192, 896}}; /* n_out, n */
+    static const int64_t acts[] = {1, 2, 4, 8};
+    static const int types[] = {ELM_TYPE_Q4_0, ELM_TYPE_Q8_0};
+    enum { NMAX = 4864, NWEIGHTS = 8192 * 896, NACT = 8 };
+    float *x = malloc(sizeof(float) * NMAX), *y = malloc(sizeof(float) * 8192 * NACT);
+    uint8_t *w = malloc((size_t)NWEIGHTS * 2), *a = malloc((size_t)NACT * NMAX * 2);
+    uint8_t *p = aligned_alloc(64, (size_t)NACT * NMAX * 4);
+    if (!x || !y || !w || !a || !p) return 1;
+    printf("gemv_rows, one thread: time per activation row vs the one-row gemv (best of 5):\n");
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        const elm_type_traits_t *tr = elm_traits(types[t]);
+        if (!tr->gemv_rows) {
+            printf("%-5s skipped: no gemv_rows in this tier\n", tr->name);
+            continue;
+        }
+        const elm_type_traits_t *at = elm_traits(tr->vec_dot_type);
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+            const int64_t n_out = shapes[si][0], n = shapes[si][1];
+            const size_t w_stride = (size_t)n / tr->blck_size * tr->type_size;
+            const size_t a_stride = (size_t)n / at->blck_size * at->type_size;
+            const size_t p_stride = (tr->gemv_prepare(n, NULL, NULL) + 63) / 64 * 64;
+            fill_product(tr, n, n_out, NACT, x, w, a);
+            for (int r = 0; r < NACT; r++)
+                tr->gemv_prepare(n, a + r * a_stride, p + r * p_stride);
+            const double one = time_gemv_rows(tr, n, n_out, 1, w, w_stride, p, p_stride, y, 5);
+            printf("%-5s %4lld x %4lld: 1 row %8.1f us", tr->name, (long long)n_out, (long long)n,
+                   one * 1e6);
+            for (size_t ai = 1; ai < sizeof acts / sizeof acts[0]; ai++) {
+                const double tk =
+                    time_gemv_rows(tr, n, n_out, acts[ai], w, w_stride, p, p_stride, y, 5);
+                printf("  %lld rows %5.2f", (long long)acts[ai], tk / acts[ai] / one);
+            }
+            printf("\n");
+        }
+    }
+    free(x), free(y), free(w), free(a), free(p);
+    return bench_vec_dots();
+}
+
+int main(int argc, char **argv)
 {
     static const int types[] = {ELM_TYPE_Q4_0, ELM_TYPE_Q5_0, ELM_TYPE_Q8_0, ELM_TYPE_Q4_K,
                                 ELM_TYPE_Q6_K, ELM_TYPE_F16,  ELM_TYPE_F32};
     static const int acts[] = {ELM_TYPE_Q8_0, ELM_TYPE_Q8_K, ELM_TYPE_F16};
+    if (argc > 1 && strcmp(argv[1], "gemv_rows") == 0) /* only that part */
+        return bench_gemv_rows() != 0 || sink == 12345.f;
     float *x = malloc(sizeof(float) * N), *y = malloc(sizeof(float) * N);
     uint8_t *xq = malloc(N * 4), *yq = malloc(N * 4);
     if (!x || !y || !xq || !yq) return 1;
@@ -194,6 +319,7 @@ int main(void)
         report("from_float", tr->name, rb, fb);
     }
     free(x), free(y), free(xq), free(yq);
+    if (bench_gemv_rows() != 0) return 1;
     if (bench_gemm() != 0) return 1;
     return sink == 12345.f; /* keeps the results live */
 }

@@ -488,6 +488,56 @@ static void test_gemv_rows(void **state)
     printf("# gemv_rows checked on %d (type, length) pairs\n", tested);
 }
 
+/* Every type's vec_dots gives the bits of its vec_dot for each row (attention's scores and value
+ * sums in decode go through it), on awkward lengths, row counts across its blocks of rows, and a
+ * row stride that is not a whole number of rows' vectors. */
+static void test_vec_dots(void **state)
+{
+    (void)state;
+    static const int64_t lens[] = {1, 7, 17, 33, 64, 255, 391, 1023, 4097};
+    static const int64_t outs[] = {1, 3, 4, 5, 9, 17};
+    elm_test_rng_t rng = {7};
+    int tested = 0;
+    for (int t = 0; t < ELM_TYPE_COUNT; t++) {
+        const elm_type_traits_t *tr = elm_traits(t);
+        if (!tr || !tr->vec_dots) continue;
+        const elm_type_traits_t *at = elm_traits(tr->vec_dot_type);
+        for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+            const int64_t n = lens[li];
+            if (n % tr->blck_size != 0 || n % at->blck_size != 0) continue;
+            uint64_t wrow = 0, arow = 0;
+            assert_int_equal(elm_type_row_size(t, (uint64_t)n, &wrow), 0);
+            assert_int_equal(elm_type_row_size(tr->vec_dot_type, (uint64_t)n, &arow), 0);
+            const size_t stride = wrow + 2;
+            float *f = malloc((size_t)n * sizeof *f), s[17], one;
+            char *w = malloc(17 * stride), *a = malloc(arow);
+            for (int o = 0; o < 17; o++) {
+                for (int64_t i = 0; i < n; i++)
+                    f[i] = elm_test_normal(&rng);
+                tr->quantize(f, w + (size_t)o * stride, n);
+            }
+            for (int64_t i = 0; i < n; i++)
+                f[i] = elm_test_normal(&rng);
+            at->from_float(f, a, n);
+            for (size_t oi = 0; oi < sizeof outs / sizeof outs[0]; oi++) {
+                tr->vec_dots(n, outs[oi], w, stride, a, s);
+                for (int64_t o = 0; o < outs[oi]; o++) {
+                    tr->vec_dot(n, &one, w + (size_t)o * stride, a);
+                    if (memcmp(&one, &s[o], sizeof one) != 0)
+                        fail_msg("%s vec_dots: n %lld, %lld rows: row %lld is %.9g, vec_dot %.9g",
+                                 tr->name, (long long)n, (long long)outs[oi], (long long)o, s[o],
+                                 one);
+                }
+            }
+            tested++;
+            free(f);
+            free(w);
+            free(a);
+        }
+    }
+    printf("# vec_dots checked on %d (type, length) pairs\n", tested);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -497,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_truncate_again),
         cmocka_unit_test(test_bad_rows),
         cmocka_unit_test(test_gemv_rows),
+        cmocka_unit_test(test_vec_dots),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

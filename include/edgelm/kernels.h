@@ -52,6 +52,12 @@ typedef void (*elm_gemv_fn)(int64_t n, int64_t n_out, const void *w, size_t w_st
 typedef void (*elm_gemv_rows_fn)(int64_t n, int64_t n_out, const void *w, size_t w_stride,
                                  const void *p, size_t p_stride, int64_t n_act, float *y,
                                  size_t ldy);
+/* n_out dot products with one row: s[o] = dot(row o of x, y) for o < n_out, rows of n values
+ * (any n), x's rows x_stride bytes apart, y in vec_dot_type as it is. Bit for bit n_out calls of
+ * the type's vec_dot, and faster: y is loaded and converted once for several rows, without a
+ * call per row (attention's scores and its sums over values in decode). */
+typedef void (*elm_vec_dots_fn)(int64_t n, int64_t n_out, const void *x, size_t x_stride,
+                                const void *y, float *s);
 
 typedef struct {
     elm_type_t type;
@@ -71,6 +77,7 @@ typedef struct {
     elm_gemv_fn gemv;            /* NULL: the caller loops over vec_dot */
     elm_gemv_prepare_fn gemv_prepare; /* set with gemv */
     elm_gemv_rows_fn gemv_rows;       /* NULL: the caller loops over gemv */
+    elm_vec_dots_fn vec_dots;         /* NULL: the caller loops over vec_dot */
 } elm_type_traits_t;
 
 /* Fill the traits table from CPU features; idempotent and thread-safe. Called by elm_traits().

@@ -100,6 +100,10 @@ void elm__matmul_block(const elm_type_traits_t *tr, int64_t n, int64_t n_out, in
         tr->gemm(n, n_out, n_act, w, w_stride, a, a_stride, y, ldy);
         return;
     }
+    if (n_act == 1 && tr->vec_dots) { /* the same bits as the loop below */
+        tr->vec_dots(n, n_out, w, w_stride, a, y);
+        return;
+    }
     for (int64_t o = 0; o < n_out; o++)
         for (int64_t r = 0; r < n_act; r++)
             tr->vec_dot(n, &y[(size_t)r * ldy + o], (const char *)w + (size_t)o * w_stride,

@@ -103,6 +103,8 @@ static void install_x86(elm_type_traits_t *t, unsigned cpu)
     t[ELM_TYPE_Q6_K].vec_dot = elm__vec_dot_q6_K_q8_K_avx512;
     t[ELM_TYPE_F16].vec_dot = elm__vec_dot_f16_avx512;
     t[ELM_TYPE_BF16].vec_dot = elm__vec_dot_bf16_avx512;
+    t[ELM_TYPE_F16].vec_dots = elm__vec_dots_f16_avx512;
+    t[ELM_TYPE_BF16].vec_dots = elm__vec_dots_bf16_avx512;
     t[ELM_TYPE_Q4_1].vec_dot = elm__vec_dot_q4_1_q8_1_avx512;
     t[ELM_TYPE_Q5_K].vec_dot = elm__vec_dot_q5_K_q8_K_avx512;
     t[ELM_TYPE_Q8_0].from_float = elm__quantize_q8_0_act_avx512;

@@ -29,6 +29,19 @@
                       (b)*0x10001, (b)*0x10001, (b)*0x10001, (b)*0x10001, (b)*0x10001, \
                       (b)*0x10001)
 
+/* The 4x4 transpose of the dwords of v[0..3] within each 128-bit lane: dword 4b + g of t[j] is
+ * dword 4b + j of v[g] (the gemm's tiles of rows, the q4_0 gemv's quads of groups). */
+ELM__AVX512 static inline __attribute__((always_inline)) void
+elm__transpose_dwords(const __m512i *v, __m512i *t)
+{
+    const __m512i t0 = _mm512_unpacklo_epi32(v[0], v[1]), t1 = _mm512_unpackhi_epi32(v[0], v[1]);
+    const __m512i t2 = _mm512_unpacklo_epi32(v[2], v[3]), t3 = _mm512_unpackhi_epi32(v[2], v[3]);
+    t[0] = _mm512_unpacklo_epi64(t0, t2);
+    t[1] = _mm512_unpackhi_epi64(t0, t2);
+    t[2] = _mm512_unpacklo_epi64(t1, t3);
+    t[3] = _mm512_unpackhi_epi64(t1, t3);
+}
+
 /* ---- the q4_K / q5_K super-block steps the dot product (avx512_dot.c) and the gemv
  * (avx512_gemv.c) share ---- */
 
@@ -80,6 +93,10 @@ void elm__vec_dot_q5_K_q8_K_avx512(int64_t n, float *s, const void *x, const voi
 void elm__vec_dot_q6_K_q8_K_avx512(int64_t n, float *s, const void *x, const void *y);
 void elm__vec_dot_f16_avx512(int64_t n, float *s, const void *x, const void *y);
 void elm__vec_dot_bf16_avx512(int64_t n, float *s, const void *x, const void *y);
+void elm__vec_dots_f16_avx512(int64_t n, int64_t n_out, const void *x, size_t x_stride,
+                              const void *y, float *s);
+void elm__vec_dots_bf16_avx512(int64_t n, int64_t n_out, const void *x, size_t x_stride,
+                               const void *y, float *s);
 void elm__quantize_q8_0_act_avx512(const float *x, void *y, int64_t n);
 void elm__quantize_q8_K_avx512(const float *x, void *y, int64_t n);
 

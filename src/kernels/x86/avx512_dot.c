@@ -288,6 +288,36 @@ ELM__INLINE __m512 load_halves(const uint16_t *p, __mmask16 mask, int bf16)
     return _mm512_cvtph_ps(h);
 }
 
+/* The sum of v's 16 lanes, in a fixed order (GCC's _mm512_reduce_add_ps's, spelled out so that
+ * sum_lanes_4 can repeat it for four vectors at once): lanes i + (i + 8), then those + (i + 4),
+ * then (0 + 2) + (1 + 3). */
+ELM__INLINE float sum_lanes(__m512 v)
+{
+    const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+    const __m256 t8 = _mm256_add_ps(hi, _mm512_castps512_ps256(v));
+    const __m128 t4 = _mm_add_ps(_mm256_extractf128_ps(t8, 1), _mm256_castps256_ps128(t8));
+    const __m128 t2 = _mm_add_ps(t4, _mm_shuffle_ps(t4, t4, _MM_SHUFFLE(1, 0, 3, 2)));
+    return _mm_cvtss_f32(_mm_add_ss(t2, _mm_movehdup_ps(t2)));
+}
+
+/* sum_lanes of v[0..3] into s[0..3], every addition of the same two values, with a quarter of
+ * the shuffles: 128-bit lanes of two vectors side by side, then of all four. */
+ELM__INLINE void sum_lanes_4(const __m512 *v, float *s)
+{
+    /* [v0 lanes 0-3 + 8-11, v0 4-7 + 12-15, v1 likewise]: the 256-bit halves' sums */
+    const __m512 u = _mm512_add_ps(_mm512_shuffle_f32x4(v[0], v[1], _MM_SHUFFLE(1, 0, 1, 0)),
+                                   _mm512_shuffle_f32x4(v[0], v[1], _MM_SHUFFLE(3, 2, 3, 2)));
+    const __m512 w = _mm512_add_ps(_mm512_shuffle_f32x4(v[2], v[3], _MM_SHUFFLE(1, 0, 1, 0)),
+                                   _mm512_shuffle_f32x4(v[2], v[3], _MM_SHUFFLE(3, 2, 3, 2)));
+    /* 128-bit lane k: the four sums of vector k */
+    const __m512 t4 = _mm512_add_ps(_mm512_shuffle_f32x4(u, w, _MM_SHUFFLE(3, 1, 3, 1)),
+                                    _mm512_shuffle_f32x4(u, w, _MM_SHUFFLE(2, 0, 2, 0)));
+    const __m512 t2 = _mm512_add_ps(t4, _mm512_permute_ps(t4, _MM_SHUFFLE(1, 0, 3, 2)));
+    const __m512 t1 = _mm512_add_ps(t2, _mm512_movehdup_ps(t2));
+    _mm_storeu_ps(s, _mm512_castps512_ps128(_mm512_permutexvar_ps(
+                         _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), t1)));
+}
+
 ELM__INLINE float dot_halves(int64_t n, const uint16_t *x, const uint16_t *y, int bf16)
 {
     __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
@@ -301,8 +331,7 @@ ELM__INLINE float dot_halves(int64_t n, const uint16_t *x, const uint16_t *y, in
         const __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
         acc[0] = _mm512_fmadd_ps(load_halves(x + i, m, bf16), load_halves(y + i, m, bf16), acc[0]);
     }
-    return _mm512_reduce_add_ps(
-        _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+    return sum_lanes(_mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
 }
 
 ELM__AVX512 void elm__vec_dot_f16_avx512(int64_t n, float *s, const void *x, const void *y)
@@ -313,6 +342,71 @@ ELM__AVX512 void elm__vec_dot_f16_avx512(int64_t n, float *s, const void *x, con
 ELM__AVX512 void elm__vec_dot_bf16_avx512(int64_t n, float *s, const void *x, const void *y)
 {
     *s = dot_halves(n, x, y, 1);
+}
+
+/* dot_halves of W rows of x (x_stride bytes apart) with y into s[0..W-1]: its operations in its
+ * order for each row, y's values loaded and converted once for the W rows. */
+ELM__INLINE void dots_halves(int W, int64_t n, const uint8_t *x, size_t x_stride,
+                             const uint16_t *y, float *s, int bf16)
+{
+    enum { W_MAX = 4 };
+    __m512 acc[W_MAX][4];
+    _Pragma("GCC unroll 4") for (int w = 0; w < W; w++)
+        _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)
+            acc[w][k] = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __m512 yv[4];
+        _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)
+            yv[k] = load_halves(y + i + 16 * k, 0xFFFF, bf16);
+        _Pragma("GCC unroll 4") for (int w = 0; w < W; w++) {
+            const uint16_t *xw = (const uint16_t *)(const void *)(x + (size_t)w * x_stride);
+            _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)
+                acc[w][k] = _mm512_fmadd_ps(load_halves(xw + i + 16 * k, 0xFFFF, bf16), yv[k],
+                                            acc[w][k]);
+        }
+    }
+    for (; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        const __m512 yv = load_halves(y + i, m, bf16);
+        _Pragma("GCC unroll 4") for (int w = 0; w < W; w++) {
+            const uint16_t *xw = (const uint16_t *)(const void *)(x + (size_t)w * x_stride);
+            acc[w][0] = _mm512_fmadd_ps(load_halves(xw + i, m, bf16), yv, acc[w][0]);
+        }
+    }
+    __m512 v[W_MAX];
+    _Pragma("GCC unroll 4") for (int w = 0; w < W; w++)
+        v[w] = _mm512_add_ps(_mm512_add_ps(acc[w][0], acc[w][1]),
+                             _mm512_add_ps(acc[w][2], acc[w][3]));
+    if (W == W_MAX) {
+        sum_lanes_4(v, s);
+        return;
+    }
+    _Pragma("GCC unroll 4") for (int w = 0; w < W; w++)
+        s[w] = sum_lanes(v[w]);
+}
+
+ELM__INLINE void vec_dots_halves(int64_t n, int64_t n_out, const void *x, size_t x_stride,
+                                 const void *y, float *s, int bf16)
+{
+    const uint8_t *xb = x;
+    int64_t o = 0;
+    for (; o + 4 <= n_out; o += 4)
+        dots_halves(4, n, xb + (size_t)o * x_stride, x_stride, y, s + o, bf16);
+    for (; o < n_out; o++)
+        dots_halves(1, n, xb + (size_t)o * x_stride, x_stride, y, s + o, bf16);
+}
+
+ELM__AVX512 void elm__vec_dots_f16_avx512(int64_t n, int64_t n_out, const void *x,
+                                          size_t x_stride, const void *y, float *s)
+{
+    vec_dots_halves(n, n_out, x, x_stride, y, s, 0);
+}
+
+ELM__AVX512 void elm__vec_dots_bf16_avx512(int64_t n, int64_t n_out, const void *x,
+                                           size_t x_stride, const void *y, float *s)
+{
+    vec_dots_halves(n, n_out, x, x_stride, y, s, 1);
 }
 
 /* ---- activation quantizers ----

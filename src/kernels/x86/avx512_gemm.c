@@ -51,12 +51,7 @@ ELM__AVX512_GEMM static inline void load_t16(const uint8_t *const *row, size_t o
         v = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(row[8 + q] + off)), 2);
         z[q] = _mm512_inserti32x4(v, _mm_loadu_si128((const __m128i *)(row[12 + q] + off)), 3);
     }
-    const __m512i t0 = _mm512_unpacklo_epi32(z[0], z[1]), t1 = _mm512_unpackhi_epi32(z[0], z[1]);
-    const __m512i t2 = _mm512_unpacklo_epi32(z[2], z[3]), t3 = _mm512_unpackhi_epi32(z[2], z[3]);
-    out[0] = _mm512_unpacklo_epi64(t0, t2);
-    out[1] = _mm512_unpackhi_epi64(t0, t2);
-    out[2] = _mm512_unpacklo_epi64(t1, t3);
-    out[3] = _mm512_unpackhi_epi64(t1, t3);
+    elm__transpose_dwords(z, out);
 }
 
 /* The 32 bytes at row[i] + off as 8 vectors. */

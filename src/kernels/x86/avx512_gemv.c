@@ -57,9 +57,39 @@ static ELM__AVX512 void prepare(int64_t n_groups, const elm_block_q8_0 *y, act_g
     }
 }
 
-static ELM__AVX512 void lay_out_q4_0(int64_t n_groups, const void *y, void *p)
+/* Lay out the q8_0 row y for q4_0 weights: one act_quad_t per four groups, the last one's
+ * missing groups zero. */
+static ELM__AVX512 void lay_out_q4_0(int64_t n_groups, const void *a, void *vp)
 {
-    prepare(n_groups, y, p, 8);
+    const elm_block_q8_0 *y = a;
+    act_quad_t *p = vp;
+    const __m512i bias_v = _mm512_set1_epi8(8);
+    for (int64_t g0 = 0; g0 < n_groups; g0 += QUAD_GROUPS, p++) {
+        __m512i lo[QUAD_GROUPS], hi[QUAD_GROUPS], t[QUAD_GROUPS];
+        uint16_t d[QUAD_GROUPS * GROUP_BLOCKS] = {0};
+        for (int g = 0; g < QUAD_GROUPS; g++) {
+            const elm_block_q8_0 *yg = y + (g0 + g) * GROUP_BLOCKS;
+            lo[g] = hi[g] = _mm512_setzero_si512();
+            if (g0 + g >= n_groups) continue;
+            lo[g] = gather_lanes(yg[0].qs, sizeof *yg);
+            hi[g] = gather_lanes(yg[0].qs + 16, sizeof *yg);
+            for (int b = 0; b < GROUP_BLOCKS; b++)
+                d[4 * b + g] = yg[b].d;
+        }
+        __m512i sum8 = _mm512_setzero_si512();
+        elm__transpose_dwords(lo, t);
+        for (int j = 0; j < QUAD_GROUPS; j++) {
+            _mm512_store_si512(p->lo[j], t[j]);
+            sum8 = _mm512_dpbusd_epi32(sum8, bias_v, t[j]);
+        }
+        elm__transpose_dwords(hi, t);
+        for (int j = 0; j < QUAD_GROUPS; j++) {
+            _mm512_store_si512(p->hi[j], t[j]);
+            sum8 = _mm512_dpbusd_epi32(sum8, bias_v, t[j]);
+        }
+        _mm512_store_si512(p->offset, _mm512_sub_epi32(_mm512_setzero_si512(), sum8));
+        _mm512_store_ps(p->dy, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)d)));
+    }
 }
 
 static ELM__AVX512 void lay_out_q5_0(int64_t n_groups, const void *y, void *p)
@@ -123,52 +153,105 @@ ELM__INLINE float row_nibbles(int64_t n_groups, const uint8_t *x, const void *vp
     return _mm512_reduce_add_ps(acc);
 }
 
-ELM__INLINE float row_q4_0(int64_t n_groups, const uint8_t *x, const void *p)
-{
-    return row_nibbles(n_groups, x, p, 0);
-}
-
-/* Groups [g0, g1) of row_q4_0 of the q4_0 weight row x with R prepared activations (vp,
- * p_stride bytes apart): row_nibbles' operations in its order for each activation, the weight
- * group loaded and unpacked once for all of them. The sums carry over in acc (one vector per
- * activation) and go to y[r * ldy] after the last group. */
-ELM__INLINE void rows_q4_0(int R, int64_t g0, int64_t g1, int64_t n_groups, const uint8_t *x,
-                           const char *vp, size_t p_stride, __m512 *acc, float *y, size_t ldy)
+/* Four q4_0 weight groups from x (n_left of them there, the others zero) laid out as an
+ * act_quad_t's lines: lo[j] / hi[j] the levels that meet its lo[j] / hi[j], dx its blocks'
+ * scales in the lanes of its dy. */
+ELM__INLINE void quad_q4_0(const uint8_t *x, int64_t n_left, __m512i *lo, __m512i *hi, __m512 *dx)
 {
     const __m512i qs_words =
         _mm512_set_epi16(35, 34, 33, 32, 31, 30, 29, 28, 26, 25, 24, 23, 22, 21, 20, 19, 17, 16,
                          15, 14, 13, 12, 11, 10, 8, 7, 6, 5, 4, 3, 2, 1);
-    const __m512i d_words = _mm512_castsi256_si512(
-        _mm256_setr_epi16(0, 0, 0, 0, 9, 9, 9, 9, 18, 18, 18, 18, 27, 27, 27, 27));
+    /* block b's scale (word 9b of its group) to words 4b + g: groups 0 and 1 at g = 0, 1 (the
+     * second operand's words are 32 and up), groups 2 and 3 at g = 2, 3 */
+    const __m512i d01 = _mm512_castsi256_si512(
+        _mm256_setr_epi16(0, 32, 0, 0, 9, 41, 0, 0, 18, 50, 0, 0, 27, 59, 0, 0));
+    const __m512i d23 = _mm512_castsi256_si512(
+        _mm256_setr_epi16(0, 0, 0, 32, 0, 0, 9, 41, 0, 0, 18, 50, 0, 0, 27, 59));
     const __m512i m4 = _mm512_set1_epi8(0x0F);
+    __m512i a[QUAD_GROUPS], q[QUAD_GROUPS], t[QUAD_GROUPS];
+    GEMV_UNROLL
+    for (int g = 0; g < QUAD_GROUPS; g++) {
+        const uint8_t *xg = x + (size_t)g * GROUP_BLOCKS * sizeof(elm_block_q4_0);
+        /* 4 KiB ahead: it speeds up multi-threaded decode, where nearer distances do not */
+        if (g < n_left) _mm_prefetch((const char *)xg + 4096, _MM_HINT_T0);
+        a[g] = g < n_left ? ELM__LOAD_WEIGHTS_512(xg) : _mm512_setzero_si512();
+        q[g] = g < n_left ? _mm512_permutex2var_epi16(
+                                a[g], qs_words,
+                                _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(xg + 64))))
+                          : _mm512_setzero_si512();
+    }
+    elm__transpose_dwords(q, t);
+    GEMV_UNROLL
+    for (int j = 0; j < QUAD_GROUPS; j++) {
+        lo[j] = _mm512_and_si512(t[j], m4);
+        hi[j] = _mm512_and_si512(_mm512_srli_epi16(t[j], 4), m4);
+    }
+    const __m512i d = _mm512_mask_blend_epi16(0xCCCC, _mm512_permutex2var_epi16(a[0], d01, a[1]),
+                                              _mm512_permutex2var_epi16(a[2], d23, a[3]));
+    *dx = _mm512_cvtph_ps(_mm512_castsi512_si256(d));
+}
+
+/* acc plus one quad of a weight row (quad_q4_0's lines) with the prepared activation pq: each
+ * lane's integer sum is a whole block's (two chains of four vpdpbusd, then their sum: exact),
+ * converted and scaled once. */
+ELM__INLINE __m512 quad_dot_q4_0(__m512 acc, const __m512i *lo, const __m512i *hi, __m512 dx,
+                                 const act_quad_t *pq)
+{
+    __m512i s0 = _mm512_load_si512(pq->offset), s1 = _mm512_setzero_si512();
+    GEMV_UNROLL
+    for (int j = 0; j < QUAD_GROUPS; j++) {
+        s0 = _mm512_dpbusd_epi32(s0, lo[j], _mm512_load_si512(pq->lo[j]));
+        s1 = _mm512_dpbusd_epi32(s1, hi[j], _mm512_load_si512(pq->hi[j]));
+    }
+    return _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(s0, s1)),
+                           _mm512_mul_ps(dx, _mm512_load_ps(pq->dy)), acc);
+}
+
+/* Dot product of n_groups groups of a q4_0 row x with the prepared activation p, a quad (four
+ * groups) at a time. */
+ELM__INLINE float row_q4_0(int64_t n_groups, const uint8_t *x, const void *p)
+{
+    const act_quad_t *pq = p;
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t g = 0; g < n_groups; g += QUAD_GROUPS, pq++) {
+        __m512i lo[QUAD_GROUPS], hi[QUAD_GROUPS];
+        __m512 dx;
+        const uint8_t *xq = x + (size_t)g * GROUP_BLOCKS * sizeof(elm_block_q4_0);
+        if (n_groups - g >= QUAD_GROUPS) quad_q4_0(xq, QUAD_GROUPS, lo, hi, &dx);
+        else quad_q4_0(xq, n_groups - g, lo, hi, &dx);
+        acc = quad_dot_q4_0(acc, lo, hi, dx, pq);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+/* Quads [u0, u1) of row_q4_0 of the q4_0 weight row x (of n values) with R prepared
+ * activations (vp, p_stride bytes apart): row_q4_0's operations in its order for each
+ * activation, each weight quad loaded and unpacked once for all of them. The sums carry over in
+ * acc (one vector per activation) and go to y[r * ldy] after the last quad. */
+ELM__INLINE void rows_q4_0(int R, int64_t u0, int64_t u1, int64_t n_units, int64_t n,
+                           const uint8_t *x, const char *vp, size_t p_stride, __m512 *acc,
+                           float *y, size_t ldy)
+{
+    const int64_t n_groups = n / GROUP_VALUES;
     __m512 a_r[GEMV_ROWS_MAX];
     GEMV_UNROLL
     for (int r = 0; r < R; r++)
-        a_r[r] = g0 ? acc[r] : _mm512_setzero_ps();
-    x += g0 * GROUP_BLOCKS * sizeof(elm_block_q4_0);
-    for (int64_t g = g0; g < g1; g++, x += GROUP_BLOCKS * sizeof(elm_block_q4_0)) {
-        _mm_prefetch((const char *)x + 4096, _MM_HINT_T0);
-        const __m512i a = ELM__LOAD_WEIGHTS_512(x);
-        const __m512i b = _mm512_castsi128_si512(_mm_loadl_epi64((const __m128i *)(x + 64)));
-        const __m512i q = _mm512_permutex2var_epi16(a, qs_words, b);
-        const __m512i lo = _mm512_and_si512(q, m4),
-                      hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
-        const __m512 dx =
-            _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(d_words, a)));
+        a_r[r] = u0 ? acc[r] : _mm512_setzero_ps();
+    for (int64_t u = u0; u < u1; u++) {
+        __m512i lo[QUAD_GROUPS], hi[QUAD_GROUPS];
+        __m512 dx;
+        const int64_t g = u * QUAD_GROUPS;
+        const uint8_t *xq = x + (size_t)g * GROUP_BLOCKS * sizeof(elm_block_q4_0);
+        if (n_groups - g >= QUAD_GROUPS) quad_q4_0(xq, QUAD_GROUPS, lo, hi, &dx);
+        else quad_q4_0(xq, n_groups - g, lo, hi, &dx);
         GEMV_UNROLL
-        for (int r = 0; r < R; r++) {
-            const act_group_t *pg =
-                (const act_group_t *)(const void *)(vp + (size_t)r * p_stride) + g;
-            __m512i s =
-                _mm512_dpbusd_epi32(_mm512_load_si512(pg->offset), lo, _mm512_load_si512(pg->lo));
-            s = _mm512_dpbusd_epi32(s, hi, _mm512_load_si512(pg->hi));
-            a_r[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s),
-                                     _mm512_mul_ps(dx, _mm512_load_ps(pg->dy)), a_r[r]);
-        }
+        for (int r = 0; r < R; r++)
+            a_r[r] = quad_dot_q4_0(a_r[r], lo, hi, dx,
+                                   (const act_quad_t *)(const void *)(vp + (size_t)r * p_stride) + u);
     }
     GEMV_UNROLL
     for (int r = 0; r < R; r++) {
-        if (g1 == n_groups) y[(size_t)r * ldy] = _mm512_reduce_add_ps(a_r[r]);
+        if (u1 == n_units) y[(size_t)r * ldy] = _mm512_reduce_add_ps(a_r[r]);
         else acc[r] = a_r[r];
     }
 }
@@ -220,7 +303,10 @@ ELM__INLINE float row_q5_0(int64_t n_groups, const uint8_t *x, const act_group_t
 
 ELM__AVX512 size_t elm__gemv_prepare_q4_0_avx512(int64_t n, const void *a, void *p)
 {
-    return prepare_groups(n, GROUP_VALUES, sizeof(act_group_t), a, p, lay_out_q4_0);
+    if (n <= 0 || n % GROUP_VALUES != 0) return 0;
+    const int64_t n_groups = n / GROUP_VALUES;
+    if (p) lay_out_q4_0(n_groups, a, p);
+    return (size_t)((n_groups + QUAD_GROUPS - 1) / QUAD_GROUPS) * sizeof(act_quad_t);
 }
 
 ELM__AVX512 size_t elm__gemv_prepare_q5_0_avx512(int64_t n, const void *a, void *p)
@@ -244,7 +330,7 @@ ELM__AVX512 void elm__gemv_rows_q4_0_q8_0_avx512(int64_t n, int64_t n_out, const
                                                  size_t w_stride, const void *p, size_t p_stride,
                                                  int64_t n_act, float *y, size_t ldy)
 {
-    GEMV_ROWS(GROUP_VALUES, sizeof(act_group_t), rows_q4_0);
+    GEMV_ROWS((n / GROUP_VALUES + QUAD_GROUPS - 1) / QUAD_GROUPS, sizeof(act_quad_t), rows_q4_0);
 }
 
 /* ---- q4_1 with q8_1 activations (AVX-512) ----
@@ -351,9 +437,11 @@ ELM__AVX512 void elm__gemv_q8_0_q8_0_avx512(int64_t n, int64_t n_out, const void
  * p_stride bytes apart), its operations in its order for each activation, the weight blocks,
  * their scales and the 128 · x terms loaded or computed once for all of them. The sums carry
  * over in acc (two vectors per activation) and go to y[r * ldy] after the last group. */
-ELM__INLINE void rows_q8_0(int R, int64_t g0, int64_t g1, int64_t n_groups, const uint8_t *x,
-                           const char *vp, size_t p_stride, __m512 *acc, float *y, size_t ldy)
+ELM__INLINE void rows_q8_0(int R, int64_t g0, int64_t g1, int64_t n_groups, int64_t n,
+                           const uint8_t *x, const char *vp, size_t p_stride, __m512 *acc,
+                           float *y, size_t ldy)
 {
+    (void)n;
     const size_t bs = sizeof(elm_block_q8_0);
     const __m512i c128 = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();
     const __m512i lanes[2] = {_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
@@ -409,7 +497,7 @@ ELM__AVX512 void elm__gemv_rows_q8_0_q8_0_avx512(int64_t n, int64_t n_out, const
                                                  size_t w_stride, const void *p, size_t p_stride,
                                                  int64_t n_act, float *y, size_t ldy)
 {
-    GEMV_ROWS(GROUP_VALUES, GROUP_VALUES + GROUP_BLOCKS * sizeof(float), rows_q8_0);
+    GEMV_ROWS(n / GROUP_VALUES, GROUP_VALUES + GROUP_BLOCKS * sizeof(float), rows_q8_0);
 }
 
 /* ---- q4_K and q5_K with q8_K activations (AVX-512) ----

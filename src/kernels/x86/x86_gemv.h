@@ -48,21 +48,22 @@ static inline size_t prepare_groups(int64_t n, int64_t group_values, size_t grou
             y[o] = row(n_groups, x, p);                    \
     } while (0)
 
-/* The loop of every multi-row gemv. The activations go in blocks of at most GEMV_ROWS_MAX
- * rows, the weight rows in blocks of GEMV_ROWS_OUT, and the groups of a row in chunks whose
- * activations (group_bytes a group and row) fill about GEMV_ROWS_L1 bytes: the chunk of the
+/* The loop of every multi-row gemv over rows of n values in `units` units (the layout's groups:
+ * of four blocks, or of sixteen for q4_0). The activations go in blocks of at most GEMV_ROWS_MAX
+ * rows, the weight rows in blocks of GEMV_ROWS_OUT, and the units of a row in chunks whose
+ * activations (group_bytes a unit and row) fill about GEMV_ROWS_L1 bytes: the chunk of the
  * block's activations stays in L1 while every weight row of the block meets it. rows(k, g0, g1,
- * n_groups, weight row, first prepared activation of the block, p_stride, acc, y of (first row,
- * o), ldy) runs groups [g0, g1), its sums carried in acc (vectors, so the order of every sum is
+ * units, n, weight row, first prepared activation of the block, p_stride, acc, y of (first row,
+ * o), ldy) runs units [g0, g1), its sums carried in acc (vectors, so the order of every sum is
  * a gemv's), with k a constant in each call so that they stay in registers. */
 enum { GEMV_ROWS_MAX = 8, GEMV_ROWS_OUT = 16, GEMV_ROWS_L1 = 16384 };
 /* Before the loops over a block's rows: GCC's -O2 leaves them rolled, and the accumulators
  * then live in memory. */
 #define GEMV_UNROLL _Pragma("GCC unroll 8")
-#define GEMV_ROWS_CALL(K, rows) rows(K, g0, g1, n_groups, x, pr, p_stride, acc[o - o0], yo, ldy)
-#define GEMV_ROWS(group_values, group_bytes, rows)                                                \
+#define GEMV_ROWS_CALL(K, rows) rows(K, g0, g1, n_groups, n, x, pr, p_stride, acc[o - o0], yo, ldy)
+#define GEMV_ROWS(units, group_bytes, rows)                                                       \
     do {                                                                                          \
-        const int64_t n_groups = n / (group_values);                                              \
+        const int64_t n_groups = (units);                                                         \
         int64_t kc = GEMV_ROWS_L1 / (GEMV_ROWS_MAX * (int64_t)(group_bytes));                     \
         if (kc < 1) kc = 1;                                                                       \
         __m512 acc[GEMV_ROWS_OUT][2 * GEMV_ROWS_MAX];                                             \
@@ -98,6 +99,18 @@ typedef struct {
     int32_t offset[16];    /* -bias · (sum of the 4 values of lo and of hi that meet lane k) */
     float dy[16];          /* block b's scale in lanes 4b..4b+3 */
 } act_group_t;
+
+/* The activation's side of a q4_0 quad: four groups (sixteen blocks) with each block in one
+ * int32 lane, so that a lane's vpdpbusd sums make the block's whole integer dot product and the
+ * float work is once per block, not per four values. Block b of group g is lane 4b + g (the
+ * 4x4 transpose of four groups' dwords within 128-bit lanes). */
+enum { QUAD_GROUPS = 4 };
+typedef struct {
+    int8_t lo[QUAD_GROUPS][64]; /* lane 4b + g of lo[j]: values 4j..4j+3 of the block */
+    int8_t hi[QUAD_GROUPS][64]; /* values 16 + 4j .. 19 + 4j */
+    int32_t offset[16];         /* -8 · (the sum of the block's 32 values) */
+    float dy[16];               /* the block's scale */
+} act_quad_t;
 
 #endif
 #endif
