@@ -68,7 +68,7 @@ define bench_build
 	@cmake --build $(BUILD) -j $(JOBS) --target $(1) -- --no-print-directory
 endef
 
-.PHONY: bench-decode bench-kernels bench-route bench-tokenize bench-speed bench-serve bench-gateway
+.PHONY: bench-decode bench-kernels bench-route bench-tokenize bench-speed bench-serve bench-batch bench-gateway
 
 # benchmarks/decode.c: matrix x vector over ~150 MB of weights, AVX2 vs AVX-512 tier, 1 and 2
 # threads, against a read loop over the same bytes.
@@ -131,6 +131,15 @@ bench-serve:
 	@test -f $(SERVE_MODEL) || { mkdir -p $(dir $(SERVE_MODEL)) && \
 	  ./$(BUILD)/edgelm synth qwen2.5-0.5b:Q4_0 -o $(SERVE_MODEL); }
 	python3 benchmarks/serve.py ./$(BUILD)/edgelm $(SERVE_MODEL) $(SERVE_ARGS)
+
+# benchmarks/batch.c: the engine alone, one thread, decode tokens per CPU-second of 1, 2, 4 and 8
+# sequences together (bench-serve's ratio without HTTP), on the same model.
+bench-batch:
+	$(call bench_build,batch_bench,Release)
+	$(call bench_build,edgelm,Release)
+	@test -f $(SERVE_MODEL) || { mkdir -p $(dir $(SERVE_MODEL)) && \
+	  ./$(BUILD)/edgelm synth qwen2.5-0.5b:Q4_0 -o $(SERVE_MODEL); }
+	./$(BUILD)/batch_bench $(SERVE_MODEL)
 
 # benchmarks/gateway.py: the gateway's added latency over a fast fake upstream (tests/fake_openai.c)
 # at 200, 500 and 1,000 requests/s, open loop from benchmarks/gwload.c, against the same load sent
