@@ -3,6 +3,8 @@
 loopback."""
 import http.client
 import json
+import signal
+import subprocess
 import sys
 
 passed = failed = 0
@@ -39,3 +41,16 @@ def request(port, method, path, body=None, headers=None, timeout=60, raw=None):
     except ValueError:
         j = None
     return r.status, j, text, r
+
+
+def terminate(p, timeout=30):
+    """SIGTERM the server process p and wait for it (killed after timeout s): (exit status or
+    "killed", its stderr)."""
+    p.send_signal(signal.SIGTERM)
+    try:
+        rc = p.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+        rc = "killed"
+    return rc, p.stderr.read()

@@ -1,18 +1,17 @@
 """Shared by the gateway's python tests: checks, HTTP requests, fake devices (tests/fake_openai.c)
 and gateway processes on free loopback ports, and cluster files for them. A test script calls
-init(EDGELM, FAKE_OPENAI) first and summary() last."""
+init(EDGELM, FAKE_OPENAI) first and finish() last."""
 import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checklib import check, request, summary  # noqa: E402
+from checklib import check, request, summary, terminate  # noqa: E402
 
 ELM = FAKE = None
 TMP = tempfile.mkdtemp(prefix="elm-gw-")
@@ -97,13 +96,7 @@ class Gateway:
             return [json.loads(line) for line in f]
 
     def stop(self):
-        self.p.send_signal(signal.SIGTERM)
-        try:
-            rc = self.p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            rc = "killed"
-        self.err = self.p.stderr.read()
+        rc, self.err = terminate(self.p)
         # under the sanitizers a leak or a bad access shows here as a non-zero exit
         check(rc == 0, "the gateway stopped on SIGTERM with exit 0", (rc, self.err[-2000:]))
         return rc

@@ -8,7 +8,6 @@ import http.client
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from checklib import check, request, summary  # noqa: E402
+from checklib import check, request, summary, terminate  # noqa: E402
 
 ELM, MODEL = sys.argv[1], sys.argv[2]
 
@@ -37,13 +36,7 @@ class Server:
         self.port = int(m.group(1))
 
     def stop(self):
-        self.p.send_signal(signal.SIGTERM)
-        try:
-            rc = self.p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            rc = "killed"
-        self.log = self.p.stderr.read()
+        rc, self.log = terminate(self.p)
         return rc
 
     def request(self, method, path, body=None, headers=None, raw=None):
