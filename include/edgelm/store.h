@@ -210,6 +210,46 @@ typedef struct {
 int elm_store_cost_rows(elm_store_t *s, const char *match, elm_store_cost_row_t **rows, size_t *n,
                         elm_diag_t *d);
 
+/* ---- reading rows back (src/store/read.c) ---- */
+
+/* Which rows to read: the model path containing match, and created at or after since. */
+typedef struct {
+    const char *match; /* substring of the model path; NULL or "": every model */
+    const char *since; /* "2026-01-02" or "2026-01-02T03:04:05Z": rows whose UTC timestamp is at
+                          or after it; NULL or "": all */
+} elm_store_filter_t;
+
+/* The record of a JSON object in elm_record_to_json's form into *r (the inverse of that
+ * function: every field it writes is read back; a figure written as {"unavailable": why} comes
+ * back not valid with its reason). Fields missing from older records stay at their zero / not
+ * valid ("not recorded") values. Returns 0, or ELM_EINVAL naming the field that has the wrong
+ * type. */
+int elm_record_from_json(const cJSON *j, elm_record_t *r, elm_diag_t *d);
+
+/* The rows of `runs` that pass f (NULL: all), oldest first, rebuilt from their JSON records.
+ * *out is a malloc'd array of *n records (NULL when none; caller frees); ids (may be NULL) gets
+ * a malloc'd array of their rowids. A row whose record does not parse is ELM_EINVAL naming its
+ * id. On failure *out, *ids are NULL and *n is 0. */
+int elm_store_runs(elm_store_t *s, const elm_store_filter_t *f, elm_record_t **out, int64_t **ids,
+                   size_t *n, elm_diag_t *d);
+
+/* One row of `evals`. */
+typedef struct {
+    int64_t id;
+    char created[32];
+    elm_eval_kind_t kind;
+    char model[512];
+    uint64_t model_bytes;
+    char quant[16]; /* "" when NULL */
+    uint32_t n;
+    double value, err; /* err NaN when NULL */
+} elm_store_eval_row_t;
+
+/* The rows of `evals` that pass f (NULL: all; since compares with `created`), oldest first.
+ * *out is a malloc'd array of *n (NULL when none; caller frees); on failure NULL and 0. */
+int elm_store_evals(elm_store_t *s, const elm_store_filter_t *f, elm_store_eval_row_t **out,
+                    size_t *n, elm_diag_t *d);
+
 #ifdef __cplusplus
 }
 #endif
