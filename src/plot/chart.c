@@ -283,7 +283,7 @@ static void include(double *lo, double *hi, double v)
 }
 
 /* The domain and ticks of s from the data range [dlo, dhi] (empty when dlo > dhi) and ax. */
-static void scale_fit(scale_t *s, const axis_t *ax, double dlo, double dhi, size_t target)
+static void scale_fit(scale_t *s, const axis_t *ax, double dlo, double dhi, size_t target, bool bars)
 {
     s->log = ax->log;
     bool any = dlo <= dhi;
@@ -292,8 +292,8 @@ static void scale_fit(scale_t *s, const axis_t *ax, double dlo, double dhi, size
         if (ax->min > 0 && isfinite(ax->min)) dlo = ax->min;
         if (ax->max > 0 && isfinite(ax->max)) dhi = ax->max;
         if (dhi < dlo) dhi = dlo;
-        /* A value on the lowest tick would be a bar of no height: one tick lower. */
-        dlo *= 0.999;
+        /* A bar on the lowest tick would have no height: one tick lower. */
+        if (bars) dlo *= 0.999;
         s->nt = elm_plot_log_ticks(dlo, dhi, s->t, MAX_TICKS);
     } else {
         if (!any) dlo = 0, dhi = 1;
@@ -498,13 +498,15 @@ static void layout(layout_t *l, const elm_plot_t *p)
     double ylo[2], yhi[2], xlo, xhi;
     data_ranges(p, ylo, yhi, &xlo, &xhi);
     size_t target = (size_t)fmax(3, fmin(8, (p->h - 100) / 50));
-    for (int k = 0; k < 2; k++)
-        scale_fit(&l->y[k], &p->y[k], ylo[k], yhi[k], target);
+    bool side_bars[2] = {false, false};
     for (size_t i = 0; i < p->ns; i++) {
         l->nbar += p->s[i].kind == ELM_PLOT_BAR;
         l->npt += p->s[i].kind == ELM_PLOT_POINT;
         l->bars |= is_bar(p->s[i].kind);
+        side_bars[p->s[i].side] |= is_bar(p->s[i].kind);
     }
+    for (int k = 0; k < 2; k++)
+        scale_fit(&l->y[k], &p->y[k], ylo[k], yhi[k], target, side_bars[k]);
     bool stack = false;
     for (size_t i = 0; i < p->ns; i++)
         stack |= p->s[i].kind == ELM_PLOT_STACK;
@@ -517,7 +519,7 @@ static void layout(layout_t *l, const elm_plot_t *p)
             include(&xlo, &xhi, xlo - gap / 2);
             include(&xlo, &xhi, xhi + gap / 2);
         }
-        scale_fit(&l->x, &p->x, xlo, xhi, (size_t)fmax(3, fmin(10, p->w / 120)));
+        scale_fit(&l->x, &p->x, xlo, xhi, (size_t)fmax(3, fmin(10, p->w / 120)), false);
     }
     /* Margins: tick labels and axis titles. */
     l->L = 10 + ticks_w(&l->y[0]) + 8 + (p->y[0].label ? 20 : 0);
