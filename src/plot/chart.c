@@ -413,7 +413,9 @@ static void data_ranges(const elm_plot_t *p, double ylo[2], double yhi[2], doubl
                 if (!isfinite(v) || (log && v <= 0)) continue;
                 double e = s->err && isfinite(s->err[j]) ? s->err[j] : 0;
                 include(&ylo[side], &yhi[side], v + e);
-                include(&ylo[side], &yhi[side], log && v - e <= 0 ? v : v - e);
+                /* A whisker alone does not take a positive quantity's axis below 0 (or past the
+                 * log axis' end): it stops at the edge. */
+                include(&ylo[side], &yhi[side], (v >= 0 && v - e < 0) || (log && v - e <= 0) ? v : v - e);
             }
         }
         for (size_t i = 0; i < p->nhl; i++)
@@ -598,13 +600,15 @@ static void tooltip(elm_sbuf_t *b, const layout_t *l, const series_t *s, size_t 
     elm_sbuf_printf(b, "</title>");
 }
 
-/* A vertical error bar with caps from y0 to y1 at x. */
-static void whisker(elm_sbuf_t *b, double x, double y0, double y1, double cap, const char *color)
+/* A vertical error bar at x from y0 to y1, with caps of width cap where asked (an end clipped
+ * at the plot's edge gets none: the interval goes on past it). */
+static void whisker(elm_sbuf_t *b, double x, double y0, double y1, double cap, bool cap0, bool cap1,
+                    const char *color)
 {
-    elm_sbuf_printf(b,
-        "<path d=\"M%.1f %.1fV%.1fM%.1f %.1fH%.1fM%.1f %.1fH%.1f\" stroke=\"%s\" stroke-width=\"1.2\" "
-        "fill=\"none\"/>\n",
-        x, y0, y1, x - cap / 2, y0, x + cap / 2, x - cap / 2, y1, x + cap / 2, color);
+    elm_sbuf_printf(b, "<path d=\"M%.1f %.1fV%.1f", x, y0, y1);
+    if (cap0) elm_sbuf_printf(b, "M%.1f %.1fH%.1f", x - cap / 2, y0, x + cap / 2);
+    if (cap1) elm_sbuf_printf(b, "M%.1f %.1fH%.1f", x - cap / 2, y1, x + cap / 2);
+    elm_sbuf_printf(b, "\" stroke=\"%s\" stroke-width=\"1.2\" fill=\"none\"/>\n", color);
 }
 
 static void error_bar(elm_sbuf_t *b, const scale_t *y, const series_t *s, size_t j, double top,
@@ -612,7 +616,9 @@ static void error_bar(elm_sbuf_t *b, const scale_t *y, const series_t *s, size_t
 {
     double e = s->err ? s->err[j] : NAN;
     if (!(isfinite(e) && e > 0)) return;
-    whisker(b, x, map_clamped(y, top - e), map_clamped(y, top + e), fmin(w * 0.5, 10), color);
+    double lo = top - e, hi = top + e;
+    bool in_lo = usable(y, lo) && lo >= fmin(y->lo, y->hi), in_hi = hi <= fmax(y->lo, y->hi);
+    whisker(b, x, map_clamped(y, lo), map_clamped(y, hi), fmin(w * 0.5, 10), in_lo, in_hi, color);
 }
 
 /* The label of unavailable point j of s at (x, y): its note or "n/a", reading upwards when it
