@@ -646,8 +646,9 @@ static void draw_bars(elm_sbuf_t *b, layout_t *l, size_t i, size_t k, double *po
         if (l->p->xmode == 2 && !usable(&l->x, s->x[j])) continue;
         double cx = x_center(l, s, j) + dodge(l, k, l->nbar), v = s->y[j], from = 0;
         if (!usable(y, v)) {
-            int up = s->kind == ELM_PLOT_STACK ? nas[j]++ : 0;
-            na_label(b, l, s, j, cx, baseline(y) - 4 - 12 * up, w + 2);
+            /* A stack's missing parts are listed at the top: its baseline is covered by bars. */
+            double at = s->kind == ELM_PLOT_STACK ? l->T + 12 + 12 * nas[j]++ : baseline(y) - 4;
+            na_label(b, l, s, j, cx, at, w + 2);
             continue;
         }
         if (s->kind == ELM_PLOT_STACK) {
