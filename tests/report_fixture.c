@@ -93,15 +93,12 @@ static const model_t models[] = {
 };
 #define N_MODELS (sizeof models / sizeof models[0])
 
-/* GSM8K pass@1 of each family's first (smallest) quantization: questions right of 50. */
+/* GSM8K pass@1 of each family's first (smallest) quantization, by index in models: questions
+ * right of 50. */
 static const struct {
-    const char *path;
-    size_t right;
-} gsm8k[] = {
-    {"models/qwen2.5-0.5b-q4_0.gguf", 17},
-    {"models/llama3.2-1b-q4_k_m.gguf", 22},
-    {"models/qwen2.5-1.5b-q4_0.gguf", 33},
-};
+    size_t model, right;
+} gsm8k[] = {{0, 17}, {3, 22}, {5, 33}};
+#define N_GSM8K (sizeof gsm8k / sizeof gsm8k[0])
 #define GSM8K_N 50
 
 /* The one row with no power source, and why (bench's own wording when no sensor opens). */
@@ -490,6 +487,24 @@ static int write_text(const char *dir, const char *name, const char *text)
     return 0;
 }
 
+/* Append e (of a model of family) to the store and to the evals array of fixture.json. Returns 0,
+ * or 1 with d set. */
+static int add_eval(elm_store_t *s, const elm_eval_rec_t *e, const char *family, cJSON *evals,
+                    elm_diag_t *d)
+{
+    if (elm_store_add_eval(s, e, NULL, 0, NULL, d)) return 1;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "kind", elm_eval_kind_name(e->kind));
+    cJSON_AddStringToObject(o, "model", e->model);
+    cJSON_AddStringToObject(o, "family", family);
+    cJSON_AddStringToObject(o, "quant", e->quant);
+    cJSON_AddNumberToObject(o, "n", e->n);
+    cJSON_AddNumberToObject(o, "value", e->value);
+    cJSON_AddNumberToObject(o, "err", e->err);
+    cJSON_AddItemToArray(evals, o);
+    return 0;
+}
+
 /* results.db and the runs / evals arrays of fixture.json; the store is read back and must hold
  * exactly what was added. */
 static int write_store(const char *dir, cJSON *runs, cJSON *evals)
@@ -534,53 +549,27 @@ static int write_store(const char *dir, cJSON *runs, cJSON *evals)
     cJSON_AddItemToArray(runs, run_json(r, id, "llama3.1-8b", 8.03, "performance", 2400));
 
     /* perplexity of every model file, GSM8K of each family's smallest */
-    for (size_t mi = 0; mi < N_MODELS; mi++) {
-        const model_t *m = &models[mi];
+    for (size_t i = 0; i < N_MODELS + N_GSM8K; i++) {
+        const model_t *m = &models[i < N_MODELS ? i : gsm8k[i - N_MODELS].model];
         elm_eval_rec_t e = {.kind = ELM_EVAL_PPL, .model = m->path, .model_bytes = m->model_bytes,
                             .quant = m->quant, .n = 512, .value = m->ppl,
                             .err = round_to(m->ppl * 0.0085, 0.001),
                             .config = "{\"data\": \"wikitext-2-raw/wiki.test.raw\", \"n_ctx\": "
                                       "512, \"n_chunks\": 40}"};
-        if (elm_store_add_eval(s, &e, NULL, 0, NULL, &d)) {
+        if (i >= N_MODELS) {
+            double lo, hi;
+            elm_stats_wilson95(gsm8k[i - N_MODELS].right, GSM8K_N, &lo, &hi);
+            e = (elm_eval_rec_t){.kind = ELM_EVAL_GSM8K, .model = m->path,
+                                 .model_bytes = m->model_bytes, .quant = m->quant, .n = GSM8K_N,
+                                 .value = (double)gsm8k[i - N_MODELS].right / GSM8K_N,
+                                 .err = (hi - lo) / 2,
+                                 .config = "{\"data\": \"gsm8k/test.jsonl\", \"seed\": 1, "
+                                           "\"shots\": 8}"};
+        }
+        if (add_eval(s, &e, m->family, evals, &d)) {
             rc = fail(path, &d);
             goto done;
         }
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "kind", "ppl");
-        cJSON_AddStringToObject(o, "model", m->path);
-        cJSON_AddStringToObject(o, "family", m->family);
-        cJSON_AddStringToObject(o, "quant", m->quant);
-        cJSON_AddNumberToObject(o, "n", e.n);
-        cJSON_AddNumberToObject(o, "value", e.value);
-        cJSON_AddNumberToObject(o, "err", e.err);
-        cJSON_AddItemToArray(evals, o);
-    }
-    for (size_t i = 0; i < sizeof gsm8k / sizeof gsm8k[0]; i++) {
-        const model_t *m = NULL;
-        for (size_t mi = 0; mi < N_MODELS && !m; mi++)
-            if (!strcmp(models[mi].path, gsm8k[i].path)) m = &models[mi];
-        double lo, hi;
-        elm_stats_wilson95(gsm8k[i].right, GSM8K_N, &lo, &hi);
-        elm_eval_rec_t e = {.kind = ELM_EVAL_GSM8K, .model = m->path,
-                            .model_bytes = m->model_bytes, .quant = m->quant, .n = GSM8K_N,
-                            .value = (double)gsm8k[i].right / GSM8K_N, .err = (hi - lo) / 2,
-                            .config = "{\"data\": \"gsm8k/test.jsonl\", \"seed\": 1, "
-                                      "\"shots\": 8}"};
-        if (elm_store_add_eval(s, &e, NULL, 0, NULL, &d)) {
-            rc = fail(path, &d);
-            goto done;
-        }
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "kind", "gsm8k");
-        cJSON_AddStringToObject(o, "model", m->path);
-        cJSON_AddStringToObject(o, "family", m->family);
-        cJSON_AddStringToObject(o, "quant", m->quant);
-        cJSON_AddNumberToObject(o, "n", e.n);
-        cJSON_AddNumberToObject(o, "value", e.value);
-        cJSON_AddNumberToObject(o, "err", e.err);
-        cJSON_AddNumberToObject(o, "lo", lo);
-        cJSON_AddNumberToObject(o, "hi", hi);
-        cJSON_AddItemToArray(evals, o);
     }
 
     /* read back */
@@ -597,7 +586,7 @@ static int write_store(const char *dir, cJSON *runs, cJSON *evals)
         rc = fail(path, &d);
         goto done;
     }
-    if (n != N_MODELS + sizeof gsm8k / sizeof gsm8k[0]) {
+    if (n != N_MODELS + N_GSM8K) {
         fprintf(stderr, "report_fixture: %s: read %zu evals back\n", path, n);
         goto done;
     }
