@@ -199,7 +199,7 @@ static const char css[] =
     ".facts{font-size:.85em}.facts dt{font-weight:600;float:left;clear:left;width:9em}"
     ".facts dd{margin:0 0 .2em 9.5em}\n"
     "nav ol{columns:2;font-size:.9em}\n"
-    "@media print{body{max-width:none;padding:0}nav{break-after:page}a{color:inherit;"
+    "@media print{body{max-width:none;padding:0}.fig{break-before:page}a{color:inherit;"
     "text-decoration:none}}\n";
 
 /* One fact: a label and the distinct values of a field over the runs, or none. */
@@ -307,8 +307,8 @@ int elm_report_html(const elm_report_opts_t *o, char **html, size_t *len, elm_di
         goto fail;
     const char *title = o->title && *o->title ? o->title : "edgelm report";
     elm_sbuf_printf(&page,
-                    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+                    "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n"
+                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\n"
                     "<title>");
     elm_plot_escape(&page, title);
     elm_sbuf_printf(&page, "</title>\n<style>\n%s</style>\n</head>\n<body>\n<h1>", css);
