@@ -22,6 +22,7 @@ int elm_cmd_synth(int argc, char **argv);
 int elm_cmd_quantize(int argc, char **argv);
 int elm_cmd_cost(int argc, char **argv);
 int elm_cmd_simulate(int argc, char **argv);
+int elm_cmd_report(int argc, char **argv);
 int elm_cmd_tokenize(int argc, char **argv);
 int elm_cmd_run(int argc, char **argv);
 int elm_cmd_bench(int argc, char **argv);

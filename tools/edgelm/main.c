@@ -17,6 +17,7 @@ static const elm_cmd_t commands[] = {
     {"serve", "an OpenAI-compatible HTTP server on this device", elm_cmd_serve},
     {"gateway", "an OpenAI-compatible front for a cluster of devices, with a cloud fallback",
      elm_cmd_gateway},
+    {"report", "the papers' figures from your measurements as one HTML page", elm_cmd_report},
     {"probe", "what this device can measure: power sensors, perf counters, memory", elm_cmd_probe},
 };
 
