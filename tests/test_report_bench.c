@@ -184,8 +184,11 @@ static void fx_make(fx_t *f, bool full)
         assert_int_equal(elm_store_add(f->store, r, NULL, &d), 0);
     }
     free(r);
-    elm_report_opts_t o = {.store = f->store, .store_path = f->db, .cost = elm_cost_opts_default(),
-                           .generated = "2026-11-02T00:00:00Z", .version = "0.3.0 (test)"};
+    elm_report_opts_t o = {.store = f->store,
+                           .store_path = f->db,
+                           .cost = elm_cost_opts_default(),
+                           .generated = "2026-11-02T00:00:00Z",
+                           .version = "0.3.0 (test)"};
     int rc = elm_report_html(&o, &f->html, &f->len, &d);
     if (rc) fprintf(stderr, "report: %s\n", d.msg);
     assert_int_equal(rc, 0);
@@ -227,7 +230,8 @@ static char *mark(const char *sec, const char *cls, const char *series, const ch
     snprintf(xs, sizeof xs, "data-x=\"%s\"", x);
     for (const char *p = strstr(sec, ss); p; p = strstr(p + 1, ss)) {
         const char *a = p;
-        while (a > sec && *a != '<') a--;
+        while (a > sec && *a != '<')
+            a--;
         const char *b = strchr(p, '>');
         if (!b) break;
         char *tag = strndup(a, (size_t)(b - a + 1));
@@ -276,7 +280,8 @@ static void assert_note(const char *html, const char *id, const char *series, co
     value_of(tag, got, sizeof got);
     assert_string_equal(got, "nan");
     assert_non_null(text);
-    if (!strstr(text, note)) fail_msg("%s (%s, %s): note '%s', not '%s'", id, series, x, text, note);
+    if (!strstr(text, note))
+        fail_msg("%s (%s, %s): note '%s', not '%s'", id, series, x, text, note);
     free(text);
     free(tag);
     free(sec);
@@ -284,16 +289,19 @@ static void assert_note(const char *html, const char *id, const char *series, co
 
 /* ---- the tests ---- */
 
-static const char *const ids[] = {"fig-speed",   "fig-energy", "fig-memory",       "fig-timeline",
-                                  "fig-threads", "fig-perf",   "fig-phases",       "fig-ttft",
+static const char *const ids[] = {"fig-speed",        "fig-energy", "fig-memory", "fig-timeline",
+                                  "fig-threads",      "fig-perf",   "fig-phases", "fig-ttft",
                                   "fig-energy-token", "fig-action"};
-static const char *const titles[] = {
-    "Generation speed and TTFT by model", "Energy per query and average power by model",
-    "Peak memory by model and quantization", "Memory over one run",
-    "Latency and throughput across threads and governors",
-    "Cache misses and context switches per token",
-    "Load time, prefill and generation throughput for all models", "TTFT breakdown",
-    "Energy per token", "Action per token S = E/t"};
+static const char *const titles[] = {"Generation speed and TTFT by model",
+                                     "Energy per query and average power by model",
+                                     "Peak memory by model and quantization",
+                                     "Memory over one run",
+                                     "Latency and throughput across threads and governors",
+                                     "Cache misses and context switches per token",
+                                     "Load time, prefill and generation throughput for all models",
+                                     "TTFT breakdown",
+                                     "Energy per token",
+                                     "Action per token S = E/t"};
 
 static void test_titles_and_charts(void **state)
 {
@@ -351,10 +359,8 @@ static void test_energy_memory_phases(void **state)
     snprintf(series, sizeof series, "Q8_0 · %s", PI);
     elm_record_t r;
     fixture_record(&r, 0, 1, 1, 2, 0, 0);
-    assert_mark(f.html, "fig-memory", "bar", series, "llama-3.2-1b",
-                r.peak_rss_bytes.mean * 1e-9);
-    assert_mark(f.html, "fig-phases", "bar", JETSON, "qwen2.5-0.5b Q4_0",
-                load_ms(0, 0) / 1000);
+    assert_mark(f.html, "fig-memory", "bar", series, "llama-3.2-1b", r.peak_rss_bytes.mean * 1e-9);
+    assert_mark(f.html, "fig-phases", "bar", JETSON, "qwen2.5-0.5b Q4_0", load_ms(0, 0) / 1000);
     assert_mark(f.html, "fig-action", "bar", PI, "llama-3.2-1b Q4_0",
                 (5.5 + 2) * e2e_ms(0, 1, 0, 2, 0) / 1000 / 32);
     assert_note(f.html, "fig-action", JETSON, "llama-3.2-1b Q4_0", "no power sensor");
@@ -368,16 +374,25 @@ static void test_timeline_threads_perf(void **state)
     fx_make(&f, true);
     char *sec = section(f.html, "fig-timeline");
     /* the largest model's newest run: llama Q4_0 and Q8_0 tie on parameters; Q4_0 on the
-     * Jetson was written last */
+     * Jetson was written last; its load phase ends at its mean load time */
     assert_non_null(strstr(sec, "llama-3.2-1b-q4_0.gguf on Jetson Orin Nano"));
-    assert_non_null(strstr(sec, "prefill"));
-    assert_non_null(strstr(sec, "generation"));
+    char band[64];
+    snprintf(band, sizeof band, "data-x0=\"0\" data-x1=\"%.6g\"", load_ms(1, 0) / 1000);
+    if (!strstr(sec, band)) fail_msg("fig-timeline: no load band %s", band);
+    assert_non_null(strstr(sec, ">prefill<"));
+    assert_non_null(strstr(sec, ">generation<"));
     free(sec);
+    /* threads: the model with the most thread counts (llama Q4_0, the largest), a line per
+     * governor or power mode and device; the first chart is end-to-end latency */
     char series[128];
-    snprintf(series, sizeof series, "powersave · %s", PI);
-    sec = section(f.html, "fig-threads");
-    assert_non_null(strstr(sec, series));
+    snprintf(series, sizeof series, "performance · %s", PI);
+    assert_mark(f.html, "fig-threads", "pt", series, "2", e2e_ms(0, 1, 0, 2, 0) / 1000);
     snprintf(series, sizeof series, "MAXN · %s", JETSON);
+    assert_mark(f.html, "fig-threads", "pt", series, "1", e2e_ms(1, 1, 0, 1, 0) / 1000);
+    /* perf: the Jetson's counters (LLC misses first), the Pi's reason in the caption */
+    assert_mark(f.html, "fig-perf", "pt", "llama-3.2-1b Q4_0", "2", 1000.0 * 4 * 2 * 2);
+    sec = section(f.html, "fig-perf");
+    snprintf(series, sizeof series, "%s: unsupported: not permitted (perf_event_paranoid 3)", PI);
     assert_non_null(strstr(sec, series));
     free(sec);
     fx_free(&f);
@@ -402,10 +417,8 @@ static void test_empty_store(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_titles_and_charts),
-        cmocka_unit_test(test_speed),
-        cmocka_unit_test(test_energy_memory_phases),
-        cmocka_unit_test(test_timeline_threads_perf),
+        cmocka_unit_test(test_titles_and_charts),    cmocka_unit_test(test_speed),
+        cmocka_unit_test(test_energy_memory_phases), cmocka_unit_test(test_timeline_threads_perf),
         cmocka_unit_test(test_empty_store),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -191,8 +191,8 @@ int elm__grid_build(elm__grid_t *g, const elm__bench_t *b, elm__key_fn cat, elm_
         double k = g->order[i];
         char *s = g->cat.s[i];
         size_t j = i;
-        for (; j > 0 && (g->order[j - 1] > k ||
-                         (g->order[j - 1] == k && strcmp(g->cat.s[j - 1], s) > 0));
+        for (; j > 0 &&
+               (g->order[j - 1] > k || (g->order[j - 1] == k && strcmp(g->cat.s[j - 1], s) > 0));
              j--) {
             g->order[j] = g->order[j - 1];
             g->cat.s[j] = g->cat.s[j - 1];
@@ -287,7 +287,8 @@ void elm__fig_none(const elm__bench_t *b, const elm__val_t *v, const char *what,
 static void short_why(const char *why, char *buf, size_t cap)
 {
     size_t n = strcspn(why, "(;");
-    while (n && (why[n - 1] == ' ' || why[n - 1] == ':' || why[n - 1] == ',')) n--;
+    while (n && (why[n - 1] == ' ' || why[n - 1] == ':' || why[n - 1] == ','))
+        n--;
     if (n + 1 > cap) {
         snprintf(buf, cap, "%.*s...", (int)(cap - 4), why);
         return;
@@ -323,8 +324,14 @@ int elm__add_rows(elm_plot_t *p, const elm__grid_t *g, const elm__val_t *v, cons
         const char *suf = o->suffix ? o->suffix : "";
         if (!g->ser.s[s][0]) suf += strspn(suf, " "); /* one unnamed series: the suffix alone */
         snprintf(name, sizeof name, "%s%s", g->ser.s[s], suf);
-        elm_plot_series_t ps = {.name = name, .kind = o->kind, .side = o->side, .n = n,
-                                .x = o->x, .y = y, .err = err, .note = note,
+        elm_plot_series_t ps = {.name = name,
+                                .kind = o->kind,
+                                .side = o->side,
+                                .n = n,
+                                .x = o->x,
+                                .y = y,
+                                .err = err,
+                                .note = note,
                                 .color = o->color0 + (int)s};
         if ((rc = elm_plot_add(p, &ps))) goto fail;
     }
@@ -360,7 +367,8 @@ int elm__per_device(elm__bench_t *b, elm__key_fn cat, elm__key_fn ser, elm__orde
         b->dev = b->md->ser.s[d];
         if ((rc = elm__grid_build(&g, b, cat, ser, order))) break;
         bool any = false;
-        for (size_t k = 0; k < nv; k++) any = any || elm__grid_any(&g, &vals[k]);
+        for (size_t k = 0; k < nv; k++)
+            any = any || elm__grid_any(&g, &vals[k]);
         if (any) {
             rc = draw(b, &g, user);
         } else if (g.cat.n) {
@@ -425,11 +433,12 @@ static void what_tokens(const elm_record_t *rec, char *buf, size_t cap)
     snprintf(buf, cap, "%u prompt / %u generated", (unsigned)rec->n_prompt, (unsigned)rec->n_gen);
 }
 
-void elm__grid_facts(const elm__grid_t *g, char *buf, size_t cap)
+static void grid_facts(const elm__grid_t *g, char *buf, size_t cap)
 {
     char t[512];
     size_t n, runs = 0;
-    for (size_t i = 0; i < g->cat.n * g->ser.n; i++) runs += g->cell[i] && !g->cell[i]->is_target;
+    for (size_t i = 0; i < g->cat.n * g->ser.n; i++)
+        runs += g->cell[i] && !g->cell[i]->is_target;
     buf[0] = '\0';
     distinct(g, what_device, t, sizeof t, &n);
     add(buf, cap, "%zu run%s shown, measured on %s; ", runs, runs == 1 ? "" : "s", t);
@@ -454,13 +463,26 @@ static bool said_for_device(const elm__labels_t *why, size_t i)
     return false;
 }
 
-void elm__why_text(const elm__labels_t *why, char *buf, size_t cap)
+static void why_text(const elm__labels_t *why, char *buf, size_t cap)
 {
     buf[0] = '\0';
     for (size_t i = 0; i < why->n; i++)
         if (strcmp(why->s[i], "OOM") != 0 && !said_for_device(why, i))
             add(buf, cap, "%s%s", buf[0] ? "; " : " Unavailable: ", why->s[i]);
     if (buf[0]) add(buf, cap, ".");
+}
+
+void elm__caption(elm__report_t *r, const elm__grid_t *g, const elm__labels_t *why, const char *fmt,
+                  ...)
+{
+    char text[1024], facts[1024], w[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    grid_facts(g, facts, sizeof facts);
+    why_text(why, w, sizeof w);
+    elm__fig_caption(r, "%s %s%s", text, facts, w);
 }
 
 /* ---- 1. generation speed and TTFT ---- */
@@ -480,28 +502,28 @@ static int fig_speed(elm__bench_t *b)
         elm__chart_cats(g, NULL, "model (by parameters)", "generation (tokens/s)", false);
     elm_plot_axis_t right = {.label = "TTFT (s)", .min = NAN, .max = NAN};
     /* points in colours of their own: a bar's colour would hide them on it */
-    const elm__rows_t ttft = {.kind = ELM_PLOT_POINT, .side = ELM_PLOT_RIGHT, .suffix = " TTFT",
-                              .color0 = (int)g->ser.n, .quiet = true};
+    const elm__rows_t ttft = {.kind = ELM_PLOT_POINT,
+                              .side = ELM_PLOT_RIGHT,
+                              .suffix = " TTFT",
+                              .color0 = (int)g->ser.n,
+                              .quiet = true};
     rc = ELM_ENOMEM;
     if (!p || elm_plot_y(p, ELM_PLOT_RIGHT, &right) ||
-        elm_plot_hline(p, ELM_PLOT_LEFT, ELM_READING_TOK_PER_S, "human reading speed 5.3 tokens/s") ||
+        elm_plot_hline(p, ELM_PLOT_LEFT, ELM_READING_TOK_PER_S,
+                       "human reading speed 5.3 tokens/s") ||
         elm__add_rows(p, g, &ELM__STAT(gen_tps, 1), &(elm__rows_t){.kind = ELM_PLOT_BAR}, &why) ||
         elm__add_rows(p, g, &ELM__STAT(ttft_ms, 1e-3), &ttft, &why)) {
         elm_plot_free(p);
         goto done;
     }
     if ((rc = elm__fig_chart(r, p))) goto done;
-    char facts[1024], w[1024];
-    elm__grid_facts(g, facts, sizeof facts);
-    elm__why_text(&why, w, sizeof w);
-    elm__fig_caption(r,
-                     "Bars: generation tokens/s (after the first token) per device, left axis; "
-                     "points: warm time to first token (prefill start to first token) in seconds, "
-                     "right axis; error bars ±1 sd. Models ordered by parameter count. Where several "
-                     "runs share a bar (thread counts, settings), the one with the highest "
-                     "generation speed is shown. OOM: an HTTP target run (bench --target) of the "
-                     "model failed for memory on that device. %s%s",
-                     facts, w);
+    elm__caption(r, g, &why,
+                 "Bars: generation tokens/s (after the first token) per device, left axis; "
+                 "points: warm time to first token (prefill start to first token) in seconds, "
+                 "right axis; error bars ±1 sd. Models ordered by parameter count. Where several "
+                 "runs share a bar (thread counts, settings), the one with the highest "
+                 "generation speed is shown. OOM: an HTTP target run (bench --target) of the "
+                 "model failed for memory on that device.");
 done:
     elm__labels_free(&why);
     elm__fig_end(r);
@@ -543,11 +565,15 @@ static int fig_energy(elm__bench_t *b)
         elm__fig_none(b, &wh, "No energy measurements in the store", ELM__CMD_ENERGY);
         goto done;
     }
-    elm_plot_t *p = elm__chart_cats(g, NULL, "model (by parameters)", "energy per query (Wh)", false);
+    elm_plot_t *p =
+        elm__chart_cats(g, NULL, "model (by parameters)", "energy per query (Wh)", false);
     elm_plot_axis_t right = {.label = "average power (W)", .min = NAN, .max = NAN};
     const elm__val_t watts = {.fn = avg_watts};
-    const elm__rows_t pts = {.kind = ELM_PLOT_POINT, .side = ELM_PLOT_RIGHT, .suffix = " W",
-                             .color0 = (int)g->ser.n, .quiet = true};
+    const elm__rows_t pts = {.kind = ELM_PLOT_POINT,
+                             .side = ELM_PLOT_RIGHT,
+                             .suffix = " W",
+                             .color0 = (int)g->ser.n,
+                             .quiet = true};
     rc = ELM_ENOMEM;
     if (!p || elm_plot_y(p, ELM_PLOT_RIGHT, &right) ||
         elm__add_rows(p, g, &wh, &(elm__rows_t){.kind = ELM_PLOT_BAR}, &why) ||
@@ -556,17 +582,15 @@ static int fig_energy(elm__bench_t *b)
         goto done;
     }
     if ((rc = elm__fig_chart(r, p))) goto done;
-    char facts[1024], w[1024], src[256];
+    char src[256];
     size_t n;
-    elm__grid_facts(g, facts, sizeof facts);
-    elm__why_text(&why, w, sizeof w);
     distinct(g, what_power, src, sizeof src, &n);
-    elm__fig_caption(r,
-                     "Bars: energy of one query (its prefill and generation; the model load not "
-                     "included) in Wh per device, left axis; points: "
-                     "average power while generating in W, right axis. The same runs as figure 1 "
-                     "(the fastest per model and device). Power source%s: %s. %s%s",
-                     n == 1 ? "" : "s", src, facts, w);
+    elm__caption(r, g, &why,
+                 "Bars: energy of one query (its prefill and generation; the model load not "
+                 "included) in Wh per device, left axis; points: "
+                 "average power while generating in W, right axis. The same runs as figure 1 "
+                 "(the fastest per model and device). Power source%s: %s.",
+                 n == 1 ? "" : "s", src);
 done:
     elm__labels_free(&why);
     elm__fig_end(r);
@@ -592,8 +616,8 @@ int elm__report_bench(elm__report_t *r)
         goto fail;
     b.oom = false;
     if ((rc = fig_speed(&b)) || (rc = fig_energy(&b)) || (rc = elm__fig_memory(&b)) ||
-        (rc = elm__fig_timeline(&b)) || (rc = elm__fig_threads(&b)) ||
-        (rc = elm__fig_perf(&b)) || (rc = elm__fig_phases(&b)) || (rc = elm__fig_ttft(&b)) ||
+        (rc = elm__fig_timeline(&b)) || (rc = elm__fig_threads(&b)) || (rc = elm__fig_perf(&b)) ||
+        (rc = elm__fig_phases(&b)) || (rc = elm__fig_ttft(&b)) ||
         (rc = elm__fig_energy_token(&b)) || (rc = elm__fig_action(&b)))
         goto fail;
     rc = 0;

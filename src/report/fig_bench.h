@@ -100,15 +100,15 @@ void elm__fig_none(const elm__bench_t *b, const elm__val_t *v, const char *what,
 
 /* The commands that produce the bench figures' data. */
 #define ELM__CMD_BENCH "edgelm bench -m SMALL.gguf,LARGE.gguf -t 1,2,4 -r 5"
-#define ELM__CMD_ENERGY                                                                     \
-    "edgelm bench -m MODEL.gguf -t 1,2,4 -r 5 --power rapl|hwmon|jetson|rpi5 (or --watts W, " \
-    "or --power-cmd CMD for a USB meter)"
+#define ELM__CMD_ENERGY                                                                        \
+    "edgelm probe (lists the power sensors found), then: edgelm bench -m MODEL.gguf -t 1,2,4 " \
+    "-r 5 (the first sensor found; or --power-cmd CMD for a USB meter, --watts W)"
 
-/* The runs behind g for a caption: "2 devices (A; B), builds 0.3.0 (abc1234), 5 repetitions
- * each after a warm-up, 128 prompt / 64 generated tokens", into buf. */
-void elm__grid_facts(const elm__grid_t *g, char *buf, size_t cap);
-/* why's reasons joined as " Unavailable: a; b." into buf ("" when none). */
-void elm__why_text(const elm__labels_t *why, char *buf, size_t cap);
+/* The figure's caption: the text (printf-style), then the runs behind g ("7 runs shown, measured
+ * on A; B; build 0.3.0 (abc1234); 4 repetitions each after a warm-up; 64 prompt / 32 generated
+ * tokens.") and why's reasons ("Unavailable: a; b."). */
+void elm__caption(elm__report_t *r, const elm__grid_t *g, const elm__labels_t *why, const char *fmt,
+                  ...) __attribute__((format(printf, 4, 5)));
 
 /* Draws one device's chart(s) of a figure from g (b->dev names the device); 0 or ELM_ENOMEM. */
 typedef int (*elm__draw_fn)(elm__bench_t *b, const elm__grid_t *g, void *user);

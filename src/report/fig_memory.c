@@ -53,7 +53,7 @@ int elm__fig_memory(elm__bench_t *b)
         elm__fig_none(b, &v, "No peak memory in the store", ELM__CMD_BENCH);
         goto done;
     }
-    char ylabel[64], facts[1024], w[1024];
+    char ylabel[64];
     snprintf(ylabel, sizeof ylabel, "peak RSS (%s)", unit);
     elm_plot_t *p = elm__chart_cats(&g, NULL, "model family (by parameters)", ylabel, false);
     rc = ELM_ENOMEM;
@@ -62,13 +62,11 @@ int elm__fig_memory(elm__bench_t *b)
         goto fail;
     }
     if ((rc = elm__fig_chart(r, p))) goto fail;
-    elm__grid_facts(&g, facts, sizeof facts);
-    elm__why_text(&why, w, sizeof w);
-    elm__fig_caption(r,
-                     "Peak resident memory (VmHWM after the request: weights, KV cache and "
-                     "buffers) per model family, one bar per quantization%s, ±1 sd. Where several "
-                     "runs share a bar, the one with the highest generation speed is shown. %s%s",
-                     b->multi_dev ? " and device" : "", facts, w);
+    elm__caption(r, &g, &why,
+                 "Peak resident memory (VmHWM after the request: weights, KV cache and "
+                 "buffers) per model family, one bar per quantization%s, ±1 sd. Where several "
+                 "runs share a bar, the one with the highest generation speed is shown.",
+                 b->multi_dev ? " and device" : "");
 done:
     rc = 0;
 fail:
@@ -106,7 +104,8 @@ int elm__fig_timeline(elm__bench_t *b)
     uint32_t n = rec->n_rss;
     if (!(xy = malloc(2 * n * sizeof *xy))) goto done;
     double max = 0;
-    for (uint32_t i = 0; i < n; i++) max = fmax(max, rec->rss_bytes[i]);
+    for (uint32_t i = 0; i < n; i++)
+        max = fmax(max, rec->rss_bytes[i]);
     const char *unit;
     double k = mem_scale(max, &unit);
     for (uint32_t i = 0; i < n; i++) {
@@ -116,15 +115,16 @@ int elm__fig_timeline(elm__bench_t *b)
     char ylabel[64], name[640], gov[128];
     snprintf(ylabel, sizeof ylabel, "RSS (%s)", unit);
     elm__key_model(b, rec, name, sizeof name);
-    elm_plot_t *p = chart_num(NULL, "time since the sampler started (s)", NAN, NAN, ylabel, false, 0, 0);
+    elm_plot_t *p =
+        chart_num(NULL, "time since the sampler started (s)", NAN, NAN, ylabel, false, 0, 0);
     if (!p) goto done;
     /* phases laid end to end from t = 0 (the load starts with the sampler) with the run's mean
      * times: the session's set-up between load and prefill is not a phase of its own */
     double t_load = rec->load_ms.valid ? rec->load_ms.mean / 1000 : NAN;
     double t_first = t_load + (rec->ttft_ms.valid ? rec->ttft_ms.mean / 1000 : NAN);
     double t_end = t_load + (rec->e2e_ms.valid ? rec->e2e_ms.mean / 1000 : NAN);
-    elm_plot_series_t s = {.name = name, .kind = ELM_PLOT_LINE, .n = n, .x = xy, .y = xy + n,
-                           .color = 0};
+    elm_plot_series_t s = {
+        .name = name, .kind = ELM_PLOT_LINE, .n = n, .x = xy, .y = xy + n, .color = 0};
     if ((isfinite(t_load) && elm_plot_band(p, 0, t_load, "load", 1)) ||
         (isfinite(t_first) && elm_plot_band(p, t_load, t_first, "prefill", 2)) ||
         (isfinite(t_end) && elm_plot_band(p, t_first, t_end, "generation", 3)) ||
@@ -134,14 +134,14 @@ int elm__fig_timeline(elm__bench_t *b)
     }
     if ((rc = elm__fig_chart(r, p))) goto done;
     elm__governor(rec, gov, sizeof gov);
-    elm__fig_caption(r,
-                     "Resident memory of %s on %s (%d thread%s, %s; %u prompt / %u generated tokens), "
-                     "the last measured repetition of the largest model's newest run (%s), %u "
-                     "samples from the start of the model load. Shaded: load, prefill and "
-                     "generation, placed with the run's mean load time, TTFT and end-to-end time.",
-                     elm__model_label(rec->model), rec->device, rec->threads,
-                     rec->threads == 1 ? "" : "s", gov, (unsigned)rec->n_prompt,
-                     (unsigned)rec->n_gen, rec->timestamp, (unsigned)n);
+    elm__fig_caption(
+        r,
+        "Resident memory of %s on %s (%d thread%s, %s; %u prompt / %u generated tokens), "
+        "the last measured repetition of the largest model's newest run (%s), %u "
+        "samples from the start of the model load. Shaded: load, prefill and "
+        "generation, placed with the run's mean load time, TTFT and end-to-end time.",
+        elm__model_label(rec->model), rec->device, rec->threads, rec->threads == 1 ? "" : "s", gov,
+        (unsigned)rec->n_prompt, (unsigned)rec->n_gen, rec->timestamp, (unsigned)n);
 done:
     free(xy);
     elm__fig_end(r);
@@ -159,7 +159,8 @@ static size_t thread_points(const elm__report_t *r, const char *model)
         const elm_record_t *rec = &r->runs[i];
         if (rec->is_target || strcmp(rec->model, model) != 0) continue;
         size_t j = 0;
-        while (j < n && seen[j] != rec->threads) j++;
+        while (j < n && seen[j] != rec->threads)
+            j++;
         if (j == n && n < sizeof seen / sizeof seen[0]) seen[n++] = rec->threads;
     }
     return n;
@@ -191,7 +192,8 @@ static int thread_charts(elm__report_t *r, const elm__grid_t *g, const char *tit
     int rc = ELM_ENOMEM;
     double *x = malloc(g->cat.n * sizeof *x);
     if (!x) return rc;
-    for (size_t c = 0; c < g->cat.n; c++) x[c] = g->order[c];
+    for (size_t c = 0; c < g->cat.n; c++)
+        x[c] = g->order[c];
     const elm__rows_t o = {.kind = ELM_PLOT_LINE, .x = x};
     /* the measured thread counts span the axis (one count: a range around it) */
     double x0 = g->cat.n > 1 ? x[0] : NAN, x1 = g->cat.n > 1 ? x[g->cat.n - 1] : NAN;
@@ -235,14 +237,11 @@ int elm__fig_threads(elm__bench_t *b)
     const char *const ylabels[] = {"end-to-end latency (s)", "prefill (tokens/s)",
                                    "generation (tokens/s)"};
     if ((rc = thread_charts(r, &g, NULL, vals, ylabels, 3, &why))) goto done;
-    char facts[1024], w[1024];
-    elm__grid_facts(&g, facts, sizeof facts);
-    elm__why_text(&why, w, sizeof w);
-    elm__fig_caption(r,
-                     "%s, the model with the most thread counts measured: end-to-end latency "
-                     "(prefill start to last token), prefill and generation tokens/s against "
-                     "threads, one line per governor or power mode%s, error bars ±1 sd. %s%s",
-                     elm__model_label(model), b->multi_dev ? " and device" : "", facts, w);
+    elm__caption(r, &g, &why,
+                 "%s, the model with the most thread counts measured: end-to-end latency "
+                 "(prefill start to last token), prefill and generation tokens/s against "
+                 "threads, one line per governor or power mode%s, error bars ±1 sd.",
+                 elm__model_label(model), b->multi_dev ? " and device" : "");
 done:
     elm__grid_free(&g);
     elm__labels_free(&why);
@@ -291,14 +290,11 @@ int elm__fig_perf(elm__bench_t *b)
     if ((rc = elm__per_device(b, elm__key_threads, elm__key_model, elm__order_threads, vals, N_PERF,
                               draw_perf, vals, &why)))
         goto done;
-    char w[1024];
-    elm__why_text(&why, w, sizeof w);
-    elm__fig_caption(r,
-                     "Last-level cache misses and context switches over prefill and generation, "
-                     "divided by the tokens processed, against threads: one chart per device with "
-                     "counters, one line per model (the fastest run per point), ±1 sd; log axis "
-                     "where values span more than two decades.%s",
-                     w);
+    elm__caption(r, b->md, &why,
+                 "Last-level cache misses and context switches over prefill and generation, "
+                 "divided by the tokens processed, against threads: one chart per device with "
+                 "counters, one line per model (the fastest run per point), ±1 sd; log axis "
+                 "where values span more than two decades.");
 done:
     elm__labels_free(&why);
     elm__fig_end(r);

@@ -26,16 +26,6 @@ static int bar_charts(elm__report_t *r, const elm__grid_t *g, const char *xlabel
     return 0;
 }
 
-/* The caption's tail: the runs behind g and the reasons in why, after text. */
-static void caption(elm__report_t *r, const elm__grid_t *g, const elm__labels_t *why,
-                    const char *text)
-{
-    char facts[1024], w[1024];
-    elm__grid_facts(g, facts, sizeof facts);
-    elm__why_text(why, w, sizeof w);
-    elm__fig_caption(r, "%s %s%s", text, facts, w);
-}
-
 /* ---- 6. load, prefill and generation; the TTFT breakdown ---- */
 
 int elm__fig_phases(elm__bench_t *b)
@@ -53,11 +43,12 @@ int elm__fig_phases(elm__bench_t *b)
                                ELM__STAT(gen_tps, 1)};
     const char *const ylabels[] = {"load time (s)", "prefill (tokens/s)", "generation (tokens/s)"};
     if ((rc = bar_charts(r, b->md, "model (by parameters)", vals, ylabels, 3, &why))) goto done;
-    caption(r, b->md, &why,
-            "Warm model load time (the repetitions after the warm-up, page cache filled), prefill "
-            "and generation tokens/s per model and device, ±1 sd; log axis where values span "
-            "more than two decades. The same runs as figure 1 (the fastest per model and "
-            "device).");
+    elm__caption(
+        r, b->md, &why,
+        "Warm model load time (the repetitions after the warm-up, page cache filled), prefill "
+        "and generation tokens/s per model and device, ±1 sd; log axis where values span "
+        "more than two decades. The same runs as figure 1 (the fastest per model and "
+        "device).");
 done:
     elm__labels_free(&why);
     elm__fig_end(r);
@@ -74,13 +65,16 @@ static int draw_ttft(elm__bench_t *b, const elm__grid_t *g, void *user)
         elm__add_rows(p, g, &ELM__STAT(load_ms, 1e-3),
                       &(elm__rows_t){.kind = ELM_PLOT_STACK, .suffix = "load"}, why) ||
         elm__add_rows(p, g, &ELM__STAT(ttft_ms, 1e-3),
-                      &(elm__rows_t){.kind = ELM_PLOT_STACK, .suffix = "prefill to first token",
-                                     .color0 = 1, .quiet = true},
+                      &(elm__rows_t){.kind = ELM_PLOT_STACK,
+                                     .suffix = "prefill to first token",
+                                     .color0 = 1,
+                                     .quiet = true},
                       why) ||
-        elm__add_rows(p, g, &ELM__STAT(ttft_cold_ms, 1e-3),
-                      &(elm__rows_t){.kind = ELM_PLOT_POINT, .suffix = "measured cold TTFT",
-                                     .color0 = 3, .quiet = true},
-                      why)) {
+        elm__add_rows(
+            p, g, &ELM__STAT(ttft_cold_ms, 1e-3),
+            &(elm__rows_t){
+                .kind = ELM_PLOT_POINT, .suffix = "measured cold TTFT", .color0 = 3, .quiet = true},
+            why)) {
         elm_plot_free(p);
         return ELM_ENOMEM;
     }
@@ -98,14 +92,15 @@ int elm__fig_ttft(elm__bench_t *b)
         goto done;
     }
     const elm__val_t v = ELM__STAT(ttft_ms, 1);
-    if ((rc = elm__per_device(b, elm__key_model, elm__key_none, elm__order_params, &v, 1,
-                              draw_ttft, &why, &why)))
+    if ((rc = elm__per_device(b, elm__key_model, elm__key_none, elm__order_params, &v, 1, draw_ttft,
+                              &why, &why)))
         goto done;
-    caption(r, b->md, &why,
-            "Cold time to first token as the sum of the model load (warm page cache) and prefill "
-            "up to the first token, one chart per device; the points are the cold TTFT measured "
-            "directly (load start to first token, session set-up included). Where several runs "
-            "share a bar, the one with the highest generation speed is shown.");
+    elm__caption(
+        r, b->md, &why,
+        "Cold time to first token as the sum of the model load (warm page cache) and prefill "
+        "up to the first token, one chart per device; the points are the cold TTFT measured "
+        "directly (load start to first token, session set-up included). Where several runs "
+        "share a bar, the one with the highest generation speed is shown.");
 done:
     elm__labels_free(&why);
     elm__fig_end(r);
@@ -123,15 +118,15 @@ static const elm__val_t e_tok[2] = {
 static int energy_chart(elm__report_t *r, const elm__grid_t *g, const char *title,
                         const char *xlabel, elm__labels_t *why)
 {
-    elm_plot_t *p = elm__chart_cats(g, title, xlabel, "energy per token (J)",
-                                    elm__grid_wide(g, e_tok, 2));
+    elm_plot_t *p =
+        elm__chart_cats(g, title, xlabel, "energy per token (J)", elm__grid_wide(g, e_tok, 2));
     if (!p ||
         elm__add_rows(p, g, &e_tok[0], &(elm__rows_t){.kind = ELM_PLOT_BAR, .suffix = " prefill"},
                       why) ||
-        elm__add_rows(p, g, &e_tok[1],
-                      &(elm__rows_t){.kind = ELM_PLOT_BAR, .suffix = " generation",
-                                     .color0 = (int)g->ser.n},
-                      why)) {
+        elm__add_rows(
+            p, g, &e_tok[1],
+            &(elm__rows_t){.kind = ELM_PLOT_BAR, .suffix = " generation", .color0 = (int)g->ser.n},
+            why)) {
         elm_plot_free(p);
         return ELM_ENOMEM;
     }
@@ -158,15 +153,15 @@ int elm__fig_energy_token(elm__bench_t *b)
     rc = elm__per_device(b, elm__key_config, elm__key_none, elm__order_threads, e_tok, 2,
                          draw_energy_config, &why, &why);
     b->only = NULL;
-    if (rc || (rc = energy_chart(r, b->md, "Every model", "model (by parameters)", &why))) goto done;
-    char text[1024];
-    snprintf(text, sizeof text,
-             "Energy per prompt token in prefill and per generated token (after the first) in "
-             "generation, in joules, ±1 sd: first %s by thread count and governor or power mode, "
-             "one chart per device with energy; then every model (the fastest run per model and "
-             "device).",
-             elm__model_label(model));
-    caption(r, b->md, &why, text);
+    if (rc || (rc = energy_chart(r, b->md, "Every model", "model (by parameters)", &why)))
+        goto done;
+    elm__caption(
+        r, b->md, &why,
+        "Energy per prompt token in prefill and per generated token (after the first) in "
+        "generation, in joules, ±1 sd: first %s by thread count and governor or power mode, "
+        "one chart per device with energy; then every model (the fastest run per model and "
+        "device).",
+        elm__model_label(model));
 done:
     elm__labels_free(&why);
     elm__fig_end(r);
@@ -187,9 +182,9 @@ int elm__fig_action(elm__bench_t *b)
     if ((rc = bar_charts(r, b->md, "model (by parameters)", &s,
                          (const char *const[]){"S = E/t (J per generated token)"}, 1, &why)))
         goto done;
-    caption(r, b->md, &why,
-            "Action per token: the energy of prefill and generation divided by the tokens "
-            "generated, per model and device, ±1 sd (the fastest run per model and device).");
+    elm__caption(r, b->md, &why,
+                 "Action per token: the energy of prefill and generation divided by the tokens "
+                 "generated, per model and device, ±1 sd (the fastest run per model and device).");
 done:
     elm__labels_free(&why);
     elm__fig_end(r);
