@@ -300,11 +300,11 @@ int elm__add_rows(elm_plot_t *p, const elm__grid_t *g, const elm__val_t *v, cons
                   elm__labels_t *why)
 {
     enum { NOTE = 32 };
-    size_t n = g->cat.n;
+    size_t n = g->cat.n, m = n ? n : 1; /* m: malloc(0) may be NULL */
     int rc = ELM_ENOMEM;
-    double *y = malloc(2 * n * sizeof *y);
-    const char **note = malloc(n * sizeof *note);
-    char *nb = malloc(n * NOTE);
+    double *y = malloc(2 * m * sizeof *y);
+    const char **note = malloc(m * sizeof *note);
+    char *nb = malloc(m * NOTE);
     if (!y || !note || !nb) goto fail;
     double *err = y + n;
     char name[640];

@@ -170,9 +170,12 @@ const char *elm__config_model(const elm__bench_t *b)
 {
     const elm_record_t *best = NULL;
     size_t best_n = 0;
+    elm__labels_t seen = {0};
     for (size_t i = 0; i < b->r->n_runs; i++) {
         const elm_record_t *rec = &b->r->runs[i];
-        if (rec->is_target) continue;
+        if (rec->is_target || elm__labels_find(&seen, rec->model) >= 0) continue;
+        /* out of memory: the best so far is still a fair choice */
+        if (elm__labels_add(&seen, rec->model) < 0) break;
         size_t n = thread_points(b->r, rec->model);
         if (!best || n > best_n ||
             (n == best_n && elm__model_params(rec) > elm__model_params(best))) {
@@ -180,6 +183,7 @@ const char *elm__config_model(const elm__bench_t *b)
             best_n = n;
         }
     }
+    elm__labels_free(&seen);
     return best ? best->model : NULL;
 }
 
