@@ -22,6 +22,13 @@ static void add(char *buf, size_t cap, const char *fmt, ...)
     va_end(ap);
 }
 
+/* End the sentence in buf with a full stop unless it has one. */
+static void stop(char *buf, size_t cap)
+{
+    size_t n = strlen(buf);
+    if (n && buf[n - 1] != '.') add(buf, cap, ".");
+}
+
 /* ---- labels ---- */
 
 /* Whether a --target run failed for memory: its errors name it. */
@@ -113,6 +120,7 @@ void elm__key_governor(const elm__bench_t *b, const elm_record_t *rec, char *buf
 {
     char gov[128];
     elm__governor(rec, gov, sizeof gov);
+    if (strcmp(gov, "unknown") == 0) snprintf(gov, sizeof gov, "governor unknown");
     with_device(b, rec, gov, buf, cap);
 }
 
@@ -130,16 +138,51 @@ void elm__key_config(const elm__bench_t *b, const elm_record_t *rec, char *buf, 
     (void)b;
 }
 
-double elm__order_params(const elm_record_t *rec)
+double elm__order_params(const elm__bench_t *b, const elm_record_t *rec)
 {
-    /* a model known only by a server's name goes after the measured ones */
-    double p = rec->is_target ? 0 : elm__model_params(rec);
+    char fam[256];
+    elm__model_family(rec->model, rec->quant, fam, sizeof fam);
+    int i = rec->is_target ? -1 : elm__labels_find(&b->fam, fam);
+    double p = i >= 0 ? b->fam_params[i] : 0;
     return p > 0 ? p : HUGE_VAL;
 }
 
-double elm__order_threads(const elm_record_t *rec)
+double elm__order_threads(const elm__bench_t *b, const elm_record_t *rec)
 {
+    (void)b;
     return rec->threads;
+}
+
+/* b's model families and the largest parameter estimate of each. */
+static int families(elm__bench_t *b)
+{
+    char fam[256];
+    for (size_t i = 0; i < b->r->n_runs; i++) {
+        const elm_record_t *rec = &b->r->runs[i];
+        if (rec->is_target) continue;
+        elm__model_family(rec->model, rec->quant, fam, sizeof fam);
+        size_t had = b->fam.n;
+        int f = elm__labels_add(&b->fam, fam);
+        if (f < 0) return ELM_ENOMEM;
+        if (b->fam.n > had) {
+            double *p = realloc(b->fam_params, b->fam.n * sizeof *p);
+            if (!p) return ELM_ENOMEM;
+            b->fam_params = p;
+            p[f] = 0;
+        }
+        b->fam_params[f] = fmax(b->fam_params[f], elm__model_params(rec));
+    }
+    return 0;
+}
+
+/* A run's reason for a caption: one cut short by the record's field ends at its last whole
+ * clause. */
+static void whole_why(const char *why, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s", why);
+    if (strlen(why) + 1 < sizeof((elm_stat_t *)0)->why) return;
+    char *semi = strrchr(buf, ';');
+    if (semi) snprintf(semi, cap - (size_t)(semi - buf), " ...");
 }
 
 /* ---- the grid ---- */
@@ -181,7 +224,7 @@ int elm__grid_build(elm__grid_t *g, const elm__bench_t *b, elm__key_fn cat, elm_
             if (!o) goto fail;
             g->order = o;
         }
-        double k = order(rec);
+        double k = order(b, rec);
         if (g->cat.n > had || k < g->order[c]) g->order[c] = k;
         ser(b, rec, key, sizeof key);
         if (elm__labels_add(&g->ser, key) < 0) goto fail;
@@ -279,7 +322,10 @@ void elm__fig_none(const elm__bench_t *b, const elm__val_t *v, const char *what,
     const char *why = NULL;
     for (size_t i = 0; i < b->r->n_runs && !why; i++)
         if (!b->r->runs[i].is_target) elm__val(v, &b->r->runs[i], &err, &why);
-    snprintf(text, sizeof text, "%s%s%s.", what, why ? ": " : "", why ? why : "");
+    char w[256] = "";
+    if (why) whole_why(why, w, sizeof w);
+    snprintf(text, sizeof text, "%s%s%s", what, why ? ": " : "", w);
+    stop(text, sizeof text);
     elm__fig_missing(b->r, text, cmd);
 }
 
@@ -319,7 +365,8 @@ int elm__add_rows(elm_plot_t *p, const elm__grid_t *g, const elm__val_t *v, cons
                 short_why(w, nb + c * NOTE, NOTE);
                 note[c] = nb + c * NOTE;
             }
-            if (rec && why && elm__labels_add(why, w) < 0) goto fail;
+            whole_why(w, name, sizeof name);
+            if (rec && why && elm__labels_add(why, name) < 0) goto fail;
         }
         const char *suf = o->suffix ? o->suffix : "";
         if (!g->ser.s[s][0]) suf += strspn(suf, " "); /* one unnamed series: the suffix alone */
@@ -376,7 +423,9 @@ int elm__per_device(elm__bench_t *b, elm__key_fn cat, elm__key_fn ser, elm__orde
             const char *w = NULL;
             for (size_t i = 0; i < g.cat.n * g.ser.n && !w; i++)
                 if (g.cell[i]) elm__val(&vals[0], g.cell[i], &err, &w);
-            snprintf(text, sizeof text, "%s: %s", b->dev, w ? w : "not recorded");
+            char whole[256];
+            whole_why(w ? w : "not recorded", whole, sizeof whole);
+            snprintf(text, sizeof text, "%s: %s", b->dev, whole);
             if (elm__labels_add(why, text) < 0) rc = ELM_ENOMEM;
         }
         elm__grid_free(&g);
@@ -445,7 +494,7 @@ static void grid_facts(const elm__grid_t *g, char *buf, size_t cap)
     distinct(g, what_build, t, sizeof t, &n);
     add(buf, cap, "build%s %s; ", n == 1 ? "" : "s", t);
     distinct(g, what_reps, t, sizeof t, &n);
-    add(buf, cap, "%s repetitions each after a warm-up; ", t);
+    add(buf, cap, "%s repetition%s each after a warm-up; ", t, strcmp(t, "1") ? "s" : "");
     distinct(g, what_tokens, t, sizeof t, &n);
     add(buf, cap, "%s tokens.", t);
 }
@@ -469,7 +518,7 @@ static void why_text(const elm__labels_t *why, char *buf, size_t cap)
     for (size_t i = 0; i < why->n; i++)
         if (strcmp(why->s[i], "OOM") != 0 && !said_for_device(why, i))
             add(buf, cap, "%s%s", buf[0] ? "; " : " Unavailable: ", why->s[i]);
-    if (buf[0]) add(buf, cap, ".");
+    if (buf[0]) stop(buf, cap);
 }
 
 void elm__caption(elm__report_t *r, const elm__grid_t *g, const elm__labels_t *why, const char *fmt,
@@ -612,7 +661,8 @@ int elm__report_bench(elm__report_t *r)
     }
     b.multi_dev = dev.n > 1;
     b.oom = true;
-    if ((rc = elm__grid_build(&md, &b, elm__key_model, elm__key_device, elm__order_params)))
+    if ((rc = families(&b)) ||
+        (rc = elm__grid_build(&md, &b, elm__key_model, elm__key_device, elm__order_params)))
         goto fail;
     b.oom = false;
     if ((rc = fig_speed(&b)) || (rc = fig_energy(&b)) || (rc = elm__fig_memory(&b)) ||
@@ -624,5 +674,7 @@ int elm__report_bench(elm__report_t *r)
 fail:
     elm__grid_free(&md);
     elm__labels_free(&dev);
+    elm__labels_free(&b.fam);
+    free(b.fam_params);
     return rc;
 }

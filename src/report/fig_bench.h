@@ -11,18 +11,20 @@ typedef struct elm__grid elm__grid_t;
 /* The bench figures' view of the report: its in-process runs and whether they span devices. */
 typedef struct {
     elm__report_t *r;
-    size_t n_runs;    /* in-process (not --target) runs */
-    bool multi_dev;   /* they come from more than one device */
-    const char *only; /* a grid keeps only runs of this model path; NULL: all */
-    const char *dev;  /* and only runs on this device; NULL: all */
-    bool oom;         /* a grid also takes --target runs that failed for memory, as OOM cells */
-    elm__grid_t *md;  /* model x device, with OOM cells: the per-model figures' grid */
+    size_t n_runs;      /* in-process (not --target) runs */
+    bool multi_dev;     /* they come from more than one device */
+    const char *only;   /* a grid keeps only runs of this model path; NULL: all */
+    const char *dev;    /* and only runs on this device; NULL: all */
+    bool oom;           /* a grid also takes --target runs that failed for memory, as OOM cells */
+    elm__grid_t *md;    /* model x device, with OOM cells: the per-model figures' grid */
+    elm__labels_t fam;  /* the model families of the runs */
+    double *fam_params; /* (fam.n) the largest parameter estimate of each */
 } elm__bench_t;
 
 /* A label of a run (its category or series) into buf. */
 typedef void (*elm__key_fn)(const elm__bench_t *b, const elm_record_t *rec, char *buf, size_t cap);
 /* The order of a run's category (smaller first): parameters, threads. */
-typedef double (*elm__order_fn)(const elm_record_t *rec);
+typedef double (*elm__order_fn)(const elm__bench_t *b, const elm_record_t *rec);
 
 /* Labels: "qwen2.5-0.5b Q4_0" (with the device when there are several: model_device); "" (one
  * series); the family; the device; the quantization or governor, with the
@@ -36,8 +38,10 @@ void elm__key_quant(const elm__bench_t *b, const elm_record_t *rec, char *buf, s
 void elm__key_governor(const elm__bench_t *b, const elm_record_t *rec, char *buf, size_t cap);
 void elm__key_threads(const elm__bench_t *b, const elm_record_t *rec, char *buf, size_t cap);
 void elm__key_config(const elm__bench_t *b, const elm_record_t *rec, char *buf, size_t cap);
-double elm__order_params(const elm_record_t *rec);
-double elm__order_threads(const elm_record_t *rec);
+/* Parameters of the run's model family (its quantizations estimate them differently; one family
+ * stays together), a model known only by a server's name last; threads. */
+double elm__order_params(const elm__bench_t *b, const elm_record_t *rec);
+double elm__order_threads(const elm__bench_t *b, const elm_record_t *rec);
 
 /* One run per (series, category) of the in-process runs: where several share a cell, the one with
  * the highest generation speed (the best configuration), the newest among equals. Categories are

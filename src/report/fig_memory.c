@@ -83,7 +83,7 @@ static const elm_record_t *timeline_run(const elm__bench_t *b)
     for (size_t i = 0; i < b->r->n_runs; i++) {
         const elm_record_t *rec = &b->r->runs[i];
         if (rec->is_target || rec->n_rss < 2) continue;
-        if (!best || elm__model_params(rec) >= elm__model_params(best)) best = rec;
+        if (!best || elm__order_params(b, rec) >= elm__order_params(b, best)) best = rec;
     }
     return best;
 }
@@ -178,7 +178,7 @@ const char *elm__config_model(const elm__bench_t *b)
         if (elm__labels_add(&seen, rec->model) < 0) break;
         size_t n = thread_points(b->r, rec->model);
         if (!best || n > best_n ||
-            (n == best_n && elm__model_params(rec) > elm__model_params(best))) {
+            (n == best_n && elm__order_params(b, rec) > elm__order_params(b, best))) {
             best = rec;
             best_n = n;
         }
@@ -258,17 +258,33 @@ done:
 static const elm_perf_event_t perf_ev[] = {ELM_PERF_LLC_MISSES, ELM_PERF_CONTEXT_SWITCHES};
 #define N_PERF (sizeof perf_ev / sizeof perf_ev[0])
 
-/* One device's counters: a chart per event against threads, a line per model. */
+/* One device's counters: a chart per event it recorded against threads, a line per model; the
+ * events it did not record go into the caption's reasons. */
 static int draw_perf(elm__bench_t *b, const elm__grid_t *g, void *user)
 {
-    const elm__val_t *vals = user;
-    char ylabels[N_PERF][96];
+    elm__labels_t *why = user;
+    char ylabels[N_PERF][96], text[512];
     const char *yl[N_PERF];
+    elm__val_t vals[N_PERF];
+    size_t n = 0;
     for (size_t k = 0; k < N_PERF; k++) {
-        snprintf(ylabels[k], sizeof ylabels[k], "%s per token", elm_perf_event_name(perf_ev[k]));
-        yl[k] = ylabels[k];
+        elm__val_t v = ELM__STAT(perf_per_token[0], 1);
+        v.off += perf_ev[k] * sizeof(elm_stat_t);
+        if (!elm__grid_any(g, &v)) {
+            double err;
+            const char *w = NULL;
+            for (size_t i = 0; i < g->cat.n * g->ser.n && !w; i++)
+                if (g->cell[i]) elm__val(&v, g->cell[i], &err, &w);
+            snprintf(text, sizeof text, "%s on %s: %s", elm_perf_event_name(perf_ev[k]), b->dev,
+                     w ? w : "not recorded");
+            if (elm__labels_add(why, text) < 0) return ELM_ENOMEM;
+            continue;
+        }
+        snprintf(ylabels[n], sizeof ylabels[n], "%s per token", elm_perf_event_name(perf_ev[k]));
+        yl[n] = ylabels[n];
+        vals[n++] = v;
     }
-    return thread_charts(b->r, g, b->dev, vals, yl, N_PERF, NULL);
+    return thread_charts(b->r, g, b->dev, vals, yl, n, NULL);
 }
 
 int elm__fig_perf(elm__bench_t *b)
@@ -292,7 +308,7 @@ int elm__fig_perf(elm__bench_t *b)
         goto done;
     }
     if ((rc = elm__per_device(b, elm__key_threads, elm__key_model, elm__order_threads, vals, N_PERF,
-                              draw_perf, vals, &why)))
+                              draw_perf, &why, &why)))
         goto done;
     elm__caption(r, b->md, &why,
                  "Last-level cache misses and context switches over prefill and generation, "
