@@ -301,6 +301,15 @@ bool elm__grid_any(const elm__grid_t *g, const elm__val_t *v)
     return false;
 }
 
+const char *elm__grid_why(const elm__grid_t *g, const elm__val_t *v)
+{
+    double err;
+    const char *why = NULL;
+    for (size_t i = 0; i < g->cat.n * g->ser.n && !why; i++)
+        if (g->cell[i]) elm__val(v, g->cell[i], &err, &why);
+    return why;
+}
+
 bool elm__grid_wide(const elm__grid_t *g, const elm__val_t *v, size_t nv)
 {
     double lo = HUGE_VAL, hi = 0, err;
@@ -409,7 +418,7 @@ int elm__per_device(elm__bench_t *b, elm__key_fn cat, elm__key_fn ser, elm__orde
 {
     int rc = 0;
     elm__grid_t g = {0};
-    char text[512];
+    char text[512], whole[256];
     for (size_t d = 0; d < b->md->ser.n && !rc; d++) {
         b->dev = b->md->ser.s[d];
         if ((rc = elm__grid_build(&g, b, cat, ser, order))) break;
@@ -419,11 +428,7 @@ int elm__per_device(elm__bench_t *b, elm__key_fn cat, elm__key_fn ser, elm__orde
         if (any) {
             rc = draw(b, &g, user);
         } else if (g.cat.n) {
-            double err;
-            const char *w = NULL;
-            for (size_t i = 0; i < g.cat.n * g.ser.n && !w; i++)
-                if (g.cell[i]) elm__val(&vals[0], g.cell[i], &err, &w);
-            char whole[256];
+            const char *w = elm__grid_why(&g, &vals[0]);
             whole_why(w ? w : "not recorded", whole, sizeof whole);
             snprintf(text, sizeof text, "%s: %s", b->dev, whole);
             if (elm__labels_add(why, text) < 0) rc = ELM_ENOMEM;

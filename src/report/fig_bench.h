@@ -96,6 +96,8 @@ elm_plot_t *elm__chart_cats(const elm__grid_t *g, const char *title, const char 
 /* Whether any cell of g has v available; and whether the available values of the nv values v
  * span more than two decades (then a log axis). */
 bool elm__grid_any(const elm__grid_t *g, const elm__val_t *v);
+/* The reason of g's first run without v, or NULL. */
+const char *elm__grid_why(const elm__grid_t *g, const elm__val_t *v);
 bool elm__grid_wide(const elm__grid_t *g, const elm__val_t *v, size_t nv);
 
 /* In place of a chart: "what: the first in-process run's reason for v." (or "what." when none is

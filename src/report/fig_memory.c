@@ -271,10 +271,7 @@ static int draw_perf(elm__bench_t *b, const elm__grid_t *g, void *user)
         elm__val_t v = ELM__STAT(perf_per_token[0], 1);
         v.off += perf_ev[k] * sizeof(elm_stat_t);
         if (!elm__grid_any(g, &v)) {
-            double err;
-            const char *w = NULL;
-            for (size_t i = 0; i < g->cat.n * g->ser.n && !w; i++)
-                if (g->cell[i]) elm__val(&v, g->cell[i], &err, &w);
+            const char *w = elm__grid_why(g, &v);
             snprintf(text, sizeof text, "%s on %s: %s", elm_perf_event_name(perf_ev[k]), b->dev,
                      w ? w : "not recorded");
             if (elm__labels_add(why, text) < 0) return ELM_ENOMEM;
