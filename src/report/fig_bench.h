@@ -43,9 +43,10 @@ void elm__key_config(const elm__bench_t *b, const elm_record_t *rec, char *buf, 
 double elm__order_params(const elm__bench_t *b, const elm_record_t *rec);
 double elm__order_threads(const elm__bench_t *b, const elm_record_t *rec);
 
-/* One run per (series, category) of the in-process runs: where several share a cell, the one with
- * the highest generation speed (the best configuration), the newest among equals. Categories are
- * ordered by order (stable), series in first-seen order. */
+/* One run per (series, category) of the in-process runs (and of b->oom's --target runs): where
+ * several share a cell, a measured run over an OOM one, then the one with the highest generation
+ * speed (the best configuration), the newest among equals. Categories are ordered by order, then
+ * by name; series in first-seen order. */
 struct elm__grid {
     elm__labels_t cat, ser;
     double *order;             /* (cat.n) each category's order key (the smallest of its runs) */
