@@ -56,7 +56,10 @@ typedef struct {
 
 /* One series. With a categorical x axis, point i belongs to category i (x is ignored); with a
  * numeric x axis, x[i] is its position. A y that is NaN (or <= 0 on a log axis) is unavailable:
- * no mark, but a label at the category's baseline — note[i] when given ("OOM"), else "n/a". */
+ * no mark, but a label at the category's baseline — note[i] when given ("OOM"), else "n/a"
+ * (at the top of the plot instead for a stack's part, and for a point on a chart with bars,
+ * whose baselines the bars take). On categories, the POINT series are spread across each
+ * category like the BAR series, so the k-th point series sits over the k-th bar series. */
 typedef struct {
     const char *name;     /* legend entry and data-series; NULL or "": not in the legend */
     elm_plot_kind_t kind;
@@ -84,15 +87,17 @@ int elm_plot_x_numeric(elm_plot_t *p, const elm_plot_axis_t *ax);
 /* The left or right y axis (copied); a right axis is drawn only when given. Returns 0 or
  * ELM_ENOMEM. */
 int elm_plot_y(elm_plot_t *p, elm_plot_side_t side, const elm_plot_axis_t *ax);
-/* Add a series (its arrays and strings are copied). Returns 0, ELM_EINVAL (x missing on a numeric
- * axis, n differs from the category count) or ELM_ENOMEM. */
+/* Add a series (its arrays and strings are copied), after the x axis is set. Returns 0,
+ * ELM_EINVAL (y missing, x missing on a numeric axis, n differs from the category count — no x
+ * axis counts as no categories) or ELM_ENOMEM. */
 int elm_plot_add(elm_plot_t *p, const elm_plot_series_t *s);
 /* A horizontal reference line at y = v on side's axis, labelled label (copied; "human reading
  * speed 5.3 tokens/s"). Returns 0 or ELM_ENOMEM. */
 int elm_plot_hline(elm_plot_t *p, elm_plot_side_t side, double v, const char *label);
 
 /* Shade the numeric x range [x0, x1] behind the data, labelled label (copied; "prefill"), with
- * palette colour color at low opacity. Returns 0 or ELM_ENOMEM. */
+ * palette colour color at low opacity (-1: the band's own position). On categories, x counts
+ * categories from 0 at the first one's centre. Returns 0 or ELM_ENOMEM. */
 int elm_plot_band(elm_plot_t *p, double x0, double x1, const char *label, int color);
 
 /* The chart as one <svg> element (with xmlns, so valid inline in HTML and as a file): axes with

@@ -228,15 +228,10 @@ char *elm_sim_json(const elm_sim_compare_t *x);
 /* Chart i's file name: "outcomes.svg", "redirected_tokens.svg", "cloud_cost.svg",
  * "utilization.svg"; NULL past the last. */
 const char *elm_sim_chart_file(uint32_t i);
-/* Chart i of x as an SVG document (means with 95 % CI bars per scenario). Returns a malloc'd
- * string the caller frees, or NULL when out of memory or i is past the last chart. */
+/* Chart i of x as an SVG document drawn by elm_plot_* (grouped bars of the means per scenario
+ * with their 95 % CI as error bars, the chart's title inside). Returns a malloc'd string the
+ * caller frees, or NULL when out of memory or i is past the last chart. */
 char *elm_sim_chart_svg(const elm_sim_compare_t *x, uint32_t i);
-
-/* A grouped bar chart as a standalone SVG document: val and err (NULL: no error bars) are
- * (n_groups, n_series). Returns a malloc'd string the caller frees, or NULL when out of memory. */
-char *elm_sim_svg_bars(const char *title, const char *ylabel, uint32_t n_groups,
-                       const char *const *groups, uint32_t n_series, const char *const *series,
-                       const double *val, const double *err);
 
 #ifdef __cplusplus
 }

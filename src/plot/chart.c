@@ -27,17 +27,14 @@ typedef struct {
     int color;
 } series_t;
 
+/* A reference line at y = a on side's axis, or a band over x in [a, b] in palette colour color. */
 typedef struct {
-    double v;
+    bool band;
+    double a, b;
     char *label;
     elm_plot_side_t side;
-} hline_t;
-
-typedef struct {
-    double x0, x1;
-    char *label;
     int color;
-} band_t;
+} extra_t;
 
 struct elm_plot {
     char *title;
@@ -49,10 +46,8 @@ struct elm_plot {
     bool has_y[2];
     series_t *s;
     size_t ns;
-    hline_t *hl;
-    size_t nhl;
-    band_t *bd;
-    size_t nbd;
+    extra_t *ex; /* reference lines and bands, in the order given */
+    size_t nex;
 };
 
 /* A copy of s, or NULL for NULL; sets *oom when the copy fails. */
@@ -126,12 +121,9 @@ void elm_plot_free(elm_plot_t *p)
     for (size_t i = 0; i < p->ns; i++)
         series_free(&p->s[i]);
     free(p->s);
-    for (size_t i = 0; i < p->nhl; i++)
-        free(p->hl[i].label);
-    free(p->hl);
-    for (size_t i = 0; i < p->nbd; i++)
-        free(p->bd[i].label);
-    free(p->bd);
+    for (size_t i = 0; i < p->nex; i++)
+        free(p->ex[i].label);
+    free(p->ex);
     free(p);
 }
 
@@ -216,32 +208,30 @@ int elm_plot_add(elm_plot_t *p, const elm_plot_series_t *s)
     return 0;
 }
 
-int elm_plot_hline(elm_plot_t *p, elm_plot_side_t side, double v, const char *label)
+/* Append e with a copy of label. Returns 0 or ELM_ENOMEM. */
+static int add_extra(elm_plot_t *p, extra_t e, const char *label)
 {
     bool oom = false;
-    char *l = dup(label, &oom);
-    hline_t *arr = oom ? NULL : grow(p->hl, p->nhl, sizeof *arr);
+    e.label = dup(label, &oom);
+    extra_t *arr = oom ? NULL : grow(p->ex, p->nex, sizeof *arr);
     if (!arr) {
-        free(l);
+        free(e.label);
         return ELM_ENOMEM;
     }
-    p->hl = arr;
-    arr[p->nhl++] = (hline_t){v, l, side == ELM_PLOT_RIGHT ? ELM_PLOT_RIGHT : ELM_PLOT_LEFT};
+    p->ex = arr;
+    arr[p->nex++] = e;
     return 0;
+}
+
+int elm_plot_hline(elm_plot_t *p, elm_plot_side_t side, double v, const char *label)
+{
+    return add_extra(p, (extra_t){false, v, v, NULL, side == ELM_PLOT_RIGHT ? ELM_PLOT_RIGHT : ELM_PLOT_LEFT, 0},
+                     label);
 }
 
 int elm_plot_band(elm_plot_t *p, double x0, double x1, const char *label, int color)
 {
-    bool oom = false;
-    char *l = dup(label, &oom);
-    band_t *arr = oom ? NULL : grow(p->bd, p->nbd, sizeof *arr);
-    if (!arr) {
-        free(l);
-        return ELM_ENOMEM;
-    }
-    p->bd = arr;
-    arr[p->nbd++] = (band_t){x0 < x1 ? x0 : x1, x0 < x1 ? x1 : x0, l, color};
-    return 0;
+    return add_extra(p, (extra_t){true, fmin(x0, x1), fmax(x0, x1), NULL, ELM_PLOT_LEFT, color}, label);
 }
 
 /* ---- scales ---- */
@@ -283,7 +273,7 @@ static void include(double *lo, double *hi, double v)
 }
 
 /* The domain and ticks of s from the data range [dlo, dhi] (empty when dlo > dhi) and ax. */
-static void scale_fit(scale_t *s, const axis_t *ax, double dlo, double dhi, size_t target)
+static void scale_fit(scale_t *s, const axis_t *ax, double dlo, double dhi, size_t target, bool bars)
 {
     s->log = ax->log;
     bool any = dlo <= dhi;
@@ -292,8 +282,8 @@ static void scale_fit(scale_t *s, const axis_t *ax, double dlo, double dhi, size
         if (ax->min > 0 && isfinite(ax->min)) dlo = ax->min;
         if (ax->max > 0 && isfinite(ax->max)) dhi = ax->max;
         if (dhi < dlo) dhi = dlo;
-        /* A value on the lowest tick would be a bar of no height: one tick lower. */
-        dlo *= 0.999;
+        /* A bar on the lowest tick would have no height: one tick lower. */
+        if (bars) dlo *= 0.999;
         s->nt = elm_plot_log_ticks(dlo, dhi, s->t, MAX_TICKS);
     } else {
         if (!any) dlo = 0, dhi = 1;
@@ -413,20 +403,23 @@ static void data_ranges(const elm_plot_t *p, double ylo[2], double yhi[2], doubl
                 if (!isfinite(v) || (log && v <= 0)) continue;
                 double e = s->err && isfinite(s->err[j]) ? s->err[j] : 0;
                 include(&ylo[side], &yhi[side], v + e);
-                include(&ylo[side], &yhi[side], log && v - e <= 0 ? v : v - e);
+                /* A whisker alone does not take a positive quantity's axis below 0 (or past the
+                 * log axis' end): it stops at the edge. */
+                include(&ylo[side], &yhi[side], (v >= 0 && v - e < 0) || (log && v - e <= 0) ? v : v - e);
             }
         }
-        for (size_t i = 0; i < p->nhl; i++)
-            if ((int)p->hl[i].side == side && (!log || p->hl[i].v > 0))
-                include(&ylo[side], &yhi[side], p->hl[i].v);
+        for (size_t i = 0; i < p->nex; i++)
+            if (!p->ex[i].band && (int)p->ex[i].side == side && (!log || p->ex[i].a > 0))
+                include(&ylo[side], &yhi[side], p->ex[i].a);
     }
     if (p->xmode != 2) return;
     for (size_t i = 0; i < p->ns; i++)
         for (size_t j = 0; j < p->s[i].n; j++)
             if (!p->x.log || p->s[i].x[j] > 0) include(xlo, xhi, p->s[i].x[j]);
-    for (size_t i = 0; i < p->nbd; i++) {
-        include(xlo, xhi, p->bd[i].x0);
-        include(xlo, xhi, p->bd[i].x1);
+    for (size_t i = 0; i < p->nex; i++) {
+        if (!p->ex[i].band) continue;
+        include(xlo, xhi, p->ex[i].a);
+        include(xlo, xhi, p->ex[i].b);
     }
 }
 
@@ -498,13 +491,15 @@ static void layout(layout_t *l, const elm_plot_t *p)
     double ylo[2], yhi[2], xlo, xhi;
     data_ranges(p, ylo, yhi, &xlo, &xhi);
     size_t target = (size_t)fmax(3, fmin(8, (p->h - 100) / 50));
-    for (int k = 0; k < 2; k++)
-        scale_fit(&l->y[k], &p->y[k], ylo[k], yhi[k], target);
+    bool side_bars[2] = {false, false};
     for (size_t i = 0; i < p->ns; i++) {
         l->nbar += p->s[i].kind == ELM_PLOT_BAR;
         l->npt += p->s[i].kind == ELM_PLOT_POINT;
         l->bars |= is_bar(p->s[i].kind);
+        side_bars[p->s[i].side] |= is_bar(p->s[i].kind);
     }
+    for (int k = 0; k < 2; k++)
+        scale_fit(&l->y[k], &p->y[k], ylo[k], yhi[k], target, side_bars[k]);
     bool stack = false;
     for (size_t i = 0; i < p->ns; i++)
         stack |= p->s[i].kind == ELM_PLOT_STACK;
@@ -517,7 +512,7 @@ static void layout(layout_t *l, const elm_plot_t *p)
             include(&xlo, &xhi, xlo - gap / 2);
             include(&xlo, &xhi, xhi + gap / 2);
         }
-        scale_fit(&l->x, &p->x, xlo, xhi, (size_t)fmax(3, fmin(10, p->w / 120)));
+        scale_fit(&l->x, &p->x, xlo, xhi, (size_t)fmax(3, fmin(10, p->w / 120)), false);
     }
     /* Margins: tick labels and axis titles. */
     l->L = 10 + ticks_w(&l->y[0]) + 8 + (p->y[0].label ? 20 : 0);
@@ -596,13 +591,15 @@ static void tooltip(elm_sbuf_t *b, const layout_t *l, const series_t *s, size_t 
     elm_sbuf_printf(b, "</title>");
 }
 
-/* A vertical error bar with caps from y0 to y1 at x. */
-static void whisker(elm_sbuf_t *b, double x, double y0, double y1, double cap, const char *color)
+/* A vertical error bar at x from y0 to y1, with caps of width cap where asked (an end clipped
+ * at the plot's edge gets none: the interval goes on past it). */
+static void whisker(elm_sbuf_t *b, double x, double y0, double y1, double cap, bool cap0, bool cap1,
+                    const char *color)
 {
-    elm_sbuf_printf(b,
-        "<path d=\"M%.1f %.1fV%.1fM%.1f %.1fH%.1fM%.1f %.1fH%.1f\" stroke=\"%s\" stroke-width=\"1.2\" "
-        "fill=\"none\"/>\n",
-        x, y0, y1, x - cap / 2, y0, x + cap / 2, x - cap / 2, y1, x + cap / 2, color);
+    elm_sbuf_printf(b, "<path d=\"M%.1f %.1fV%.1f", x, y0, y1);
+    if (cap0) elm_sbuf_printf(b, "M%.1f %.1fH%.1f", x - cap / 2, y0, x + cap / 2);
+    if (cap1) elm_sbuf_printf(b, "M%.1f %.1fH%.1f", x - cap / 2, y1, x + cap / 2);
+    elm_sbuf_printf(b, "\" stroke=\"%s\" stroke-width=\"1.2\" fill=\"none\"/>\n", color);
 }
 
 static void error_bar(elm_sbuf_t *b, const scale_t *y, const series_t *s, size_t j, double top,
@@ -610,7 +607,9 @@ static void error_bar(elm_sbuf_t *b, const scale_t *y, const series_t *s, size_t
 {
     double e = s->err ? s->err[j] : NAN;
     if (!(isfinite(e) && e > 0)) return;
-    whisker(b, x, map_clamped(y, top - e), map_clamped(y, top + e), fmin(w * 0.5, 10), color);
+    double lo = top - e, hi = top + e;
+    bool in_lo = usable(y, lo) && lo >= fmin(y->lo, y->hi), in_hi = hi <= fmax(y->lo, y->hi);
+    whisker(b, x, map_clamped(y, lo), map_clamped(y, hi), fmin(w * 0.5, 10), in_lo, in_hi, color);
 }
 
 /* The label of unavailable point j of s at (x, y): its note or "n/a", reading upwards when it
@@ -647,8 +646,9 @@ static void draw_bars(elm_sbuf_t *b, layout_t *l, size_t i, size_t k, double *po
         if (l->p->xmode == 2 && !usable(&l->x, s->x[j])) continue;
         double cx = x_center(l, s, j) + dodge(l, k, l->nbar), v = s->y[j], from = 0;
         if (!usable(y, v)) {
-            int up = s->kind == ELM_PLOT_STACK ? nas[j]++ : 0;
-            na_label(b, l, s, j, cx, baseline(y) - 4 - 12 * up, w + 2);
+            /* A stack's missing parts are listed at the top: its baseline is covered by bars. */
+            double at = s->kind == ELM_PLOT_STACK ? l->T + 12 + 12 * nas[j]++ : baseline(y) - 4;
+            na_label(b, l, s, j, cx, at, w + 2);
             continue;
         }
         if (s->kind == ELM_PLOT_STACK) {
@@ -676,7 +676,7 @@ static void draw_points(elm_sbuf_t *b, layout_t *l, size_t i, size_t k)
     const char *c = series_color(l->p, i);
     bool dodged = s->kind == ELM_PLOT_POINT && l->p->xmode != 2;
     double off = dodged ? dodge(l, k, l->npt) : 0;
-    double room = dodged ? l->groupw / (double)(l->npt ? l->npt : 1) : l->slot ? l->slot : 40;
+    double room = dodged ? l->groupw / (double)(l->npt ? l->npt : 1) : l->slot > 0 ? l->slot : 40;
     if (s->kind == ELM_PLOT_LINE) {
         /* The line breaks where a value is unavailable. */
         bool pen = false;
@@ -771,35 +771,37 @@ static void grid(elm_sbuf_t *b, const layout_t *l, int side)
 
 static void bands(elm_sbuf_t *b, const layout_t *l)
 {
-    for (size_t i = 0; i < l->p->nbd; i++) {
-        const band_t *d = &l->p->bd[i];
+    for (size_t i = 0; i < l->p->nex; i++) {
+        const extra_t *d = &l->p->ex[i];
+        if (!d->band) continue;
         double x0, x1;
         if (l->p->xmode == 2) {
-            x0 = map_clamped(&l->x, d->x0);
-            x1 = map_clamped(&l->x, d->x1);
+            x0 = map_clamped(&l->x, d->a);
+            x1 = map_clamped(&l->x, d->b);
         } else {
             /* On categories, x counts categories from 0 at the first one's centre. */
-            x0 = fmax(l->L, l->L + (d->x0 + 0.5) * l->slot);
-            x1 = fmin(l->L + l->pw, l->L + (d->x1 + 0.5) * l->slot);
+            x0 = fmax(l->L, l->L + (d->a + 0.5) * l->slot);
+            x1 = fmin(l->L + l->pw, l->L + (d->b + 0.5) * l->slot);
         }
         if (!(x1 >= x0)) continue;
         elm_sbuf_printf(b, "<rect class=\"band\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
                         "fill=\"%s\" fill-opacity=\"0.14\" data-x0=\"%.6g\" data-x1=\"%.6g\"/>\n",
                         x0, l->T, x1 - x0, l->ph, elm_plot_color(d->color >= 0 ? (size_t)d->color : i),
-                        d->x0, d->x1);
+                        d->a, d->b);
         if (d->label) elm__plot_text(b, x0 + 3, l->T + 11, "start", ELM__PLOT_NOTE, 0, d->label);
     }
 }
 
 static void hlines(elm_sbuf_t *b, const layout_t *l)
 {
-    for (size_t i = 0; i < l->p->nhl; i++) {
-        const hline_t *h = &l->p->hl[i];
+    for (size_t i = 0; i < l->p->nex; i++) {
+        const extra_t *h = &l->p->ex[i];
+        if (h->band) continue;
         const scale_t *y = &l->y[h->side];
-        if (!usable(y, h->v)) continue;
-        double py = map_clamped(y, h->v);
+        if (!usable(y, h->a)) continue;
+        double py = map_clamped(y, h->a);
         elm_sbuf_printf(b, "<path class=\"ref\" d=\"M%.1f %.1fH%.1f\" stroke=\"#444\" "
-                        "stroke-dasharray=\"5 3\" data-value=\"%.6g\"/>\n", l->L, py, l->L + l->pw, h->v);
+                        "stroke-dasharray=\"5 3\" data-value=\"%.6g\"/>\n", l->L, py, l->L + l->pw, h->a);
         if (!h->label) continue;
         /* A white halo keeps the label readable over bars. */
         elm_sbuf_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" font-size=\"%g\" "

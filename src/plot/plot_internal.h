@@ -13,7 +13,7 @@
 #define ELM__PLOT_NOTE 9.5
 
 /* The width in pixels text of size px takes, estimated from its character count (no font
- * metrics here: 0.58 em per character suits the sans-serif faces browsers pick). */
+ * metrics here: 0.55 em per character suits the sans-serif faces browsers pick). */
 double elm__plot_text_w(const char *s, double px);
 
 /* Append the first len bytes of t to b, escaped as elm_plot_escape does. */

@@ -22,7 +22,7 @@ static size_t chars_n(const char *s, size_t len)
 
 static double width_n(const char *s, size_t len, double px)
 {
-    return 0.58 * px * (double)chars_n(s, len);
+    return 0.55 * px * (double)chars_n(s, len);
 }
 
 double elm__plot_text_w(const char *s, double px)

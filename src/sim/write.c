@@ -1,12 +1,14 @@
 /* sim/: a comparison's outside forms — every run's steps as CSV, the runs and summaries as JSON,
- * and the charts (svg.c draws them) — for `edgelm simulate` and, later, the report. */
+ * and the charts (drawn by plot/) — for `edgelm simulate` and, later, the report. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
 
+#include "edgelm/plot.h"
 #include "edgelm/sim.h"
 
 /* ---- CSV ---- */
@@ -148,16 +150,13 @@ char *elm_sim_chart_svg(const elm_sim_compare_t *x, uint32_t i)
 {
     if (i >= ELM_SIM_N_CHARTS) return NULL;
     uint32_t n = x->n_scenarios, nd = x->n_devices, ns = chart[i].nm ? chart[i].nm : nd + 1;
-    const char *series[ELM_ROUTE_MAX_DEVICES + 1];
     const char **groups = malloc((n ? n : 1) * sizeof *groups);
     double *val = calloc((size_t)(n ? n : 1) * ns, sizeof *val);
     double *err = calloc((size_t)(n ? n : 1) * ns, sizeof *err);
+    elm_plot_t *p = elm_plot_new(chart[i].title, 760, 420);
     char *svg = NULL;
-    if (!groups || !val || !err) goto done;
-    for (uint32_t k = 0; k < ns; k++)
-        series[k] = chart[i].nm ? elm_sim_metric_name(chart[i].m[k])
-                    : k < nd    ? x->dev_name[k]
-                                : "spread (std dev)";
+    if (!groups || !val || !err || !p) goto done;
+    /* val and err are (series, scenario): one row per series for elm_plot_add. */
     for (uint32_t g = 0; g < n; g++) {
         const elm_sim_summary_t *s = &x->sc[g];
         groups[g] = s->label;
@@ -165,12 +164,23 @@ char *elm_sim_chart_svg(const elm_sim_compare_t *x, uint32_t i)
             /* The utilization chart's device bars carry no error bar; its spread does. */
             elm_sim_metric_t m = chart[i].nm ? chart[i].m[k] : ELM_SIM_M_SPREAD;
             bool dev = !chart[i].nm && k < nd;
-            val[g * ns + k] = dev ? s->dev_util[k] : s->mean[m];
-            err[g * ns + k] = dev ? 0 : s->ci95[m];
+            val[(size_t)k * n + g] = dev ? s->dev_util[k] : s->mean[m];
+            err[(size_t)k * n + g] = dev ? NAN : s->ci95[m];
         }
     }
-    svg = elm_sim_svg_bars(chart[i].title, chart[i].ylabel, n, groups, ns, series, val, err);
+    elm_plot_axis_t y = {chart[i].ylabel, false, NAN, NAN};
+    if (elm_plot_x_categories(p, "scenario", n, groups) || elm_plot_y(p, ELM_PLOT_LEFT, &y)) goto done;
+    for (uint32_t k = 0; k < ns; k++) {
+        elm_plot_series_t s = {chart[i].nm ? elm_sim_metric_name(chart[i].m[k])
+                               : k < nd    ? x->dev_name[k]
+                                           : "spread (std dev)",
+                               ELM_PLOT_BAR, ELM_PLOT_LEFT, n, NULL, val + (size_t)k * n,
+                               err + (size_t)k * n, NULL, -1};
+        if (elm_plot_add(p, &s)) goto done;
+    }
+    svg = elm_plot_svg(p);
 done:
+    elm_plot_free(p);
     free(groups);
     free(val);
     free(err);

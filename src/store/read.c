@@ -125,12 +125,12 @@ static int get_num(const cJSON *o, const char *path, const char *key, double lo,
 
 /* A figure under key, x its value: absent gives NOT_RECORDED and {"unavailable": why} its reason
  * in why (returns 0); otherwise x must be an object of the numbers keys (the last one "n", a
- * count), read into v (returns 1). ELM_EINVAL naming the field and its form otherwise. */
+ * count), read into v (returns 1). ELM_EINVAL naming the field and form, what it must be. */
 static int get_figure(const cJSON *x, const char *path, const char *key, const char *const *keys,
-                      size_t nk, double *v, char *why, size_t cap, elm_diag_t *d)
+                      size_t nk, const char *form, double *v, char *why, size_t cap,
+                      elm_diag_t *d)
 {
-    char sub[96], form[96];
-    int len = 0;
+    char sub[96];
     if (!x) {
         snprintf(why, cap, NOT_RECORDED);
         return 0;
@@ -141,10 +141,6 @@ static int get_figure(const cJSON *x, const char *path, const char *key, const c
         return 0;
     }
     snprintf(sub, sizeof sub, "%s%s%s", path, *path ? "." : "", key);
-    for (size_t i = 0; i < nk && len >= 0 && (size_t)len < sizeof form; i++)
-        len += snprintf(form + len, sizeof form - (size_t)len, "%s\"%s\"", i ? ", " : "must be {",
-                        keys[i]);
-    snprintf(form + len, sizeof form - (size_t)len, "} or {\"unavailable\": why}");
     if (!cJSON_IsObject(x) || u) return bad_field(path, key, form, d);
     for (size_t i = 0; i < nk; i++)
         if (get_num(x, sub, keys[i], i + 1 < nk ? -INFINITY : 0,
@@ -159,7 +155,9 @@ static int get_stat(const cJSON *x, const char *path, const char *key, elm_stat_
     static const char *const keys[] = {"mean", "sd", "n"};
     double v[3];
     *s = (elm_stat_t){.valid = false};
-    int rc = get_figure(x, path, key, keys, COUNT(keys), v, s->why, sizeof s->why, d);
+    int rc = get_figure(x, path, key, keys, COUNT(keys),
+                        "must be {\"mean\", \"sd\", \"n\"} or {\"unavailable\": why}", v,
+                        s->why, sizeof s->why, d);
     if (rc <= 0) return rc;
     *s = (elm_stat_t){.valid = true, .mean = v[0], .sd = v[1], .n = (uint32_t)v[2]};
     return 0;
@@ -171,7 +169,10 @@ static int get_dist(const cJSON *x, const char *path, const char *key, elm_dist_
     static const char *const keys[] = {"mean", "p50", "p90", "p99", "n"};
     double v[5];
     *s = (elm_dist_t){.valid = false};
-    int rc = get_figure(x, path, key, keys, COUNT(keys), v, s->why, sizeof s->why, d);
+    int rc = get_figure(x, path, key, keys, COUNT(keys),
+                        "must be {\"mean\", \"p50\", \"p90\", \"p99\", \"n\"} or "
+                        "{\"unavailable\": why}",
+                        v, s->why, sizeof s->why, d);
     if (rc <= 0) return rc;
     *s = (elm_dist_t){
         .valid = true, .mean = v[0], .p50 = v[1], .p90 = v[2], .p99 = v[3], .n = (uint32_t)v[4]};
