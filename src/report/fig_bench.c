@@ -59,9 +59,10 @@ void elm__key_model(const elm__bench_t *b, const elm_record_t *rec, char *buf, s
         key_inproc(rec, buf, cap);
         return;
     }
-    /* a server's model name: the in-process model whose file or family it names, else as is */
-    const char *name = rec->target.model[0] ? rec->target.model : rec->model;
-    char stem[512], fam[256];
+    /* a server's model name (a file name or path at times): the in-process model whose file or
+     * family it names, else the name without directories and ".gguf" */
+    char name[512], stem[512], fam[256];
+    model_stem(rec->target.model[0] ? rec->target.model : rec->model, name, sizeof name);
     for (size_t i = 0; i < b->r->n_runs; i++) {
         const elm_record_t *o = &b->r->runs[i];
         if (o->is_target) continue;
