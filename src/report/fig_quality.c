@@ -1,4 +1,5 @@
-/* report/: placeholder for the quality figures, replaced by the real ones before the report lands. */
+/* report/: placeholder for the quality figures, replaced by the real ones before the report lands.
+ */
 #include "report_internal.h"
 
 int elm__report_quality(elm__report_t *r)
