@@ -125,9 +125,23 @@ static void energy_reason(const unsigned char *record, char *why, size_t cap)
     cJSON_Delete(j);
 }
 
-static void copy_text(char *dst, size_t cap, const unsigned char *src)
+/* One row of the Table I join. */
+static int cost_row(elm_store_t *s, sqlite3_stmt *st, size_t index, void *dst, void *ctx,
+                    elm_diag_t *d)
 {
-    snprintf(dst, cap, "%s", src ? (const char *)src : "");
+    (void)s, (void)index, (void)ctx, (void)d;
+    elm_store_cost_row_t *w = dst;
+    elm__store_text(w->model, sizeof w->model, sqlite3_column_text(st, 0));
+    elm__store_text(w->quant, sizeof w->quant, sqlite3_column_text(st, 1));
+    w->q = sqlite3_column_double(st, 2);
+    w->q_n = (uint32_t)sqlite3_column_int64(st, 3);
+    w->ttft_s = sqlite3_column_double(st, 4) / 1e3;
+    w->has_wh = sqlite3_column_type(st, 5) != SQLITE_NULL;
+    if (w->has_wh)
+        w->wh = sqlite3_column_double(st, 5) / 3600.0; /* J per response -> Wh */
+    else
+        energy_reason(sqlite3_column_text(st, 6), w->why, sizeof w->why);
+    return 0;
 }
 
 int elm_store_cost_rows(elm_store_t *s, const char *match, elm_store_cost_row_t **rows, size_t *n,
@@ -143,48 +157,11 @@ int elm_store_cost_rows(elm_store_t *s, const char *match, elm_store_cost_row_t 
         "AND r.id = (SELECT max(id) FROM runs WHERE model = e.model AND ttft_ms IS NOT NULL) "
         "ORDER BY e.model";
     sqlite3_stmt *st = NULL;
-    elm_store_cost_row_t *out = NULL;
-    size_t cnt = 0, cap = 0;
-    int rc = 0, step;
     *rows = NULL;
     *n = 0;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return elm__store_fail(s->db, s->path, "reading evals and runs", d);
     sqlite3_bind_text(st, 1, match ? match : "", -1, SQLITE_STATIC);
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (cnt == cap) {
-            size_t nc = cap ? 2 * cap : 8;
-            elm_store_cost_row_t *p = realloc(out, nc * sizeof *p);
-            if (!p) {
-                rc = elm_diag(d, ELM_ENOMEM, "out of memory reading %s", s->path);
-                goto fail;
-            }
-            out = p;
-            cap = nc;
-        }
-        elm_store_cost_row_t *w = &out[cnt++];
-        memset(w, 0, sizeof *w);
-        copy_text(w->model, sizeof w->model, sqlite3_column_text(st, 0));
-        copy_text(w->quant, sizeof w->quant, sqlite3_column_text(st, 1));
-        w->q = sqlite3_column_double(st, 2);
-        w->q_n = (uint32_t)sqlite3_column_int64(st, 3);
-        w->ttft_s = sqlite3_column_double(st, 4) / 1e3;
-        w->has_wh = sqlite3_column_type(st, 5) != SQLITE_NULL;
-        if (w->has_wh)
-            w->wh = sqlite3_column_double(st, 5) / 3600.0; /* J per response -> Wh */
-        else
-            energy_reason(sqlite3_column_text(st, 6), w->why, sizeof w->why);
-    }
-    if (step != SQLITE_DONE) {
-        rc = elm__store_fail(s->db, s->path, "reading evals and runs", d);
-        goto fail;
-    }
-    sqlite3_finalize(st);
-    *rows = out;
-    *n = cnt;
-    return 0;
-fail:
-    sqlite3_finalize(st);
-    free(out);
-    return rc;
+    return elm__store_collect(s, st, sizeof **rows, cost_row, NULL, "reading evals and runs", rows,
+                              n, d);
 }

@@ -4,6 +4,7 @@
  * Eval results live in evals.c. Schema: docs/store.md. */
 #include <errno.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,6 +288,53 @@ int elm__store_exec(elm_store_t *s, const char *sql, elm_diag_t *d)
         return rc;
     }
     return 0;
+}
+
+void elm__store_text(char *dst, size_t cap, const unsigned char *src)
+{
+    snprintf(dst, cap, "%s", src ? (const char *)src : "");
+}
+
+int elm__store_grow(elm_store_t *s, void *arrp, size_t *cap, size_t cnt, size_t elem,
+                    elm_diag_t *d)
+{
+    if (cnt < *cap) return 0;
+    void *arr, *p = NULL;
+    size_t nc = *cap ? 2 * *cap : 8;
+    memcpy(&arr, arrp, sizeof arr); /* arrp is a T **: copied, not cast, to stay alias-clean */
+    if (nc > SIZE_MAX / elem || !(p = realloc(arr, nc * elem)))
+        return elm_diag(d, ELM_ENOMEM, "out of memory reading %s", s->path);
+    memcpy(arrp, &p, sizeof p);
+    *cap = nc;
+    return 0;
+}
+
+int elm__store_collect(elm_store_t *s, sqlite3_stmt *st, size_t elem, elm__store_row_fn row,
+                       void *ctx, const char *what, void *outp, size_t *n, elm_diag_t *d)
+{
+    char *arr = NULL;
+    size_t cnt = 0, cap = 0;
+    int rc = 0, step;
+    memcpy(outp, &arr, sizeof arr);
+    *n = 0;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((rc = elm__store_grow(s, &arr, &cap, cnt, elem, d))) goto fail;
+        memset(arr + cnt * elem, 0, elem);
+        if ((rc = row(s, st, cnt, arr + cnt * elem, ctx, d))) goto fail;
+        cnt++;
+    }
+    if (step != SQLITE_DONE) {
+        rc = elm__store_fail(s->db, s->path, what, d);
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    memcpy(outp, &arr, sizeof arr);
+    *n = cnt;
+    return 0;
+fail:
+    sqlite3_finalize(st);
+    free(arr);
+    return rc;
 }
 
 /* The schema version of the open store (0 for an empty file). */
