@@ -343,8 +343,8 @@ int elm__report_route(elm__report_t *r)
     elm__fig_begin(r, "fig-routing", "Routing", "Edge-First Fig. 4");
     if (set.n == 0) {
         elm__fig_missing(r, "No simulator comparison or gateway access log given.",
-                         "edgelm simulate --strategy all --seeds 10 --json sim.json, then edgelm "
-                         "report --sim sim.json (or --gateway-log access.jsonl from edgelm gateway "
+                         "edgelm simulate --compare --json sim.json, then edgelm report "
+                         "--sim sim.json (or --gateway-log access.jsonl from edgelm gateway "
                          "--log access.jsonl)");
         elm__fig_end(r);
         return 0;
