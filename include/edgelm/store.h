@@ -107,7 +107,8 @@ typedef struct {
     /* provenance (store v3) */
     char git_hash[24];     /* of the edgelm build, "unknown" outside a git checkout */
     char model_sha256[72]; /* hex digest of the model file, or "unavailable: <reason>" */
-    char cpufreq[256];     /* "governor performance, 2400 MHz (cpu0) ..." or "unavailable: why" */
+    char cpufreq[256];     /* "performance 2400 MHz (cpu0-3)", runs of CPUs that agree folded
+                              together, or "unavailable: why" */
     char nvpmodel[128];    /* Jetson power mode, or "unavailable: why" */
     /* RSS over the measured repetitions' sampling windows (ms since each window's start, bytes),
      * sampled with the power sampler; n_rss 0 when nothing was sampled. */
