@@ -229,14 +229,14 @@ static void test_cost_table(void **state)
     /* cost per million tokens: the Pi's Q4_0 output at 25 ¢/kWh, and the cloud's list price */
     double usd;
     assert_int_equal(elm_cost_per_mtok(0.2, 25, &usd, &d), 0);
-    assert_string_equal(mark(html, "output (generation)", "tiny-q4_0.gguf (" PI ")"), num(usd));
+    assert_string_equal(mark(html, "output (generation)", "tiny-q4_0 · Raspberry Pi 5"), num(usd));
     assert_string_equal(mark(html, "output (generation)", "gpt-4o (cloud)"),
                         num(p->usd_per_m_out));
-    assert_string_equal(mark(html, "output (generation)", "tiny-q4_0.gguf (" LAPTOP ")"), "nan");
+    assert_string_equal(mark(html, "output (generation)", "tiny-q4_0 · Intel Core i7-1260P"), "nan");
     /* battery: the Pi on 37 Wh */
     elm_battery_t b;
     assert_int_equal(elm_battery(37, (0.2 * 128 + 0.04 * 64) / 3600, 128.0 / 20, &b, &d), 0);
-    assert_string_equal(mark(html, "runs", "tiny-q4_0.gguf (" PI ")"), num(b.runs));
+    assert_string_equal(mark(html, "runs", "tiny-q4_0 · Raspberry Pi 5"), num(b.runs));
     /* break-even: the two devices on the F16 model, a heatmap of cells */
     const char *be = strstr(html, "id=\"fig-breakeven\"");
     assert_non_null(be);

@@ -169,10 +169,35 @@ static size_t newest_models(const elm__report_t *r, size_t *idx)
     return n;
 }
 
-/* "model.gguf (device)" of a run into buf. */
+/* The device's name short enough for an axis label: without trademarks and what follows the
+ * model name ("Raspberry Pi 5 Model B Rev 1.0" -> "Raspberry Pi 5", "AMD Ryzen 7 7840U w/ Radeon
+ * 780M Graphics" -> "AMD Ryzen 7 7840U"). */
+static void short_device(const char *device, char *buf, size_t cap)
+{
+    static const char *const drop[] = {"(R)", "(TM)", "(tm)"};
+    static const char *const cut[] = {" Model", " w/", " with ", " CPU", " @", ",", " Processor"};
+    size_t n = 0;
+    for (const char *p = device; *p && n + 1 < cap;) {
+        size_t skip = 0;
+        for (size_t k = 0; k < sizeof drop / sizeof drop[0] && !skip; k++)
+            if (!strncmp(p, drop[k], strlen(drop[k]))) skip = strlen(drop[k]);
+        if (skip) p += skip;
+        else buf[n++] = *p++;
+    }
+    buf[n] = '\0';
+    for (size_t k = 0; k < sizeof cut / sizeof cut[0]; k++) {
+        char *c = strstr(buf, cut[k]);
+        if (c && c > buf) *c = '\0';
+    }
+}
+
+/* "model · device" of a run into buf (the file name without .gguf, the device shortened). */
 static void run_label(const elm_record_t *rec, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%.200s (%.120s)", elm__model_label(rec->model), rec->device);
+    char model[256], dev[128];
+    elm__model_family(rec->model, NULL, model, sizeof model);
+    short_device(rec->device, dev, sizeof dev);
+    snprintf(buf, cap, "%.200s · %.120s", model, dev);
 }
 
 /* Categories for runs idx[0..n) and then extra names: labels (malloc'd, caller frees with
@@ -186,7 +211,11 @@ static int run_cats(const elm__report_t *r, const size_t *idx, size_t n, const c
     for (size_t i = 0; i < n + n_extra; i++) {
         if (i < n) run_label(&r->runs[idx[i]], buf, sizeof buf);
         else snprintf(buf, sizeof buf, "%s (cloud)", extra[i - n]);
-        /* labels are distinct: (device, model) pairs and price-table names */
+        /* two devices may shorten to one name, two tables repeat a name: number the repeat */
+        if (elm__labels_find(l, buf) >= 0) {
+            size_t used = strlen(buf);
+            snprintf(buf + used, sizeof buf - used, " #%zu", i + 1);
+        }
         if (elm__labels_add(l, buf) < 0) return ELM_ENOMEM;
     }
     for (size_t i = 0; i < l->n; i++) (*cats)[i] = l->s[i];

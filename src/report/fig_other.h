@@ -12,8 +12,8 @@
 
 /* ---- charts over categories ---- */
 
-/* A new chart over n categories (x axis xlabel) with a left y axis ylabel (log scale when log).
- * Returns NULL when out of memory. Free with elm_plot_free. */
+/* A new chart over n categories (x axis xlabel) with a left y axis ylabel (log scale when log,
+ * else from 0). Returns NULL when out of memory. Free with elm_plot_free. */
 elm_plot_t *elm__chart_new(const char *xlabel, size_t n, const char *const *cats,
                            const char *ylabel, bool log);
 /* Add series name of kind k on side with y, err (may be NULL) and notes (may be NULL), n points.

@@ -17,7 +17,9 @@ elm_plot_t *elm__chart_new(const char *xlabel, size_t n, const char *const *cats
 {
     elm_plot_t *p = elm_plot_new(NULL, 0, 0);
     if (!p || elm_plot_x_categories(p, xlabel, n, cats) ||
-        elm_plot_y(p, ELM_PLOT_LEFT, &(elm_plot_axis_t){ylabel, log, NAN, NAN})) {
+        /* every figure drawn this way is a count, rate or price: a linear axis starts at 0 and
+         * error bars stop there */
+        elm_plot_y(p, ELM_PLOT_LEFT, &(elm_plot_axis_t){ylabel, log, log ? NAN : 0, NAN})) {
         elm_plot_free(p);
         return NULL;
     }

@@ -274,7 +274,7 @@ static int metric_chart(elm__report_t *r, const elm__route_set_t *set, const cha
     elm_plot_t *p = y ? elm__chart_new("scenario", n, cats, ylabel, false) : NULL;
     int rc = ELM_ENOMEM;
     if (!p) goto fail;
-    if (right >= 0 && elm_plot_y(p, ELM_PLOT_RIGHT, &(elm_plot_axis_t){rlabel, false, NAN, NAN}))
+    if (right >= 0 && elm_plot_y(p, ELM_PLOT_RIGHT, &(elm_plot_axis_t){rlabel, false, 0, NAN}))
         goto fail;
     for (size_t k = 0; k < nm; k++) {
         for (size_t i = 0; i < n; i++) {
@@ -301,9 +301,12 @@ static int util_chart(elm__report_t *r, const elm__route_set_t *set, const char 
     size_t n = set->n;
     elm__labels_t devs = {0};
     double *y = malloc(2 * n * sizeof *y);
+    const char **none = malloc(n * sizeof *none);
     elm_plot_t *p = NULL;
     int rc = ELM_ENOMEM;
-    if (!y) goto fail;
+    if (!y || !none) goto fail;
+    /* a device another scenario's cluster has is absent here, not unmeasured: no label */
+    for (size_t i = 0; i < n; i++) none[i] = "";
     for (size_t i = 0; i < n; i++)
         for (uint32_t k = 0; k < set->s[i].n_dev; k++)
             if (elm__labels_add(&devs, set->s[i].dev_name[k]) < 0) goto fail;
@@ -315,7 +318,7 @@ static int util_chart(elm__report_t *r, const elm__route_set_t *set, const char 
             for (uint32_t j = 0; j < set->s[i].n_dev; j++)
                 if (strcmp(set->s[i].dev_name[j], devs.s[k]) == 0) y[i] = set->s[i].dev_util[j];
         }
-        if ((rc = elm__chart_add(p, devs.s[k], ELM_PLOT_BAR, ELM_PLOT_LEFT, n, y, NULL, NULL)))
+        if ((rc = elm__chart_add(p, devs.s[k], ELM_PLOT_BAR, ELM_PLOT_LEFT, n, y, NULL, none)))
             goto fail;
     }
     for (size_t i = 0; i < n; i++) {
@@ -330,6 +333,7 @@ static int util_chart(elm__report_t *r, const elm__route_set_t *set, const char 
 fail:
     elm_plot_free(p);
     elm__labels_free(&devs);
+    free(none);
     free(y);
     return rc;
 }
