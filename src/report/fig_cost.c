@@ -20,25 +20,13 @@ static const elm_price_table_t *prices_of(const elm__report_t *r)
     return r->o->prices ? r->o->prices : elm_prices_default();
 }
 
-/* A cell of a figure that may be unavailable: the value, or "n/a [k]" with why added to notes. */
+/* A cell of a figure that may be unavailable: the value, or a footnote with why. */
 static int cost_cell(bool ok, const char *fmt, double v, const char *why, elm__labels_t *notes,
                      char *cell, size_t cap)
 {
-    if (ok) {
-        snprintf(cell, cap, fmt, v);
-        return 0;
-    }
-    int k = elm__labels_add(notes, why[0] ? why : "not measured");
-    if (k < 0) return ELM_ENOMEM;
-    snprintf(cell, cap, "n/a [%d]", k + 1);
+    if (!ok) return elm__note_cell(notes, why, cell, cap);
+    snprintf(cell, cap, fmt, v);
     return 0;
-}
-
-/* "[1] why; [2] why" of notes into b, after lead. */
-static void notes_text(const elm__labels_t *notes, const char *lead, elm_sbuf_t *b)
-{
-    for (size_t k = 0; k < notes->n; k++)
-        elm_sbuf_printf(b, "%s[%zu] %s", k ? "; " : lead, k + 1, notes->s[k]);
 }
 
 /* ---- Table I ---- */
@@ -121,7 +109,7 @@ static int table_one(elm__report_t *r)
         elm__table_row(r, 8, row);
     }
     elm__table_end(r);
-    notes_text(&notes, " Not available: ", &foot);
+    elm__notes_text(&notes, " Not available: ", &foot);
     elm__fig_caption(r,
                      "Per platform: cost per response CPR in US cents (edge: the newest bench "
                      "run's prefill + generation energy at %g ¢/kWh; cloud: %.0f input and %.0f "
@@ -222,17 +210,44 @@ static int run_cats(const elm__report_t *r, const size_t *idx, size_t n, const c
     return 0;
 }
 
+/* A chart of two series over runs idx[0..n) and then the extra names: y (2, n + n_extra); with
+ * rlabel the second series is points on a right axis, else both are bars. Log left axis. */
+static int runs_chart(elm__report_t *r, const size_t *idx, size_t n, const char **extra,
+                      size_t n_extra, const char *xlabel, const char *ylabel, const char *rlabel,
+                      const char *const names[2], const double *y)
+{
+    const char **cats = NULL;
+    elm__labels_t l = {0};
+    elm_plot_t *p = NULL;
+    size_t m = n + n_extra;
+    int rc = run_cats(r, idx, n, extra, n_extra, &cats, &l);
+    if (rc) goto fail;
+    rc = ELM_ENOMEM;
+    if (!(p = elm__chart_new(xlabel, m, cats, ylabel, true)) ||
+        (rlabel && elm_plot_y(p, ELM_PLOT_RIGHT, &(elm_plot_axis_t){rlabel, false, 0, NAN})))
+        goto fail;
+    if ((rc = elm__chart_add(p, names[0], ELM_PLOT_BAR, ELM_PLOT_LEFT, m, y, NULL, NULL)) ||
+        (rc = elm__chart_add(p, names[1], rlabel ? ELM_PLOT_POINT : ELM_PLOT_BAR,
+                             rlabel ? ELM_PLOT_RIGHT : ELM_PLOT_LEFT, m, y + m, NULL, NULL)))
+        goto fail;
+    rc = elm__chart_put(r, p);
+    p = NULL;
+fail:
+    elm_plot_free(p);
+    elm__labels_free(&l);
+    free(cats);
+    return rc;
+}
+
 /* Cost per million input and output tokens per (device, model), then the cloud list prices. */
 static int permtok(elm__report_t *r, const size_t *idx, size_t n)
 {
+    static const char *const names[2] = {"input (prefill)", "output (generation)"};
     const elm_cost_opts_t *co = &r->o->cost;
     const elm_price_table_t *pt = prices_of(r);
     size_t nc = pt->n < COST_MAX_CLOUD ? pt->n : COST_MAX_CLOUD, valid = 0;
     const char *cloud[COST_MAX_CLOUD];
-    const char **cats = NULL;
-    elm__labels_t l = {0};
     double *y = malloc(2 * (n + nc + 1) * sizeof *y);
-    elm_plot_t *p = NULL;
     int rc = ELM_ENOMEM;
     elm__fig_begin(r, "fig-permtok", "Cost per million tokens", "Sometimes Painful Fig. 17");
     if (!y) goto done;
@@ -250,40 +265,25 @@ static int permtok(elm__report_t *r, const size_t *idx, size_t n)
             if (j->valid && co->has_kwh && !elm_cost_per_mtok(j->mean, co->cents_per_kwh, v, NULL))
                 valid++;
         }
-    if (!valid) {
+    rc = 0;
+    if (!valid)
         elm__fig_missing(r,
                          co->has_kwh ? "No bench run with energy per token in the store."
                                      : "No electricity price given.",
                          co->has_kwh ? "edgelm bench -m MODEL.gguf -t 4 --power rapl (or --power "
                                        "constant --watts W, --power-cmd CMD)"
                                      : "edgelm report --cents-per-kwh 25 ...");
-        rc = 0;
-        goto done;
-    }
-    if ((rc = run_cats(r, idx, n, cloud, nc, &cats, &l))) goto done;
-    rc = ELM_ENOMEM;
-    if (!(p = elm__chart_new("model (device) or cloud model", n + nc, cats, "US$ per million tokens",
-                             true)))
-        goto done;
-    if ((rc = elm__chart_add(p, "input (prefill)", ELM_PLOT_BAR, ELM_PLOT_LEFT, n + nc, y, NULL,
-                             NULL)) ||
-        (rc = elm__chart_add(p, "output (generation)", ELM_PLOT_BAR, ELM_PLOT_LEFT, n + nc,
-                             y + n + nc, NULL, NULL)))
-        goto done;
-    rc = elm__chart_put(r, p);
-    p = NULL;
-    elm__fig_caption(r,
-                     "Electricity cost of a million input tokens (prefill energy per prompt token) "
-                     "and output tokens (generation energy per generated token) at %g ¢/kWh, for "
-                     "the newest bench run of each model on each device, next to the cloud models' "
-                     "list prices (US$ per million tokens; log scale). n/a: the run had no power "
-                     "source.",
-                     co->cents_per_kwh);
+    else if (!(rc = runs_chart(r, idx, n, cloud, nc, "model · device, or cloud model",
+                               "US$ per million tokens", NULL, names, y)))
+        elm__fig_caption(r,
+                         "Electricity cost of a million input tokens (prefill energy per prompt "
+                         "token) and output tokens (generation energy per generated token) at %g "
+                         "¢/kWh, for the newest bench run of each model on each device, next to "
+                         "the cloud models' list prices (US$ per million tokens; log scale). n/a: "
+                         "the run had no power source.",
+                         co->cents_per_kwh);
 done:
     elm__fig_end(r);
-    elm_plot_free(p);
-    elm__labels_free(&l);
-    free(cats);
     free(y);
     return rc;
 }
@@ -298,10 +298,8 @@ static double battery_wh(const char *device)
 /* Runs (bars) and hours (points) on a full battery per (device, model). */
 static int battery(elm__report_t *r, const size_t *idx, size_t n)
 {
-    const char **cats = NULL;
-    elm__labels_t l = {0};
+    static const char *const names[2] = {"runs", "hours"};
     double *y = malloc(2 * (n + 1) * sizeof *y);
-    elm_plot_t *p = NULL;
     size_t valid = 0;
     int rc = ELM_ENOMEM;
     elm__fig_begin(r, "fig-battery", "Battery runs", "Sometimes Painful Fig. 16");
@@ -315,35 +313,22 @@ static int battery(elm__report_t *r, const size_t *idx, size_t n)
                          &b, NULL))
             y[i] = b.runs, y[n + i] = b.hours, valid++;
     }
-    if (!valid) {
+    rc = 0;
+    if (!valid)
         elm__fig_missing(r, "No bench run with energy and end-to-end time in the store.",
                          "edgelm bench -m MODEL.gguf -t 4 --power rapl (or --power constant "
                          "--watts W, --power-cmd CMD)");
-        rc = 0;
-        goto done;
-    }
-    if ((rc = run_cats(r, idx, n, NULL, 0, &cats, &l))) goto done;
-    rc = ELM_ENOMEM;
-    if (!(p = elm__chart_new("model (device)", n, cats, "runs on a full charge", true)) ||
-        elm_plot_y(p, ELM_PLOT_RIGHT, &(elm_plot_axis_t){"hours of back-to-back runs", false, NAN,
-                                                         NAN}))
-        goto done;
-    if ((rc = elm__chart_add(p, "runs", ELM_PLOT_BAR, ELM_PLOT_LEFT, n, y, NULL, NULL)) ||
-        (rc = elm__chart_add(p, "hours", ELM_PLOT_POINT, ELM_PLOT_RIGHT, n, y + n, NULL, NULL)))
-        goto done;
-    rc = elm__chart_put(r, p);
-    p = NULL;
-    elm__fig_caption(r,
-                     "How many bench requests (prompt + generation, the newest run of each model "
-                     "on each device; its prefill + generation energy and end-to-end time) a full "
-                     "charge gives, and for how many hours back to back. Assumed batteries: a "
-                     "Raspberry Pi on a 10,000 mAh power bank (37 Wh), every other device on a "
-                     "60 Wh laptop battery; conversion losses and idle power are left out.");
+    else if (!(rc = runs_chart(r, idx, n, NULL, 0, "model · device", "runs on a full charge",
+                               "hours of back-to-back runs", names, y)))
+        elm__fig_caption(r,
+                         "How many bench requests (prompt + generation, the newest run of each "
+                         "model on each device; its prefill + generation energy and end-to-end "
+                         "time) a full charge gives, and for how many hours back to back. Assumed "
+                         "batteries: a Raspberry Pi on a 10,000 mAh power bank (37 Wh), every "
+                         "other device on a 60 Wh laptop battery; conversion losses and idle power "
+                         "are left out.");
 done:
     elm__fig_end(r);
-    elm_plot_free(p);
-    elm__labels_free(&l);
-    free(cats);
     free(y);
     return rc;
 }

@@ -23,6 +23,14 @@ int elm__chart_add(elm_plot_t *p, const char *name, elm_plot_kind_t k, elm_plot_
 /* Put p's SVG in the figure and free p; 0 or ELM_ENOMEM. */
 int elm__chart_put(elm__report_t *r, elm_plot_t *p);
 
+/* ---- unavailable table cells ---- */
+
+/* "n/a [k]" into cell, k the number of why among notes (added when new): a table's footnote.
+ * Returns 0 or ELM_ENOMEM. */
+int elm__note_cell(elm__labels_t *notes, const char *why, char *cell, size_t cap);
+/* The footnotes "[1] why; [2] why" of notes into b, after lead; nothing when there are none. */
+void elm__notes_text(const elm__labels_t *notes, const char *lead, elm_sbuf_t *b);
+
 /* ---- routing scenarios ---- */
 
 /* One routing scenario as the report draws it: a simulated workload + strategy (means and 95 %

@@ -42,6 +42,20 @@ int elm__chart_put(elm__report_t *r, elm_plot_t *p)
     return svg ? 0 : ELM_ENOMEM;
 }
 
+int elm__note_cell(elm__labels_t *notes, const char *why, char *cell, size_t cap)
+{
+    int k = elm__labels_add(notes, why && *why ? why : "not measured");
+    if (k < 0) return ELM_ENOMEM;
+    snprintf(cell, cap, "n/a [%d]", k + 1);
+    return 0;
+}
+
+void elm__notes_text(const elm__labels_t *notes, const char *lead, elm_sbuf_t *b)
+{
+    for (size_t k = 0; k < notes->n; k++)
+        elm_sbuf_printf(b, "%s[%zu] %s", k ? "; " : lead, k + 1, notes->s[k]);
+}
+
 /* ---- evals by family and quantization ---- */
 
 /* The newest eval of one kind per (family, quantization): families ordered by parameters. */
@@ -267,10 +281,7 @@ static int factor_cell(const elm_stat_t *q, const elm_stat_t *base, const char *
         snprintf(why, sizeof why, "%s run: %s", bname, base->why[0] ? base->why : "not recorded");
     else
         snprintf(why, sizeof why, "%s run: the figure is 0", bname);
-    int k = elm__labels_add(notes, why);
-    if (k < 0) return ELM_ENOMEM;
-    snprintf(cell, cap, "n/a [%d]", k + 1);
-    return 0;
+    return elm__note_cell(notes, why, cell, cap);
 }
 
 static int quant_figure(elm__report_t *r)
@@ -329,8 +340,7 @@ static int quant_figure(elm__report_t *r)
         elm__table_row(r, 8, row);
     }
     elm__table_end(r);
-    for (size_t k = 0; k < notes.n; k++)
-        elm_sbuf_printf(&foot, "%s[%zu] %s", k ? "; " : " Not available: ", k + 1, notes.s[k]);
+    elm__notes_text(&notes, " Not available: ", &foot);
     elm__fig_caption(r,
                      "Each quantization's figure divided by that of the F16 (or BF16/F32) model of "
                      "the same family on the same device and thread count (the newest in-process "
