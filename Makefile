@@ -19,11 +19,17 @@ build:
 # The main job on an embedded default: a synthetic Qwen2.5-0.5B-shaped model (random weights, the
 # real model's shapes, so its speed and memory are the real model's), benchmarked on 1 and 2
 # threads and printed as the papers' table. Energy columns say why they are unavailable when the
-# machine has no power sensor.
+# machine has no power sensor. It ends with the papers' figures from that run (and Edge-First's
+# routing simulation) as build/report.html; the run's store is build/run.db, fresh each time.
 RUN_MODEL := $(BUILD)/qwen2.5-0.5b-q4_0.gguf
+RUN_DB    := $(BUILD)/run.db
 run: deps build
 	@test -f $(RUN_MODEL) || ./$(BUILD)/edgelm synth qwen2.5-0.5b:Q4_0 -o $(RUN_MODEL)
-	./$(BUILD)/edgelm bench -m $(RUN_MODEL) -t 1,2 -p 64 -n 32 -r 3 --no-db
+	@rm -f $(RUN_DB)
+	./$(BUILD)/edgelm bench -m $(RUN_MODEL) -t 1,2 -p 64 -n 32 -r 3 --db $(RUN_DB)
+	@./$(BUILD)/edgelm simulate --json $(BUILD)/run-sim.json > /dev/null
+	./$(BUILD)/edgelm report --db $(RUN_DB) --sim $(BUILD)/run-sim.json -o $(BUILD)/report.html
+	@echo "open $(BUILD)/report.html in a browser (file://$(abspath $(BUILD))/report.html)"
 
 # The gateway over a small edge cluster on this machine (three edgelm serve processes of a
 # synthetic SmolLM2-135M, a fake cloud) under Edge-First's bursty workload, then the traffic
