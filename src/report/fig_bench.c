@@ -577,8 +577,11 @@ static int fig_speed(elm__bench_t *b)
                  "points: warm time to first token (prefill start to first token) in seconds, "
                  "right axis; error bars ±1 sd. Models ordered by parameter count. Where several "
                  "runs share a bar (thread counts, settings), the one with the highest "
-                 "generation speed is shown. OOM: an HTTP target run (bench --target) of the "
-                 "model failed for memory on that device.");
+                 "generation speed is shown.%s",
+                 elm__labels_find(&why, "OOM") >= 0
+                     ? " OOM: an HTTP target run (bench --target) of the model failed for memory "
+                       "on that device."
+                     : "");
 done:
     elm__labels_free(&why);
     elm__fig_end(r);
