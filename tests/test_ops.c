@@ -1,6 +1,7 @@
 /* kernels/ops.c: every SIMD tier of the forward pass's small ops (RMSNorm, softmax numerators,
  * SiLU × up, add, scale, RoPE) against the scalar reference on awkward lengths, with the tolerances
- * stated per op, plus edge values (large gates, a softmax of one, huge negative scores). */
+ * stated per op, plus edge values (large gates, a softmax of one, huge negative scores); GELU × up
+ * against llama.cpp's fp16 GELU table for every fp16 input, and the tanh soft-cap. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "edgelm/kernels.h"
 #include "kernels/cpu.h"
 #include "kernels/ops_internal.h"
 #include "testutil.h"
@@ -224,8 +226,9 @@ static int simd_max_child(void)
     elm__ops_fill(&capped, want);
     const elm_ops_t *ops = elm_ops();
     if (ops->rmsnorm != capped.rmsnorm || ops->softmax_exp != capped.softmax_exp ||
-        ops->silu_mul != capped.silu_mul || ops->add != capped.add ||
-        ops->scale != capped.scale || ops->rope != capped.rope)
+        ops->silu_mul != capped.silu_mul || ops->add != capped.add || ops->scale != capped.scale ||
+        ops->rope != capped.rope || ops->gelu_mul != capped.gelu_mul ||
+        ops->softcap != capped.softcap)
         return 2;
     static elm_type_traits_t traits[ELM_TYPE_COUNT];
     elm__traits_fill(traits, want);
@@ -253,13 +256,85 @@ static void test_simd_max_env(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* GELU × up is ggml's CPU GELU: for every finite fp16 input the output is the entry of
+ * llama.cpp's table (reference README §6.3, ggml-gelu-f16.bin, as dumped from build 4748), and
+ * the ±10 pass-through tests use the unrounded f32 input. */
+static void test_gelu_table(void **state)
+{
+    (void)state;
+    const char *path = elm_test_data("reference/models/ggml-gelu-f16.bin");
+    if (!path) return;
+    size_t len = 0;
+    uint16_t *table = elm_test_read_file(path, &len);
+    assert_non_null(table);
+    assert_int_equal(len, 65536 * sizeof *table);
+    unsigned cpus[2];
+    const int nt = tiers(cpus);
+    for (int t = 0; t < nt; t++) {
+        elm_ops_t ops;
+        elm__ops_fill(&ops, cpus[t]);
+        int n_checked = 0;
+        for (uint32_t i = 0; i < 65536; i++) {
+            float g = elm_fp16_to_fp32((uint16_t)i);
+            if (!isfinite(g)) continue;
+            const float one = 1.0f, want = elm_fp16_to_fp32(table[i]);
+            ops.gelu_mul(&g, &one, 1);
+            if (g != want)
+                fail_msg("gelu (cpu 0x%x) at fp16 0x%04x (%.9g): %.9g, llama.cpp %.9g", cpus[t], i,
+                         elm_fp16_to_fp32((uint16_t)i), g, want);
+            n_checked++;
+        }
+        assert_int_equal(n_checked, 65536 - 2 * 1024); /* all but ±inf and the NaNs */
+        /* 9.999 rounds to fp16 10 (table: 10); 10.001 passes through unrounded */
+        float g[4] = {9.999f, 10.001f, -9.999f, 1.5f};
+        const float u[4] = {1.0f, 1.0f, 1.0f, -2.0f};
+        ops.gelu_mul(g, u, 4);
+        assert_true(g[0] == 10.0f && g[1] == 10.001f && g[2] == 0.0f);
+        assert_true(g[3] == -2.0f * elm_fp16_to_fp32(table[elm_fp32_to_fp16(1.5f)]));
+    }
+    free(table);
+}
+
+/* The soft-cap is cap · tanh(x / cap) to f32 rounding, bounded by the cap, and monotonic. */
+static void test_softcap(void **state)
+{
+    (void)state;
+    unsigned cpus[2];
+    const int nt = tiers(cpus);
+    elm_test_rng_t rng = {4242};
+    const int64_t n = 4097;
+    float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+    for (int t = 0; t < nt; t++) {
+        elm_ops_t ops;
+        elm__ops_fill(&ops, cpus[t]);
+        static const float caps[] = {8.0f, 30.0f, 50.0f};
+        for (int c = 0; c < 3; c++) {
+            const float cap = caps[c];
+            for (int64_t i = 0; i < n; i++)
+                x[i] = (float)(i - n / 2) * (4.0f * cap / (float)n) + 0.01f * elm_test_normal(&rng);
+            x[0] = -1e30f;
+            x[n - 1] = 1e30f;
+            memcpy(y, x, n * sizeof *y);
+            ops.softcap(y, n, cap);
+            for (int64_t i = 0; i < n; i++) {
+                const double want = cap * tanh((double)x[i] / cap);
+                if (!(fabs(y[i] - want) <= 1e-6 * cap) || fabsf(y[i]) > cap)
+                    fail_msg("softcap %g (cpu 0x%x) [%lld] of %.9g: %.9g, want %.9g", cap, cpus[t],
+                             (long long)i, x[i], y[i], want);
+                if (i > 0 && x[i] > x[i - 1]) assert_true(y[i] >= y[i - 1]);
+            }
+        }
+    }
+    free(x);
+    free(y);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_simd_max_env),
-        cmocka_unit_test(test_ops_vs_reference),
-        cmocka_unit_test(test_ops_edges),
-        cmocka_unit_test(test_rope),
+        cmocka_unit_test(test_simd_max_env), cmocka_unit_test(test_ops_vs_reference),
+        cmocka_unit_test(test_ops_edges),    cmocka_unit_test(test_rope),
+        cmocka_unit_test(test_gelu_table),   cmocka_unit_test(test_softcap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 /* edgelm ops: the small elementwise and row steps of the forward pass (RMSNorm, the softmax's
- * exponentials, SiLU × up, residual adds, RoPE) behind one dispatch table filled once from CPU
- * features, as the matrix kernels are. The scalar reference defines the numbers; the SIMD ones
- * differ only in the order of sums and in the last bits of exp. */
+ * exponentials, SiLU × up, GELU × up, soft-caps, residual adds, RoPE) behind one dispatch table
+ * filled once from CPU features, as the matrix kernels are. The scalar reference defines the
+ * numbers; the SIMD ones differ only in the order of sums and in the last bits of exp. */
 #ifndef EDGELM_OPS_H
 #define EDGELM_OPS_H
 
@@ -32,6 +32,12 @@ typedef struct {
      * every tier gives the reference's bits. */
     void (*rope)(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cs,
                  bool neox);
+    /* g[i] = gelu(g[i]) * u[i]: gemma2's GELU-gated FFN, with ggml's CPU GELU: 0 for g <= -10,
+     * g for g >= 10, else its fp16 table (tanh-GELU computed in f32) at fp16(g). */
+    void (*gelu_mul)(float *g, const float *u, int64_t n);
+    /* x[i] = tanh(x[i] * (1 / cap)) * cap: gemma2's attention and final-logit soft-caps, in
+     * ggml's order (scale, tanh, scale). cap > 0. */
+    void (*softcap)(float *x, int64_t n, float cap);
 } elm_ops_t;
 
 /* The ops for the running CPU, filled once (thread-safe). EDGELM_NO_SIMD keeps the reference

@@ -3,6 +3,8 @@
 #include <math.h>
 #include <pthread.h>
 
+#include "edgelm/kernels.h"
+
 #include "kernels/cpu.h"
 #include "kernels/ops_internal.h"
 
@@ -61,8 +63,48 @@ static void rope_ref(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot,
     }
 }
 
-static const elm_ops_t ref_ops = {rmsnorm_ref, softmax_exp_ref, silu_mul_ref,
-                                  add_ref,     scale_ref,       rope_ref};
+/* ---- GELU ----
+ * ggml's CPU GELU (GGML_GELU_FP16): tanh-GELU computed in f32 once per fp16 input, looked up at
+ * the input rounded to fp16 (README §6.3 of the reference data). The table is 128 KiB of
+ * constants, filled on first use. */
+
+static uint16_t gelu_table[1 << 16];
+static pthread_once_t gelu_once = PTHREAD_ONCE_INIT;
+
+static void gelu_fill(void)
+{
+    const float sqrt_2_over_pi = 0.79788456080286535587989211986876f, coef_a = 0.044715f;
+    for (uint32_t i = 0; i < 1u << 16; i++) {
+        const float x = elm_fp16_to_fp32((uint16_t)i);
+        /* 1 + a·x·x is one fused multiply-add, as the compiler contracts it in ggml's build:
+         * unfused, one entry (x = -1.999) differs from llama.cpp's table by an fp16 ulp */
+        const float inner = fmaf(coef_a * x, x, 1.0f);
+        gelu_table[i] = elm_fp32_to_fp16(0.5f * x * (1.0f + tanhf(sqrt_2_over_pi * x * inner)));
+    }
+}
+
+static void gelu_mul_ref(float *g, const float *u, int64_t n)
+{
+    pthread_once(&gelu_once, gelu_fill);
+    for (int64_t i = 0; i < n; i++) {
+        const float x = g[i];
+        /* the ±10 tests use the unrounded input, as ggml_vec_gelu_f32 does */
+        const float y = x <= -10.0f  ? 0.0f
+                        : x >= 10.0f ? x
+                                     : elm_fp16_to_fp32(gelu_table[elm_fp32_to_fp16(x)]);
+        g[i] = y * u[i];
+    }
+}
+
+static void softcap_ref(float *x, int64_t n, float cap)
+{
+    const float inv = 1.0f / cap;
+    for (int64_t i = 0; i < n; i++)
+        x[i] = tanhf(x[i] * inv) * cap;
+}
+
+static const elm_ops_t ref_ops = {rmsnorm_ref, softmax_exp_ref, silu_mul_ref, add_ref,
+                                  scale_ref,   rope_ref,        gelu_mul_ref, softcap_ref};
 
 /* ---- dispatch ---- */
 
