@@ -1,7 +1,7 @@
 /* engine/: the forward pass against llama.cpp's logits for every reference model (batched
- * prefill rows and teacher-forced single-token rows, README §2.7 tolerances), greedy
- * continuations, the llama2.c golden text of stories260K, session mechanics (batching, threads,
- * truncate), and named errors for bad models and inputs; the same logits on any -t / -tb;
+ * prefill rows and teacher-forced single-token rows, README §2.7 tolerances, §7.6 for gemma2),
+ * greedy continuations, the llama2.c golden text of stories260K, session mechanics (batching,
+ * threads, truncate), and named errors for bad models and inputs; the same logits on any -t / -tb;
  * attention against a naive reference; grouped matrix products against separate ones. */
 #include <math.h>
 #include <setjmp.h>
@@ -126,11 +126,27 @@ static void load_ref_json(const char *path, ref_json_t *r)
 
 typedef enum { KIND_F32, KIND_F16, KIND_QUANT } kind_t;
 
+/* The tolerances of a weight kind: per-logit max |Δ|, rms |Δ|, the margin above which argmax
+ * must agree and the greedy continuation is compared, and the share of rows whose argmax must
+ * agree (quantized kinds). */
+typedef struct {
+    double max, rms, margin, agree_pct;
+} tol_t;
+
+/* README §2.7, by kind_t. */
+static const tol_t tol_std[] = {
+    {1e-3, 1e-4, 1e-3, 0}, {0.05, 0.005, 0.05, 0}, {1.0, 0.1, INFINITY, 95}};
+/* README §7.6: gemma2's fp16-table GELU sets a floor of about 0.01 even for F32 weights. */
+static const tol_t tol_gemma2[] = {
+    {0.05, 0.005, 0.05, 0}, {0.1, 0.015, 0.1, 0}, {1.5, 0.2, INFINITY, 90}};
+
 typedef struct {
     const char *name;
     kind_t kind;
+    const tol_t *tol; /* by kind; NULL: tol_std */
 } ref_model_t;
 
+/* clang-format off */
 static const ref_model_t ref_models[] = {
     {"stories260K-F32", KIND_F32},      {"stories260K-F16", KIND_F16},
     {"tiny-qwen2-F32", KIND_F32},       {"tiny-qwen2-F16", KIND_F16},
@@ -139,7 +155,11 @@ static const ref_model_t ref_models[] = {
     {"tiny-llama3-F32", KIND_F32},      {"tiny-llama3-F16", KIND_F16},
     {"tiny-llama3-Q8_0", KIND_QUANT},   {"tiny-llama3-Q4_0", KIND_QUANT},
     {"tiny-llama3-Q4_K_M", KIND_QUANT}, {"tiny-llama3-Q6_K", KIND_QUANT},
+    /* gemma2's F32, Q8_0 and Q6_K files are not stored (README §7.1) */
+    {"tiny-gemma2-F16", KIND_F16, tol_gemma2}, {"tiny-gemma2-Q4_0", KIND_QUANT, tol_gemma2},
+    {"tiny-gemma2-Q4_K_M", KIND_QUANT, tol_gemma2},
 };
+/* clang-format on */
 
 static char *data_path(const char *name, const char *ext)
 {
@@ -185,7 +205,8 @@ static void check_model(const ref_model_t *rm)
     /* Two threads: the pool is exercised, and results do not depend on the split. */
     elm_session_t *s = new_session(m, 2, ELM_TYPE_F32);
 
-    const double thr = rm->kind == KIND_F32 ? 1e-3 : rm->kind == KIND_F16 ? 0.05 : INFINITY;
+    const tol_t *tol = rm->tol ? &rm->tol[rm->kind] : &tol_std[rm->kind];
+    const double thr = tol->margin;
     stats_t pre = {0}, gen = {0};
     int greedy_checked = 0;
     for (int q = 0; q < 3; q++) {
@@ -199,7 +220,7 @@ static void check_model(const ref_model_t *rm)
             const float *ref = ref_logits + (size_t)(row_offset[q] + p) * N_VOCAB;
             compare_row(&row, elm_session_logits(s, (uint32_t)p), ref, thr);
             compare_row(&pre, elm_session_logits(s, (uint32_t)p), ref, thr);
-            if (rm->kind == KIND_F32 && (row.max > 1e-3 || rms_of(&row) > 1e-4))
+            if (rm->kind == KIND_F32 && (row.max > tol->max || rms_of(&row) > tol->rms))
                 fail_msg("%s seq %d pos %d: max %.3g rms %.3g above the F32 tolerance", rm->name, q,
                          p, row.max, rms_of(&row));
         }
@@ -211,7 +232,7 @@ static void check_model(const ref_model_t *rm)
             const float *ref = ref_gen + ((size_t)q * N_GEN + k) * N_VOCAB;
             compare_row(&row, elm_session_logits(s, 0), ref, thr);
             compare_row(&gen, elm_session_logits(s, 0), ref, thr);
-            if (rm->kind == KIND_F32 && (row.max > 1e-3 || rms_of(&row) > 1e-4))
+            if (rm->kind == KIND_F32 && (row.max > tol->max || rms_of(&row) > tol->rms))
                 fail_msg("%s seq %d gen %d: max %.3g rms %.3g above the F32 tolerance", rm->name, q,
                          k, row.max, rms_of(&row));
         }
@@ -248,14 +269,14 @@ static void check_model(const ref_model_t *rm)
     switch (rm->kind) {
     case KIND_F32: assert_int_equal(pre.must_agree_failed + gen.must_agree_failed, 0); break;
     case KIND_F16:
-        assert_true(pre.max <= 0.05 && gen.max <= 0.05);
-        assert_true(rms_of(&pre) <= 0.005 && rms_of(&gen) <= 0.005);
+        assert_true(pre.max <= tol->max && gen.max <= tol->max);
+        assert_true(rms_of(&pre) <= tol->rms && rms_of(&gen) <= tol->rms);
         assert_int_equal(pre.must_agree_failed + gen.must_agree_failed, 0);
         break;
     case KIND_QUANT:
-        assert_true(pre.max <= 1.0 && gen.max <= 1.0);
-        assert_true(rms_of(&pre) <= 0.1 && rms_of(&gen) <= 0.1);
-        assert_true(agree_pre >= 95.0 && agree_gen >= 95.0);
+        assert_true(pre.max <= tol->max && gen.max <= tol->max);
+        assert_true(rms_of(&pre) <= tol->rms && rms_of(&gen) <= tol->rms);
+        assert_true(agree_pre >= tol->agree_pct && agree_gen >= tol->agree_pct);
         break;
     }
     elm_session_free(s);
@@ -807,30 +828,39 @@ typedef struct {
     uint32_t n_head, n_head_kv, head_dim;
 } attn_shape_t;
 
+/* gemma2's attention options (elm__attn_t's scale, softcap, window); zeros: plain causal. */
+typedef struct {
+    float scale, softcap;
+    uint32_t window;
+} attn_mode_t;
+
 /* Softmax attention of one query row in double, over the cache's own (rounded) keys and values
- * and the query rounded as the cache type rounds it. */
+ * and the query rounded as the cache type rounds it, soft-capped and windowed as md says. */
 static void naive_attention(const elm__kv_t *kv, const float *q, uint32_t pos, uint32_t kvh,
-                            uint32_t hd, double *out)
+                            uint32_t hd, const attn_mode_t *md, double *out)
 {
     double *sc = malloc((pos + 1) * sizeof *sc), max = -INFINITY, sum = 0;
     float *k = malloc(hd * sizeof *k), *qr = malloc(hd * sizeof *qr);
     uint16_t *tmp = malloc(hd * 4);
+    const uint32_t lo = md->window && pos + 1 > md->window ? pos + 1 - md->window : 0;
+    const double scale = md->scale ? md->scale : 1 / sqrt((double)hd);
     kv->tr->from_float(q, tmp, hd);
     kv->tr->to_float(tmp, qr, hd);
-    for (uint32_t t = 0; t <= pos; t++) {
+    for (uint32_t t = lo; t <= pos; t++) {
         kv->tr->to_float(elm__kv_k(kv, 0, t, kvh * hd), k, hd);
         double dot = 0;
         for (uint32_t i = 0; i < hd; i++)
             dot += (double)qr[i] * k[i];
-        sc[t] = dot / sqrt((double)hd);
+        if (md->softcap) dot = md->softcap * tanh(dot / md->softcap);
+        sc[t] = dot * scale;
         max = fmax(max, sc[t]);
     }
-    for (uint32_t t = 0; t <= pos; t++)
+    for (uint32_t t = lo; t <= pos; t++)
         sum += sc[t] = exp(sc[t] - max);
     for (uint32_t d = 0; d < hd; d++) {
         float v;
         double acc = 0;
-        for (uint32_t t = 0; t <= pos; t++) {
+        for (uint32_t t = lo; t <= pos; t++) {
             const char *row = elm__kv_vt(kv, 0, kvh * hd + d);
             kv->tr->to_float(row + (size_t)t * kv->esize, &v, 1);
             acc += sc[t] * v;
@@ -843,9 +873,93 @@ static void naive_attention(const elm__kv_t *kv, const float *q, uint32_t pos, u
     free(tmp);
 }
 
+/* Every case (pos0, rows) of one shape and cache type in mode md: within 2e-5 (f32) or 3e-3
+ * (f16: probabilities rounded to f16, as llama.cpp does) of the double-precision reference, and
+ * the same bits on 1 and 3 threads. Keys and values are uniform in ±2 and ±1, queries in ±qamp.
+ * Returns the largest difference between the reference in mode md and the one with md's scale
+ * but neither cap nor window: how much the cap and window matter to these numbers. */
+static double check_attention(elm_pool_t *pool, const attn_shape_t *sh, elm_type_t kvt,
+                              const uint32_t (*cases)[2], size_t n_cases, const attn_mode_t *md,
+                              float qamp, uint64_t *rng)
+{
+    const uint32_t n_ctx = 255;
+    const attn_mode_t plain = {md->scale, 0, 0};
+    double mode_effect = 0;
+    const uint32_t hd = sh->head_dim, q_dim = sh->n_head * hd, dim = sh->n_head_kv * hd;
+    elm__kv_t kv;
+    assert_int_equal(elm__kv_init(&kv, kvt, 1, n_ctx, dim, NULL), 0);
+    float *row = malloc(dim * sizeof *row);
+    for (uint32_t t = 0; t < n_ctx; t++) {
+        for (uint32_t i = 0; i < dim; i++) {
+            *rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
+            row[i] = ((float)(*rng >> 40) / (float)(1u << 24) - 0.5f) * 4.0f;
+        }
+        elm__kv_store_k(&kv, 0, t, 0, row, dim);
+        for (uint32_t i = 0; i < dim; i++)
+            row[i] = row[(i * 7 + 3) % dim] * 0.5f - 0.25f;
+        elm__kv_store_v(&kv, 0, t, 0, row, dim);
+    }
+    const size_t scratch = elm__attn_scratch(n_ctx, hd, sh->n_head, sh->n_head_kv, kv.esize);
+    void *sc = malloc(3 * scratch);
+    double *ref = malloc(hd * sizeof *ref), *ref_plain = malloc(hd * sizeof *ref_plain);
+    for (size_t c = 0; c < n_cases; c++) {
+        const uint32_t pos0 = cases[c][0], nr = cases[c][1];
+        float *q = malloc((size_t)nr * q_dim * sizeof *q);
+        float *o1 = malloc((size_t)nr * q_dim * sizeof *o1);
+        float *o3 = malloc((size_t)nr * q_dim * sizeof *o3);
+        for (size_t i = 0; i < (size_t)nr * q_dim; i++) {
+            *rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
+            q[i] = ((float)(*rng >> 40) / (float)(1u << 24) - 0.5f) * 2.0f * qamp;
+        }
+        elm__attn_t a = {.kv = &kv,
+                         .layer = 0,
+                         .q = q,
+                         .q_stride = q_dim,
+                         .out = o1,
+                         .out_stride = q_dim,
+                         .n_rows = nr,
+                         .pos0 = pos0,
+                         .n_head = sh->n_head,
+                         .n_head_kv = sh->n_head_kv,
+                         .head_dim = hd,
+                         .scale = md->scale,
+                         .softcap = md->softcap,
+                         .window = md->window};
+        elm__attention(NULL, 1, &a, 1, sc);
+        a.out = o3;
+        elm__attention(pool, 3, &a, 1, sc);
+        assert_memory_equal(o1, o3, (size_t)nr * q_dim * sizeof *o1);
+        const double tol = kvt == ELM_TYPE_F32 ? 2e-5 : 3e-3;
+        for (uint32_t r = 0; r < nr; r++)
+            for (uint32_t h = 0; h < sh->n_head; h++) {
+                const uint32_t kvh = h / (sh->n_head / sh->n_head_kv);
+                const float *qh = q + (size_t)r * q_dim + h * hd;
+                naive_attention(&kv, qh, pos0 + r, kvh, hd, md, ref);
+                naive_attention(&kv, qh, pos0 + r, kvh, hd, &plain, ref_plain);
+                for (uint32_t d = 0; d < hd; d++) {
+                    const double got = o1[(size_t)r * q_dim + h * hd + d];
+                    mode_effect = fmax(mode_effect, fabs(ref[d] - ref_plain[d]));
+                    if (!(fabs(got - ref[d]) <= tol))
+                        fail_msg("attention %u heads / %u kv x %u, %s cache, pos0 %u rows %u, "
+                                 "softcap %g window %u: row %u head %u [%u] %.7g, reference %.7g",
+                                 sh->n_head, sh->n_head_kv, hd, kvt == ELM_TYPE_F32 ? "f32" : "f16",
+                                 pos0, nr, md->softcap, md->window, r, h, d, got, ref[d]);
+                }
+            }
+        free(q);
+        free(o1);
+        free(o3);
+    }
+    free(ref);
+    free(ref_plain);
+    free(sc);
+    free(row);
+    elm__kv_free(&kv);
+    return mode_effect;
+}
+
 /* Prefill blocks and single rows at awkward positions, GQA groups of 1, 2 and 7, f32 and f16
- * caches: within 2e-5 (f32) or 3e-3 (f16: probabilities rounded to f16, as llama.cpp does) of
- * the double-precision reference, and the same bits on 1 and 3 threads. */
+ * caches, against the reference (check_attention). */
 static void test_attention_reference(void **state)
 {
     (void)state;
@@ -853,80 +967,46 @@ static void test_attention_reference(void **state)
     static const uint32_t cases[][2] = {{0, 1},   {0, 7},    {5, 17},   {0, 33},
                                         {100, 1}, {37, 100}, {150, 65}, {254, 1}};
     static const elm_type_t kv_types[] = {ELM_TYPE_F32, ELM_TYPE_F16};
-    const uint32_t n_ctx = 255;
+    const attn_mode_t plain = {0};
     elm_pool_t *pool = NULL;
     assert_int_equal(elm_pool_create(3, &pool, NULL), 0);
     uint64_t rng = 99;
     for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
-        for (size_t ki = 0; ki < 2; ki++) {
-            const attn_shape_t *sh = &shapes[si];
-            const uint32_t hd = sh->head_dim, q_dim = sh->n_head * hd, dim = sh->n_head_kv * hd;
-            elm__kv_t kv;
-            assert_int_equal(elm__kv_init(&kv, kv_types[ki], 1, n_ctx, dim, NULL), 0);
-            float *row = malloc(dim * sizeof *row);
-            for (uint32_t t = 0; t < n_ctx; t++) {
-                for (uint32_t i = 0; i < dim; i++) {
-                    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-                    row[i] = ((float)(rng >> 40) / (float)(1u << 24) - 0.5f) * 4.0f;
-                }
-                elm__kv_store_k(&kv, 0, t, 0, row, dim);
-                for (uint32_t i = 0; i < dim; i++)
-                    row[i] = row[(i * 7 + 3) % dim] * 0.5f - 0.25f;
-                elm__kv_store_v(&kv, 0, t, 0, row, dim);
+        for (size_t ki = 0; ki < 2; ki++)
+            check_attention(pool, &shapes[si], kv_types[ki], cases, sizeof cases / sizeof cases[0],
+                            &plain, 1.5f, &rng);
+    elm_pool_free(pool);
+}
+
+/* gemma2's attention (README §7.2): scores soft-capped by tanh before the soft-max (scale 1,
+ * q scaled beforehand), and a sliding window in which the query at p sees p - W < j <= p, in
+ * prefill blocks that start before, inside and past the window and in single rows; head_dim 256
+ * as Gemma 2 has. Each mode must also move the reference by far more than the tolerance, so an
+ * engine that ignored the cap or the window would fail here. */
+static void test_attention_softcap_window(void **state)
+{
+    (void)state;
+    static const attn_shape_t shapes[] = {{8, 2, 32}, {8, 4, 256}};
+    static const uint32_t cases[][2] = {{0, 1},  {0, 7},   {0, 40},   {5, 17},   {14, 3},
+                                        {15, 2}, {100, 1}, {37, 100}, {150, 65}, {254, 1}};
+    /* the cap bites: queries of ±3 against keys of ±2 give scores well past 8 */
+    static const attn_mode_t modes[] = {
+        {1.0f, 8.0f, 0}, {1.0f, 0, 16}, {1.0f, 8.0f, 16}, {0, 50.0f, 5}, {1.0f, 8.0f, 1}};
+    static const elm_type_t kv_types[] = {ELM_TYPE_F32, ELM_TYPE_F16};
+    elm_pool_t *pool = NULL;
+    assert_int_equal(elm_pool_create(3, &pool, NULL), 0);
+    uint64_t rng = 4711;
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (size_t mi = 0; mi < sizeof modes / sizeof modes[0]; mi++)
+            for (size_t ki = 0; ki < 2; ki++) {
+                const attn_mode_t *md = &modes[mi];
+                const double effect =
+                    check_attention(pool, &shapes[si], kv_types[ki], cases,
+                                    sizeof cases / sizeof cases[0], md, 3.0f, &rng);
+                if (!(effect > 0.05))
+                    fail_msg("softcap %g window %u moves the attention by only %.3g here",
+                             md->softcap, md->window, effect);
             }
-            const size_t scratch =
-                elm__attn_scratch(n_ctx, hd, sh->n_head, sh->n_head_kv, kv.esize);
-            void *sc = malloc(3 * scratch);
-            double *ref = malloc(hd * sizeof *ref);
-            for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-                const uint32_t pos0 = cases[c][0], nr = cases[c][1];
-                float *q = malloc((size_t)nr * q_dim * sizeof *q);
-                float *o1 = malloc((size_t)nr * q_dim * sizeof *o1);
-                float *o3 = malloc((size_t)nr * q_dim * sizeof *o3);
-                for (size_t i = 0; i < (size_t)nr * q_dim; i++) {
-                    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-                    q[i] = ((float)(rng >> 40) / (float)(1u << 24) - 0.5f) * 3.0f;
-                }
-                elm__attn_t a = {.kv = &kv,
-                                 .layer = 0,
-                                 .q = q,
-                                 .q_stride = q_dim,
-                                 .out = o1,
-                                 .out_stride = q_dim,
-                                 .n_rows = nr,
-                                 .pos0 = pos0,
-                                 .n_head = sh->n_head,
-                                 .n_head_kv = sh->n_head_kv,
-                                 .head_dim = hd};
-                elm__attention(NULL, 1, &a, 1, sc);
-                a.out = o3;
-                elm__attention(pool, 3, &a, 1, sc);
-                assert_memory_equal(o1, o3, (size_t)nr * q_dim * sizeof *o1);
-                const double tol = kv_types[ki] == ELM_TYPE_F32 ? 2e-5 : 3e-3;
-                for (uint32_t r = 0; r < nr; r++)
-                    for (uint32_t h = 0; h < sh->n_head; h++) {
-                        const uint32_t kvh = h / (sh->n_head / sh->n_head_kv);
-                        naive_attention(&kv, q + (size_t)r * q_dim + h * hd, pos0 + r, kvh, hd,
-                                        ref);
-                        for (uint32_t d = 0; d < hd; d++) {
-                            const double got = o1[(size_t)r * q_dim + h * hd + d];
-                            if (!(fabs(got - ref[d]) <= tol))
-                                fail_msg("attention %u heads / %u kv x %u, %s cache, pos0 %u "
-                                         "rows %u: row %u head %u [%u] %.7g, reference %.7g",
-                                         sh->n_head, sh->n_head_kv, hd,
-                                         kv_types[ki] == ELM_TYPE_F32 ? "f32" : "f16", pos0, nr, r,
-                                         h, d, got, ref[d]);
-                        }
-                    }
-                free(q);
-                free(o1);
-                free(o3);
-            }
-            free(ref);
-            free(sc);
-            free(row);
-            elm__kv_free(&kv);
-        }
     elm_pool_free(pool);
 }
 
@@ -1063,11 +1143,11 @@ static void test_matmul_groups(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_models),        cmocka_unit_test(test_session_mechanics),
-        cmocka_unit_test(test_hooks_and_timings), cmocka_unit_test(test_stories_golden),
-        cmocka_unit_test(test_f16_kv_cache),      cmocka_unit_test(test_reference_models),
-        cmocka_unit_test(test_thread_counts),     cmocka_unit_test(test_no_mmap),
-        cmocka_unit_test(test_attention_reference),
+        cmocka_unit_test(test_bad_models),          cmocka_unit_test(test_session_mechanics),
+        cmocka_unit_test(test_hooks_and_timings),   cmocka_unit_test(test_stories_golden),
+        cmocka_unit_test(test_f16_kv_cache),        cmocka_unit_test(test_reference_models),
+        cmocka_unit_test(test_thread_counts),       cmocka_unit_test(test_no_mmap),
+        cmocka_unit_test(test_attention_reference), cmocka_unit_test(test_attention_softcap_window),
         cmocka_unit_test(test_matmul_groups),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

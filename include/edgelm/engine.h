@@ -71,7 +71,7 @@ void elm_timings_summary(const elm_timings_t *t, elm_timing_summary_t *out);
 /* ---- model ---- */
 
 typedef struct {
-    char arch[32]; /* general.architecture: "llama", "qwen2" */
+    char arch[32]; /* general.architecture: "llama", "qwen2", "gemma2" */
     uint32_t n_vocab;
     uint32_t n_ctx_train; /* <arch>.context_length */
     uint32_t n_embd;
@@ -87,6 +87,9 @@ typedef struct {
     bool tied_output;       /* no output.weight: token_embd is the output matrix */
     bool rope_freqs;        /* rope_freqs.weight divides each pair's frequency (llama3) */
     int32_t bos_id, eos_id; /* tokenizer.ggml.{bos,eos}_token_id, -1 when absent */
+    float attn_softcap;     /* gemma2: <arch>.attn_logit_softcapping; 0: scores not capped */
+    float final_softcap;    /* gemma2: <arch>.final_logit_softcapping; 0: logits not capped */
+    uint32_t n_swa;         /* <arch>.attention.sliding_window where used (gemma2); 0: none */
 } elm_hparams_t;
 
 typedef struct elm_model elm_model_t;

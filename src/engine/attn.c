@@ -1,4 +1,5 @@
-/* Causal self-attention over the KV cache with grouped KV heads. A task is a block of query rows
+/* Causal self-attention over the KV cache with grouped KV heads, optionally soft-capped and
+ * limited to a sliding window (gemma2). A task is a block of query rows
  * of some of the query heads that share one KV head: its queries are converted to the cache type
  * once, scored against every cached position in one product (the kernels' gemm, or vec_dot per
  * score), turned into softmax numerators in place, and multiplied by the transposed values in a
@@ -69,7 +70,10 @@ static void attn_task(const attn_job_t *j, int64_t item, int thread)
     const uint32_t r0 = rblk * j->rb, r1 = r0 + j->rb < a->n_rows ? r0 + j->rb : a->n_rows;
     const uint32_t h0 = kvh * group + hsub * j->hg, nq = (r1 - r0) * j->hg;
     const uint32_t np = a->pos0 + r1; /* positions the last row sees */
-    const float scale = 1.0f / sqrtf((float)hd);
+    const float scale = a->scale ? a->scale : 1.0f / sqrtf((float)hd);
+    /* With a window, positions before the first row's window are seen by no row of the task. */
+    const uint32_t n_first = a->pos0 + r0 + 1;
+    const uint32_t k0 = a->window && n_first > a->window ? n_first - a->window : 0;
 
     char *at = j->scratch + (size_t)thread * j->per_thread;
     const size_t nqm = max_queries(group);
@@ -88,21 +92,27 @@ static void attn_task(const attn_job_t *j, int64_t item, int thread)
     /* scores of every query against positions 0..np-1 */
     const char *k = elm__kv_k(kv, a->layer, 0, kvh * hd);
     const size_t k_stride = (size_t)kv->dim * es;
-    elm__matmul_block(tr, hd, np, nq, k, k_stride, q, hd * es, s, n_ctx);
+    elm__matmul_block(tr, hd, np - k0, nq, k + (size_t)k0 * k_stride, k_stride, q, hd * es, s + k0,
+                      n_ctx);
 
-    /* causal softmax numerators, zero past each row's own position */
+    /* causal softmax numerators over positions lo..n-1 (lo > 0 only with a window), zero
+     * elsewhere in k0..np-1 */
     for (uint32_t qi = 0; qi < nq; qi++) {
         float *row = s + (size_t)qi * n_ctx;
         const uint32_t n = a->pos0 + r0 + qi / j->hg + 1;
-        inv[qi] = 1.0f / ops->softmax_exp(row, n, scale);
+        const uint32_t lo = a->window && n > a->window ? n - a->window : 0;
+        if (a->softcap) ops->softcap(row + lo, n - lo, a->softcap);
+        inv[qi] = 1.0f / ops->softmax_exp(row + lo, n - lo, scale);
+        memset(row + k0, 0, (lo - k0) * sizeof(float));
         memset(row + n, 0, (np - n) * sizeof(float));
-        tr->from_float(row, p + (size_t)qi * n_ctx * es, np);
+        tr->from_float(row + k0, p + ((size_t)qi * n_ctx + k0) * es, np - k0);
     }
 
     /* o = p · v over positions, with v stored transposed: one row per value dimension */
     const char *vt = elm__kv_vt(kv, a->layer, kvh * hd);
     const size_t vt_stride = (size_t)n_ctx * es;
-    elm__matmul_block(tr, np, hd, nq, vt, vt_stride, p, n_ctx * es, o, hd);
+    elm__matmul_block(tr, np - k0, hd, nq, vt + (size_t)k0 * es, vt_stride, p + (size_t)k0 * es,
+                      n_ctx * es, o, hd);
 
     for (uint32_t qi = 0; qi < nq; qi++) {
         const uint32_t r = r0 + qi / j->hg, h = h0 + qi % j->hg;

@@ -35,6 +35,9 @@ typedef struct {
     elm__weight_t w_gate;  /* (n_ff, n_embd) */
     elm__weight_t w_up;    /* (n_ff, n_embd) */
     elm__weight_t w_down;  /* (n_embd, n_ff) */
+    elm__vec_t post_attn_norm; /* (n_embd) gemma2: normalizes Wo's output; else absent */
+    elm__vec_t post_ffn_norm;  /* (n_embd) gemma2: normalizes Wdown's output; else absent */
+    uint32_t n_swa;            /* this layer's sliding attention window; 0: plain causal */
 } elm__layer_t;
 
 /* What one architecture is: its defaults and which optional parts it has. A new decoder family
@@ -47,9 +50,17 @@ typedef struct {
     int qkv_bias;   /* ELM__NEED_* for blk.N.attn_{q,k,v}.bias */
     int rope_freqs; /* ELM__NEED_* for rope_freqs.weight */
     int output;     /* ELM__NEED_* for output.weight (absent: tied to token_embd) */
+    /* gemma2's block (README §7.2 of the reference data) */
+    bool embd_scale; /* token embeddings times sqrt(n_embd) */
+    bool post_norms; /* blk.N.post_attention_norm / post_ffw_norm after Wo and Wdown */
+    bool gelu;       /* GELU-gated FFN (ggml's fp16-table GELU) instead of SwiGLU */
+    bool softcap;    /* tanh soft-caps of the attention scores and of the logits */
+    bool q_prescale; /* q times 1/sqrt(head_dim) after RoPE; the soft-max scale is then 1 */
+    int swa;         /* ELM__SWA_*: layers that use <arch>.attention.sliding_window */
 } elm__arch_t;
 
 enum { ELM__NEED_NO = 0, ELM__NEED_OPTIONAL = 1, ELM__NEED_REQUIRED = 2 };
+enum { ELM__SWA_NONE = 0, ELM__SWA_EVEN = 1 /* layers 0, 2, 4, ... */, ELM__SWA_ALL = 2 };
 
 struct elm_model {
     elm_hparams_t hp;
@@ -62,6 +73,8 @@ struct elm_model {
     elm__vec_t rope_freqs;  /* (n_rot/2) or absent */
     elm__layer_t *layers;   /* (n_layer) */
     uint64_t weight_bytes;
+    float embd_scale; /* embeddings are multiplied by it; 0: not scaled */
+    float q_scale;    /* q is multiplied by it after RoPE (soft-max scale 1); 0: not */
 };
 
 /* ---- matrix product ---- */
@@ -177,13 +190,17 @@ typedef struct {
     size_t out_stride;
     uint32_t n_rows, pos0;
     uint32_t n_head, n_head_kv, head_dim;
+    float scale;     /* the soft-max's scale of q·k; 0: 1/sqrt(head_dim) */
+    float softcap;   /* scores become softcap·tanh(score/softcap) first; 0: not capped */
+    uint32_t window; /* 0: causal; else the query at p sees only p - window < j <= p */
 } elm__attn_t;
 
 /* Bytes of per-thread scratch elm__attention needs for a cache of n_ctx positions. */
 size_t elm__attn_scratch(uint32_t n_ctx, uint32_t head_dim, uint32_t n_head, uint32_t n_head_kv,
                          size_t esize);
 
-/* softmax(q·kᵀ / sqrt(head_dim)) · v for every query row and head of the n_a blocks a (each its
+/* softmax(q·kᵀ / sqrt(head_dim)) · v (or each block's scale, soft-cap and window) for every
+ * query row and head of the n_a blocks a (each its
  * own cache and rows: the decode rows of several sequences), in one pool loop on n_threads of
  * the pool; a block's result does not depend on the others. scratch holds elm__attn_scratch
  * bytes per pool thread. Memory is O(n_ctx) per thread,

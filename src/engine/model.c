@@ -2,6 +2,7 @@
  * every tensor by name with its expected shape. Matrices stay in the mapping; the small vectors
  * (norms, biases, rope factors) are converted to f32. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,11 +29,25 @@ static const elm__arch_t archs[] = {
      .qkv_bias = ELM__NEED_REQUIRED,
      .rope_freqs = ELM__NEED_NO,
      .output = ELM__NEED_OPTIONAL},
+    /* README §7.2: the output is always token_embd (llama.cpp never reads output.weight) */
+    {.name = "gemma2",
+     .rope_base = 10000.0f,
+     .rms_eps = 1e-6f,
+     .rope_neox = true,
+     .qkv_bias = ELM__NEED_NO,
+     .rope_freqs = ELM__NEED_NO,
+     .output = ELM__NEED_NO,
+     .embd_scale = true,
+     .post_norms = true,
+     .gelu = true,
+     .softcap = true,
+     .q_prescale = true,
+     .swa = ELM__SWA_EVEN},
 };
 
 const char *elm_engine_archs(void)
 {
-    return "llama qwen2";
+    return "llama qwen2 gemma2";
 }
 
 static const elm__arch_t *find_arch(const char *name)
@@ -89,6 +104,31 @@ static int32_t token_id_key(const elm_gguf_t *g, const char *key)
     return elm_gguf_get_u32(g, key, &v) == 0 && v <= INT32_MAX ? (int32_t)v : -1;
 }
 
+/* The soft-caps, sliding window, embedding and query scales of the architectures that have
+ * them, with llama.cpp's defaults for absent keys (README §7.2). */
+static int read_gemma2_hparams(elm_model_t *m, const keys_t *k)
+{
+    elm_hparams_t *hp = &m->hp;
+    const elm__arch_t *a = m->arch;
+    int rc;
+    if (a->softcap && ((rc = key_f32(k, "attn_logit_softcapping", 50.0f, &hp->attn_softcap)) ||
+                       (rc = key_f32(k, "final_logit_softcapping", 30.0f, &hp->final_softcap))))
+        return rc;
+    if (a->softcap && !(hp->attn_softcap > 0 && hp->final_softcap > 0))
+        return elm_diag(k->diag, ELM_EINVAL, "%s: architecture %s: soft-caps must be positive",
+                        k->file, hp->arch);
+    if (a->swa != ELM__SWA_NONE &&
+        (rc = key_u32(k, "attention.sliding_window", a->swa == ELM__SWA_ALL, 4096, &hp->n_swa)))
+        return rc;
+    if (a->embd_scale) m->embd_scale = sqrtf((float)hp->n_embd);
+    /* llama.cpp's "27B" (46 layers) scales by n_embd / n_head, as Gemma 2's
+     * query_pre_attn_scalar does; every other size by the key length */
+    if (a->q_prescale)
+        m->q_scale =
+            1.0f / sqrtf((float)(hp->n_layer == 46 ? hp->n_embd / hp->n_head : hp->head_dim));
+    return 0;
+}
+
 static int read_hparams(elm_model_t *m, const char *file, elm_diag_t *diag)
 {
     elm_hparams_t *hp = &m->hp;
@@ -126,6 +166,7 @@ static int read_hparams(elm_model_t *m, const char *file, elm_diag_t *diag)
                         "%s: architecture %s: rms epsilon and rope base must be positive", file,
                         hp->arch);
     hp->rope_neox = m->arch->rope_neox;
+    if ((rc = read_gemma2_hparams(m, &k))) return rc;
     hp->bos_id = token_id_key(m->g, "tokenizer.ggml.bos_token_id");
     hp->eos_id = token_id_key(m->g, "tokenizer.ggml.eos_token_id");
     return 0;
@@ -243,6 +284,16 @@ static int bind_layer(const binder_t *b, uint32_t il, elm__layer_t *L)
         (rc = bind_matrix(b, n[10], R, embd, ff, &L->w_up)) ||
         (rc = bind_matrix(b, n[11], R, ff, embd, &L->w_down)))
         return rc;
+    if (b->m->arch->post_norms) {
+        char pa[64], pf[64];
+        snprintf(pa, sizeof pa, "blk.%u.post_attention_norm.weight", il);
+        snprintf(pf, sizeof pf, "blk.%u.post_ffw_norm.weight", il);
+        if ((rc = bind_vec(b, pa, R, embd, &L->post_attn_norm)) ||
+            (rc = bind_vec(b, pf, R, embd, &L->post_ffn_norm)))
+            return rc;
+    }
+    const int swa = b->m->arch->swa;
+    L->n_swa = swa == ELM__SWA_ALL || (swa == ELM__SWA_EVEN && il % 2 == 0) ? hp->n_swa : 0;
     return 0;
 }
 
@@ -367,6 +418,8 @@ void elm_model_free(elm_model_t *m)
             free_vec(&L->bq);
             free_vec(&L->bk);
             free_vec(&L->bv);
+            free_vec(&L->post_attn_norm);
+            free_vec(&L->post_ffn_norm);
         }
         free(m->layers);
     }

@@ -1,6 +1,7 @@
 /* Sessions: the KV caches and scratch of one or several sequences (conversations), and the
  * forward pass of the llama block over a batch of rows drawn from any of them (README §2.2 of
- * the reference data): embedding, per layer RMSNorm,
+ * the reference data; gemma2's scales, soft-caps, window, post-norms and GELU, §7.2, are
+ * branches of it): embedding, per layer RMSNorm,
  * Q/K/V (+ biases), RoPE, causal attention with GQA, output projection, SwiGLU FFN, and the
  * final norm and output matrix for the rows that want logits. Each layer is five pool loops:
  * Q/K/V as one (bias, RoPE and the cache store fused in), attention, the output projection
@@ -288,6 +289,7 @@ static void qkv_epilogue(void *ctx, int which, int64_t r0, int64_t r1, int64_t o
         if (which < 2)
             elm_ops()->rope(y, n / hp->head_dim, hp->head_dim, hp->n_rot,
                             s->rope + (size_t)r * hp->n_rot, hp->rope_neox);
+        if (which == 0 && s->m->q_scale) elm_ops()->scale(y, y, s->m->q_scale, n);
         if (which == 1) elm__kv_store_k(kv, c->layer, pos, off, y, n);
         if (which == 2) elm__kv_store_v(kv, c->layer, pos, off, y, n);
     }
@@ -296,6 +298,7 @@ static void qkv_epilogue(void *ctx, int which, int64_t r0, int64_t r1, int64_t o
 typedef struct {
     float *x, *y; /* (rows, ld) */
     size_t ld;
+    void (*glu)(float *g, const float *u, int64_t n); /* the gated FFN's op: SwiGLU or GELU */
 } rows_ctx_t;
 
 /* x += y over the tile: the residual add after the output and down projections. */
@@ -307,13 +310,26 @@ static void residual_epilogue(void *ctx, int which, int64_t r0, int64_t r1, int6
         elm_ops()->add(c->x + r * c->ld + o0, c->y + r * c->ld + o0, o1 - o0);
 }
 
-/* x = SiLU(x) × y over the tile: gate and up, computed by the same task. */
-static void swiglu_epilogue(void *ctx, int which, int64_t r0, int64_t r1, int64_t o0, int64_t o1)
+/* x = act(x) × y over the tile (SiLU, or gemma2's GELU): gate and up, computed by the same
+ * task. */
+static void glu_epilogue(void *ctx, int which, int64_t r0, int64_t r1, int64_t o0, int64_t o1)
 {
     (void)which;
     const rows_ctx_t *c = ctx;
     for (int64_t r = r0; r < r1; r++)
-        elm_ops()->silu_mul(c->x + r * c->ld + o0, c->y + r * c->ld + o0, o1 - o0);
+        c->glu(c->x + r * c->ld + o0, c->y + r * c->ld + o0, o1 - o0);
+}
+
+/* x += rmsnorm(y) · w for n rows of E values: gemma2's post-norms, which need whole rows of the
+ * product, so they follow it instead of being an epilogue. */
+static void post_norm_add(float *x, float *y, const elm__vec_t *w, uint32_t n, uint32_t E,
+                          float eps)
+{
+    const elm_ops_t *ops = elm_ops();
+    for (uint32_t r = 0; r < n; r++) {
+        ops->rmsnorm(y + (size_t)r * E, y + (size_t)r * E, w->v, E, eps);
+        ops->add(x + (size_t)r * E, y + (size_t)r * E, E);
+    }
 }
 
 /* ---- forward pass ---- */
@@ -338,6 +354,7 @@ static void forward(elm_session_t *s, const elm_batch_row_t *rows, const uint32_
         const elm__weight_t *te = &m->tok_embd;
         te->tr->to_float((const char *)te->data + (size_t)row->token * te->row_bytes,
                          s->x + (size_t)r * E, E);
+        if (m->embd_scale) ops->scale(s->x + (size_t)r * E, s->x + (size_t)r * E, m->embd_scale, E);
         s->row_seq[r] = row->seq;
         s->row_pos[r] = row->pos;
         rope_table(s->rope + (size_t)r * hp->n_rot, row->pos, hp, m->rope_freqs.v);
@@ -375,37 +392,43 @@ static void forward(elm_session_t *s, const elm_batch_row_t *rows, const uint32_
                                             .pos0 = s->row_pos[a0],
                                             .n_head = hp->n_head,
                                             .n_head_kv = hp->n_head_kv,
-                                            .head_dim = hp->head_dim};
+                                            .head_dim = hp->head_dim,
+                                            .scale = m->q_scale ? 1.0f : 0.0f,
+                                            .softcap = hp->attn_softcap,
+                                            .window = L->n_swa};
         elm__attention(pool, nt, s->attn, n_at, s->att);
 
         float *x = s->x + (size_t)r0 * E, *xb = s->xb + (size_t)r0 * E;
         rows_ctx_t res = {x, xb, E};
+        /* with post-norms (gemma2) the residual add waits for whole rows */
         const elm__mm_group_t wo = {.out = {{&L->wo, xb, E}},
                                     .n_out = 1,
                                     .align = 1,
                                     .solo_rows = solo,
-                                    .epilogue = residual_epilogue,
+                                    .epilogue = L->post_attn_norm.v ? NULL : residual_epilogue,
                                     .ctx = &res};
         elm__matmul_group(pool, nt, &wo, s->att_out + (size_t)r0 * s->q_dim, nr, s->qbuf);
+        if (L->post_attn_norm.v) post_norm_add(x, xb, &L->post_attn_norm, nr, E, hp->rms_eps);
 
         for (uint32_t r = 0; r < nr; r++)
             ops->rmsnorm(xb + (size_t)r * E, x + (size_t)r * E, L->ffn_norm.v, E, hp->rms_eps);
-        rows_ctx_t glu = {s->hb, s->hb2, F};
+        rows_ctx_t glu = {s->hb, s->hb2, F, m->arch->gelu ? ops->gelu_mul : ops->silu_mul};
         const elm__mm_group_t gate_up = {.out = {{&L->w_gate, s->hb, F}, {&L->w_up, s->hb2, F}},
                                          .n_out = 2,
                                          .paired = true,
                                          .align = 1,
                                          .solo_rows = solo,
-                                         .epilogue = swiglu_epilogue,
+                                         .epilogue = glu_epilogue,
                                          .ctx = &glu};
         elm__matmul_group(pool, nt, &gate_up, xb, nr, s->qbuf);
         const elm__mm_group_t down = {.out = {{&L->w_down, xb, E}},
                                       .n_out = 1,
                                       .align = 1,
                                       .solo_rows = solo,
-                                      .epilogue = residual_epilogue,
+                                      .epilogue = L->post_ffn_norm.v ? NULL : residual_epilogue,
                                       .ctx = &res};
         elm__matmul_group(pool, nt, &down, s->hb, nr, s->qbuf);
+        if (L->post_ffn_norm.v) post_norm_add(x, xb, &L->post_ffn_norm, nr, E, hp->rms_eps);
     }
 
     /* The rows that want logits, normed and packed from row first on. */
@@ -419,6 +442,9 @@ static void forward(elm_session_t *s, const elm_batch_row_t *rows, const uint32_
     const elm__mm_group_t output = {
         .out = {{&m->output, out, hp->n_vocab}}, .n_out = 1, .align = 1, .solo_rows = solo};
     elm__matmul_group(pool, nt, &output, s->xb + (size_t)first * E, n_out, s->qbuf);
+    if (hp->final_softcap)
+        for (uint32_t r = 0; r < n_out; r++)
+            ops->softcap(out + (size_t)r * hp->n_vocab, hp->n_vocab, hp->final_softcap);
 }
 
 /* Make room for the logits of n_logits rows and the slots of n rows. */
