@@ -507,6 +507,13 @@ static void test_bad_models(void **state)
     assert_non_null(strstr(d.msg, "llama.attention.head_count is missing"));
     unlink(p);
 
+    /* a llama block under the name gemma2 lacks gemma2's post-norms */
+    p = tiny(TINY_OK, "gemma2");
+    assert_int_equal(elm_model_load(p, NULL, NULL, &m, &d), ELM_ENOKEY);
+    assert_non_null(
+        strstr(d.msg, "tensor blk.0.post_attention_norm.weight is missing (architecture gemma2)"));
+    unlink(p);
+
     assert_int_equal(elm_model_load("/nonexistent/model.gguf", NULL, NULL, &m, &d), ELM_ENOENT);
     assert_null(m);
 }
@@ -820,6 +827,53 @@ static void test_no_mmap(void **state)
     assert_int_equal(elm_model_load("/nonexistent/model.gguf", &copy, NULL, &m, &d), ELM_ENOENT);
     assert_null(m);
     assert_non_null(strstr(d.msg, "no such file"));
+}
+
+/* ---- gemma2 ---- */
+
+/* tiny-gemma2 (README §7.4): its keys as read, the window on even layers only, the scales, the
+ * tied output, and the largest logit of seq 1 squeezed by the final soft-cap of 30 as
+ * llama.cpp's is. */
+static void test_gemma2_model(void **state)
+{
+    (void)state;
+    char *gguf = data_path("tiny-gemma2-F16", ".gguf");
+    if (!gguf) return;
+    char *jpath = data_path("tiny-gemma2-F16", ".json");
+    elm_model_t *m = NULL;
+    assert_int_equal(elm_model_load(gguf, NULL, NULL, &m, NULL), 0);
+    const elm_hparams_t *hp = elm_model_hparams(m);
+    assert_string_equal(hp->arch, "gemma2");
+    assert_int_equal(hp->n_layer, 26);
+    assert_true(hp->rope_neox && hp->tied_output);
+    assert_true(hp->attn_softcap == 8.0f && hp->final_softcap == 30.0f);
+    assert_int_equal(hp->n_swa, 16);
+    for (uint32_t il = 0; il < hp->n_layer; il++) {
+        assert_int_equal(m->layers[il].n_swa, il % 2 == 0 ? 16 : 0);
+        assert_non_null(m->layers[il].post_attn_norm.v);
+        assert_non_null(m->layers[il].post_ffn_norm.v);
+    }
+    assert_true(m->embd_scale == 16.0f && m->q_scale == 1.0f / sqrtf(32.0f));
+    assert_ptr_equal(m->output.data, m->tok_embd.data);
+
+    ref_json_t *rj = calloc(1, sizeof *rj);
+    load_ref_json(jpath, rj);
+    elm_session_t *s = new_session(m, 1, ELM_TYPE_F32);
+    assert_int_equal(elm_session_decode(s, rj->tokens[1], (uint32_t)rj->n_tokens[1], true, NULL),
+                     0);
+    float top = 0;
+    for (uint32_t p = 0; p < (uint32_t)rj->n_tokens[1]; p++)
+        for (int i = 0; i < N_VOCAB; i++) {
+            const float z = fabsf(elm_session_logits(s, p)[i]);
+            if (z > top) top = z;
+        }
+    /* llama.cpp's largest |logit| here is 20.85 (README §7.5); uncapped it would be 25.7 */
+    assert_true(top > 20.0f && top < 21.5f);
+    elm_session_free(s);
+    elm_model_free(m);
+    free(rj);
+    free(gguf);
+    free(jpath);
 }
 
 /* ---- attention against a naive reference ---- */
@@ -1142,13 +1196,17 @@ static void test_matmul_groups(void **state)
 
 int main(void)
 {
+    /* clang-format off */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_models),          cmocka_unit_test(test_session_mechanics),
-        cmocka_unit_test(test_hooks_and_timings),   cmocka_unit_test(test_stories_golden),
-        cmocka_unit_test(test_f16_kv_cache),        cmocka_unit_test(test_reference_models),
-        cmocka_unit_test(test_thread_counts),       cmocka_unit_test(test_no_mmap),
-        cmocka_unit_test(test_attention_reference), cmocka_unit_test(test_attention_softcap_window),
+        cmocka_unit_test(test_bad_models),        cmocka_unit_test(test_session_mechanics),
+        cmocka_unit_test(test_hooks_and_timings), cmocka_unit_test(test_stories_golden),
+        cmocka_unit_test(test_f16_kv_cache),      cmocka_unit_test(test_reference_models),
+        cmocka_unit_test(test_thread_counts),     cmocka_unit_test(test_no_mmap),
+        cmocka_unit_test(test_attention_reference),
         cmocka_unit_test(test_matmul_groups),
+        cmocka_unit_test(test_attention_softcap_window),
+        cmocka_unit_test(test_gemma2_model),
     };
+    /* clang-format on */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
