@@ -538,10 +538,10 @@ static void test_integer_ticks(void **state)
         elm_plot_axis_t y = {"runs", false, NAN, NAN, integer};
         assert_int_equal(elm_plot_x_numeric(p, &x), 0);
         assert_int_equal(elm_plot_y(p, ELM_PLOT_LEFT, &y), 0);
-        assert_int_equal(elm_plot_add(p, &(elm_plot_series_t){"gen", ELM_PLOT_LINE, ELM_PLOT_LEFT, 4,
-                                                               thr, integer ? n : tps, NULL, NULL,
-                                                               -1}),
-                         0);
+        assert_int_equal(
+            elm_plot_add(p, &(elm_plot_series_t){"gen", ELM_PLOT_LINE, ELM_PLOT_LEFT, 4, thr,
+                                                 integer ? n : tps, NULL, NULL, -1}),
+            0);
         char *svg = elm_plot_svg(p);
         assert_true(well_formed(svg));
         /* the caller's range is kept: the axis starts at the lowest thread count, not 0 */
@@ -549,8 +549,7 @@ static void test_integer_ticks(void **state)
             assert_string_equal(tick_labels(svg, 'x', ticks, sizeof ticks), "1,2,3,4");
             assert_string_equal(tick_labels(svg, 'y', ticks, sizeof ticks), "0,1,2,3");
         } else {
-            assert_string_equal(tick_labels(svg, 'x', ticks, sizeof ticks),
-                                "1,1.5,2,2.5,3,3.5,4");
+            assert_string_equal(tick_labels(svg, 'x', ticks, sizeof ticks), "1,1.5,2,2.5,3,3.5,4");
         }
         free(svg);
         elm_plot_free(p);
@@ -563,11 +562,11 @@ static void test_integer_ticks(void **state)
         assert_int_equal(elm_plot_x_numeric(p, &ix), 0);
         assert_int_equal(elm_plot_y(p, ELM_PLOT_LEFT, &ix), 0);
         assert_int_equal(elm_plot_add(p, &(elm_plot_series_t){"s", ELM_PLOT_POINT, ELM_PLOT_LEFT, 2,
-                                                               pos, k ? many : few, NULL, NULL,
-                                                               -1}),
+                                                              pos, k ? many : few, NULL, NULL, -1}),
                          0);
         char *svg = elm_plot_svg(p);
-        assert_string_equal(tick_labels(svg, 'y', ticks, sizeof ticks), k ? "0,20,40,60,80" : "0,1");
+        assert_string_equal(tick_labels(svg, 'y', ticks, sizeof ticks),
+                            k ? "0,20,40,60,80" : "0,1");
         assert_string_equal(tick_labels(svg, 'x', ticks, sizeof ticks), "0,1,2");
         free(svg);
         elm_plot_free(p);
