@@ -15,6 +15,7 @@ typedef struct {
     char *label;
     bool log;
     double min, max;
+    bool integer; /* linear ticks at whole numbers */
 } axis_t;
 
 typedef struct {
@@ -87,8 +88,8 @@ elm_plot_t *elm_plot_new(const char *title, double width, double height)
     p->w = width > 0 ? width : 720;
     p->h = height > 0 ? height : 360;
     for (int i = 0; i < 2; i++)
-        p->y[i] = (axis_t){NULL, false, NAN, NAN};
-    p->x = (axis_t){NULL, false, NAN, NAN};
+        p->y[i] = (axis_t){NULL, false, NAN, NAN, false};
+    p->x = (axis_t){NULL, false, NAN, NAN, false};
     if (oom) {
         elm_plot_free(p);
         return NULL;
@@ -134,7 +135,8 @@ static int set_axis(axis_t *dst, const elm_plot_axis_t *ax)
     char *label = ax ? dup(ax->label, &oom) : NULL;
     if (oom) return ELM_ENOMEM;
     free(dst->label);
-    *dst = ax ? (axis_t){label, ax->log, ax->min, ax->max} : (axis_t){NULL, false, NAN, NAN};
+    *dst = ax ? (axis_t){label, ax->log, ax->min, ax->max, ax->integer}
+              : (axis_t){NULL, false, NAN, NAN, false};
     return 0;
 }
 
@@ -293,7 +295,7 @@ static void scale_fit(scale_t *s, const axis_t *ax, double dlo, double dhi, size
         if (isfinite(ax->min)) dlo = ax->min;
         if (isfinite(ax->max)) dhi = ax->max;
         if (dhi <= dlo) dhi = dlo + 1;
-        s->nt = elm_plot_ticks(dlo, dhi, target, s->t, MAX_TICKS);
+        s->nt = elm__plot_ticks_step(dlo, dhi, target, ax->integer ? 1 : 0, s->t, MAX_TICKS);
     }
     s->lo = s->t[0];
     s->hi = s->t[s->nt - 1];
