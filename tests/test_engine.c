@@ -139,6 +139,12 @@ static const ref_model_t ref_models[] = {
     {"tiny-llama3-F32", KIND_F32},      {"tiny-llama3-F16", KIND_F16},
     {"tiny-llama3-Q8_0", KIND_QUANT},   {"tiny-llama3-Q4_0", KIND_QUANT},
     {"tiny-llama3-Q4_K_M", KIND_QUANT}, {"tiny-llama3-Q6_K", KIND_QUANT},
+    {"tiny-internlm2-F32", KIND_F32},   {"tiny-internlm2-F16", KIND_F16},
+    {"tiny-internlm2-Q8_0", KIND_QUANT}, {"tiny-internlm2-Q4_0", KIND_QUANT},
+    {"tiny-internlm2-Q4_K_M", KIND_QUANT}, {"tiny-internlm2-Q6_K", KIND_QUANT},
+    {"tiny-phi3-F32", KIND_F32},        {"tiny-phi3-F16", KIND_F16},
+    {"tiny-phi3-Q8_0", KIND_QUANT},     {"tiny-phi3-Q4_0", KIND_QUANT},
+    {"tiny-phi3-Q4_K_M", KIND_QUANT},   {"tiny-phi3-Q6_K", KIND_QUANT},
 };
 
 static char *data_path(const char *name, const char *ext)
