@@ -40,6 +40,7 @@ struct elm_session {
     uint32_t slot_cap, n_rows;
     elm_batch_row_t *rows; /* (rows_cap) elm_session_decode's tokens as rows of sequence 0 */
     uint32_t rows_cap;
+    const float *rope_factors; /* (n_rot/2) the model's, chosen for n_ctx; NULL: none */
 };
 
 elm_session_params_t elm_session_default_params(void)
@@ -91,6 +92,14 @@ int elm_session_create(const elm_model_t *m, const elm_session_params_t *p, elm_
                 "output past %u",
                 sp.n_ctx, hp->n_ctx_train, hp->n_ctx_train);
     if (sp.n_batch > sp.n_ctx) sp.n_batch = sp.n_ctx;
+    /* A window at least as long as the context never hides a position (Phi-3.5-mini: 262144);
+     * a shorter one needs the sliding-window mask, which attention does not apply yet. */
+    if (hp->n_swa && hp->n_swa < sp.n_ctx)
+        return elm_diag(diag, ELM_ENOTSUP,
+                        "session: %s's sliding attention window of %u positions is shorter than "
+                        "the context of %u, which is not supported yet (use a context of at most "
+                        "%u)",
+                        hp->arch, hp->n_swa, sp.n_ctx, hp->n_swa);
 
     elm_session_t *s = calloc(1, sizeof *s);
     if (!s) return elm_diag(diag, ELM_ENOMEM, "session: out of memory");
@@ -98,6 +107,8 @@ int elm_session_create(const elm_model_t *m, const elm_session_params_t *p, elm_
     s->p = sp;
     s->n_ctx = sp.n_ctx;
     s->n_seq = sp.n_seq;
+    /* every sequence holds n_ctx positions: llama.cpp's n_ctx / n_seq_max */
+    s->rope_factors = elm__rope_factors(m, s->n_ctx);
     s->q_dim = hp->n_head * hp->head_dim;
     s->kv_dim = hp->n_head_kv * hp->head_dim;
     int rc;
@@ -246,16 +257,17 @@ void elm_session_reset(elm_session_t *s)
 
 /* cos (cs[i]) and sin (cs[n_rot/2 + i]) of every rotated pair i at position pos, computed as
  * ggml's rope cache does: θ_i = pos · base^(−2i/n_rot) / f_i, with the power built up by
- * repeated multiplication. */
+ * repeated multiplication, both times the attention factor (ggml's mscale; 1 but for phi3). */
 static void rope_table(float *cs, uint32_t pos, const elm_hparams_t *hp, const float *freqs)
 {
     const float theta_scale = powf(hp->rope_base, -2.0f / (float)hp->n_rot);
+    const float mscale = hp->rope_attn_factor;
     const uint32_t half = hp->n_rot / 2;
     float theta = (float)pos;
     for (uint32_t i = 0; i < half; i++) {
         const float t = freqs ? theta / freqs[i] : theta;
-        cs[i] = cosf(t);
-        cs[half + i] = sinf(t);
+        cs[i] = cosf(t) * mscale;
+        cs[half + i] = sinf(t) * mscale;
         theta *= theta_scale;
     }
 }
@@ -340,7 +352,7 @@ static void forward(elm_session_t *s, const elm_batch_row_t *rows, const uint32_
                          s->x + (size_t)r * E, E);
         s->row_seq[r] = row->seq;
         s->row_pos[r] = row->pos;
-        rope_table(s->rope + (size_t)r * hp->n_rot, row->pos, hp, m->rope_freqs.v);
+        rope_table(s->rope + (size_t)r * hp->n_rot, row->pos, hp, s->rope_factors);
         if (row->logits && first == n) first = r;
     }
 
