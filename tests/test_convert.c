@@ -242,10 +242,12 @@ static void test_rope_factors(void **state)
 
 /* ---- quantize against llama-quantize's own files ---- */
 
-static void quantize_like_llama_cpp(const char *model, const char *type)
+/* model-src.gguf quantized to type against llama.cpp's model-type.gguf (src is F32, or F16 for
+ * gemma2, whose F32 file is not stored; its F16 file holds the same values). */
+static void quantize_like_llama_cpp(const char *model, const char *src, const char *type)
 {
     char in_rel[128], ref_rel[128], out[128];
-    snprintf(in_rel, sizeof in_rel, "reference/models/%s-F32.gguf", model);
+    snprintf(in_rel, sizeof in_rel, "reference/models/%s-%s.gguf", model, src);
     snprintf(ref_rel, sizeof ref_rel, "reference/models/%s-%s.gguf", model, type);
     const char *p = elm_test_data(in_rel);
     if (!p) return;
@@ -306,56 +308,23 @@ static void quantize_like_llama_cpp(const char *model, const char *type)
     assert_true(same);
 }
 
-static void test_quantize_qwen2_q8_0(void **s)
+/* One byte-identity case: model, source type, target type (the test's initial state). */
+typedef struct {
+    const char *model, *src, *type;
+} quant_case_t;
+
+static void test_quantize(void **state)
 {
-    (void)s;
-    quantize_like_llama_cpp("tiny-qwen2", "Q8_0");
+    const quant_case_t *c = *state;
+    quantize_like_llama_cpp(c->model, c->src, c->type);
 }
-static void test_quantize_qwen2_q4_0(void **s)
-{
-    (void)s;
-    quantize_like_llama_cpp("tiny-qwen2", "Q4_0");
-}
-static void test_quantize_qwen2_q4_k_m(void **s)
-{
-    (void)s;
-    quantize_like_llama_cpp("tiny-qwen2", "Q4_K_M");
-}
-static void test_quantize_qwen2_q6_k(void **s)
-{
-    (void)s;
-    quantize_like_llama_cpp("tiny-qwen2", "Q6_K");
-}
-static void test_quantize_qwen2_f16(void **s)
-{
-    (void)s;
-    quantize_like_llama_cpp("tiny-qwen2", "F16");
-}
-static void test_quantize_llama3_q8_0(void **s)
-{
-    (void)s;
-    quantize_like_llama_cpp("tiny-llama3", "Q8_0");
-}
-static void test_quantize_llama3_q4_0(void **s)
-{
-    (void)s;
-    quantize_like_llama_cpp("tiny-llama3", "Q4_0");
-}
-static void test_quantize_llama3_q4_k_m(void **s)
-{
-    (void)s;
-    quantize_like_llama_cpp("tiny-llama3", "Q4_K_M");
-}
-static void test_quantize_llama3_q6_k(void **s)
-{
-    (void)s;
-    quantize_like_llama_cpp("tiny-llama3", "Q6_K");
-}
-static void test_quantize_llama3_f16(void **s)
-{
-    (void)s;
-    quantize_like_llama_cpp("tiny-llama3", "F16");
-}
+
+/* A test named after its case, e.g. "quantize tiny-phi3-F32 -> Q4_K_M". */
+/* clang-format off */
+#define QUANT_CASE(model, src, type)                                    \
+    {"quantize " model "-" src " -> " type, test_quantize, NULL, NULL,  \
+     &(quant_case_t){model, src, type}}
+/* clang-format on */
 
 static void test_quantize_errors(void **state)
 {
@@ -395,24 +364,21 @@ static void test_synth_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ftype_names),
-        cmocka_unit_test(test_real_mixes),
-        cmocka_unit_test(test_use_more_bits_layers),
-        cmocka_unit_test(test_plan_sizes),
-        cmocka_unit_test(test_vocab_option),
-        cmocka_unit_test(test_vocab_padding_written),
-        cmocka_unit_test(test_rope_factors),
-        cmocka_unit_test(test_quantize_qwen2_q8_0),
-        cmocka_unit_test(test_quantize_qwen2_q4_0),
-        cmocka_unit_test(test_quantize_qwen2_q4_k_m),
-        cmocka_unit_test(test_quantize_qwen2_q6_k),
-        cmocka_unit_test(test_quantize_qwen2_f16),
-        cmocka_unit_test(test_quantize_llama3_q8_0),
-        cmocka_unit_test(test_quantize_llama3_q4_0),
-        cmocka_unit_test(test_quantize_llama3_q4_k_m),
-        cmocka_unit_test(test_quantize_llama3_q6_k),
-        cmocka_unit_test(test_quantize_llama3_f16),
-        cmocka_unit_test(test_quantize_errors),
+        cmocka_unit_test(test_ftype_names),          cmocka_unit_test(test_real_mixes),
+        cmocka_unit_test(test_use_more_bits_layers), cmocka_unit_test(test_plan_sizes),
+        cmocka_unit_test(test_vocab_option),         cmocka_unit_test(test_vocab_padding_written),
+        cmocka_unit_test(test_rope_factors),         QUANT_CASE("tiny-qwen2", "F32", "Q8_0"),
+        QUANT_CASE("tiny-qwen2", "F32", "Q4_0"),     QUANT_CASE("tiny-qwen2", "F32", "Q4_K_M"),
+        QUANT_CASE("tiny-qwen2", "F32", "Q6_K"),     QUANT_CASE("tiny-qwen2", "F32", "F16"),
+        QUANT_CASE("tiny-llama3", "F32", "Q8_0"),    QUANT_CASE("tiny-llama3", "F32", "Q4_0"),
+        QUANT_CASE("tiny-llama3", "F32", "Q4_K_M"),  QUANT_CASE("tiny-llama3", "F32", "Q6_K"),
+        QUANT_CASE("tiny-llama3", "F32", "F16"),     QUANT_CASE("tiny-internlm2", "F32", "Q8_0"),
+        QUANT_CASE("tiny-internlm2", "F32", "Q4_0"), QUANT_CASE("tiny-internlm2", "F32", "Q4_K_M"),
+        QUANT_CASE("tiny-internlm2", "F32", "Q6_K"), QUANT_CASE("tiny-internlm2", "F32", "F16"),
+        QUANT_CASE("tiny-phi3", "F32", "Q8_0"),      QUANT_CASE("tiny-phi3", "F32", "Q4_0"),
+        QUANT_CASE("tiny-phi3", "F32", "Q4_K_M"),    QUANT_CASE("tiny-phi3", "F32", "Q6_K"),
+        QUANT_CASE("tiny-phi3", "F32", "F16"),       QUANT_CASE("tiny-gemma2", "F16", "Q4_0"),
+        QUANT_CASE("tiny-gemma2", "F16", "Q4_K_M"),  cmocka_unit_test(test_quantize_errors),
         cmocka_unit_test(test_synth_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
