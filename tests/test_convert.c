@@ -15,6 +15,7 @@
 #include "convert/convert_internal.h"
 #include "edgelm/convert.h"
 #include "edgelm/gguf.h"
+#include "edgelm/tokenizer.h"
 #include "testutil.h"
 
 static void test_ftype_names(void **state)
@@ -256,8 +257,10 @@ static void test_rope_factors(void **state)
 
 /* Synthesize shape (the hyperparameters of a reference model) as Q4_0 and compare with
  * llama.cpp's ref_rel: every <arch>.* key with its type and value, and every tensor's name,
- * type and shape; 1-D F32 tensors (the LongRoPE factors) also by value. */
-static void expect_layout_like(const elm_synth_shape_t *shape, const char *ref_rel)
+ * type and shape; 1-D F32 tensors (the LongRoPE factors) also by value. The generated
+ * vocabulary's chat template must be detected as chat. */
+static void expect_layout_like(const elm_synth_shape_t *shape, const char *ref_rel,
+                               elm_chat_tmpl_t chat)
 {
     const char *rp = elm_test_data(ref_rel);
     if (!rp) return;
@@ -302,6 +305,10 @@ static void expect_layout_like(const elm_synth_shape_t *shape, const char *ref_r
         if (y->n_dims == 1 && y->type == ELM_TYPE_F32 && !strstr(y->name, "norm"))
             assert_memory_equal(x->data, y->data, y->size);
     }
+    elm_tokenizer_t *tok = NULL;
+    assert_int_equal(elm_tokenizer_from_gguf(a, &tok, &d), 0);
+    assert_int_equal(elm_chat_detect(elm_tokenizer_chat_template(tok)), chat);
+    elm_tokenizer_free(tok);
     printf("  %s: %d %s.* keys and %llu tensors as in %s\n", shape->name, n_keys, shape->arch,
            (unsigned long long)elm_gguf_n_tensors(b), ref_rel);
     elm_gguf_close(a);
@@ -324,7 +331,7 @@ static void test_layout_phi3(void **state)
     elm_synth_shape_t tiny = {"tiny-phi3", "phi3", "phi3", "tiny", 256,   768,   4,        8,
                               2,           32,     512,    512,    false, false, 10000.0f, 1e-5f,
                               0,           0,      0,      262144, 128,   lf,    sf};
-    expect_layout_like(&tiny, "reference/models/tiny-phi3-Q4_0.gguf");
+    expect_layout_like(&tiny, "reference/models/tiny-phi3-Q4_0.gguf", ELM_CHAT_PHI3);
 }
 
 static void test_layout_gemma2(void **state)
@@ -333,7 +340,7 @@ static void test_layout_gemma2(void **state)
     elm_synth_shape_t tiny = {
         "tiny-gemma2", "gemma2", "gemma2", "tiny", 256, 768,  26,    8,  2, 32,   512, 512,
         true,          false,    10000.0f, 1e-6f,  0,   8.0f, 30.0f, 16, 0, NULL, NULL};
-    expect_layout_like(&tiny, "reference/models/tiny-gemma2-Q4_0.gguf");
+    expect_layout_like(&tiny, "reference/models/tiny-gemma2-Q4_0.gguf", ELM_CHAT_GEMMA);
 }
 
 static void test_layout_internlm2(void **state)
@@ -356,7 +363,7 @@ static void test_layout_internlm2(void **state)
                               1e6f,
                               1e-5f,
                               0};
-    expect_layout_like(&tiny, "reference/models/tiny-internlm2-Q4_0.gguf");
+    expect_layout_like(&tiny, "reference/models/tiny-internlm2-Q4_0.gguf", ELM_CHAT_CHATML);
 }
 
 /* ---- quantize against llama-quantize's own files ---- */
