@@ -11,10 +11,12 @@ expect_out "--vocab" "help documents --vocab"
 run "$ELM" synth --list
 expect_rc 0 "synth --list"
 for s in qwen2.5-0.5b qwen2.5-1.5b qwen2.5-3b qwen2.5-7b llama3.2-1b llama3.2-3b llama3.1-8b \
-         smollm2-135m smollm2-360m smollm2-1.7b; do
+         smollm2-135m smollm2-360m smollm2-1.7b gemma2-2b gemma2-9b phi3.5-mini internlm2.5-7b \
+         yi-1.5-6b; do
   grep -q "^$s " "$TMP/out" || bad "--list lacks $s"
 done
-ok "--list names all ten shapes"
+ok "--list names all fifteen shapes"
+expect_out "^phi3.5-mini +phi3 +3072 +8192 +32 +32 +32 +32064 separate output" "phi3.5-mini's row"
 
 run "$ELM" synth
 expect_rc 2 "synth without a shape"
@@ -26,7 +28,7 @@ expect_err "no output file given \(-o FILE\)" "asks for -o"
 
 run "$ELM" synth gpt5:Q4_0 -o "$TMP/x.gguf"
 expect_rc 2 "unknown shape"
-expect_err "unknown shape 'gpt5' \(known: qwen2.5-0.5b, .*smollm2-1.7b\)" "lists the known shapes"
+expect_err "unknown shape 'gpt5' \(known: qwen2.5-0.5b, .*smollm2-1.7b, .*yi-1.5-6b\)" "lists the known shapes"
 
 run "$ELM" synth qwen2.5-0.5b:Q3_K_XL -o "$TMP/x.gguf"
 expect_rc 2 "unknown quant type"
@@ -49,6 +51,16 @@ expect_err "junk.gguf: .*GGUF" "says it is not GGUF"
 run "$ELM" synth llama3.2-1b:Q4_K_M --dry-run
 expect_rc 0 "--dry-run"
 expect_out "would write [0-9]+ bytes .*147 tensors: q4_K 96, f32 34, q6_K 17" "llama3.2-1b Q4_K_M mix"
+
+# the other families' mixes: phi3's fused attn_qkv is Q5_K, gemma2's tied embedding Q6_K
+run "$ELM" synth phi3.5-mini:Q4_K_M --dry-run
+expect_out "197 tensors: q4_K 81, f32 67, q5_K 32, q6_K 17" "phi3.5-mini Q4_K_M mix"
+run "$ELM" synth gemma2-2b:Q4_0 --dry-run
+expect_out "288 tensors: q4_0 182, f32 105, q6_K 1" "gemma2-2b Q4_0 mix"
+run "$ELM" synth internlm2.5-7b:Q4_K_M --dry-run
+expect_out "291 tensors: q4_K 193, f32 65, q6_K 33" "internlm2.5-7b Q4_K_M mix"
+run "$ELM" synth yi-1.5-6b:Q8_0 --dry-run
+expect_out "291 tensors: q8_0 226, f32 65" "yi-1.5-6b Q8_0 mix"
 
 run "$ELM" synth smollm2-135m:Q8_0 --dry-run
 planned=$(sed -nE 's/.*would write ([0-9]+) bytes.*/\1/p' "$TMP/out")

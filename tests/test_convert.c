@@ -12,8 +12,10 @@
 
 #include <cmocka.h>
 
+#include "convert/convert_internal.h"
 #include "edgelm/convert.h"
 #include "edgelm/gguf.h"
+#include "edgelm/tokenizer.h"
 #include "testutil.h"
 
 static void test_ftype_names(void **state)
@@ -83,6 +85,17 @@ static void test_real_mixes(void **state)
     expect_counts("llama3.2-1b:Q8_0", (const int[]){ELM_TYPE_Q8_0, 113, ELM_TYPE_F32, 34, -1});
     expect_counts("llama3.2-1b:F16", (const int[]){ELM_TYPE_F16, 113, ELM_TYPE_F32, 34, -1});
     expect_counts("llama3.2-1b:F32", (const int[]){ELM_TYPE_F32, 147, -1});
+    /* phi3.5-mini: 32 × (attn_qkv, attn_output, ffn_up, ffn_down + 2 norms) + token_embd, output,
+     * output_norm and the two LongRoPE factor tensors; attn_qkv is Q5_K in every layer */
+    expect_counts("phi3.5-mini:Q4_K_M", (const int[]){ELM_TYPE_Q4_K, 81, ELM_TYPE_Q5_K, 32,
+                                                      ELM_TYPE_Q6_K, 17, ELM_TYPE_F32, 67, -1});
+    /* gemma2-2b: 26 × (7 matrices + 4 norms) + token_embd (tied: the output, Q6_K) + output_norm */
+    expect_counts("gemma2-2b:Q4_K_M",
+                  (const int[]){ELM_TYPE_Q4_K, 156, ELM_TYPE_Q6_K, 27, ELM_TYPE_F32, 105, -1});
+    expect_counts("gemma2-2b:Q4_0",
+                  (const int[]){ELM_TYPE_Q4_0, 182, ELM_TYPE_Q6_K, 1, ELM_TYPE_F32, 105, -1});
+    expect_counts("internlm2.5-7b:Q4_K_M",
+                  (const int[]){ELM_TYPE_Q4_K, 193, ELM_TYPE_Q6_K, 33, ELM_TYPE_F32, 65, -1});
 }
 
 static void test_use_more_bits_layers(void **state)
@@ -240,12 +253,127 @@ static void test_rope_factors(void **state)
     elm_gguf_close(g);
 }
 
+/* ---- the new architectures' layout against llama.cpp's reference files ---- */
+
+/* Synthesize shape (the hyperparameters of a reference model) as Q4_0 and compare with
+ * llama.cpp's ref_rel: every <arch>.* key with its type and value, and every tensor's name,
+ * type and shape; 1-D F32 tensors (the LongRoPE factors) also by value. The generated
+ * vocabulary's chat template must be detected as chat. */
+static void expect_layout_like(const elm_synth_shape_t *shape, const char *ref_rel,
+                               elm_chat_tmpl_t chat)
+{
+    const char *rp = elm_test_data(ref_rel);
+    if (!rp) return;
+    char out[128];
+    snprintf(out, sizeof out, "/tmp/elm_test_layout_%d_%s.gguf", (int)getpid(), shape->name);
+    elm_synth_opts_t o = {.seed = 1, .n_threads = 2};
+    elm_synth_plan_t *p = NULL;
+    elm_diag_t d = {0};
+    elm_gguf_t *a = NULL, *b = NULL;
+    assert_int_equal(elm__synth_plan_shape(shape, ELM_FTYPE_Q4_0, &o, &p, &d), 0);
+    int rc = elm_synth_write(p, out, &o, NULL, &d);
+    if (rc) fprintf(stderr, "%s\n", d.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(elm_gguf_open(out, &a, &d), 0);
+    assert_int_equal(elm_gguf_open(rp, &b, &d), 0);
+    size_t al = strlen(shape->arch);
+    int n_keys = 0;
+    for (uint64_t i = 0; i < elm_gguf_n_kv(b); i++) {
+        const elm_gguf_kv_t *kv = elm_gguf_kv_at(b, i);
+        if (strncmp(kv->key, shape->arch, al) || kv->key[al] != '.') continue;
+        const elm_gguf_value_t *v = elm_gguf_get(a, kv->key);
+        if (!v) fprintf(stderr, "%s: synth lacks %s\n", shape->name, kv->key);
+        assert_non_null(v);
+        assert_int_equal(v->type, kv->value.type);
+        if (v->u != kv->value.u)
+            fprintf(stderr, "%s: %s differs (%g vs %g, %llu vs %llu)\n", shape->name, kv->key, v->f,
+                    kv->value.f, (unsigned long long)v->u, (unsigned long long)kv->value.u);
+        assert_true(v->u == kv->value.u); /* the same bits: u aliases f */
+        n_keys++;
+    }
+    assert_true(n_keys >= 8);
+    assert_int_equal(elm_gguf_n_tensors(a), elm_gguf_n_tensors(b));
+    for (uint64_t i = 0; i < elm_gguf_n_tensors(b); i++) {
+        const elm_gguf_tensor_t *y = elm_gguf_tensor_at(b, i);
+        const elm_gguf_tensor_t *x = elm_gguf_find_tensor(a, y->name);
+        if (!x) fprintf(stderr, "%s: synth lacks %s\n", shape->name, y->name);
+        assert_non_null(x);
+        assert_int_equal(x->type, y->type);
+        assert_int_equal(x->n_dims, y->n_dims);
+        for (uint32_t k = 0; k < y->n_dims; k++)
+            assert_int_equal(x->ne[k], y->ne[k]);
+        if (y->n_dims == 1 && y->type == ELM_TYPE_F32 && !strstr(y->name, "norm"))
+            assert_memory_equal(x->data, y->data, y->size);
+    }
+    elm_tokenizer_t *tok = NULL;
+    assert_int_equal(elm_tokenizer_from_gguf(a, &tok, &d), 0);
+    assert_int_equal(elm_chat_detect(elm_tokenizer_chat_template(tok)), chat);
+    elm_tokenizer_free(tok);
+    printf("  %s: %d %s.* keys and %llu tensors as in %s\n", shape->name, n_keys, shape->arch,
+           (unsigned long long)elm_gguf_n_tensors(b), ref_rel);
+    elm_gguf_close(a);
+    elm_gguf_close(b);
+    elm_synth_plan_free(p);
+    unlink(out);
+}
+
+static void test_layout_phi3(void **state)
+{
+    (void)state;
+    /* tiny-phi3 (reference README §7.4) stores every third of Phi-3.5-mini's 48 factors */
+    const elm_synth_shape_t *real = elm_synth_shape_find("phi3.5-mini");
+    assert_non_null(real);
+    float lf[16], sf[16];
+    for (int i = 0; i < 16; i++) {
+        lf[i] = real->rope_long[3 * i];
+        sf[i] = real->rope_short[3 * i];
+    }
+    elm_synth_shape_t tiny = {"tiny-phi3", "phi3", "phi3", "tiny", 256,   768,   4,        8,
+                              2,           32,     512,    512,    false, false, 10000.0f, 1e-5f,
+                              0,           0,      0,      262144, 128,   lf,    sf};
+    expect_layout_like(&tiny, "reference/models/tiny-phi3-Q4_0.gguf", ELM_CHAT_PHI3);
+}
+
+static void test_layout_gemma2(void **state)
+{
+    (void)state;
+    elm_synth_shape_t tiny = {
+        "tiny-gemma2", "gemma2", "gemma2", "tiny", 256, 768,  26,    8,  2, 32,   512, 512,
+        true,          false,    10000.0f, 1e-6f,  0,   8.0f, 30.0f, 16, 0, NULL, NULL};
+    expect_layout_like(&tiny, "reference/models/tiny-gemma2-Q4_0.gguf", ELM_CHAT_GEMMA);
+}
+
+static void test_layout_internlm2(void **state)
+{
+    (void)state;
+    elm_synth_shape_t tiny = {"tiny-internlm2",
+                              "internlm2",
+                              "internlm2",
+                              "tiny",
+                              256,
+                              768,
+                              4,
+                              8,
+                              2,
+                              32,
+                              512,
+                              512,
+                              false,
+                              false,
+                              1e6f,
+                              1e-5f,
+                              0};
+    expect_layout_like(&tiny, "reference/models/tiny-internlm2-Q4_0.gguf", ELM_CHAT_CHATML);
+}
+
 /* ---- quantize against llama-quantize's own files ---- */
 
-static void quantize_like_llama_cpp(const char *model, const char *type)
+/* model-src.gguf quantized to type against llama.cpp's model-type.gguf (src is F32, or F16 for
+ * gemma2, whose F32 file is not stored; its F16 file holds the same values). */
+static void quantize_like_llama_cpp(const char *model, const char *src, const char *type)
 {
     char in_rel[128], ref_rel[128], out[128];
-    snprintf(in_rel, sizeof in_rel, "reference/models/%s-F32.gguf", model);
+    snprintf(in_rel, sizeof in_rel, "reference/models/%s-%s.gguf", model, src);
     snprintf(ref_rel, sizeof ref_rel, "reference/models/%s-%s.gguf", model, type);
     const char *p = elm_test_data(in_rel);
     if (!p) return;
@@ -306,56 +434,23 @@ static void quantize_like_llama_cpp(const char *model, const char *type)
     assert_true(same);
 }
 
-static void test_quantize_qwen2_q8_0(void **s)
+/* One byte-identity case: model, source type, target type (the test's initial state). */
+typedef struct {
+    const char *model, *src, *type;
+} quant_case_t;
+
+static void test_quantize(void **state)
 {
-    (void)s;
-    quantize_like_llama_cpp("tiny-qwen2", "Q8_0");
+    const quant_case_t *c = *state;
+    quantize_like_llama_cpp(c->model, c->src, c->type);
 }
-static void test_quantize_qwen2_q4_0(void **s)
-{
-    (void)s;
-    quantize_like_llama_cpp("tiny-qwen2", "Q4_0");
-}
-static void test_quantize_qwen2_q4_k_m(void **s)
-{
-    (void)s;
-    quantize_like_llama_cpp("tiny-qwen2", "Q4_K_M");
-}
-static void test_quantize_qwen2_q6_k(void **s)
-{
-    (void)s;
-    quantize_like_llama_cpp("tiny-qwen2", "Q6_K");
-}
-static void test_quantize_qwen2_f16(void **s)
-{
-    (void)s;
-    quantize_like_llama_cpp("tiny-qwen2", "F16");
-}
-static void test_quantize_llama3_q8_0(void **s)
-{
-    (void)s;
-    quantize_like_llama_cpp("tiny-llama3", "Q8_0");
-}
-static void test_quantize_llama3_q4_0(void **s)
-{
-    (void)s;
-    quantize_like_llama_cpp("tiny-llama3", "Q4_0");
-}
-static void test_quantize_llama3_q4_k_m(void **s)
-{
-    (void)s;
-    quantize_like_llama_cpp("tiny-llama3", "Q4_K_M");
-}
-static void test_quantize_llama3_q6_k(void **s)
-{
-    (void)s;
-    quantize_like_llama_cpp("tiny-llama3", "Q6_K");
-}
-static void test_quantize_llama3_f16(void **s)
-{
-    (void)s;
-    quantize_like_llama_cpp("tiny-llama3", "F16");
-}
+
+/* A test named after its case, e.g. "quantize tiny-phi3-F32 -> Q4_K_M". */
+/* clang-format off */
+#define QUANT_CASE(model, src, type)                                    \
+    {"quantize " model "-" src " -> " type, test_quantize, NULL, NULL,  \
+     &(quant_case_t){model, src, type}}
+/* clang-format on */
 
 static void test_quantize_errors(void **state)
 {
@@ -402,16 +497,31 @@ int main(void)
         cmocka_unit_test(test_vocab_option),
         cmocka_unit_test(test_vocab_padding_written),
         cmocka_unit_test(test_rope_factors),
-        cmocka_unit_test(test_quantize_qwen2_q8_0),
-        cmocka_unit_test(test_quantize_qwen2_q4_0),
-        cmocka_unit_test(test_quantize_qwen2_q4_k_m),
-        cmocka_unit_test(test_quantize_qwen2_q6_k),
-        cmocka_unit_test(test_quantize_qwen2_f16),
-        cmocka_unit_test(test_quantize_llama3_q8_0),
-        cmocka_unit_test(test_quantize_llama3_q4_0),
-        cmocka_unit_test(test_quantize_llama3_q4_k_m),
-        cmocka_unit_test(test_quantize_llama3_q6_k),
-        cmocka_unit_test(test_quantize_llama3_f16),
+        cmocka_unit_test(test_layout_phi3),
+        cmocka_unit_test(test_layout_gemma2),
+        cmocka_unit_test(test_layout_internlm2),
+        QUANT_CASE("tiny-qwen2", "F32", "Q8_0"),
+        QUANT_CASE("tiny-qwen2", "F32", "Q4_0"),
+        QUANT_CASE("tiny-qwen2", "F32", "Q4_K_M"),
+        QUANT_CASE("tiny-qwen2", "F32", "Q6_K"),
+        QUANT_CASE("tiny-qwen2", "F32", "F16"),
+        QUANT_CASE("tiny-llama3", "F32", "Q8_0"),
+        QUANT_CASE("tiny-llama3", "F32", "Q4_0"),
+        QUANT_CASE("tiny-llama3", "F32", "Q4_K_M"),
+        QUANT_CASE("tiny-llama3", "F32", "Q6_K"),
+        QUANT_CASE("tiny-llama3", "F32", "F16"),
+        QUANT_CASE("tiny-internlm2", "F32", "Q8_0"),
+        QUANT_CASE("tiny-internlm2", "F32", "Q4_0"),
+        QUANT_CASE("tiny-internlm2", "F32", "Q4_K_M"),
+        QUANT_CASE("tiny-internlm2", "F32", "Q6_K"),
+        QUANT_CASE("tiny-internlm2", "F32", "F16"),
+        QUANT_CASE("tiny-phi3", "F32", "Q8_0"),
+        QUANT_CASE("tiny-phi3", "F32", "Q4_0"),
+        QUANT_CASE("tiny-phi3", "F32", "Q4_K_M"),
+        QUANT_CASE("tiny-phi3", "F32", "Q6_K"),
+        QUANT_CASE("tiny-phi3", "F32", "F16"),
+        QUANT_CASE("tiny-gemma2", "F16", "Q4_0"),
+        QUANT_CASE("tiny-gemma2", "F16", "Q4_K_M"),
         cmocka_unit_test(test_quantize_errors),
         cmocka_unit_test(test_synth_errors),
     };

@@ -155,6 +155,12 @@ static const ref_model_t ref_models[] = {
     {"tiny-llama3-F32", KIND_F32},      {"tiny-llama3-F16", KIND_F16},
     {"tiny-llama3-Q8_0", KIND_QUANT},   {"tiny-llama3-Q4_0", KIND_QUANT},
     {"tiny-llama3-Q4_K_M", KIND_QUANT}, {"tiny-llama3-Q6_K", KIND_QUANT},
+    {"tiny-internlm2-F32", KIND_F32},   {"tiny-internlm2-F16", KIND_F16},
+    {"tiny-internlm2-Q8_0", KIND_QUANT}, {"tiny-internlm2-Q4_0", KIND_QUANT},
+    {"tiny-internlm2-Q4_K_M", KIND_QUANT}, {"tiny-internlm2-Q6_K", KIND_QUANT},
+    {"tiny-phi3-F32", KIND_F32},        {"tiny-phi3-F16", KIND_F16},
+    {"tiny-phi3-Q8_0", KIND_QUANT},     {"tiny-phi3-Q4_0", KIND_QUANT},
+    {"tiny-phi3-Q4_K_M", KIND_QUANT},   {"tiny-phi3-Q6_K", KIND_QUANT},
     /* gemma2's F32, Q8_0 and Q6_K files are not stored (README §7.1) */
     {"tiny-gemma2-F16", KIND_F16, tol_gemma2}, {"tiny-gemma2-Q4_0", KIND_QUANT, tol_gemma2},
     {"tiny-gemma2-Q4_K_M", KIND_QUANT, tol_gemma2},
@@ -334,6 +340,98 @@ static void test_f16_kv_cache(void **state)
         free(lpath);
         free(jpath);
     }
+}
+
+/* ---- phi3: LongRoPE and the sliding window ---- */
+
+/* seq 1's 64 tokens through a one-thread session of n_ctx positions: its logits (caller frees). */
+static float *phi3_logits(const elm_model_t *m, uint32_t n_ctx, const ref_json_t *rj)
+{
+    elm_session_params_t sp = elm_session_default_params();
+    sp.n_ctx = n_ctx;
+    sp.kv_type = ELM_TYPE_F32;
+    elm_session_t *s = NULL;
+    assert_int_equal(elm_session_create(m, &sp, &s, NULL), 0);
+    const uint32_t n = (uint32_t)rj->n_tokens[1];
+    assert_int_equal(elm_session_decode(s, rj->tokens[1], n, true, NULL), 0);
+    float *out = malloc((size_t)n * N_VOCAB * sizeof(float));
+    assert_non_null(out);
+    for (uint32_t p = 0; p < n; p++)
+        memcpy(out + (size_t)p * N_VOCAB, elm_session_logits(s, p), N_VOCAB * sizeof(float));
+    elm_session_free(s);
+    return out;
+}
+
+static double max_diff(const float *a, const float *b, size_t n)
+{
+    double d = 0;
+    for (size_t i = 0; i < n; i++)
+        if (fabs((double)a[i] - b[i]) > d) d = fabs((double)a[i] - b[i]);
+    return d;
+}
+
+/* tiny-phi3 (original context 128): a session of 128 positions uses rope_factors_short, one
+ * of 129 or more rope_factors_long, whatever the sequence's length, as llama.cpp chooses
+ * (README §7.3). A short-context session gives the logits of a model whose long factors are
+ * the short ones, and differs from a long-context one by far more than rounding. A window
+ * shorter than the sequence masks on every layer. */
+static void test_phi3_longrope(void **state)
+{
+    (void)state;
+    char *gguf = data_path("tiny-phi3-F32", ".gguf");
+    if (!gguf) return;
+    char *jpath = data_path("tiny-phi3-F32", ".json");
+    ref_json_t *rj = calloc(1, sizeof *rj);
+    load_ref_json(jpath, rj);
+    elm_model_t *m = NULL, *m2 = NULL;
+    assert_int_equal(elm_model_load(gguf, NULL, NULL, &m, NULL), 0);
+    const elm_hparams_t *hp = elm_model_hparams(m);
+    assert_true(hp->rope_longrope);
+    assert_int_equal(hp->n_ctx_orig, 128);
+    assert_int_equal(hp->n_swa, 262144);
+    assert_true(fabsf(hp->rope_attn_factor - 1.1338934f) < 1e-6f);
+    assert_ptr_equal(elm__rope_factors(m, 64), m->rope_short.v);
+    assert_ptr_equal(elm__rope_factors(m, 128), m->rope_short.v);
+    assert_ptr_equal(elm__rope_factors(m, 129), m->rope_long.v);
+    assert_ptr_equal(elm__rope_factors(m, 512), m->rope_long.v);
+
+    const size_t n = (size_t)rj->n_tokens[1] * N_VOCAB;
+    float *at128 = phi3_logits(m, 128, rj), *at129 = phi3_logits(m, 129, rj),
+          *at512 = phi3_logits(m, 512, rj);
+    /* m2's long factors are m's short ones: at 512 it runs what m should run at 128 */
+    assert_int_equal(elm_model_load(gguf, NULL, NULL, &m2, NULL), 0);
+    memcpy(m2->rope_long.v, m->rope_short.v, (size_t)m->rope_short.n * sizeof(float));
+    float *short512 = phi3_logits(m2, 512, rj);
+    const double d_short = max_diff(at128, short512, n), d_long = max_diff(at129, at512, n),
+                 d_sets = max_diff(at128, at512, n);
+    printf("  tiny-phi3-F32 LongRoPE: n_ctx 128 vs short factors %.3g, 129 vs 512 %.3g, "
+           "128 vs 512 %.3g\n",
+           d_short, d_long, d_sets);
+    assert_true(d_short < 1e-5 && d_long < 1e-5);
+    assert_true(d_sets > 1.0);
+
+    /* Every phi3 layer has the window (README §7.3): one of 16 leaves positions 0..15 as they
+     * were, bit for bit, and changes every later one. */
+    for (uint32_t il = 0; il < hp->n_layer; il++) {
+        assert_int_equal(m->layers[il].n_swa, 262144);
+        m->layers[il].n_swa = 16;
+    }
+    float *win16 = phi3_logits(m, 512, rj);
+    assert_memory_equal(win16, at512, 16 * N_VOCAB * sizeof(float));
+    for (int p = 16; p < rj->n_tokens[1]; p++)
+        assert_true(max_diff(win16 + (size_t)p * N_VOCAB, at512 + (size_t)p * N_VOCAB, N_VOCAB) >
+                    0.01);
+    free(win16);
+
+    free(at128);
+    free(at129);
+    free(at512);
+    free(short512);
+    elm_model_free(m);
+    elm_model_free(m2);
+    free(rj);
+    free(gguf);
+    free(jpath);
 }
 
 /* stories260K, "Once upon a time", 64 greedy tokens: llama2.c's run.c golden. */
@@ -1204,6 +1302,7 @@ int main(void)
         cmocka_unit_test(test_thread_counts),     cmocka_unit_test(test_no_mmap),
         cmocka_unit_test(test_attention_reference),
         cmocka_unit_test(test_matmul_groups),
+        cmocka_unit_test(test_phi3_longrope),
         cmocka_unit_test(test_attention_softcap_window),
         cmocka_unit_test(test_gemma2_model),
     };

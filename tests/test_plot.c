@@ -162,6 +162,8 @@ static void test_ticks(void **state)
     (void)state;
     double t[32];
     assert_ticks(t, elm_plot_ticks(0, 7.3, 5, t, 32), (double[]){0, 2, 4, 6, 8}, 5);
+    /* of the steps that give the same count, the smallest: not 0 and 50000 */
+    assert_ticks(t, elm_plot_ticks(0, 7.3, 2, t, 32), (double[]){0, 10}, 2);
     assert_ticks(t, elm_plot_ticks(0.013, 0.048, 5, t, 32), (double[]){0.01, 0.02, 0.03, 0.04, 0.05}, 5);
     assert_true(t[2] == 0.03); /* decimal steps exact to the nearest double */
     assert_ticks(t, elm_plot_ticks(1e3, 1e6, 5, t, 32), (double[]){0, 2e5, 4e5, 6e5, 8e5, 1e6}, 6);
@@ -506,6 +508,71 @@ static void test_numeric_bands(void **state)
     elm_plot_free(p);
 }
 
+/* The tick labels of svg's x axis (axis 'x') or y axes ('y'), comma-separated into buf: each is a
+ * tick mark (a vertical or horizontal path stroke) followed at once by its text. */
+static const char *tick_labels(const char *svg, char axis, char *buf, size_t cap)
+{
+    static const char tail[] = "\" stroke=\"#333\"/><text";
+    size_t n = 0;
+    buf[0] = 0;
+    for (const char *p = svg; (p = strstr(p, "<path d=\"M")) != NULL; p++) {
+        const char *end = strstr(p, tail), *d = p + 10;
+        if (!end || strncmp(end, tail, sizeof tail - 1) != 0) continue;
+        size_t dl = strcspn(d, "\"");
+        if (d + dl != end || !memchr(d, axis == 'x' ? 'V' : 'H', dl)) continue;
+        const char *t = strchr(end + sizeof tail - 1, '>') + 1;
+        n += (size_t)snprintf(buf + n, cap - n, "%s%.*s", n ? "," : "", (int)strcspn(t, "<"), t);
+        if (n >= cap) break;
+    }
+    return buf;
+}
+
+static void test_integer_ticks(void **state)
+{
+    (void)state;
+    double thr[] = {1, 2, 3, 4}, tps[] = {2.1, 3.9, 5.2, 5.8}, n[] = {0, 1, 2, 3};
+    char ticks[256];
+    for (int integer = 0; integer < 2; integer++) {
+        elm_plot_t *p = elm_plot_new(NULL, 0, 0);
+        elm_plot_axis_t x = {"threads", false, 1, 4, integer};
+        elm_plot_axis_t y = {"runs", false, NAN, NAN, integer};
+        assert_int_equal(elm_plot_x_numeric(p, &x), 0);
+        assert_int_equal(elm_plot_y(p, ELM_PLOT_LEFT, &y), 0);
+        assert_int_equal(
+            elm_plot_add(p, &(elm_plot_series_t){"gen", ELM_PLOT_LINE, ELM_PLOT_LEFT, 4, thr,
+                                                 integer ? n : tps, NULL, NULL, -1}),
+            0);
+        char *svg = elm_plot_svg(p);
+        assert_true(well_formed(svg));
+        /* the caller's range is kept: the axis starts at the lowest thread count, not 0 */
+        if (integer) {
+            assert_string_equal(tick_labels(svg, 'x', ticks, sizeof ticks), "1,2,3,4");
+            assert_string_equal(tick_labels(svg, 'y', ticks, sizeof ticks), "0,1,2,3");
+        } else {
+            assert_string_equal(tick_labels(svg, 'x', ticks, sizeof ticks), "1,1.5,2,2.5,3,3.5,4");
+        }
+        free(svg);
+        elm_plot_free(p);
+    }
+    /* a narrow range still steps by whole numbers; a wide one by 1, 2 or 5 times a power of 10 */
+    double few[] = {0, 0.25}, many[] = {1, 64}, pos[] = {1, 2};
+    elm_plot_axis_t ix = {NULL, false, NAN, NAN, true};
+    for (int k = 0; k < 2; k++) {
+        elm_plot_t *p = elm_plot_new(NULL, 0, 0);
+        assert_int_equal(elm_plot_x_numeric(p, &ix), 0);
+        assert_int_equal(elm_plot_y(p, ELM_PLOT_LEFT, &ix), 0);
+        assert_int_equal(elm_plot_add(p, &(elm_plot_series_t){"s", ELM_PLOT_POINT, ELM_PLOT_LEFT, 2,
+                                                              pos, k ? many : few, NULL, NULL, -1}),
+                         0);
+        char *svg = elm_plot_svg(p);
+        assert_string_equal(tick_labels(svg, 'y', ticks, sizeof ticks),
+                            k ? "0,20,40,60,80" : "0,1");
+        assert_string_equal(tick_labels(svg, 'x', ticks, sizeof ticks), "0,1,2");
+        free(svg);
+        elm_plot_free(p);
+    }
+}
+
 static void test_heatmap(void **state)
 {
     (void)state;
@@ -547,7 +614,8 @@ int main(void)
         cmocka_unit_test(test_escape),       cmocka_unit_test(test_empty),
         cmocka_unit_test(test_single_point), cmocka_unit_test(test_unavailable),
         cmocka_unit_test(test_long_labels),  cmocka_unit_test(test_kinds_roundtrip),
-        cmocka_unit_test(test_numeric_bands), cmocka_unit_test(test_heatmap),
+        cmocka_unit_test(test_numeric_bands), cmocka_unit_test(test_integer_ticks),
+        cmocka_unit_test(test_heatmap),
     };
     return cmocka_run_group_tests_name("plot", tests, NULL, NULL);
 }

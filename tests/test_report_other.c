@@ -302,7 +302,7 @@ static void test_routing(void **state)
         assert_string_equal(mark(html, "rejected", s->label), num(s->mean[ELM_SIM_M_REJECTED]));
         assert_string_equal(mark(html, "tokens redirected", s->label),
                             num(s->mean[ELM_SIM_M_TOK_REDIRECTED]));
-        assert_string_equal(mark(html, "device 1", s->label), num(s->dev_util[0]));
+        assert_string_equal(mark(html, x.dev_name[0], s->label), num(s->dev_util[0]));
     }
     free(html);
     /* with a log too: labels name their files, the log's bars are its counts and shares */
@@ -330,8 +330,19 @@ static void test_routing(void **state)
     assert_null(out);
     assert_non_null(strstr(d.msg, badp));
     assert_non_null(strstr(d.msg, "scenarios[0].summary.processed.ci95"));
-    unlink(sim), unlink(log), unlink(badp);
-    free(sim), free(log), free(badp), free(json);
+    /* names that do not match the runs' devices one for one fail it too */
+    memcpy(bad, "\"ci95\"", 6);
+    char *first = strstr(json, "\"raspberry-pi-5\", ");
+    assert_non_null(first);
+    memmove(first, first + 18, strlen(first + 18) + 1);
+    char *badn = write_temp(json, ".json");
+    sims[0] = badn;
+    out = (char *)1;
+    assert_int_equal(elm_report_html(&o, &out, &len, &d), ELM_EINVAL);
+    assert_null(out);
+    assert_non_null(strstr(d.msg, "devices: 2 names for 3 devices"));
+    unlink(sim), unlink(log), unlink(badp), unlink(badn);
+    free(sim), free(log), free(badp), free(badn), free(json);
     elm_sim_compare_free(&x);
 }
 

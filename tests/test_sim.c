@@ -269,6 +269,7 @@ static void test_json_shape(void **state)
     int n =
         snprintf(want, sizeof want,
                  "{\n\t\"seeds\":\t1,\n\t\"users\":\t4,\n\t\"minutes\":\t1,\n\t\"step_s\":\t60,\n"
+                 "\t\"devices\":\t[\"pi\", \"orin\"],\n"
                  "\t\"scenarios\":\t[{\n"
                  "\t\t\t\"workload\":\t\"bursty\",\n"
                  "\t\t\t\"strategy\":\t\"random\",\n"

@@ -338,6 +338,12 @@ static void test_wrong_types(void **state)
                     "\"rss_timeline\" must hold arrays");
     expect_bad_json("{\"model\": \"m\", \"target\": {\"ttft_ms\": {\"mean\": 1}}}",
                     "\"target.ttft_ms\" must be {\"mean\", \"p50\"");
+    /* numbers a record cannot write back (found by fuzz/fuzz_record.c): infinity, and a time
+     * beyond a float's range */
+    expect_bad_json("{\"model\": \"m\", \"target\": {\"window_s\": 1e999}}",
+                    "\"target.window_s\" is out of range");
+    expect_bad_json("{\"model\": \"m\", \"rss_timeline\": {\"t_ms\": [1e300], \"bytes\": [1]}}",
+                    "\"rss_timeline.t_ms\" must hold finite numbers only");
     expect_bad_json("{\"model\": \"m\", \"target\": 3}", "\"target\" must be an object");
 }
 

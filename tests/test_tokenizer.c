@@ -505,6 +505,39 @@ static void test_chat_detect(void **state)
     elm_tokenizer_free(t);
 }
 
+/* The reference gemma2 / phi3 / internlm2 files carry stories260K's tokenizer and no
+ * tokenizer.chat_template: the family comes from general.architecture. */
+static void test_chat_from_arch(void **state)
+{
+    (void)state;
+    assert_int_equal(elm_chat_for_arch("gemma2"), ELM_CHAT_GEMMA);
+    assert_int_equal(elm_chat_for_arch("phi3"), ELM_CHAT_PHI3);
+    assert_int_equal(elm_chat_for_arch("internlm2"), ELM_CHAT_CHATML);
+    assert_int_equal(elm_chat_for_arch("llama"), ELM_CHAT_UNKNOWN);
+    assert_int_equal(elm_chat_for_arch(NULL), ELM_CHAT_UNKNOWN);
+    static const struct {
+        const char *file;
+        elm_chat_tmpl_t want;
+    } cases[] = {
+        {"reference/models/tiny-gemma2-Q4_0.gguf", ELM_CHAT_GEMMA},
+        {"reference/models/tiny-phi3-Q4_0.gguf", ELM_CHAT_PHI3},
+        {"reference/models/tiny-internlm2-Q4_0.gguf", ELM_CHAT_CHATML},
+        {"reference/models/tiny-llama3-Q4_0.gguf", ELM_CHAT_CHATML}, /* no guess: the warning */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        elm_tokenizer_t *t = load(cases[i].file);
+        if (!t) return;
+        assert_null(elm_tokenizer_chat_template(t));
+        elm_chat_tmpl_t k = ELM_CHAT_UNKNOWN;
+        assert_int_equal(elm_chat_pick(t, NULL, &k, NULL), 0);
+        if (k != cases[i].want) fprintf(stderr, "%s: %s\n", cases[i].file, elm_chat_name(k));
+        assert_int_equal(k, cases[i].want);
+        assert_int_equal(elm_chat_pick(t, "llama3", &k, NULL), 0); /* an override still wins */
+        assert_int_equal(k, ELM_CHAT_LLAMA3);
+        elm_tokenizer_free(t);
+    }
+}
+
 static void test_chat_format(void **state)
 {
     (void)state;
@@ -579,16 +612,27 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_byte_text),
-        cmocka_unit_test(test_vocab_qwen2),        cmocka_unit_test(test_vocab_llama_bpe),
-        cmocka_unit_test(test_vocab_llama_spm),    cmocka_unit_test(test_vocab_phi3),
-        cmocka_unit_test(test_vocab_gpt2),         cmocka_unit_test(test_vocab_deepseek_coder),
-        cmocka_unit_test(test_vocab_deepseek_llm), cmocka_unit_test(test_vocab_falcon),
-        cmocka_unit_test(test_vocab_mpt),          cmocka_unit_test(test_vocab_refact),
-        cmocka_unit_test(test_vocab_starcoder),    cmocka_unit_test(test_llama2_vectors),
-        cmocka_unit_test(test_stories260k),        cmocka_unit_test(test_special_tokens),
-        cmocka_unit_test(test_invalid_utf8),       cmocka_unit_test(test_stream_split_char),
-        cmocka_unit_test(test_detok_range),        cmocka_unit_test(test_bad_vocab),
-        cmocka_unit_test(test_chat_detect),        cmocka_unit_test(test_chat_format),
+        cmocka_unit_test(test_vocab_qwen2),
+        cmocka_unit_test(test_vocab_llama_bpe),
+        cmocka_unit_test(test_vocab_llama_spm),
+        cmocka_unit_test(test_vocab_phi3),
+        cmocka_unit_test(test_vocab_gpt2),
+        cmocka_unit_test(test_vocab_deepseek_coder),
+        cmocka_unit_test(test_vocab_deepseek_llm),
+        cmocka_unit_test(test_vocab_falcon),
+        cmocka_unit_test(test_vocab_mpt),
+        cmocka_unit_test(test_vocab_refact),
+        cmocka_unit_test(test_vocab_starcoder),
+        cmocka_unit_test(test_llama2_vectors),
+        cmocka_unit_test(test_stories260k),
+        cmocka_unit_test(test_special_tokens),
+        cmocka_unit_test(test_invalid_utf8),
+        cmocka_unit_test(test_stream_split_char),
+        cmocka_unit_test(test_detok_range),
+        cmocka_unit_test(test_bad_vocab),
+        cmocka_unit_test(test_chat_detect),
+        cmocka_unit_test(test_chat_from_arch),
+        cmocka_unit_test(test_chat_format),
         cmocka_unit_test(test_chat_tokenize),
     };
     return cmocka_run_group_tests_name("tokenizer", tests, NULL, NULL);

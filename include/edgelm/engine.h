@@ -71,7 +71,7 @@ void elm_timings_summary(const elm_timings_t *t, elm_timing_summary_t *out);
 /* ---- model ---- */
 
 typedef struct {
-    char arch[32]; /* general.architecture: "llama", "qwen2", "gemma2" */
+    char arch[32]; /* general.architecture: "llama", "qwen2", "internlm2", "phi3", "gemma2" */
     uint32_t n_vocab;
     uint32_t n_ctx_train; /* <arch>.context_length */
     uint32_t n_embd;
@@ -87,9 +87,12 @@ typedef struct {
     bool tied_output;       /* no output.weight: token_embd is the output matrix */
     bool rope_freqs;        /* rope_freqs.weight divides each pair's frequency (llama3) */
     int32_t bos_id, eos_id; /* tokenizer.ggml.{bos,eos}_token_id, -1 when absent */
+    uint32_t n_ctx_orig;    /* <arch>.rope.scaling.original_context_length, else n_ctx_train */
+    float rope_attn_factor; /* <arch>.rope.scaling.attn_factor (scales RoPE's cos, sin), else 1 */
+    bool rope_longrope;     /* rope_factors_long/short (phi3): long when n_ctx > n_ctx_orig */
+    uint32_t n_swa;         /* <arch>.attention.sliding_window where used (phi3, gemma2); 0: none */
     float attn_softcap;     /* gemma2: <arch>.attn_logit_softcapping; 0: scores not capped */
     float final_softcap;    /* gemma2: <arch>.final_logit_softcapping; 0: logits not capped */
-    uint32_t n_swa;         /* <arch>.attention.sliding_window where used (gemma2); 0: none */
 } elm_hparams_t;
 
 typedef struct elm_model elm_model_t;
@@ -125,7 +128,7 @@ const elm_gguf_t *elm_model_gguf(const elm_model_t *m);
 /* Bytes of weights the model maps (its tensors' sizes). */
 uint64_t elm_model_weight_bytes(const elm_model_t *m);
 
-/* The architectures the engine runs, as a space-separated list ("llama qwen2"). */
+/* The architectures the engine runs, as a space-separated list ("llama qwen2 internlm2 phi3"). */
 const char *elm_engine_archs(void);
 
 /* ---- session: KV cache and forward pass ---- */

@@ -52,6 +52,7 @@ typedef struct {
     const char *label; /* axis title with its unit, "generation (tokens/s)"; NULL: none */
     bool log;          /* log scale: values <= 0 are drawn as unavailable */
     double min, max;   /* NAN: from the data (min 0 on a linear axis unless data is negative) */
+    bool integer;      /* it counts things (threads): linear ticks at whole numbers, step >= 1 */
 } elm_plot_axis_t;
 
 /* One series. With a categorical x axis, point i belongs to category i (x is ignored); with a

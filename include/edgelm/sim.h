@@ -218,8 +218,9 @@ void elm_sim_compare_free(elm_sim_compare_t *x);
  * Returns 0, ELM_EINVAL (x kept no runs) or ELM_EIO (f reports a write error). */
 int elm_sim_write_csv(FILE *f, const elm_sim_compare_t *x);
 
-/* x as a JSON document: the sweep, and per scenario its runs (totals and steps) and the summary
- * (mean and ci95 of every metric). Needs keep_runs. Returns a malloc'd string the caller frees,
+/* x as a JSON document: the sweep, the device names ("devices", in the order of every run's
+ * "util" array), and per scenario its runs (totals and steps) and the summary (mean and ci95 of
+ * every metric). Needs keep_runs. Returns a malloc'd string the caller frees,
  * or NULL when out of memory or x kept no runs. */
 char *elm_sim_json(const elm_sim_compare_t *x);
 

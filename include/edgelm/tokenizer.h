@@ -188,9 +188,15 @@ const char *elm_chat_name(elm_chat_tmpl_t tmpl);
 /* A family by its name; ELM_EINVAL (diag lists the names) when there is none. */
 int elm_chat_from_name(const char *name, elm_chat_tmpl_t *out, elm_diag_t *diag);
 
+/* The family of an architecture's instruct models (general.architecture): gemma, gemma2 and
+ * gemma3 → ELM_CHAT_GEMMA, phi3 → ELM_CHAT_PHI3, internlm2 → ELM_CHAT_CHATML; ELM_CHAT_UNKNOWN
+ * for any other (llama and qwen2 files are shared by too many template families to guess). */
+elm_chat_tmpl_t elm_chat_for_arch(const char *arch);
+
 /* The family to use for t: override_name when given (ELM_EINVAL if it names none), else the
- * detected family of t's template; a missing or unrecognized template gives ChatML and a warning
- * through elm_log. */
+ * detected family of t's template; a file without a template gets its architecture's family
+ * (elm_chat_for_arch) when there is one; otherwise a missing or unrecognized template gives
+ * ChatML and a warning through elm_log. */
 int elm_chat_pick(const elm_tokenizer_t *t, const char *override_name, elm_chat_tmpl_t *out,
                   elm_diag_t *diag);
 

@@ -105,6 +105,13 @@ uint64_t elm__value_bytes(const elm_gguf_value_t *v);
  * Returns 0 or ELM_ENOMEM. */
 int elm__shape_tensors(const elm_synth_shape_t *s, elm_tensor_desc_t **t, char ***names, size_t *n);
 
+/* ---- synth ---- */
+
+/* elm_synth_plan() for a shape given directly (it must outlive the plan): what the spec's shape
+ * name and quant resolve to. *out is owned by the caller, NULL on failure. */
+int elm__synth_plan_shape(const elm_synth_shape_t *shape, elm_ftype_t ftype,
+                          const elm_synth_opts_t *opts, elm_synth_plan_t **out, elm_diag_t *diag);
+
 /* ---- vocabulary ---- */
 
 /* Add the tokenizer.* keys for shape: copied from vocab_path (padded to n_vocab with "[PAD<id>]"

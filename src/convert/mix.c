@@ -10,6 +10,8 @@
  *  - attn_v.weight: Q6_K in the "use_more_bits" layers for Q4_K_M / Q5_K_M, Q5_K in the first 4
  *    for Q4_K_S; ffn_down: Q6_K in the use_more_bits layers for Q4_K_M / Q5_K_M, Q5_K in the
  *    first n_layer/8 for Q4_K_S;
+ *  - attn_qkv.weight (phi3's fused Q/K/V): Q5_K for Q4_K_M, Q6_K for Q5_K_M, in every layer; it
+ *    also counts as an attn_v tensor in n_attention_wv, which sets use_more_bits' layer count;
  *  - a row length that is not a multiple of the chosen type's block falls back: Q4_K → Q5_0,
  *    Q5_K → Q5_1, Q6_K → Q8_0, Q2_K/Q3_K/IQ4_XS → IQ4_NL, and to F16 if even that does not fit. */
 #include <stdlib.h>
@@ -163,6 +165,11 @@ int elm_choose_types(const elm_tensor_desc_t *t, size_t n, uint32_t n_layer, elm
                 else if (ftype == ELM_FTYPE_Q4_K_S && i_attn_v < 4)
                     nt = ELM_TYPE_Q5_K;
                 i_attn_v++;
+            } else if (strstr(name, "attn_qkv.weight")) {
+                if (ftype == ELM_FTYPE_Q4_K_M)
+                    nt = ELM_TYPE_Q5_K;
+                else if (ftype == ELM_FTYPE_Q5_K_M)
+                    nt = ELM_TYPE_Q6_K;
             } else if (strstr(name, "ffn_down")) {
                 int il = i_ffn_down;
                 if ((ftype == ELM_FTYPE_Q4_K_M || ftype == ELM_FTYPE_Q5_K_M) &&

@@ -1,5 +1,6 @@
 /* The shapes of real models that synth reproduces (values from each model's config.json on the
- * Hugging Face hub), their tensor lists, and Llama 3's rope scaling factors. */
+ * Hugging Face hub, as convert_hf_to_gguf.py turns them into GGUF keys and tensors), their tensor
+ * lists, and Llama 3's rope scaling factors. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,8 +9,80 @@
 
 #include "convert/convert_internal.h"
 
+/* Phi-3.5-mini-instruct's config.json rope_scaling (type "longrope"): long_factor and
+ * short_factor, one per rotated pair of its head_dim 96, as the f32 values the file prints;
+ * convert_hf_to_gguf.py (Phi3MiniModel) stores them as rope_factors_long/short.weight. Every
+ * third value (0, 3, ..., 45) is what tiny-phi3 stores (reference README §7.4; test_convert
+ * checks them bit for bit). */
+static const float phi35_long[48] = {
+    1.0800000429153442f, 1.1100000143051147f, 1.1399999856948853f, 1.340000033378601f,
+    1.5899999141693115f, 1.600000023841858f,  1.6200000047683716f, 2.620000123977661f,
+    3.2300000190734863f, 3.2300000190734863f, 4.789999961853027f,  7.400000095367432f,
+    7.700000286102295f,  9.09000015258789f,   12.199999809265137f, 17.670000076293945f,
+    24.46000099182129f,  28.57000160217285f,  30.420001983642578f, 30.840002059936523f,
+    32.590003967285156f, 32.93000411987305f,  42.320003509521484f, 44.96000289916992f,
+    50.340003967285156f, 50.45000457763672f,  57.55000305175781f,  57.93000411987305f,
+    58.21000289916992f,  60.1400032043457f,   62.61000442504883f,  62.62000274658203f,
+    62.71000289916992f,  63.1400032043457f,   63.1400032043457f,   63.77000427246094f,
+    63.93000411987305f,  63.96000289916992f,  63.970001220703125f, 64.02999877929688f,
+    64.06999969482422f,  64.08000183105469f,  64.12000274658203f,  64.41000366210938f,
+    64.4800033569336f,   64.51000213623047f,  64.52999877929688f,  64.83999633300781f};
+static const float phi35_short[48] = {1.0f,
+                                      1.0199999809265137f,
+                                      1.0299999713897705f,
+                                      1.0299999713897705f,
+                                      1.0499999523162842f,
+                                      1.0499999523162842f,
+                                      1.0499999523162842f,
+                                      1.0499999523162842f,
+                                      1.0499999523162842f,
+                                      1.0699999332427979f,
+                                      1.0999999046325684f,
+                                      1.1099998950958252f,
+                                      1.1599998474121094f,
+                                      1.1599998474121094f,
+                                      1.1699998378753662f,
+                                      1.2899998426437378f,
+                                      1.339999794960022f,
+                                      1.679999828338623f,
+                                      1.7899998426437378f,
+                                      1.8199998140335083f,
+                                      1.8499997854232788f,
+                                      1.8799997568130493f,
+                                      1.9099997282028198f,
+                                      1.9399996995925903f,
+                                      1.9899996519088745f,
+                                      2.0199997425079346f,
+                                      2.0199997425079346f,
+                                      2.0199997425079346f,
+                                      2.0199997425079346f,
+                                      2.0199997425079346f,
+                                      2.0199997425079346f,
+                                      2.0299997329711914f,
+                                      2.0299997329711914f,
+                                      2.0299997329711914f,
+                                      2.0299997329711914f,
+                                      2.0299997329711914f,
+                                      2.0299997329711914f,
+                                      2.0299997329711914f,
+                                      2.0299997329711914f,
+                                      2.0299997329711914f,
+                                      2.0799996852874756f,
+                                      2.0899996757507324f,
+                                      2.189999580383301f,
+                                      2.2199995517730713f,
+                                      2.5899994373321533f,
+                                      2.729999542236328f,
+                                      2.749999523162842f,
+                                      2.8399994373321533f};
+
 /* name, arch, family, general.name, n_embd, n_ff, n_layer, n_head, n_head_kv, head_dim, n_vocab,
- * n_ctx_train, tied, qkv_bias, rope_theta, rms_eps, llama3 rope factor */
+ * n_ctx_train, tied, qkv_bias, rope_theta, rms_eps, llama3 rope factor; then (gemma2, phi3)
+ * attention and final soft-caps, sliding window, LongRoPE original context and factors.
+ * config.json names: hidden_size, intermediate_size, num_hidden_layers, num_attention_heads,
+ * num_key_value_heads, head_dim (else hidden_size / heads), vocab_size, max_position_embeddings,
+ * tie_word_embeddings, rope_theta, rms_norm_eps, rope_scaling, attn_logit_softcapping,
+ * final_logit_softcapping, sliding_window, original_max_position_embeddings. */
 static const elm_synth_shape_t shapes[] = {
     {"qwen2.5-0.5b", "qwen2", "qwen2", "Qwen2.5 0.5B Instruct", 896, 4864, 24, 14, 2, 64, 151936,
      32768, true, true, 1e6f, 1e-6f, 0},
@@ -31,6 +104,47 @@ static const elm_synth_shape_t shapes[] = {
      8192, true, false, 100000.0f, 1e-5f, 0},
     {"smollm2-1.7b", "llama", "smollm2", "SmolLM2 1.7B Instruct", 2048, 8192, 24, 32, 32, 64, 49152,
      8192, true, false, 130000.0f, 1e-5f, 0},
+    /* google/gemma-2-2b-it: head_dim 256 (8 × 256 = 2048 query rows < n_embd 2304), no
+     * rope_theta key (10000, the converter writes none), embeddings tied (Gemma2ForCausalLM) */
+    {"gemma2-2b", "gemma2", "gemma2", "Gemma 2 2b It", 2304,     9216,  26, 8,     4,     256,
+     256000,      8192,     true,     false,           10000.0f, 1e-6f, 0,  50.0f, 30.0f, 4096,
+     0,           NULL,     NULL},
+    /* google/gemma-2-9b-it */
+    {"gemma2-9b", "gemma2", "gemma2", "Gemma 2 9b It", 3584,     14336, 42, 16,    8,     256,
+     256000,      8192,     true,     false,           10000.0f, 1e-6f, 0,  50.0f, 30.0f, 4096,
+     0,           NULL,     NULL},
+    /* microsoft/Phi-3.5-mini-instruct: no GQA (32 kv heads), head_dim 3072 / 32 = 96, fused
+     * qkv_proj and gate_up_proj, untied lm_head, LongRoPE from 4096 to 131072 */
+    {"phi3.5-mini",
+     "phi3",
+     "phi3",
+     "Phi 3.5 Mini Instruct",
+     3072,
+     8192,
+     32,
+     32,
+     32,
+     96,
+     32064,
+     131072,
+     false,
+     false,
+     10000.0f,
+     1e-5f,
+     0,
+     0,
+     0,
+     262144,
+     4096,
+     phi35_long,
+     phi35_short},
+    /* internlm/internlm2_5-7b-chat: the converter splits the grouped wqkv into attn_q/k/v and
+     * writes no rope scaling for its "dynamic" rope_scaling (reference README §6.2) */
+    {"internlm2.5-7b", "internlm2", "internlm2", "Internlm2_5 7b Chat", 4096, 14336, 32, 32, 8, 128,
+     92544, 32768, false, false, 1e6f, 1e-5f, 0},
+    /* 01-ai/Yi-1.5-6B-Chat: LlamaForCausalLM */
+    {"yi-1.5-6b", "llama", "yi", "Yi 1.5 6B Chat", 4096, 11008, 32, 32, 4, 128, 64000, 4096, false,
+     false, 5000000.0f, 1e-6f, 0},
 };
 
 const elm_synth_shape_t *elm_synth_shapes(size_t *n)
@@ -84,7 +198,7 @@ static int add(elm_tensor_desc_t *t, char **names, size_t *n, const char *name, 
 int elm__shape_tensors(const elm_synth_shape_t *s, elm_tensor_desc_t **out_t, char ***out_names,
                        size_t *out_n)
 {
-    size_t cap = 4 + (size_t)s->n_layer * 12, n = 0;
+    size_t cap = 5 + (size_t)s->n_layer * 12, n = 0;
     elm_tensor_desc_t *t = calloc(cap, sizeof *t);
     char **names = calloc(cap, sizeof *names);
     int64_t E = s->n_embd, F = s->n_ff, V = s->n_vocab;
@@ -97,25 +211,45 @@ int elm__shape_tensors(const elm_synth_shape_t *s, elm_tensor_desc_t **out_t, ch
     if (s->rope_scale_factor > 0 &&
         (rc = add(t, names, &n, "rope_freqs.weight", s->head_dim / 2, 0)))
         goto fail;
+    if (s->rope_long && ((rc = add(t, names, &n, "rope_factors_long.weight", s->head_dim / 2, 0)) ||
+                         (rc = add(t, names, &n, "rope_factors_short.weight", s->head_dim / 2, 0))))
+        goto fail;
+    /* phi3 keeps Phi-3's fused qkv_proj (Q rows, then K, then V) and gate_up_proj (gate rows,
+     * then up); gemma2 adds a norm after attention and after the FFN (reference README §7) */
+    bool fused = !strcmp(s->arch, "phi3"), post_norms = !strcmp(s->arch, "gemma2");
     for (uint32_t l = 0; l < s->n_layer; l++) {
         char b[64];
 #define T(suffix, ne0, ne1)                     \
     snprintf(b, sizeof b, "blk.%u." suffix, l); \
     if ((rc = add(t, names, &n, b, ne0, ne1))) goto fail;
         T("attn_norm.weight", E, 0);
-        T("attn_q.weight", E, Q);
-        T("attn_k.weight", E, KV);
-        T("attn_v.weight", E, KV);
+        if (fused) {
+            T("attn_qkv.weight", E, Q + 2 * KV);
+        } else {
+            T("attn_q.weight", E, Q);
+            T("attn_k.weight", E, KV);
+            T("attn_v.weight", E, KV);
+        }
         if (s->qkv_bias) {
             T("attn_q.bias", Q, 0);
             T("attn_k.bias", KV, 0);
             T("attn_v.bias", KV, 0);
         }
         T("attn_output.weight", Q, E);
+        if (post_norms) {
+            T("post_attention_norm.weight", E, 0);
+        }
         T("ffn_norm.weight", E, 0);
-        T("ffn_gate.weight", E, F);
-        T("ffn_up.weight", E, F);
+        if (fused) {
+            T("ffn_up.weight", E, 2 * F);
+        } else {
+            T("ffn_gate.weight", E, F);
+            T("ffn_up.weight", E, F);
+        }
         T("ffn_down.weight", F, E);
+        if (post_norms) {
+            T("post_ffw_norm.weight", E, 0);
+        }
 #undef T
     }
     /* llama.cpp's order, which the type rules' layer counters assume */

@@ -42,6 +42,7 @@ static int add_metadata(elm_synth_plan_t *p, const char *vocab_path, elm_diag_t 
     int rc = 0;
 #define KEY(suffix) (snprintf(k, sizeof k, "%s." suffix, s->arch), k)
     bool llama = !strcmp(s->arch, "llama"), llama3 = s->rope_scale_factor > 0;
+    bool gemma2 = !strcmp(s->arch, "gemma2"), phi3 = !strcmp(s->arch, "phi3");
     if ((rc = elm__kvlist_add_str(l, "general.architecture", s->arch)) ||
         (rc = elm__kvlist_add_str(l, "general.type", "model")) ||
         (rc = elm__kvlist_add_str(l, "general.name", s->hf_name)) ||
@@ -50,19 +51,40 @@ static int add_metadata(elm_synth_plan_t *p, const char *vocab_path, elm_diag_t 
         (rc = elm__kvlist_add_u32(l, KEY("embedding_length"), s->n_embd)) ||
         (rc = elm__kvlist_add_u32(l, KEY("feed_forward_length"), s->n_ff)) ||
         (rc = elm__kvlist_add_u32(l, KEY("attention.head_count"), s->n_head)) ||
-        (rc = elm__kvlist_add_u32(l, KEY("attention.head_count_kv"), s->n_head_kv)) ||
-        (rc = elm__kvlist_add_f32(l, KEY("rope.freq_base"), s->rope_theta)) ||
+        (rc = elm__kvlist_add_u32(l, KEY("attention.head_count_kv"), s->n_head_kv)))
+        goto fail;
+    /* Gemma2Model writes no rope.freq_base (llama.cpp's default 10000 is Gemma 2's) */
+    if ((!gemma2 && (rc = elm__kvlist_add_f32(l, KEY("rope.freq_base"), s->rope_theta))) ||
         (rc = elm__kvlist_add_f32(l, KEY("attention.layer_norm_rms_epsilon"), s->rms_eps)))
         goto fail;
     /* convert_hf_to_gguf.py writes key/value_length only when config.json has head_dim (Llama
-     * 3.2/3.1), and vocab_size + rope.dimension_count for the llama architecture. */
-    if (llama3 && ((rc = elm__kvlist_add_u32(l, KEY("attention.key_length"), s->head_dim)) ||
-                   (rc = elm__kvlist_add_u32(l, KEY("attention.value_length"), s->head_dim))))
+     * 3.2/3.1, Gemma 2), and vocab_size + rope.dimension_count for the llama architecture. */
+    if ((llama3 || gemma2) &&
+        ((rc = elm__kvlist_add_u32(l, KEY("attention.key_length"), s->head_dim)) ||
+         (rc = elm__kvlist_add_u32(l, KEY("attention.value_length"), s->head_dim))))
         goto fail;
     if ((rc = elm__kvlist_add_u32(l, "general.file_type", (uint32_t)p->ftype))) goto fail;
     if (llama && ((rc = elm__kvlist_add_u32(l, KEY("vocab_size"), s->n_vocab)) ||
                   (rc = elm__kvlist_add_u32(l, KEY("rope.dimension_count"), s->head_dim))))
         goto fail;
+    if (s->attn_softcap > 0 &&
+        ((rc = elm__kvlist_add_f32(l, KEY("attn_logit_softcapping"), s->attn_softcap)) ||
+         (rc = elm__kvlist_add_f32(l, KEY("final_logit_softcapping"), s->final_softcap))))
+        goto fail;
+    if (phi3 && ((rc = elm__kvlist_add_u32(l, KEY("rope.scaling.original_context_length"),
+                                           s->n_ctx_orig)) ||
+                 (rc = elm__kvlist_add_u32(l, KEY("rope.dimension_count"), s->head_dim))))
+        goto fail;
+    if (s->sliding_window &&
+        (rc = elm__kvlist_add_u32(l, KEY("attention.sliding_window"), s->sliding_window)))
+        goto fail;
+    if (s->n_ctx_orig) {
+        /* Phi3MiniModel: attn_factor = sqrt(1 + ln(s) / ln(orig)), s = context / orig (1 if
+         * s <= 1), computed in double and written as f32 */
+        double sc = (double)s->n_ctx_train / (double)s->n_ctx_orig;
+        double af = sc > 1.0 ? sqrt(1.0 + log(sc) / log((double)s->n_ctx_orig)) : 1.0;
+        if ((rc = elm__kvlist_add_f32(l, KEY("rope.scaling.attn_factor"), (float)af))) goto fail;
+    }
 #undef KEY
     if ((rc = elm__vocab_add(l, s, vocab_path, &p->vocab, diag))) return rc;
     if ((rc = elm__kvlist_add_u32(l, "general.quantization_version", 2))) goto fail;
@@ -96,6 +118,13 @@ int elm_synth_plan(const char *spec, const elm_synth_opts_t *opts, elm_synth_pla
     if (elm_ftype_from_name(colon + 1, &ftype))
         return elm_diag(diag, ELM_EINVAL, "unknown quantization type '%s' (valid: %s)", colon + 1,
                         elm_ftype_list(true));
+    return elm__synth_plan_shape(shape, ftype, opts, out, diag);
+}
+
+int elm__synth_plan_shape(const elm_synth_shape_t *shape, elm_ftype_t ftype,
+                          const elm_synth_opts_t *opts, elm_synth_plan_t **out, elm_diag_t *diag)
+{
+    *out = NULL;
     elm_synth_plan_t *p = calloc(1, sizeof *p);
     if (!p) return elm_diag(diag, ELM_ENOMEM, "out of memory");
     p->shape = shape;
@@ -249,6 +278,10 @@ int elm_synth_write(const elm_synth_plan_t *p, const char *out_path, const elm_s
             elm_llama3_rope_factors(p->shape->rope_theta, p->shape->head_dim,
                                     p->shape->rope_scale_factor, rope);
             fj.f.fixed = rope;
+        } else if (!strcmp(t->name, "rope_factors_long.weight")) {
+            fj.f.fixed = p->shape->rope_long;
+        } else if (!strcmp(t->name, "rope_factors_short.weight")) {
+            fj.f.fixed = p->shape->rope_short;
         }
         elm__encode_t job = {t->ne[0], 1, 0, fill_cb, &fj, NULL, scratch};
         for (uint32_t d = 1; d < t->n_dims; d++)

@@ -30,16 +30,30 @@ static const char *const llama3_specials[] = {"<|begin_of_text|>",   "<|end_of_t
                                               "<|start_header_id|>", "<|end_header_id|>",
                                               "<|eot_id|>",          "<|python_tag|>"};
 static const char *const smollm_specials[] = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
+/* Gemma 2, Phi-3.5, InternLM2.5 and Yi-1.5 ship SentencePiece vocabularies; the generated one
+ * stands in with their size, their chat specials and their template (--vocab gives the real). */
+static const char *const gemma_specials[] = {"<pad>", "<eos>",           "<bos>",
+                                             "<unk>", "<start_of_turn>", "<end_of_turn>"};
+static const char *const phi3_specials[] = {"<unk>",   "<s>",      "</s>",          "<|endoftext|>",
+                                            "<|end|>", "<|user|>", "<|assistant|>", "<|system|>"};
+static const char *const internlm_specials[] = {"<unk>", "<s>", "</s>", "<|im_start|>",
+                                                "<|im_end|>"};
+static const char *const yi_specials[] = {"<unk>", "<|startoftext|>", "<|endoftext|>",
+                                          "<|im_start|>", "<|im_end|>"};
 
-/* ChatML, as Qwen2.5 and SmolLM2 use it (our own wording of the template). */
-#define CHATML_TEMPLATE(default_system)                                           \
-    "{%- if messages[0]['role'] != 'system' -%}"                                  \
-    "{{- '<|im_start|>system\\n" default_system "<|im_end|>\\n' -}}"              \
-    "{%- endif -%}"                                                               \
+/* ChatML's turns and generation prompt (our own wording of the template). */
+#define CHATML_TURNS                                                              \
     "{%- for m in messages -%}"                                                   \
     "{{- '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' -}}" \
     "{%- endfor -%}"                                                              \
     "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}"
+
+/* ChatML with a default system turn, as Qwen2.5 and SmolLM2 use it; InternLM2.5 (after BOS) and
+ * Yi-1.5 use the plain turns. */
+#define CHATML_TEMPLATE(default_system)                              \
+    "{%- if messages[0]['role'] != 'system' -%}"                     \
+    "{{- '<|im_start|>system\\n" default_system "<|im_end|>\\n' -}}" \
+    "{%- endif -%}" CHATML_TURNS
 
 static const family_t families[] = {
     {"qwen2", "qwen2", qwen_specials, 6, 0, 2, 0, false, 10,
@@ -55,6 +69,22 @@ static const family_t families[] = {
      "{%- endif -%}"},
     {"smollm2", "smollm", smollm_specials, 3, 1, 2, 2, false, 12,
      CHATML_TEMPLATE("You are a helpful AI assistant.")},
+    {"gemma2", "default", gemma_specials, 6, 2, 1, 0, true, 12,
+     "{{- bos_token -}}"
+     "{%- for m in messages -%}"
+     "{%- set role = 'model' if m['role'] == 'assistant' else m['role'] -%}"
+     "{{- '<start_of_turn>' + role + '\\n' + m['content'] | trim + '<end_of_turn>\\n' -}}"
+     "{%- endfor -%}"
+     "{%- if add_generation_prompt -%}{{- '<start_of_turn>model\\n' -}}{%- endif -%}"},
+    {"phi3", "default", phi3_specials, 8, 1, 3, 3, false, 8,
+     "{%- for m in messages -%}"
+     "{{- '<|' + m['role'] + '|>\\n' + m['content'] + '<|end|>\\n' -}}"
+     "{%- endfor -%}"
+     "{%- if add_generation_prompt -%}{{- '<|assistant|>\\n' -}}"
+     "{%- else -%}{{- eos_token -}}{%- endif -%}"},
+    {"internlm2", "default", internlm_specials, 5, 1, 4, 2, true, 10,
+     "{{- bos_token -}}" CHATML_TURNS},
+    {"yi", "default", yi_specials, 5, 1, 4, 0, false, 10, CHATML_TURNS},
 };
 
 static const family_t *family_of(const elm_synth_shape_t *s)

@@ -35,6 +35,9 @@ typedef struct {
     elm__weight_t w_gate;  /* (n_ff, n_embd) */
     elm__weight_t w_up;    /* (n_ff, n_embd) */
     elm__weight_t w_down;  /* (n_embd, n_ff) */
+    /* phi3's fused blk.N.attn_qkv and ffn_up are bound as the views above (wq, wk, wv over the
+     * q, k, v rows; w_gate, w_up over the two halves of ffn_up): no copy, and the forward pass
+     * runs them as it runs separate tensors. */
     elm__vec_t post_attn_norm; /* (n_embd) gemma2: normalizes Wo's output; else absent */
     elm__vec_t post_ffn_norm;  /* (n_embd) gemma2: normalizes Wdown's output; else absent */
     uint32_t n_swa;            /* this layer's sliding attention window; 0: plain causal */
@@ -50,13 +53,17 @@ typedef struct {
     int qkv_bias;   /* ELM__NEED_* for blk.N.attn_{q,k,v}.bias */
     int rope_freqs; /* ELM__NEED_* for rope_freqs.weight */
     int output;     /* ELM__NEED_* for output.weight (absent: tied to token_embd) */
+    /* phi3's block (README §7.3 of the reference data) */
+    bool fused_qkv;     /* blk.N.attn_qkv: q, k and v rows in that order, no attn_q/k/v */
+    bool fused_gate_up; /* blk.N.ffn_up: 2*n_ff rows, gate then up; no ffn_gate */
+    int rope_factors;   /* ELM__NEED_* for rope_factors_{long,short}.weight (LongRoPE) */
+    int swa;            /* ELM__SWA_*: layers that use <arch>.attention.sliding_window */
     /* gemma2's block (README §7.2 of the reference data) */
     bool embd_scale; /* token embeddings times sqrt(n_embd) */
     bool post_norms; /* blk.N.post_attention_norm / post_ffw_norm after Wo and Wdown */
     bool gelu;       /* GELU-gated FFN (ggml's fp16-table GELU) instead of SwiGLU */
     bool softcap;    /* tanh soft-caps of the attention scores and of the logits */
     bool q_prescale; /* q times 1/sqrt(head_dim) after RoPE; the soft-max scale is then 1 */
-    int swa;         /* ELM__SWA_*: layers that use <arch>.attention.sliding_window */
 } elm__arch_t;
 
 enum { ELM__NEED_NO = 0, ELM__NEED_OPTIONAL = 1, ELM__NEED_REQUIRED = 2 };
@@ -73,9 +80,17 @@ struct elm_model {
     elm__vec_t rope_freqs;  /* (n_rot/2) or absent */
     elm__layer_t *layers;   /* (n_layer) */
     uint64_t weight_bytes;
+    elm__vec_t rope_long, rope_short; /* (head_dim/2) LongRoPE factors, or absent */
     float embd_scale; /* embeddings are multiplied by it; 0: not scaled */
     float q_scale;    /* q is multiplied by it after RoPE (soft-max scale 1); 0: not */
 };
+
+/* The factors that divide each rotated pair's frequency in a session whose sequences hold up to
+ * n_ctx positions each: LongRoPE's long set when n_ctx exceeds the original context
+ * (hp.n_ctx_orig) and its short set otherwise, as llama.cpp's build_rope_factors chooses by
+ * the context size and not by the sequence length; else rope_freqs.weight; NULL: none. The
+ * vector is the model's. */
+const float *elm__rope_factors(const elm_model_t *m, uint32_t n_ctx);
 
 /* ---- matrix product ---- */
 

@@ -29,6 +29,28 @@ static const elm__arch_t archs[] = {
      .qkv_bias = ELM__NEED_REQUIRED,
      .rope_freqs = ELM__NEED_NO,
      .output = ELM__NEED_OPTIONAL},
+    /* The llama block with NORM RoPE; the converter has split InternLM's grouped wqkv into
+     * attn_q/k/v (README §6.2). llama.cpp's loader wants output.weight and no biases. */
+    {.name = "internlm2",
+     .rope_base = 10000.0f,
+     .rms_eps = 1e-5f,
+     .rope_neox = false,
+     .qkv_bias = ELM__NEED_NO,
+     .rope_freqs = ELM__NEED_NO,
+     .output = ELM__NEED_REQUIRED},
+    /* Fused attn_qkv and gate/up, NEOX RoPE with LongRoPE factors and the attention factor
+     * (README §7.3); head_dim is n_embd / n_head. */
+    {.name = "phi3",
+     .rope_base = 10000.0f,
+     .rms_eps = 1e-5f,
+     .rope_neox = true,
+     .qkv_bias = ELM__NEED_NO,
+     .rope_freqs = ELM__NEED_NO,
+     .output = ELM__NEED_REQUIRED,
+     .fused_qkv = true,
+     .fused_gate_up = true,
+     .rope_factors = ELM__NEED_OPTIONAL,
+     .swa = ELM__SWA_ALL},
     /* README §7.2: the output is always token_embd (llama.cpp never reads output.weight) */
     {.name = "gemma2",
      .rope_base = 10000.0f,
@@ -47,7 +69,7 @@ static const elm__arch_t archs[] = {
 
 const char *elm_engine_archs(void)
 {
-    return "llama qwen2 gemma2";
+    return "llama qwen2 internlm2 phi3 gemma2";
 }
 
 static const elm__arch_t *find_arch(const char *name)
@@ -104,8 +126,8 @@ static int32_t token_id_key(const elm_gguf_t *g, const char *key)
     return elm_gguf_get_u32(g, key, &v) == 0 && v <= INT32_MAX ? (int32_t)v : -1;
 }
 
-/* The soft-caps, sliding window, embedding and query scales of the architectures that have
- * them, with llama.cpp's defaults for absent keys (README §7.2). */
+/* The soft-caps, embedding and query scales of the architectures that have them (gemma2), with
+ * llama.cpp's defaults for absent keys (README §7.2). */
 static int read_gemma2_hparams(elm_model_t *m, const keys_t *k)
 {
     elm_hparams_t *hp = &m->hp;
@@ -117,9 +139,6 @@ static int read_gemma2_hparams(elm_model_t *m, const keys_t *k)
     if (a->softcap && !(hp->attn_softcap > 0 && hp->final_softcap > 0))
         return elm_diag(k->diag, ELM_EINVAL, "%s: architecture %s: soft-caps must be positive",
                         k->file, hp->arch);
-    if (a->swa != ELM__SWA_NONE &&
-        (rc = key_u32(k, "attention.sliding_window", a->swa == ELM__SWA_ALL, 4096, &hp->n_swa)))
-        return rc;
     if (a->embd_scale) m->embd_scale = sqrtf((float)hp->n_embd);
     /* llama.cpp's "27B" (46 layers) scales by n_embd / n_head, as Gemma 2's
      * query_pre_attn_scalar does; every other size by the key length */
@@ -166,6 +185,18 @@ static int read_hparams(elm_model_t *m, const char *file, elm_diag_t *diag)
                         "%s: architecture %s: rms epsilon and rope base must be positive", file,
                         hp->arch);
     hp->rope_neox = m->arch->rope_neox;
+    /* llama.cpp reads both for every architecture: the factor scales cos and sin (its
+     * yarn_attn_factor), the original context chooses phi3's LongRoPE factors. */
+    if ((rc = key_u32(&k, "rope.scaling.original_context_length", false, hp->n_ctx_train,
+                      &hp->n_ctx_orig)) ||
+        (rc = key_f32(&k, "rope.scaling.attn_factor", 1.0f, &hp->rope_attn_factor)) ||
+        (m->arch->swa && (rc = key_u32(&k, "attention.sliding_window", false,
+                                       m->arch->swa == ELM__SWA_EVEN ? 4096 : 0, &hp->n_swa))))
+        return rc;
+    if (!(hp->rope_attn_factor > 0) || isinf(hp->rope_attn_factor))
+        return elm_diag(diag, ELM_EINVAL,
+                        "%s: key %s.rope.scaling.attn_factor must be a positive number", file,
+                        hp->arch);
     if ((rc = read_gemma2_hparams(m, &k))) return rc;
     hp->bos_id = token_id_key(m->g, "tokenizer.ggml.bos_token_id");
     hp->eos_id = token_id_key(m->g, "tokenizer.ggml.eos_token_id");
@@ -254,6 +285,28 @@ static int bind_vec(const binder_t *b, const char *name, int need, int64_t n, el
     return 0;
 }
 
+/* A fused matrix of e0-value rows, made of n blocks of rows[i] rows one after the other (phi3's
+ * attn_qkv, ffn_up): bound as one tensor, and each block becomes a matrix out[i] that views
+ * its rows in place, so the products read the fused tensor with no copy. */
+static int bind_fused(const binder_t *b, const char *name, int64_t e0, const int64_t *rows,
+                      elm__weight_t *const *out, int n)
+{
+    elm__weight_t whole = {0};
+    int64_t total = 0;
+    for (int i = 0; i < n; i++)
+        total += rows[i];
+    int rc = bind_matrix(b, name, ELM__NEED_REQUIRED, e0, total, &whole);
+    if (rc) return rc;
+    int64_t r0 = 0;
+    for (int i = 0; i < n; i++) {
+        *out[i] = whole;
+        out[i]->data = (const char *)whole.data + (size_t)r0 * whole.row_bytes;
+        out[i]->ne1 = rows[i];
+        r0 += rows[i];
+    }
+    return 0;
+}
+
 static int bind_layer(const binder_t *b, uint32_t il, elm__layer_t *L)
 {
     const elm_hparams_t *hp = &b->m->hp;
@@ -270,30 +323,42 @@ static int bind_layer(const binder_t *b, uint32_t il, elm__layer_t *L)
     for (size_t i = 0; i < sizeof fmt / sizeof fmt[0]; i++)
         snprintf(n[i], sizeof n[i], fmt[i], il);
     const int R = ELM__NEED_REQUIRED;
+    const elm__arch_t *a = b->m->arch;
+    /* the separate tensors, or none where the fused ones take their place */
+    const int qkv = a->fused_qkv ? ELM__NEED_NO : R, gu = a->fused_gate_up ? ELM__NEED_NO : R;
     int rc;
     if ((rc = bind_vec(b, n[0], R, embd, &L->attn_norm)) ||
-        (rc = bind_matrix(b, n[1], R, embd, q_dim, &L->wq)) ||
-        (rc = bind_matrix(b, n[2], R, embd, kv_dim, &L->wk)) ||
-        (rc = bind_matrix(b, n[3], R, embd, kv_dim, &L->wv)) ||
+        (rc = bind_matrix(b, n[1], qkv, embd, q_dim, &L->wq)) ||
+        (rc = bind_matrix(b, n[2], qkv, embd, kv_dim, &L->wk)) ||
+        (rc = bind_matrix(b, n[3], qkv, embd, kv_dim, &L->wv)) ||
         (rc = bind_matrix(b, n[4], R, q_dim, embd, &L->wo)) ||
         (rc = bind_vec(b, n[5], bias, q_dim, &L->bq)) ||
         (rc = bind_vec(b, n[6], bias, kv_dim, &L->bk)) ||
         (rc = bind_vec(b, n[7], bias, kv_dim, &L->bv)) ||
         (rc = bind_vec(b, n[8], R, embd, &L->ffn_norm)) ||
-        (rc = bind_matrix(b, n[9], R, embd, ff, &L->w_gate)) ||
-        (rc = bind_matrix(b, n[10], R, embd, ff, &L->w_up)) ||
+        (rc = bind_matrix(b, n[9], gu, embd, ff, &L->w_gate)) ||
+        (rc = bind_matrix(b, n[10], gu, embd, ff, &L->w_up)) ||
         (rc = bind_matrix(b, n[11], R, ff, embd, &L->w_down)))
         return rc;
-    if (b->m->arch->post_norms) {
-        char pa[64], pf[64];
-        snprintf(pa, sizeof pa, "blk.%u.post_attention_norm.weight", il);
-        snprintf(pf, sizeof pf, "blk.%u.post_ffw_norm.weight", il);
-        if ((rc = bind_vec(b, pa, R, embd, &L->post_attn_norm)) ||
-            (rc = bind_vec(b, pf, R, embd, &L->post_ffn_norm)))
-            return rc;
+    char name[64];
+    if (a->fused_qkv) {
+        snprintf(name, sizeof name, "blk.%u.attn_qkv.weight", il);
+        const int64_t rows[] = {q_dim, kv_dim, kv_dim};
+        elm__weight_t *const out[] = {&L->wq, &L->wk, &L->wv};
+        if ((rc = bind_fused(b, name, embd, rows, out, 3))) return rc;
     }
-    const int swa = b->m->arch->swa;
-    L->n_swa = swa == ELM__SWA_ALL || (swa == ELM__SWA_EVEN && il % 2 == 0) ? hp->n_swa : 0;
+    if (a->fused_gate_up) {
+        const int64_t rows[] = {ff, ff};
+        elm__weight_t *const out[] = {&L->w_gate, &L->w_up};
+        if ((rc = bind_fused(b, n[10], embd, rows, out, 2))) return rc;
+    }
+    if (a->post_norms) {
+        snprintf(name, sizeof name, "blk.%u.post_attention_norm.weight", il);
+        if ((rc = bind_vec(b, name, R, embd, &L->post_attn_norm))) return rc;
+        snprintf(name, sizeof name, "blk.%u.post_ffw_norm.weight", il);
+        if ((rc = bind_vec(b, name, R, embd, &L->post_ffn_norm))) return rc;
+    }
+    L->n_swa = a->swa == ELM__SWA_ALL || (a->swa == ELM__SWA_EVEN && il % 2 == 0) ? hp->n_swa : 0;
     return 0;
 }
 
@@ -330,11 +395,31 @@ static int bind_tensors(elm_model_t *m, const char *file, elm_diag_t *diag)
              bind_vec(&b, "rope_freqs.weight", m->arch->rope_freqs, hp->n_rot / 2, &m->rope_freqs)))
         return rc;
     hp->rope_freqs = m->rope_freqs.v != NULL;
+    /* LongRoPE: both sets or neither, one value per rotated pair of a head, shared by layers */
+    const int lr = m->arch->rope_factors;
+    if ((rc = bind_vec(&b, "rope_factors_long.weight", lr, hp->head_dim / 2, &m->rope_long)) ||
+        (rc = bind_vec(&b, "rope_factors_short.weight", m->rope_long.v ? ELM__NEED_REQUIRED : lr,
+                       hp->head_dim / 2, &m->rope_short)))
+        return rc;
+    if (m->rope_short.v && !m->rope_long.v)
+        return elm_diag(diag, ELM_ENOKEY,
+                        "%s: tensor rope_factors_long.weight is missing while "
+                        "rope_factors_short.weight is present (architecture %s)",
+                        file, hp->arch);
+    hp->rope_longrope = m->rope_long.v != NULL;
     m->layers = calloc(hp->n_layer, sizeof *m->layers);
     if (!m->layers) return elm_diag(diag, ELM_ENOMEM, "%s: out of memory", file);
     for (uint32_t il = 0; il < hp->n_layer; il++)
         if ((rc = bind_layer(&b, il, &m->layers[il]))) return rc;
     return 0;
+}
+
+/* ---- LongRoPE ---- */
+
+const float *elm__rope_factors(const elm_model_t *m, uint32_t n_ctx)
+{
+    if (!m->hp.rope_longrope) return m->rope_freqs.v;
+    return n_ctx > m->hp.n_ctx_orig ? m->rope_long.v : m->rope_short.v;
 }
 
 /* ---- public ---- */
@@ -425,6 +510,8 @@ void elm_model_free(elm_model_t *m)
     }
     free_vec(&m->output_norm);
     free_vec(&m->rope_freqs);
+    free_vec(&m->rope_long);
+    free_vec(&m->rope_short);
     elm_gguf_close(m->owned);
     free(m);
 }

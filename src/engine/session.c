@@ -41,6 +41,7 @@ struct elm_session {
     uint32_t slot_cap, n_rows;
     elm_batch_row_t *rows; /* (rows_cap) elm_session_decode's tokens as rows of sequence 0 */
     uint32_t rows_cap;
+    const float *rope_factors; /* (n_rot/2) the model's, chosen for n_ctx; NULL: none */
 };
 
 elm_session_params_t elm_session_default_params(void)
@@ -99,6 +100,8 @@ int elm_session_create(const elm_model_t *m, const elm_session_params_t *p, elm_
     s->p = sp;
     s->n_ctx = sp.n_ctx;
     s->n_seq = sp.n_seq;
+    /* every sequence holds n_ctx positions: llama.cpp's n_ctx / n_seq_max */
+    s->rope_factors = elm__rope_factors(m, s->n_ctx);
     s->q_dim = hp->n_head * hp->head_dim;
     s->kv_dim = hp->n_head_kv * hp->head_dim;
     int rc;
@@ -247,16 +250,17 @@ void elm_session_reset(elm_session_t *s)
 
 /* cos (cs[i]) and sin (cs[n_rot/2 + i]) of every rotated pair i at position pos, computed as
  * ggml's rope cache does: θ_i = pos · base^(−2i/n_rot) / f_i, with the power built up by
- * repeated multiplication. */
+ * repeated multiplication, both times the attention factor (ggml's mscale; 1 but for phi3). */
 static void rope_table(float *cs, uint32_t pos, const elm_hparams_t *hp, const float *freqs)
 {
     const float theta_scale = powf(hp->rope_base, -2.0f / (float)hp->n_rot);
+    const float mscale = hp->rope_attn_factor;
     const uint32_t half = hp->n_rot / 2;
     float theta = (float)pos;
     for (uint32_t i = 0; i < half; i++) {
         const float t = freqs ? theta / freqs[i] : theta;
-        cs[i] = cosf(t);
-        cs[half + i] = sinf(t);
+        cs[i] = cosf(t) * mscale;
+        cs[half + i] = sinf(t) * mscale;
         theta *= theta_scale;
     }
 }
@@ -357,7 +361,7 @@ static void forward(elm_session_t *s, const elm_batch_row_t *rows, const uint32_
         if (m->embd_scale) ops->scale(s->x + (size_t)r * E, s->x + (size_t)r * E, m->embd_scale, E);
         s->row_seq[r] = row->seq;
         s->row_pos[r] = row->pos;
-        rope_table(s->rope + (size_t)r * hp->n_rot, row->pos, hp, m->rope_freqs.v);
+        rope_table(s->rope + (size_t)r * hp->n_rot, row->pos, hp, s->rope_factors);
         if (row->logits && first == n) first = r;
     }
 

@@ -15,6 +15,7 @@ typedef struct {
     char *label;
     bool log;
     double min, max;
+    bool integer; /* linear ticks at whole numbers */
 } axis_t;
 
 typedef struct {
@@ -87,8 +88,8 @@ elm_plot_t *elm_plot_new(const char *title, double width, double height)
     p->w = width > 0 ? width : 720;
     p->h = height > 0 ? height : 360;
     for (int i = 0; i < 2; i++)
-        p->y[i] = (axis_t){NULL, false, NAN, NAN};
-    p->x = (axis_t){NULL, false, NAN, NAN};
+        p->y[i] = (axis_t){NULL, false, NAN, NAN, false};
+    p->x = (axis_t){NULL, false, NAN, NAN, false};
     if (oom) {
         elm_plot_free(p);
         return NULL;
@@ -134,7 +135,8 @@ static int set_axis(axis_t *dst, const elm_plot_axis_t *ax)
     char *label = ax ? dup(ax->label, &oom) : NULL;
     if (oom) return ELM_ENOMEM;
     free(dst->label);
-    *dst = ax ? (axis_t){label, ax->log, ax->min, ax->max} : (axis_t){NULL, false, NAN, NAN};
+    *dst = ax ? (axis_t){label, ax->log, ax->min, ax->max, ax->integer}
+              : (axis_t){NULL, false, NAN, NAN, false};
     return 0;
 }
 
@@ -293,7 +295,7 @@ static void scale_fit(scale_t *s, const axis_t *ax, double dlo, double dhi, size
         if (isfinite(ax->min)) dlo = ax->min;
         if (isfinite(ax->max)) dhi = ax->max;
         if (dhi <= dlo) dhi = dlo + 1;
-        s->nt = elm_plot_ticks(dlo, dhi, target, s->t, MAX_TICKS);
+        s->nt = elm__plot_ticks_step(dlo, dhi, target, ax->integer ? 1 : 0, s->t, MAX_TICKS);
     }
     s->lo = s->t[0];
     s->hi = s->t[s->nt - 1];
@@ -532,7 +534,9 @@ static void layout(layout_t *l, const elm_plot_t *p)
             l->pw = fmax(l->W - l->L - l->R, 60);
         }
         l->B = l->cats.height;
-        l->groupw = l->slot * 0.8;
+        /* a bar no wider than 90 px: a category of one bar should not fill the chart */
+        size_t per = l->nbar > l->npt ? l->nbar : l->npt ? l->npt : 1;
+        l->groupw = fmin(l->slot * 0.8, 90.0 * (double)per);
     } else {
         l->B = ELM__PLOT_FONT + 10;
     }
@@ -771,6 +775,8 @@ static void grid(elm_sbuf_t *b, const layout_t *l, int side)
 
 static void bands(elm_sbuf_t *b, const layout_t *l)
 {
+    double label_end = -1; /* where the last band's label ends: a narrow band's label goes below */
+    int row = 0;
     for (size_t i = 0; i < l->p->nex; i++) {
         const extra_t *d = &l->p->ex[i];
         if (!d->band) continue;
@@ -788,7 +794,11 @@ static void bands(elm_sbuf_t *b, const layout_t *l)
                         "fill=\"%s\" fill-opacity=\"0.14\" data-x0=\"%.6g\" data-x1=\"%.6g\"/>\n",
                         x0, l->T, x1 - x0, l->ph, elm_plot_color(d->color >= 0 ? (size_t)d->color : i),
                         d->a, d->b);
-        if (d->label) elm__plot_text(b, x0 + 3, l->T + 11, "start", ELM__PLOT_NOTE, 0, d->label);
+        if (d->label) {
+            row = x0 + 3 < label_end ? row + 1 : 0;
+            elm__plot_text(b, x0 + 3, l->T + 11 + 11 * row, "start", ELM__PLOT_NOTE, 0, d->label);
+            label_end = fmax(label_end, x0 + 3 + elm__plot_text_w(d->label, ELM__PLOT_NOTE) + 4);
+        }
     }
 }
 

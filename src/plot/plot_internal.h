@@ -12,6 +12,11 @@
 #define ELM__PLOT_FONT_TITLE 12.0
 #define ELM__PLOT_NOTE 9.5
 
+/* elm_plot_ticks with steps of at least min_step (1: whole numbers only, for axes that count
+ * things); min_step 0 is elm_plot_ticks itself. */
+size_t elm__plot_ticks_step(double lo, double hi, size_t target, double min_step, double *out,
+                            size_t cap);
+
 /* The width in pixels text of size px takes, estimated from its character count (no font
  * metrics here: 0.55 em per character suits the sans-serif faces browsers pick). */
 double elm__plot_text_w(const char *s, double px);

@@ -13,7 +13,8 @@ static double decimal(double k, double m, int e)
     return e >= 0 ? k * m * pow(10, e) : k * m / pow(10, -e);
 }
 
-size_t elm_plot_ticks(double lo, double hi, size_t target, double *out, size_t cap)
+size_t elm__plot_ticks_step(double lo, double hi, size_t target, double min_step, double *out,
+                            size_t cap)
 {
     if (!isfinite(lo) || !isfinite(hi) || !out || cap == 0) return 0;
     if (lo > hi) {
@@ -33,19 +34,23 @@ size_t elm_plot_ticks(double lo, double hi, size_t target, double *out, size_t c
     if (target < 2) target = 2;
     static const double mult[] = {1, 2, 5};
     int e = (int)floor(log10((hi - lo) / (double)target)) - 1;
-    /* The step whose tick count is nearest target (ties: the larger step), among those that fit
-     * cap; six decades of steps reach past the whole range for any sensible target. */
+    /* steps below min_step are skipped: start the search at its decade */
+    if (min_step > 0 && e < (int)floor(log10(min_step))) e = (int)floor(log10(min_step));
+    /* The step whose tick count is nearest target (ties: the larger step, but of steps with the
+     * same count the smallest, which spans the least empty range), among those that fit cap; six
+     * decades of steps reach past the whole range for any sensible target. */
     double best_k0 = 0, best_m = 1;
     int best_e = 0;
     size_t best_n = 0;
     for (int tries = 0; tries < 6; tries++, e++) {
         for (int j = 0; j < 3; j++) {
             double step = decimal(1, mult[j], e);
+            if (step < min_step * (1 - 1e-9)) continue;
             double k0 = floor(lo / step + 1e-9), k1 = ceil(hi / step - 1e-9);
             double n = k1 - k0 + 1;
             if (n > (double)cap) continue;
             double d = fabs(n - (double)target), bd = fabs((double)best_n - (double)target);
-            if (best_n == 0 || d <= bd) {
+            if (best_n == 0 || d < bd || (d == bd && (size_t)n < best_n)) {
                 best_k0 = k0;
                 best_m = mult[j];
                 best_e = e;
@@ -62,6 +67,11 @@ size_t elm_plot_ticks(double lo, double hi, size_t target, double *out, size_t c
     for (size_t i = 0; i < best_n; i++)
         out[i] = decimal(best_k0 + (double)i, best_m, best_e);
     return best_n;
+}
+
+size_t elm_plot_ticks(double lo, double hi, size_t target, double *out, size_t cap)
+{
+    return elm__plot_ticks_step(lo, hi, target, 0, out, cap);
 }
 
 size_t elm_plot_log_ticks(double lo, double hi, double *out, size_t cap)

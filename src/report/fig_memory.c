@@ -8,15 +8,14 @@
 
 #include "fig_bench.h"
 
-/* A chart titled title (NULL: none) with a numeric x axis over [x0, x1] (NaN: from the data),
- * width x height, or NULL when out of memory. */
-static elm_plot_t *chart_num(const char *title, const char *xlabel, double x0, double x1,
-                             const char *ylabel, bool log, double w, double h)
+/* A chart titled title (NULL: none) with the numeric x axis x, width x height, or NULL when out
+ * of memory. */
+static elm_plot_t *chart_num(const char *title, const elm_plot_axis_t *x, const char *ylabel,
+                             bool log, double w, double h)
 {
     elm_plot_t *p = elm_plot_new(title, w, h);
-    elm_plot_axis_t x = {.label = xlabel, .min = x0, .max = x1};
     elm_plot_axis_t y = {.label = ylabel, .log = log, .min = NAN, .max = NAN};
-    if (!p || elm_plot_x_numeric(p, &x) || elm_plot_y(p, ELM_PLOT_LEFT, &y)) {
+    if (!p || elm_plot_x_numeric(p, x) || elm_plot_y(p, ELM_PLOT_LEFT, &y)) {
         elm_plot_free(p);
         return NULL;
     }
@@ -116,7 +115,8 @@ int elm__fig_timeline(elm__bench_t *b)
     snprintf(ylabel, sizeof ylabel, "RSS (%s)", unit);
     elm__key_model(b, rec, name, sizeof name);
     elm_plot_t *p =
-        chart_num(NULL, "time since the sampler started (s)", NAN, NAN, ylabel, false, 0, 0);
+        chart_num(NULL, &(elm_plot_axis_t){"time since the sampler started (s)", false, NAN, NAN},
+                  ylabel, false, 0, 0);
     if (!p) goto done;
     /* phases laid end to end from t = 0 (the load starts with the sampler) with the run's mean
      * times: the session's set-up between load and prefill is not a phase of its own */
@@ -199,10 +199,13 @@ static int thread_charts(elm__report_t *r, const elm__grid_t *g, const char *tit
     for (size_t c = 0; c < g->cat.n; c++)
         x[c] = g->order[c];
     const elm__rows_t o = {.kind = ELM_PLOT_LINE, .x = x};
-    /* the measured thread counts span the axis (one count: a range around it) */
-    double x0 = g->cat.n > 1 ? x[0] : NAN, x1 = g->cat.n > 1 ? x[g->cat.n - 1] : NAN;
+    /* the measured thread counts span the axis (one count: from 0), ticks at whole threads */
+    const elm_plot_axis_t ax = {.label = "threads",
+                                .min = g->cat.n > 1 ? x[0] : NAN,
+                                .max = g->cat.n > 1 ? x[g->cat.n - 1] : NAN,
+                                .integer = true};
     for (size_t k = 0; k < nv; k++) {
-        elm_plot_t *p = chart_num(k ? NULL : title, "threads", x0, x1, ylabels[k],
+        elm_plot_t *p = chart_num(k ? NULL : title, &ax, ylabels[k],
                                   elm__grid_wide(g, &vals[k], 1), 720, 250);
         if (!p || elm__add_rows(p, g, &vals[k], &o, why)) {
             elm_plot_free(p);

@@ -112,7 +112,7 @@ static int sim_scenario(const cJSON *o, int i, const char *fname, const cJSON *n
         const cJSON *nm = names ? cJSON_GetArrayItem(names, (int)k) : NULL;
         if (nm && !cJSON_IsString(nm))
             return elm_diag(d, ELM_EINVAL, "%s: devices[%u]: not a string", fname, k);
-        /* elm_sim_json names no devices; a document that does is labelled with its names */
+        /* documents from before elm_sim_json wrote "devices" are labelled by position */
         if (nm)
             snprintf(s->dev_name[k], sizeof s->dev_name[k], "%.63s", nm->valuestring);
         else

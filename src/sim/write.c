@@ -110,6 +110,10 @@ char *elm_sim_json(const elm_sim_compare_t *x)
     cJSON_AddNumberToObject(root, "users", (double)x->sweep.n_users);
     cJSON_AddNumberToObject(root, "minutes", (double)x->sweep.duration_ms / 60000);
     cJSON_AddNumberToObject(root, "step_s", (double)x->sweep.step_ms / 1000);
+    /* the cluster's names in its order: a reader labels each run's util[i] with devices[i] */
+    cJSON *devs = cJSON_AddArrayToObject(root, "devices");
+    for (uint32_t i = 0; i < x->n_devices; i++)
+        cJSON_AddItemToArray(devs, cJSON_CreateString(x->dev_name[i]));
     cJSON *scs = cJSON_AddArrayToObject(root, "scenarios");
     for (uint32_t i = 0; i < x->n_scenarios; i++)
         cJSON_AddItemToArray(scs, scenario_json(&x->sc[i], &x->sweep));

@@ -1,6 +1,7 @@
 /* Reading the results store back: a record rebuilt from its JSON form (the inverse of
  * elm_record_to_json), and the `runs` and `evals` rows that pass a model / date filter, for
  * `edgelm report`. Schema: docs/store.md. */
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -109,15 +110,15 @@ static int bad_field(const char *path, const char *key, const char *want, elm_di
                     want);
 }
 
-/* The number at key of o into *v: 0 when it is a number in [lo, hi], 1 when absent, else
- * ELM_EINVAL. */
+/* The number at key of o into *v: 0 when it is a finite number in [lo, hi], 1 when absent, else
+ * ELM_EINVAL (an infinity, from 1e999, would be written back as null). */
 static int get_num(const cJSON *o, const char *path, const char *key, double lo, double hi,
                    double *v, elm_diag_t *d)
 {
     const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, key);
     if (!x) return 1;
     if (!cJSON_IsNumber(x)) return bad_field(path, key, "must be a number", d);
-    if (!(x->valuedouble >= lo && x->valuedouble <= hi))
+    if (!isfinite(x->valuedouble) || !(x->valuedouble >= lo && x->valuedouble <= hi))
         return bad_field(path, key, "is out of range", d);
     *v = x->valuedouble;
     return 0;
@@ -291,9 +292,11 @@ static int read_rss(const cJSON *o, elm_record_t *r, elm_diag_t *d)
     uint32_t n = 0;
     for (const cJSON *x = t->child, *y = b->child; x && y && n < ELM_REC_RSS_POINTS;
          x = x->next, y = y->next, n++) {
-        if (!cJSON_IsNumber(x) || !cJSON_IsNumber(y))
-            return bad_field("rss_timeline", cJSON_IsNumber(x) ? "bytes" : "t_ms",
-                             "must hold numbers only", d);
+        /* t_ms is kept as a float: a time beyond its range would come back infinite */
+        bool tx = cJSON_IsNumber(x) && fabs(x->valuedouble) <= FLT_MAX;
+        if (!tx || !cJSON_IsNumber(y) || !isfinite(y->valuedouble))
+            return bad_field("rss_timeline", tx ? "bytes" : "t_ms", "must hold finite numbers only",
+                             d);
         r->rss_t_ms[n] = (float)x->valuedouble;
         r->rss_bytes[n] = y->valuedouble;
     }

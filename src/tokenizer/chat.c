@@ -101,12 +101,35 @@ elm_chat_tmpl_t elm_chat_detect(const char *tmpl)
     return ELM_CHAT_UNKNOWN;
 }
 
+elm_chat_tmpl_t elm_chat_for_arch(const char *arch)
+{
+    /* the families these architectures' instruct models are trained on: Gemma's turns, Phi-3's
+     * <|user|>/<|end|>, InternLM2's ChatML */
+    static const struct {
+        const char *arch;
+        elm_chat_tmpl_t tmpl;
+    } map[] = {{"gemma", ELM_CHAT_GEMMA},
+               {"gemma2", ELM_CHAT_GEMMA},
+               {"gemma3", ELM_CHAT_GEMMA},
+               {"phi3", ELM_CHAT_PHI3},
+               {"internlm2", ELM_CHAT_CHATML}};
+    for (size_t i = 0; arch && i < sizeof map / sizeof map[0]; i++)
+        if (!strcmp(arch, map[i].arch)) return map[i].tmpl;
+    return ELM_CHAT_UNKNOWN;
+}
+
 int elm_chat_pick(const elm_tokenizer_t *t, const char *override_name, elm_chat_tmpl_t *out,
                   elm_diag_t *diag)
 {
     if (override_name) return elm_chat_from_name(override_name, out, diag);
     const char *tmpl = t ? t->chat_template : NULL;
     *out = elm_chat_detect(tmpl);
+    if (*out == ELM_CHAT_UNKNOWN && !tmpl && t && t->arch_chat != ELM_CHAT_UNKNOWN) {
+        *out = t->arch_chat;
+        elm_log(ELM_LOG_INFO, "the model has no chat template; using %s, its architecture's",
+                elm_chat_name(*out));
+        return 0;
+    }
     if (*out == ELM_CHAT_UNKNOWN) {
         elm_log(ELM_LOG_WARN, "%s; using chatml (pick one with --chat-template NAME)",
                 tmpl ? "chat template not recognized" : "the model has no chat template");

@@ -107,6 +107,8 @@ struct elm_tokenizer {
     int32_t *special; /* ids matched in text (control/user-defined/unknown), longest text first */
     int32_t n_special;
     char *chat_template;
+    elm_chat_tmpl_t arch_chat; /* the family general.architecture implies, for files without a
+                                  chat template (UNKNOWN: none) */
 };
 
 /* ---- hashes (containers.c) ---- */

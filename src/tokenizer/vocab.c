@@ -343,6 +343,12 @@ int elm_tokenizer_from_gguf(const elm_gguf_t *g, elm_tokenizer_t **out, elm_diag
         }
         memcpy(t->chat_template, tmpl.ptr, tmpl.len);
         t->chat_template[tmpl.len] = '\0';
+    } else {
+        elm_str_t arch;
+        char a[32] = "";
+        if (elm_gguf_get_str(g, "general.architecture", &arch) == 0 && arch.len < sizeof a)
+            memcpy(a, arch.ptr, arch.len);
+        t->arch_chat = elm_chat_for_arch(a);
     }
     *out = t;
     return 0;

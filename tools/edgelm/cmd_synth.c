@@ -17,7 +17,7 @@ static const char head_text[] =
     "metadata of a real model, so it runs (and measures) like the real one. Tensor types follow\n"
     "llama-quantize's rules for QUANT, as 'edgelm quantize' does.\n"
     "\n"
-    "SHAPE: see --list (qwen2.5-0.5b, llama3.2-1b, smollm2-135m, ...)\n"
+    "SHAPE: see --list (qwen2.5-0.5b, llama3.2-1b, gemma2-2b, phi3.5-mini, ...)\n"
     "QUANT: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q6_K, Q4_K_M, Q5_K_M, Q4_K_S, Q5_K_S\n";
 
 static const char tail_text[] =
@@ -31,10 +31,10 @@ static void list_shapes(void)
 {
     size_t n;
     const elm_synth_shape_t *s = elm_synth_shapes(&n);
-    printf("%-14s %-6s %6s %6s %6s %6s %5s %7s %s\n", "shape", "arch", "n_embd", "n_ff", "layers",
+    printf("%-14s %-9s %6s %6s %6s %6s %5s %7s %s\n", "shape", "arch", "n_embd", "n_ff", "layers",
            "heads", "kv", "vocab", "embeddings");
     for (size_t i = 0; i < n; i++)
-        printf("%-14s %-6s %6u %6u %6u %6u %5u %7u %s\n", s[i].name, s[i].arch, s[i].n_embd,
+        printf("%-14s %-9s %6u %6u %6u %6u %5u %7u %s\n", s[i].name, s[i].arch, s[i].n_embd,
                s[i].n_ff, s[i].n_layer, s[i].n_head, s[i].n_head_kv, s[i].n_vocab,
                s[i].tied ? "tied" : "separate output");
 }
