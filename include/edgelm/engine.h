@@ -128,7 +128,8 @@ const elm_gguf_t *elm_model_gguf(const elm_model_t *m);
 /* Bytes of weights the model maps (its tensors' sizes). */
 uint64_t elm_model_weight_bytes(const elm_model_t *m);
 
-/* The architectures the engine runs, as a space-separated list ("llama qwen2 internlm2 phi3"). */
+/* The architectures the engine runs, as a space-separated list ("llama qwen2 internlm2 phi3
+ * gemma2"). */
 const char *elm_engine_archs(void);
 
 /* ---- session: KV cache and forward pass ---- */
