@@ -167,7 +167,8 @@ static int parse_args(run_args_t *a, int argc, char **argv)
                       .sp = elm_sampler_default_params()};
     elm_sampler_params_t *sp = &a->sp;
     elm_opt_t opts[] = {
-        ELM_OPT_STR("--model", "-m", "FILE", &a->model, "GGUF model (architectures: llama, qwen2)"),
+        ELM_OPT_STR("--model", "-m", "FILE", &a->model,
+                    "GGUF model (architectures: llama, qwen2, internlm2, phi3, gemma2)"),
         ELM_OPT_STR("--prompt", "-p", "TEXT", &a->text,
                     "prompt text, tokenized with the model's tokenizer (BOS added as\n"
                     "the model asks)"),
