@@ -110,8 +110,8 @@ static int sim_scenario(const cJSON *o, int i, const char *fname, const cJSON *n
                         cJSON_GetArraySize(names), s->n_dev, where);
     for (uint32_t k = 0; k < s->n_dev; k++) {
         const cJSON *nm = names ? cJSON_GetArrayItem(names, (int)k) : NULL;
-        if (nm && !cJSON_IsString(nm))
-            return elm_diag(d, ELM_EINVAL, "%s: devices[%u]: not a string", fname, k);
+        if (nm && (!cJSON_IsString(nm) || !nm->valuestring[0]))
+            return elm_diag(d, ELM_EINVAL, "%s: devices[%u]: not a non-empty string", fname, k);
         /* documents from before elm_sim_json wrote "devices" are labelled by position */
         if (nm)
             snprintf(s->dev_name[k], sizeof s->dev_name[k], "%.63s", nm->valuestring);
