@@ -224,8 +224,8 @@ static void check_gemv(const char *tier, const elm_type_traits_t *tr)
 }
 
 /* Every installed gemm and gemv of every tier the CPU has; on an AVX2 CPU, the ones a Q4_0 model
- * file needs (q4_0 and q8_0 gemm, q4_0 gemv) must be installed, so the comparisons test
- * something. */
+ * file needs (q4_0 and q8_0 gemm, q4_0 gemv) and the gemms of a Q4_K_M file's K-quants (q4_K,
+ * q5_K for phi3's fused attn_qkv, q6_K) must be installed, so the comparisons test something. */
 static void test_gemm_tiers(void **state)
 {
     (void)state;
@@ -240,6 +240,9 @@ static void test_gemm_tiers(void **state)
         assert_non_null(table[ELM_TYPE_Q4_0].gemm);
         assert_non_null(table[ELM_TYPE_Q8_0].gemm);
         assert_non_null(table[ELM_TYPE_Q4_0].gemv);
+        assert_non_null(table[ELM_TYPE_Q4_K].gemm);
+        assert_non_null(table[ELM_TYPE_Q5_K].gemm);
+        assert_non_null(table[ELM_TYPE_Q6_K].gemm);
         for (int t = 0; t < ELM_TYPE_COUNT; t++) {
             if ((table[t].gemv == NULL) != (table[t].gemv_prepare == NULL))
                 fail_msg("%s %s: a gemv without its gemv_prepare, or the reverse", tiers[ti].name,

@@ -89,6 +89,7 @@ static void install_x86(elm_type_traits_t *t, unsigned cpu)
     t[ELM_TYPE_Q5_0].gemm = elm__gemm_q5_0_q8_0_avx2;
     t[ELM_TYPE_Q8_0].gemm = elm__gemm_q8_0_q8_0_avx2;
     t[ELM_TYPE_Q4_K].gemm = elm__gemm_q4_K_q8_K_avx2;
+    t[ELM_TYPE_Q5_K].gemm = elm__gemm_q5_K_q8_K_avx2;
     t[ELM_TYPE_Q6_K].gemm = elm__gemm_q6_K_q8_K_avx2;
     t[ELM_TYPE_F16].gemm = elm__gemm_f16_f16_avx2;
     set_gemv(&t[ELM_TYPE_Q4_0], elm__gemv_q4_0_q8_0_avx2, elm__gemv_prepare_q4_0_avx2);
@@ -115,6 +116,7 @@ static void install_x86(elm_type_traits_t *t, unsigned cpu)
     t[ELM_TYPE_Q5_0].gemm = elm__gemm_q5_0_q8_0_avx512;
     t[ELM_TYPE_Q8_0].gemm = elm__gemm_q8_0_q8_0_avx512;
     t[ELM_TYPE_Q4_K].gemm = elm__gemm_q4_K_q8_K_avx512;
+    t[ELM_TYPE_Q5_K].gemm = elm__gemm_q5_K_q8_K_avx512;
     t[ELM_TYPE_Q6_K].gemm = elm__gemm_q6_K_q8_K_avx512;
     t[ELM_TYPE_F16].gemm = elm__gemm_f16_f16_avx512;
     set_gemv(&t[ELM_TYPE_Q4_0], elm__gemv_q4_0_q8_0_avx512, elm__gemv_prepare_q4_0_avx512);

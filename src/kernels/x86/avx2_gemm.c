@@ -56,19 +56,12 @@ ELM__AVX2 static inline void transpose_8x32(const uint8_t (*stage)[32], __m256i 
     }
 }
 
-static inline size_t block_bytes(int type)
-{
-    return type == ELM_TYPE_Q4_K   ? sizeof(elm_block_q4_K)
-           : type == ELM_TYPE_Q6_K ? sizeof(elm_block_q6_K)
-                                   : gemm_q_block_bytes(type);
-}
-
 /* Unpack blocks (super-blocks for K-quants) b0..b0+nb of rows rows (at most TR) of w into t;
  * lanes past rows repeat row 0. q8_0 stays signed. */
 ELM__AVX2 static void pack_tile(int type, const uint8_t *w, size_t w_stride, int rows, int64_t b0,
                                 int nb, tile_t *t)
 {
-    const size_t bb = block_bytes(type);
+    const size_t bb = gemm_block_bytes(type);
     const uint8_t *row[TR];
     for (int i = 0; i < TR; i++)
         row[i] = w + (size_t)(i < rows ? i : 0) * w_stride + b0 * bb;
@@ -96,7 +89,7 @@ ELM__AVX2 static void pack_tile(int type, const uint8_t *w, size_t w_stride, int
             GEMM_UNROLL
             for (int k = 0; k < 8; k++)
                 pair[k][i] = s.pair[k];
-            if (type == ELM_TYPE_Q4_K) {
+            if (gemm_has_mins(type)) {
                 dh[i] = gemm_load_u16(blk + offsetof(elm_block_q4_K, d));
                 mh[i] = gemm_load_u16(blk + offsetof(elm_block_q4_K, dmin));
             } else {
@@ -104,7 +97,7 @@ ELM__AVX2 static void pack_tile(int type, const uint8_t *w, size_t w_stride, int
             }
         }
         t->d[b] = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)dh));
-        if (type == ELM_TYPE_Q4_K)
+        if (gemm_has_mins(type))
             t->dmin[b] = _mm256_cvtph_ps(_mm_load_si128((const __m128i *)mh));
         GEMM_UNROLL
         for (int k = 0; k < 16; k++)

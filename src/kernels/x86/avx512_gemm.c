@@ -28,8 +28,8 @@ typedef struct {
     __m512i q[GEMM_KC][8]; /* block b, group g: lane i = levels 4g..4g+3 of row i, unsigned */
     __m512 d[GEMM_KC];     /* block (super-block for K-quants) b: lane i = row i's scale */
     /* K-quants, per super-block: */
-    __m512 dmin[GEMM_KC_K];     /* q4_K's min scale */
-    __m512i sc[GEMM_KC_K][16];  /* sub-block scales (q4_K: 8 of 32 values; q6_K: 16 of 16) */
+    __m512 dmin[GEMM_KC_K];     /* q4_K's and q5_K's min scale */
+    __m512i sc[GEMM_KC_K][16];  /* sub-block scales (q4_K, q5_K: 8 of 32 values; q6_K: 16 of 16) */
     __m512i pair[GEMM_KC_K][8]; /* int16 pairs for the bsums (x86_gemm.h) */
 } tile_t;
 
@@ -97,13 +97,6 @@ ELM__AVX512_GEMM static inline __m512i fifth_bits(__m512i qh, int g)
     return _mm512_slli_epi32(spread, 4);
 }
 
-static inline size_t block_bytes(int type)
-{
-    return type == ELM_TYPE_Q4_K   ? sizeof(elm_block_q4_K)
-           : type == ELM_TYPE_Q6_K ? sizeof(elm_block_q6_K)
-                                   : gemm_q_block_bytes(type);
-}
-
 /* One 32-value block of q4_0, q5_0 or q8_0 at offset o of every row. */
 ELM__AVX512_GEMM static inline void pack_q(int type, const uint8_t *const *row, size_t o,
                                            __m512i *q, __m512 *d)
@@ -137,9 +130,17 @@ ELM__AVX512_GEMM static inline void pack_q(int type, const uint8_t *const *row, 
     }
 }
 
-/* One q4_K super-block at offset o of every row: levels of its 8 sub-blocks, scales and mins
- * (elm__k4_scale_min, in lanes). */
-ELM__AVX512_GEMM static inline void pack_q4_K(const uint8_t *const *row, size_t o, tile_t *t, int b)
+/* q5_K's fifth bits of sub-block j: bit j of each byte of qh, as 0x10 in that byte. */
+ELM__AVX512_GEMM static inline __m512i fifth_bits_k(__m512i qh, int j)
+{
+    const __m512i x = j < 4 ? _mm512_slli_epi16(qh, 4 - j) : _mm512_srli_epi16(qh, j - 4);
+    return _mm512_and_si512(x, _mm512_set1_epi8(0x10));
+}
+
+/* One q4_K or q5_K super-block at offset o of every row: levels of its 8 sub-blocks, scales and
+ * mins (elm__k4_scale_min, in lanes). */
+ELM__AVX512_GEMM static inline void pack_k4(int type, const uint8_t *const *row, size_t o,
+                                            tile_t *t, int b)
 {
     t->d[b] = load_fp16s(row, o + offsetof(elm_block_q4_K, d));
     t->dmin[b] = load_fp16s(row, o + offsetof(elm_block_q4_K, dmin));
@@ -163,14 +164,24 @@ ELM__AVX512_GEMM static inline void pack_q4_K(const uint8_t *const *row, size_t 
         t->sc[b][j] = sc;
         t->pair[b][j] = _mm512_or_si512(m, _mm512_slli_epi32(m, 16));
     }
-    /* 32 bytes of levels c hold sub-block 2c in their low nibbles, 2c+1 in the high ones. */
+    /* 32 bytes of levels c hold sub-block 2c in their low nibbles, 2c+1 in the high ones; q5_K
+     * adds bit j of qh[l] to value l of sub-block j. */
+    const int q5 = type == ELM_TYPE_Q5_K;
+    __m512i qh[8];
+    if (q5) load_t32(row, o + offsetof(elm_block_q5_K, qh), qh);
+    const size_t qs = q5 ? offsetof(elm_block_q5_K, qs) : offsetof(elm_block_q4_K, qs);
     for (int c = 0; c < 4; c++) {
         __m512i x[8];
-        load_t32(row, o + offsetof(elm_block_q4_K, qs) + 32 * (size_t)c, x);
+        load_t32(row, o + qs + 32 * (size_t)c, x);
         GEMM_UNROLL
         for (int g = 0; g < 8; g++) {
-            t->q[8 * b + 2 * c][g] = nibbles(x[g], 0);
-            t->q[8 * b + 2 * c + 1][g] = nibbles(x[g], 1);
+            __m512i lo = nibbles(x[g], 0), hi = nibbles(x[g], 1);
+            if (q5) {
+                lo = _mm512_or_si512(lo, fifth_bits_k(qh[g], 2 * c));
+                hi = _mm512_or_si512(hi, fifth_bits_k(qh[g], 2 * c + 1));
+            }
+            t->q[8 * b + 2 * c][g] = lo;
+            t->q[8 * b + 2 * c + 1][g] = hi;
         }
     }
 }
@@ -218,14 +229,14 @@ ELM__AVX512_GEMM static inline void pack_q6_K(const uint8_t *const *row, size_t 
 ELM__AVX512_GEMM static void pack_tile(int type, const uint8_t *w, size_t w_stride, int rows,
                                        int64_t b0, int nb, tile_t *t)
 {
-    const size_t bb = block_bytes(type);
+    const size_t bb = gemm_block_bytes(type);
     const uint8_t *row[TR];
     for (int i = 0; i < TR; i++)
         row[i] = w + (size_t)(i < rows ? i : 0) * w_stride + b0 * bb;
     for (int b = 0; b < nb; b++) {
         const size_t o = (size_t)b * bb;
-        if (type == ELM_TYPE_Q4_K)
-            pack_q4_K(row, o, t, b);
+        if (gemm_has_mins(type))
+            pack_k4(type, row, o, t, b);
         else if (type == ELM_TYPE_Q6_K)
             pack_q6_K(row, o, t, b);
         else

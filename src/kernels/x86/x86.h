@@ -67,6 +67,9 @@ void elm__gemm_q8_0_q8_0_avx2(int64_t n, int64_t n_out, int64_t n_act, const voi
 void elm__gemm_q4_K_q8_K_avx2(int64_t n, int64_t n_out, int64_t n_act, const void *w,
                               size_t w_stride, const void *a, size_t a_stride, float *y,
                               size_t ldy);
+void elm__gemm_q5_K_q8_K_avx2(int64_t n, int64_t n_out, int64_t n_act, const void *w,
+                              size_t w_stride, const void *a, size_t a_stride, float *y,
+                              size_t ldy);
 void elm__gemm_q6_K_q8_K_avx2(int64_t n, int64_t n_out, int64_t n_act, const void *w,
                               size_t w_stride, const void *a, size_t a_stride, float *y,
                               size_t ldy);
@@ -82,6 +85,9 @@ void elm__gemm_q8_0_q8_0_avx512(int64_t n, int64_t n_out, int64_t n_act, const v
                                 size_t w_stride, const void *a, size_t a_stride, float *y,
                                 size_t ldy);
 void elm__gemm_q4_K_q8_K_avx512(int64_t n, int64_t n_out, int64_t n_act, const void *w,
+                                size_t w_stride, const void *a, size_t a_stride, float *y,
+                                size_t ldy);
+void elm__gemm_q5_K_q8_K_avx512(int64_t n, int64_t n_out, int64_t n_act, const void *w,
                                 size_t w_stride, const void *a, size_t a_stride, float *y,
                                 size_t ldy);
 void elm__gemm_q6_K_q8_K_avx512(int64_t n, int64_t n_out, int64_t n_act, const void *w,

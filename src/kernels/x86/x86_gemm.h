@@ -12,6 +12,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -43,7 +44,19 @@ enum {
 
 static inline int gemm_is_k(int type)
 {
-    return type == ELM_TYPE_Q4_K || type == ELM_TYPE_Q6_K;
+    return type == ELM_TYPE_Q4_K || type == ELM_TYPE_Q5_K || type == ELM_TYPE_Q6_K;
+}
+
+/* q4_K and q5_K share their head (d, dmin, the packed 6-bit scales and mins at the same
+ * offsets) and value = d * sc * level - dmin * m; only where the levels come from differs. */
+_Static_assert(offsetof(elm_block_q4_K, d) == offsetof(elm_block_q5_K, d) &&
+                   offsetof(elm_block_q4_K, dmin) == offsetof(elm_block_q5_K, dmin) &&
+                   offsetof(elm_block_q4_K, scales) == offsetof(elm_block_q5_K, scales),
+               "q4_K and q5_K heads");
+
+static inline int gemm_has_mins(int type)
+{
+    return type == ELM_TYPE_Q4_K || type == ELM_TYPE_Q5_K;
 }
 
 /* The product as n_out x n_act calls of a vec_dot. */
@@ -64,10 +77,14 @@ static inline int gemm_q_bias(int type)
     return type == ELM_TYPE_Q4_0 ? 8 : type == ELM_TYPE_Q5_0 ? 16 : 128;
 }
 
-static inline size_t gemm_q_block_bytes(int type)
+/* The bytes of one block (super-block for the K-quants) of a weight type the kernels take. */
+static inline size_t gemm_block_bytes(int type)
 {
     return type == ELM_TYPE_Q4_0   ? sizeof(elm_block_q4_0)
            : type == ELM_TYPE_Q5_0 ? sizeof(elm_block_q5_0)
+           : type == ELM_TYPE_Q4_K ? sizeof(elm_block_q4_K)
+           : type == ELM_TYPE_Q5_K ? sizeof(elm_block_q5_K)
+           : type == ELM_TYPE_Q6_K ? sizeof(elm_block_q6_K)
                                    : sizeof(elm_block_q8_0);
 }
 
@@ -87,8 +104,9 @@ ELM__AVX2 static inline __m256i gemm_q_levels(int type, const uint8_t *blk, int 
 }
 
 /* The 32 levels of sub-block j (0..7) of a K-quant super-block as unsigned bytes: q4_K's
- * nibbles (0..15, value = d * sc * level - dmin * m) or q6_K's six-bit levels (0..63, value =
- * d * sc * (level - 32)), in value order. */
+ * nibbles (0..15, value = d * sc * level - dmin * m), q5_K's nibbles plus 16 times bit j of
+ * qh[l] (0..31, the same value), or q6_K's six-bit levels (0..63, value = d * sc * (level -
+ * 32)), in value order. */
 ELM__AVX2 static inline __m256i gemm_k_levels(int type, const uint8_t *blk, int j)
 {
     const __m256i m4 = _mm256_set1_epi8(0x0F);
@@ -96,6 +114,14 @@ ELM__AVX2 static inline __m256i gemm_k_levels(int type, const uint8_t *blk, int 
         const __m256i q =
             _mm256_loadu_si256((const __m256i *)(((const elm_block_q4_K *)blk)->qs + 32 * (j / 2)));
         return _mm256_and_si256(_mm256_srli_epi16(q, 4 * (j & 1)), m4);
+    }
+    if (type == ELM_TYPE_Q5_K) {
+        const elm_block_q5_K *b = (const elm_block_q5_K *)blk;
+        const __m256i q = _mm256_loadu_si256((const __m256i *)(b->qs + 32 * (j / 2)));
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)b->qh);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qh, j), _mm256_set1_epi8(1));
+        return _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4 * (j & 1)), m4),
+                               _mm256_slli_epi16(hi, 4));
     }
     /* q6_K: values 128h + 32jj + l take a nibble of ql[64h + 32(jj & 1) + l] and bits 2jj of
      * qh[32h + l]. */
@@ -109,9 +135,10 @@ ELM__AVX2 static inline __m256i gemm_k_levels(int type, const uint8_t *blk, int 
 }
 
 /* Per weight row and super-block, the integers a K-quant tile needs besides its levels: the
- * scale of each 32 (q4_K) or 16 (q6_K) values, and for each pair of q8_K bsums (dword k of
- * bsums: values 32k..32k+31) the int16 pair they are multiplied by: q4_K's min (m_k, m_k), whose
- * sum is then scaled by -dmin; q6_K's (-32 sc_2k, -32 sc_2k+1), the level offset folded in. */
+ * scale of each 32 (q4_K, q5_K) or 16 (q6_K) values, and for each pair of q8_K bsums (dword k of
+ * bsums: values 32k..32k+31) the int16 pair they are multiplied by: q4_K's and q5_K's min
+ * (m_k, m_k), whose sum is then scaled by -dmin; q6_K's (-32 sc_2k, -32 sc_2k+1), the level
+ * offset folded in. */
 typedef struct {
     int32_t sc[16];
     int32_t pair[8];
@@ -119,8 +146,8 @@ typedef struct {
 
 static inline void gemm_k_scales(int type, const uint8_t *blk, gemm_k_scales_t *s)
 {
-    if (type == ELM_TYPE_Q4_K) {
-        const elm_block_q4_K *b = (const elm_block_q4_K *)blk;
+    if (gemm_has_mins(type)) {
+        const elm_block_q4_K *b = (const elm_block_q4_K *)blk; /* q5_K's head is the same */
         for (int j = 0; j < 8; j++) {
             uint8_t sc, m;
             elm__k4_scale_min(j, b->scales, &sc, &m);

@@ -2,12 +2,12 @@
  * twice, as arm_int8.h is for the NEON tiers: avx2_gemm.c (8 weight rows per tile in 256-bit
  * vectors, vpmaddubsw and vpmaddwd) and avx512_gemm.c (16 rows in 512-bit vectors, vpdpbusd and
  * vpdpwssd). y[r][o] = dot(weight row o, activation row r) for q4_0, q5_0 and q8_0 weights with
- * q8_0 activations and q4_K and q6_K weights with q8_K activations.
+ * q8_0 activations and q4_K, q5_K and q6_K weights with q8_K activations.
  *
  * A packed tile (x86_gemm.h) holds one weight row per 32-bit lane. The weights' offsets are
  * folded in once per activation block, not per product: for the 32-value types each sum starts
  * at -bias * sum(activation block); for the K-quants the q8_K block's bsums (sums of 16 values)
- * are multiplied by each row's mins (q4_K) or by -32 * scale (q6_K). K-quant sub-block scales
+ * are multiplied by each row's mins (q4_K, q5_K) or by -32 * scale (q6_K). K-quant sub-block scales
  * multiply the integer sums, exactly as the reference does; then each block's sums are scaled in
  * f32 and added into one accumulator per (tile, activation row). Only the order of the f32 sums
  * differs from the reference.
@@ -105,7 +105,7 @@ GEMM_INLINE void micro_k(int type, const tile_t *t, int nb, const uint8_t *a, si
             for (int i = 0; i < nr; i++) {
                 VI lo, hi;
                 dot32(type, q, (const uint8_t *)blk[i]->qs + 32 * j, VI_ZERO(), &lo, &hi);
-                if (type == ELM_TYPE_Q4_K) {
+                if (gemm_has_mins(type)) {
                     isum[i] = VI_ADD(isum[i], VI_MULLO(VI_ADD(lo, hi), t->sc[b][j]));
                 } else {
                     isum[i] = VI_ADD(isum[i], VI_MULLO(lo, t->sc[b][2 * j]));
@@ -117,7 +117,7 @@ GEMM_INLINE void micro_k(int type, const tile_t *t, int nb, const uint8_t *a, si
         for (int i = 0; i < nr; i++) {
             const VF dy = VF_SET1(elm__q8k_d(blk[i]));
             VF f;
-            if (type == ELM_TYPE_Q4_K) /* d * sum - dmin * mins */
+            if (gemm_has_mins(type)) /* d * sum - dmin * mins */
                 f = VF_FMSUB(VF_CVT(isum[i]), t->d[b], VF_MUL(VF_CVT(corr[i]), t->dmin[b]));
             else
                 f = VF_MUL(VF_CVT(VI_ADD(isum[i], corr[i])), t->d[b]);
@@ -191,6 +191,7 @@ GEMM_ENTRY(q4_0, q8_0, ELM_TYPE_Q4_0)
 GEMM_ENTRY(q5_0, q8_0, ELM_TYPE_Q5_0)
 GEMM_ENTRY(q8_0, q8_0, ELM_TYPE_Q8_0)
 GEMM_ENTRY(q4_K, q8_K, ELM_TYPE_Q4_K)
+GEMM_ENTRY(q5_K, q8_K, ELM_TYPE_Q5_K)
 GEMM_ENTRY(q6_K, q8_K, ELM_TYPE_Q6_K)
 
 #undef GEMM_ENTRY
