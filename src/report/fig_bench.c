@@ -403,14 +403,7 @@ fail:
 elm_plot_t *elm__chart_cats(const elm__grid_t *g, const char *title, const char *xlabel,
                             const char *ylabel, bool log)
 {
-    elm_plot_t *p = elm_plot_new(title, 0, 0);
-    elm_plot_axis_t ax = {.label = ylabel, .log = log, .min = NAN, .max = NAN};
-    if (!p || elm_plot_x_categories(p, xlabel, g->cat.n, (const char *const *)g->cat.s) ||
-        elm_plot_y(p, ELM_PLOT_LEFT, &ax)) {
-        elm_plot_free(p);
-        return NULL;
-    }
-    return p;
+    return elm__chart_new(title, xlabel, g->cat.n, (const char *const *)g->cat.s, ylabel, log);
 }
 
 int elm__per_device(elm__bench_t *b, elm__key_fn cat, elm__key_fn ser, elm__order_fn order,
@@ -438,14 +431,6 @@ int elm__per_device(elm__bench_t *b, elm__key_fn cat, elm__key_fn ser, elm__orde
     }
     b->dev = NULL;
     return rc;
-}
-
-int elm__fig_chart(elm__report_t *r, elm_plot_t *p)
-{
-    char *svg = p ? elm_plot_svg(p) : NULL;
-    elm_plot_free(p);
-    elm__fig_svg(r, svg);
-    return svg ? 0 : ELM_ENOMEM;
 }
 
 /* ---- captions ---- */

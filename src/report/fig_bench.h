@@ -127,8 +127,6 @@ int elm__per_device(elm__bench_t *b, elm__key_fn cat, elm__key_fn ser, elm__orde
                     const elm__val_t *vals, size_t nv, elm__draw_fn draw, void *user,
                     elm__labels_t *why);
 
-/* Emit p as the figure's chart (freeing it); ELM_ENOMEM when it could not be drawn. */
-int elm__fig_chart(elm__report_t *r, elm_plot_t *p);
 
 /* The figures of fig_memory.c (3 memory and timeline, 4 threads, 5 perf) and fig_phases.c (6
  * phases and TTFT, 7 energy and action per token); each returns 0 or ELM_ENOMEM. */

@@ -223,14 +223,14 @@ static int runs_chart(elm__report_t *r, const size_t *idx, size_t n, const char 
     int rc = run_cats(r, idx, n, extra, n_extra, &cats, &l);
     if (rc) goto fail;
     rc = ELM_ENOMEM;
-    if (!(p = elm__chart_new(xlabel, m, cats, ylabel, true)) ||
+    if (!(p = elm__chart_new(NULL, xlabel, m, cats, ylabel, true)) ||
         (rlabel && elm_plot_y(p, ELM_PLOT_RIGHT, &(elm_plot_axis_t){rlabel, false, 0, NAN})))
         goto fail;
     if ((rc = elm__chart_add(p, names[0], ELM_PLOT_BAR, ELM_PLOT_LEFT, m, y, NULL, NULL)) ||
         (rc = elm__chart_add(p, names[1], rlabel ? ELM_PLOT_POINT : ELM_PLOT_BAR,
                              rlabel ? ELM_PLOT_RIGHT : ELM_PLOT_LEFT, m, y + m, NULL, NULL)))
         goto fail;
-    rc = elm__chart_put(r, p);
+    rc = elm__fig_chart(r, p);
     p = NULL;
 fail:
     elm_plot_free(p);

@@ -10,18 +10,12 @@
 #include "edgelm/sim.h"
 #include "report_internal.h"
 
-/* ---- charts over categories ---- */
+/* ---- series on category charts (elm__chart_new in report_internal.h) ---- */
 
-/* A new chart over n categories (x axis xlabel) with a left y axis ylabel (log scale when log,
- * else from 0). Returns NULL when out of memory. Free with elm_plot_free. */
-elm_plot_t *elm__chart_new(const char *xlabel, size_t n, const char *const *cats,
-                           const char *ylabel, bool log);
 /* Add series name of kind k on side with y, err (may be NULL) and notes (may be NULL), n points.
  * Returns 0 or the error of elm_plot_add. */
 int elm__chart_add(elm_plot_t *p, const char *name, elm_plot_kind_t k, elm_plot_side_t side,
                    size_t n, const double *y, const double *err, const char *const *note);
-/* Put p's SVG in the figure and free p; 0 or ELM_ENOMEM. */
-int elm__chart_put(elm__report_t *r, elm_plot_t *p);
 
 /* ---- unavailable table cells ---- */
 

@@ -10,21 +10,7 @@
 
 #include "fig_other.h"
 
-/* ---- charts over categories (shared with fig_cost.c and fig_route.c) ---- */
-
-elm_plot_t *elm__chart_new(const char *xlabel, size_t n, const char *const *cats,
-                           const char *ylabel, bool log)
-{
-    elm_plot_t *p = elm_plot_new(NULL, 0, 0);
-    if (!p || elm_plot_x_categories(p, xlabel, n, cats) ||
-        /* every figure drawn this way is a count, rate or price: a linear axis starts at 0 and
-         * error bars stop there */
-        elm_plot_y(p, ELM_PLOT_LEFT, &(elm_plot_axis_t){ylabel, log, log ? NAN : 0, NAN})) {
-        elm_plot_free(p);
-        return NULL;
-    }
-    return p;
-}
+/* ---- series on category charts (shared with fig_cost.c and fig_route.c) ---- */
 
 int elm__chart_add(elm_plot_t *p, const char *name, elm_plot_kind_t k, elm_plot_side_t side,
                    size_t n, const double *y, const double *err, const char *const *note)
@@ -32,14 +18,6 @@ int elm__chart_add(elm_plot_t *p, const char *name, elm_plot_kind_t k, elm_plot_
     elm_plot_series_t s = {.name = name, .kind = k, .side = side, .n = n, .y = y, .err = err,
                            .note = note, .color = -1};
     return elm_plot_add(p, &s);
-}
-
-int elm__chart_put(elm__report_t *r, elm_plot_t *p)
-{
-    char *svg = elm_plot_svg(p);
-    elm_plot_free(p);
-    elm__fig_svg(r, svg);
-    return svg ? 0 : ELM_ENOMEM;
 }
 
 int elm__note_cell(elm__labels_t *notes, const char *why, char *cell, size_t cap)
@@ -143,7 +121,7 @@ static int grid_chart(elm__report_t *r, const grid_t *g, const char *ylabel, boo
     int rc = ELM_ENOMEM;
     if (!cats || !y) goto fail;
     for (size_t c = 0; c < nf; c++) cats[c] = g->fam.s[g->order[c]];
-    if (!(p = elm__chart_new("model (by parameters)", nf, cats, ylabel, log))) goto fail;
+    if (!(p = elm__chart_new(NULL, "model (by parameters)", nf, cats, ylabel, log))) goto fail;
     for (size_t s = 0; s < g->quant.n; s++) {
         for (size_t c = 0; c < nf; c++) {
             const elm_store_eval_row_t *e = g->at[s * nf + g->order[c]];
@@ -154,7 +132,7 @@ static int grid_chart(elm__report_t *r, const grid_t *g, const char *ylabel, boo
                                  NULL)))
             goto fail;
     }
-    rc = elm__chart_put(r, p);
+    rc = elm__fig_chart(r, p);
     p = NULL;
 fail:
     elm_plot_free(p);

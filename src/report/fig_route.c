@@ -271,7 +271,7 @@ static int metric_chart(elm__report_t *r, const elm__route_set_t *set, const cha
 {
     size_t n = set->n;
     double *y = malloc(2 * n * sizeof *y);
-    elm_plot_t *p = y ? elm__chart_new("scenario", n, cats, ylabel, false) : NULL;
+    elm_plot_t *p = y ? elm__chart_new(NULL, "scenario", n, cats, ylabel, false) : NULL;
     int rc = ELM_ENOMEM;
     if (!p) goto fail;
     if (right >= 0 && elm_plot_y(p, ELM_PLOT_RIGHT, &(elm_plot_axis_t){rlabel, false, 0, NAN}))
@@ -286,7 +286,7 @@ static int metric_chart(elm__report_t *r, const elm__route_set_t *set, const cha
                                  rt ? ELM_PLOT_RIGHT : ELM_PLOT_LEFT, n, y, y + n, NULL)))
             goto fail;
     }
-    rc = elm__chart_put(r, p);
+    rc = elm__fig_chart(r, p);
     p = NULL;
 fail:
     elm_plot_free(p);
@@ -310,7 +310,7 @@ static int util_chart(elm__report_t *r, const elm__route_set_t *set, const char 
     for (size_t i = 0; i < n; i++)
         for (uint32_t k = 0; k < set->s[i].n_dev; k++)
             if (elm__labels_add(&devs, set->s[i].dev_name[k]) < 0) goto fail;
-    if (!(p = elm__chart_new("scenario", n, cats, "utilization (busy fraction or share)", false)))
+    if (!(p = elm__chart_new(NULL, "scenario", n, cats, "utilization (busy fraction or share)", false)))
         goto fail;
     for (size_t k = 0; k < devs.n; k++) {
         for (size_t i = 0; i < n; i++) {
@@ -328,7 +328,7 @@ static int util_chart(elm__report_t *r, const elm__route_set_t *set, const char 
     if ((rc = elm__chart_add(p, "mean ± spread (std dev across devices)", ELM_PLOT_POINT,
                              ELM_PLOT_LEFT, n, y, y + n, NULL)))
         goto fail;
-    rc = elm__chart_put(r, p);
+    rc = elm__fig_chart(r, p);
     p = NULL;
 fail:
     elm_plot_free(p);

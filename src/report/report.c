@@ -123,6 +123,27 @@ void elm__fig_svg(elm__report_t *r, char *svg)
     free(svg);
 }
 
+elm_plot_t *elm__chart_new(const char *title, const char *xlabel, size_t n,
+                           const char *const *cats, const char *ylabel, bool log)
+{
+    elm_plot_t *p = elm_plot_new(title, 0, 0);
+    /* every figure drawn this way is a count, rate, size or price: a linear axis starts at 0 */
+    if (!p || elm_plot_x_categories(p, xlabel, n, cats) ||
+        elm_plot_y(p, ELM_PLOT_LEFT, &(elm_plot_axis_t){ylabel, log, log ? NAN : 0, NAN})) {
+        elm_plot_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+int elm__fig_chart(elm__report_t *r, elm_plot_t *p)
+{
+    char *svg = p ? elm_plot_svg(p) : NULL;
+    elm_plot_free(p);
+    elm__fig_svg(r, svg);
+    return svg ? 0 : ELM_ENOMEM;
+}
+
 void elm__fig_caption(elm__report_t *r, const char *fmt, ...)
 {
     char text[2048];

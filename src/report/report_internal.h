@@ -37,6 +37,14 @@ void elm__fig_missing(elm__report_t *r, const char *what, const char *command);
 /* End the figure begun last. */
 void elm__fig_end(elm__report_t *r);
 
+/* A new chart titled title (NULL: none) over n categories (x axis xlabel) with a left y axis
+ * ylabel (log scale when log, else from 0). Returns NULL when out of memory; free with
+ * elm_plot_free. */
+elm_plot_t *elm__chart_new(const char *title, const char *xlabel, size_t n,
+                           const char *const *cats, const char *ylabel, bool log);
+/* Put p's SVG in the figure and free p (NULL: out of memory); 0 or ELM_ENOMEM. */
+int elm__fig_chart(elm__report_t *r, elm_plot_t *p);
+
 /* An HTML table: a header row of n cells, then rows of n cells added with elm__table_row; cells
  * are escaped; a cell starting with "\x01" is marked as a decrease (the quantization factors). */
 void elm__table_begin(elm__report_t *r, size_t n, const char *const *head);
