@@ -81,7 +81,7 @@ ELM__AVX2 static void pack_tile(int type, const uint8_t *w, size_t w_stride, int
         _Alignas(32) int32_t sc[16][TR], pair[8][TR];
         for (int i = 0; i < TR; i++) {
             const uint8_t *blk = row[i] + (size_t)b * bb;
-            gemm_k_scales_t s;
+            gemm_k_scales_t s = {0}; /* gcc -O3 cannot see that every type fills it */
             gemm_k_scales(type, blk, &s);
             GEMM_UNROLL
             for (int k = 0; k < 16; k++)
