@@ -1,6 +1,7 @@
 /* edgelm engine: a model loaded from GGUF (weights used in place from the mapping), sessions
  * that hold the KV caches of one or more sequences and run the forward pass (batched prefill,
- * one-token decode, batches of rows from several sequences), the
+ * one-token decode, batches of rows from several sequences; the encoder pass of an
+ * encoder-decoder model), the
  * sampler chain, and the generation loop that reports its phases through one hook struct —
  * the hooks `run`, `bench`, `serve` and `eval` time themselves with. */
 #ifndef EDGELM_ENGINE_H
@@ -71,7 +72,7 @@ void elm_timings_summary(const elm_timings_t *t, elm_timing_summary_t *out);
 /* ---- model ---- */
 
 typedef struct {
-    char arch[32]; /* general.architecture: "llama", "qwen2", "internlm2", "phi3", "gemma2" */
+    char arch[32]; /* general.architecture: "llama", "qwen2", "internlm2", "phi3", "gemma2", "t5" */
     uint32_t n_vocab;
     uint32_t n_ctx_train; /* <arch>.context_length */
     uint32_t n_embd;
@@ -93,6 +94,12 @@ typedef struct {
     uint32_t n_swa;         /* <arch>.attention.sliding_window where used (phi3, gemma2); 0: none */
     float attn_softcap;     /* gemma2: <arch>.attn_logit_softcapping; 0: scores not capped */
     float final_softcap;    /* gemma2: <arch>.final_logit_softcapping; 0: logits not capped */
+    /* Encoder-decoder models (t5): n_layer encoder and n_layer decoder layers (llama.cpp's one
+     * block_count), relative position buckets instead of RoPE, and the token the decoder starts
+     * from (<arch>.decoder_start_token_id, else tokenizer.ggml.padding_token_id, else 0). */
+    bool has_encoder;
+    uint32_t n_rel_buckets;      /* <arch>.attention.relative_buckets_count, else 32 */
+    int32_t decoder_start_id;    /* -1 for decoder-only models */
 } elm_hparams_t;
 
 typedef struct elm_model elm_model_t;
@@ -129,7 +136,7 @@ const elm_gguf_t *elm_model_gguf(const elm_model_t *m);
 uint64_t elm_model_weight_bytes(const elm_model_t *m);
 
 /* The architectures the engine runs, as a space-separated list ("llama qwen2 internlm2 phi3
- * gemma2"). */
+ * gemma2 t5"). */
 const char *elm_engine_archs(void);
 
 /* ---- session: KV cache and forward pass ---- */
@@ -237,8 +244,31 @@ uint32_t elm_session_seq_len(const elm_session_t *s, uint32_t seq);
  * holds. The other sequences are untouched. */
 int elm_session_seq_truncate(elm_session_t *s, uint32_t seq, uint32_t n_past);
 
-/* Empty sequence seq's cache (nothing for seq >= n_seq); the others are untouched. */
+/* Empty sequence seq's cache, and its encoder input (nothing for seq >= n_seq); the others are
+ * untouched. */
 void elm_session_seq_reset(elm_session_t *s, uint32_t seq);
+
+/* ---- encoder-decoder models (t5) ----
+ * A sequence of such a model is an encoder input and the decoder tokens that follow it: encode
+ * first, then decode (or decode_batch) from hparams.decoder_start_id on, each decoder row
+ * attending to its own earlier rows and, through cross-attention, to its sequence's encoder
+ * output. Decoding a sequence that has no encoder input is ELM_EINVAL. */
+
+/* Run the encoder over n tokens (bidirectional attention, one pass) as sequence seq's input:
+ * the cross-attention keys and values of every decoder layer are computed from its output once
+ * and kept, and the sequence's decoder cache is emptied. ELM_ENOTSUP for a decoder-only model,
+ * ELM_EINVAL for no tokens, seq >= n_seq or a token outside the vocabulary, ELM_ERANGE when n
+ * exceeds the session's context; the sequence is then unchanged. */
+int elm_session_encode(elm_session_t *s, uint32_t seq, const int32_t *tokens, uint32_t n,
+                       elm_diag_t *diag);
+
+/* Tokens of sequence seq's encoder input (0: none, a decoder-only model, or seq out of range). */
+uint32_t elm_session_seq_enc_len(const elm_session_t *s, uint32_t seq);
+
+/* The encoder output of the last elm_session_encode, (n, n_embd) floats after the encoder's
+ * final norm, or NULL before any; valid until the next encode or decode. For tests and tools
+ * that compare against a reference. */
+const float *elm_session_enc_output(const elm_session_t *s);
 
 /* ---- sampling ----
  * The chain, in llama.cpp's default order (docs/sampling.md): penalties → top-k → top-p →
@@ -298,7 +328,10 @@ typedef struct {
 
 /* Prefill the prompt (n_prompt >= 1 tokens) after what the session holds, then sample and
  * decode until n_predict tokens, EOS, a full context, or on_token returning false. Calls the
- * prefill and token hooks and on_done. Prompt tokens are accepted into the sampler. Stores up
+ * prefill and token hooks and on_done. For an encoder-decoder model the prompt is the encoder
+ * input instead (it replaces sequence 0's) and the prefill hooks time the encoder pass; the
+ * decoder then starts from hparams.decoder_start_id, so TTFT covers the encoder and the first
+ * decoder step. Prompt tokens are accepted into the sampler. Stores up
  * to n_predict tokens in out (may be NULL) and their count in *n_out (may be NULL). A prompt
  * that does not fit the context is ELM_ERANGE before anything runs. */
 int elm_generate(elm_session_t *s, elm_sampler_t *smp, const int32_t *prompt, uint32_t n_prompt,

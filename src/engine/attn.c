@@ -1,5 +1,6 @@
 /* Causal self-attention over the KV cache with grouped KV heads, optionally soft-capped and
- * limited to a sliding window (gemma2). A task is a block of query rows
+ * limited to a sliding window (gemma2), or over a fixed set of keys with a relative position
+ * bias (t5's encoder, and its cross-attention without the bias). A task is a block of query rows
  * of some of the query heads that share one KV head: its queries are converted to the cache type
  * once, scored against every cached position in one product (the kernels' gemm, or vec_dot per
  * score), turned into softmax numerators in place, and multiplied by the transposed values in a
@@ -69,7 +70,7 @@ static void attn_task(const attn_job_t *j, int64_t item, int thread)
                    kvh = (uint32_t)(item / j->n_rb / j->n_hsub);
     const uint32_t r0 = rblk * j->rb, r1 = r0 + j->rb < a->n_rows ? r0 + j->rb : a->n_rows;
     const uint32_t h0 = kvh * group + hsub * j->hg, nq = (r1 - r0) * j->hg;
-    const uint32_t np = a->pos0 + r1; /* positions the last row sees */
+    const uint32_t np = a->n_keys ? a->n_keys : a->pos0 + r1; /* positions the last row sees */
     const float scale = a->scale ? a->scale : 1.0f / sqrtf((float)hd);
     /* With a window, positions before the first row's window are seen by no row of the task. */
     const uint32_t n_first = a->pos0 + r0 + 1;
@@ -99,8 +100,13 @@ static void attn_task(const attn_job_t *j, int64_t item, int thread)
      * elsewhere in k0..np-1 */
     for (uint32_t qi = 0; qi < nq; qi++) {
         float *row = s + (size_t)qi * n_ctx;
-        const uint32_t n = a->pos0 + r0 + qi / j->hg + 1;
+        const uint32_t qpos = a->pos0 + r0 + qi / j->hg, n = a->n_keys ? a->n_keys : qpos + 1;
         const uint32_t lo = a->window && n > a->window ? n - a->window : 0;
+        if (a->bias) {
+            const float *b = a->bias + h0 + qi % j->hg;
+            for (uint32_t key = lo; key < n; key++)
+                row[key] += b[(size_t)a->bucket[(ptrdiff_t)key - (ptrdiff_t)qpos] * a->n_head];
+        }
         if (a->softcap) ops->softcap(row + lo, n - lo, a->softcap);
         inv[qi] = 1.0f / ops->softmax_exp(row + lo, n - lo, scale);
         memset(row + k0, 0, (lo - k0) * sizeof(float));
@@ -152,7 +158,8 @@ void elm__attention(elm_pool_t *pool, int n_threads, const elm__attn_t *a, uint3
             j->n_hsub = group / j->hg;
             j->n_rb = (ab->n_rows + j->rb - 1) / j->rb;
             n_items += (int64_t)ab->n_head_kv * j->n_hsub * j->n_rb;
-            const int64_t w = (int64_t)j->hg * j->rb * (ab->pos0 + ab->n_rows) * ab->head_dim * 2;
+            const uint32_t keys = ab->n_keys ? ab->n_keys : ab->pos0 + ab->n_rows;
+            const int64_t w = (int64_t)j->hg * j->rb * keys * ab->head_dim * 2;
             if (w > work) work = w;
         }
         elm_pool_for_threads(pool, n_threads, n_items, elm__min_chunk(work, 1), attn_items, &l);

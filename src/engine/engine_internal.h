@@ -41,6 +41,11 @@ typedef struct {
     elm__vec_t post_attn_norm; /* (n_embd) gemma2: normalizes Wo's output; else absent */
     elm__vec_t post_ffn_norm;  /* (n_embd) gemma2: normalizes Wdown's output; else absent */
     uint32_t n_swa;            /* this layer's sliding attention window; 0: plain causal */
+    /* t5 (README §6.3 of the reference data) */
+    const float *rel_bias; /* (n_rel_buckets, n_head) added to q·k: its own or block 0's table */
+    elm__vec_t rel_own;    /* the layer's own attn_rel_b, when the file has one */
+    elm__vec_t cross_norm; /* (n_embd) decoder layers: before the cross-attention */
+    elm__weight_t cq, ck, cv, co; /* decoder layers: cross-attention over the encoder output */
 } elm__layer_t;
 
 /* What one architecture is: its defaults and which optional parts it has. A new decoder family
@@ -64,6 +69,9 @@ typedef struct {
     bool gelu;       /* GELU-gated FFN (ggml's fp16-table GELU) instead of SwiGLU */
     bool softcap;    /* tanh soft-caps of the attention scores and of the logits */
     bool q_prescale; /* q times 1/sqrt(head_dim) after RoPE; the soft-max scale is then 1 */
+    /* t5's encoder-decoder (README §6.3): enc.blk / dec.blk stacks, attn_o, relative position
+     * buckets instead of RoPE, unscaled attention, cross-attention in the decoder */
+    bool encdec;
 } elm__arch_t;
 
 enum { ELM__NEED_NO = 0, ELM__NEED_OPTIONAL = 1, ELM__NEED_REQUIRED = 2 };
@@ -83,7 +91,17 @@ struct elm_model {
     elm__vec_t rope_long, rope_short; /* (head_dim/2) LongRoPE factors, or absent */
     float embd_scale; /* embeddings are multiplied by it; 0: not scaled */
     float q_scale;    /* q is multiplied by it after RoPE (soft-max scale 1); 0: not */
+    float attn_scale; /* the soft-max's scale of q·k; 0: 1/sqrt(head_dim) */
+    /* encoder-decoder models: the encoder stack (n_layer) and its final norm; layers and
+     * output_norm above are the decoder's */
+    elm__layer_t *enc_layers;
+    elm__vec_t enc_norm;
 };
+
+/* T5's relative position bucket of a key at rel = key − query positions from the query
+ * (llama.cpp's llama_relative_position_bucket, max distance 128): bidirectional for the encoder,
+ * causal (only rel <= 0 distinguished) for the decoder. */
+uint32_t elm__t5_bucket(int32_t rel, bool bidirectional, uint32_t n_buckets);
 
 /* The factors that divide each rotated pair's frequency in a session whose sequences hold up to
  * n_ctx positions each: LongRoPE's long set when n_ctx exceeds the original context
@@ -208,13 +226,20 @@ typedef struct {
     float scale;     /* the soft-max's scale of q·k; 0: 1/sqrt(head_dim) */
     float softcap;   /* scores become softcap·tanh(score/softcap) first; 0: not capped */
     uint32_t window; /* 0: causal; else the query at p sees only p - window < j <= p */
+    /* 0: causal over the cache; else every row sees keys 0..n_keys-1 (t5's encoder and
+     * cross-attention) */
+    uint32_t n_keys;
+    /* t5: bias[bucket[j − p] · n_head + h] is added to head h's score of key j from the query
+     * at p (bucket is indexed by the signed distance); NULL: none */
+    const float *bias;
+    const uint8_t *bucket;
 } elm__attn_t;
 
 /* Bytes of per-thread scratch elm__attention needs for a cache of n_ctx positions. */
 size_t elm__attn_scratch(uint32_t n_ctx, uint32_t head_dim, uint32_t n_head, uint32_t n_head_kv,
                          size_t esize);
 
-/* softmax(q·kᵀ / sqrt(head_dim)) · v (or each block's scale, soft-cap and window) for every
+/* softmax(q·kᵀ / sqrt(head_dim)) · v (or each block's scale, soft-cap, window, keys and bias) for every
  * query row and head of the n_a blocks a (each its
  * own cache and rows: the decode rows of several sequences), in one pool loop on n_threads of
  * the pool; a block's result does not depend on the others. scratch holds elm__attn_scratch

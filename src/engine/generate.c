@@ -99,7 +99,8 @@ int elm_generate(elm_session_t *s, elm_sampler_t *smp, const int32_t *prompt, ui
     if (n_prompt == 0) return elm_diag(diag, ELM_EINVAL, "generate: the prompt is empty");
     if (gp->n_predict == 0)
         return elm_diag(diag, ELM_EINVAL, "generate: n_predict must be at least 1");
-    const uint32_t room = elm_session_n_ctx(s) - elm_session_n_past(s);
+    /* an encoder input replaces the sequence's: it has the whole context */
+    const uint32_t room = elm_session_n_ctx(s) - (hp->has_encoder ? 0 : elm_session_n_past(s));
     if (n_prompt > room)
         return elm_diag(diag, ELM_ERANGE,
                         "generate: prompt of %u tokens is longer than the %u context positions "
@@ -107,7 +108,8 @@ int elm_generate(elm_session_t *s, elm_sampler_t *smp, const int32_t *prompt, ui
                         n_prompt, room);
 
     if (h->on_prefill_start) h->on_prefill_start(h->user, elm_time_ns(), n_prompt);
-    int rc = elm_session_decode(s, prompt, n_prompt, false, diag);
+    int rc = hp->has_encoder ? elm_session_encode(s, 0, prompt, n_prompt, diag)
+                             : elm_session_decode(s, prompt, n_prompt, false, diag);
     if (rc) {
         if (h->on_done) h->on_done(h->user, elm_time_ns(), 0, ELM_STOP_ERROR);
         return rc;
@@ -115,6 +117,11 @@ int elm_generate(elm_session_t *s, elm_sampler_t *smp, const int32_t *prompt, ui
     if (h->on_prefill_end) h->on_prefill_end(h->user, elm_time_ns(), n_prompt);
     for (uint32_t i = 0; i < n_prompt; i++)
         elm_sampler_accept(smp, prompt[i]);
+    /* the decoder's first step belongs to the first token's latency */
+    if (hp->has_encoder && (rc = elm_session_decode(s, &hp->decoder_start_id, 1, false, diag))) {
+        if (h->on_done) h->on_done(h->user, elm_time_ns(), 0, ELM_STOP_ERROR);
+        return rc;
+    }
 
     uint32_t n_gen = 0;
     elm_stop_reason_t why = ELM_STOP_LENGTH;

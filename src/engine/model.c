@@ -65,11 +65,20 @@ static const elm__arch_t archs[] = {
      .softcap = true,
      .q_prescale = true,
      .swa = ELM__SWA_EVEN},
+    /* README §6.3: Flan-T5's encoder-decoder with gated GELU (ggml's fp16 table, as gemma2) */
+    {.name = "t5",
+     .rope_base = 10000.0f,
+     .rms_eps = 1e-6f,
+     .qkv_bias = ELM__NEED_NO,
+     .rope_freqs = ELM__NEED_NO,
+     .output = ELM__NEED_OPTIONAL,
+     .gelu = true,
+     .encdec = true},
 };
 
 const char *elm_engine_archs(void)
 {
-    return "llama qwen2 internlm2 phi3 gemma2";
+    return "llama qwen2 internlm2 phi3 gemma2 t5";
 }
 
 static const elm__arch_t *find_arch(const char *name)
@@ -148,6 +157,61 @@ static int read_gemma2_hparams(elm_model_t *m, const keys_t *k)
     return 0;
 }
 
+/* The bucket count and the decoder's start token of an encoder-decoder model (README §6.3). */
+static int read_t5_hparams(elm_model_t *m, const keys_t *k)
+{
+    elm_hparams_t *hp = &m->hp;
+    hp->decoder_start_id = -1;
+    if (!m->arch->encdec) return 0;
+    hp->has_encoder = true;
+    uint32_t start;
+    int rc;
+    if ((rc = key_u32(k, "attention.relative_buckets_count", false, 32, &hp->n_rel_buckets)) ||
+        (rc = key_u32(k, "decoder_start_token_id", false, UINT32_MAX, &start)))
+        return rc;
+    /* buckets are stored as bytes; a bidirectional table needs at least 2 per direction */
+    if (hp->n_rel_buckets < 4 || hp->n_rel_buckets > 256)
+        return elm_diag(k->diag, ELM_EINVAL,
+                        "%s: key %s.attention.relative_buckets_count is %" PRIu32
+                        " (expected 4..256)",
+                        k->file, k->arch, hp->n_rel_buckets);
+    if (hp->n_head_kv != hp->n_head)
+        return elm_diag(k->diag, ELM_ENOTSUP,
+                        "%s: architecture %s with %" PRIu32 " KV heads for %" PRIu32
+                        " query heads is not supported",
+                        k->file, k->arch, hp->n_head_kv, hp->n_head);
+    /* Hugging Face's T5 starts the decoder from <pad> when the key is absent */
+    if (start == UINT32_MAX) {
+        const int32_t pad = token_id_key(m->g, "tokenizer.ggml.padding_token_id");
+        start = pad >= 0 ? (uint32_t)pad : 0;
+    }
+    if (start > INT32_MAX)
+        return elm_diag(k->diag, ELM_EINVAL, "%s: key %s.decoder_start_token_id is out of range",
+                        k->file, k->arch);
+    hp->decoder_start_id = (int32_t)start;
+    return 0;
+}
+
+uint32_t elm__t5_bucket(int32_t rel, bool bidirectional, uint32_t n_buckets)
+{
+    uint32_t base = 0, nb = n_buckets;
+    int64_t a;
+    if (bidirectional) {
+        nb /= 2;
+        base = rel > 0 ? nb : 0;
+        a = rel < 0 ? -(int64_t)rel : rel;
+    } else {
+        a = rel < 0 ? -(int64_t)rel : 0;
+    }
+    const uint32_t exact = nb / 2;
+    if (a < exact) return base + (uint32_t)a;
+    /* the logarithmic buckets up to the max distance 128, as llama.cpp computes them in float */
+    const float f = (float)exact + logf((float)a / (float)exact) / logf(128.0f / (float)exact) *
+                                       (float)(nb - exact);
+    const uint32_t large = (uint32_t)floorf(f);
+    return base + (large < nb - 1 ? large : nb - 1);
+}
+
 static int read_hparams(elm_model_t *m, const char *file, elm_diag_t *diag)
 {
     elm_hparams_t *hp = &m->hp;
@@ -197,7 +261,8 @@ static int read_hparams(elm_model_t *m, const char *file, elm_diag_t *diag)
         return elm_diag(diag, ELM_EINVAL,
                         "%s: key %s.rope.scaling.attn_factor must be a positive number", file,
                         hp->arch);
-    if ((rc = read_gemma2_hparams(m, &k))) return rc;
+    if ((rc = read_gemma2_hparams(m, &k)) || (rc = read_t5_hparams(m, &k))) return rc;
+    m->attn_scale = m->q_scale || m->arch->encdec ? 1.0f : 0.0f;
     hp->bos_id = token_id_key(m->g, "tokenizer.ggml.bos_token_id");
     hp->eos_id = token_id_key(m->g, "tokenizer.ggml.eos_token_id");
     return 0;
@@ -307,7 +372,73 @@ static int bind_fused(const binder_t *b, const char *name, int64_t e0, const int
     return 0;
 }
 
-static int bind_layer(const binder_t *b, uint32_t il, elm__layer_t *L)
+/* Stacks of layers: decoder-only models have one, "blk"; t5 an encoder and a decoder. */
+typedef enum { STACK_ONLY, STACK_ENC, STACK_DEC } stack_t;
+
+/* A relative position bias table attn_rel_b (n_head values per bucket) into v. */
+static int bind_rel_bias(const binder_t *b, const char *name, int need, elm__vec_t *v)
+{
+    const elm_hparams_t *hp = &b->m->hp;
+    int rc;
+    const elm_gguf_tensor_t *t = find(b, name, need, &rc);
+    if (!t) return rc;
+    if (t->n_dims != 2 || t->ne[0] != hp->n_head || t->ne[1] != hp->n_rel_buckets)
+        return shape_error(b, t, hp->n_head, hp->n_rel_buckets);
+    const elm_type_traits_t *tr = elm_traits(t->type);
+    const int64_t n = (int64_t)hp->n_head * hp->n_rel_buckets;
+    if (!tr || !tr->to_float || n % tr->blck_size)
+        return elm_diag(b->diag, ELM_ENOTSUP, "%s: tensor %s has a type the engine cannot read",
+                        b->file, name);
+    v->v = malloc((size_t)n * sizeof(float));
+    if (!v->v) return elm_diag(b->diag, ELM_ENOMEM, "%s: out of memory", b->file);
+    tr->to_float(t->data, v->v, n);
+    v->n = n;
+    b->m->weight_bytes += t->size;
+    return 0;
+}
+
+/* t5's parts of a layer: the bias table (block 0 must have one; later blocks reuse it unless
+ * they have their own, as llama.cpp does), the decoder's cross-attention, and the gate its
+ * gated-GELU FFN needs. */
+static int bind_t5_parts(const binder_t *b, stack_t st, uint32_t il, const elm__layer_t *first,
+                         elm__layer_t *L)
+{
+    const elm_hparams_t *hp = &b->m->hp;
+    const char *pre = st == STACK_ENC ? "enc.blk" : "dec.blk";
+    const int64_t embd = hp->n_embd, q_dim = (int64_t)hp->n_head * hp->head_dim;
+    const int R = ELM__NEED_REQUIRED;
+    char name[96];
+    int rc;
+    snprintf(name, sizeof name, "%s.%u.attn_rel_b.weight", pre, il);
+    if ((rc = bind_rel_bias(b, name, il == 0 ? R : ELM__NEED_OPTIONAL, &L->rel_own))) return rc;
+    L->rel_bias = L->rel_own.v ? L->rel_own.v : first->rel_own.v;
+    if (!L->w_gate.data) {
+        snprintf(name, sizeof name, "%s.%u.ffn_gate.weight", pre, il);
+        return elm_diag(b->diag, ELM_ENOTSUP,
+                        "%s: tensor %s is missing: T5 v1.0's ReLU feed-forward is not supported, "
+                        "only the gated GELU of T5 v1.1 and Flan-T5",
+                        b->file, name);
+    }
+    if (st != STACK_DEC) return 0;
+    static const char *const fmt[] = {"dec.blk.%u.cross_attn_norm.weight",
+                                      "dec.blk.%u.cross_attn_q.weight",
+                                      "dec.blk.%u.cross_attn_k.weight",
+                                      "dec.blk.%u.cross_attn_v.weight",
+                                      "dec.blk.%u.cross_attn_o.weight"};
+    char n[5][96];
+    for (int i = 0; i < 5; i++)
+        snprintf(n[i], sizeof n[i], fmt[i], il);
+    if ((rc = bind_vec(b, n[0], R, embd, &L->cross_norm)) ||
+        (rc = bind_matrix(b, n[1], R, embd, q_dim, &L->cq)) ||
+        (rc = bind_matrix(b, n[2], R, embd, q_dim, &L->ck)) ||
+        (rc = bind_matrix(b, n[3], R, embd, q_dim, &L->cv)) ||
+        (rc = bind_matrix(b, n[4], R, q_dim, embd, &L->co)))
+        return rc;
+    return 0;
+}
+
+static int bind_layer(const binder_t *b, stack_t st, uint32_t il, const elm__layer_t *first,
+                      elm__layer_t *L)
 {
     const elm_hparams_t *hp = &b->m->hp;
     const int64_t embd = hp->n_embd, ff = hp->n_ff;
@@ -315,17 +446,20 @@ static int bind_layer(const binder_t *b, uint32_t il, elm__layer_t *L)
     const int64_t kv_dim = (int64_t)hp->n_head_kv * hp->head_dim;
     const int bias = b->m->arch->qkv_bias;
     static const char *const fmt[] = {
-        "blk.%u.attn_norm.weight", "blk.%u.attn_q.weight",      "blk.%u.attn_k.weight",
-        "blk.%u.attn_v.weight",    "blk.%u.attn_output.weight", "blk.%u.attn_q.bias",
-        "blk.%u.attn_k.bias",      "blk.%u.attn_v.bias",        "blk.%u.ffn_norm.weight",
-        "blk.%u.ffn_gate.weight",  "blk.%u.ffn_up.weight",      "blk.%u.ffn_down.weight"};
-    char n[sizeof fmt / sizeof fmt[0]][64];
+        "%s.%u.attn_norm.weight", "%s.%u.attn_q.weight",  "%s.%u.attn_k.weight",
+        "%s.%u.attn_v.weight",    "%s.%u.attn_%s.weight", "%s.%u.attn_q.bias",
+        "%s.%u.attn_k.bias",      "%s.%u.attn_v.bias",    "%s.%u.ffn_norm.weight",
+        "%s.%u.ffn_gate.weight",  "%s.%u.ffn_up.weight",  "%s.%u.ffn_down.weight"};
+    const char *pre = st == STACK_ONLY ? "blk" : st == STACK_ENC ? "enc.blk" : "dec.blk";
+    char n[sizeof fmt / sizeof fmt[0]][96];
     for (size_t i = 0; i < sizeof fmt / sizeof fmt[0]; i++)
-        snprintf(n[i], sizeof n[i], fmt[i], il);
+        snprintf(n[i], sizeof n[i], fmt[i], pre, il, st == STACK_ONLY ? "output" : "o");
     const int R = ELM__NEED_REQUIRED;
     const elm__arch_t *a = b->m->arch;
     /* the separate tensors, or none where the fused ones take their place */
     const int qkv = a->fused_qkv ? ELM__NEED_NO : R, gu = a->fused_gate_up ? ELM__NEED_NO : R;
+    /* t5's gate is required too, with its own message (bind_t5_parts) */
+    const int gate = a->encdec ? ELM__NEED_OPTIONAL : gu;
     int rc;
     if ((rc = bind_vec(b, n[0], R, embd, &L->attn_norm)) ||
         (rc = bind_matrix(b, n[1], qkv, embd, q_dim, &L->wq)) ||
@@ -336,7 +470,7 @@ static int bind_layer(const binder_t *b, uint32_t il, elm__layer_t *L)
         (rc = bind_vec(b, n[6], bias, kv_dim, &L->bk)) ||
         (rc = bind_vec(b, n[7], bias, kv_dim, &L->bv)) ||
         (rc = bind_vec(b, n[8], R, embd, &L->ffn_norm)) ||
-        (rc = bind_matrix(b, n[9], gu, embd, ff, &L->w_gate)) ||
+        (rc = bind_matrix(b, n[9], gate, embd, ff, &L->w_gate)) ||
         (rc = bind_matrix(b, n[10], gu, embd, ff, &L->w_up)) ||
         (rc = bind_matrix(b, n[11], R, ff, embd, &L->w_down)))
         return rc;
@@ -359,6 +493,18 @@ static int bind_layer(const binder_t *b, uint32_t il, elm__layer_t *L)
         if ((rc = bind_vec(b, name, R, embd, &L->post_ffn_norm))) return rc;
     }
     L->n_swa = a->swa == ELM__SWA_ALL || (a->swa == ELM__SWA_EVEN && il % 2 == 0) ? hp->n_swa : 0;
+    return st == STACK_ONLY ? 0 : bind_t5_parts(b, st, il, first, L);
+}
+
+/* The n_layer layers of one stack. */
+static int bind_stack(const binder_t *b, stack_t st, elm__layer_t **out)
+{
+    const uint32_t n = b->m->hp.n_layer;
+    elm__layer_t *ls = *out = calloc(n, sizeof *ls);
+    if (!ls) return elm_diag(b->diag, ELM_ENOMEM, "%s: out of memory", b->file);
+    int rc;
+    for (uint32_t il = 0; il < n; il++)
+        if ((rc = bind_layer(b, st, il, &ls[0], &ls[il]))) return rc;
     return 0;
 }
 
@@ -384,7 +530,11 @@ static int bind_tensors(elm_model_t *m, const char *file, elm_diag_t *diag)
     if ((rc = bind_matrix(&b, "token_embd.weight", ELM__NEED_REQUIRED, hp->n_embd, hp->n_vocab,
                           &m->tok_embd)))
         return rc;
-    if ((rc = bind_vec(&b, "output_norm.weight", ELM__NEED_REQUIRED, hp->n_embd, &m->output_norm)))
+    const bool encdec = m->arch->encdec;
+    if ((rc = bind_vec(&b, encdec ? "dec.output_norm.weight" : "output_norm.weight",
+                       ELM__NEED_REQUIRED, hp->n_embd, &m->output_norm)) ||
+        (encdec && (rc = bind_vec(&b, "enc.output_norm.weight", ELM__NEED_REQUIRED, hp->n_embd,
+                                  &m->enc_norm))))
         return rc;
     if ((rc = bind_matrix(&b, "output.weight", m->arch->output, hp->n_embd, hp->n_vocab,
                           &m->output)))
@@ -407,11 +557,8 @@ static int bind_tensors(elm_model_t *m, const char *file, elm_diag_t *diag)
                         "rope_factors_short.weight is present (architecture %s)",
                         file, hp->arch);
     hp->rope_longrope = m->rope_long.v != NULL;
-    m->layers = calloc(hp->n_layer, sizeof *m->layers);
-    if (!m->layers) return elm_diag(diag, ELM_ENOMEM, "%s: out of memory", file);
-    for (uint32_t il = 0; il < hp->n_layer; il++)
-        if ((rc = bind_layer(&b, il, &m->layers[il]))) return rc;
-    return 0;
+    if (encdec && (rc = bind_stack(&b, STACK_ENC, &m->enc_layers))) return rc;
+    return bind_stack(&b, encdec ? STACK_DEC : STACK_ONLY, &m->layers);
 }
 
 /* ---- LongRoPE ---- */
@@ -492,22 +639,29 @@ static void free_vec(elm__vec_t *v)
     v->v = NULL;
 }
 
+static void free_stack(elm__layer_t *ls, uint32_t n)
+{
+    for (uint32_t il = 0; ls && il < n; il++) {
+        elm__layer_t *L = &ls[il];
+        free_vec(&L->attn_norm);
+        free_vec(&L->ffn_norm);
+        free_vec(&L->bq);
+        free_vec(&L->bk);
+        free_vec(&L->bv);
+        free_vec(&L->post_attn_norm);
+        free_vec(&L->post_ffn_norm);
+        free_vec(&L->rel_own);
+        free_vec(&L->cross_norm);
+    }
+    free(ls);
+}
+
 void elm_model_free(elm_model_t *m)
 {
     if (!m) return;
-    if (m->layers) {
-        for (uint32_t il = 0; il < m->hp.n_layer; il++) {
-            elm__layer_t *L = &m->layers[il];
-            free_vec(&L->attn_norm);
-            free_vec(&L->ffn_norm);
-            free_vec(&L->bq);
-            free_vec(&L->bk);
-            free_vec(&L->bv);
-            free_vec(&L->post_attn_norm);
-            free_vec(&L->post_ffn_norm);
-        }
-        free(m->layers);
-    }
+    free_stack(m->layers, m->hp.n_layer);
+    free_stack(m->enc_layers, m->hp.n_layer);
+    free_vec(&m->enc_norm);
     free_vec(&m->output_norm);
     free_vec(&m->rope_freqs);
     free_vec(&m->rope_long);

@@ -42,6 +42,14 @@ struct elm_session {
     elm_batch_row_t *rows; /* (rows_cap) elm_session_decode's tokens as rows of sequence 0 */
     uint32_t rows_cap;
     const float *rope_factors; /* (n_rot/2) the model's, chosen for n_ctx; NULL: none */
+    /* encoder-decoder models: the encoder input of a sequence is at most n_ctx tokens, run in
+     * one pass, so the row buffers above hold max(n_batch, n_ctx) rows */
+    elm__kv_t *cross;       /* (n_seq) cross-attention keys and values of every decoder layer */
+    uint32_t *n_enc;        /* (n_seq) encoder positions each sequence holds; 0: no input */
+    elm__kv_t enc;          /* one layer's keys and values inside the encoder pass */
+    uint32_t n_enc_out;     /* rows of the last encoder output (in xb); 0: none */
+    uint8_t *buckets;       /* the two bucket tables below */
+    const uint8_t *bucket_enc, *bucket_dec; /* indexed by key − query position, −n_ctx < d < n_ctx */
 };
 
 elm_session_params_t elm_session_default_params(void)
@@ -56,14 +64,56 @@ static size_t max_scratch(const elm_model_t *m, int64_t n_rows, int64_t n_solo)
 {
     const elm__weight_t *out = &m->output;
     size_t best = elm__matmul_scratch(&out, 1, n_rows, n_solo);
-    for (uint32_t il = 0; il < m->hp.n_layer; il++) {
-        const elm__layer_t *L = &m->layers[il];
-        const elm__weight_t *ws[] = {&L->wq,     &L->wk,   &L->wv,    &L->wo,
-                                     &L->w_gate, &L->w_up, &L->w_down};
-        size_t s = elm__matmul_scratch(ws, sizeof ws / sizeof ws[0], n_rows, n_solo);
+    for (uint32_t il = 0; il < 2 * m->hp.n_layer; il++) {
+        const elm__layer_t *L = il < m->hp.n_layer ? &m->layers[il]
+                                : m->enc_layers   ? &m->enc_layers[il - m->hp.n_layer]
+                                                  : NULL;
+        if (!L) break;
+        const elm__weight_t *all[] = {&L->wq,     &L->wk,     &L->wv, &L->wo, &L->w_gate,
+                                      &L->w_up,   &L->w_down, &L->cq, &L->ck, &L->cv,
+                                      &L->co};
+        const elm__weight_t *ws[sizeof all / sizeof all[0]];
+        size_t n_ws = 0;
+        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+            if (all[i]->data) ws[n_ws++] = all[i]; /* the cross-attention only in t5's decoder */
+        size_t s = elm__matmul_scratch(ws, n_ws, n_rows, n_solo);
         if (s > best) best = s;
     }
     return best;
+}
+
+/* The encoder's bidirectional and the decoder's causal bucket of every distance in the
+ * context, as bytes centred on distance 0. */
+static int bucket_tables(elm_session_t *s, elm_diag_t *diag)
+{
+    const uint32_t n = s->n_ctx, nb = s->m->hp.n_rel_buckets;
+    const size_t span = 2 * (size_t)n - 1;
+    s->buckets = malloc(2 * span);
+    if (!s->buckets) return elm_diag(diag, ELM_ENOMEM, "session: out of memory");
+    for (size_t i = 0; i < span; i++) {
+        const int32_t d = (int32_t)i - (int32_t)(n - 1);
+        s->buckets[i] = (uint8_t)elm__t5_bucket(d, true, nb);
+        s->buckets[span + i] = (uint8_t)elm__t5_bucket(d, false, nb);
+    }
+    s->bucket_enc = s->buckets + (n - 1);
+    s->bucket_dec = s->buckets + span + (n - 1);
+    return 0;
+}
+
+/* An encoder-decoder model's parts of a session: cross caches, the encoder's layer cache and
+ * the bucket tables. */
+static int encdec_init(elm_session_t *s, elm_diag_t *diag)
+{
+    const elm_hparams_t *hp = &s->m->hp;
+    s->cross = calloc(s->n_seq, sizeof *s->cross);
+    s->n_enc = calloc(s->n_seq, sizeof *s->n_enc);
+    if (!s->cross || !s->n_enc) return elm_diag(diag, ELM_ENOMEM, "session: out of memory");
+    int rc;
+    for (uint32_t q = 0; q < s->n_seq; q++)
+        if ((rc = elm__kv_init(&s->cross[q], s->p.kv_type, hp->n_layer, s->n_ctx, s->q_dim, diag)))
+            return rc;
+    if ((rc = elm__kv_init(&s->enc, s->p.kv_type, 1, s->n_ctx, s->kv_dim, diag))) return rc;
+    return bucket_tables(s, diag);
 }
 
 int elm_session_create(const elm_model_t *m, const elm_session_params_t *p, elm_session_t **out,
@@ -118,7 +168,8 @@ int elm_session_create(const elm_model_t *m, const elm_session_params_t *p, elm_
         if ((rc = elm__kv_init(&s->kv[q], sp.kv_type, hp->n_layer, s->n_ctx, s->kv_dim, diag)))
             goto fail;
     if (n_pool > 1 && (rc = elm_pool_create(n_pool, &s->pool, diag))) goto fail;
-    const size_t B = sp.n_batch;
+    if (hp->has_encoder && (rc = encdec_init(s, diag))) goto fail;
+    const size_t B = hp->has_encoder && s->n_ctx > sp.n_batch ? s->n_ctx : sp.n_batch;
     s->x = malloc(B * hp->n_embd * sizeof(float));
     s->xb = malloc(B * hp->n_embd * sizeof(float));
     s->q = malloc(B * s->q_dim * sizeof(float));
@@ -135,7 +186,7 @@ int elm_session_create(const elm_model_t *m, const elm_session_params_t *p, elm_
     s->att = malloc((size_t)n_pool * elm__attn_scratch(s->n_ctx, hp->head_dim, hp->n_head,
                                                        hp->n_head_kv, s->kv[0].esize));
     /* the decode rows of a pass are of distinct sequences: at most n_seq of them */
-    s->qbuf = malloc(max_scratch(m, (int64_t)B, sp.n_seq < B ? sp.n_seq : (int64_t)B) + 1);
+    s->qbuf = malloc(max_scratch(m, (int64_t)B, sp.n_seq < B ? (int64_t)sp.n_seq : (int64_t)B) + 1);
     if (!s->x || !s->xb || !s->q || !s->k || !s->v || !s->att_out || !s->hb || !s->hb2 ||
         !s->rope || !s->row_seq || !s->row_pos || !s->order || !s->attn || !s->att || !s->qbuf) {
         rc = elm_diag(diag, ELM_ENOMEM, "session: cannot allocate scratch for batches of %u tokens",
@@ -154,7 +205,13 @@ void elm_session_free(elm_session_t *s)
     if (!s) return;
     for (uint32_t q = 0; s->kv && q < s->n_seq; q++)
         elm__kv_free(&s->kv[q]);
+    for (uint32_t q = 0; s->cross && q < s->n_seq; q++)
+        elm__kv_free(&s->cross[q]);
     free(s->kv);
+    free(s->cross);
+    free(s->n_enc);
+    elm__kv_free(&s->enc);
+    free(s->buckets);
     free(s->n_past);
     free(s->counter);
     free(s->row_seq);
@@ -231,7 +288,19 @@ int elm_session_seq_truncate(elm_session_t *s, uint32_t seq, uint32_t n_past)
 
 void elm_session_seq_reset(elm_session_t *s, uint32_t seq)
 {
-    if (seq < s->n_seq) s->n_past[seq] = 0;
+    if (seq >= s->n_seq) return;
+    s->n_past[seq] = 0;
+    if (s->n_enc) s->n_enc[seq] = 0;
+}
+
+uint32_t elm_session_seq_enc_len(const elm_session_t *s, uint32_t seq)
+{
+    return s->n_enc && seq < s->n_seq ? s->n_enc[seq] : 0;
+}
+
+const float *elm_session_enc_output(const elm_session_t *s)
+{
+    return s->n_enc_out ? s->xb : NULL;
 }
 
 int elm_session_truncate(elm_session_t *s, uint32_t n_past)
@@ -272,6 +341,8 @@ typedef struct {
     elm_session_t *s;
     const elm__layer_t *L;
     uint32_t layer;
+    elm__kv_t *kv; /* where K and V go; NULL: the cache of each row's sequence */
+    int which0;    /* the group's first product: 0 for Q, K, V; 1 for K, V alone */
 } qkv_ctx_t;
 
 /* Q, K and V tiles (whole heads): bias, RoPE on Q and K, K and V into the cache of each row's
@@ -281,16 +352,18 @@ static void qkv_epilogue(void *ctx, int which, int64_t r0, int64_t r1, int64_t o
     const qkv_ctx_t *c = ctx;
     elm_session_t *s = c->s;
     const elm_hparams_t *hp = &s->m->hp;
+    which += c->which0;
     const elm__vec_t *bias = which == 0 ? &c->L->bq : which == 1 ? &c->L->bk : &c->L->bv;
     float *base = which == 0 ? s->q : which == 1 ? s->k : s->v;
     const size_t dim = which == 0 ? s->q_dim : s->kv_dim;
     const uint32_t n = (uint32_t)(o1 - o0), off = (uint32_t)o0;
+    const bool rope = !s->m->arch->encdec;
     for (int64_t r = r0; r < r1; r++) {
         float *y = base + (size_t)r * dim + o0;
         const uint32_t pos = s->row_pos[r];
-        elm__kv_t *kv = &s->kv[s->row_seq[r]];
+        elm__kv_t *kv = c->kv ? c->kv : &s->kv[s->row_seq[r]];
         if (bias->v) elm_ops()->add(y, bias->v + o0, n);
-        if (which < 2)
+        if (which < 2 && rope)
             elm_ops()->rope(y, n / hp->head_dim, hp->head_dim, hp->n_rot,
                             s->rope + (size_t)r * hp->n_rot, hp->rope_neox);
         if (which == 0 && s->m->q_scale) elm_ops()->scale(y, y, s->m->q_scale, n);
@@ -338,18 +411,143 @@ static void post_norm_add(float *x, float *y, const elm__vec_t *w, uint32_t n, u
 
 /* ---- forward pass ---- */
 
+/* The attention blocks of rows r0..n-1 of a segment, filled from t: one block per row when
+ * solo (each over its own sequence), else one for the chunk; caches[q] is sequence q's cache
+ * and n_keys[q], when given, the keys every row of it sees. Returns the count. */
+static uint32_t attn_blocks(elm_session_t *s, elm__kv_t *caches, const uint32_t *n_keys,
+                            uint32_t r0, uint32_t n, bool solo, const elm__attn_t *t)
+{
+    uint32_t n_at = 0;
+    for (uint32_t a0 = r0; a0 < n; a0 = solo ? a0 + 1 : n) {
+        const uint32_t q = s->row_seq[a0];
+        elm__attn_t *a = &s->attn[n_at++];
+        *a = *t;
+        a->kv = &caches[q];
+        a->q = t->q + (size_t)a0 * t->q_stride;
+        a->out = t->out + (size_t)a0 * t->out_stride;
+        a->n_rows = solo ? 1 : n - a0;
+        a->pos0 = s->row_pos[a0];
+        a->n_keys = n_keys ? n_keys[q] : 0;
+    }
+    return n_at;
+}
+
+/* The template of a layer's self-attention blocks over q and att_out. */
+static elm__attn_t self_attn(const elm_session_t *s, const elm__layer_t *L, uint32_t layer,
+                             const uint8_t *bucket)
+{
+    const elm_hparams_t *hp = &s->m->hp;
+    return (elm__attn_t){.layer = layer,
+                         .q = s->q,
+                         .q_stride = s->q_dim,
+                         .out = s->att_out,
+                         .out_stride = s->q_dim,
+                         .n_head = hp->n_head,
+                         .n_head_kv = hp->n_head_kv,
+                         .head_dim = hp->head_dim,
+                         .scale = s->m->attn_scale,
+                         .softcap = hp->attn_softcap,
+                         .window = L->n_swa,
+                         .bias = L->rel_bias,
+                         .bucket = bucket};
+}
+
+/* x += att · woᵀ over nr rows (att is q_dim wide), through a post-norm when there is one. */
+static void attn_output(elm_session_t *s, const elm__weight_t *wo, const elm__vec_t *post_norm,
+                        float *x, float *xb, const float *att, uint32_t nr, bool solo, int nt)
+{
+    const elm_hparams_t *hp = &s->m->hp;
+    const uint32_t E = hp->n_embd;
+    rows_ctx_t res = {x, xb, E, NULL};
+    /* with post-norms (gemma2) the residual add waits for whole rows */
+    const elm__mm_group_t g = {.out = {{wo, xb, E}},
+                               .n_out = 1,
+                               .align = 1,
+                               .solo_rows = solo,
+                               .epilogue = post_norm->v ? NULL : residual_epilogue,
+                               .ctx = &res};
+    elm__matmul_group(s->pool, nt, &g, att, nr, s->qbuf);
+    if (post_norm->v) post_norm_add(x, xb, post_norm, nr, E, hp->rms_eps);
+}
+
+/* x += FFN(norm(x)) over nr rows: the gated FFN (SwiGLU, or GELU for gemma2 and t5). */
+static void ffn_block(elm_session_t *s, const elm__layer_t *L, float *x, float *xb, uint32_t nr,
+                      bool solo, int nt)
+{
+    const elm_model_t *m = s->m;
+    const elm_hparams_t *hp = &m->hp;
+    const elm_ops_t *ops = elm_ops();
+    const uint32_t E = hp->n_embd, F = hp->n_ff;
+    for (uint32_t r = 0; r < nr; r++)
+        ops->rmsnorm(xb + (size_t)r * E, x + (size_t)r * E, L->ffn_norm.v, E, hp->rms_eps);
+    rows_ctx_t glu = {s->hb, s->hb2, F, m->arch->gelu ? ops->gelu_mul : ops->silu_mul};
+    const elm__mm_group_t gate_up = {.out = {{&L->w_gate, s->hb, F}, {&L->w_up, s->hb2, F}},
+                                     .n_out = 2,
+                                     .paired = true,
+                                     .align = 1,
+                                     .solo_rows = solo,
+                                     .epilogue = glu_epilogue,
+                                     .ctx = &glu};
+    elm__matmul_group(s->pool, nt, &gate_up, xb, nr, s->qbuf);
+    attn_output(s, &L->w_down, &L->post_ffn_norm, x, xb, s->hb, nr, solo, nt);
+}
+
+/* The normed rows of x into xb, and their Q, K and V: K and V into kv (NULL: each row's own
+ * sequence's cache) at layer. */
+static void qkv_block(elm_session_t *s, const elm__layer_t *L, uint32_t layer, elm__kv_t *kv,
+                      uint32_t n, bool solo, int nt)
+{
+    const elm_hparams_t *hp = &s->m->hp;
+    const uint32_t E = hp->n_embd;
+    for (uint32_t r = 0; r < n; r++)
+        elm_ops()->rmsnorm(s->xb + (size_t)r * E, s->x + (size_t)r * E, L->attn_norm.v, E,
+                           hp->rms_eps);
+    qkv_ctx_t qc = {s, L, layer, kv, 0};
+    const elm__mm_group_t qkv = {
+        .out = {{&L->wq, s->q, s->q_dim}, {&L->wk, s->k, s->kv_dim}, {&L->wv, s->v, s->kv_dim}},
+        .n_out = 3,
+        .align = hp->head_dim,
+        .solo_rows = solo,
+        .epilogue = qkv_epilogue,
+        .ctx = &qc};
+    elm__matmul_group(s->pool, nt, &qkv, s->xb, n, s->qbuf);
+}
+
+/* t5's cross-attention of rows r0..n-1 over their sequences' encoder outputs:
+ * x += co · attention(cq · norm(x), cross keys and values), no bias, no mask, no scaling. */
+static void cross_attn(elm_session_t *s, const elm__layer_t *L, uint32_t layer, uint32_t r0,
+                       uint32_t n, bool solo, int nt)
+{
+    const elm_hparams_t *hp = &s->m->hp;
+    const uint32_t E = hp->n_embd, nr = n - r0;
+    float *x = s->x + (size_t)r0 * E, *xb = s->xb + (size_t)r0 * E;
+    for (uint32_t r = 0; r < nr; r++)
+        elm_ops()->rmsnorm(xb + (size_t)r * E, x + (size_t)r * E, L->cross_norm.v, E,
+                           hp->rms_eps);
+    const elm__mm_group_t cq = {
+        .out = {{&L->cq, s->q + (size_t)r0 * s->q_dim, s->q_dim}}, .n_out = 1, .align = 1,
+        .solo_rows = solo};
+    elm__matmul_group(s->pool, nt, &cq, xb, nr, s->qbuf);
+    elm__attn_t t = self_attn(s, L, layer, NULL);
+    t.bias = NULL;
+    const uint32_t n_at = attn_blocks(s, s->cross, s->n_enc, r0, n, solo, &t);
+    elm__attention(s->pool, nt, s->attn, n_at, s->att);
+    static const elm__vec_t no_norm = {0};
+    attn_output(s, &L->co, &no_norm, x, xb, s->att_out + (size_t)r0 * s->q_dim, nr, solo, nt);
+}
+
 /* Evaluate one segment of a pass: the n (<= n_batch) rows rows[idx[0..n)], either consecutive
  * positions of one sequence (a prompt chunk) or, solo, rows of distinct sequences (one decode
  * token each, every row computed as if alone), and store their keys and values in their
- * sequences' caches. The logits of the rows that ask for them go to out, one after the other. */
+ * sequences' caches. The logits of the rows that ask for them go to out, one after the other.
+ * For t5 this is the decoder. */
 static void forward(elm_session_t *s, const elm_batch_row_t *rows, const uint32_t *idx, uint32_t n,
                     bool solo, float *out)
 {
     const elm_model_t *m = s->m;
     const elm_hparams_t *hp = &m->hp;
     const elm_ops_t *ops = elm_ops();
-    const uint32_t E = hp->n_embd, F = hp->n_ff;
-    elm_pool_t *pool = s->pool;
+    const uint32_t E = hp->n_embd;
     const int nt = n > 1 ? s->nt_batch : s->p.n_threads;
     uint32_t first = n; /* the first row that wants logits */
 
@@ -361,78 +559,25 @@ static void forward(elm_session_t *s, const elm_batch_row_t *rows, const uint32_
         if (m->embd_scale) ops->scale(s->x + (size_t)r * E, s->x + (size_t)r * E, m->embd_scale, E);
         s->row_seq[r] = row->seq;
         s->row_pos[r] = row->pos;
-        rope_table(s->rope + (size_t)r * hp->n_rot, row->pos, hp, s->rope_factors);
+        if (!m->arch->encdec)
+            rope_table(s->rope + (size_t)r * hp->n_rot, row->pos, hp, s->rope_factors);
         if (row->logits && first == n) first = r;
     }
+    s->n_enc_out = 0; /* xb is overwritten */
 
     for (uint32_t il = 0; il < hp->n_layer; il++) {
         const elm__layer_t *L = &m->layers[il];
         /* The last layer only needs the rows that produce logits once K and V are cached. */
         const uint32_t r0 = il + 1 == hp->n_layer ? first : 0, nr = n - r0;
-
-        for (uint32_t r = 0; r < n; r++)
-            ops->rmsnorm(s->xb + (size_t)r * E, s->x + (size_t)r * E, L->attn_norm.v, E,
-                         hp->rms_eps);
-        qkv_ctx_t qc = {s, L, il};
-        const elm__mm_group_t qkv = {
-            .out = {{&L->wq, s->q, s->q_dim}, {&L->wk, s->k, s->kv_dim}, {&L->wv, s->v, s->kv_dim}},
-            .n_out = 3,
-            .align = hp->head_dim,
-            .solo_rows = solo,
-            .epilogue = qkv_epilogue,
-            .ctx = &qc};
-        elm__matmul_group(pool, nt, &qkv, s->xb, n, s->qbuf);
-
-        /* A chunk attends as one block; solo rows each over their own sequence. */
-        uint32_t n_at = 0;
-        for (uint32_t a0 = r0; a0 < n; a0 = solo ? a0 + 1 : n)
-            s->attn[n_at++] = (elm__attn_t){.kv = &s->kv[s->row_seq[a0]],
-                                            .layer = il,
-                                            .q = s->q + (size_t)a0 * s->q_dim,
-                                            .q_stride = s->q_dim,
-                                            .out = s->att_out + (size_t)a0 * s->q_dim,
-                                            .out_stride = s->q_dim,
-                                            .n_rows = solo ? 1 : n - a0,
-                                            .pos0 = s->row_pos[a0],
-                                            .n_head = hp->n_head,
-                                            .n_head_kv = hp->n_head_kv,
-                                            .head_dim = hp->head_dim,
-                                            .scale = m->q_scale ? 1.0f : 0.0f,
-                                            .softcap = hp->attn_softcap,
-                                            .window = L->n_swa};
-        elm__attention(pool, nt, s->attn, n_at, s->att);
-
+        qkv_block(s, L, il, NULL, n, solo, nt);
+        const elm__attn_t t = self_attn(s, L, il, s->bucket_dec);
+        elm__attention(s->pool, nt, s->attn, attn_blocks(s, s->kv, NULL, r0, n, solo, &t),
+                       s->att);
         float *x = s->x + (size_t)r0 * E, *xb = s->xb + (size_t)r0 * E;
-        rows_ctx_t res = {x, xb, E};
-        /* with post-norms (gemma2) the residual add waits for whole rows */
-        const elm__mm_group_t wo = {.out = {{&L->wo, xb, E}},
-                                    .n_out = 1,
-                                    .align = 1,
-                                    .solo_rows = solo,
-                                    .epilogue = L->post_attn_norm.v ? NULL : residual_epilogue,
-                                    .ctx = &res};
-        elm__matmul_group(pool, nt, &wo, s->att_out + (size_t)r0 * s->q_dim, nr, s->qbuf);
-        if (L->post_attn_norm.v) post_norm_add(x, xb, &L->post_attn_norm, nr, E, hp->rms_eps);
-
-        for (uint32_t r = 0; r < nr; r++)
-            ops->rmsnorm(xb + (size_t)r * E, x + (size_t)r * E, L->ffn_norm.v, E, hp->rms_eps);
-        rows_ctx_t glu = {s->hb, s->hb2, F, m->arch->gelu ? ops->gelu_mul : ops->silu_mul};
-        const elm__mm_group_t gate_up = {.out = {{&L->w_gate, s->hb, F}, {&L->w_up, s->hb2, F}},
-                                         .n_out = 2,
-                                         .paired = true,
-                                         .align = 1,
-                                         .solo_rows = solo,
-                                         .epilogue = glu_epilogue,
-                                         .ctx = &glu};
-        elm__matmul_group(pool, nt, &gate_up, xb, nr, s->qbuf);
-        const elm__mm_group_t down = {.out = {{&L->w_down, xb, E}},
-                                      .n_out = 1,
-                                      .align = 1,
-                                      .solo_rows = solo,
-                                      .epilogue = L->post_ffn_norm.v ? NULL : residual_epilogue,
-                                      .ctx = &res};
-        elm__matmul_group(pool, nt, &down, s->hb, nr, s->qbuf);
-        if (L->post_ffn_norm.v) post_norm_add(x, xb, &L->post_ffn_norm, nr, E, hp->rms_eps);
+        attn_output(s, &L->wo, &L->post_attn_norm, x, xb, s->att_out + (size_t)r0 * s->q_dim, nr,
+                    solo, nt);
+        if (L->co.data) cross_attn(s, L, il, r0, n, solo, nt);
+        ffn_block(s, L, x, xb, nr, solo, nt);
     }
 
     /* The rows that want logits, normed and packed from row first on. */
@@ -445,10 +590,55 @@ static void forward(elm_session_t *s, const elm_batch_row_t *rows, const uint32_
     }
     const elm__mm_group_t output = {
         .out = {{&m->output, out, hp->n_vocab}}, .n_out = 1, .align = 1, .solo_rows = solo};
-    elm__matmul_group(pool, nt, &output, s->xb + (size_t)first * E, n_out, s->qbuf);
+    elm__matmul_group(s->pool, nt, &output, s->xb + (size_t)first * E, n_out, s->qbuf);
     if (hp->final_softcap)
         for (uint32_t r = 0; r < n_out; r++)
             ops->softcap(out + (size_t)r * hp->n_vocab, hp->n_vocab, hp->final_softcap);
+}
+
+/* t5's encoder over n tokens of sequence seq in one pass (README §6.3): bidirectional
+ * self-attention with the encoder's bucket bias, the gated-GELU FFN, the final norm into xb;
+ * then each decoder layer's cross-attention keys and values from that output into the
+ * sequence's cross cache. */
+static void encode(elm_session_t *s, uint32_t seq, const int32_t *tokens, uint32_t n)
+{
+    const elm_model_t *m = s->m;
+    const elm_hparams_t *hp = &m->hp;
+    const uint32_t E = hp->n_embd;
+    const int nt = n > 1 ? s->nt_batch : s->p.n_threads;
+    const elm__weight_t *te = &m->tok_embd;
+    for (uint32_t r = 0; r < n; r++) {
+        te->tr->to_float((const char *)te->data + (size_t)tokens[r] * te->row_bytes,
+                         s->x + (size_t)r * E, E);
+        s->row_seq[r] = seq;
+        s->row_pos[r] = r;
+    }
+    for (uint32_t il = 0; il < hp->n_layer; il++) {
+        const elm__layer_t *L = &m->enc_layers[il];
+        qkv_block(s, L, 0, &s->enc, n, false, nt);
+        elm__attn_t t = self_attn(s, L, 0, s->bucket_enc);
+        t.kv = &s->enc;
+        t.n_rows = n;
+        t.n_keys = n;
+        elm__attention(s->pool, nt, &t, 1, s->att);
+        attn_output(s, &L->wo, &L->post_attn_norm, s->x, s->xb, s->att_out, n, false, nt);
+        ffn_block(s, L, s->x, s->xb, n, false, nt);
+    }
+    for (uint32_t r = 0; r < n; r++)
+        elm_ops()->rmsnorm(s->xb + (size_t)r * E, s->x + (size_t)r * E, m->enc_norm.v, E,
+                           hp->rms_eps);
+    for (uint32_t il = 0; il < hp->n_layer; il++) {
+        const elm__layer_t *L = &m->layers[il];
+        qkv_ctx_t qc = {s, L, il, &s->cross[seq], 1};
+        const elm__mm_group_t kv = {.out = {{&L->ck, s->k, s->kv_dim}, {&L->cv, s->v, s->kv_dim}},
+                                    .n_out = 2,
+                                    .align = hp->head_dim,
+                                    .epilogue = qkv_epilogue,
+                                    .ctx = &qc};
+        elm__matmul_group(s->pool, nt, &kv, s->xb, n, s->qbuf);
+    }
+    s->n_enc[seq] = n;
+    s->n_enc_out = n;
 }
 
 /* Make room for the logits of n_logits rows and the slots of n rows. */
@@ -517,12 +707,51 @@ static void run_rows(elm_session_t *s, const elm_batch_row_t *rows, uint32_t n)
     }
 }
 
+/* An encoder-decoder model's sequence decodes only after its encoder input. */
+static int check_encoded(const elm_session_t *s, uint32_t seq, elm_diag_t *diag)
+{
+    if (!s->n_enc || s->n_enc[seq]) return 0;
+    return elm_diag(diag, ELM_EINVAL,
+                    "decode: sequence %u has no encoder input (architecture %s is an "
+                    "encoder-decoder: encode the prompt first)",
+                    seq, s->m->hp.arch);
+}
+
+int elm_session_encode(elm_session_t *s, uint32_t seq, const int32_t *tokens, uint32_t n,
+                       elm_diag_t *diag)
+{
+    const elm_hparams_t *hp = &s->m->hp;
+    if (!hp->has_encoder)
+        return elm_diag(diag, ELM_ENOTSUP, "encode: architecture %s has no encoder", hp->arch);
+    if (seq >= s->n_seq)
+        return elm_diag(diag, ELM_EINVAL, "encode: sequence %u, but the session holds %u", seq,
+                        s->n_seq);
+    if (n == 0) return elm_diag(diag, ELM_EINVAL, "encode: no tokens given");
+    if (n > s->n_ctx)
+        return elm_diag(diag, ELM_ERANGE,
+                        "encode: an input of %u tokens does not fit the context of %u (use a "
+                        "larger context)",
+                        n, s->n_ctx);
+    for (uint32_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || (uint32_t)tokens[i] >= hp->n_vocab)
+            return elm_diag(diag, ELM_EINVAL,
+                            "encode: token id %d at index %u is outside the vocabulary of %u",
+                            tokens[i], i, hp->n_vocab);
+    encode(s, seq, tokens, n);
+    s->n_past[seq] = 0;
+    s->n_logits = 0;
+    s->n_rows = 0;
+    return 0;
+}
+
 int elm_session_decode(elm_session_t *s, const int32_t *tokens, uint32_t n, bool all_logits,
                        elm_diag_t *diag)
 {
     const elm_hparams_t *hp = &s->m->hp;
     const uint32_t n_past = s->n_past[0];
     if (n == 0) return elm_diag(diag, ELM_EINVAL, "decode: no tokens given");
+    int rc;
+    if ((rc = check_encoded(s, 0, diag))) return rc;
     if (n > s->n_ctx - n_past)
         return elm_diag(diag, ELM_ERANGE,
                         "decode: %u tokens after the %u held do not fit the context of %u", n,
@@ -533,7 +762,6 @@ int elm_session_decode(elm_session_t *s, const int32_t *tokens, uint32_t n, bool
                             "decode: token id %d at index %u is outside the "
                             "vocabulary of %u",
                             tokens[i], i, hp->n_vocab);
-    int rc;
     if ((rc = reserve(s, all_logits ? n : 1, n, diag))) return rc;
     if (n > s->rows_cap) {
         elm_batch_row_t *r = realloc(s->rows, (size_t)n * sizeof *r);
@@ -580,6 +808,8 @@ int elm_session_decode_batch(elm_session_t *s, const elm_batch_row_t *rows, uint
         n_logits += r->logits;
     }
     int rc;
+    for (uint32_t i = 0; i < n; i++)
+        if ((rc = check_encoded(s, rows[i].seq, diag))) return rc;
     if ((rc = reserve(s, n_logits, n, diag))) return rc;
     run_rows(s, rows, n);
     return 0;
