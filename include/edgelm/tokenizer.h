@@ -169,6 +169,7 @@ typedef enum {
     ELM_CHAT_COMMAND_R,
     ELM_CHAT_LLAMA3,
     ELM_CHAT_GRANITE,
+    ELM_CHAT_PLAIN, /* the contents alone, one message a line, no roles (Flan-T5) */
     ELM_CHAT_COUNT
 } elm_chat_tmpl_t;
 
@@ -189,7 +190,8 @@ const char *elm_chat_name(elm_chat_tmpl_t tmpl);
 int elm_chat_from_name(const char *name, elm_chat_tmpl_t *out, elm_diag_t *diag);
 
 /* The family of an architecture's instruct models (general.architecture): gemma, gemma2 and
- * gemma3 → ELM_CHAT_GEMMA, phi3 → ELM_CHAT_PHI3, internlm2 → ELM_CHAT_CHATML; ELM_CHAT_UNKNOWN
+ * gemma3 → ELM_CHAT_GEMMA, phi3 → ELM_CHAT_PHI3, internlm2 → ELM_CHAT_CHATML, t5 →
+ * ELM_CHAT_PLAIN; ELM_CHAT_UNKNOWN
  * for any other (llama and qwen2 files are shared by too many template families to guess). */
 elm_chat_tmpl_t elm_chat_for_arch(const char *arch);
 

@@ -47,14 +47,21 @@ int elm_bench_pptg(const elm_model_t *m, int threads, uint32_t n_prompt, uint32_
     if ((rc = elm_session_create(m, &sp, &s, d))) goto fail;
     for (uint32_t i = 0; i < n; i++)
         tok[i] = (int32_t)(rng_next(&seed) % n_vocab);
+    /* An encoder-decoder model's ppN is its encoder over N tokens; its tgN decodes N tokens
+     * after an untimed encoder input of N tokens, so cross-attention reads as much as it
+     * writes. */
+    const bool enc = elm_model_hparams(m)->has_encoder;
     for (int64_t r = -1; r < (int64_t)reps; r++) { /* r = -1: the warm-up */
         uint64_t ns = 0;
         elm_session_reset(s);
         if (n_prompt) {
             uint64_t t0 = elm_time_ns();
-            if ((rc = elm_session_decode(s, tok, n, false, d))) goto fail;
+            if ((rc = enc ? elm_session_encode(s, 0, tok, n, d)
+                          : elm_session_decode(s, tok, n, false, d)))
+                goto fail;
             ns = elm_time_ns() - t0;
         } else {
+            if (enc && (rc = elm_session_encode(s, 0, tok, n, d))) goto fail;
             for (uint32_t i = 0; i < (r < 0 ? 1 : n); i++) {
                 int32_t t = (int32_t)(rng_next(&seed) % n_vocab);
                 uint64_t t0 = elm_time_ns();

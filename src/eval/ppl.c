@@ -41,12 +41,26 @@ static void estimate(double nll, double nll2, uint64_t count, double *ppl, doubl
     *err = count > 1 && var > 0 ? *ppl * sqrt(var / (double)(count - 1)) : 0;
 }
 
+/* Perplexity needs a model that predicts the text's next token from the text before it. */
+static int check_decoder_only(const elm_model_t *m, elm_diag_t *diag)
+{
+    if (!elm_model_hparams(m)->has_encoder) return 0;
+    return elm_diag(diag, ELM_ENOTSUP,
+                    "perplexity over a text stream is not defined for an encoder-decoder model "
+                    "(architecture %s): its decoder predicts an answer to an encoder input, not "
+                    "the next token of the text (llama-perplexity has the same limit); use eval "
+                    "gsm8k, or a decoder-only model",
+                    elm_model_hparams(m)->arch);
+}
+
 int elm_ppl_tokens(const elm_model_t *m, const int32_t *tokens, size_t n_tokens, int32_t bos,
                    const elm_ppl_params_t *p, elm_ppl_chunk_fn on_chunk, void *user,
                    elm_ppl_result_t *out, elm_diag_t *diag)
 {
     memset(out, 0, sizeof *out);
     const uint32_t n_ctx = p->n_ctx;
+    int rc;
+    if ((rc = check_decoder_only(m, diag))) return rc;
     if (n_ctx < 4)
         return elm_diag(diag, ELM_EINVAL,
                         "perplexity context of %" PRIu32 " tokens is too small: each chunk scores "
@@ -70,7 +84,6 @@ int elm_ppl_tokens(const elm_model_t *m, const int32_t *tokens, size_t n_tokens,
                             "%" PRIu32,
                             i, tokens[i], hp->n_vocab);
 
-    int rc;
     elm_session_t *s = NULL;
     int32_t *chunk = malloc(n_ctx * sizeof *chunk);
     if (!chunk) return elm_diag(diag, ELM_ENOMEM, "perplexity: out of memory for a chunk");
@@ -131,8 +144,10 @@ int elm_ppl_text(const elm_model_t *m, const char *text, size_t len, const elm_p
     int32_t *ids = NULL;
     size_t n = 0;
     if (p->drop_trailing_newline && len > 0 && text[len - 1] == '\n') len--;
-    int rc = elm_tokenizer_from_gguf(elm_model_gguf(m), &tok, diag);
-    if (rc) return rc;
+    int rc;
+    if ((rc = check_decoder_only(m, diag)) ||
+        (rc = elm_tokenizer_from_gguf(elm_model_gguf(m), &tok, diag)))
+        return rc;
     if ((rc = elm_tokenize(tok, text, len, ELM_TOK_ADD_SPECIAL, &ids, &n, diag))) goto done;
     /* llama-perplexity swaps BOS in only when the vocabulary adds one (qwen2's does not) */
     int32_t bos = elm_tokenizer_add_bos(tok) ? elm_tokenizer_bos(tok) : -1;

@@ -83,7 +83,20 @@ static void handle_generate(elm_sched_t *s, elm_server_req_t *req, elm_serve_end
                             "the prompt is empty and the model adds no BOS token");
         goto refuse;
     }
-    if (n >= ctx || (j->r.max_tokens_set && n + j->r.max_tokens > ctx)) {
+    /* an encoder-decoder model's prompt fills the encoder and its answer the decoder, each a
+     * context of its own */
+    const bool enc = s->has_encoder;
+    if (enc && (n > ctx || (j->r.max_tokens_set && j->r.max_tokens >= ctx))) {
+        elm_serve_error_set(&err, 400, "invalid_request_error",
+                            n > ctx ? "messages" : "max_tokens", "context_length_exceeded",
+                            "this request needs %zu prompt tokens (the encoder's input) and "
+                            "%" PRIu32 " to generate (the decoder's), but a slot's context holds "
+                            "%" PRIu32 " of each (start the server with a larger -c, or ask for "
+                            "fewer tokens)",
+                            n, j->r.max_tokens_set ? j->r.max_tokens : 1, ctx);
+        goto refuse;
+    }
+    if (!enc && (n >= ctx || (j->r.max_tokens_set && n + j->r.max_tokens > ctx))) {
         elm_serve_error_set(
             &err, 400, "invalid_request_error", j->r.max_tokens_set ? "max_tokens" : "messages",
             "context_length_exceeded",
@@ -94,8 +107,9 @@ static void handle_generate(elm_sched_t *s, elm_server_req_t *req, elm_serve_end
         goto refuse;
     }
     j->n_prompt = (uint32_t)n;
-    if (!j->r.max_tokens_set || j->r.max_tokens == 0 || j->r.max_tokens > ctx - j->n_prompt)
-        j->r.max_tokens = ctx - j->n_prompt;
+    const uint32_t room = enc ? ctx - 1 : ctx - j->n_prompt;
+    if (!j->r.max_tokens_set || j->r.max_tokens == 0 || j->r.max_tokens > room)
+        j->r.max_tokens = room;
     pthread_mutex_lock(&s->mu);
     if (s->queue_tail)
         s->queue_tail->next = j;

@@ -335,7 +335,9 @@ static int pick_slot(const elm_sched_t *s, const job_t *j, uint32_t *reuse)
     for (int i = 0; i < s->p.n_slots; i++) {
         const slot_t *sl = &s->slots[i];
         if (sl->state != SLOT_IDLE) continue;
-        uint32_t n = common_prefix(sl->cached, held(s, sl), j->prompt, j->n_prompt);
+        /* an encoder-decoder's decoder cache depends on the whole encoder input */
+        uint32_t n = s->has_encoder ? 0
+                                    : common_prefix(sl->cached, held(s, sl), j->prompt, j->n_prompt);
         if (best < 0 || n > best_n || (n == best_n && sl->lru < s->slots[best].lru)) {
             best = i;
             best_n = n;
@@ -451,9 +453,49 @@ static uint32_t form_batch(elm_sched_t *s)
     return n;
 }
 
+/* End slot i's request with a server error (a stream that began just ends) and empty its
+ * sequence. */
+static void fail_slot(elm_sched_t *s, int i, const elm_serve_error_t *e)
+{
+    slot_t *sl = &s->slots[i];
+    if (sl->job->began) {
+        elm_server_stream_end(sl->job->req);
+        elm__sched_count(s, ep_label(sl->job), 500);
+    } else {
+        elm__sched_reply_error(s, sl->job->req, ep_label(sl->job), e);
+    }
+    slot_release(s, sl);
+    elm_session_seq_reset(s->sess, (uint32_t)i);
+}
+
+/* An encoder-decoder model's prefill: one slot's encoder pass a step (the encoder attends both
+ * ways, so it cannot be cut into chunks), after which the slot decodes from the decoder start
+ * token with the others. */
+static void encode_one(elm_sched_t *s)
+{
+    for (int i = 0; i < s->p.n_slots; i++) {
+        slot_t *sl = &s->slots[i];
+        if (sl->state != SLOT_PREFILL) continue;
+        job_t *j = sl->job;
+        elm_diag_t d;
+        if (elm_session_encode(s->sess, (uint32_t)i, j->prompt, j->n_prompt, &d)) {
+            elm_serve_error_t e;
+            elm_serve_error_set(&e, 500, "server_error", NULL, NULL, "encoder pass failed: %s",
+                                d.msg);
+            fail_slot(s, i, &e);
+            return;
+        }
+        sl->next_prompt = j->n_prompt;
+        sl->last = elm_model_hparams(s->model)->decoder_start_id;
+        sl->state = SLOT_DECODE;
+        return;
+    }
+}
+
 /* One forward pass over the batch, then each slot's token from its row's logits. */
 static void step(elm_sched_t *s)
 {
+    if (s->has_encoder) encode_one(s);
     uint32_t n = form_batch(s);
     if (!n) return;
     elm_diag_t d;
@@ -462,20 +504,11 @@ static void step(elm_sched_t *s)
         elm_serve_error_t e;
         elm_serve_error_set(&e, 500, "server_error", NULL, NULL, "forward pass failed: %s", d.msg);
         for (int i = 0; i < s->p.n_slots; i++) {
-            slot_t *sl = &s->slots[i];
-            if (sl->state == SLOT_IDLE) continue;
+            if (s->slots[i].state == SLOT_IDLE) continue;
             bool in_batch = false;
             for (uint32_t r = 0; r < n && !in_batch; r++)
                 in_batch = s->rows[r].seq == (uint32_t)i;
-            if (!in_batch) continue;
-            if (sl->job->began) {
-                elm_server_stream_end(sl->job->req);
-                elm__sched_count(s, ep_label(sl->job), 500);
-            } else {
-                elm__sched_reply_error(s, sl->job->req, ep_label(sl->job), &e);
-            }
-            slot_release(s, sl);
-            elm_session_seq_reset(s->sess, (uint32_t)i);
+            if (in_batch) fail_slot(s, i, &e);
         }
         return;
     }
@@ -595,6 +628,7 @@ int elm_sched_create(const elm_sched_params_t *p, const elm_hooks_t *load_hooks,
     sp.kv_type = p->kv_type;
     sp.n_seq = (uint32_t)p->n_slots;
     if ((rc = elm_session_create(s->model, &sp, &s->sess, d))) goto fail;
+    s->has_encoder = elm_model_hparams(s->model)->has_encoder;
     s->p.n_ctx = elm_session_n_ctx(s->sess);
     s->slots = calloc((size_t)p->n_slots, sizeof *s->slots);
     s->rows = calloc(p->n_batch, sizeof *s->rows);
@@ -680,8 +714,10 @@ void elm_sched_info(const elm_sched_t *s, elm_sched_info_t *out)
                               .n_slots = s->p.n_slots,
                               .n_ctx = s->p.n_ctx,
                               .weight_bytes = elm_model_weight_bytes(s->model),
+                              /* t5 also keeps each decoder layer's cross keys and values */
                               .kv_bytes_per_slot = (uint64_t)s->p.n_ctx * hp->n_layer * 2 *
                                                    hp->n_head_kv * hp->head_dim *
-                                                   (s->p.kv_type == ELM_TYPE_F32 ? 4 : 2),
+                                                   (s->p.kv_type == ELM_TYPE_F32 ? 4 : 2) *
+                                                   (hp->has_encoder ? 2 : 1),
                               .chat_template = elm_chat_name(s->tmpl)};
 }

@@ -49,6 +49,7 @@ struct elm_sched {
     elm_session_t *sess;
     elm_tokenizer_t *tok;
     elm_chat_tmpl_t tmpl;
+    bool has_encoder; /* t5: a prompt is the encoder input, and no prefix is reused */
     elm_metrics_t *metrics;
     char model_id[256];  /* --alias, else the file name */
     char file_name[256]; /* the model file's name, also accepted as the model */

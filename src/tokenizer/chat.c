@@ -34,6 +34,7 @@ static const char *const names[ELM_CHAT_COUNT] = {
     [ELM_CHAT_COMMAND_R] = "command-r",
     [ELM_CHAT_LLAMA3] = "llama3",
     [ELM_CHAT_GRANITE] = "granite",
+    [ELM_CHAT_PLAIN] = "plain",
 };
 
 const char *elm_chat_name(elm_chat_tmpl_t tmpl)
@@ -104,7 +105,7 @@ elm_chat_tmpl_t elm_chat_detect(const char *tmpl)
 elm_chat_tmpl_t elm_chat_for_arch(const char *arch)
 {
     /* the families these architectures' instruct models are trained on: Gemma's turns, Phi-3's
-     * <|user|>/<|end|>, InternLM2's ChatML */
+     * <|user|>/<|end|>, InternLM2's ChatML; Flan-T5 takes plain instructions */
     static const struct {
         const char *arch;
         elm_chat_tmpl_t tmpl;
@@ -112,7 +113,8 @@ elm_chat_tmpl_t elm_chat_for_arch(const char *arch)
                {"gemma2", ELM_CHAT_GEMMA},
                {"gemma3", ELM_CHAT_GEMMA},
                {"phi3", ELM_CHAT_PHI3},
-               {"internlm2", ELM_CHAT_CHATML}};
+               {"internlm2", ELM_CHAT_CHATML},
+               {"t5", ELM_CHAT_PLAIN}};
     for (size_t i = 0; arch && i < sizeof map / sizeof map[0]; i++)
         if (!strcmp(arch, map[i].arch)) return map[i].tmpl;
     return ELM_CHAT_UNKNOWN;
@@ -354,6 +356,7 @@ static void format_one_by_one(sb_t *b, elm_chat_tmpl_t tmpl, const elm_chat_msg_
             put(b, "<|start_of_role|>"), put(b, r), put(b, "<|end_of_role|>"), put(b, c);
             put(b, "<|end_of_text|>\n");
             break;
+        case ELM_CHAT_PLAIN: put(b, i ? "\n" : ""), put(b, c); break;
         default: break;
         }
     }
