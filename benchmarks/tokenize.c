@@ -17,7 +17,7 @@ int main(int argc, char **argv)
 {
     const char *data = argc > 1 ? argv[1] : "../shared/data";
     int runs = argc > 2 ? atoi(argv[2]) : 3;
-    static const char *const vocabs[] = {"qwen2", "llama-bpe", "llama-spm"};
+    static const char *const vocabs[] = {"qwen2", "llama-bpe", "llama-spm", "tiny-t5"};
     char path[1024];
     snprintf(path, sizeof path, "%s/wikitext-2/wiki.test.raw", data);
     size_t len = 0;

@@ -118,8 +118,10 @@ static void run_vocab_set(const char *name)
         }
         n_cases++;
         /* SPM drops a leading space on decode, and BPE vocabularies with missing bytes cannot
-         * round-trip, so round trips are checked on the ones that can represent the text. */
-        bool rt = elm_tokenizer_kind(t) == ELM_TOK_BPE || (end > p && p[0] != ' ');
+         * round-trip, so round trips are checked on the ones that can represent the text. UGM's
+         * normalizer is lossy: its round trips are checked in test_ugm_roundtrip. */
+        bool rt = elm_tokenizer_kind(t) == ELM_TOK_BPE ||
+                  (elm_tokenizer_kind(t) == ELM_TOK_SPM && end > p && p[0] != ' ');
         n_pass += check_case(t, p, (size_t)(end - p), 0, want, n_want, rt);
         p = end + strlen(sep);
         line = nl + 1;
@@ -204,6 +206,11 @@ static void test_vocab_starcoder(void **state)
 {
     (void)state;
     run_vocab_set("starcoder");
+}
+static void test_vocab_tiny_t5(void **state)
+{
+    (void)state;
+    run_vocab_set("tiny-t5");
 }
 
 /* ---- Llama 2 and stories260K (with BOS) ---- */
@@ -455,6 +462,368 @@ static void test_bad_vocab(void **state)
     assert_non_null(strstr(d.msg, "'bert'"));
 }
 
+/* ---- t5 (unigram) ---- */
+
+static const char t5_vocab[] = "vocab/ggml-vocab-tiny-t5.gguf";
+#define CHARSMAP "tokenizer.ggml.precompiled_charsmap"
+
+/* The id of a piece that must exist. */
+static int32_t piece_id(const elm_tokenizer_t *t, const char *text)
+{
+    int32_t id = elm_tokenizer_find(t, text, strlen(text));
+    if (id < 0) fprintf(stderr, "no piece '%s'\n", text);
+    assert_true(id >= 0);
+    return id;
+}
+
+/* Tokenize text and compare with the pieces named in want (NULL-terminated). */
+static void expect_pieces(const elm_tokenizer_t *t, const char *text, unsigned flags,
+                          const char *const *want)
+{
+    int32_t ids[64];
+    size_t n = 0;
+    for (; want[n]; n++)
+        ids[n] = piece_id(t, want[n]);
+    assert_true(check_case(t, text, strlen(text), flags, ids, n, false));
+}
+
+/* The running sums are stored as float: "999" and "3 999" split their 999 differently, because
+ * float rounding breaks a tie that float64 sums would break the other way (README 6.6). */
+static void test_ugm_float_sums(void **state)
+{
+    (void)state;
+    elm_tokenizer_t *t = load(t5_vocab);
+    if (!t) return;
+    assert_int_equal(elm_tokenizer_kind(t), ELM_TOK_UGM);
+    assert_string_equal(elm_tokenizer_pre(t), "default");
+    expect_pieces(t, "999", 0, (const char *const[]){"\xe2\x96\x81", "9", "99", NULL});
+    expect_pieces(t, "3 999", 0,
+                  (const char *const[]){"\xe2\x96\x81"
+                                        "3",
+                                        "\xe2\x96\x81", "99", "9", NULL});
+    elm_tokenizer_free(t);
+}
+
+/* Characters no piece covers become <unk>, one for each run; EOS (no BOS) with ADD_SPECIAL. */
+static void test_ugm_unk_and_eos(void **state)
+{
+    (void)state;
+    elm_tokenizer_t *t = load(t5_vocab);
+    if (!t) return;
+    assert_int_equal(elm_tokenizer_eos(t), 1);
+    assert_int_equal(elm_tokenizer_bos(t), -1);
+    assert_int_equal(elm_tokenizer_pad(t), 0);
+    assert_true(elm_tokenizer_add_eos(t));
+    assert_false(elm_tokenizer_add_bos(t));
+    /* "{}|~" are four uncovered characters in a row: one <unk> */
+    int32_t hello = piece_id(t, "\xe2\x96\x81Hello");
+    int32_t sp = piece_id(t, "\xe2\x96\x81");
+    int32_t want[] = {hello, sp, 2, 1};
+    assert_true(check_case(t, "Hello {}|~", 10, ELM_TOK_ADD_SPECIAL, want, 4, false));
+    assert_true(check_case(t, "Hello {}|~", 10, 0, want, 3, false));
+    /* two runs apart stay two */
+    int32_t a = piece_id(t, "a");
+    int32_t want2[] = {sp, 2, a, 2};
+    assert_true(check_case(t, "{a}", 3, 0, want2, 4, false));
+    /* nothing but whitespace and controls: no tokens, not even an unk; EOS alone with ADD */
+    int32_t eos = 1;
+    assert_true(check_case(t, " \t\n\r ", 5, 0, &eos, 0, false));
+    assert_true(check_case(t, " \t\n\r ", 5, ELM_TOK_ADD_SPECIAL, &eos, 1, false));
+    /* invalid bytes become U+FFFD, which this vocabulary lacks: <unk>, decoded as nothing */
+    int32_t want3[] = {hello, sp, 2};
+    assert_true(check_case(t, "Hello \xff\xfe", 8, 0, want3, 3, false));
+    elm_tokenizer_free(t);
+}
+
+/* Detokenizing: U+2581 is a space, the first id's leading space goes (only the first id's, as
+ * llama.cpp), <unk> and </s> print nothing unless ELM_DETOK_SPECIAL. */
+static void test_ugm_detok(void **state)
+{
+    (void)state;
+    elm_tokenizer_t *t = load(t5_vocab);
+    if (!t) return;
+    int32_t h = piece_id(t, "\xe2\x96\x81Hello"), w = piece_id(t, "\xe2\x96\x81world");
+    const struct {
+        int32_t ids[4];
+        size_t n;
+        unsigned flags;
+        const char *want;
+    } cases[] = {
+        {{h, w, 1}, 3, 0, "Hello world"},
+        {{h, w, 1}, 3, ELM_DETOK_SPECIAL, "Hello world</s>"},
+        {{h, w}, 2, ELM_DETOK_KEEP_SPACE, " Hello world"},
+        {{2, h, w}, 3, 0, " Hello world"}, /* the strip was the silent <unk>'s */
+        {{2, h, w}, 3, ELM_DETOK_SPECIAL, "<unk> Hello world"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *back;
+        size_t bl;
+        assert_int_equal(
+            elm_detokenize(t, cases[i].ids, cases[i].n, cases[i].flags, &back, &bl, NULL), 0);
+        if (strcmp(back, cases[i].want) != 0) fprintf(stderr, "case %zu: '%s'\n", i, back);
+        assert_string_equal(back, cases[i].want);
+        free(back);
+    }
+    char buf[16];
+    size_t pl;
+    assert_int_equal(elm_token_to_piece(t, h, 0, buf, sizeof buf, &pl, NULL), 0);
+    assert_int_equal(pl, 6);
+    assert_memory_equal(buf, " Hello", 6);
+    assert_int_equal(elm_token_to_piece(t, 2, 0, buf, sizeof buf, &pl, NULL), 0);
+    assert_int_equal(pl, 0);
+    elm_tokenizer_free(t);
+}
+
+/* Decoding gives the text back when the normalizer leaves it alone: words of covered characters
+ * separated by single spaces. Whole and streamed decoding agree. */
+static void test_ugm_roundtrip(void **state)
+{
+    (void)state;
+    elm_tokenizer_t *t = load(t5_vocab);
+    if (!t) return;
+    static const char *const texts[] = {
+        "Hello world",
+        "translate English to German: The house is wonderful.",
+        "In 2024 we had 3 cats & 12 dogs - naïve café, 999 and 3 999!",
+        "Das Haus ist wunderbar.",
+    };
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        int32_t *ids;
+        size_t n;
+        char *back;
+        size_t bl;
+        assert_int_equal(elm_tokenize(t, texts[i], strlen(texts[i]), 0, &ids, &n, NULL), 0);
+        for (size_t k = 0; k < n; k++)
+            assert_int_not_equal(ids[k], 2); /* no <unk>: else the test proves nothing */
+        assert_int_equal(elm_detokenize(t, ids, n, 0, &back, &bl, NULL), 0);
+        assert_string_equal(back, texts[i]);
+        elm_detok_stream_t *s;
+        assert_int_equal(elm_detok_stream_create(t, 0, &s), 0);
+        char streamed[256];
+        size_t sl = 0;
+        for (size_t k = 0; k < n; k++) {
+            const char *p;
+            size_t pl;
+            assert_int_equal(elm_detok_stream_push(s, ids[k], &p, &pl, NULL), 0);
+            assert_true(sl + pl < sizeof streamed);
+            memcpy(streamed + sl, p, pl);
+            sl += pl;
+        }
+        assert_int_equal(sl, bl);
+        assert_memory_equal(streamed, back, bl);
+        elm_detok_stream_free(s);
+        free(back);
+        free(ids);
+    }
+    elm_tokenizer_free(t);
+}
+
+/* llama.cpp's encoder inputs of the tiny-t5 model: encoder_tokens = tokenize(text, ADD_SPECIAL),
+ * encoder_text_detok = detokenize without specials (README 6.5). */
+static void test_ugm_t5_sequences(void **state)
+{
+    (void)state;
+    elm_tokenizer_t *t = load(t5_vocab);
+    if (!t) return;
+    const char *pj = elm_test_data("reference/models/tiny-t5-F32.json");
+    if (!pj) {
+        elm_tokenizer_free(t);
+        return;
+    }
+    char *js = read_text(pj, NULL);
+    cJSON *root = cJSON_Parse(js);
+    assert_non_null(root);
+    int n_seq = 0;
+    const cJSON *seq;
+    cJSON_ArrayForEach(seq, cJSON_GetObjectItem(root, "sequences"))
+    {
+        const char *text = cJSON_GetObjectItem(seq, "text")->valuestring;
+        const char *detok = cJSON_GetObjectItem(seq, "encoder_text_detok")->valuestring;
+        int32_t want[256];
+        size_t n_want = 0;
+        const cJSON *v;
+        cJSON_ArrayForEach(v, cJSON_GetObjectItem(seq, "encoder_tokens"))
+        {
+            assert_true(n_want < 256);
+            want[n_want++] = (int32_t)v->valueint;
+        }
+        assert_true(n_want > 0 && want[n_want - 1] == 1);
+        assert_true(check_case(t, text, strlen(text), ELM_TOK_ADD_SPECIAL, want, n_want, false));
+        char *back;
+        size_t bl;
+        assert_int_equal(elm_detokenize(t, want, n_want, 0, &back, &bl, NULL), 0);
+        assert_string_equal(back, detok);
+        free(back);
+        n_seq++;
+    }
+    assert_int_equal(n_seq, 3);
+    cJSON_Delete(root);
+    free(js);
+    elm_tokenizer_free(t);
+}
+
+/* A copy of the t5 vocabulary at path with the charsmap replaced by blob[0..n) of vtype, or
+ * dropped when blob is NULL; then loaded: the load's status, *out the tokenizer or NULL. */
+static int t5_with_charsmap(const void *blob, uint64_t n, elm_gguf_vtype_t vtype,
+                            elm_tokenizer_t **out, elm_diag_t *d)
+{
+    const char *src = elm_test_data(t5_vocab);
+    assert_non_null(src);
+    elm_gguf_t *g;
+    assert_int_equal(elm_gguf_open(src, &g, NULL), 0);
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/elm_test_t5_%d.gguf", (int)getpid());
+    elm_gguf_writer_t *w;
+    assert_int_equal(elm_gguf_writer_open(path, &w, NULL), 0);
+    bool had = false;
+    for (uint64_t i = 0; i < elm_gguf_n_kv(g); i++) {
+        const elm_gguf_kv_t *kv = elm_gguf_kv_at(g, i);
+        if (strcmp(kv->key, CHARSMAP) != 0) {
+            assert_int_equal(elm_gguf_writer_add_value(w, kv->key, &kv->value), 0);
+            continue;
+        }
+        had = true;
+        if (blob) assert_int_equal(elm_gguf_writer_add_arr(w, CHARSMAP, vtype, blob, n), 0);
+    }
+    assert_true(had);
+    assert_int_equal(elm_gguf_writer_finish(w, NULL), 0);
+    elm_gguf_close(g);
+    *out = (elm_tokenizer_t *)1;
+    int rc = elm_tokenizer_load(path, out, d);
+    if (rc != 0) assert_null(*out);
+    unlink(path);
+    return rc;
+}
+
+/* Whether a and b tokenize the same (and to something). */
+static bool same_ids(const elm_tokenizer_t *t, const char *a, const char *b)
+{
+    int32_t *x, *y;
+    size_t nx, ny;
+    assert_int_equal(elm_tokenize(t, a, strlen(a), 0, &x, &nx, NULL), 0);
+    assert_int_equal(elm_tokenize(t, b, strlen(b), 0, &y, &ny, NULL), 0);
+    bool same = nx > 0 && ids_eq(x, nx, y, ny);
+    free(x);
+    free(y);
+    return same;
+}
+
+/* Without the charsmap (llama.cpp does not require it) only spaces are normalized: a tab stays a
+ * character, <unk> here, and full-width letters stay full-width. */
+static void test_ugm_no_charsmap(void **state)
+{
+    (void)state;
+    elm_tokenizer_t *full = load(t5_vocab), *bare;
+    if (!full) return;
+    assert_int_equal(t5_with_charsmap(NULL, 0, ELM_GGUF_UINT8, &bare, NULL), 0);
+    assert_true(same_ids(bare, "  Hello   world ", "Hello world"));
+    assert_true(same_ids(full, "Hello\tworld", "Hello world"));
+    assert_false(same_ids(bare, "Hello\tworld", "Hello world"));
+    assert_true(same_ids(full, "\xef\xbc\xa6", "F")); /* U+FF26 FULLWIDTH F */
+    assert_false(same_ids(bare, "\xef\xbc\xa6", "F"));
+    int32_t *ids;
+    size_t n;
+    assert_int_equal(elm_tokenize(bare, "Hello\tworld", 11, 0, &ids, &n, NULL), 0);
+    assert_true(n > 2);
+    assert_int_equal(ids[0], piece_id(bare, "\xe2\x96\x81Hello"));
+    assert_int_equal(ids[1], 2); /* the tab */
+    for (size_t i = 2; i < n; i++)
+        assert_int_not_equal(ids[i], piece_id(bare, "\xe2\x96\x81world"));
+    free(ids);
+    elm_tokenizer_free(bare);
+    elm_tokenizer_free(full);
+}
+
+/* A hand-built charsmap: "x" -> "yz" and "xy" -> "Q", in a 1024-unit double array. The root's
+ * BASE is 256; the node for 'x' (256 ^ 'x') is a leaf whose BASE 512 leads to its value unit and
+ * children, from which 'y' is a leaf whose BASE 256 leads to its value unit at 513. */
+enum { XCDA_UNITS = 1024 };
+typedef struct {
+    uint32_t size;
+    uint32_t unit[XCDA_UNITS];
+    char strings[5];
+} __attribute__((packed)) charsmap_t;
+
+static void make_charsmap(charsmap_t *m)
+{
+    memset(m, 0, sizeof *m);
+    m->size = XCDA_UNITS * 4;
+    uint32_t x = 256 ^ 'x', vx = x ^ 512, y = vx ^ 'y', vy = y ^ 256;
+    m->unit[0] = 256u << 10;
+    m->unit[x] = 512u << 10 | 1u << 8 | 'x';
+    m->unit[vx] = 0x80000000u | 0; /* "yz" */
+    m->unit[y] = 256u << 10 | 1u << 8 | 'y';
+    m->unit[vy] = 0x80000000u | 3; /* "Q" */
+    memcpy(m->strings, "yz\0Q", 5);
+}
+
+static void test_ugm_charsmap_walk(void **state)
+{
+    (void)state;
+    charsmap_t m;
+    make_charsmap(&m);
+    elm_tokenizer_t *t;
+    elm_diag_t d;
+    if (!elm_test_data(t5_vocab)) return;
+    int rc = t5_with_charsmap(&m, sizeof m, ELM_GGUF_UINT8, &t, &d);
+    if (rc) fprintf(stderr, "%s\n", d.msg);
+    assert_int_equal(rc, 0);
+    assert_true(same_ids(t, "x", "yz"));
+    assert_true(same_ids(t, "xy", "Q")); /* the longest key wins */
+    assert_true(same_ids(t, "axxyb", "ayzQb"));
+    assert_true(same_ids(t, "\t", "\t")); /* no key: the character as it is */
+    elm_tokenizer_free(t);
+}
+
+/* A corrupt charsmap is a named ELM_EINVAL at load, never a read outside the blob. */
+static void test_ugm_corrupt_charsmap(void **state)
+{
+    (void)state;
+    if (!elm_test_data(t5_vocab)) return;
+    charsmap_t m;
+    elm_tokenizer_t *t;
+    elm_diag_t d;
+    uint32_t x = 256 ^ 'x', vy = ((x ^ 512) ^ 'y') ^ 256;
+    struct {
+        const char *what, *msg;
+    } cases[] = {
+        {"offset out of range", "replacement lies outside"},
+        {"node out of range", "past its 1024 units"},
+        {"strings cut", "do not end with a NUL"},
+        {"array cut", "does not fit"},
+        {"shorter than its size", "truncated"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        make_charsmap(&m);
+        uint64_t n = sizeof m;
+        if (i == 0) m.unit[vy] = 0x80000000u | 5; /* past the 5 bytes of strings */
+        if (i == 1) m.unit[0] = 2048u << 10;      /* the root's children beyond the array */
+        if (i == 2) n--;
+        if (i == 3) n = 4 + 100;
+        if (i == 4) n = 3;
+        assert_int_equal(t5_with_charsmap(&m, n, ELM_GGUF_UINT8, &t, &d), ELM_EINVAL);
+        if (!strstr(d.msg, CHARSMAP) || !strstr(d.msg, cases[i].msg))
+            fprintf(stderr, "%s: %s\n", cases[i].what, d.msg);
+        assert_non_null(strstr(d.msg, CHARSMAP));
+        assert_non_null(strstr(d.msg, cases[i].msg));
+    }
+    int32_t not_bytes[4] = {0};
+    assert_int_equal(t5_with_charsmap(not_bytes, 4, ELM_GGUF_INT32, &t, &d), ELM_EINVAL);
+    assert_non_null(strstr(d.msg, CHARSMAP " is not an array of bytes"));
+    /* the real blob, cut in half */
+    elm_gguf_t *g;
+    assert_int_equal(elm_gguf_open(elm_test_data(t5_vocab), &g, NULL), 0);
+    const elm_gguf_value_t *v;
+    assert_int_equal(elm_gguf_get_arr(g, CHARSMAP, &v), 0);
+    assert_int_equal(v->arr.n, 240007);
+    uint8_t *half = malloc(v->arr.n / 2);
+    memcpy(half, v->arr.data, v->arr.n / 2);
+    elm_gguf_close(g);
+    assert_int_equal(t5_with_charsmap(half, 240007 / 2, ELM_GGUF_UINT8, &t, &d), ELM_EINVAL);
+    assert_non_null(strstr(d.msg, CHARSMAP));
+    free(half);
+}
+
 /* ---- chat templates ---- */
 
 static void test_chat_detect(void **state)
@@ -623,6 +992,7 @@ int main(void)
         cmocka_unit_test(test_vocab_mpt),
         cmocka_unit_test(test_vocab_refact),
         cmocka_unit_test(test_vocab_starcoder),
+        cmocka_unit_test(test_vocab_tiny_t5),
         cmocka_unit_test(test_llama2_vectors),
         cmocka_unit_test(test_stories260k),
         cmocka_unit_test(test_special_tokens),
@@ -630,6 +1000,14 @@ int main(void)
         cmocka_unit_test(test_stream_split_char),
         cmocka_unit_test(test_detok_range),
         cmocka_unit_test(test_bad_vocab),
+        cmocka_unit_test(test_ugm_float_sums),
+        cmocka_unit_test(test_ugm_unk_and_eos),
+        cmocka_unit_test(test_ugm_detok),
+        cmocka_unit_test(test_ugm_roundtrip),
+        cmocka_unit_test(test_ugm_t5_sequences),
+        cmocka_unit_test(test_ugm_no_charsmap),
+        cmocka_unit_test(test_ugm_charsmap_walk),
+        cmocka_unit_test(test_ugm_corrupt_charsmap),
         cmocka_unit_test(test_chat_detect),
         cmocka_unit_test(test_chat_from_arch),
         cmocka_unit_test(test_chat_format),

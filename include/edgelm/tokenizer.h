@@ -1,6 +1,7 @@
-/* edgelm tokenizer: the vocabularies llama.cpp reads from GGUF (SentencePiece "llama" and
- * byte-level BPE "gpt2" with its pre-tokenizers), special tokens, streaming-safe detokenization,
- * and chat templates recognized from tokenizer.chat_template as llama.cpp recognizes them.
+/* edgelm tokenizer: the vocabularies llama.cpp reads from GGUF (SentencePiece "llama", byte-level
+ * BPE "gpt2" with its pre-tokenizers, and SentencePiece unigram "t5" with its precompiled_charsmap
+ * normalizer), special tokens, streaming-safe detokenization, and chat templates recognized from
+ * tokenizer.chat_template as llama.cpp recognizes them.
  * A tokenizer is immutable after loading: one may be shared by several threads. */
 #ifndef EDGELM_TOKENIZER_H
 #define EDGELM_TOKENIZER_H
@@ -22,6 +23,7 @@ typedef struct elm_tokenizer elm_tokenizer_t;
 typedef enum {
     ELM_TOK_SPM = 1, /* "llama": SentencePiece, score-ordered merges, byte fallback */
     ELM_TOK_BPE = 2, /* "gpt2": byte-level BPE, rank-ordered merges, regex pre-tokenizer */
+    ELM_TOK_UGM = 3, /* "t5": unigram (T5, Flan-T5), charsmap normalizer, Viterbi over pieces */
 } elm_tok_kind_t;
 
 /* tokenizer.ggml.token_type values (llama.cpp's numbering). */
@@ -41,7 +43,8 @@ typedef enum {
  * Everything needed is copied: g may be closed afterwards. Errors, with diag naming the key:
  * ELM_ENOKEY (tokenizer.ggml.model / tokens missing, merges missing for gpt2, scores missing
  * for llama), ELM_ENOTSUP (an unknown tokenizer model or pre-tokenizer, named), ELM_EINVAL
- * (inconsistent arrays, special ids out of range). *out is NULL on failure. */
+ * (inconsistent arrays, special ids out of range; for t5 a corrupt
+ * tokenizer.ggml.precompiled_charsmap or no <unk> token). *out is NULL on failure. */
 int elm_tokenizer_from_gguf(const elm_gguf_t *g, elm_tokenizer_t **out, elm_diag_t *diag);
 
 /* elm_gguf_open() + elm_tokenizer_from_gguf() + elm_gguf_close(). */
@@ -53,7 +56,8 @@ void elm_tokenizer_free(elm_tokenizer_t *t);
 /* ---- facts ---- */
 
 elm_tok_kind_t elm_tokenizer_kind(const elm_tokenizer_t *t);
-/* The pre-tokenizer name ("qwen2", "llama-bpe", ...; "default" when absent); never NULL. */
+/* The pre-tokenizer name ("qwen2", "llama-bpe", ...; "default" when absent, as for llama and t5
+ * files, which have none); never NULL. */
 const char *elm_tokenizer_pre(const elm_tokenizer_t *t);
 int32_t elm_tokenizer_n_vocab(const elm_tokenizer_t *t);
 /* Special token ids, or -1 when the vocabulary has none. EOT is tokenizer.ggml.eot_token_id or,
@@ -63,13 +67,13 @@ int32_t elm_tokenizer_eos(const elm_tokenizer_t *t);
 int32_t elm_tokenizer_eot(const elm_tokenizer_t *t);
 int32_t elm_tokenizer_pad(const elm_tokenizer_t *t);
 /* Whether ELM_TOK_ADD_SPECIAL adds BOS / EOS (tokenizer.ggml.add_bos_token / add_eos_token; by
- * default BOS for SPM, none for BPE, as llama.cpp does). */
+ * default BOS for SPM, none for BPE, EOS only for UGM, as llama.cpp does). */
 bool elm_tokenizer_add_bos(const elm_tokenizer_t *t);
 bool elm_tokenizer_add_eos(const elm_tokenizer_t *t);
 /* True for EOS, EOT and other end-of-generation tokens. */
 bool elm_tokenizer_is_eog(const elm_tokenizer_t *t, int32_t id);
-/* The stored text of a token (SPM spaces as U+2581, BPE bytes in the byte-level alphabet) and its
- * length; NULL for an id out of range. Points into t. */
+/* The stored text of a token (SPM/UGM spaces as U+2581, BPE bytes in the byte-level alphabet) and
+ * its length; NULL for an id out of range. Points into t. */
 const char *elm_tokenizer_token_text(const elm_tokenizer_t *t, int32_t id, size_t *len);
 /* The token type, ELM_TOKEN_UNDEFINED for an id out of range. */
 elm_token_type_t elm_tokenizer_token_type(const elm_tokenizer_t *t, int32_t id);
@@ -95,15 +99,19 @@ enum {
  * ELM_TOK_PARSE_SPECIAL, as in llama.cpp. Invalid UTF-8 is not an error: with BPE each invalid byte
  * becomes its own pre-token and goes through the byte alphabet; with SPM it takes the byte
  * fallback <0xNN> (or UNK when the vocabulary has no byte tokens), so decoding gives back the
- * same bytes whenever the vocabulary can represent them. ELM_ENOMEM is the only failure. */
+ * same bytes whenever the vocabulary can represent them. UGM normalizes first (charsmap, spaces
+ * merged, each invalid byte U+FFFD) and gives one UNK for each run of characters no piece covers,
+ * so its decoding is lossy. ELM_ENOMEM is the only failure. */
 int elm_tokenize(const elm_tokenizer_t *t, const char *text, size_t len, unsigned flags,
                  int32_t **ids, size_t *n_ids, elm_diag_t *diag);
 
 /* ---- decoding ---- */
 
 enum {
-    ELM_DETOK_SPECIAL = 1u << 0,    /* print the text of control tokens instead of nothing */
-    ELM_DETOK_KEEP_SPACE = 1u << 1, /* keep the space SPM's add_space_prefix put before the text */
+    ELM_DETOK_SPECIAL = 1u << 0,    /* print the text of control (UGM: and <unk>) tokens instead of
+                                       nothing */
+    ELM_DETOK_KEEP_SPACE = 1u << 1, /* keep the space add_space_prefix put before the text (SPM,
+                                       UGM) */
 };
 
 /* The bytes one token stands for, appended to nothing: *piece points into a buffer owned by the
@@ -116,7 +124,9 @@ int elm_token_to_piece(const elm_tokenizer_t *t, int32_t id, unsigned flags, cha
 /* Decode ids into a new NUL-terminated string *text of *len bytes (caller frees). Invalid or
  * unfinished UTF-8 in the result is kept byte for byte, so detokenize(tokenize(x)) == x (for SPM:
  * unless x holds U+2581, which SentencePiece cannot tell from an escaped space, or special tokens,
- * after which add_space_prefix adds a space).
+ * after which add_space_prefix adds a space; for UGM only for text the normalizer leaves alone:
+ * words of covered characters separated by single spaces). UGM, as llama.cpp, drops the first
+ * piece's leading space only from the first id, even when that one prints nothing.
  * ELM_ERANGE names the first id out of range; *text is NULL on failure. */
 int elm_detokenize(const elm_tokenizer_t *t, const int32_t *ids, size_t n, unsigned flags,
                    char **text, size_t *len, elm_diag_t *diag);

@@ -1,6 +1,6 @@
-/* From ids back to text: the bytes of one token (SPM's U+2581 to spaces and <0xNN> to bytes, BPE's
- * byte alphabet back to bytes, control tokens silent unless asked), whole-sequence decoding, and a
- * streaming decoder that only ever hands out complete UTF-8 characters. */
+/* From ids back to text: the bytes of one token (SPM/UGM's U+2581 to spaces and <0xNN> to bytes,
+ * BPE's byte alphabet back to bytes, control tokens silent unless asked), whole-sequence decoding,
+ * and a streaming decoder that only ever hands out complete UTF-8 characters. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,16 +70,22 @@ static size_t piece(const elm_tokenizer_t *t, int32_t id, unsigned flags, char *
             PUT(0x85);
             return n;
         }
+        if (t->kind == ELM_TOK_UGM) { /* UGM: silent like a control token (llama.cpp) */
+            if (!(flags & ELM_DETOK_SPECIAL)) return 0;
+            for (uint32_t i = 0; i < tk->len; i++)
+                PUT(s[i]);
+            return n;
+        }
         break;
     case ELM_TOKEN_BYTE:
-        if (t->kind == ELM_TOK_SPM && tk->len == 6 && !memcmp(s, "<0x", 3)) {
+        if (t->kind != ELM_TOK_BPE && tk->len == 6 && !memcmp(s, "<0x", 3)) {
             PUT(strtol(s + 3, NULL, 16));
             return n;
         }
         break;
     default: break;
     }
-    if (t->kind == ELM_TOK_SPM) {
+    if (t->kind != ELM_TOK_BPE) { /* SentencePiece: U+2581 is a space */
         for (uint32_t i = 0; i < tk->len; i++) {
             if (i + 2 < tk->len && !memcmp(s + i, "\xe2\x96\x81", 3)) {
                 PUT(' ');
@@ -148,7 +154,8 @@ static int buf_reserve(buf_t *b, size_t more)
     return 0;
 }
 
-/* Append token id's piece; drop the add_space_prefix space when this is the first text. */
+/* Append token id's piece; drop the add_space_prefix space when this is the first text (SPM) or
+ * the first token (UGM: llama.cpp's detokenize strips only the first piece, even an empty one). */
 static int append_piece(const elm_tokenizer_t *t, int32_t id, unsigned flags, bool *at_start,
                         buf_t *b)
 {
@@ -156,13 +163,12 @@ static int append_piece(const elm_tokenizer_t *t, int32_t id, unsigned flags, bo
     if (buf_reserve(b, need) != 0) return ELM_ENOMEM;
     char *dst = b->p + b->n;
     piece(t, id, flags, dst, need);
-    if (need && *at_start) {
-        *at_start = false;
-        if (t->kind == ELM_TOK_SPM && t->add_space_prefix && !(flags & ELM_DETOK_KEEP_SPACE) &&
-            dst[0] == ' ') {
-            memmove(dst, dst + 1, need - 1);
-            need--;
-        }
+    bool strip = *at_start && t->kind != ELM_TOK_BPE && t->add_space_prefix &&
+                 !(flags & ELM_DETOK_KEEP_SPACE);
+    if (need || t->kind == ELM_TOK_UGM) *at_start = false;
+    if (strip && need && dst[0] == ' ') {
+        memmove(dst, dst + 1, need - 1);
+        need--;
     }
     b->n += need;
     return 0;

@@ -1,6 +1,6 @@
 /* elm_tokenize: split the text around special-token text (as llama.cpp's tokenizer_st_partition:
  * longest special first, each splitting what is still raw text), hand each raw fragment to the
- * SPM or BPE encoder, and add BOS / EOS as the vocabulary asks. */
+ * SPM, BPE or UGM encoder, and add BOS / EOS as the vocabulary asks. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,6 +120,8 @@ int elm_tokenize(const elm_tokenizer_t *t, const char *text, size_t len, unsigne
         } else if (t->kind == ELM_TOK_SPM) {
             rc = elm__spm_encode(t, text + f.v[i].off, f.v[i].len, prev_special, &out);
             prev_special = false;
+        } else if (t->kind == ELM_TOK_UGM) {
+            rc = elm__ugm_encode(t, text + f.v[i].off, f.v[i].len, &out);
         } else {
             rc = elm__bpe_encode(t, text + f.v[i].off, f.v[i].len, &out);
         }

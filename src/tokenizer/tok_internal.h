@@ -68,6 +68,8 @@ int elm__pretok_split(const elm__pretok_t *p, const char *text, size_t len, elm_
 
 /* ---- the tokenizer ---- */
 
+typedef struct elm__ugm elm__ugm_t; /* the unigram model's normalizer and piece trie (ugm.c) */
+
 typedef struct {
     uint32_t off; /* into text arena */
     uint32_t len;
@@ -97,9 +99,11 @@ struct elm_tokenizer {
     int32_t byte_tok[256]; /* BPE: token of the byte-level character of each byte; SPM: <0xNN> */
     int16_t cp_byte[ELM__N_BYTE_CP]; /* BPE: byte-level character → byte, -1 for none */
     elm__pretok_t *pretok;
-    /* SPM */
+    /* SPM and UGM */
     bool add_space_prefix;
     uint8_t spm_break[256]; /* ASCII bytes no token longer than one byte contains */
+    /* UGM */
+    elm__ugm_t *ugm;
     /* specials */
     int32_t bos, eos, eot, pad, unk;
     bool add_bos, add_eos;
@@ -131,6 +135,14 @@ int elm__bpe_encode(const elm_tokenizer_t *t, const char *text, size_t len, elm_
 /* prefix_space: add_space_prefix applies (first fragment or after a special token). */
 int elm__spm_encode(const elm_tokenizer_t *t, const char *text, size_t len, bool prefix_space,
                     elm__ids_t *out);
+
+/* UGM: read the charsmap (validated: ELM_EINVAL naming the key when corrupt) and
+ * remove_extra_whitespaces, build the piece trie; t->ugm is set even on failure, for
+ * elm_tokenizer_free. Needs the tokens and special ids read. */
+int elm__ugm_create(elm_tokenizer_t *t, const elm_gguf_t *g, const char *name, elm_diag_t *d);
+void elm__ugm_free(elm__ugm_t *u);
+/* Normalize and segment one raw-text fragment; each fragment gets its own space prefix. */
+int elm__ugm_encode(const elm_tokenizer_t *t, const char *text, size_t len, elm__ids_t *out);
 
 /* ---- UTF-8 ---- */
 

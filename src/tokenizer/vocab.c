@@ -187,11 +187,14 @@ static int read_kind(elm_tokenizer_t *t, const elm_gguf_t *g, const char *name, 
         t->kind = ELM_TOK_SPM;
     } else if (model.len == 4 && !memcmp(model.ptr, "gpt2", 4)) {
         t->kind = ELM_TOK_BPE;
+    } else if (model.len == 2 && !memcmp(model.ptr, "t5", 2)) {
+        t->kind = ELM_TOK_UGM;
     } else {
         return elm_diag(
             d, ELM_ENOTSUP,
             "%s: tokenizer model '%.*s' is not supported (edgelm reads 'llama' "
-            "SentencePiece and 'gpt2' byte-level BPE; 'bert' WordPiece is not supported)",
+            "SentencePiece, 'gpt2' byte-level BPE and 't5' unigram; 'bert' WordPiece is not "
+            "supported)",
             name, (int)(model.len > 64 ? 64 : model.len), model.ptr);
     }
     elm_gguf_get_str(g, "tokenizer.ggml.pre", &pre);
@@ -242,6 +245,11 @@ static int read_specials(elm_tokenizer_t *t, const elm_gguf_t *g, const char *na
     if (t->kind == ELM_TOK_SPM) {
         t->bos = 1, t->eos = 2, t->unk = 0;
         t->add_bos = true;
+        t->add_space_prefix = true;
+    }
+    if (t->kind == ELM_TOK_UGM) { /* T5: EOS after the text, no BOS */
+        t->eos = 1, t->unk = 2, t->pad = 0;
+        t->add_eos = true;
         t->add_space_prefix = true;
     }
     if (t->kind == ELM_TOK_BPE) {
@@ -330,6 +338,7 @@ int elm_tokenizer_from_gguf(const elm_gguf_t *g, elm_tokenizer_t **out, elm_diag
     if ((rc = read_tokens(t, toks, scores, types, name, d))) goto fail;
     if ((rc = read_specials(t, g, name, d))) goto fail;
     index_bytes(t);
+    if (t->kind == ELM_TOK_UGM && (rc = elm__ugm_create(t, g, name, d)) != 0) goto fail;
     if (merges && t->kind == ELM_TOK_BPE && (rc = load_merges(t, merges, name, d)) != 0) goto fail;
     if (setup_specials(t) != 0) {
         rc = elm_diag(d, ELM_ENOMEM, "%s: out of memory", name);
@@ -372,6 +381,7 @@ void elm_tokenizer_free(elm_tokenizer_t *t)
 {
     if (!t) return;
     elm__pretok_free(t->pretok);
+    elm__ugm_free(t->ugm);
     free(t->tokens);
     free(t->arena);
     free(t->tok_hash);
