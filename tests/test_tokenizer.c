@@ -882,6 +882,7 @@ static void test_chat_from_arch(void **state)
     assert_int_equal(elm_chat_for_arch("gemma2"), ELM_CHAT_GEMMA);
     assert_int_equal(elm_chat_for_arch("phi3"), ELM_CHAT_PHI3);
     assert_int_equal(elm_chat_for_arch("internlm2"), ELM_CHAT_CHATML);
+    assert_int_equal(elm_chat_for_arch("t5"), ELM_CHAT_PLAIN);
     assert_int_equal(elm_chat_for_arch("llama"), ELM_CHAT_UNKNOWN);
     assert_int_equal(elm_chat_for_arch(NULL), ELM_CHAT_UNKNOWN);
     static const struct {
@@ -933,6 +934,7 @@ static void test_chat_format(void **state)
                         "Hello!<|end|>\n<|user|>\nBye<|end|>\n<|assistant|>\n"},
         {ELM_CHAT_MISTRAL_V7, "[SYSTEM_PROMPT] You are helpful.[/SYSTEM_PROMPT][INST] Hi[/INST] "
                               "Hello!</s>[INST] Bye[/INST]"},
+        {ELM_CHAT_PLAIN, "You are helpful.\nHi\nHello!\nBye"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *out;

@@ -163,6 +163,12 @@ static void md_notes(elm_sbuf_t *b, const elm_record_t *recs, size_t n)
                  "first token (warm), cold adds the load; tg t/s excludes the first token; "
                  "reading speed 5.3 tok/s.\n",
               r->reps, r->reps == 1 ? "" : "s");
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(recs[i].arch, "t5")) {
+            elm_sbuf_printf(b, "t5 (encoder-decoder): its prefill is the encoder pass over the "
+                               "pp prompt tokens; TTFT adds the decoder's first step.\n");
+            break;
+        }
     if (strcmp(r->power_source, "none"))
         elm_sbuf_printf(b, "power: %s%s (%s)\n", r->power_source,
                   r->power_estimated ? ", estimated" : "", r->power_detail);
