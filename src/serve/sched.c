@@ -435,7 +435,7 @@ static uint32_t form_batch(elm_sched_t *s)
         s->rows[n] = (elm_batch_row_t){sl->last, (uint32_t)i, held(s, sl), true};
         n++;
     }
-    for (int i = 0; i < s->p.n_slots; i++) {
+    for (int i = 0; i < s->p.n_slots && !s->has_encoder; i++) { /* t5: encode_one() prefills */
         slot_t *sl = &s->slots[i];
         if (sl->state != SLOT_PREFILL) continue;
         job_t *j = sl->job;
