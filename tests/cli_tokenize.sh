@@ -58,6 +58,17 @@ if v=$(need_data vocab/ggml-vocab-llama-spm.gguf); then
   expect_out "^2 tokens$" "--no-bos"
 fi
 
+if v=$(need_data vocab/ggml-vocab-tiny-t5.gguf); then
+  run "$ELM" tokenize -m "$v" "Hello {world}"
+  expect_rc 0 "tokenize with the t5 unigram vocabulary"
+  expect_out "^ +329  ' Hello'$" "the piece carries its space"
+  expect_out "^ +2  '<unk>'$" "an uncovered character is <unk>"
+  expect_out "^ +1  '</s>'$" "EOS appended"
+  run "$ELM" tokenize --json --no-bos -m "$v" "Hello"
+  expect_out '"tokenizer":"t5"' "json names the model"
+  expect_out '"n_tokens":1' "no EOS with --no-bos"
+fi
+
 if v=$(need_data vocab/ggml-vocab-bert-bge.gguf); then
   run "$ELM" tokenize -m "$v" "Hello"
   expect_rc 1 "WordPiece vocabulary"

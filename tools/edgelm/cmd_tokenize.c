@@ -119,8 +119,11 @@ static int print_tokens(const tok_args_t *a, const elm_tokenizer_t *t, const int
     cJSON *root = a->json ? cJSON_CreateObject() : NULL, *arr = NULL;
     if (root) {
         cJSON_AddStringToObject(root, "model", a->model);
+        elm_tok_kind_t kind = elm_tokenizer_kind(t); /* as tokenizer.ggml.model names it */
         cJSON_AddStringToObject(root, "tokenizer",
-                                elm_tokenizer_kind(t) == ELM_TOK_SPM ? "llama" : "gpt2");
+                                kind == ELM_TOK_SPM   ? "llama"
+                                : kind == ELM_TOK_UGM ? "t5"
+                                                      : "gpt2");
         cJSON_AddStringToObject(root, "pre", elm_tokenizer_pre(t));
         cJSON_AddNumberToObject(root, "n_tokens", (double)n);
         arr = cJSON_AddArrayToObject(root, "tokens");
