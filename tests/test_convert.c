@@ -522,6 +522,8 @@ int main(void)
         QUANT_CASE("tiny-phi3", "F32", "F16"),
         QUANT_CASE("tiny-gemma2", "F16", "Q4_0"),
         QUANT_CASE("tiny-gemma2", "F16", "Q4_K_M"),
+        QUANT_CASE("tiny-t5", "F32", "Q8_0"),
+        QUANT_CASE("tiny-t5", "F32", "F16"),
         cmocka_unit_test(test_quantize_errors),
         cmocka_unit_test(test_synth_errors),
     };
