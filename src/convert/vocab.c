@@ -295,6 +295,7 @@ int elm__vocab_add(elm__kvlist_t *l, const elm_synth_shape_t *shape, const char 
 {
     *vocab_file = NULL;
     if (vocab_path) return copy_vocab(l, shape, vocab_path, vocab_file, diag);
-    int rc = generate(l, shape, family_of(shape));
+    int rc = !strcmp(shape->family, "t5") ? elm__vocab_ugm(l, shape)
+                                          : generate(l, shape, family_of(shape));
     return rc ? elm_diag(diag, rc, "generating the vocabulary: %s", elm_strerror(rc)) : 0;
 }
