@@ -694,6 +694,46 @@ static void test_t5_vocab(void **state)
     unlink(out);
 }
 
+/* A T5 vocab copied with --vocab into more rows is padded as T5Model pads Flan-T5's: UNUSED
+ * "[PAD<id>]" at score -10000 (a Unigram tokenizer matches UNUSED pieces by score). */
+static void test_t5_vocab_padding(void **state)
+{
+    (void)state;
+    const char *tv = elm_test_data("vocab/ggml-vocab-tiny-t5.gguf");
+    if (!tv) return;
+    elm_synth_shape_t s = *elm_synth_shape_find("flan-t5-base");
+    s.n_embd = 256;
+    s.n_ff = 512;
+    s.n_layer = 1;
+    s.n_head = s.n_head_kv = 4;
+    s.n_vocab = 1024;
+    elm_synth_opts_t o = {.vocab_path = tv, .seed = 1, .n_threads = 2};
+    elm_synth_plan_t *p = NULL;
+    elm_diag_t d = {0};
+    assert_int_equal(elm__synth_plan_shape(&s, ELM_FTYPE_Q8_0, &o, &p, &d), 0);
+    char path[] = "/tmp/elm_test_t5vXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(elm_synth_write(p, path, &o, NULL, &d), 0);
+    elm_gguf_t *g = NULL;
+    assert_int_equal(elm_gguf_open(path, &g, &d), 0);
+    const elm_gguf_value_t *tok, *sc, *ty;
+    assert_int_equal(elm_gguf_get_arr(g, "tokenizer.ggml.tokens", &tok), 0);
+    assert_int_equal(elm_gguf_get_arr(g, "tokenizer.ggml.scores", &sc), 0);
+    assert_int_equal(elm_gguf_get_arr(g, "tokenizer.ggml.token_type", &ty), 0);
+    assert_int_equal(tok->arr.n, 1024);
+    assert_true(str_is(tok->arr.items[1000].s, "[PAD1000]"));
+    assert_int_equal(elm_gguf_arr_i64(ty, 1000), 5);
+    float f;
+    memcpy(&f, (const char *)sc->arr.data + 1000 * sizeof f, sizeof f);
+    assert_true(f == -10000.0f);
+    assert_non_null(elm_gguf_get(g, "tokenizer.ggml.precompiled_charsmap"));
+    elm_gguf_close(g);
+    unlink(path);
+    elm_synth_plan_free(p);
+}
+
 /* ---- quantize against llama-quantize's own files ---- */
 
 /* model-src.gguf quantized to type against llama.cpp's model-type.gguf (src is F32, or F16 for
@@ -832,6 +872,7 @@ int main(void)
         cmocka_unit_test(test_layout_internlm2),
         cmocka_unit_test(test_layout_t5),
         cmocka_unit_test(test_t5_vocab),
+        cmocka_unit_test(test_t5_vocab_padding),
         QUANT_CASE("tiny-qwen2", "F32", "Q8_0"),
         QUANT_CASE("tiny-qwen2", "F32", "Q4_0"),
         QUANT_CASE("tiny-qwen2", "F32", "Q4_K_M"),
