@@ -28,7 +28,7 @@ expect_err "no output file given \(-o FILE\)" "asks for -o"
 
 run "$ELM" synth gpt5:Q4_0 -o "$TMP/x.gguf"
 expect_rc 2 "unknown shape"
-expect_err "unknown shape 'gpt5' \(known: qwen2.5-0.5b, .*smollm2-1.7b, .*yi-1.5-6b\)" "lists the known shapes"
+expect_err "unknown shape 'gpt5' \(known: qwen2.5-0.5b, .*smollm2-1.7b, .*yi-1.5-6b, flan-t5-large, flan-t5-base\)" "lists the known shapes"
 
 run "$ELM" synth qwen2.5-0.5b:Q3_K_XL -o "$TMP/x.gguf"
 expect_rc 2 "unknown quant type"
@@ -61,6 +61,11 @@ run "$ELM" synth internlm2.5-7b:Q4_K_M --dry-run
 expect_out "291 tensors: q4_K 193, f32 65, q6_K 33" "internlm2.5-7b Q4_K_M mix"
 run "$ELM" synth yi-1.5-6b:Q8_0 --dry-run
 expect_out "291 tensors: q8_0 226, f32 65" "yi-1.5-6b Q8_0 mix"
+# t5: 24 + 24 blocks; attn_rel_b stays F32; 36 attn_v + 36 ffn_down + the output in Q6_K
+run "$ELM" synth flan-t5-large:Q4_K_M --dry-run
+expect_out "558 tensors: q4_K 361, f32 124, q6_K 73" "flan-t5-large Q4_K_M mix"
+run "$ELM" synth flan-t5-base:Q4_0 --dry-run
+expect_out "282 tensors: q4_0 217, f32 64, q6_K 1" "flan-t5-base Q4_0 mix"
 
 run "$ELM" synth smollm2-135m:Q8_0 --dry-run
 planned=$(sed -nE 's/.*would write ([0-9]+) bytes.*/\1/p' "$TMP/out")
@@ -112,6 +117,14 @@ if m=$(need_data reference/models/tiny-qwen2-Q4_0.gguf); then
   run "$ELM" quantize "$m" "$TMP/out.gguf" Q8_0
   expect_rc 1 "quantized input"
   expect_err "already quantized \(q[0-9]_[0-9K]\); requantizing is not supported" "refuses to requantize"
+fi
+
+if f32=$(need_data reference/models/tiny-t5-F32.gguf) && ref=$(need_data reference/models/tiny-t5-Q8_0.gguf); then
+  run "$ELM" quantize -t 2 "$f32" "$TMP/tiny-t5-Q8_0.gguf" Q8_0
+  expect_rc 0 "quantize tiny-t5 Q8_0"
+  expect_out "52 tensors: q8_0 38, f32 14" "attn_rel_b and the norms stay F32"
+  cmp -s "$ref" "$TMP/tiny-t5-Q8_0.gguf" && ok "tiny-t5-Q8_0 identical to llama-quantize's file" \
+    || bad "tiny-t5-Q8_0 differs from llama-quantize's file"
 fi
 
 for model in tiny-qwen2 tiny-llama3; do

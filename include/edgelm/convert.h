@@ -110,9 +110,9 @@ int elm_quantize(const char *in_path, const char *out_path, elm_ftype_t ftype,
 
 /* The architecture-level facts of a real model (from its config.json). */
 typedef struct {
-    const char *name;    /* "qwen2.5-0.5b" */
-    const char *arch;    /* GGUF architecture: "qwen2", "llama", "gemma2", "phi3", "internlm2" */
-    const char *family;  /* "qwen2", "llama3", "smollm2", "gemma2", ...: tokenizer and template */
+    const char *name; /* "qwen2.5-0.5b" */
+    const char *arch; /* GGUF architecture: "qwen2", "llama", "gemma2", "phi3", "internlm2", "t5" */
+    const char *family; /* "qwen2", "llama3", "smollm2", "gemma2", "t5", ...: tokenizer, template */
     const char *hf_name; /* general.name of the real files */
     uint32_t n_embd, n_ff, n_layer, n_head, n_head_kv, head_dim;
     uint32_t n_vocab;     /* rows of token_embd */
@@ -126,6 +126,9 @@ typedef struct {
     uint32_t sliding_window;           /* <arch>.attention.sliding_window (0: no key) */
     uint32_t n_ctx_orig; /* phi3 LongRoPE: rope.scaling.original_context_length (0: none) */
     const float *rope_long, *rope_short; /* phi3: LongRoPE factors, head_dim/2 each, or NULL */
+    /* t5 only: n_layer encoder and n_layer decoder blocks (llama.cpp's one block_count), n_ff
+     * the gated-GELU width, head_dim d_kv, rms_eps T5's LayerNorm epsilon, no rope */
+    uint32_t n_rel_buckets; /* relative_attention_num_buckets (0: not an encoder-decoder) */
 } elm_synth_shape_t;
 
 /* The known shapes: *n gets their count. Static table. */
@@ -166,7 +169,8 @@ const elm_synth_shape_t *elm_synth_plan_shape(const elm_synth_plan_t *p);
 elm_ftype_t elm_synth_plan_ftype(const elm_synth_plan_t *p);
 
 /* Write the plan's file to out_path with seeded random weights (normal × 0.02; norms ≈ 1;
- * rope_freqs computed; LongRoPE factors copied from the shape), streamed through the GGUF writer.
+ * rope_freqs computed; LongRoPE factors copied from the shape; T5's attention q/k smaller, as it
+ * has no 1/sqrt(d) scaling), streamed through the GGUF writer.
  * stats may be NULL. */
 int elm_synth_write(const elm_synth_plan_t *p, const char *out_path, const elm_synth_opts_t *opts,
                     elm_convert_stats_t *stats, elm_diag_t *diag);

@@ -2,7 +2,8 @@
  * (src/llama-quant.cpp, build 4748), restricted to the file types edgelm writes and to models
  * without experts. The rules, as llama-quantize applies them without an imatrix:
  *  - only tensors whose name ends in "weight", with 2 or more dimensions, and that are not
- *    "*_norm.weight" are converted; the rest (norms, biases, rope_freqs) keep their type;
+ *    "*_norm.weight" or T5's "attn_rel_b.weight" (the relative position bias table, [n_head, 32])
+ *    are converted; the rest (norms, biases, rope_freqs) keep their type;
  *  - F16/BF16 file types convert every such tensor to F16/BF16, with no further rule;
  *  - the output matrix (output.weight, or token_embd.weight when there is no output.weight)
  *    becomes Q6_K, unless the file type's base type is Q8_0 (stays Q8_0) or its rows are not a
@@ -12,6 +13,12 @@
  *    first n_layer/8 for Q4_K_S;
  *  - attn_qkv.weight (phi3's fused Q/K/V): Q5_K for Q4_K_M, Q6_K for Q5_K_M, in every layer; it
  *    also counts as an attn_v tensor in n_attention_wv, which sets use_more_bits' layer count;
+ *  - the counters run over every name that contains "attn_v.weight" / "ffn_down", in the written
+ *    order. For T5 that is 3·n_layer attn_v tensors (enc attn_v, dec attn_v, dec cross_attn_v:
+ *    llama.cpp asserts n_attention_wv == 3·n_layer for an encoder) and 2·n_layer ffn_down against
+ *    n_ffn_down = n_layer, so every ffn_down past the first n_layer counts as a "last eighth"
+ *    layer. T5's names lack the "blk.N." prefix the order sorts by, so its order is plain strcmp:
+ *    dec.* before enc.*, and dec.blk.10 before dec.blk.2;
  *  - a row length that is not a multiple of the chosen type's block falls back: Q4_K → Q5_0,
  *    Q5_K → Q5_1, Q6_K → Q8_0, Q2_K/Q3_K/IQ4_XS → IQ4_NL, and to F16 if even that does not fit. */
 #include <stdlib.h>
@@ -117,7 +124,7 @@ static bool ends_with(const char *s, const char *suffix)
 bool elm__tensor_is_quantizable(const elm_tensor_desc_t *t)
 {
     return ends_with(t->name, "weight") && t->n_dims >= 2 && !strstr(t->name, "_norm.weight") &&
-           !strstr(t->name, "ffn_gate_inp.weight");
+           !strstr(t->name, "ffn_gate_inp.weight") && !strstr(t->name, "attn_rel_b.weight");
 }
 
 /* llama.cpp's use_more_bits(): the first and last eighth of the layers, and every third between. */

@@ -145,6 +145,18 @@ static const elm_synth_shape_t shapes[] = {
     /* 01-ai/Yi-1.5-6B-Chat: LlamaForCausalLM */
     {"yi-1.5-6b", "llama", "yi", "Yi 1.5 6B Chat", 4096, 11008, 32, 32, 4, 128, 64000, 4096, false,
      false, 5000000.0f, 1e-6f, 0},
+    /* google/flan-t5-large and -base (T5ForConditionalGeneration): num_layers encoder blocks and
+     * as many decoder blocks, d_ff of the gated-GELU FFN, d_kv per head, 32 relative buckets,
+     * untied lm_head, vocab_size 32128 (32000 SentencePiece pieces + 128 padding/extra ids),
+     * n_positions 512, layer_norm_epsilon 1e-6 */
+    /* clang-format off */
+    {.name = "flan-t5-large", .arch = "t5", .family = "t5", .hf_name = "Flan T5 Large",
+     .n_embd = 1024, .n_ff = 2816, .n_layer = 24, .n_head = 16, .n_head_kv = 16, .head_dim = 64,
+     .n_vocab = 32128, .n_ctx_train = 512, .rms_eps = 1e-6f, .n_rel_buckets = 32},
+    {.name = "flan-t5-base", .arch = "t5", .family = "t5", .hf_name = "Flan T5 Base",
+     .n_embd = 768, .n_ff = 2048, .n_layer = 12, .n_head = 12, .n_head_kv = 12, .head_dim = 64,
+     .n_vocab = 32128, .n_ctx_train = 512, .rms_eps = 1e-6f, .n_rel_buckets = 32},
+    /* clang-format on */
 };
 
 const elm_synth_shape_t *elm_synth_shapes(size_t *n)
@@ -195,25 +207,62 @@ static int add(elm_tensor_desc_t *t, char **names, size_t *n, const char *name, 
     return 0;
 }
 
-int elm__shape_tensors(const elm_synth_shape_t *s, elm_tensor_desc_t **out_t, char ***out_names,
-                       size_t *out_n)
+/* One T5 stack ("enc" or "dec") as T5Model's converter names it (reference README §6.4): self-
+ * attention q/k/v/o, the bias table in block 0 only ([n_head, buckets]: a row per bucket), the
+ * decoder's cross-attention, the gated-GELU FFN, and a norm before each part. */
+static int add_t5_stack(const elm_synth_shape_t *s, bool dec, elm_tensor_desc_t *t, char **names,
+                        size_t *n)
 {
-    size_t cap = 5 + (size_t)s->n_layer * 12, n = 0;
-    elm_tensor_desc_t *t = calloc(cap, sizeof *t);
-    char **names = calloc(cap, sizeof *names);
+    const char *st = dec ? "dec" : "enc";
+    int64_t E = s->n_embd, F = s->n_ff, I = (int64_t)s->n_head * s->head_dim;
+    char b[80];
+    int rc = 0;
+#define T(suffix, ne0, ne1)                            \
+    snprintf(b, sizeof b, "%s.blk.%u." suffix, st, l); \
+    if ((rc = add(t, names, n, b, ne0, ne1))) return rc;
+    for (uint32_t l = 0; l < s->n_layer; l++) {
+        T("attn_q.weight", E, I);
+        T("attn_k.weight", E, I);
+        T("attn_v.weight", E, I);
+        T("attn_o.weight", I, E);
+        if (l == 0) {
+            T("attn_rel_b.weight", s->n_head, s->n_rel_buckets);
+        }
+        T("attn_norm.weight", E, 0);
+        if (dec) {
+            T("cross_attn_q.weight", E, I);
+            T("cross_attn_k.weight", E, I);
+            T("cross_attn_v.weight", E, I);
+            T("cross_attn_o.weight", I, E);
+            T("cross_attn_norm.weight", E, 0);
+        }
+        T("ffn_gate.weight", E, F);
+        T("ffn_up.weight", E, F);
+        T("ffn_down.weight", F, E);
+        T("ffn_norm.weight", E, 0);
+    }
+#undef T
+    snprintf(b, sizeof b, "%s.output_norm.weight", st);
+    return add(t, names, n, b, E, 0);
+}
+
+/* A decoder-only model as llama.cpp names it: embedding, final norm, lm head unless tied, rope
+ * factors, then per block "blk.N.*". */
+static int add_decoder_only(const elm_synth_shape_t *s, elm_tensor_desc_t *t, char **names,
+                            size_t *n)
+{
     int64_t E = s->n_embd, F = s->n_ff, V = s->n_vocab;
     int64_t Q = (int64_t)s->n_head * s->head_dim, KV = (int64_t)s->n_head_kv * s->head_dim;
-    int rc = ELM_ENOMEM;
-    if (!t || !names) goto fail;
-    if ((rc = add(t, names, &n, "token_embd.weight", E, V))) goto fail;
-    if ((rc = add(t, names, &n, "output_norm.weight", E, 0))) goto fail;
-    if (!s->tied && (rc = add(t, names, &n, "output.weight", E, V))) goto fail;
+    int rc;
+    if ((rc = add(t, names, n, "token_embd.weight", E, V))) return rc;
+    if ((rc = add(t, names, n, "output_norm.weight", E, 0))) return rc;
+    if (!s->tied && (rc = add(t, names, n, "output.weight", E, V))) return rc;
     if (s->rope_scale_factor > 0 &&
-        (rc = add(t, names, &n, "rope_freqs.weight", s->head_dim / 2, 0)))
-        goto fail;
-    if (s->rope_long && ((rc = add(t, names, &n, "rope_factors_long.weight", s->head_dim / 2, 0)) ||
-                         (rc = add(t, names, &n, "rope_factors_short.weight", s->head_dim / 2, 0))))
-        goto fail;
+        (rc = add(t, names, n, "rope_freqs.weight", s->head_dim / 2, 0)))
+        return rc;
+    if (s->rope_long && ((rc = add(t, names, n, "rope_factors_long.weight", s->head_dim / 2, 0)) ||
+                         (rc = add(t, names, n, "rope_factors_short.weight", s->head_dim / 2, 0))))
+        return rc;
     /* phi3 keeps Phi-3's fused qkv_proj (Q rows, then K, then V) and gate_up_proj (gate rows,
      * then up); gemma2 adds a norm after attention and after the FFN (reference README §7) */
     bool fused = !strcmp(s->arch, "phi3"), post_norms = !strcmp(s->arch, "gemma2");
@@ -221,7 +270,7 @@ int elm__shape_tensors(const elm_synth_shape_t *s, elm_tensor_desc_t **out_t, ch
         char b[64];
 #define T(suffix, ne0, ne1)                     \
     snprintf(b, sizeof b, "blk.%u." suffix, l); \
-    if ((rc = add(t, names, &n, b, ne0, ne1))) goto fail;
+    if ((rc = add(t, names, n, b, ne0, ne1))) return rc;
         T("attn_norm.weight", E, 0);
         if (fused) {
             T("attn_qkv.weight", E, Q + 2 * KV);
@@ -252,6 +301,32 @@ int elm__shape_tensors(const elm_synth_shape_t *s, elm_tensor_desc_t **out_t, ch
         }
 #undef T
     }
+    return 0;
+}
+
+/* T5: the shared embedding, the encoder and decoder stacks, the untied lm head. */
+static int add_encoder_decoder(const elm_synth_shape_t *s, elm_tensor_desc_t *t, char **names,
+                               size_t *n)
+{
+    int64_t E = s->n_embd, V = s->n_vocab;
+    int rc;
+    if ((rc = add(t, names, n, "token_embd.weight", E, V)) ||
+        (rc = add_t5_stack(s, false, t, names, n)) || (rc = add_t5_stack(s, true, t, names, n)))
+        return rc;
+    return add(t, names, n, "output.weight", E, V);
+}
+
+int elm__shape_tensors(const elm_synth_shape_t *s, elm_tensor_desc_t **out_t, char ***out_names,
+                       size_t *out_n)
+{
+    size_t cap = 8 + (size_t)s->n_layer * 32, n = 0;
+    elm_tensor_desc_t *t = calloc(cap, sizeof *t);
+    char **names = calloc(cap, sizeof *names);
+    int rc = ELM_ENOMEM;
+    if (!t || !names) goto fail;
+    rc =
+        s->n_rel_buckets ? add_encoder_decoder(s, t, names, &n) : add_decoder_only(s, t, names, &n);
+    if (rc) goto fail;
     /* llama.cpp's order, which the type rules' layer counters assume */
     size_t *order = malloc(n * sizeof *order);
     elm_tensor_desc_t *sorted = malloc(n * sizeof *sorted);

@@ -34,58 +34,89 @@ static uint64_t tensor_bytes(const elm_tensor_desc_t *t)
     return row * rows;
 }
 
-static int add_metadata(elm_synth_plan_t *p, const char *vocab_path, elm_diag_t *diag)
+/* The t5.* keys in the order T5Model.set_gguf_parameters writes them (reference README §6.4):
+ * no head_count_kv, no rope; both epsilons are T5's layer_norm_epsilon. */
+static int add_t5_keys(elm__kvlist_t *l, const elm_synth_shape_t *s, elm_ftype_t ftype)
 {
-    const elm_synth_shape_t *s = p->shape;
-    elm__kvlist_t *l = &p->kv;
+    int rc;
+    if ((rc = elm__kvlist_add_u32(l, "t5.context_length", s->n_ctx_train)) ||
+        (rc = elm__kvlist_add_u32(l, "t5.embedding_length", s->n_embd)) ||
+        (rc = elm__kvlist_add_u32(l, "t5.feed_forward_length", s->n_ff)) ||
+        (rc = elm__kvlist_add_u32(l, "t5.block_count", s->n_layer)) ||
+        (rc = elm__kvlist_add_u32(l, "t5.attention.head_count", s->n_head)) ||
+        (rc = elm__kvlist_add_u32(l, "t5.attention.key_length", s->head_dim)) ||
+        (rc = elm__kvlist_add_u32(l, "t5.attention.value_length", s->head_dim)) ||
+        (rc = elm__kvlist_add_f32(l, "t5.attention.layer_norm_epsilon", s->rms_eps)) ||
+        (rc = elm__kvlist_add_u32(l, "t5.attention.relative_buckets_count", s->n_rel_buckets)) ||
+        (rc = elm__kvlist_add_f32(l, "t5.attention.layer_norm_rms_epsilon", s->rms_eps)) ||
+        /* Flan-T5's decoder_start_token_id: <pad> */
+        (rc = elm__kvlist_add_u32(l, "t5.decoder_start_token_id", 0)))
+        return rc;
+    return elm__kvlist_add_u32(l, "general.file_type", (uint32_t)ftype);
+}
+
+/* The <arch>.* keys of a decoder-only model, in convert_hf_to_gguf.py's order. */
+static int add_arch_keys(elm__kvlist_t *l, const elm_synth_shape_t *s, elm_ftype_t ftype)
+{
     char k[128];
-    int rc = 0;
+    int rc;
 #define KEY(suffix) (snprintf(k, sizeof k, "%s." suffix, s->arch), k)
     bool llama = !strcmp(s->arch, "llama"), llama3 = s->rope_scale_factor > 0;
     bool gemma2 = !strcmp(s->arch, "gemma2"), phi3 = !strcmp(s->arch, "phi3");
-    if ((rc = elm__kvlist_add_str(l, "general.architecture", s->arch)) ||
-        (rc = elm__kvlist_add_str(l, "general.type", "model")) ||
-        (rc = elm__kvlist_add_str(l, "general.name", s->hf_name)) ||
-        (rc = elm__kvlist_add_u32(l, KEY("block_count"), s->n_layer)) ||
+    if ((rc = elm__kvlist_add_u32(l, KEY("block_count"), s->n_layer)) ||
         (rc = elm__kvlist_add_u32(l, KEY("context_length"), s->n_ctx_train)) ||
         (rc = elm__kvlist_add_u32(l, KEY("embedding_length"), s->n_embd)) ||
         (rc = elm__kvlist_add_u32(l, KEY("feed_forward_length"), s->n_ff)) ||
         (rc = elm__kvlist_add_u32(l, KEY("attention.head_count"), s->n_head)) ||
         (rc = elm__kvlist_add_u32(l, KEY("attention.head_count_kv"), s->n_head_kv)))
-        goto fail;
+        return rc;
     /* Gemma2Model writes no rope.freq_base (llama.cpp's default 10000 is Gemma 2's) */
     if ((!gemma2 && (rc = elm__kvlist_add_f32(l, KEY("rope.freq_base"), s->rope_theta))) ||
         (rc = elm__kvlist_add_f32(l, KEY("attention.layer_norm_rms_epsilon"), s->rms_eps)))
-        goto fail;
+        return rc;
     /* convert_hf_to_gguf.py writes key/value_length only when config.json has head_dim (Llama
      * 3.2/3.1, Gemma 2), and vocab_size + rope.dimension_count for the llama architecture. */
     if ((llama3 || gemma2) &&
         ((rc = elm__kvlist_add_u32(l, KEY("attention.key_length"), s->head_dim)) ||
          (rc = elm__kvlist_add_u32(l, KEY("attention.value_length"), s->head_dim))))
-        goto fail;
-    if ((rc = elm__kvlist_add_u32(l, "general.file_type", (uint32_t)p->ftype))) goto fail;
+        return rc;
+    if ((rc = elm__kvlist_add_u32(l, "general.file_type", (uint32_t)ftype))) return rc;
     if (llama && ((rc = elm__kvlist_add_u32(l, KEY("vocab_size"), s->n_vocab)) ||
                   (rc = elm__kvlist_add_u32(l, KEY("rope.dimension_count"), s->head_dim))))
-        goto fail;
+        return rc;
     if (s->attn_softcap > 0 &&
         ((rc = elm__kvlist_add_f32(l, KEY("attn_logit_softcapping"), s->attn_softcap)) ||
          (rc = elm__kvlist_add_f32(l, KEY("final_logit_softcapping"), s->final_softcap))))
-        goto fail;
+        return rc;
     if (phi3 && ((rc = elm__kvlist_add_u32(l, KEY("rope.scaling.original_context_length"),
                                            s->n_ctx_orig)) ||
                  (rc = elm__kvlist_add_u32(l, KEY("rope.dimension_count"), s->head_dim))))
-        goto fail;
+        return rc;
     if (s->sliding_window &&
         (rc = elm__kvlist_add_u32(l, KEY("attention.sliding_window"), s->sliding_window)))
-        goto fail;
+        return rc;
     if (s->n_ctx_orig) {
         /* Phi3MiniModel: attn_factor = sqrt(1 + ln(s) / ln(orig)), s = context / orig (1 if
          * s <= 1), computed in double and written as f32 */
         double sc = (double)s->n_ctx_train / (double)s->n_ctx_orig;
         double af = sc > 1.0 ? sqrt(1.0 + log(sc) / log((double)s->n_ctx_orig)) : 1.0;
-        if ((rc = elm__kvlist_add_f32(l, KEY("rope.scaling.attn_factor"), (float)af))) goto fail;
+        return elm__kvlist_add_f32(l, KEY("rope.scaling.attn_factor"), (float)af);
     }
 #undef KEY
+    return 0;
+}
+
+static int add_metadata(elm_synth_plan_t *p, const char *vocab_path, elm_diag_t *diag)
+{
+    const elm_synth_shape_t *s = p->shape;
+    elm__kvlist_t *l = &p->kv;
+    int rc;
+    if ((rc = elm__kvlist_add_str(l, "general.architecture", s->arch)) ||
+        (rc = elm__kvlist_add_str(l, "general.type", "model")) ||
+        (rc = elm__kvlist_add_str(l, "general.name", s->hf_name)))
+        goto fail;
+    rc = s->n_rel_buckets ? add_t5_keys(l, s, p->ftype) : add_arch_keys(l, s, p->ftype);
+    if (rc) goto fail;
     if ((rc = elm__vocab_add(l, s, vocab_path, &p->vocab, diag))) return rc;
     if ((rc = elm__kvlist_add_u32(l, "general.quantization_version", 2))) goto fail;
     return 0;
@@ -235,6 +266,17 @@ static void fill_cb(void *user, int64_t row, float *dst)
     fill_row(&j->f, row, dst, j->ne0);
 }
 
+/* T5 has no 1/sqrt(d) in its attention (Mesh-TF folds it into Wq's initialisation), so q and k
+ * (self and cross) are drawn small enough that q·k has a std of about 1.8 at any width, as
+ * tiny-t5's 0.03 at n_embd 256 gives (reference README §6.4): each of q, k then has a std of
+ * 0.48 per element for an RMS-normed input. Every other weight: 0.02. */
+static float weight_std(const elm_synth_shape_t *s, const char *name)
+{
+    if (s->n_rel_buckets && (strstr(name, "attn_q.weight") || strstr(name, "attn_k.weight")))
+        return 0.48f / sqrtf((float)s->n_embd);
+    return 0.02f;
+}
+
 int elm_synth_write(const elm_synth_plan_t *p, const char *out_path, const elm_synth_opts_t *opts,
                     elm_convert_stats_t *stats, elm_diag_t *diag)
 {
@@ -271,7 +313,8 @@ int elm_synth_write(const elm_synth_plan_t *p, const char *out_path, const elm_s
     }
     for (size_t i = 0; i < p->n; i++) {
         const elm_tensor_desc_t *t = &p->t[i];
-        fill_job_t fj = {{seed ^ elm__fnv1a64(t->name), 0.0f, 0.02f, NULL}, t->ne[0]};
+        fill_job_t fj = {{seed ^ elm__fnv1a64(t->name), 0.0f, weight_std(p->shape, t->name), NULL},
+                         t->ne[0]};
         if (strstr(t->name, "_norm.weight")) {
             fj.f.mean = 1.0f;
         } else if (!strcmp(t->name, "rope_freqs.weight")) {

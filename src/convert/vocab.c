@@ -265,6 +265,10 @@ static int copy_vocab(elm__kvlist_t *l, const elm_synth_shape_t *shape, const ch
                         "llama.cpp's models/ggml-vocab-*.gguf or any model GGUF)",
                         path);
     uint64_t n_have = tokens->arr.n;
+    /* T5Model.set_vocab's filler ids score -10000: a Unigram tokenizer matches UNUSED pieces */
+    elm_str_t model = {0};
+    bool ugm = elm_gguf_get_str(*vf, "tokenizer.ggml.model", &model) == 0 && model.len == 2 &&
+               !memcmp(model.ptr, "t5", 2);
     if (n_have > shape->n_vocab)
         return elm_diag(diag, ELM_EINVAL,
                         "%s: has %llu tokens but %s has only %u rows in token_embd; use the vocab "
@@ -280,7 +284,9 @@ static int copy_vocab(elm__kvlist_t *l, const elm_synth_shape_t *shape, const ch
                           !strcmp(kv->key, "tokenizer.ggml.token_type") ||
                           !strcmp(kv->key, "tokenizer.ggml.scores"));
         if (per_token && n_have < shape->n_vocab) {
-            double pad = !strcmp(kv->key, "tokenizer.ggml.token_type") ? TOK_UNUSED : 0.0;
+            double pad = !strcmp(kv->key, "tokenizer.ggml.token_type")      ? TOK_UNUSED
+                         : ugm && !strcmp(kv->key, "tokenizer.ggml.scores") ? -10000.0
+                                                                            : 0.0;
             if ((rc = pad_array(l, &kv->value, shape->n_vocab, pad, &v)))
                 return elm_diag(diag, rc, "%s: cannot pad %s (%s)", path, kv->key,
                                 elm_strerror(rc));
@@ -295,6 +301,7 @@ int elm__vocab_add(elm__kvlist_t *l, const elm_synth_shape_t *shape, const char 
 {
     *vocab_file = NULL;
     if (vocab_path) return copy_vocab(l, shape, vocab_path, vocab_file, diag);
-    int rc = generate(l, shape, family_of(shape));
+    int rc = !strcmp(shape->family, "t5") ? elm__vocab_ugm(l, shape)
+                                          : generate(l, shape, family_of(shape));
     return rc ? elm_diag(diag, rc, "generating the vocabulary: %s", elm_strerror(rc)) : 0;
 }
