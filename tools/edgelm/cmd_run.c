@@ -22,7 +22,9 @@ static const char head_text[] =
     "printing the text (or, with --tokens, each token id) as it is generated, and stopping at\n"
     "the model's end-of-generation tokens. A summary line on stderr gives the load time,\n"
     "prompt tokens and prefill tokens/s, generated tokens and tokens/s (excluding the first\n"
-    "token), and the time to first token.\n";
+    "token), and the time to first token. For an encoder-decoder model (t5) the prompt is the\n"
+    "encoder's input: the prefill is the encoder pass, and the decoder starts from its start\n"
+    "token.\n";
 
 static const char tail_text[] =
     "The sampler order is llama.cpp's: penalties, top-k, top-p, min-p, temperature, draw\n"
@@ -168,7 +170,7 @@ static int parse_args(run_args_t *a, int argc, char **argv)
     elm_sampler_params_t *sp = &a->sp;
     elm_opt_t opts[] = {
         ELM_OPT_STR("--model", "-m", "FILE", &a->model,
-                    "GGUF model (architectures: llama, qwen2, internlm2, phi3, gemma2)"),
+                    "GGUF model (architectures: llama, qwen2, internlm2, phi3, gemma2, t5)"),
         ELM_OPT_STR("--prompt", "-p", "TEXT", &a->text,
                     "prompt text, tokenized with the model's tokenizer (BOS added as\n"
                     "the model asks)"),

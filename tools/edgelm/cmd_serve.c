@@ -57,7 +57,7 @@ static int parse_args(serve_args_t *a, int argc, char **argv)
     int n_ctx = 0, n_batch = (int)a->sp.n_batch, max_body_kib = 1024;
     bool no_mmap = false;
     elm_opt_t opts[] = {
-        ELM_OPT_STR("--model", "-m", "FILE", &a->sp.model_path, "GGUF model (llama, qwen2, internlm2, phi3, gemma2)"),
+        ELM_OPT_STR("--model", "-m", "FILE", &a->sp.model_path, "GGUF model (llama, qwen2, internlm2, phi3, gemma2, t5)"),
         ELM_OPT_STR("--host", NULL, "ADDR", &a->hp.host,
                     "address to listen on (default 127.0.0.1)"),
         ELM_OPT_INT("--port", NULL, "N", &a->port, 0, 65535,
