@@ -1,6 +1,8 @@
 /* tokenizer/: llama.cpp's reference vectors for every vocabulary in the shared data, the Llama 2
  * and stories260K SentencePiece vectors, round trips, streaming detokenization, special tokens,
- * chat template detection and formatting, and the named errors for bad vocabularies and ids. */
+ * chat template detection and formatting, and the named errors for bad vocabularies and ids; for
+ * the t5 unigram model also its float running sums, <unk> runs, the tiny-t5 model's encoder
+ * inputs, and its precompiled_charsmap: absent, hand-built and corrupt. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -824,6 +826,32 @@ static void test_ugm_corrupt_charsmap(void **state)
     free(half);
 }
 
+/* A t5 vocabulary whose <unk> id points past the vocabulary has none: a named error at load. */
+static void test_ugm_no_unk(void **state)
+{
+    (void)state;
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/elm_test_t5unk_%d.gguf", (int)getpid());
+    const char *toks[] = {"<pad>", "</s>",
+                          "\xe2\x96\x81"
+                          "a"};
+    float sc[] = {0, 0, -1};
+    elm_gguf_writer_t *w;
+    assert_int_equal(elm_gguf_writer_open(path, &w, NULL), 0);
+    assert_int_equal(elm_gguf_writer_add_str(w, "tokenizer.ggml.model", "t5"), 0);
+    assert_int_equal(elm_gguf_writer_add_arr_str(w, "tokenizer.ggml.tokens", toks, 3), 0);
+    assert_int_equal(elm_gguf_writer_add_arr(w, "tokenizer.ggml.scores", ELM_GGUF_FLOAT32, sc, 3),
+                     0);
+    assert_int_equal(elm_gguf_writer_add_i32(w, "tokenizer.ggml.unknown_token_id", 7), 0);
+    assert_int_equal(elm_gguf_writer_finish(w, NULL), 0);
+    elm_tokenizer_t *t = (elm_tokenizer_t *)1;
+    elm_diag_t d;
+    assert_int_equal(elm_tokenizer_load(path, &t, &d), ELM_EINVAL);
+    assert_null(t);
+    assert_non_null(strstr(d.msg, "no <unk> token"));
+    unlink(path);
+}
+
 /* ---- chat templates ---- */
 
 static void test_chat_detect(void **state)
@@ -1010,6 +1038,7 @@ int main(void)
         cmocka_unit_test(test_ugm_no_charsmap),
         cmocka_unit_test(test_ugm_charsmap_walk),
         cmocka_unit_test(test_ugm_corrupt_charsmap),
+        cmocka_unit_test(test_ugm_no_unk),
         cmocka_unit_test(test_chat_detect),
         cmocka_unit_test(test_chat_from_arch),
         cmocka_unit_test(test_chat_format),

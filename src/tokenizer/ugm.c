@@ -223,10 +223,10 @@ int elm__ugm_create(elm_tokenizer_t *t, const elm_gguf_t *g, const char *name, e
     elm__ugm_t *u = calloc(1, sizeof *u);
     if (!u) return elm_diag(d, ELM_ENOMEM, "%s: out of memory", name);
     t->ugm = u;
-    if (t->unk < 0 || t->tokens[t->unk].type != ELM_TOKEN_UNKNOWN)
+    if (t->unk < 0) /* the Viterbi search needs it for characters no piece covers */
         return elm_diag(d, ELM_EINVAL,
-                        "%s: the t5 (unigram) vocabulary has no <unk> token of type UNKNOWN "
-                        "(tokenizer.ggml.unknown_token_id)",
+                        "%s: the t5 (unigram) vocabulary has no <unk> token "
+                        "(tokenizer.ggml.unknown_token_id is negative or past the vocabulary)",
                         name);
     bool b;
     if (elm_gguf_get_bool(g, "tokenizer.ggml.remove_extra_whitespaces", &b) == 0)
