@@ -46,4 +46,18 @@ for s, q in enumerate(j["sequences"]):
 
   run_py t5_serve_test.py "$ELM" "$m"
 fi
+
+# a synthetic Flan-T5-Base: its generated unigram vocabulary tokenizes text into words and
+# pieces with </s>, and the model runs
+run "$ELM" synth flan-t5-base:Q4_0 -o "$TMP/flan-t5-base.gguf" -t 2
+expect_rc 0 "synth flan-t5-base"
+run "$ELM" tokenize -m "$TMP/flan-t5-base.gguf" -- "translate English to German: The house is wonderful."
+expect_rc 0 "tokenize with the generated vocabulary"
+expect_out "^ +[0-9]+ +' translate'$" "whole words are pieces"
+expect_out "^ +1 +'</s>'$" "</s> is appended"
+expect_out "^1[0-9] tokens$" "about a token a word"
+run "$ELM" run -m "$TMP/flan-t5-base.gguf" -p "translate English to German: The house is wonderful." \
+  -n 4 --temp 0 --ignore-eos -t 2
+expect_rc 0 "run flan-t5-base"
+expect_err "prompt 13 tokens, .* generated 4 tokens" "the summary counts the encoder's and the decoder's tokens"
 finish
