@@ -35,22 +35,8 @@ typedef struct {
     int must_agree_failed; /* rows with margin above the threshold whose argmax differs */
 } stats_t;
 
-static int argmax(const float *x, int n)
-{
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best]) best = i;
-    return best;
-}
-
-static double margin(const float *x, int n)
-{
-    int a = argmax(x, n);
-    double second = -INFINITY;
-    for (int i = 0; i < n; i++)
-        if (i != a && x[i] > second) second = x[i];
-    return x[a] - second;
-}
+#define argmax elm_test_argmax
+#define margin elm_test_margin
 
 static void compare_row(stats_t *st, const float *got, const float *ref, double margin_thr)
 {
@@ -84,18 +70,6 @@ typedef struct {
     double margins[3][N_GEN];
 } ref_json_t;
 
-static void read_int_array(const cJSON *a, int32_t *out, int max, int *n)
-{
-    int i = 0;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, a)
-    {
-        assert_true(i < max);
-        out[i++] = (int32_t)it->valuedouble;
-    }
-    if (n) *n = i;
-}
-
 static void load_ref_json(const char *path, ref_json_t *r)
 {
     size_t len = 0;
@@ -108,9 +82,9 @@ static void load_ref_json(const char *path, ref_json_t *r)
     assert_int_equal(cJSON_GetArraySize(seqs), 3);
     for (int s = 0; s < 3; s++) {
         const cJSON *seq = cJSON_GetArrayItem(seqs, s);
-        read_int_array(cJSON_GetObjectItem(seq, "tokens"), r->tokens[s], 64, &r->n_tokens[s]);
+        r->n_tokens[s] = elm_test_json_ints(cJSON_GetObjectItem(seq, "tokens"), r->tokens[s], 64);
         int n;
-        read_int_array(cJSON_GetObjectItem(seq, "greedy_tokens"), r->greedy[s], N_GEN, &n);
+        n = elm_test_json_ints(cJSON_GetObjectItem(seq, "greedy_tokens"), r->greedy[s], N_GEN);
         assert_int_equal(n, N_GEN);
         int i = 0;
         const cJSON *it;
@@ -455,8 +429,8 @@ static void test_stories_golden(void **state)
     assert_non_null(want);
     int32_t prompt[16], golden[128];
     int n_prompt, n_golden;
-    read_int_array(cJSON_GetObjectItem(want, "prompt_ids"), prompt, 16, &n_prompt);
-    read_int_array(cJSON_GetObjectItem(want, "generated_ids"), golden, 128, &n_golden);
+    n_prompt = elm_test_json_ints(cJSON_GetObjectItem(want, "prompt_ids"), prompt, 16);
+    n_golden = elm_test_json_ints(cJSON_GetObjectItem(want, "generated_ids"), golden, 128);
     cJSON_Delete(root);
 
     const char *mp = elm_test_data("reference/models/stories260K-F32.gguf");

@@ -33,10 +33,9 @@ typedef struct {
     uint32_t bucket;
 } step_t;
 
-static const step_t enc_steps[] = {{0, 0},   {1, 1},   {2, 2},   {3, 3},   {4, 4},
-                                   {5, 5},   {6, 6},   {7, 7},   {8, 8},   {12, 9},
-                                   {16, 10}, {23, 11}, {32, 12}, {46, 13}, {64, 14},
-                                   {91, 15}};
+static const step_t enc_steps[] = {{0, 0},   {1, 1},   {2, 2},   {3, 3},  {4, 4},   {5, 5},
+                                   {6, 6},   {7, 7},   {8, 8},   {12, 9}, {16, 10}, {23, 11},
+                                   {32, 12}, {46, 13}, {64, 14}, {91, 15}};
 /* the decoder's buckets 0..15 are the distance itself */
 static const step_t dec_steps[] = {{16, 16}, {19, 17}, {21, 18}, {24, 19}, {27, 20}, {31, 21},
                                    {35, 22}, {40, 23}, {46, 24}, {52, 25}, {59, 26}, {67, 27},
@@ -77,18 +76,6 @@ typedef struct {
     int32_t start;
 } t5_ref_t;
 
-static void ints(const cJSON *a, int32_t *out, int max, int *n)
-{
-    int i = 0;
-    const cJSON *it;
-    cJSON_ArrayForEach(it, a)
-    {
-        assert_true(i < max);
-        out[i++] = (int32_t)it->valuedouble;
-    }
-    if (n) *n = i;
-}
-
 static bool load_ref(const char *name, t5_ref_t *r)
 {
     char rel[128];
@@ -107,10 +94,11 @@ static bool load_ref(const char *name, t5_ref_t *r)
     for (int q = 0; q < 3; q++) {
         const cJSON *s = cJSON_GetArrayItem(seqs, q);
         int n;
-        ints(cJSON_GetObjectItem(s, "encoder_tokens"), r->enc[q], MAX_ENC, &r->n_enc[q]);
-        ints(cJSON_GetObjectItem(s, "decoder_tokens"), r->dec[q], N_DEC, &n);
+        r->n_enc[q] =
+            elm_test_json_ints(cJSON_GetObjectItem(s, "encoder_tokens"), r->enc[q], MAX_ENC);
+        n = elm_test_json_ints(cJSON_GetObjectItem(s, "decoder_tokens"), r->dec[q], N_DEC);
         assert_int_equal(n, N_DEC);
-        ints(cJSON_GetObjectItem(s, "greedy_tokens"), r->greedy[q], N_DEC, &n);
+        n = elm_test_json_ints(cJSON_GetObjectItem(s, "greedy_tokens"), r->greedy[q], N_DEC);
         assert_int_equal(n, N_DEC);
         int i = 0;
         const cJSON *it;
@@ -144,22 +132,8 @@ typedef struct {
     int rows, agree, must_fail; /* rows; argmax equal; unequal where the margin is above thr */
 } cmp_t;
 
-static int argmax(const float *x, int n)
-{
-    int b = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[b]) b = i;
-    return b;
-}
-
-static double margin(const float *x, int n)
-{
-    const int a = argmax(x, n);
-    double second = -INFINITY;
-    for (int i = 0; i < n; i++)
-        if (i != a && x[i] > second) second = x[i];
-    return x[a] - second;
-}
+#define argmax elm_test_argmax
+#define margin elm_test_margin
 
 static void compare(cmp_t *c, const float *got, const float *ref, int n, double thr)
 {
@@ -243,12 +217,12 @@ static void check_file(const t5_file_t *f)
             compare(&tf, elm_session_logits(s, (uint32_t)p),
                     logits + ((size_t)q * N_DEC + p) * N_VOCAB, N_VOCAB, f->margin);
         /* greedy rows: token k-1 alone at position 16 + k - 1 */
-        compare(&gr, elm_session_logits(s, N_DEC - 1), gen + (size_t)q * N_DEC * N_VOCAB,
-                N_VOCAB, f->margin);
+        compare(&gr, elm_session_logits(s, N_DEC - 1), gen + (size_t)q * N_DEC * N_VOCAB, N_VOCAB,
+                f->margin);
         for (int k = 1; k < N_DEC; k++) {
             if (elm_session_decode(s, &r->greedy[q][k - 1], 1, false, &d)) fail_msg("%s", d.msg);
-            compare(&gr, elm_session_logits(s, 0), gen + ((size_t)q * N_DEC + k) * N_VOCAB,
-                    N_VOCAB, f->margin);
+            compare(&gr, elm_session_logits(s, 0), gen + ((size_t)q * N_DEC + k) * N_VOCAB, N_VOCAB,
+                    f->margin);
         }
     }
     printf("  %-13s encoder max %.3g | teacher-forced max %.3g rms %.3g argmax %d/%d | "
@@ -435,8 +409,8 @@ static void test_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_buckets),        cmocka_unit_test(test_reference_files),
-        cmocka_unit_test(test_generate),       cmocka_unit_test(test_batch_of_sequences),
+        cmocka_unit_test(test_buckets),  cmocka_unit_test(test_reference_files),
+        cmocka_unit_test(test_generate), cmocka_unit_test(test_batch_of_sequences),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,14 +1,16 @@
-/* Shared test helpers: fixture and shared-data paths, and the skip-or-fail rule for missing data. */
+/* Shared test helpers: fixture and shared-data paths, and the skip-or-fail rule for missing data.
+ */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include <cjson/cJSON.h>
 #include <cmocka.h>
 
 #include "edgelm/base.h"
@@ -31,7 +33,9 @@ const char *elm_test_data(const char *rel)
     if (stat(buf, &st) == 0) return buf;
     const char *req = getenv("EDGELM_REQUIRE_DATA");
     if (req && strcmp(req, "1") == 0) {
-        fail_msg("required test data %s is missing (set EDGELM_TEST_DATA to the shared data folder)", buf);
+        fail_msg(
+            "required test data %s is missing (set EDGELM_TEST_DATA to the shared data folder)",
+            buf);
         return NULL;
     }
     printf("SKIPPED: %s is missing (set EDGELM_TEST_DATA to the shared data folder)\n", buf);
@@ -61,4 +65,33 @@ float elm_test_normal(elm_test_rng_t *r)
 {
     const double u1 = elm_test_uniform(r), u2 = elm_test_uniform(r);
     return (float)(sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2));
+}
+
+int elm_test_argmax(const float *x, int n)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
+double elm_test_margin(const float *x, int n)
+{
+    const int a = elm_test_argmax(x, n);
+    double second = -INFINITY;
+    for (int i = 0; i < n; i++)
+        if (i != a && x[i] > second) second = x[i];
+    return x[a] - second;
+}
+
+int elm_test_json_ints(const void *array, int32_t *out, int max)
+{
+    int i = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, (const cJSON *)array)
+    {
+        assert_true(i < max);
+        out[i++] = (int32_t)it->valuedouble;
+    }
+    return i;
 }

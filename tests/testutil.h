@@ -29,4 +29,16 @@ float elm_test_normal(elm_test_rng_t *r);
 /* Read a whole file into a malloc'd buffer (caller frees); NULL on failure. */
 void *elm_test_read_file(const char *path, size_t *size);
 
+/* ---- comparing logits with a reference ---- */
+
+/* The first index of the largest of n values. */
+int elm_test_argmax(const float *x, int n);
+
+/* The largest value minus the second largest (how clear the argmax is). */
+double elm_test_margin(const float *x, int n);
+
+/* The numbers of a JSON array (a cJSON *) as ints into out, at most max (the test fails beyond);
+ * returns the count. */
+int elm_test_json_ints(const void *array, int32_t *out, int max);
+
 #endif

@@ -331,15 +331,19 @@ static int bind_matrix(const binder_t *b, const char *name, int need, int64_t e0
     return 0;
 }
 
-/* A vector of n values, converted to f32 (owned by the model). */
-static int bind_vec(const binder_t *b, const char *name, int need, int64_t n, elm__vec_t *v)
+/* A vector of e0 values (e1 < 0), or a small table of e1 rows of e0 values (t5's bias), converted
+ * to f32 (owned by the model). */
+static int bind_f32(const binder_t *b, const char *name, int need, int64_t e0, int64_t e1,
+                    elm__vec_t *v)
 {
     int rc;
     const elm_gguf_tensor_t *t = find(b, name, need, &rc);
     if (!t || need == ELM__NEED_NO) return rc;
-    if (t->n_dims != 1 || t->ne[0] != n) return shape_error(b, t, n, -1);
+    if (t->n_dims != (e1 < 0 ? 1 : 2) || t->ne[0] != e0 || (e1 >= 0 && t->ne[1] != e1))
+        return shape_error(b, t, e0, e1);
     const elm_type_traits_t *tr = elm_traits(t->type);
-    if (!tr || n % tr->blck_size)
+    const int64_t n = e1 < 0 ? e0 : e0 * e1;
+    if (!tr || !tr->to_float || n % tr->blck_size)
         return elm_diag(b->diag, ELM_ENOTSUP, "%s: tensor %s has a type the engine cannot read",
                         b->file, name);
     v->v = malloc((size_t)n * sizeof(float));
@@ -348,6 +352,11 @@ static int bind_vec(const binder_t *b, const char *name, int need, int64_t n, el
     v->n = n;
     b->m->weight_bytes += t->size;
     return 0;
+}
+
+static int bind_vec(const binder_t *b, const char *name, int need, int64_t n, elm__vec_t *v)
+{
+    return bind_f32(b, name, need, n, -1, v);
 }
 
 /* A fused matrix of e0-value rows, made of n blocks of rows[i] rows one after the other (phi3's
@@ -375,28 +384,6 @@ static int bind_fused(const binder_t *b, const char *name, int64_t e0, const int
 /* Stacks of layers: decoder-only models have one, "blk"; t5 an encoder and a decoder. */
 typedef enum { STACK_ONLY, STACK_ENC, STACK_DEC } stack_t;
 
-/* A relative position bias table attn_rel_b (n_head values per bucket) into v. */
-static int bind_rel_bias(const binder_t *b, const char *name, int need, elm__vec_t *v)
-{
-    const elm_hparams_t *hp = &b->m->hp;
-    int rc;
-    const elm_gguf_tensor_t *t = find(b, name, need, &rc);
-    if (!t) return rc;
-    if (t->n_dims != 2 || t->ne[0] != hp->n_head || t->ne[1] != hp->n_rel_buckets)
-        return shape_error(b, t, hp->n_head, hp->n_rel_buckets);
-    const elm_type_traits_t *tr = elm_traits(t->type);
-    const int64_t n = (int64_t)hp->n_head * hp->n_rel_buckets;
-    if (!tr || !tr->to_float || n % tr->blck_size)
-        return elm_diag(b->diag, ELM_ENOTSUP, "%s: tensor %s has a type the engine cannot read",
-                        b->file, name);
-    v->v = malloc((size_t)n * sizeof(float));
-    if (!v->v) return elm_diag(b->diag, ELM_ENOMEM, "%s: out of memory", b->file);
-    tr->to_float(t->data, v->v, n);
-    v->n = n;
-    b->m->weight_bytes += t->size;
-    return 0;
-}
-
 /* t5's parts of a layer: the bias table (block 0 must have one; later blocks reuse it unless
  * they have their own, as llama.cpp does), the decoder's cross-attention, and the gate its
  * gated-GELU FFN needs. */
@@ -410,7 +397,10 @@ static int bind_t5_parts(const binder_t *b, stack_t st, uint32_t il, const elm__
     char name[96];
     int rc;
     snprintf(name, sizeof name, "%s.%u.attn_rel_b.weight", pre, il);
-    if ((rc = bind_rel_bias(b, name, il == 0 ? R : ELM__NEED_OPTIONAL, &L->rel_own))) return rc;
+    /* attn_rel_b: n_head values per bucket */
+    if ((rc = bind_f32(b, name, il == 0 ? R : ELM__NEED_OPTIONAL, hp->n_head, hp->n_rel_buckets,
+                       &L->rel_own)))
+        return rc;
     L->rel_bias = L->rel_own.v ? L->rel_own.v : first->rel_own.v;
     if (!L->w_gate.data) {
         snprintf(name, sizeof name, "%s.%u.ffn_gate.weight", pre, il);
@@ -420,11 +410,10 @@ static int bind_t5_parts(const binder_t *b, stack_t st, uint32_t il, const elm__
                         b->file, name);
     }
     if (st != STACK_DEC) return 0;
-    static const char *const fmt[] = {"dec.blk.%u.cross_attn_norm.weight",
-                                      "dec.blk.%u.cross_attn_q.weight",
-                                      "dec.blk.%u.cross_attn_k.weight",
-                                      "dec.blk.%u.cross_attn_v.weight",
-                                      "dec.blk.%u.cross_attn_o.weight"};
+    static const char *const fmt[] = {
+        "dec.blk.%u.cross_attn_norm.weight", "dec.blk.%u.cross_attn_q.weight",
+        "dec.blk.%u.cross_attn_k.weight", "dec.blk.%u.cross_attn_v.weight",
+        "dec.blk.%u.cross_attn_o.weight"};
     char n[5][96];
     for (int i = 0; i < 5; i++)
         snprintf(n[i], sizeof n[i], fmt[i], il);

@@ -22,20 +22,20 @@ struct elm_session {
     uint32_t *counter; /* (n_seq) scratch of a batch: next position, then rows of a pass */
     uint32_t n_seq, n_ctx;
     uint32_t q_dim, kv_dim;
-    float *x;        /* (n_batch, n_embd) residual stream */
-    float *xb;       /* (n_batch, n_embd) normed input / projection output */
-    float *q;        /* (n_batch, q_dim) */
-    float *k, *v;    /* (n_batch, kv_dim) */
-    float *att_out;  /* (n_batch, q_dim) */
-    float *hb, *hb2; /* (n_batch, n_ff) */
-    float *rope;     /* (n_batch, n_rot) cos, sin pairs of each row's position */
+    float *x;                    /* (n_batch, n_embd) residual stream */
+    float *xb;                   /* (n_batch, n_embd) normed input / projection output */
+    float *q;                    /* (n_batch, q_dim) */
+    float *k, *v;                /* (n_batch, kv_dim) */
+    float *att_out;              /* (n_batch, q_dim) */
+    float *hb, *hb2;             /* (n_batch, n_ff) */
+    float *rope;                 /* (n_batch, n_rot) cos, sin pairs of each row's position */
     uint32_t *row_seq, *row_pos; /* (n_batch) sequence and position of each row of a segment */
     uint32_t *order;             /* (n_batch) a pass's rows (batch indices), segment by segment */
     elm__attn_t *attn;           /* (n_batch) the attention blocks of a segment's rows */
-    void *att;       /* (pool threads, elm__attn_scratch) attention scratch */
-    void *qbuf;      /* activations converted for a matrix product */
-    int nt_batch;    /* threads for batches of more than one token */
-    float *logits;   /* (logits_cap, n_vocab) */
+    void *att;                   /* (pool threads, elm__attn_scratch) attention scratch */
+    void *qbuf;                  /* activations converted for a matrix product */
+    int nt_batch;                /* threads for batches of more than one token */
+    float *logits;               /* (logits_cap, n_vocab) */
     uint32_t logits_cap, n_logits;
     int32_t *slot; /* (n_rows) the logits row of each row of the last batch; -1: none */
     uint32_t slot_cap, n_rows;
@@ -44,12 +44,13 @@ struct elm_session {
     const float *rope_factors; /* (n_rot/2) the model's, chosen for n_ctx; NULL: none */
     /* encoder-decoder models: the encoder input of a sequence is at most n_ctx tokens, run in
      * one pass, so the row buffers above hold max(n_batch, n_ctx) rows */
-    elm__kv_t *cross;       /* (n_seq) cross-attention keys and values of every decoder layer */
-    uint32_t *n_enc;        /* (n_seq) encoder positions each sequence holds; 0: no input */
-    elm__kv_t enc;          /* one layer's keys and values inside the encoder pass */
-    uint32_t n_enc_out;     /* rows of the last encoder output (in xb); 0: none */
-    uint8_t *buckets;       /* the two bucket tables below */
-    const uint8_t *bucket_enc, *bucket_dec; /* indexed by key − query position, −n_ctx < d < n_ctx */
+    elm__kv_t *cross;   /* (n_seq) cross-attention keys and values of every decoder layer */
+    uint32_t *n_enc;    /* (n_seq) encoder positions each sequence holds; 0: no input */
+    elm__kv_t enc;      /* one layer's keys and values inside the encoder pass */
+    uint32_t n_enc_out; /* rows of the last encoder output (in xb); 0: none */
+    uint8_t *buckets;   /* the two bucket tables below */
+    /* buckets of the encoder and the decoder, indexed by key − query position d, |d| < n_ctx */
+    const uint8_t *bucket_enc, *bucket_dec;
 };
 
 elm_session_params_t elm_session_default_params(void)
@@ -66,12 +67,11 @@ static size_t max_scratch(const elm_model_t *m, int64_t n_rows, int64_t n_solo)
     size_t best = elm__matmul_scratch(&out, 1, n_rows, n_solo);
     for (uint32_t il = 0; il < 2 * m->hp.n_layer; il++) {
         const elm__layer_t *L = il < m->hp.n_layer ? &m->layers[il]
-                                : m->enc_layers   ? &m->enc_layers[il - m->hp.n_layer]
-                                                  : NULL;
+                                : m->enc_layers    ? &m->enc_layers[il - m->hp.n_layer]
+                                                   : NULL;
         if (!L) break;
-        const elm__weight_t *all[] = {&L->wq,     &L->wk,     &L->wv, &L->wo, &L->w_gate,
-                                      &L->w_up,   &L->w_down, &L->cq, &L->ck, &L->cv,
-                                      &L->co};
+        const elm__weight_t *all[] = {&L->wq,     &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up,
+                                      &L->w_down, &L->cq, &L->ck, &L->cv, &L->co};
         const elm__weight_t *ws[sizeof all / sizeof all[0]];
         size_t n_ws = 0;
         for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
@@ -522,11 +522,11 @@ static void cross_attn(elm_session_t *s, const elm__layer_t *L, uint32_t layer, 
     const uint32_t E = hp->n_embd, nr = n - r0;
     float *x = s->x + (size_t)r0 * E, *xb = s->xb + (size_t)r0 * E;
     for (uint32_t r = 0; r < nr; r++)
-        elm_ops()->rmsnorm(xb + (size_t)r * E, x + (size_t)r * E, L->cross_norm.v, E,
-                           hp->rms_eps);
-    const elm__mm_group_t cq = {
-        .out = {{&L->cq, s->q + (size_t)r0 * s->q_dim, s->q_dim}}, .n_out = 1, .align = 1,
-        .solo_rows = solo};
+        elm_ops()->rmsnorm(xb + (size_t)r * E, x + (size_t)r * E, L->cross_norm.v, E, hp->rms_eps);
+    const elm__mm_group_t cq = {.out = {{&L->cq, s->q + (size_t)r0 * s->q_dim, s->q_dim}},
+                                .n_out = 1,
+                                .align = 1,
+                                .solo_rows = solo};
     elm__matmul_group(s->pool, nt, &cq, xb, nr, s->qbuf);
     elm__attn_t t = self_attn(s, L, layer, NULL);
     t.bias = NULL;
@@ -571,8 +571,7 @@ static void forward(elm_session_t *s, const elm_batch_row_t *rows, const uint32_
         const uint32_t r0 = il + 1 == hp->n_layer ? first : 0, nr = n - r0;
         qkv_block(s, L, il, NULL, n, solo, nt);
         const elm__attn_t t = self_attn(s, L, il, s->bucket_dec);
-        elm__attention(s->pool, nt, s->attn, attn_blocks(s, s->kv, NULL, r0, n, solo, &t),
-                       s->att);
+        elm__attention(s->pool, nt, s->attn, attn_blocks(s, s->kv, NULL, r0, n, solo, &t), s->att);
         float *x = s->x + (size_t)r0 * E, *xb = s->xb + (size_t)r0 * E;
         attn_output(s, &L->wo, &L->post_attn_norm, x, xb, s->att_out + (size_t)r0 * s->q_dim, nr,
                     solo, nt);
@@ -788,8 +787,8 @@ int elm_session_decode_batch(elm_session_t *s, const elm_batch_row_t *rows, uint
         const elm_batch_row_t *r = &rows[i];
         if (r->seq >= s->n_seq)
             return elm_diag(diag, ELM_EINVAL,
-                            "decode: row %u names sequence %u, but the session holds %u", i,
-                            r->seq, s->n_seq);
+                            "decode: row %u names sequence %u, but the session holds %u", i, r->seq,
+                            s->n_seq);
         if (r->pos != next[r->seq])
             return elm_diag(diag, ELM_EINVAL,
                             "decode: row %u (sequence %u) is at position %u, but the sequence's "

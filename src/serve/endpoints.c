@@ -87,8 +87,8 @@ static void handle_generate(elm_sched_t *s, elm_server_req_t *req, elm_serve_end
      * context of its own */
     const bool enc = s->has_encoder;
     if (enc && (n > ctx || (j->r.max_tokens_set && j->r.max_tokens >= ctx))) {
-        elm_serve_error_set(&err, 400, "invalid_request_error",
-                            n > ctx ? "messages" : "max_tokens", "context_length_exceeded",
+        elm_serve_error_set(&err, 400, "invalid_request_error", n > ctx ? "messages" : "max_tokens",
+                            "context_length_exceeded",
                             "this request needs %zu prompt tokens (the encoder's input) and "
                             "%" PRIu32 " to generate (the decoder's), but a slot's context holds "
                             "%" PRIu32 " of each (start the server with a larger -c, or ask for "

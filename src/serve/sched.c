@@ -336,8 +336,8 @@ static int pick_slot(const elm_sched_t *s, const job_t *j, uint32_t *reuse)
         const slot_t *sl = &s->slots[i];
         if (sl->state != SLOT_IDLE) continue;
         /* an encoder-decoder's decoder cache depends on the whole encoder input */
-        uint32_t n = s->has_encoder ? 0
-                                    : common_prefix(sl->cached, held(s, sl), j->prompt, j->n_prompt);
+        uint32_t n =
+            s->has_encoder ? 0 : common_prefix(sl->cached, held(s, sl), j->prompt, j->n_prompt);
         if (best < 0 || n > best_n || (n == best_n && sl->lru < s->slots[best].lru)) {
             best = i;
             best_n = n;
@@ -710,14 +710,13 @@ void elm_sched_free(elm_sched_t *s)
 void elm_sched_info(const elm_sched_t *s, elm_sched_info_t *out)
 {
     const elm_hparams_t *hp = elm_model_hparams(s->model);
-    *out = (elm_sched_info_t){.model_id = s->model_id,
-                              .n_slots = s->p.n_slots,
-                              .n_ctx = s->p.n_ctx,
-                              .weight_bytes = elm_model_weight_bytes(s->model),
-                              /* t5 also keeps each decoder layer's cross keys and values */
-                              .kv_bytes_per_slot = (uint64_t)s->p.n_ctx * hp->n_layer * 2 *
-                                                   hp->n_head_kv * hp->head_dim *
-                                                   (s->p.kv_type == ELM_TYPE_F32 ? 4 : 2) *
-                                                   (hp->has_encoder ? 2 : 1),
-                              .chat_template = elm_chat_name(s->tmpl)};
+    *out = (elm_sched_info_t){
+        .model_id = s->model_id,
+        .n_slots = s->p.n_slots,
+        .n_ctx = s->p.n_ctx,
+        .weight_bytes = elm_model_weight_bytes(s->model),
+        /* t5 also keeps each decoder layer's cross keys and values */
+        .kv_bytes_per_slot = (uint64_t)s->p.n_ctx * hp->n_layer * 2 * hp->n_head_kv * hp->head_dim *
+                             (s->p.kv_type == ELM_TYPE_F32 ? 4 : 2) * (hp->has_encoder ? 2 : 1),
+        .chat_template = elm_chat_name(s->tmpl)};
 }

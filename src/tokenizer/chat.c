@@ -109,12 +109,9 @@ elm_chat_tmpl_t elm_chat_for_arch(const char *arch)
     static const struct {
         const char *arch;
         elm_chat_tmpl_t tmpl;
-    } map[] = {{"gemma", ELM_CHAT_GEMMA},
-               {"gemma2", ELM_CHAT_GEMMA},
-               {"gemma3", ELM_CHAT_GEMMA},
-               {"phi3", ELM_CHAT_PHI3},
-               {"internlm2", ELM_CHAT_CHATML},
-               {"t5", ELM_CHAT_PLAIN}};
+    } map[] = {{"gemma", ELM_CHAT_GEMMA},      {"gemma2", ELM_CHAT_GEMMA},
+               {"gemma3", ELM_CHAT_GEMMA},     {"phi3", ELM_CHAT_PHI3},
+               {"internlm2", ELM_CHAT_CHATML}, {"t5", ELM_CHAT_PLAIN}};
     for (size_t i = 0; arch && i < sizeof map / sizeof map[0]; i++)
         if (!strcmp(arch, map[i].arch)) return map[i].tmpl;
     return ELM_CHAT_UNKNOWN;
