@@ -61,15 +61,12 @@ elm_session_params_t elm_session_default_params(void)
 
 /* ---- creation ---- */
 
-static size_t max_scratch(const elm_model_t *m, int64_t n_rows, int64_t n_solo)
+/* The most scratch any product of a layer of ls (n of them) needs, or best if more. */
+static size_t stack_scratch(const elm__layer_t *ls, uint32_t n, int64_t n_rows, int64_t n_solo,
+                            size_t best)
 {
-    const elm__weight_t *out = &m->output;
-    size_t best = elm__matmul_scratch(&out, 1, n_rows, n_solo);
-    for (uint32_t il = 0; il < 2 * m->hp.n_layer; il++) {
-        const elm__layer_t *L = il < m->hp.n_layer ? &m->layers[il]
-                                : m->enc_layers    ? &m->enc_layers[il - m->hp.n_layer]
-                                                   : NULL;
-        if (!L) break;
+    for (uint32_t il = 0; ls && il < n; il++) {
+        const elm__layer_t *L = &ls[il];
         const elm__weight_t *all[] = {&L->wq,     &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up,
                                       &L->w_down, &L->cq, &L->ck, &L->cv, &L->co};
         const elm__weight_t *ws[sizeof all / sizeof all[0]];
@@ -80,6 +77,14 @@ static size_t max_scratch(const elm_model_t *m, int64_t n_rows, int64_t n_solo)
         if (s > best) best = s;
     }
     return best;
+}
+
+static size_t max_scratch(const elm_model_t *m, int64_t n_rows, int64_t n_solo)
+{
+    const elm__weight_t *out = &m->output;
+    size_t best = elm__matmul_scratch(&out, 1, n_rows, n_solo);
+    best = stack_scratch(m->layers, m->hp.n_layer, n_rows, n_solo, best);
+    return stack_scratch(m->enc_layers, m->hp.n_layer, n_rows, n_solo, best);
 }
 
 /* The encoder's bidirectional and the decoder's causal bucket of every distance in the
@@ -452,8 +457,9 @@ static elm__attn_t self_attn(const elm_session_t *s, const elm__layer_t *L, uint
                          .bucket = bucket};
 }
 
-/* x += att · woᵀ over nr rows (att is q_dim wide), through a post-norm when there is one. */
-static void attn_output(elm_session_t *s, const elm__weight_t *wo, const elm__vec_t *post_norm,
+/* x += a · wᵀ over nr rows (the output projection of an attention, or the FFN's down), through a
+ * post-norm when there is one. */
+static void project_add(elm_session_t *s, const elm__weight_t *wo, const elm__vec_t *post_norm,
                         float *x, float *xb, const float *att, uint32_t nr, bool solo, int nt)
 {
     const elm_hparams_t *hp = &s->m->hp;
@@ -489,7 +495,7 @@ static void ffn_block(elm_session_t *s, const elm__layer_t *L, float *x, float *
                                      .epilogue = glu_epilogue,
                                      .ctx = &glu};
     elm__matmul_group(s->pool, nt, &gate_up, xb, nr, s->qbuf);
-    attn_output(s, &L->w_down, &L->post_ffn_norm, x, xb, s->hb, nr, solo, nt);
+    project_add(s, &L->w_down, &L->post_ffn_norm, x, xb, s->hb, nr, solo, nt);
 }
 
 /* The normed rows of x into xb, and their Q, K and V: K and V into kv (NULL: each row's own
@@ -533,7 +539,7 @@ static void cross_attn(elm_session_t *s, const elm__layer_t *L, uint32_t layer, 
     const uint32_t n_at = attn_blocks(s, s->cross, s->n_enc, r0, n, solo, &t);
     elm__attention(s->pool, nt, s->attn, n_at, s->att);
     static const elm__vec_t no_norm = {0};
-    attn_output(s, &L->co, &no_norm, x, xb, s->att_out + (size_t)r0 * s->q_dim, nr, solo, nt);
+    project_add(s, &L->co, &no_norm, x, xb, s->att_out + (size_t)r0 * s->q_dim, nr, solo, nt);
 }
 
 /* Evaluate one segment of a pass: the n (<= n_batch) rows rows[idx[0..n)], either consecutive
@@ -573,7 +579,7 @@ static void forward(elm_session_t *s, const elm_batch_row_t *rows, const uint32_
         const elm__attn_t t = self_attn(s, L, il, s->bucket_dec);
         elm__attention(s->pool, nt, s->attn, attn_blocks(s, s->kv, NULL, r0, n, solo, &t), s->att);
         float *x = s->x + (size_t)r0 * E, *xb = s->xb + (size_t)r0 * E;
-        attn_output(s, &L->wo, &L->post_attn_norm, x, xb, s->att_out + (size_t)r0 * s->q_dim, nr,
+        project_add(s, &L->wo, &L->post_attn_norm, x, xb, s->att_out + (size_t)r0 * s->q_dim, nr,
                     solo, nt);
         if (L->co.data) cross_attn(s, L, il, r0, n, solo, nt);
         ffn_block(s, L, x, xb, nr, solo, nt);
@@ -620,7 +626,7 @@ static void encode(elm_session_t *s, uint32_t seq, const int32_t *tokens, uint32
         t.n_rows = n;
         t.n_keys = n;
         elm__attention(s->pool, nt, &t, 1, s->att);
-        attn_output(s, &L->wo, &L->post_attn_norm, s->x, s->xb, s->att_out, n, false, nt);
+        project_add(s, &L->wo, &L->post_attn_norm, s->x, s->xb, s->att_out, n, false, nt);
         ffn_block(s, L, s->x, s->xb, n, false, nt);
     }
     for (uint32_t r = 0; r < n; r++)
