@@ -13,6 +13,7 @@ packages=(
   libsqlite3-dev    # the results store
   libevent-dev      # serve's HTTP server (evhttp)
   libhiredis-dev    # the gateway's limits shared through Redis
+  libedit-dev       # edgelm chat's line editing and history
   redis-server      # the Redis the gateway tests start
   python3           # tests read reference JSON and check JSON output
   clang             # libFuzzer harnesses

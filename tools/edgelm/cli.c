@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "edgelm/convert.h"
+#include "edgelm/pool.h"
 #include "edgelm/store.h"
 
 static void log_to_stderr(elm_log_level_t level, const char *msg, void *user)
@@ -326,6 +327,43 @@ int elm_cli_power_check(const char *cmd, bool given, elm_power_kind_t kind,
     if (ctx->tdp_w > 0 && !(given && kind == ELM_POWER_ESTIMATE))
         return elm_cli_usage_error(cmd, "--tdp is only for --power estimate");
     return ELM_CLI_GO;
+}
+
+int elm_cli_power_pick(const char *cmd, bool *given, elm_power_kind_t *kind,
+                       const elm_probe_ctx_t *ctx)
+{
+    int rc = elm_cli_power_check(cmd, *given, *kind, ctx);
+    if (rc != ELM_CLI_GO) return rc;
+    if (!*given && (ctx->watts > 0 || ctx->command)) {
+        *given = true;
+        *kind = ctx->command ? ELM_POWER_CMD : ELM_POWER_CONSTANT;
+    }
+    return ELM_CLI_GO;
+}
+
+int elm_cli_power_open(bool given, elm_power_kind_t kind, const elm_probe_ctx_t *ctx,
+                       elm_power_source_t **src, char *label, size_t cap, elm_diag_t *d)
+{
+    elm_diag_t why = {0};
+    *src = NULL;
+    if (given) {
+        int rc = elm_power_open(kind, ctx, src, d);
+        if (rc) return rc;
+    } else {
+        elm_power_open_auto(ctx, src, &why);
+    }
+    if (*src)
+        snprintf(label, cap, "%s%s, %s", elm_power_kind_name(elm_power_kind(*src)),
+                 elm_power_estimated(*src) ? ", estimated" : "", elm_power_detail(*src));
+    else
+        snprintf(label, cap, "unavailable: %s", why.msg);
+    return 0;
+}
+
+int elm_cli_default_threads(void)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    return ncpu < 1 ? 1 : ncpu > ELM_POOL_MAX_THREADS ? ELM_POOL_MAX_THREADS : (int)ncpu;
 }
 
 void elm_cli_probe_env(elm_probe_ctx_t *ctx)

@@ -30,6 +30,7 @@ int elm_cmd_eval(int argc, char **argv);
 int elm_cmd_probe(int argc, char **argv);
 int elm_cmd_serve(int argc, char **argv);
 int elm_cmd_gateway(int argc, char **argv);
+int elm_cmd_chat(int argc, char **argv);
 
 /* Install the log hook that prints library messages to stderr ("edgelm: warning: ..."). */
 void elm_cli_init(void);
@@ -200,6 +201,29 @@ int elm_cli_parse_synthetic(const char *value, void *dst, char *err, size_t err_
  * does, a failure to build the model is about files, not usage. */
 bool elm_cli_synth_spec_valid(const char *spec);
 
+/* Threads for the engine by default: the CPUs online, at most ELM_POOL_MAX_THREADS. */
+int elm_cli_default_threads(void);
+
+/* The sampler chain's options (llama.cpp's names and defaults), landing in *sp (an
+ * elm_sampler_params_t). */
+#define ELM_CLI_SAMPLER_OPTS(sp)                                                                  \
+    ELM_OPT_F32("--temp", NULL, "T", &(sp)->temp, 0, 1e6,                                         \
+                "temperature; 0 is greedy (default 0.8)"),                                        \
+        ELM_OPT_INT("--top-k", NULL, "K", &(sp)->top_k, 0, INT32_MAX,                             \
+                    "keep the K most likely tokens; 0 is off (default 40)"),                      \
+        ELM_OPT_F32("--top-p", NULL, "P", &(sp)->top_p, 0, 1,                                     \
+                    "keep the smallest set with probability >= P; 1 is off (default 0.95)"),      \
+        ELM_OPT_F32("--min-p", NULL, "P", &(sp)->min_p, 0, 1,                                     \
+                    "drop tokens below P x the best one's probability; 0 is off (default 0.05)"), \
+        ELM_OPT_F32("--repeat-penalty", NULL, "R", &(sp)->repeat_penalty, 1e-6, 1e6,              \
+                    "penalize the last --repeat-last-n tokens; 1 is off (default 1)"),            \
+        ELM_OPT_INT("--repeat-last-n", NULL, "N", &(sp)->penalty_last_n, 0, 1 << 20,              \
+                    "window of the penalties (default 64)"),                                      \
+        ELM_OPT_F32("--freq-penalty", NULL, "F", &(sp)->freq_penalty, -1e6, 1e6,                  \
+                    "subtract F per occurrence in the window (default 0)"),                       \
+        ELM_OPT_F32("--presence-penalty", NULL, "F", &(sp)->presence_penalty, -1e6, 1e6,          \
+                    "subtract F once if in the window (default 0)")
+
 /* --power (with its help text), --watts, --power-cmd and --tdp, landing in *kind_p and *ctx_p
  * (an elm_probe_ctx_t). */
 #define ELM_CLI_POWER_OPTS(kind_p, ctx_p, power_help)                                   \
@@ -223,6 +247,18 @@ bool elm_cli_synth_spec_valid(const char *spec);
  * estimate. Returns ELM_CLI_GO, or 2 after printing the usage error. */
 int elm_cli_power_check(const char *cmd, bool given, elm_power_kind_t kind,
                         const elm_probe_ctx_t *ctx);
+
+/* elm_cli_power_check(), then a value the user gave picks its source unless --power said
+ * otherwise: --power-cmd the cmd source, --watts the constant one (*given becomes true). */
+int elm_cli_power_pick(const char *cmd, bool *given, elm_power_kind_t *kind,
+                       const elm_probe_ctx_t *ctx);
+
+/* Open the power source for energy figures: the one the user named (given), which must open,
+ * else the first sensor found here. *src is NULL when none was found; label then says why
+ * ("unavailable: no power sensor ..."), else names the source ("rapl, package-0 ..."). Fails
+ * only when a named source does not open. */
+int elm_cli_power_open(bool given, elm_power_kind_t kind, const elm_probe_ctx_t *ctx,
+                       elm_power_source_t **src, char *label, size_t cap, elm_diag_t *d);
 
 /* EDGELM_SYSFS_ROOT, EDGELM_VCGENCMD and EDGELM_NVPMODEL into ctx: the command reads the
  * environment, never the library. */

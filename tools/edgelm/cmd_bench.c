@@ -197,13 +197,8 @@ static int parse_args(args_t *a, int argc, char **argv)
     }
     if (a->no_db && a->db)
         return elm_cli_usage_error(CMD, "--db and --no-db go against each other");
-    rc = elm_cli_power_check(CMD, power_given, a->opts.power_kind, &a->probe);
+    rc = elm_cli_power_pick(CMD, &power_given, &a->opts.power_kind, &a->probe);
     if (rc != ELM_CLI_GO) return rc;
-    /* A value the user gave picks its source unless --power says otherwise. */
-    if (!power_given && (a->probe.watts > 0 || a->probe.command)) {
-        power_given = true;
-        a->opts.power_kind = a->probe.command ? ELM_POWER_CMD : ELM_POWER_CONSTANT;
-    }
     a->opts.power_auto = !power_given;
     set_defaults(a);
     return ELM_CLI_GO;

@@ -47,9 +47,8 @@ int elm__eval_kv_type(const char *v, void *dst, char *err, size_t err_len)
 
 elm__eval_args_t elm__eval_defaults(int n_ctx)
 {
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    int threads = ncpu < 1 ? 1 : ncpu > ELM_POOL_MAX_THREADS ? ELM_POOL_MAX_THREADS : (int)ncpu;
-    return (elm__eval_args_t){.n_threads = threads, .n_ctx = n_ctx, .kv_type = ELM_TYPE_F16};
+    return (elm__eval_args_t){
+        .n_threads = elm_cli_default_threads(), .n_ctx = n_ctx, .kv_type = ELM_TYPE_F16};
 }
 
 int elm__eval_check(const char *cmd, const elm__eval_args_t *c)

@@ -159,13 +159,10 @@ typedef struct {
 /* Returns ELM_CLI_GO, or the exit status of --help or a usage error. */
 static int parse_args(run_args_t *a, int argc, char **argv)
 {
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     *a = (run_args_t){.n_predict = 128,
                       .n_batch = 512,
                       .kv_name = "f16",
-                      .n_threads = ncpu < 1                      ? 1
-                                   : ncpu > ELM_POOL_MAX_THREADS ? ELM_POOL_MAX_THREADS
-                                                                 : (int)ncpu,
+                      .n_threads = elm_cli_default_threads(),
                       .sp = elm_sampler_default_params()};
     elm_sampler_params_t *sp = &a->sp;
     elm_opt_t opts[] = {
@@ -196,22 +193,7 @@ static int parse_args(run_args_t *a, int argc, char **argv)
         ELM_OPT_FLAG("--no-mmap", NULL, &a->no_mmap,
                      "read the model into memory instead of mapping it: slower to load,\n"
                      "steadier decode where a mapped file streams slowly"),
-        ELM_OPT_F32("--temp", NULL, "T", &sp->temp, 0, 1e6,
-                    "temperature; 0 is greedy (default 0.8)"),
-        ELM_OPT_INT("--top-k", NULL, "K", &sp->top_k, 0, INT32_MAX,
-                    "keep the K most likely tokens; 0 is off (default 40)"),
-        ELM_OPT_F32("--top-p", NULL, "P", &sp->top_p, 0, 1,
-                    "keep the smallest set with probability >= P; 1 is off (default 0.95)"),
-        ELM_OPT_F32("--min-p", NULL, "P", &sp->min_p, 0, 1,
-                    "drop tokens below P x the best one's probability; 0 is off (default 0.05)"),
-        ELM_OPT_F32("--repeat-penalty", NULL, "R", &sp->repeat_penalty, 1e-6, 1e6,
-                    "penalize the last --repeat-last-n tokens; 1 is off (default 1)"),
-        ELM_OPT_INT("--repeat-last-n", NULL, "N", &sp->penalty_last_n, 0, 1 << 20,
-                    "window of the penalties (default 64)"),
-        ELM_OPT_F32("--freq-penalty", NULL, "F", &sp->freq_penalty, -1e6, 1e6,
-                    "subtract F per occurrence in the window (default 0)"),
-        ELM_OPT_F32("--presence-penalty", NULL, "F", &sp->presence_penalty, -1e6, 1e6,
-                    "subtract F once if in the window (default 0)"),
+        ELM_CLI_SAMPLER_OPTS(sp),
         ELM_OPT_I64("--seed", NULL, "S", &a->seed, 0, INT64_MAX,
                     "random seed (default: from the clock)"),
         ELM_OPT_FLAG("--ignore-eos", NULL, &a->ignore_eos,

@@ -47,9 +47,8 @@ typedef struct {
 
 static int parse_args(serve_args_t *a, int argc, char **argv)
 {
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     *a = (serve_args_t){.sp = elm_sched_default_params()};
-    a->sp.n_threads = ncpu < 1 ? 1 : ncpu > ELM_POOL_MAX_THREADS ? ELM_POOL_MAX_THREADS : (int)ncpu;
+    a->sp.n_threads = elm_cli_default_threads();
     elm_server_params_default(&a->hp);
     a->kv_name = "f16";
     a->log_format = "text";
@@ -110,13 +109,8 @@ static int parse_args(serve_args_t *a, int argc, char **argv)
         return elm_cli_usage_error(CMD, "give the key once: --api-key or --api-key-file");
     a->power_given = elm_cli_given(&spec, "--power");
     elm_cli_probe_env(&a->probe);
-    if ((rc = elm_cli_power_check(CMD, a->power_given, a->power_kind, &a->probe)) != ELM_CLI_GO)
+    if ((rc = elm_cli_power_pick(CMD, &a->power_given, &a->power_kind, &a->probe)) != ELM_CLI_GO)
         return rc;
-    /* A value the user gave picks its source unless --power says otherwise, as in bench. */
-    if (!a->power_given && (a->probe.watts > 0 || a->probe.command)) {
-        a->power_given = true;
-        a->power_kind = a->probe.command ? ELM_POWER_CMD : ELM_POWER_CONSTANT;
-    }
     a->sp.n_ctx = (uint32_t)n_ctx;
     a->sp.n_batch = (uint32_t)n_batch;
     a->sp.use_mmap = !no_mmap;
@@ -159,19 +153,14 @@ int elm_cmd_serve(int argc, char **argv)
     elm_server_backend_t backend;
     elm_sched_info_t info;
     elm_power_source_t *power = NULL;
-    elm_diag_t pd = {0}; /* why no power source was found */
     char energy[600];
     if (a.key_file && (rc = read_key(a.key_file, &key, &d))) goto fail;
     if (key) a.hp.api_key = key;
     a.hp.log = elm_cli_log_line;
     /* a source the user named must open; otherwise the energy metrics are simply left out */
-    if (a.power_given && (rc = elm_power_open(a.power_kind, &a.probe, &power, &d))) goto fail;
-    if (!a.power_given) elm_power_open_auto(&a.probe, &power, &pd);
-    if (power)
-        snprintf(energy, sizeof energy, "%s%s, %s", elm_power_kind_name(elm_power_kind(power)),
-                 elm_power_estimated(power) ? ", estimated" : "", elm_power_detail(power));
-    else
-        snprintf(energy, sizeof energy, "unavailable: %s", pd.msg);
+    if ((rc = elm_cli_power_open(a.power_given, a.power_kind, &a.probe, &power, energy,
+                                 sizeof energy, &d)))
+        goto fail;
     a.sp.power = power;
     if ((rc = elm_sched_create(&a.sp, NULL, &sched, &d))) goto fail;
     elm_sched_info(sched, &info);

@@ -8,6 +8,8 @@ static const elm_cmd_t commands[] = {
     {"info", "what is inside a GGUF file", elm_cmd_info},
     {"tokenize", "text to token ids and pieces", elm_cmd_tokenize},
     {"run", "generate text on this device, with a timing summary", elm_cmd_run},
+    {"chat", "talk with a model in the terminal; the conversation stays in the KV cache",
+     elm_cmd_chat},
     {"bench", "measure load, prefill, generation, TTFT, memory and energy", elm_cmd_bench},
     {"eval", "quality: perplexity and GSM8K pass@1", elm_cmd_eval},
     {"synth", "write a random-weight GGUF with the shapes of a real model", elm_cmd_synth},
