@@ -366,6 +366,37 @@ int elm_cli_default_threads(void)
     return ncpu < 1 ? 1 : ncpu > ELM_POOL_MAX_THREADS ? ELM_POOL_MAX_THREADS : (int)ncpu;
 }
 
+elm_cli_engine_t elm_cli_engine_defaults(void)
+{
+    return (elm_cli_engine_t){
+        .kv_name = "f16", .n_threads = elm_cli_default_threads(), .n_batch = 512};
+}
+
+int elm_cli_engine_check(const char *cmd, const elm_cli_engine_t *e)
+{
+    if (!e->model) return elm_cli_usage_error(cmd, "no model given (-m MODEL)");
+    if (strcmp(e->kv_name, "f16") && strcmp(e->kv_name, "f32"))
+        return elm_cli_usage_error(cmd, "--kv-type must be f16 or f32, not '%s'", e->kv_name);
+    return ELM_CLI_GO;
+}
+
+int elm_cli_engine_open(const elm_cli_engine_t *e, const elm_hooks_t *hooks, elm_model_t **m,
+                        elm_session_t **s, elm_diag_t *d)
+{
+    elm_model_params_t mp = elm_model_default_params();
+    mp.use_mmap = !e->no_mmap;
+    *s = NULL;
+    int rc = elm_model_load(e->model, &mp, hooks, m, d);
+    if (rc) return rc;
+    elm_session_params_t sp = elm_session_default_params();
+    sp.n_ctx = (uint32_t)e->n_ctx;
+    sp.n_batch = (uint32_t)e->n_batch;
+    sp.n_threads = e->n_threads;
+    sp.n_threads_batch = e->n_threads_batch;
+    sp.kv_type = strcmp(e->kv_name, "f32") ? ELM_TYPE_F16 : ELM_TYPE_F32;
+    return elm_session_create(*m, &sp, s, d);
+}
+
 void elm_cli_probe_env(elm_probe_ctx_t *ctx)
 {
     ctx->sysfs_root = getenv("EDGELM_SYSFS_ROOT");

@@ -8,6 +8,8 @@
 
 #include "edgelm/base.h"
 #include "edgelm/bench.h"
+#include "edgelm/engine.h"
+#include "edgelm/pool.h"
 #include "edgelm/probe.h"
 #include "edgelm/route.h"
 
@@ -203,6 +205,41 @@ bool elm_cli_synth_spec_valid(const char *spec);
 
 /* Threads for the engine by default: the CPUs online, at most ELM_POOL_MAX_THREADS. */
 int elm_cli_default_threads(void);
+
+/* The options of the commands that load a model and generate (run, chat): the file, how it
+ * loads, and its session. */
+typedef struct {
+    const char *model, *kv_name;
+    bool no_mmap;
+    int n_threads, n_threads_batch, n_ctx, n_batch;
+} elm_cli_engine_t;
+
+/* Default threads, batch 512, F16 cache, the trained context (0), mapped. */
+elm_cli_engine_t elm_cli_engine_defaults(void);
+
+#define ELM_CLI_ENGINE_OPTS(e)                                                                     \
+    ELM_OPT_STR("--model", "-m", "FILE", &(e)->model,                                              \
+                "GGUF model (architectures: llama, qwen2, internlm2, phi3, gemma2, t5)"),          \
+        ELM_OPT_INT("--threads", "-t", "N", &(e)->n_threads, 1, ELM_POOL_MAX_THREADS,              \
+                    "threads for generation (default: the number of CPUs)"),                       \
+        ELM_OPT_INT("--threads-batch", "-tb", "N", &(e)->n_threads_batch, 1, ELM_POOL_MAX_THREADS, \
+                    "threads for the prompt's batches (default: -t)"),                             \
+        ELM_OPT_INT("--ctx", "-c", "N", &(e)->n_ctx, 1, 1 << 24,                                   \
+                    "context size (default: the trained context, at most 4096)"),                  \
+        ELM_OPT_INT("--batch", NULL, "N", &(e)->n_batch, 1, 1 << 20,                               \
+                    "most prompt tokens per forward pass (default 512)"),                          \
+        ELM_OPT_STR("--kv-type", NULL, "f16|f32", &(e)->kv_name, "KV cache type (default f16)"),   \
+        ELM_OPT_FLAG("--no-mmap", NULL, &(e)->no_mmap,                                             \
+                     "read the model into memory instead of mapping it: slower to load,\n"         \
+                     "steadier decode where a mapped file streams slowly")
+
+/* The usage errors of those options: no model, a bad --kv-type. Returns ELM_CLI_GO or 2. */
+int elm_cli_engine_check(const char *cmd, const elm_cli_engine_t *e);
+
+/* Load the model (calling hooks' load events; hooks may be NULL) and create its session. The
+ * caller frees both, also on failure (each is NULL or what was made). */
+int elm_cli_engine_open(const elm_cli_engine_t *e, const elm_hooks_t *hooks, elm_model_t **m,
+                        elm_session_t **s, elm_diag_t *d);
 
 /* The sampler chain's options (llama.cpp's names and defaults), landing in *sp (an
  * elm_sampler_params_t). */

@@ -52,9 +52,10 @@ static const char CMD[] = "chat";
 /* ---- arguments ---- */
 
 typedef struct {
-    const char *model, *system, *tmpl_name, *kv_name;
-    bool no_mmap, ignore_eos, power_given;
-    int n_predict, n_threads, n_threads_batch, n_ctx, n_batch;
+    elm_cli_engine_t e;
+    const char *system, *tmpl_name;
+    bool ignore_eos, power_given;
+    int n_predict;
     int64_t seed;
     elm_sampler_params_t sp;
     elm_power_kind_t power_kind;
@@ -63,15 +64,11 @@ typedef struct {
 
 static int parse_args(chat_args_t *a, int argc, char **argv)
 {
-    *a = (chat_args_t){.n_predict = -1,
-                       .n_batch = 512,
-                       .kv_name = "f16",
-                       .n_threads = elm_cli_default_threads(),
-                       .sp = elm_sampler_default_params()};
+    *a = (chat_args_t){
+        .e = elm_cli_engine_defaults(), .n_predict = -1, .sp = elm_sampler_default_params()};
     elm_sampler_params_t *sp = &a->sp;
     elm_opt_t opts[] = {
-        ELM_OPT_STR("--model", "-m", "FILE", &a->model,
-                    "GGUF model (architectures: llama, qwen2, internlm2, phi3, gemma2, t5)"),
+        ELM_CLI_ENGINE_OPTS(&a->e),
         ELM_OPT_STR("--system", NULL, "TEXT", &a->system, "a system message first"),
         ELM_OPT_STR("--chat-template", NULL, "NAME", &a->tmpl_name,
                     "use this template family (chatml, llama3, llama2, phi3, gemma, ...)\n"
@@ -79,18 +76,6 @@ static int parse_args(chat_args_t *a, int argc, char **argv)
         ELM_OPT_INT("--n-predict", "-n", "N", &a->n_predict, -1, INT32_MAX,
                     "most tokens per answer; -1: until the model ends its turn or the\n"
                     "context is full (default -1)"),
-        ELM_OPT_INT("--threads", "-t", "N", &a->n_threads, 1, ELM_POOL_MAX_THREADS,
-                    "threads for generation (default: the number of CPUs)"),
-        ELM_OPT_INT("--threads-batch", "-tb", "N", &a->n_threads_batch, 1, ELM_POOL_MAX_THREADS,
-                    "threads for reading messages in (default: the same as -t)"),
-        ELM_OPT_INT("--ctx", "-c", "N", &a->n_ctx, 16, 1 << 24,
-                    "context size: the conversation's memory (default: the trained\n"
-                    "context, at most 4096)"),
-        ELM_OPT_INT("--batch", NULL, "N", &a->n_batch, 1, 1 << 20,
-                    "most tokens per forward pass (default 512)"),
-        ELM_OPT_STR("--kv-type", NULL, "f16|f32", &a->kv_name, "KV cache type (default f16)"),
-        ELM_OPT_FLAG("--no-mmap", NULL, &a->no_mmap,
-                     "read the model into memory instead of mapping it"),
         ELM_CLI_SAMPLER_OPTS(sp),
         ELM_OPT_I64("--seed", NULL, "S", &a->seed, 0, INT64_MAX,
                     "random seed (default: from the clock)"),
@@ -105,11 +90,9 @@ static int parse_args(chat_args_t *a, int argc, char **argv)
     elm_cli_spec_t spec = {.cmd = CMD, .head = head_text, .opts = opts, .tail = tail_text};
     int rc = elm_cli_parse(&spec, argc, argv, NULL);
     if (rc != ELM_CLI_GO) return rc;
-    if (!a->model) return elm_cli_usage_error(CMD, "no model given (-m MODEL)");
+    if ((rc = elm_cli_engine_check(CMD, &a->e)) != ELM_CLI_GO) return rc;
     if (a->n_predict == 0)
         return elm_cli_usage_error(CMD, "-n must be at least 1, or -1 for no limit");
-    if (strcmp(a->kv_name, "f16") && strcmp(a->kv_name, "f32"))
-        return elm_cli_usage_error(CMD, "--kv-type must be f16 or f32, not '%s'", a->kv_name);
     a->sp.seed = elm_cli_given(&spec, "--seed") ? (uint64_t)a->seed : elm_time_ns();
     a->power_given = elm_cli_given(&spec, "--power");
     elm_cli_probe_env(&a->probe);
@@ -530,9 +513,9 @@ static const char *const role_names[] = {"system", "user", "assistant"};
 /* The conversation as a chat request body: {"model", "messages"}. */
 static int save(const chat_t *c, const char *path, elm_diag_t *d)
 {
-    const char *base = strrchr(c->a.model, '/');
+    const char *base = strrchr(c->a.e.model, '/');
     cJSON *o = cJSON_CreateObject(), *arr = NULL;
-    if (!o || !cJSON_AddStringToObject(o, "model", base ? base + 1 : c->a.model) ||
+    if (!o || !cJSON_AddStringToObject(o, "model", base ? base + 1 : c->a.e.model) ||
         !(arr = cJSON_AddArrayToObject(o, "messages")))
         goto oom;
     for (size_t i = 0; i < c->n_msgs; i++) {
@@ -724,23 +707,14 @@ static const char *input_line(input_t *in)
 static int open_chat(chat_t *c, elm_diag_t *d)
 {
     const chat_args_t *a = &c->a;
-    elm_model_params_t mp = elm_model_default_params();
-    mp.use_mmap = !a->no_mmap;
-    int rc = elm_model_load(a->model, &mp, NULL, &c->m, d);
+    int rc = elm_cli_engine_open(&a->e, NULL, &c->m, &c->s, d);
     if (rc) return rc;
     const elm_hparams_t *hp = elm_model_hparams(c->m);
     c->encoder = hp->has_encoder;
     if ((rc = elm_tokenizer_from_gguf(elm_model_gguf(c->m), &c->tok, d)) ||
         (rc = elm_chat_pick(c->tok, a->tmpl_name, &c->tmpl, d)))
         return rc;
-    elm_session_params_t sp = elm_session_default_params();
-    sp.n_ctx = (uint32_t)a->n_ctx;
-    sp.n_batch = (uint32_t)a->n_batch;
-    sp.n_threads = a->n_threads;
-    sp.n_threads_batch = a->n_threads_batch;
-    sp.kv_type = strcmp(a->kv_name, "f32") ? ELM_TYPE_F16 : ELM_TYPE_F32;
-    if ((rc = elm_session_create(c->m, &sp, &c->s, d)) ||
-        (rc = elm_sampler_create(&a->sp, hp->n_vocab, &c->smp, d)) ||
+    if ((rc = elm_sampler_create(&a->sp, hp->n_vocab, &c->smp, d)) ||
         (rc = elm_cli_power_open(a->power_given, a->power_kind, &a->probe, &c->power,
                                  c->power_label, sizeof c->power_label, d)))
         return rc;
@@ -782,7 +756,7 @@ int elm_cmd_chat(int argc, char **argv)
         fprintf(stderr,
                 "edgelm chat: %s (%s, chat template %s, %" PRIu32 " tokens of context)\n"
                 "/help lists the commands; /bye or Ctrl-D quits, Ctrl-C stops an answer.\n",
-                c.a.model, elm_model_hparams(c.m)->arch, elm_chat_name(c.tmpl),
+                c.a.e.model, elm_model_hparams(c.m)->arch, elm_chat_name(c.tmpl),
                 elm_session_n_ctx(c.s));
     struct sigaction sa = {.sa_handler = on_sigint}, old;
     sigemptyset(&sa.sa_mask);

@@ -148,9 +148,10 @@ static const char *stop_name(elm_stop_reason_t why)
 /* ---- arguments ---- */
 
 typedef struct {
-    const char *model, *tokens_arg, *text, *system, *tmpl_name, *kv_name;
-    bool chat, ignore_eos, no_mmap;
-    int n_predict, n_threads, n_threads_batch, n_ctx, n_batch;
+    elm_cli_engine_t e;
+    const char *tokens_arg, *text, *system, *tmpl_name;
+    bool chat, ignore_eos;
+    int n_predict;
     int64_t seed;
     bool seed_given;
     elm_sampler_params_t sp;
@@ -159,15 +160,11 @@ typedef struct {
 /* Returns ELM_CLI_GO, or the exit status of --help or a usage error. */
 static int parse_args(run_args_t *a, int argc, char **argv)
 {
-    *a = (run_args_t){.n_predict = 128,
-                      .n_batch = 512,
-                      .kv_name = "f16",
-                      .n_threads = elm_cli_default_threads(),
-                      .sp = elm_sampler_default_params()};
+    *a = (run_args_t){
+        .e = elm_cli_engine_defaults(), .n_predict = 128, .sp = elm_sampler_default_params()};
     elm_sampler_params_t *sp = &a->sp;
     elm_opt_t opts[] = {
-        ELM_OPT_STR("--model", "-m", "FILE", &a->model,
-                    "GGUF model (architectures: llama, qwen2, internlm2, phi3, gemma2, t5)"),
+        ELM_CLI_ENGINE_OPTS(&a->e),
         ELM_OPT_STR("--prompt", "-p", "TEXT", &a->text,
                     "prompt text, tokenized with the model's tokenizer (BOS added as\n"
                     "the model asks)"),
@@ -181,18 +178,6 @@ static int parse_args(run_args_t *a, int argc, char **argv)
                     "prompt as comma-separated token ids; prints ids"),
         ELM_OPT_INT("--n-predict", "-n", "N", &a->n_predict, 1, INT32_MAX,
                     "tokens to generate (default 128)"),
-        ELM_OPT_INT("--threads", "-t", "N", &a->n_threads, 1, ELM_POOL_MAX_THREADS,
-                    "threads for generation (default: the number of CPUs)"),
-        ELM_OPT_INT("--threads-batch", "-tb", "N", &a->n_threads_batch, 1, ELM_POOL_MAX_THREADS,
-                    "threads for the prompt's batches (default: the same as -t)"),
-        ELM_OPT_INT("--ctx", NULL, "N", &a->n_ctx, 1, 1 << 24,
-                    "context size (default: the trained context, at most 4096)"),
-        ELM_OPT_INT("--batch", NULL, "N", &a->n_batch, 1, 1 << 20,
-                    "most prompt tokens per forward pass (default 512)"),
-        ELM_OPT_STR("--kv-type", NULL, "f16|f32", &a->kv_name, "KV cache type (default f16)"),
-        ELM_OPT_FLAG("--no-mmap", NULL, &a->no_mmap,
-                     "read the model into memory instead of mapping it: slower to load,\n"
-                     "steadier decode where a mapped file streams slowly"),
         ELM_CLI_SAMPLER_OPTS(sp),
         ELM_OPT_I64("--seed", NULL, "S", &a->seed, 0, INT64_MAX,
                     "random seed (default: from the clock)"),
@@ -204,7 +189,7 @@ static int parse_args(run_args_t *a, int argc, char **argv)
     int rc = elm_cli_parse(&spec, argc, argv, NULL);
     if (rc != ELM_CLI_GO) return rc;
     a->seed_given = elm_cli_given(&spec, "--seed");
-    if (!a->model) return elm_cli_usage_error(CMD, "no model given (-m MODEL)");
+    if ((rc = elm_cli_engine_check(CMD, &a->e)) != ELM_CLI_GO) return rc;
     if (!a->tokens_arg == !a->text)
         return elm_cli_usage_error(CMD,
                                    "give the prompt either as text (-p TEXT) or as ids "
@@ -215,8 +200,6 @@ static int parse_args(run_args_t *a, int argc, char **argv)
                                         "(-p TEXT)");
     if ((a->system || a->tmpl_name) && !a->chat)
         return elm_cli_usage_error(CMD, "--system and --chat-template go with --chat");
-    if (strcmp(a->kv_name, "f16") && strcmp(a->kv_name, "f32"))
-        return elm_cli_usage_error(CMD, "--kv-type must be f16 or f32, not '%s'", a->kv_name);
     return ELM_CLI_GO;
 }
 
@@ -228,14 +211,14 @@ static void print_summary(const run_args_t *a, const elm_timings_t *tm, const el
     elm_timing_summary_t sum;
     elm_timings_summary(tm, &sum);
     char tb_note[48] = "";
-    if (a->n_threads_batch && a->n_threads_batch != a->n_threads)
-        snprintf(tb_note, sizeof tb_note, " (%d for the prompt)", a->n_threads_batch);
+    if (a->e.n_threads_batch && a->e.n_threads_batch != a->e.n_threads)
+        snprintf(tb_note, sizeof tb_note, " (%d for the prompt)", a->e.n_threads_batch);
     fprintf(stderr,
             "edgelm run: load %.1f ms | prompt %" PRIu32 " tokens, %.1f tok/s | generated %" PRIu32
             " tokens, %.1f tok/s | TTFT %.1f ms (%.1f ms with load) | %d threads%s, ctx %" PRIu32
             ", stop: %s\n",
             sum.load_ms, sum.n_prompt, sum.prefill_tps, sum.n_generated, sum.gen_tps, sum.ttft_ms,
-            sum.ttft_cold_ms, a->n_threads, tb_note, elm_session_n_ctx(s),
+            sum.ttft_cold_ms, a->e.n_threads, tb_note, elm_session_n_ctx(s),
             eog ? "eos" : stop_name(tm->stop));
 }
 
@@ -275,10 +258,8 @@ int elm_cmd_run(int argc, char **argv)
     elm_timings_t tm;
     elm_hooks_t hooks;
     elm_timings_hooks(&tm, &printer, &hooks);
-    elm_model_params_t mp = elm_model_default_params();
-    mp.use_mmap = !a.no_mmap;
 
-    if ((rc = elm_model_load(a.model, &mp, &hooks, &m, &d))) goto fail;
+    if ((rc = elm_cli_engine_open(&a.e, &hooks, &m, &s, &d))) goto fail;
     const elm_hparams_t *hp = elm_model_hparams(m);
     if (a.text) {
         if ((rc = text_prompt(m, a.text, a.chat, a.system, a.tmpl_name, &tok, &prompt, &n_prompt,
@@ -287,14 +268,7 @@ int elm_cmd_run(int argc, char **argv)
         if ((rc = elm_detok_stream_create(tok, 0, &pr.stream))) goto fail;
         pr.tok = tok;
     }
-    if ((rc = check_prompt(a.model, prompt, n_prompt, hp->n_vocab, &d))) goto fail;
-    elm_session_params_t ssp = elm_session_default_params();
-    ssp.n_ctx = (uint32_t)a.n_ctx;
-    ssp.n_batch = (uint32_t)a.n_batch;
-    ssp.n_threads = a.n_threads;
-    ssp.n_threads_batch = a.n_threads_batch;
-    ssp.kv_type = strcmp(a.kv_name, "f32") ? ELM_TYPE_F16 : ELM_TYPE_F32;
-    if ((rc = elm_session_create(m, &ssp, &s, &d))) goto fail;
+    if ((rc = check_prompt(a.e.model, prompt, n_prompt, hp->n_vocab, &d))) goto fail;
     if ((rc = elm_sampler_create(&a.sp, hp->n_vocab, &smp, &d))) goto fail;
     const elm_generate_params_t gp = {.n_predict = (uint32_t)a.n_predict,
                                       .eos_id = a.ignore_eos ? -1 : hp->eos_id};
