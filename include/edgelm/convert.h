@@ -142,7 +142,8 @@ const elm_synth_shape_t *elm_synth_shape_find(const char *name);
 void elm_llama3_rope_factors(float base, uint32_t head_dim, float factor, float *out);
 
 /* Everything a synth run will write: the metadata and the tensor list with types. */
-typedef struct elm_synth_plan elm_synth_plan_t;
+/* (The tag is not the function's name elm_synth_plan: in C++ the two would clash.) */
+typedef struct elm_synth_plan_s elm_synth_plan_t;
 
 typedef struct {
     uint64_t seed;          /* weights' PRNG seed */
