@@ -20,13 +20,13 @@ build:
 # Install the command, libedgelm (.so and .a), its headers, pkg-config and CMake files, the example
 # configs and docs under PREFIX (README.md, "Install"); DESTDIR stages it elsewhere. The list of
 # installed files stays in PREFIX/share/edgelm/install_manifest.txt, and uninstall removes exactly
-# those.
+# those (make exports DESTDIR given on its command line to both).
 PREFIX ?= /usr/local
 install: build
-	DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(abspath $(PREFIX))
+	cmake --install $(BUILD) --prefix $(abspath $(PREFIX))
 
 uninstall:
-	@DESTDIR=$(DESTDIR) cmake -DPREFIX=$(abspath $(PREFIX)) -P cmake/uninstall.cmake
+	@cmake -DPREFIX=$(abspath $(PREFIX)) -P cmake/uninstall.cmake
 
 # The main job on an embedded default: a synthetic Qwen2.5-0.5B-shaped model (random weights, the
 # real model's shapes, so its speed and memory are the real model's), benchmarked on 1 and 2

@@ -98,6 +98,9 @@ run "${MAKE_CLEAN[@]}" uninstall PREFIX=/opt/edgelm DESTDIR="$TMP/stage"
 expect_rc 0 "make uninstall with DESTDIR"
 [ -z "$(find "$TMP/stage" -type f -o -type l)" ] && ok "the staged tree has no file left" \
   || bad "left in the stage: $(find "$TMP/stage" -type f -o -type l | head -5)"
+# Only edgelm's own directories below the prefix go, though this prefix is named edgelm.
+[ -d "$TMP/stage/opt/edgelm/bin" ] && [ -d "$TMP/stage/opt/edgelm/lib/pkgconfig" ] \
+  && ok "the prefix's bin/ and lib/pkgconfig/ stay" || bad "uninstall removed the prefix's own directories"
 
 # Uninstall from the manifest in the prefix: every file goes, and the edgelm directories.
 run "${MAKE_CLEAN[@]}" uninstall PREFIX="$P"
