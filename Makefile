@@ -5,7 +5,8 @@ FUZZ      ?= build-fuzz
 ARM       ?= build-arm
 JOBS      ?= $(shell nproc)
 
-.PHONY: all deps build run demo test test-unit test-asan test-fuzz test-arm fuzz clean format
+.PHONY: all deps build run demo test test-unit test-asan test-fuzz test-arm fuzz clean format \
+        install uninstall
 
 all: build
 
@@ -15,6 +16,17 @@ deps:
 build:
 	@test -f $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory
+
+# Install the command, libedgelm (.so and .a), its headers, pkg-config and CMake files, the example
+# configs and docs under PREFIX (README.md, "Install"); DESTDIR stages it elsewhere. The list of
+# installed files stays in PREFIX/share/edgelm/install_manifest.txt, and uninstall removes exactly
+# those (make exports DESTDIR given on its command line to both).
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(abspath $(PREFIX))
+
+uninstall:
+	@cmake -DPREFIX=$(abspath $(PREFIX)) -P cmake/uninstall.cmake
 
 # The main job on an embedded default: a synthetic Qwen2.5-0.5B-shaped model (random weights, the
 # real model's shapes, so its speed and memory are the real model's), benchmarked on 1 and 2

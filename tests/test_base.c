@@ -1,4 +1,4 @@
-/* base/: error table, diagnostics, overflow-checked arithmetic, whole-file reads, statistics. */
+/* base/: the version, error table, diagnostics, overflow-checked arithmetic, whole-file reads, statistics. */
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -14,6 +14,19 @@
 
 #include "edgelm/base.h"
 #include "testutil.h"
+
+static void test_version(void **state)
+{
+    (void)state;
+    /* The library, the headers and the build (ELM_VERSION, CMake's project version, which
+     * CMakeLists.txt reads from base.h) agree, and the string is made of the three numbers. */
+    char want[32];
+    snprintf(want, sizeof want, "%d.%d.%d", EDGELM_VERSION_MAJOR, EDGELM_VERSION_MINOR,
+             EDGELM_VERSION_PATCH);
+    assert_string_equal(EDGELM_VERSION_STRING, want);
+    assert_string_equal(elm_version(), EDGELM_VERSION_STRING);
+    assert_string_equal(ELM_VERSION, EDGELM_VERSION_STRING);
+}
 
 static void test_strerror_every_code(void **state)
 {
@@ -212,6 +225,7 @@ static void test_stats_intervals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_version),
         cmocka_unit_test(test_strerror_every_code),
         cmocka_unit_test(test_from_errno),
         cmocka_unit_test(test_diag),

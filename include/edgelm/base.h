@@ -11,6 +11,24 @@
 extern "C" {
 #endif
 
+/* ---- version ----
+ * The version of the headers a program compiles against; elm_version() gives the library's it
+ * runs with. The build reads its version from these lines (CMakeLists.txt), so they are the one
+ * place it is set. The shared library's SONAME carries the major number (docs/library.md). */
+#define EDGELM_VERSION_MAJOR 0
+#define EDGELM_VERSION_MINOR 1
+#define EDGELM_VERSION_PATCH 0
+#define EDGELM__STR(x) #x
+#define EDGELM__XSTR(x) EDGELM__STR(x)
+#define EDGELM_VERSION_STRING                                                     \
+    EDGELM__XSTR(EDGELM_VERSION_MAJOR) "." EDGELM__XSTR(EDGELM_VERSION_MINOR) "." \
+        EDGELM__XSTR(EDGELM_VERSION_PATCH)
+
+/* The library's version as "MAJOR.MINOR.PATCH" (a static string): the EDGELM_VERSION_STRING it
+ * was built with, which may differ from the headers' when a program runs with a newer
+ * libedgelm.so of the same SONAME. */
+const char *elm_version(void);
+
 /* ---- errors ---- */
 
 /* Every error the library can return: X(NAME, value, message). Functions that can fail return 0

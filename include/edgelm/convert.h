@@ -141,8 +141,9 @@ const elm_synth_shape_t *elm_synth_shape_find(const char *name);
  * convert_hf_to_gguf.py does (low_freq_factor 1, high_freq_factor 4, original context 8192). */
 void elm_llama3_rope_factors(float base, uint32_t head_dim, float factor, float *out);
 
-/* Everything a synth run will write: the metadata and the tensor list with types. */
-typedef struct elm_synth_plan elm_synth_plan_t;
+/* Everything a synth run will write: the metadata and the tensor list with types. (The struct
+ * tag is not elm_synth_plan, the function's name: C++ would take one for the other.) */
+typedef struct elm_synth_plan_s elm_synth_plan_t;
 
 typedef struct {
     uint64_t seed;          /* weights' PRNG seed */

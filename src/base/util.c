@@ -1,5 +1,5 @@
-/* Small helpers shared by every layer: the monotonic clock, overflow-checked arithmetic, a
- * growing string, and large huge-page buffers. */
+/* Small helpers shared by every layer: the library's version, the monotonic clock,
+ * overflow-checked arithmetic, a growing string, and large huge-page buffers. */
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -8,6 +8,11 @@
 #include <time.h>
 
 #include "edgelm/base.h"
+
+const char *elm_version(void)
+{
+    return EDGELM_VERSION_STRING;
+}
 
 uint64_t elm_time_ns(void)
 {

@@ -9,7 +9,7 @@
 
 #include "convert/convert_internal.h"
 
-struct elm_synth_plan {
+struct elm_synth_plan_s {
     const elm_synth_shape_t *shape;
     elm_ftype_t ftype;
     elm__kvlist_t kv;

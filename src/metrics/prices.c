@@ -84,7 +84,8 @@ int elm_prices_parse(const char *json, size_t len, const char *origin, elm_price
     }
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "prices");
     if (!cJSON_IsArray(arr)) {
-        rc = elm_diag(d, ELM_ENOKEY, "%s: no \"prices\" array (see data/prices.json for the shape)",
+        rc = elm_diag(d, ELM_ENOKEY,
+                      "%s: no \"prices\" array (see share/edgelm/prices.json for the shape)",
                       origin);
         goto fail;
     }

@@ -110,7 +110,8 @@ static int parse_table_args(table_args_t *a, int argc, char **argv)
                     "use the normalized R = S / (S + TTFT) instead of the raw value\n"
                     "(Edge-First puts TTFT in seconds straight into U)"),
         ELM_OPT_STR("--prices", NULL, "FILE", &a->prices,
-                    "cloud price table (default: built in, same as data/prices.json)"),
+                    "cloud price table (default: built in; the same table as\n"
+                    "share/edgelm/prices.json)"),
         ELM_OPT_FLAG("--json", NULL, &a->json, "one JSON object on stdout"),
         ELM_OPT_END,
     };

@@ -314,7 +314,8 @@ int elm__cost_prices(int argc, char **argv)
     bool json = false;
     elm_opt_t opts[] = {
         ELM_OPT_STR("--prices", NULL, "FILE", &path,
-                    "price table JSON file (default: built in, same as data/prices.json)"),
+                    "price table JSON file (default: built in; the same table as\n"
+                    "share/edgelm/prices.json)"),
         ELM_OPT_FLAG("--json", NULL, &json, "one JSON object on stdout"),
         ELM_OPT_END,
     };

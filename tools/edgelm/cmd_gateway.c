@@ -25,8 +25,9 @@ static const char head_text[] =
     "reports. The file's keys: docs/cluster-config.md; the gateway: docs/gateway.md.\n";
 
 static const char tail_text[] =
-    "examples:\n"
-    "  edgelm gateway --config examples/gateway.json --port 8000 --log access.jsonl\n"
+    "examples (gateway.json: an example config, share/edgelm/gateway.json where edgelm is\n"
+    "installed, examples/gateway.json in the source tree):\n"
+    "  edgelm gateway --config gateway.json --port 8000 --log access.jsonl\n"
     "  curl http://127.0.0.1:8000/v1/cluster\n";
 
 typedef struct {

@@ -94,7 +94,8 @@ static int parse_args(report_args_t *a, int argc, char **argv)
         ELM_OPT_NUM("--cents-per-kwh", NULL, "C", &a->cents_per_kwh, 0, 1e6,
                     "electricity price for edge cost figures (default 25)"),
         ELM_OPT_STR("--prices", NULL, "FILE", &a->prices,
-                    "cloud price table (default: built in, same as data/prices.json)"),
+                    "cloud price table (default: built in; the same table as\n"
+                    "share/edgelm/prices.json)"),
         ELM_OPT_END,
     };
     elm_cli_spec_t spec = {.cmd = CMD, .head = head_text, .opts = opts, .tail = tail_text};

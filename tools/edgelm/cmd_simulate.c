@@ -40,8 +40,8 @@ static int parse_args(sim_args_t *a, int argc, char **argv)
     *a = (sim_args_t){.seed = 1, .users = -1, .minutes = -1, .step_s = 60, .prompt = -1};
     elm_opt_t opts[] = {
         ELM_OPT_STR("--config", NULL, "FILE", &a->config,
-                    "cluster JSON (docs/cluster-config.md); default: the built-in cluster\n"
-                    "of examples/cluster.json"),
+                    "cluster JSON (docs/cluster-config.md); default: the built-in cluster,\n"
+                    "the same as share/edgelm/cluster.json"),
         ELM_OPT_STR("--strategy", NULL, "NAME", &a->strategy,
                     "one strategy: random, weighted, load-aware, round-robin,\n"
                     "least-predicted-completion, energy-aware"),
