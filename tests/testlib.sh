@@ -24,6 +24,8 @@ need_data() {
   if [ -e "$DATA/$1" ]; then echo "$DATA/$1"; return 0; fi
   if [ "${EDGELM_REQUIRE_DATA:-0}" = 1 ]; then
     echo "FAIL: required test data $DATA/$1 is missing (set EDGELM_TEST_DATA)" >&2
+    # callers run this in a subshell ($(need_data ...)): finish counts the failure from the file
+    echo "$1" >>"$TMP/required-missing"
   else
     echo "SKIPPED: $DATA/$1 is missing (set EDGELM_TEST_DATA)" >&2
   fi
@@ -77,6 +79,10 @@ start_bg() {
 }
 
 finish() {
+  if [ -s "$TMP/required-missing" ]; then
+    n_fail=$((n_fail + $(wc -l <"$TMP/required-missing")))
+    rm -f "$TMP/required-missing"
+  fi
   echo "$n_pass passed, $n_fail failed"
   [ "$n_fail" = 0 ]
 }

@@ -43,7 +43,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("edgelm %s\n", ELM_VERSION);
+        printf("edgelm %s\n", elm_version());
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
