@@ -88,8 +88,8 @@ endef
 
 .PHONY: bench-decode bench-kernels bench-route bench-tokenize bench-speed bench-serve bench-batch bench-gateway
 
-# benchmarks/decode.c: matrix x vector over ~150 MB of weights, AVX2 vs AVX-512 tier, 1 and 2
-# threads, against a read loop over the same bytes.
+# benchmarks/decode.c: matrix x vector over ~1.1 GB of weights, AVX2 vs AVX-512 tier, 1 and 2
+# threads, against the read loop (the widest loads the CPU has) over the same bytes.
 bench-decode:
 	$(call bench_build,decode_bench,RelWithDebInfo)
 	./$(BUILD)/decode_bench

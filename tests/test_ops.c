@@ -1,7 +1,8 @@
 /* kernels/ops.c: every SIMD tier of the forward pass's small ops (RMSNorm, softmax numerators,
  * SiLU × up, add, scale, RoPE) against the scalar reference on awkward lengths, with the tolerances
  * stated per op, plus edge values (large gates, a softmax of one, huge negative scores); GELU × up
- * against llama.cpp's fp16 GELU table for every fp16 input, and the tanh soft-cap. */
+ * against llama.cpp's fp16 GELU table for every fp16 input, the tanh soft-cap, and the
+ * benchmarks' read loop. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -228,7 +229,7 @@ static int simd_max_child(void)
     if (ops->rmsnorm != capped.rmsnorm || ops->softmax_exp != capped.softmax_exp ||
         ops->silu_mul != capped.silu_mul || ops->add != capped.add || ops->scale != capped.scale ||
         ops->rope != capped.rope || ops->gelu_mul != capped.gelu_mul ||
-        ops->softcap != capped.softcap)
+        ops->softcap != capped.softcap || ops->read_sum != capped.read_sum)
         return 2;
     static elm_type_traits_t traits[ELM_TYPE_COUNT];
     elm__traits_fill(traits, want);
@@ -329,12 +330,53 @@ static void test_softcap(void **state)
     free(y);
 }
 
+/* The read loop of every tier (the reference's 16-byte loads, AVX2's 32, AVX-512's 64) sums the
+ * 64-bit words and the trailing bytes exactly as its definition, at every length around its
+ * strides and from unaligned starts. */
+static void test_read_sum(void **state)
+{
+    (void)state;
+    const unsigned all = elm__cpu_flags(), cpus[3] = {0, all & ~(unsigned)ELM__CPU_AVX512_ALL, all};
+    enum { MAX = 4096 + 300 };
+    uint8_t *buf = malloc(MAX + 8);
+    elm_test_rng_t rng = {777};
+    for (size_t i = 0; i < MAX + 8; i++)
+        buf[i] = (uint8_t)(elm_test_normal(&rng) * 80);
+    static const size_t lens[] = {0,   1,   7,   8,   9,   63,  64,  65,   127,  128, 129,
+                                  255, 256, 257, 264, 511, 512, 520, 1000, 4096, MAX};
+    for (int t = 0; t < 3; t++) {
+        elm_ops_t ops;
+        elm__ops_fill(&ops, cpus[t]);
+        for (size_t off = 0; off < 4; off++)
+            for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
+                const uint8_t *p = buf + off;
+                const size_t n = lens[k];
+                uint64_t want = 0;
+                size_t i = 0;
+                for (; i + 8 <= n; i += 8) {
+                    uint64_t w = 0;
+                    for (int b = 7; b >= 0; b--)
+                        w = w << 8 | p[i + (size_t)b]; /* little-endian, as on x86 and aarch64 */
+                    want += w;
+                }
+                for (; i < n; i++)
+                    want += p[i];
+                const uint64_t got = ops.read_sum(p, n);
+                if (got != want)
+                    fail_msg("read_sum (cpu 0x%x) n %zu from +%zu: %llu, want %llu", cpus[t], n,
+                             off, (unsigned long long)got, (unsigned long long)want);
+            }
+    }
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_simd_max_env), cmocka_unit_test(test_ops_vs_reference),
         cmocka_unit_test(test_ops_edges),    cmocka_unit_test(test_rope),
         cmocka_unit_test(test_gelu_table),   cmocka_unit_test(test_softcap),
+        cmocka_unit_test(test_read_sum),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

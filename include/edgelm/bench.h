@@ -122,10 +122,10 @@ void elm_bench_stat(const double *x, uint32_t n, elm_stat_t *s);
 int elm_bench_pptg(const elm_model_t *m, int threads, uint32_t n_prompt, uint32_t n_gen,
                    uint32_t reps, elm_stat_t *tps, elm_diag_t *d);
 
-/* The read loop: sums buf[0..n) as 64-bit words in four independent 16-byte accumulators (the
- * bytes past the last whole 64 one by one), so loads, not adds, bound it; a plain read at memory
- * speed to compare a kernel with. The sum means nothing but must be used, or the compiler drops
- * the loop. */
+/* The read loop: elm_ops()->read_sum, the sum of buf[0..n) as 64-bit words read with the
+ * kernel tier's widest loads (64 bytes on AVX-512, 32 on AVX2, 16 otherwise) into four
+ * independent accumulators, so loads, not adds, bound it; a plain read at memory speed to compare
+ * a kernel with. The sum means nothing but must be used, or the compiler drops the loop. */
 uint64_t elm_bench_read_sum(const void *buf, size_t n);
 
 #define ELM_BENCH_MAX_READ_THREADS 256

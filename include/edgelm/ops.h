@@ -6,6 +6,7 @@
 #define EDGELM_OPS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -38,6 +39,12 @@ typedef struct {
     /* x[i] = tanh(x[i] * (1 / cap)) * cap: gemma2's attention and final-logit soft-caps, in
      * ggml's order (scale, tanh, scale). cap > 0. */
     void (*softcap)(float *x, int64_t n, float cap);
+    /* The read loop the benchmarks' memory roofline is measured with: the sum of buf[0..n) as
+     * 64-bit words (the last n % 8 bytes added one by one), read with the tier's widest loads
+     * (16, 32 or 64 bytes) into four independent accumulators, so that loads, not adds, bound
+     * it. Every tier gives the same sum; it means nothing but must be used, or the compiler
+     * drops the loop. */
+    uint64_t (*read_sum)(const void *buf, size_t n);
 } elm_ops_t;
 
 /* The ops for the running CPU, filled once (thread-safe). EDGELM_NO_SIMD keeps the reference

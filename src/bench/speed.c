@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "edgelm/bench.h"
+#include "edgelm/ops.h"
 
 /* ---- ppN / tgN ---- */
 
@@ -81,34 +82,9 @@ fail:
 
 /* ---- read bandwidth ---- */
 
-/* GCC's vector extension: 16-byte lanes, SSE2 on any x86-64, NEON on aarch64. */
-typedef uint64_t u64x2 __attribute__((vector_size(16)));
-
-static inline u64x2 load_u64x2(const uint8_t *p)
-{
-    u64x2 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
 uint64_t elm_bench_read_sum(const void *buf, size_t n)
 {
-    const uint8_t *p = buf;
-    /* Four independent accumulators, one 64-byte line an iteration: enough loads in flight that
-     * memory, not the adds, is the limit. */
-    u64x2 a0 = {0, 0}, a1 = a0, a2 = a0, a3 = a0;
-    size_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-        a0 += load_u64x2(p + i);
-        a1 += load_u64x2(p + i + 16);
-        a2 += load_u64x2(p + i + 32);
-        a3 += load_u64x2(p + i + 48);
-    }
-    const u64x2 s = a0 + a1 + a2 + a3;
-    uint64_t sum = s[0] + s[1];
-    for (; i < n; i++)
-        sum += p[i];
-    return sum;
+    return elm_ops()->read_sum(buf, n);
 }
 
 typedef struct {

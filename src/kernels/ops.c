@@ -2,6 +2,7 @@
  * table, filled once from the CPU features like the traits table. */
 #include <math.h>
 #include <pthread.h>
+#include <string.h>
 
 #include "edgelm/kernels.h"
 
@@ -103,8 +104,34 @@ static void softcap_ref(float *x, int64_t n, float cap)
         x[i] = tanhf(x[i] * inv) * cap;
 }
 
-static const elm_ops_t ref_ops = {rmsnorm_ref, softmax_exp_ref, silu_mul_ref, add_ref,
-                                  scale_ref,   rope_ref,        gelu_mul_ref, softcap_ref};
+/* GCC's vector extension: 16-byte lanes, SSE2 on any x86-64, NEON on aarch64. */
+typedef uint64_t u64x2 __attribute__((vector_size(16)));
+
+static inline u64x2 load_u64x2(const uint8_t *p)
+{
+    u64x2 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static uint64_t read_sum_ref(const void *buf, size_t n)
+{
+    const uint8_t *p = buf;
+    u64x2 a0 = {0, 0}, a1 = a0, a2 = a0, a3 = a0;
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        a0 += load_u64x2(p + i);
+        a1 += load_u64x2(p + i + 16);
+        a2 += load_u64x2(p + i + 32);
+        a3 += load_u64x2(p + i + 48);
+    }
+    const u64x2 s = a0 + a1 + a2 + a3;
+    return s[0] + s[1] + elm__read_sum_tail(p, i, n);
+}
+
+static const elm_ops_t ref_ops = {rmsnorm_ref,  softmax_exp_ref, silu_mul_ref,
+                                  add_ref,      scale_ref,       rope_ref,
+                                  gelu_mul_ref, softcap_ref,     read_sum_ref};
 
 /* ---- dispatch ---- */
 

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "edgelm/ops.h"
 
@@ -26,6 +27,20 @@ static inline void elm__rope_pair(float *v, int64_t i, int64_t half, float c, fl
     const float x0 = *p0, x1 = *p1;
     *p0 = x0 * c - x1 * s;
     *p1 = x0 * s + x1 * c;
+}
+
+/* read_sum's tail from byte i on: whole 64-bit words, then single bytes. */
+static inline uint64_t elm__read_sum_tail(const uint8_t *p, size_t i, size_t n)
+{
+    uint64_t sum = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, sizeof w);
+        sum += w;
+    }
+    for (; i < n; i++)
+        sum += p[i];
+    return sum;
 }
 
 #endif

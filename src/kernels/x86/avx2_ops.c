@@ -1,11 +1,14 @@
 /* AVX2 variants of the forward pass's small ops (edgelm/ops.h): 8 lanes at a time with a
  * scalar tail, sums of squares and of exponentials in double as the reference does, and an
  * exp of our own (range reduction by ln 2, degree-6 Taylor polynomial: within 2 ulp of expf
- * over the range the ops use). Compiled with target attributes; installed only on AVX2 CPUs. */
+ * over the range the ops use); and the benchmarks' read loop, with 32-byte loads here and
+ * 64-byte ones on the AVX-512 tier. Compiled with target attributes; installed only on AVX2 CPUs.
+ */
 #include <math.h>
 
 #include "kernels/cpu.h"
 #include "kernels/ops_internal.h"
+#include "kernels/x86/avx512.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -167,9 +170,45 @@ AVX2 static void rope_avx2(float *x, int64_t n_heads, int64_t head_dim, int64_t 
     }
 }
 
+/* ---- the read loop: 32-byte loads here, 64-byte ones on the AVX-512 tier ---- */
+
+AVX2 static uint64_t read_sum_avx2(const void *buf, size_t n)
+{
+    const uint8_t *p = buf;
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+    size_t i = 0;
+    for (; i + 128 <= n; i += 128) {
+        a0 = _mm256_add_epi64(a0, _mm256_loadu_si256((const __m256i *)(p + i)));
+        a1 = _mm256_add_epi64(a1, _mm256_loadu_si256((const __m256i *)(p + i + 32)));
+        a2 = _mm256_add_epi64(a2, _mm256_loadu_si256((const __m256i *)(p + i + 64)));
+        a3 = _mm256_add_epi64(a3, _mm256_loadu_si256((const __m256i *)(p + i + 96)));
+    }
+    const __m256i s = _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3));
+    uint64_t lanes[4];
+    _mm256_storeu_si256((__m256i *)lanes, s);
+    return lanes[0] + lanes[1] + lanes[2] + lanes[3] + elm__read_sum_tail(p, i, n);
+}
+
+ELM__AVX512 static uint64_t read_sum_avx512(const void *buf, size_t n)
+{
+    const uint8_t *p = buf;
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+    size_t i = 0;
+    for (; i + 256 <= n; i += 256) {
+        a0 = _mm512_add_epi64(a0, _mm512_loadu_si512(p + i));
+        a1 = _mm512_add_epi64(a1, _mm512_loadu_si512(p + i + 64));
+        a2 = _mm512_add_epi64(a2, _mm512_loadu_si512(p + i + 128));
+        a3 = _mm512_add_epi64(a3, _mm512_loadu_si512(p + i + 192));
+    }
+    const __m512i s = _mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3));
+    return (uint64_t)_mm512_reduce_add_epi64(s) + elm__read_sum_tail(p, i, n);
+}
+
 void elm__ops_install_x86(elm_ops_t *t, unsigned cpu)
 {
+    if ((cpu & ELM__CPU_TIER_AVX512) == ELM__CPU_TIER_AVX512) t->read_sum = read_sum_avx512;
     if ((cpu & (ELM__CPU_AVX2 | ELM__CPU_FMA)) != (ELM__CPU_AVX2 | ELM__CPU_FMA)) return;
+    if (!(cpu & ELM__CPU_AVX512F)) t->read_sum = read_sum_avx2;
     t->rope = rope_avx2;
     t->rmsnorm = rmsnorm_avx2;
     t->softmax_exp = softmax_exp_avx2;
