@@ -12,6 +12,22 @@
  * products of one forward pass, short enough not to burn a core when idle. */
 #define SPIN_ROUNDS 20000
 
+/* One round of a spin-wait: a pause that frees the core's pipeline for its sibling, not a
+ * system call; every YIELD_EVERY rounds a sched_yield lets another runnable thread in. */
+#define YIELD_EVERY 4096
+static inline void spin_pause(int spins)
+{
+    if ((spins & (YIELD_EVERY - 1)) == YIELD_EVERY - 1) {
+        sched_yield();
+        return;
+    }
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
 /* The published loop word: generation << 16 | threads the loop runs on. One atomic word, so a
  * worker never pairs one loop's generation with another loop's thread count. */
 #define WORD(gen, nt)   ((gen) << 16 | (uint64_t)(nt))
@@ -83,7 +99,7 @@ static void *worker_main(void *arg)
         for (int spins = 0;
              spin && !wanted(w, seen, wk->index) && !atomic_load(&p->stop) && spins < SPIN_ROUNDS;
              spins++) {
-            if ((spins & 255) == 255) sched_yield();
+            spin_pause(spins);
             w = atomic_load(&p->word);
         }
         if (!wanted(w, seen, wk->index) && !atomic_load(&p->stop)) {
@@ -224,8 +240,7 @@ void elm_pool_for_threads(elm_pool_t *p, int n_threads, int64_t n, int64_t min_c
 
     int spins = 0;
     while (atomic_load(&p->pending) > 0 && spins < SPIN_ROUNDS) {
-        spins++;
-        if ((spins & 255) == 0) sched_yield();
+        spin_pause(spins++);
     }
     if (atomic_load(&p->pending) > 0) {
         pthread_mutex_lock(&p->mu);
