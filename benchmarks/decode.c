@@ -148,7 +148,7 @@ int main(void)
         const size_t mat_bytes = row_bytes * ROWS;
         const int copies = (int)((TARGET_BYTES + mat_bytes - 1) / mat_bytes);
         const int64_t n_rows = (int64_t)ROWS * copies;
-        uint8_t *w = malloc(mat_bytes * copies);
+        uint8_t *w = elm_big_alloc(mat_bytes * copies); /* huge pages, as weights in memory */
         uint8_t *act = malloc(COLS * 4);
         float *out = malloc(sizeof(float) * n_rows);
         void *prep = aligned_alloc(64, COLS * 4); /* room for every layout: at most 2.5 B/value */
@@ -220,7 +220,7 @@ int main(void)
             }
             cached[ti][2 + k] = row_bytes * DECODE_TILE / dt_best / 1e9;
         }
-        free(w), free(act), free(out), free(prep);
+        elm_big_free(w, mat_bytes * copies), free(act), free(out), free(prep);
     }
     printf("\none row from the caches, 1 thread (the kernels' compute ceiling, best of 2000; gemv: "
            "the activation's layout and one tile of %d rows):\n"

@@ -584,12 +584,14 @@ int main(int argc, char **argv)
     load_ref(&o, &ref);
     if (ref.why[0]) fprintf(stderr, "speed: llama.cpp figures n/a: %s\n", ref.why);
 
-    /* One buffer for every bandwidth pass, touched once so its pages exist, and kept out of the
-     * children (MADV_DONTFORK) so it never counts in a model's peak RSS. */
-    void *buf = mmap(NULL, o.bw_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (buf == MAP_FAILED) {
-        fprintf(stderr, "speed: cannot map %zu MiB for the read-bandwidth buffer: %s (try --bw-mib 256)\n",
-                o.bw_bytes >> 20, strerror(errno));
+    /* One buffer for every bandwidth pass, on huge pages as a model read into memory is (the
+     * read loop would otherwise pay a TLB miss every 4 KiB that decode does not), touched once
+     * so its pages exist, and kept out of the children (MADV_DONTFORK) so it never counts in a
+     * model's peak RSS. */
+    void *buf = elm_big_alloc(o.bw_bytes);
+    if (!buf) {
+        fprintf(stderr, "speed: no memory for the %zu MiB read-bandwidth buffer (try --bw-mib 256)\n",
+                o.bw_bytes >> 20);
         return 1;
     }
     madvise(buf, o.bw_bytes, MADV_DONTFORK);
@@ -614,7 +616,7 @@ int main(int argc, char **argv)
         }
         measure_bandwidth(&o, buf, "after", bw[i]);
     }
-    munmap(buf, o.bw_bytes);
+    elm_big_free(buf, o.bw_bytes);
 
     print_machine();
     printf("models %s\n", o.no_mmap ? "read into memory (--no-mmap)" : "mapped (mmap, as llama-bench)");
