@@ -661,7 +661,8 @@ int main(int argc, char **argv)
         }
     }
     printf("\nmean ± sd of tokens/s over %d repetitions after one warm-up (llama-bench's ppN/tgN); "
-           "eff GB/s = weight bytes × %s t/s; read GB/s: best of %d passes summing a %zu MiB buffer "
+           "eff GB/s = weight bytes × %s t/s; read GB/s: best of %d passes summing a %zu MiB "
+           "buffer on huge pages with the widest loads "
            "before and %d after each model; roofline = read GB/s ÷ weight bytes; peak RSS: VmHWM of the "
            "model's own process.\n",
            o.reps, tg >= 0 ? o.tests[tg].name : "tg", BW_PASSES, o.bw_bytes >> 20, BW_PASSES);
