@@ -201,7 +201,12 @@ ELM__AVX512 static uint64_t read_sum_avx512(const void *buf, size_t n)
         a3 = _mm512_add_epi64(a3, _mm512_loadu_si512(p + i + 192));
     }
     const __m512i s = _mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3));
-    return (uint64_t)_mm512_reduce_add_epi64(s) + elm__read_sum_tail(p, i, n);
+    /* summed as unsigned: GCC's _mm512_reduce_add_epi64 adds as signed, which may overflow */
+    uint64_t lanes[8], sum = 0;
+    _mm512_storeu_si512(lanes, s);
+    for (int k = 0; k < 8; k++)
+        sum += lanes[k];
+    return sum + elm__read_sum_tail(p, i, n);
 }
 
 void elm__ops_install_x86(elm_ops_t *t, unsigned cpu)
