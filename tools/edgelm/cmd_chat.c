@@ -113,6 +113,28 @@ typedef struct {
     char *role, *content; /* owned */
 } msg_t;
 
+/* A growing array of token ids. */
+typedef struct {
+    int32_t *v;
+    uint32_t n, cap;
+} ids_t;
+
+static int ids_append(ids_t *a, const int32_t *ids, uint32_t n)
+{
+    if (a->n + n > a->cap) {
+        uint32_t cap = a->cap ? a->cap : 256;
+        while (cap < a->n + n)
+            cap *= 2;
+        int32_t *p = realloc(a->v, cap * sizeof *p);
+        if (!p) return ELM_ENOMEM;
+        a->v = p;
+        a->cap = cap;
+    }
+    if (n) memcpy(a->v + a->n, ids, n * sizeof *ids);
+    a->n += n;
+    return 0;
+}
+
 /* The last turn, for /stats. */
 typedef struct {
     bool done;
@@ -135,8 +157,7 @@ typedef struct {
     /* The cache: its tokens, in order; generated tokens not decoded yet (the last one sampled);
      * and the template text the two stand for, NULL when unknown (the next turn then compares
      * tokens with a fresh rendering of the whole conversation). */
-    int32_t *cache, *pending;
-    uint32_t n_cache, n_pending, cap_cache;
+    ids_t cache, pending;
     char *text;
     elm_power_source_t *power;
     char power_label[512];
@@ -194,27 +215,11 @@ static int render(const chat_t *c, char **out, elm_diag_t *d)
     return rc;
 }
 
-static int cache_append(chat_t *c, const int32_t *ids, uint32_t n)
-{
-    if (c->n_cache + n > c->cap_cache) {
-        uint32_t cap = c->cap_cache ? c->cap_cache : 256;
-        while (cap < c->n_cache + n)
-            cap *= 2;
-        int32_t *p = realloc(c->cache, cap * sizeof *p);
-        if (!p) return ELM_ENOMEM;
-        c->cache = p;
-        c->cap_cache = cap;
-    }
-    memcpy(c->cache + c->n_cache, ids, n * sizeof *ids);
-    c->n_cache += n;
-    return 0;
-}
-
 /* Forget what the cache holds: the next turn reads the whole conversation. */
 static void cache_clear(chat_t *c)
 {
     elm_session_reset(c->s);
-    c->n_cache = c->n_pending = 0;
+    c->cache.n = c->pending.n = 0;
     free(c->text);
     c->text = NULL;
 }
@@ -236,30 +241,28 @@ static int turn_tokens(chat_t *c, char **full, int32_t **ids, uint32_t *n, elm_d
         const char *rest = *full + len;
         if ((rc = elm_tokenize(c->tok, rest, strlen(rest), ELM_TOK_PARSE_SPECIAL, &t, &n_tok, d)))
             return rc;
-        int32_t *all = malloc((c->n_pending + n_tok + 1) * sizeof *all);
-        if (!all) {
-            free(t);
+        ids_t all = {0};
+        rc = ids_append(&all, c->pending.v, c->pending.n) || ids_append(&all, t, (uint32_t)n_tok);
+        free(t);
+        if (rc) {
+            free(all.v);
             return elm_diag(d, ELM_ENOMEM, "out of memory");
         }
-        memcpy(all, c->pending, c->n_pending * sizeof *all);
-        if (n_tok) memcpy(all + c->n_pending, t, n_tok * sizeof *all);
-        free(t);
-        *ids = all;
-        *n = c->n_pending + (uint32_t)n_tok;
+        *ids = all.v;
+        *n = all.n;
         return 0;
     }
     rc = elm_tokenize(c->tok, *full, strlen(*full), ELM_TOK_ADD_SPECIAL | ELM_TOK_PARSE_SPECIAL, &t,
                       &n_tok, d);
     if (rc) return rc;
     uint32_t keep = 0;
-    while (!c->encoder && keep < c->n_cache && keep + 1 < n_tok && c->cache[keep] == t[keep])
+    while (!c->encoder && keep < c->cache.n && keep + 1 < n_tok && c->cache.v[keep] == t[keep])
         keep++;
-    if (c->encoder)
-        c->n_cache = 0; /* the encoder's input is replaced, not extended */
-    else if ((rc = elm_session_truncate(c->s, keep)))
+    /* (keep stays 0 for t5: the encoder's input is replaced, not extended) */
+    if (!c->encoder && (rc = elm_session_truncate(c->s, keep)))
         return elm_diag(d, rc, "cannot cut the cache back to %" PRIu32 " tokens", keep);
-    c->n_cache = keep;
-    c->n_pending = 0;
+    c->cache.n = keep;
+    c->pending.n = 0;
     memmove(t, t + keep, (n_tok - keep) * sizeof *t);
     *ids = t;
     *n = (uint32_t)n_tok - keep;
@@ -292,8 +295,7 @@ static bool drop_oldest_turn(chat_t *c)
 typedef struct {
     chat_t *c;
     elm_detok_stream_t *stream;
-    int32_t *gen; /* the answer's tokens, end-of-turn excluded */
-    uint32_t n_gen, cap_gen;
+    ids_t gen;       /* the answer's tokens, end-of-turn excluded */
     elm_sbuf_t text; /* the answer's text */
     bool eog, oom;
 } answer_t;
@@ -316,17 +318,10 @@ static bool on_token(void *user, uint64_t t_ns, int32_t tok, const float *logits
         w->eog = true;
         return false;
     }
-    if (w->n_gen == w->cap_gen) {
-        uint32_t cap = w->cap_gen ? 2 * w->cap_gen : 256;
-        int32_t *g = realloc(w->gen, cap * sizeof *g);
-        if (!g) {
-            w->oom = true;
-            return false;
-        }
-        w->gen = g;
-        w->cap_gen = cap;
+    if (ids_append(&w->gen, &tok, 1)) {
+        w->oom = true;
+        return false;
     }
-    w->gen[w->n_gen++] = tok;
     const char *s;
     size_t n;
     if (elm_detok_stream_push(w->stream, tok, &s, &n, NULL) == 0) emit(w, s, n);
@@ -374,18 +369,14 @@ static void energy_stop(chat_t *c, elm_probe_sampler_t *smp, elm_probe_fig_t *ou
  * template's closing text comes with the next message instead. */
 static int settle(chat_t *c, const int32_t *ids, uint32_t n_ids, const answer_t *w, char *full)
 {
-    uint32_t held = c->encoder ? 0 : elm_session_n_past(c->s), before = c->n_cache;
     if (!c->encoder) {
+        uint32_t held = elm_session_n_past(c->s), before = c->cache.n;
         uint32_t n_new = held > before ? held - before : 0;
-        uint32_t from_prompt = n_new < n_ids ? n_new : n_ids;
-        if (cache_append(c, ids, from_prompt) || cache_append(c, w->gen, n_new - from_prompt))
+        uint32_t from_prompt = n_new < n_ids ? n_new : n_ids, decoded = n_new - from_prompt;
+        c->pending.n = 0;
+        if (ids_append(&c->cache, ids, from_prompt) || ids_append(&c->cache, w->gen.v, decoded) ||
+            (decoded < w->gen.n && ids_append(&c->pending, w->gen.v + decoded, w->gen.n - decoded)))
             return ELM_ENOMEM;
-        uint32_t decoded = n_new - from_prompt, rest = w->n_gen - decoded;
-        int32_t *p = realloc(c->pending, (rest + 1) * sizeof *p);
-        if (!p) return ELM_ENOMEM;
-        c->pending = p;
-        memcpy(p, w->gen + decoded, rest * sizeof *p);
-        c->n_pending = rest;
     }
     free(c->text);
     c->text = NULL;
@@ -410,7 +401,7 @@ static int turn(chat_t *c, const char *message, elm_diag_t *d)
     asked = true;
     for (;;) {
         if ((rc = turn_tokens(c, &full, &ids, &n_ids, d))) goto fail;
-        uint32_t need = (c->encoder ? 0 : c->n_cache) + n_ids;
+        uint32_t need = (c->encoder ? 0 : c->cache.n) + n_ids;
         if (need + answer_room(c) <= n_ctx) break;
         if (drop_oldest_turn(c)) {
             n_dropped++;
@@ -440,11 +431,11 @@ static int turn(chat_t *c, const char *message, elm_diag_t *d)
     elm_timings_t tm;
     elm_hooks_t hooks, mine = {.user = &w, .on_token = on_token};
     elm_timings_hooks(&tm, &mine, &hooks);
-    uint32_t room = n_ctx - (c->encoder ? 0 : c->n_cache);
+    uint32_t room = n_ctx - (c->encoder ? 0 : c->cache.n);
     elm_generate_params_t gp = {.n_predict = c->a.n_predict > 0 ? (uint32_t)c->a.n_predict : room,
                                 .eos_id = -1};
     interrupted = 0;
-    c->last = (turn_stats_t){.n_read = n_ids, .n_reused = c->encoder ? 0 : c->n_cache};
+    c->last = (turn_stats_t){.n_read = n_ids, .n_reused = c->encoder ? 0 : c->cache.n};
     esmp = energy_start(c);
     rc = elm_generate(c->s, c->smp, ids, n_ids, &gp, &hooks, NULL, NULL, d);
     energy_stop(c, esmp, &c->last.energy_j);
@@ -469,7 +460,7 @@ fail:
     cache_clear(c);                            /* the cache may no longer match the conversation */
 done:
     elm_detok_stream_free(w.stream);
-    free(w.gen);
+    free(w.gen.v);
     free(w.text.p);
     free(full);
     free(ids);
@@ -601,11 +592,12 @@ static bool command(chat_t *c, const char *line)
             fprintf(c->out, "[system message set]\n");
         }
     } else if (IS("/save") || IS("/load")) {
+        const bool saving = IS("/save");
         if (!*arg) {
             fprintf(stderr, "%.*s needs a file name\n", (int)n, line);
-        } else if (line[1] == 's' ? save(c, arg, &d) == 0 : load(c, arg, &d) == 0) {
-            fprintf(c->out, "[%s %zu message%s %s %s]\n", line[1] == 's' ? "saved" : "loaded",
-                    c->n_msgs, c->n_msgs == 1 ? "" : "s", line[1] == 's' ? "to" : "from", arg);
+        } else if ((saving ? save(c, arg, &d) : load(c, arg, &d)) == 0) {
+            fprintf(c->out, "[%s %zu message%s %s %s]\n", saving ? "saved" : "loaded", c->n_msgs,
+                    c->n_msgs == 1 ? "" : "s", saving ? "to" : "from", arg);
         }
     } else if (IS("/stats")) {
         print_stats(c);
@@ -727,8 +719,8 @@ static void close_chat(chat_t *c)
 {
     drop_msgs(c, 0, c->n_msgs);
     free(c->msgs);
-    free(c->cache);
-    free(c->pending);
+    free(c->cache.v);
+    free(c->pending.v);
     free(c->text);
     elm_power_close(c->power);
     elm_sampler_free(c->smp);
