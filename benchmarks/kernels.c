@@ -2,7 +2,8 @@
  * quantized by from_float) for the dispatched kernels and the scalar reference, measured
  * alternately in the same run; prints the speed-up ref / dispatched. Then the matrix products:
  * time per activation row of the multi-row gemvs (decode of several sequences) against the one-row
- * gemv, and GMAC/s of each tier's gemm against the loop of that tier's vec_dots the engine would
+ * gemv (and the weight panels' product, as the engine runs it on AVX-512, against the same gemv),
+ * and GMAC/s of each tier's gemm against the loop of that tier's vec_dots the engine would
  * otherwise run, on qwen2.5-0.5b's matrix shapes. `kernels_bench gemv_rows` runs only the
  * multi-row part. Single-threaded. Not a test. */
 #include <stdbool.h>
@@ -14,6 +15,7 @@
 
 #include "edgelm/kernels.h"
 #include "kernels/cpu.h"
+#include "kernels/panel.h"
 
 enum { N = 4096, REPS = 7 };
 
@@ -177,6 +179,47 @@ static double time_gemv_rows(const elm_type_traits_t *tr, int64_t n, int64_t n_o
     return best;
 }
 
+/* Best seconds of the panels' product of n_act prepared rows, best of reps. */
+static double time_panels(const elm__panel_t *pk, int64_t n, int64_t n_out, int64_t n_act,
+                          const uint8_t *w, const uint8_t *p, size_t p_stride, float *y, int reps)
+{
+    double best = 1e300;
+    for (int rep = 0; rep < reps; rep++) {
+        const double t0 = now_ns();
+        pk->rows(n, n_out, w, pk->panel_bytes(n), p, p_stride, n_act, y, (size_t)n_out);
+        best = min2(best, (now_ns() - t0) * 1e-9);
+        sink += y[0];
+    }
+    return best;
+}
+
+/* The panels' line of bench_gemv_rows: the same product repacked (kernels/panel.h), time per
+ * activation row against the one-row gemv's. */
+static int bench_panels(const elm_type_traits_t *tr, int64_t n, int64_t n_out, const uint8_t *w,
+                        const uint8_t *a, const int64_t *acts, size_t n_acts, double one,
+                        float *y)
+{
+    const elm__panel_t *pk = elm__panel(tr->type);
+    if (!pk) return 0;
+    const size_t pb = pk->panel_bytes(n), w_stride = (size_t)n / tr->blck_size * tr->type_size;
+    const size_t a_stride = (size_t)n / 32 * 34, p_stride = (pk->prepare(n, NULL, NULL) + 63) / 64 * 64;
+    uint8_t *panels = aligned_alloc(64, pb * (size_t)(n_out / ELM__PANEL_ROWS));
+    uint8_t *p = aligned_alloc(64, p_stride * 8);
+    if (!panels || !p) return 1;
+    for (int64_t o = 0; o < n_out; o += ELM__PANEL_ROWS)
+        pk->pack(n, w + (size_t)o * w_stride, w_stride, panels + (size_t)(o / ELM__PANEL_ROWS) * pb);
+    for (int r = 0; r < 8; r++)
+        pk->prepare(n, a + r * a_stride, p + r * p_stride);
+    printf("%-5s %4lld x %4lld panels (per row, of the gemv's 1 row):", tr->name, (long long)n_out,
+           (long long)n);
+    for (size_t ai = 0; ai < n_acts; ai++)
+        printf("  %lld %5.2f", (long long)acts[ai],
+               time_panels(pk, n, n_out, acts[ai], panels, p, p_stride, y, 5) / acts[ai] / one);
+    printf("\n");
+    free(panels), free(p);
+    return 0;
+}
+
 /* Best seconds of n_out dot products with one row: vec_dots, or (loop) a vec_dot per row. */
 static double time_vec_dots(const elm_type_traits_t *tr, int64_t n, int64_t n_out,
                             const uint8_t *x, size_t x_stride, const uint8_t *y, float *s,
@@ -273,6 +316,8 @@ static int bench_gemv_rows(void)
                 printf("  %lld rows %5.2f", (long long)acts[ai], tk / acts[ai] / one);
             }
             printf("\n");
+            if (bench_panels(tr, n, n_out, w, a, acts, sizeof acts / sizeof acts[0], one, y))
+                return 1;
         }
     }
     free(x), free(y), free(w), free(a), free(p);

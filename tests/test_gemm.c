@@ -22,6 +22,7 @@
 #include "edgelm/gguf.h"
 #include "edgelm/kernels.h"
 #include "kernels/cpu.h"
+#include "kernels/panel.h"
 #include "testutil.h"
 
 static const double TOL = 1e-5;
@@ -91,6 +92,38 @@ static void free_matrix(matrix_t *m)
     free(m->deq);
 }
 
+/* y (n_act rows of n_out, ldy apart) against the reference vec_dots of w's rows with a's: within
+ * TOL of the sum of |terms|, and nothing written past n_out. Returns the worst relative error. */
+static double check_y(const char *tier, const char *what, const elm_type_traits_t *ref, int64_t n,
+                      int64_t n_out, int64_t n_act, const matrix_t *w, size_t w_stride,
+                      const matrix_t *a, size_t a_stride, const float *y, size_t ldy)
+{
+    double worst = 0;
+    for (int64_t r = 0; r < n_act; r++) {
+        for (int64_t o = 0; o < n_out; o++) {
+            float want = NAN;
+            ref->vec_dot(n, &want, w->data + (size_t)o * w_stride, a->data + (size_t)r * a_stride);
+            const float got = y[(size_t)r * ldy + (size_t)o];
+            double mag = 0;
+            for (int64_t i = 0; i < n; i++)
+                mag += fabs((double)w->deq[o * n + i] * a->deq[r * n + i]);
+            const double err = fabs((double)got - want);
+            if (mag == 0 ? got != 0 : !(err <= TOL * mag))
+                fail_msg("%s %s %s n=%lld n_out=%lld n_act=%lld: y[%lld][%lld] = %.9g, reference "
+                         "vec_dot %.9g (error %.3g, sum |terms| %.6g, tolerance %.0e of it)",
+                         tier, ref->name, what, (long long)n, (long long)n_out, (long long)n_act,
+                         (long long)r, (long long)o, got, want, err, mag, TOL);
+            if (mag > 0 && err / mag > worst) worst = err / mag;
+        }
+        for (size_t o = (size_t)n_out; o < ldy; o++)
+            if (memcmp(&y[(size_t)r * ldy + o], &SENTINEL, sizeof SENTINEL) != 0)
+                fail_msg("%s %s %s n=%lld n_out=%lld n_act=%lld: wrote y[%lld][%zu], past n_out",
+                         tier, ref->name, what, (long long)n, (long long)n_out, (long long)n_act,
+                         (long long)r, o);
+    }
+    return worst;
+}
+
 /* One gemm (or, with gemv, one gemv: n_act is 1) on one shape against the reference vec_dots;
  * returns the worst relative error. */
 static double check_shape(const char *tier, const elm_type_traits_t *tr, bool gemv, int64_t n,
@@ -126,29 +159,8 @@ static double check_shape(const char *tier, const elm_type_traits_t *tr, bool ge
         free(prep);
     } else
         tr->gemm(n, n_out, n_act, w.data, w_stride, a.data, a_stride, y, ldy);
-    double worst = 0;
-    for (int64_t r = 0; r < n_act; r++) {
-        for (int64_t o = 0; o < n_out; o++) {
-            float want = NAN;
-            ref->vec_dot(n, &want, w.data + (size_t)o * w_stride, a.data + (size_t)r * a_stride);
-            const float got = y[(size_t)r * ldy + (size_t)o];
-            double mag = 0;
-            for (int64_t i = 0; i < n; i++)
-                mag += fabs((double)w.deq[o * n + i] * a.deq[r * n + i]);
-            const double err = fabs((double)got - want);
-            if (mag == 0 ? got != 0 : !(err <= TOL * mag))
-                fail_msg("%s %s %s n=%lld n_out=%lld n_act=%lld: y[%lld][%lld] = %.9g, reference "
-                         "vec_dot %.9g (error %.3g, sum |terms| %.6g, tolerance %.0e of it)",
-                         tier, tr->name, what, (long long)n, (long long)n_out, (long long)n_act,
-                         (long long)r, (long long)o, got, want, err, mag, TOL);
-            if (mag > 0 && err / mag > worst) worst = err / mag;
-        }
-        for (size_t o = (size_t)n_out; o < ldy; o++)
-            if (memcmp(&y[(size_t)r * ldy + o], &SENTINEL, sizeof SENTINEL) != 0)
-                fail_msg("%s %s %s n=%lld n_out=%lld n_act=%lld: wrote y[%lld][%zu], past n_out",
-                         tier, tr->name, what, (long long)n, (long long)n_out, (long long)n_act,
-                         (long long)r, o);
-    }
+    const double worst =
+        check_y(tier, what, ref, n, n_out, n_act, &w, w_stride, &a, a_stride, y, ldy);
     free(y);
     free_matrix(&w);
     free_matrix(&a);
@@ -265,11 +277,107 @@ static void test_reference_has_none(void **state)
     }
 }
 
+/* ---- weight panels (kernels/panel.h) ----
+ * Each panel kernel of each tier the CPU has, on lengths of one block, an odd number of blocks
+ * (a padded last pair), an even number, and more than 32 blocks; 16 and 48 outputs; 1 to 17
+ * activations across its chunks of rows. Packed rows read back through row_to_float are the
+ * original rows' to_float bit for bit; each product is within TOL of the reference vec_dot; and
+ * every activation row's outputs are the same bits alone as among the others. */
+static void check_panel(const char *tier, const elm__panel_t *pk, int64_t n, int64_t n_out)
+{
+    static const int64_t acts[] = {1, 3, 8, 9, 17};
+    const int64_t n_act = 17;
+    const elm_type_traits_t *ref = elm_traits_ref((int)pk->type);
+    const elm_type_traits_t *q8 = elm_traits_ref(ELM_TYPE_Q8_0);
+    const size_t w_row = (size_t)n / ref->blck_size * ref->type_size, w_stride = w_row + 2;
+    const size_t a_row = (size_t)n / q8->blck_size * q8->type_size, ldy = (size_t)n_out + 3;
+    matrix_t w, a;
+    make_matrix(&w, ref, 1, n_out, n, w_stride, 2);
+    make_matrix(&a, q8, 0, n_act, n, a_row, 1);
+    const size_t pb = pk->panel_bytes(n), n_panels = (size_t)n_out / ELM__PANEL_ROWS;
+    uint8_t *panels = aligned_alloc(64, pb * n_panels);
+    float *row = malloc(sizeof(float) * (size_t)n), *want = malloc(sizeof(float) * (size_t)n);
+    assert_true(panels && row && want);
+    for (size_t k = 0; k < n_panels; k++)
+        pk->pack(n, w.data + k * ELM__PANEL_ROWS * w_stride, w_stride, panels + k * pb);
+    for (int64_t o = 0; o < n_out; o++) {
+        pk->row_to_float(n, panels + (size_t)o / ELM__PANEL_ROWS * pb, (int)(o % ELM__PANEL_ROWS),
+                         row);
+        ref->to_float(w.data + (size_t)o * w_stride, want, n);
+        if (memcmp(row, want, sizeof(float) * (size_t)n) != 0)
+            fail_msg("%s %s panel n=%lld: row %lld read back differs from the original row", tier,
+                     ref->name, (long long)n, (long long)o);
+    }
+    /* the activations laid out in buffers of the size prepare reports, guard bytes after */
+    const size_t bytes = pk->prepare(n, NULL, NULL), ps = (bytes + 64 + 63) / 64 * 64;
+    uint8_t *p = aligned_alloc(64, ps * (size_t)n_act);
+    float *y = malloc(sizeof(float) * ldy * (size_t)n_act), *one = malloc(sizeof(float) * ldy);
+    assert_true(p && y && one);
+    memset(p, 0xA5, ps * (size_t)n_act);
+    for (int64_t r = 0; r < n_act; r++) {
+        assert_int_equal(pk->prepare(n, a.data + (size_t)r * a_row, p + (size_t)r * ps), bytes);
+        for (size_t i = bytes; i < ps; i++)
+            if (p[(size_t)r * ps + i] != 0xA5)
+                fail_msg("%s %s panel prepare n=%lld: wrote byte %zu, past the %zu it reports",
+                         tier, ref->name, (long long)n, i, bytes);
+    }
+    for (size_t ai = 0; ai < COUNT(acts); ai++) {
+        for (size_t i = 0; i < ldy * (size_t)n_act; i++)
+            y[i] = SENTINEL;
+        pk->rows(n, n_out, panels, pb, p, ps, acts[ai], y, ldy);
+        check_y(tier, "panel rows", ref, n, n_out, acts[ai], &w, w_stride, &a, a_row, y, ldy);
+        for (int64_t r = 0; r < acts[ai]; r++) {
+            pk->rows(n, n_out, panels, pb, p + (size_t)r * ps, ps, 1, one, ldy);
+            if (memcmp(one, y + (size_t)r * ldy, sizeof(float) * (size_t)n_out) != 0)
+                fail_msg("%s %s panel rows n=%lld n_out=%lld: activation %lld of %lld differs "
+                         "from the same activation alone",
+                         tier, ref->name, (long long)n, (long long)n_out, (long long)r,
+                         (long long)acts[ai]);
+        }
+    }
+    free(panels);
+    free(row);
+    free(want);
+    free(p);
+    free(y);
+    free(one);
+    free_matrix(&w);
+    free_matrix(&a);
+}
+
+static void test_panels(void **state)
+{
+    (void)state;
+    static const int64_t lens[] = {32, 96, 896, 1120};
+    static const int types[] = {ELM_TYPE_Q4_0, ELM_TYPE_Q8_0};
+    int checked = 0;
+    for (size_t ti = 0; ti < COUNT(tiers); ti++) {
+        if (!tier_runs(tiers[ti].flags)) continue;
+        for (size_t k = 0; k < COUNT(types); k++) {
+            const elm__panel_t *pk = elm__panel_tier(types[k], tiers[ti].flags);
+            if (!pk) continue;
+            for (size_t li = 0; li < COUNT(lens); li++) {
+                check_panel(tiers[ti].name, pk, lens[li], 16);
+                check_panel(tiers[ti].name, pk, lens[li], 48);
+                checked++;
+            }
+        }
+    }
+    if (tier_runs(ELM__CPU_TIER_AVX512) && checked == 0)
+        fail_msg("the AVX-512 tier has no panel kernels for q4_0 and q8_0");
+    if (!tier_runs(ELM__CPU_TIER_AVX512))
+        printf("panels: skipped, this CPU lacks the AVX-512 tier (cpu features: %s)\n",
+               *elm_cpu_features() ? elm_cpu_features() : "none");
+    else
+        printf("panels: %d (type, length) pairs checked\n", checked);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reference_has_none),
         cmocka_unit_test(test_gemm_tiers),
+        cmocka_unit_test(test_panels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,7 @@
 /* Causal self-attention over the KV cache with grouped KV heads, optionally soft-capped and
  * limited to a sliding window (gemma2), or over a fixed set of keys with a relative position
  * bias (t5's encoder, and its cross-attention without the bias). A task is a block of query rows
- * of some of the query heads that share one KV head: its queries are converted to the cache type
+ * of all the query heads that share one KV head: its queries are converted to the cache type
  * once, scored against every cached position in one product (the kernels' gemm, or vec_dot per
  * score), turned into softmax numerators in place, and multiplied by the transposed values in a
  * second product. Scratch is O(n_ctx) rows per thread, never O(n²). */
@@ -19,8 +19,8 @@ typedef struct {
     const elm__attn_t *a;
     char *scratch;
     size_t per_thread;
-    uint32_t hg, rb; /* heads and rows per task */
-    uint32_t n_hsub, n_rb;
+    uint32_t hg, rb; /* heads (the whole group) and rows per task */
+    uint32_t n_rb;
     int64_t first; /* its first item in the loop over every block */
 } attn_job_t;
 
@@ -66,10 +66,9 @@ static void attn_task(const attn_job_t *j, int64_t item, int thread)
     const elm_ops_t *ops = elm_ops();
     const uint32_t hd = a->head_dim, group = a->n_head / a->n_head_kv, n_ctx = kv->n_ctx;
     const size_t es = kv->esize;
-    const uint32_t rblk = (uint32_t)(item % j->n_rb), hsub = (uint32_t)(item / j->n_rb % j->n_hsub),
-                   kvh = (uint32_t)(item / j->n_rb / j->n_hsub);
+    const uint32_t rblk = (uint32_t)(item % j->n_rb), kvh = (uint32_t)(item / j->n_rb);
     const uint32_t r0 = rblk * j->rb, r1 = r0 + j->rb < a->n_rows ? r0 + j->rb : a->n_rows;
-    const uint32_t h0 = kvh * group + hsub * j->hg, nq = (r1 - r0) * j->hg;
+    const uint32_t h0 = kvh * group, nq = (r1 - r0) * j->hg;
     const uint32_t np = a->n_keys ? a->n_keys : a->pos0 + r1; /* positions the last row sees */
     const float scale = a->scale ? a->scale : 1.0f / sqrtf((float)hd);
     /* With a window, positions before the first row's window are seen by no row of the task. */
@@ -151,13 +150,13 @@ void elm__attention(elm_pool_t *pool, int n_threads, const elm__attn_t *a, uint3
             *j = (attn_job_t){.a = ab, .scratch = scratch, .first = n_items};
             j->per_thread = elm__attn_scratch(ab->kv->n_ctx, ab->head_dim, ab->n_head,
                                               ab->n_head_kv, ab->kv->esize);
-            /* One row: a task per query head, for parallelism. More rows: every head of the
-             * group with a block of rows, for reuse of each cache row across queries. */
-            j->hg = ab->n_rows == 1 ? 1 : group;
-            j->rb = ab->n_rows == 1 ? 1 : max_queries(group) / group;
-            j->n_hsub = group / j->hg;
+            /* Every head of the group in one task, with a block of rows, so that each cache
+             * row is converted once for all the queries that read it (in decode too: the
+             * group's heads are enough tasks for the threads, one per KV head). */
+            j->hg = group;
+            j->rb = max_queries(group) / group;
             j->n_rb = (ab->n_rows + j->rb - 1) / j->rb;
-            n_items += (int64_t)ab->n_head_kv * j->n_hsub * j->n_rb;
+            n_items += (int64_t)ab->n_head_kv * j->n_rb;
             const uint32_t keys = ab->n_keys ? ab->n_keys : ab->pos0 + ab->n_rows;
             const int64_t w = (int64_t)j->hg * j->rb * keys * ab->head_dim * 2;
             if (w > work) work = w;

@@ -8,15 +8,22 @@
 #include "edgelm/engine.h"
 #include "edgelm/kernels.h"
 #include "edgelm/pool.h"
+#include "kernels/panel.h"
 
-/* A weight matrix used in place: rows of ne0 values, ne1 rows. */
+/* A weight matrix: rows of ne0 values, ne1 rows, used in place, or repacked at load into panels
+ * of 16 rows (kernels/panel.h) where the CPU has panel kernels for its type. */
 typedef struct {
     const char *name;            /* the tensor's name in the file */
-    const void *data;            /* into the mapping */
+    const void *data;            /* into the mapping, or the model's panels */
     const elm_type_traits_t *tr; /* its type's kernels */
     int64_t ne0, ne1;
-    size_t row_bytes;
+    size_t row_bytes;            /* of a row in the file */
+    const elm__panel_t *panel;   /* NULL: rows as in the file */
+    size_t panel_bytes;          /* of one panel */
 } elm__weight_t;
+
+/* Row o of w as floats (the embedding lookup), from rows or panels alike. */
+void elm__weight_row(const elm__weight_t *w, int64_t o, float *y);
 
 /* A vector (norm weight, bias, rope factors), converted to f32 at load. */
 typedef struct {
@@ -96,6 +103,8 @@ struct elm_model {
      * output_norm above are the decoder's */
     elm__layer_t *enc_layers;
     elm__vec_t enc_norm;
+    void *panels; /* the repacked weights (elm_big_alloc), panels_bytes long */
+    size_t panels_bytes;
 };
 
 /* T5's relative position bucket of a key at rel = key − query positions from the query

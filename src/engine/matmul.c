@@ -25,10 +25,16 @@ static size_t act_row_bytes(const elm__weight_t *w)
     return (size_t)row;
 }
 
-/* Bytes of w's gemv layout of one activation row; 0: decode loops over vec_dot. */
+/* What lays an activation row out for w's gemv or panels. */
+static elm_gemv_prepare_fn prepare_fn(const elm__weight_t *w)
+{
+    return w->panel ? w->panel->prepare : w->tr->gemv ? w->tr->gemv_prepare : NULL;
+}
+
+/* Bytes of w's layout of one activation row; 0: decode loops over vec_dot. */
 static size_t gemv_bytes(const elm__weight_t *w)
 {
-    return w->tr->gemv ? w->tr->gemv_prepare(w->ne0, NULL, NULL) : 0;
+    return prepare_fn(w) ? prepare_fn(w)(w->ne0, NULL, NULL) : 0;
 }
 
 /* Scratch pieces start on cache lines (the gemv layouts are read with aligned 512-bit loads). */
@@ -42,14 +48,16 @@ static size_t align_up(size_t n)
 size_t elm__matmul_scratch(const elm__weight_t *const *ws, size_t n_ws, int64_t n_rows,
                            int64_t n_solo)
 {
-    size_t conv = 0, prep = 0;
+    size_t conv = 0, prep = 0, panel_prep = 0;
     for (size_t i = 0; i < n_ws; i++) {
         const size_t b = act_row_bytes(ws[i]), p = gemv_bytes(ws[i]);
         if (b > conv) conv = b;
         if (p > prep) prep = p;
+        if (ws[i]->panel && p > panel_prep) panel_prep = p;
     }
     if (n_solo < 1) n_solo = 1;
-    const size_t batch = align_up(conv * (size_t)n_rows),
+    /* panels take laid-out rows in prefill too */
+    const size_t batch = align_up(conv * (size_t)n_rows) + align_up(panel_prep) * (size_t)n_rows,
                  decode = align_up(conv * (size_t)n_solo) + align_up(prep) * (size_t)n_solo;
     /* + one line to align the buffer's start */
     return (batch > decode ? batch : decode) * ELM__MM_MAX_OUT + QBUF_ALIGN;
@@ -88,7 +96,7 @@ static void convert_rows(void *ctx, int64_t begin, int64_t end, int thread)
         from(j->x + r * n, (void *)act, n);
         for (int k = 0; k < j->g->n_out; k++)
             if (j->prep_owner[k] && j->act[k] == j->act[i])
-                j->g->out[k].w->tr->gemv_prepare(n, act, j->prep[k] + (size_t)r * j->prep_stride[k]);
+                prepare_fn(j->g->out[k].w)(n, act, j->prep[k] + (size_t)r * j->prep_stride[k]);
     }
 }
 
@@ -115,6 +123,13 @@ static void tile(const mm_job_t *j, int i, int64_t o0, int64_t o1, int64_t r0, i
 {
     const elm__mm_out_t *out = &j->g->out[i];
     const elm__weight_t *w = out->w;
+    if (w->panel) { /* each row through the same instructions, whatever their number */
+        w->panel->rows(w->ne0, o1 - o0,
+                       (const char *)w->data + (size_t)(o0 / ELM__PANEL_ROWS) * w->panel_bytes,
+                       w->panel_bytes, j->prep[i] + (size_t)r0 * j->prep_stride[i],
+                       j->prep_stride[i], r1 - r0, out->y + (size_t)r0 * out->ldy + o0, out->ldy);
+        return;
+    }
     const char *wt = (const char *)w->data + (size_t)o0 * w->row_bytes;
     /* Decode: each row alone, as if it were the only one, so its result does not depend on
      * the others; the tile's weight rows stay in cache from the first row to the last, and the
@@ -199,14 +214,17 @@ void elm__matmul_group(elm_pool_t *pool, int n_threads, const elm__mm_group_t *g
         off += align_up(j.act_stride[i] * (size_t)n_rows);
         j.conv[j.n_conv++] = i;
     }
-    /* Decode: one gemv layout per row and distinct layout function (q4_K and q5_K share
-     * theirs), made from a converted copy (a product that reads x as it is gets none). */
-    for (int i = 0; i < g->n_out && j.solo; i++) {
+    /* Decode, and panels always: one layout per row and distinct layout function (q4_K and
+     * q5_K share theirs), made from a converted copy (a product that reads x as it is gets
+     * none). */
+    bool panels = false;
+    for (int i = 0; i < g->n_out; i++) {
         const elm__weight_t *w = g->out[i].w;
         const size_t bytes = gemv_bytes(w);
-        if (bytes == 0 || j.act[i] == x) continue;
+        panels |= w->panel != NULL;
+        if (bytes == 0 || j.act[i] == x || !(j.solo || w->panel)) continue;
         for (int k = 0; k < i && !j.prep[i]; k++)
-            if (j.prep[k] && g->out[k].w->tr->gemv_prepare == w->tr->gemv_prepare) {
+            if (j.prep[k] && prepare_fn(g->out[k].w) == prepare_fn(w)) {
                 j.prep[i] = j.prep[k];
                 j.prep_stride[i] = j.prep_stride[k];
             }
@@ -222,6 +240,8 @@ void elm__matmul_group(elm_pool_t *pool, int n_threads, const elm__mm_group_t *g
 
     const int64_t align = g->align > 0 ? g->align : 1;
     j.tile_o = round_up(j.solo ? TILE_OUT_DECODE : TILE_OUT, align);
+    while (panels && j.tile_o % ELM__PANEL_ROWS)
+        j.tile_o += align; /* whole panels */
     j.tile_r = j.solo || n_rows < TILE_ACT ? n_rows : TILE_ACT;
     j.n_rt = (n_rows + j.tile_r - 1) / j.tile_r;
     int64_t n_items = 0;

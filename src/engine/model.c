@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "engine/engine_internal.h"
 
@@ -558,6 +559,103 @@ const float *elm__rope_factors(const elm_model_t *m, uint32_t n_ctx)
     return n_ctx > m->hp.n_ctx_orig ? m->rope_long.v : m->rope_short.v;
 }
 
+/* ---- panels ---- */
+
+/* The model's matrices, each once (a tied output is the embedding's own struct until repacked). */
+static size_t list_weights(elm_model_t *m, elm__weight_t **ws, size_t cap)
+{
+    size_t n = 0;
+#define ADD(w)                                   \
+    do {                                         \
+        if ((w)->data && n < cap) ws[n++] = (w); \
+    } while (0)
+    ADD(&m->output);
+    elm__layer_t *stacks[2] = {m->layers, m->enc_layers};
+    for (int s = 0; s < 2; s++)
+        for (uint32_t il = 0; stacks[s] && il < m->hp.n_layer; il++) {
+            elm__layer_t *L = &stacks[s][il];
+            elm__weight_t *lw[] = {&L->wq,     &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up,
+                                   &L->w_down, &L->cq, &L->ck, &L->cv, &L->co};
+            for (size_t i = 0; i < sizeof lw / sizeof lw[0]; i++)
+                ADD(lw[i]);
+        }
+#undef ADD
+    return n;
+}
+
+/* Drop the pages wholly inside [p, p + n) from the process (a mapping reads them from the file
+ * again if touched; a copy is no longer needed once repacked). */
+static void release(const void *p, size_t n)
+{
+    const size_t page = 4096;
+    const uintptr_t a = ((uintptr_t)p + page - 1) / page * page,
+                    e = ((uintptr_t)p + n) / page * page;
+    if (e > a) (void)madvise((void *)a, e - a, MADV_DONTNEED);
+}
+
+/* Bytes of rows repacked between two releases of their pages. */
+#define RELEASE_STEP ((size_t)4 << 20)
+
+/* Repack every matrix the CPU has panel kernels for (rows a multiple of 16) into panels, and
+ * let the file's copy go, matrix after matrix (so the peak is the model plus one matrix). */
+static int repack(elm_model_t *m, const char *file, elm_diag_t *diag)
+{
+    const size_t cap = 1 + 11 * 2 * (size_t)m->hp.n_layer;
+    elm__weight_t **ws = malloc(cap * sizeof *ws);
+    if (!ws) return elm_diag(diag, ELM_ENOMEM, "%s: out of memory", file);
+    const size_t n = list_weights(m, ws, cap);
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        elm__weight_t *w = ws[i];
+        const elm__panel_t *pk = elm__panel(w->tr->type);
+        if (!pk || w->ne1 % ELM__PANEL_ROWS) continue;
+        w->panel = pk;
+        w->panel_bytes = pk->panel_bytes(w->ne0);
+        total += w->panel_bytes * (size_t)(w->ne1 / ELM__PANEL_ROWS);
+    }
+    if (total && !(m->panels = elm_big_alloc(total))) {
+        for (size_t i = 0; i < n; i++)
+            ws[i]->panel = NULL;
+        free(ws);
+        return elm_diag(diag, ELM_ENOMEM,
+                        "%s: out of memory for the repacked weights (%zu MiB); "
+                        "EDGELM_NO_REPACK=1 uses them as they are in the file",
+                        file, total >> 20);
+    }
+    m->panels_bytes = total;
+    char *at = m->panels;
+    for (size_t i = 0; i < n; i++) {
+        elm__weight_t *w = ws[i];
+        if (!w->panel) continue;
+        const size_t n_panels = (size_t)(w->ne1 / ELM__PANEL_ROWS),
+                     rows = ELM__PANEL_ROWS * w->row_bytes;
+        size_t done = 0; /* panels whose rows are released */
+        for (size_t k = 0; k < n_panels; k++) {
+            w->panel->pack(w->ne0, (const char *)w->data + k * rows, w->row_bytes,
+                           at + k * w->panel_bytes);
+            if ((k + 1 - done) * rows >= RELEASE_STEP || k + 1 == n_panels) {
+                release((const char *)w->data + done * rows, (k + 1 - done) * rows);
+                done = k + 1;
+            }
+        }
+        w->data = at;
+        at += n_panels * w->panel_bytes;
+    }
+    if (m->hp.tied_output) m->tok_embd = m->output;
+    free(ws);
+    return 0;
+}
+
+void elm__weight_row(const elm__weight_t *w, int64_t o, float *y)
+{
+    if (w->panel)
+        w->panel->row_to_float(
+            w->ne0, (const char *)w->data + (size_t)(o / ELM__PANEL_ROWS) * w->panel_bytes,
+            (int)(o % ELM__PANEL_ROWS), y);
+    else
+        w->tr->to_float((const char *)w->data + (size_t)o * w->row_bytes, y, w->ne0);
+}
+
 /* ---- public ---- */
 
 const elm_gguf_t *elm_model_gguf(const elm_model_t *m)
@@ -618,6 +716,11 @@ int elm_model_load(const char *path, const elm_model_params_t *p, const elm_hook
         return rc;
     }
     (*out)->owned = g;
+    if ((rc = repack(*out, elm_gguf_name(g), diag))) {
+        elm_model_free(*out);
+        *out = NULL;
+        return rc;
+    }
     if (hooks && hooks->on_load_done) hooks->on_load_done(hooks->user, elm_time_ns());
     return 0;
 }
@@ -656,6 +759,7 @@ void elm_model_free(elm_model_t *m)
     free_vec(&m->rope_long);
     free_vec(&m->rope_short);
     elm_gguf_close(m->owned);
+    if (m->panels) elm_big_free(m->panels, m->panels_bytes);
     free(m);
 }
 

@@ -559,9 +559,7 @@ static void forward(elm_session_t *s, const elm_batch_row_t *rows, const uint32_
 
     for (uint32_t r = 0; r < n; r++) {
         const elm_batch_row_t *row = &rows[idx[r]];
-        const elm__weight_t *te = &m->tok_embd;
-        te->tr->to_float((const char *)te->data + (size_t)row->token * te->row_bytes,
-                         s->x + (size_t)r * E, E);
+        elm__weight_row(&m->tok_embd, row->token, s->x + (size_t)r * E);
         if (m->embd_scale) ops->scale(s->x + (size_t)r * E, s->x + (size_t)r * E, m->embd_scale, E);
         s->row_seq[r] = row->seq;
         s->row_pos[r] = row->pos;
@@ -611,10 +609,8 @@ static void encode(elm_session_t *s, uint32_t seq, const int32_t *tokens, uint32
     const elm_hparams_t *hp = &m->hp;
     const uint32_t E = hp->n_embd;
     const int nt = n > 1 ? s->nt_batch : s->p.n_threads;
-    const elm__weight_t *te = &m->tok_embd;
     for (uint32_t r = 0; r < n; r++) {
-        te->tr->to_float((const char *)te->data + (size_t)tokens[r] * te->row_bytes,
-                         s->x + (size_t)r * E, E);
+        elm__weight_row(&m->tok_embd, tokens[r], s->x + (size_t)r * E);
         s->row_seq[r] = seq;
         s->row_pos[r] = r;
     }
