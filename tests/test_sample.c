@@ -253,6 +253,13 @@ static void test_bad_params(void **state)
     assert_int_equal(elm_sampler_create(NULL, 0, &s, &d), ELM_EINVAL);
 }
 
+static int by_logit_then_id(const void *a, const void *b)
+{
+    const elm_token_prob_t *x = a, *y = b;
+    if (x->logit != y->logit) return x->logit > y->logit ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
 /* top-k on a large vocabulary selects exactly the k best (the heap path). */
 static void test_top_k_large(void **state)
 {
@@ -263,7 +270,7 @@ static void test_top_k_large(void **state)
     uint64_t x = 7;
     for (int i = 0; i < N; i++) {
         x = x * 6364136223846793005ull + 1442695040888963407ull;
-        l[i] = (float)(x >> 44) / 1000.0f;
+        l[i] = (float)((x >> 44) % 200) / 8.0f; /* 200 values: ties everywhere */
     }
     l[4321] = 1e6f;
     elm_sampler_params_t p = plain();
@@ -279,6 +286,14 @@ static void test_top_k_large(void **state)
     for (int i = 0; i < N; i++)
         larger += l[i] > c[K - 1].logit;
     assert_true(larger <= K - 1);
+    /* exactly the first K of the whole vocabulary sorted by logit, ties to the lower id */
+    elm_token_prob_t *all = malloc(N * sizeof *all);
+    for (int i = 0; i < N; i++)
+        all[i] = (elm_token_prob_t){i, l[i], 0};
+    qsort(all, N, sizeof *all, by_logit_then_id);
+    for (int i = 0; i < K; i++)
+        assert_int_equal(c[i].id, all[i].id);
+    free(all);
     elm_sampler_free(s);
     free(l);
     free(c);

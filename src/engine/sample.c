@@ -133,36 +133,58 @@ static int by_logit_desc(const void *a, const void *b)
     return (x->id > y->id) - (x->id < y->id);
 }
 
+/* The heap of select_best: by_logit_desc(c[parent], c[child]) > 0, the worst kept at c[0]. */
+static void sift_up(elm_token_prob_t *c, uint32_t at)
+{
+    while (at > 0 && by_logit_desc(&c[(at - 1) / 2], &c[at]) < 0) {
+        elm_token_prob_t t = c[at];
+        c[at] = c[(at - 1) / 2];
+        c[(at - 1) / 2] = t;
+        at = (at - 1) / 2;
+    }
+}
+
+static void sift_down(elm_token_prob_t *c, uint32_t k)
+{
+    for (uint32_t at = 0;;) {
+        uint32_t l = 2 * at + 1, r = l + 1, w = at;
+        if (l < k && by_logit_desc(&c[l], &c[w]) > 0) w = l;
+        if (r < k && by_logit_desc(&c[r], &c[w]) > 0) w = r;
+        if (w == at) return;
+        elm_token_prob_t t = c[at];
+        c[at] = c[w];
+        c[w] = t;
+        at = w;
+    }
+}
+
 /* Move the k best candidates (by_logit_desc order) to c[0..k), unordered: a min-heap of the
  * best so far, O(n log k), instead of sorting a whole large vocabulary every token. */
 static void select_best(elm_token_prob_t *c, uint32_t n, uint32_t k)
 {
-    /* heap property: by_logit_desc(c[parent], c[child]) > 0, i.e. the worst kept is at c[0] */
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t at;
         if (i < k) {
-            at = i;
-            while (at > 0 && by_logit_desc(&c[(at - 1) / 2], &c[at]) < 0) {
-                elm_token_prob_t t = c[at];
-                c[at] = c[(at - 1) / 2];
-                c[(at - 1) / 2] = t;
-                at = (at - 1) / 2;
-            }
+            sift_up(c, i);
             continue;
         }
         if (by_logit_desc(&c[i], &c[0]) >= 0) continue; /* not better than the worst kept */
         c[0] = c[i];
-        at = 0;
-        for (;;) {
-            uint32_t l = 2 * at + 1, r = l + 1, w = at;
-            if (l < k && by_logit_desc(&c[l], &c[w]) > 0) w = l;
-            if (r < k && by_logit_desc(&c[r], &c[w]) > 0) w = r;
-            if (w == at) break;
-            elm_token_prob_t t = c[at];
-            c[at] = c[w];
-            c[w] = t;
-            at = w;
-        }
+        sift_down(c, k);
+    }
+}
+
+/* select_best of the logits as they are (no penalties) into c[0..k), without writing out the
+ * whole vocabulary first: token i, later than every kept one, is better only by a larger logit. */
+static void select_best_logits(const float *logits, uint32_t n, uint32_t k, elm_token_prob_t *c)
+{
+    for (uint32_t i = 0; i < k; i++) {
+        c[i] = (elm_token_prob_t){(int32_t)i, logits[i], 0};
+        sift_up(c, i);
+    }
+    for (uint32_t i = k; i < n; i++) {
+        if (!(logits[i] > c[0].logit)) continue;
+        c[0] = (elm_token_prob_t){(int32_t)i, logits[i], 0};
+        sift_down(c, k);
     }
 }
 
@@ -191,9 +213,15 @@ uint32_t elm_sampler_candidates(elm_sampler_t *s, const float *logits, elm_token
         c[0] = (elm_token_prob_t){(int32_t)best, logits[best], 1};
         return 1;
     }
-    for (uint32_t i = 0; i < s->n_vocab; i++)
-        c[i] = (elm_token_prob_t){(int32_t)i, logits[i], 0};
-    penalties(s, c);
+    uint32_t n = s->n_vocab;
+    if (p->temp > 0 && p->top_k > 0 && (uint32_t)p->top_k < n && !penalties_active(s)) {
+        n = (uint32_t)p->top_k;
+        select_best_logits(logits, s->n_vocab, n, c);
+    } else {
+        for (uint32_t i = 0; i < s->n_vocab; i++)
+            c[i] = (elm_token_prob_t){(int32_t)i, logits[i], 0};
+        penalties(s, c);
+    }
 
     if (p->temp <= 0) {
         uint32_t best = 0;
@@ -204,7 +232,6 @@ uint32_t elm_sampler_candidates(elm_sampler_t *s, const float *logits, elm_token
         return 1;
     }
 
-    uint32_t n = s->n_vocab;
     if (p->top_k > 0 && (uint32_t)p->top_k < n) {
         n = (uint32_t)p->top_k;
         select_best(c, s->n_vocab, n);
