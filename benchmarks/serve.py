@@ -5,7 +5,10 @@
 
 Starts `edgelm serve -np SLOTS` on a free port and drives it with `edgelm bench --target` at
 concurrency 1, 2, 4 and SLOTS: aggregate output tokens/s and its ratio to one stream, TTFT p50 and
-p99, inter-token latency p99. Then the inter-token latency p99 of SLOTS/2 streams while another
+p99, inter-token latency p99. Each point follows one unmeasured round at its concurrency, as `edgelm
+bench` discards its first run: every slot in use has then met the prompt once, as in a server that
+has been running (otherwise the first round's cold prefills of up to SLOTS prompts fall inside a
+window of a few requests per stream). Then the inter-token latency p99 of SLOTS/2 streams while another
 client sends a 1,024-token prompt into them (chunked prefill), against the same streams
 undisturbed; the per-token cost of HTTP at one stream (its tokens/s ÷ `edgelm bench` in-process on
 the same model); the server's RSS at start and at its peak, and each slot's KV cache."""
@@ -48,6 +51,11 @@ def target(elm, port, name, conc, tokens, requests):
     return [json.loads(line)["target"] for line in out.stdout.splitlines() if line.startswith("{")]
 
 
+def measure(elm, port, name, conc, tokens, requests):
+    target(elm, port, name, [conc], 4, conc)  # the unmeasured round: one short request a stream
+    return target(elm, port, name, [conc], tokens, requests)
+
+
 def long_prompt(port, name, n_tokens):
     body = json.dumps({"model": name, "prompt": [1 + i % 1000 for i in range(n_tokens)],
                        "max_tokens": 1, "temperature": 0})
@@ -71,7 +79,7 @@ def main():
 
     p, port, kv = start(a.elm, a.model, a.slots, a.threads, ctx)
     rss_start = rss_kib(p.pid, "VmRSS")
-    rows = target(a.elm, port, name, [1], a.tokens, a.requests)
+    rows = measure(a.elm, port, name, 1, a.tokens, a.requests)
     # the in-process reference decodes after a prompt as long as the requests' (attention over
     # the same context): edgelm bench's generation tokens/s on the same model and threads
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -82,8 +90,8 @@ def main():
                           str(n_prompt), "-n", str(a.tokens), "-r", "3", "--no-db", "-o", "jsonl"],
                          capture_output=True, text=True, check=True)
     inproc = json.loads(out.stdout.splitlines()[0])["gen_tps"]["mean"]
-    conc = sorted({2, 4, a.slots})
-    rows += target(a.elm, port, name, conc, a.tokens, a.requests)
+    for c in sorted({2, 4, a.slots}):
+        rows += measure(a.elm, port, name, c, a.tokens, a.requests)
     half = max(1, a.slots // 2)
     calm = target(a.elm, port, name, [half], a.tokens, half * 2)[0]
     t = threading.Thread(target=lambda: [long_prompt(port, name, 1024) for _ in range(3)])
