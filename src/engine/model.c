@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "engine/engine_internal.h"
 
@@ -593,29 +594,71 @@ static void release(const void *p, size_t n)
     if (e > a) (void)madvise((void *)a, e - a, MADV_DONTNEED);
 }
 
-/* Bytes of rows repacked between two releases of their pages. */
-#define RELEASE_STEP ((size_t)4 << 20)
+/* Rows of a matrix packed as one piece of the work, after which their pages are released: small,
+ * so that the peak memory is the model plus a piece per thread. */
+#define PIECE_BYTES ((size_t)2 << 20)
 
-/* Repack every matrix the CPU has panel kernels for (rows a multiple of 16) into panels, and
- * let the file's copy go, matrix after matrix (so the peak is the model plus one matrix). */
+/* Panels [k0, k1) of matrix w, into its panels at dst. */
+typedef struct {
+    elm__weight_t *w;
+    char *dst;
+    size_t k0, k1;
+} piece_t;
+
+static void pack_pieces(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    const piece_t *pc = ctx;
+    for (int64_t i = begin; i < end; i++) {
+        const elm__weight_t *w = pc[i].w;
+        const size_t rows = ELM__PANEL_ROWS * w->row_bytes;
+        for (size_t k = pc[i].k0; k < pc[i].k1; k++)
+            w->panel->pack(w->ne0, (const char *)w->data + k * rows, w->row_bytes,
+                           pc[i].dst + k * w->panel_bytes);
+        release((const char *)w->data + pc[i].k0 * rows, (pc[i].k1 - pc[i].k0) * rows);
+    }
+}
+
+/* The CPUs to pack with (up to 8): the writes to fresh pages, which the kernel zeroes first, and
+ * the repacking both scale with them. */
+static int pack_threads(void)
+{
+    const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    return ncpu < 1 ? 1 : ncpu > 8 ? 8 : (int)ncpu;
+}
+
+/* Panels of w per piece. */
+static size_t piece_panels(const elm__weight_t *w)
+{
+    const size_t per = PIECE_BYTES / (ELM__PANEL_ROWS * w->row_bytes);
+    return per ? per : 1;
+}
+
+/* Repack every matrix the CPU has panel kernels for (rows a multiple of 16) into panels, on every
+ * CPU, and let the file's copy go piece by piece. */
 static int repack(elm_model_t *m, const char *file, elm_diag_t *diag)
 {
     const size_t cap = 1 + 11 * 2 * (size_t)m->hp.n_layer;
     elm__weight_t **ws = malloc(cap * sizeof *ws);
     if (!ws) return elm_diag(diag, ELM_ENOMEM, "%s: out of memory", file);
     const size_t n = list_weights(m, ws, cap);
-    size_t total = 0;
+    size_t total = 0, n_pieces = 0;
     for (size_t i = 0; i < n; i++) {
         elm__weight_t *w = ws[i];
         const elm__panel_t *pk = elm__panel(w->tr->type);
         if (!pk || w->ne1 % ELM__PANEL_ROWS) continue;
         w->panel = pk;
         w->panel_bytes = pk->panel_bytes(w->ne0);
-        total += w->panel_bytes * (size_t)(w->ne1 / ELM__PANEL_ROWS);
+        const size_t n_panels = (size_t)(w->ne1 / ELM__PANEL_ROWS);
+        const size_t per = piece_panels(w);
+        total += w->panel_bytes * n_panels;
+        n_pieces += (n_panels + per - 1) / per;
     }
-    if (total && !(m->panels = elm_big_alloc(total))) {
+    piece_t *pc = total ? malloc(n_pieces * sizeof *pc) : NULL;
+    if (total && (!pc || !(m->panels = elm_big_alloc(total)))) {
         for (size_t i = 0; i < n; i++)
             ws[i]->panel = NULL;
+        free(pc);
         free(ws);
         return elm_diag(diag, ELM_ENOMEM,
                         "%s: out of memory for the repacked weights (%zu MiB); "
@@ -624,24 +667,25 @@ static int repack(elm_model_t *m, const char *file, elm_diag_t *diag)
     }
     m->panels_bytes = total;
     char *at = m->panels;
+    size_t np = 0;
     for (size_t i = 0; i < n; i++) {
         elm__weight_t *w = ws[i];
         if (!w->panel) continue;
-        const size_t n_panels = (size_t)(w->ne1 / ELM__PANEL_ROWS),
-                     rows = ELM__PANEL_ROWS * w->row_bytes;
-        size_t done = 0; /* panels whose rows are released */
-        for (size_t k = 0; k < n_panels; k++) {
-            w->panel->pack(w->ne0, (const char *)w->data + k * rows, w->row_bytes,
-                           at + k * w->panel_bytes);
-            if ((k + 1 - done) * rows >= RELEASE_STEP || k + 1 == n_panels) {
-                release((const char *)w->data + done * rows, (k + 1 - done) * rows);
-                done = k + 1;
-            }
-        }
-        w->data = at;
+        const size_t n_panels = (size_t)(w->ne1 / ELM__PANEL_ROWS), per = piece_panels(w);
+        for (size_t k = 0; k < n_panels; k += per)
+            pc[np++] = (piece_t){w, at, k, k + per < n_panels ? k + per : n_panels};
         at += n_panels * w->panel_bytes;
     }
+    if (np) {
+        elm_pool_t *pool = NULL;
+        (void)elm_pool_create(pack_threads(), &pool, NULL); /* NULL: packed on this thread */
+        elm_pool_for(pool, (int64_t)np, 1, pack_pieces, pc);
+        elm_pool_free(pool);
+    }
+    for (size_t i = 0; i < np; i++)
+        pc[i].w->data = pc[i].dst;
     if (m->hp.tied_output) m->tok_embd = m->output;
+    free(pc);
     free(ws);
     return 0;
 }
