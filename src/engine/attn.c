@@ -19,7 +19,7 @@ typedef struct {
     const elm__attn_t *a;
     char *scratch;
     size_t per_thread;
-    uint32_t hg, rb; /* heads (the whole group) and rows per task */
+    uint32_t rb; /* rows per task (of every head of the group) */
     uint32_t n_rb;
     int64_t first; /* its first item in the loop over every block */
 } attn_job_t;
@@ -68,7 +68,7 @@ static void attn_task(const attn_job_t *j, int64_t item, int thread)
     const size_t es = kv->esize;
     const uint32_t rblk = (uint32_t)(item % j->n_rb), kvh = (uint32_t)(item / j->n_rb);
     const uint32_t r0 = rblk * j->rb, r1 = r0 + j->rb < a->n_rows ? r0 + j->rb : a->n_rows;
-    const uint32_t h0 = kvh * group, nq = (r1 - r0) * j->hg;
+    const uint32_t h0 = kvh * group, nq = (r1 - r0) * group;
     const uint32_t np = a->n_keys ? a->n_keys : a->pos0 + r1; /* positions the last row sees */
     const float scale = a->scale ? a->scale : 1.0f / sqrtf((float)hd);
     /* With a window, positions before the first row's window are seen by no row of the task. */
@@ -85,9 +85,9 @@ static void attn_task(const attn_job_t *j, int64_t item, int thread)
 
     /* query qi = (row - r0) * hg + head - h0 */
     for (uint32_t r = r0; r < r1; r++)
-        for (uint32_t hl = 0; hl < j->hg; hl++)
+        for (uint32_t hl = 0; hl < group; hl++)
             tr->from_float(a->q + (size_t)r * a->q_stride + (size_t)(h0 + hl) * hd,
-                           q + (size_t)((r - r0) * j->hg + hl) * hd * es, hd);
+                           q + (size_t)((r - r0) * group + hl) * hd * es, hd);
 
     /* scores of every query against positions 0..np-1 */
     const char *k = elm__kv_k(kv, a->layer, 0, kvh * hd);
@@ -99,10 +99,10 @@ static void attn_task(const attn_job_t *j, int64_t item, int thread)
      * elsewhere in k0..np-1 */
     for (uint32_t qi = 0; qi < nq; qi++) {
         float *row = s + (size_t)qi * n_ctx;
-        const uint32_t qpos = a->pos0 + r0 + qi / j->hg, n = a->n_keys ? a->n_keys : qpos + 1;
+        const uint32_t qpos = a->pos0 + r0 + qi / group, n = a->n_keys ? a->n_keys : qpos + 1;
         const uint32_t lo = a->window && n > a->window ? n - a->window : 0;
         if (a->bias) {
-            const float *b = a->bias + h0 + qi % j->hg;
+            const float *b = a->bias + h0 + qi % group;
             for (uint32_t key = lo; key < n; key++)
                 row[key] += b[(size_t)a->bucket[(ptrdiff_t)key - (ptrdiff_t)qpos] * a->n_head];
         }
@@ -120,7 +120,7 @@ static void attn_task(const attn_job_t *j, int64_t item, int thread)
                       n_ctx * es, o, hd);
 
     for (uint32_t qi = 0; qi < nq; qi++) {
-        const uint32_t r = r0 + qi / j->hg, h = h0 + qi % j->hg;
+        const uint32_t r = r0 + qi / group, h = h0 + qi % group;
         ops->scale(a->out + (size_t)r * a->out_stride + (size_t)h * hd, o + (size_t)qi * hd,
                    inv[qi], hd);
     }
@@ -153,12 +153,11 @@ void elm__attention(elm_pool_t *pool, int n_threads, const elm__attn_t *a, uint3
             /* Every head of the group in one task, with a block of rows, so that each cache
              * row is converted once for all the queries that read it (in decode too: the
              * group's heads are enough tasks for the threads, one per KV head). */
-            j->hg = group;
             j->rb = max_queries(group) / group;
             j->n_rb = (ab->n_rows + j->rb - 1) / j->rb;
             n_items += (int64_t)ab->n_head_kv * j->n_rb;
             const uint32_t keys = ab->n_keys ? ab->n_keys : ab->pos0 + ab->n_rows;
-            const int64_t w = (int64_t)j->hg * j->rb * keys * ab->head_dim * 2;
+            const int64_t w = (int64_t)group * j->rb * keys * ab->head_dim * 2;
             if (w > work) work = w;
         }
         elm_pool_for_threads(pool, n_threads, n_items, elm__min_chunk(work, 1), attn_items, &l);

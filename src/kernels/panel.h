@@ -35,8 +35,7 @@ static inline size_t elm__panel_scales_at(int64_t b, size_t vb)
 }
 
 typedef struct {
-    elm_type_t type;       /* the weight type it repacks */
-    uint32_t values_bytes; /* bytes of one block's values in a panel */
+    elm_type_t type; /* the weight type it repacks */
     /* Bytes of one panel of rows of n values. */
     size_t (*panel_bytes)(int64_t n);
     /* 16 rows of n values, row_bytes apart at src, into the panel at dst (64-byte aligned). */
