@@ -4,7 +4,8 @@
  * time per activation row of the multi-row gemvs (decode of several sequences) against the one-row
  * gemv (and the weight panels' product, as the engine runs it on AVX-512, against the same gemv),
  * and GMAC/s of each tier's gemm against the loop of that tier's vec_dots the engine would
- * otherwise run, on qwen2.5-0.5b's matrix shapes. `kernels_bench gemv_rows` runs only the
+ * otherwise run (f16 also as a share of the core's fp32 FMA peak, measured first), on
+ * qwen2.5-0.5b's matrix shapes. `kernels_bench gemv_rows` runs only the
  * multi-row part. Single-threaded. Not a test. */
 #include <stdbool.h>
 #include <stdint.h>
@@ -115,6 +116,45 @@ static void fill_product(const elm_type_traits_t *tr, int64_t n, int64_t n_out, 
     }
 }
 
+/* ---- the compute roofline ---- */
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/* 12 independent chains of 512-bit FMAs (4-cycle latency, 2 a cycle where there are two
+ * units): the most multiply-adds of f32 one core can do, in GMAC/s (one MAC per lane). */
+__attribute__((target("avx512f"))) static double fma_peak_avx512(void)
+{
+    __m512 a[12];
+    for (int i = 0; i < 12; i++)
+        a[i] = _mm512_set1_ps(1.0f + (float)i * 1e-3f);
+    const __m512 b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-6f);
+    enum { ITERS = 20000000 };
+    double best = 1e300;
+    for (int rep = 0; rep < 3; rep++) {
+        const double t0 = now_ns();
+        for (int k = 0; k < ITERS; k++)
+            _Pragma("GCC unroll 12") for (int i = 0; i < 12; i++)
+                a[i] = _mm512_fmadd_ps(a[i], b, c);
+        best = min2(best, (now_ns() - t0) * 1e-9);
+    }
+    __m512 s = a[0];
+    for (int i = 1; i < 12; i++)
+        s = _mm512_add_ps(s, a[i]);
+    sink += _mm512_reduce_add_ps(s);
+    return (double)ITERS * 12 * 16 / best * 1e-9;
+}
+#endif
+
+/* The fp32 FMA peak of one core, GMAC/s, or 0 where this benchmark has no loop for the CPU. */
+static double fma_peak(void)
+{
+#if defined(__x86_64__)
+    if ((elm__cpu_flags() & ELM__CPU_TIER_AVX512) == ELM__CPU_TIER_AVX512) return fma_peak_avx512();
+#endif
+    return 0;
+}
+
 /* qwen2.5-0.5b's shapes: q and o (896 x 896), gate and up (4864 x 896), down (896 x 4864); 1
  * and 4 activation rows show where the gemm starts to pay, 64 is the engine's tile. */
 static int bench_gemm(void)
@@ -131,7 +171,13 @@ static int bench_gemm(void)
     uint8_t *w = malloc((size_t)NWEIGHTS * 4), *a = malloc((size_t)NACT * NMAX * 4);
     float *y = malloc(sizeof(float) * NMAX * NACT);
     if (!x || !w || !a || !y) return 1;
-    printf("gemm vs the loop of the same tier's vec_dots, one thread (GMAC/s, best of 3):\n");
+    const double peak = fma_peak();
+    if (peak > 0)
+        printf("fp32 FMA peak, one thread (12 chains of 512-bit FMAs): %.1f GMAC/s\n", peak);
+    else
+        printf("fp32 FMA peak: unavailable (the loop is written for AVX-512 only)\n");
+    printf("gemm vs the loop of the same tier's vec_dots, one thread (GMAC/s, best of 3; f16: "
+           "share of the FMA peak):\n");
     for (size_t ti = 0; ti < sizeof tiers / sizeof tiers[0]; ti++) {
         if ((elm__cpu_flags() & tiers[ti].flags) != tiers[ti].flags) {
             printf("%-6s skipped: this CPU lacks the tier\n", tiers[ti].name);
@@ -150,9 +196,12 @@ static int bench_gemm(void)
                     time_gemm(tr, n, n_out, n_act, w, a, y, 3, &tg, &tl);
                     const double gmac = (double)n_out * n * n_act * 1e-9;
                     printf("%-6s %-5s %4lld x %4lld, %3lld rows: gemm %7.1f  vec_dot loop %6.1f  "
-                           "speed-up %5.2fx\n",
+                           "speed-up %5.2fx",
                            tiers[ti].name, tr->name, (long long)n_out, (long long)n,
                            (long long)n_act, gmac / tg, gmac / tl, tl / tg);
+                    if (tr->type == ELM_TYPE_F16 && peak > 0)
+                        printf("  %3.0f %% of peak", 100 * gmac / tg / peak);
+                    printf("\n");
                 }
             }
         }
