@@ -1144,14 +1144,18 @@ typedef struct {
     int64_t n_rows;
     int *hits; /* (3, n_rows, ld): times the epilogue saw each element */
     int64_t ld;
+    float *tiled; /* (n_rows, ld): a per_tile product's outputs, as the epilogue saw them */
 } cover_t;
 
-static void count_tile(void *ctx, int which, int64_t r0, int64_t r1, int64_t o0, int64_t o1)
+static void count_tile(void *ctx, int which, int64_t r0, int64_t r1, int64_t o0, int64_t o1,
+                       const float *tile)
 {
     cover_t *c = ctx;
     for (int64_t r = r0; r < r1; r++)
-        for (int64_t o = o0; o < o1; o++)
+        for (int64_t o = o0; o < o1; o++) {
             c->hits[((size_t)which * c->n_rows + r) * c->ld + o]++;
+            if (tile) c->tiled[r * c->ld + o] = tile[(r - r0) * (o1 - o0) + o - o0];
+        }
 }
 
 /* Random weights of type type, (ne1, ne0), quantized the way files are. */
@@ -1176,7 +1180,9 @@ static elm__weight_t make_weight(elm_type_t type, int64_t ne0, int64_t ne1, uint
 
 /* Q/K/V-like (concatenated, head-aligned tiles) and gate/up-like (paired) groups give what
  * separate products give, the epilogue sees every output element exactly once, and the results
- * do not depend on the thread count; row counts cross the tile sizes. Groups of one weight type,
+ * do not depend on the thread count; row counts cross the tile sizes. A paired group's second
+ * product written tile by tile into per-thread buffers (per_tile, as the FFN's up) reaches the
+ * epilogue with the same values, on one thread and on three. Groups of one weight type,
  * and of mixed types as real files have them (qwen2.5 Q4_K_M: q5_0 and q8_0 side by side),
  * whose decode kernels lay out the shared activation each in their own way (q4_K and q5_K in
  * the same way). */
@@ -1234,6 +1240,26 @@ static void test_matmul_groups(void **state)
                     g.out[k].y = y3[k];
                 g.epilogue = NULL;
                 elm__matmul_group(pool, 3, &g, x, nr, qbuf);
+                if (paired) {
+                    const size_t tf = elm__matmul_tile_floats(1, 1);
+                    float *tiles = malloc(3 * tf * sizeof(float));
+                    g.out[1] = (elm__mm_out_t){&w[1], tiles, tf, true};
+                    g.epilogue = count_tile;
+                    cover_t tc = {.n_rows = nr, .ld = ld};
+                    g.ctx = &tc;
+                    for (int nt = 1; nt <= 3; nt += 2) {
+                        tc.hits = calloc((size_t)3 * nr * ld, sizeof *tc.hits);
+                        tc.tiled = calloc((size_t)nr * ld, sizeof(float));
+                        elm__matmul_group(nt > 1 ? pool : NULL, nt, &g, x, nr, qbuf);
+                        for (int64_t r = 0; r < nr; r++)
+                            assert_memory_equal(tc.tiled + r * ld, y1[1] + r * ld,
+                                                (size_t)ne1[1] * sizeof(float));
+                        free(tc.tiled);
+                        free(tc.hits);
+                    }
+                    free(tiles);
+                    g.out[1].y = y3[1]; /* for the checks below, which ran before */
+                }
                 for (int k = 0; k < n_out; k++) {
                     assert_memory_equal(y1[k], y3[k], (size_t)nr * ld * sizeof(float));
                     for (int64_t r = 0; r < nr; r++)

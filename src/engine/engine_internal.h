@@ -121,18 +121,24 @@ const float *elm__rope_factors(const elm_model_t *m, uint32_t n_ctx);
 
 /* ---- matrix product ---- */
 
-/* One product of a group: y[r * ldy + o] = w_o · x[r] for o < w->ne1. */
+/* One product of a group: y[r * ldy + o] = w_o · x[r] for o < w->ne1. With per_tile, only the
+ * epilogue sees its outputs, a tile at a time: y holds one buffer of ldy floats (at least
+ * elm__matmul_tile_floats) per pool thread, and the thread that computes tile [r0, r1) ×
+ * [o0, o1) writes output (r, o) at (r - r0) * (o1 - o0) + o - o0 of its own (gate and up's up,
+ * which nothing reads after the epilogue, needs no buffer of all the rows). */
 typedef struct {
     const elm__weight_t *w;
-    float *y; /* (n_rows, ldy) */
+    float *y; /* (n_rows, ldy), or per_tile buffers */
     size_t ldy;
+    bool per_tile;
 } elm__mm_out_t;
 
 /* Called once per finished tile: output columns [o0, o1) of product `which` (of every product
- * when paired) for activation rows [r0, r1). Runs on the pool thread that computed the tile, so
- * it may only touch those elements (and what they alone feed). */
+ * when paired) for activation rows [r0, r1); tile is the computing thread's buffer of the
+ * group's per_tile product (NULL: none). Runs on the pool thread that computed the tile, so it
+ * may only touch those elements (and what they alone feed). */
 typedef void (*elm__mm_epilogue_fn)(void *ctx, int which, int64_t r0, int64_t r1, int64_t o0,
-                                    int64_t o1);
+                                    int64_t o1, const float *tile);
 
 #define ELM__MM_MAX_OUT 3
 
@@ -153,6 +159,10 @@ typedef struct {
     elm__mm_epilogue_fn epilogue; /* NULL: none */
     void *ctx;
 } elm__mm_group_t;
+
+/* The most outputs one tile of a group with this align has, in n_rows rows or n_solo solo
+ * rows: the size of a per_tile product's buffers. */
+size_t elm__matmul_tile_floats(int64_t align, int64_t n_solo);
 
 /* Bytes of scratch elm__matmul_group needs for n_rows activation rows of the products of any
  * group over these weights, or n_solo rows of a solo_rows group (room for ELM__MM_MAX_OUT

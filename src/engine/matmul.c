@@ -118,16 +118,21 @@ void elm__matmul_block(const elm_type_traits_t *tr, int64_t n, int64_t n_out, in
                         (const char *)a + (size_t)r * a_stride);
 }
 
-/* Outputs [o0, o1) × activation rows [r0, r1) of product i. */
-static void tile(const mm_job_t *j, int i, int64_t o0, int64_t o1, int64_t r0, int64_t r1)
+/* Outputs [o0, o1) × activation rows [r0, r1) of product i, computed by thread. */
+static void tile(const mm_job_t *j, int i, int64_t o0, int64_t o1, int64_t r0, int64_t r1,
+                 int thread)
 {
     const elm__mm_out_t *out = &j->g->out[i];
     const elm__weight_t *w = out->w;
+    /* where output (r0, o0) goes, and rows' distance */
+    float *const y0 = out->per_tile ? out->y + (size_t)thread * out->ldy
+                                    : out->y + (size_t)r0 * out->ldy + o0;
+    const size_t ldy = out->per_tile ? (size_t)(o1 - o0) : out->ldy;
     if (w->panel) { /* each row through the same instructions, whatever their number */
         w->panel->rows(w->ne0, o1 - o0,
                        (const char *)w->data + (size_t)(o0 / ELM__PANEL_ROWS) * w->panel_bytes,
                        w->panel_bytes, j->prep[i] + (size_t)r0 * j->prep_stride[i],
-                       j->prep_stride[i], r1 - r0, out->y + (size_t)r0 * out->ldy + o0, out->ldy);
+                       j->prep_stride[i], r1 - r0, y0, ldy);
         return;
     }
     const char *wt = (const char *)w->data + (size_t)o0 * w->row_bytes;
@@ -136,30 +141,32 @@ static void tile(const mm_job_t *j, int i, int64_t o0, int64_t o1, int64_t r0, i
      * type's multi-row gemv reads and unpacks each weight block once for several rows. */
     if (j->solo && j->prep[i] && r1 - r0 > 1 && w->tr->gemv_rows) {
         w->tr->gemv_rows(w->ne0, o1 - o0, wt, w->row_bytes, j->prep[i] + (size_t)r0 * j->prep_stride[i],
-                         j->prep_stride[i], r1 - r0, out->y + (size_t)r0 * out->ldy + o0, out->ldy);
+                         j->prep_stride[i], r1 - r0, y0, ldy);
         return;
     }
     for (int64_t r = r0; r < r1 && j->solo; r++) {
-        float *y = out->y + (size_t)r * out->ldy + o0;
+        float *y = y0 + (size_t)(r - r0) * ldy;
         if (j->prep[i])
             w->tr->gemv(w->ne0, o1 - o0, wt, w->row_bytes, j->prep[i] + (size_t)r * j->prep_stride[i],
                         y);
         else
             elm__matmul_block(w->tr, w->ne0, o1 - o0, 1, wt, w->row_bytes,
                               (const char *)j->act[i] + (size_t)r * j->act_stride[i],
-                              j->act_stride[i], y, out->ldy);
+                              j->act_stride[i], y, ldy);
     }
     if (j->solo) return;
     elm__matmul_block(w->tr, w->ne0, o1 - o0, r1 - r0, wt, w->row_bytes,
                       (const char *)j->act[i] + (size_t)r0 * j->act_stride[i], j->act_stride[i],
-                      out->y + (size_t)r0 * out->ldy + o0, out->ldy);
+                      y0, ldy);
 }
 
 static void run_tiles(void *ctx, int64_t begin, int64_t end, int thread)
 {
-    (void)thread;
     const mm_job_t *j = ctx;
     const elm__mm_group_t *g = j->g;
+    const float *tile_buf = NULL;
+    for (int k = 0; k < g->n_out; k++)
+        if (g->out[k].per_tile) tile_buf = g->out[k].y + (size_t)thread * g->out[k].ldy;
     for (int64_t it = begin; it < end; it++) {
         int i = 0;
         if (!g->paired)
@@ -172,16 +179,33 @@ static void run_tiles(void *ctx, int64_t begin, int64_t end, int thread)
         const int64_t r1 = r0 + j->tile_r < j->n_rows ? r0 + j->tile_r : j->n_rows;
         if (g->paired)
             for (int k = 0; k < g->n_out; k++)
-                tile(j, k, o0, o1, r0, r1);
+                tile(j, k, o0, o1, r0, r1, thread);
         else
-            tile(j, i, o0, o1, r0, r1);
-        if (g->epilogue) g->epilogue(g->ctx, i, r0, r1, o0, o1);
+            tile(j, i, o0, o1, r0, r1, thread);
+        if (g->epilogue) g->epilogue(g->ctx, i, r0, r1, o0, o1, tile_buf);
     }
 }
 
 static int64_t round_up(int64_t n, int64_t m)
 {
     return (n + m - 1) / m * m;
+}
+
+/* Output rows of a tile: a multiple of align, and of whole panels when a product has them. */
+static int64_t tile_out(bool solo, int64_t align, bool panels)
+{
+    int64_t t = round_up(solo ? TILE_OUT_DECODE : TILE_OUT, align);
+    while (panels && t % ELM__PANEL_ROWS)
+        t += align;
+    return t;
+}
+
+size_t elm__matmul_tile_floats(int64_t align, int64_t n_solo)
+{
+    if (align < 1) align = 1;
+    const int64_t prefill = tile_out(false, align, true), decode = tile_out(true, align, true);
+    return (size_t)(prefill > decode ? prefill : decode) *
+           (size_t)(n_solo > TILE_ACT ? n_solo : TILE_ACT);
 }
 
 void elm__matmul_group(elm_pool_t *pool, int n_threads, const elm__mm_group_t *g, const float *x,
@@ -239,9 +263,7 @@ void elm__matmul_group(elm_pool_t *pool, int n_threads, const elm__mm_group_t *g
                              convert_rows, &j);
 
     const int64_t align = g->align > 0 ? g->align : 1;
-    j.tile_o = round_up(j.solo ? TILE_OUT_DECODE : TILE_OUT, align);
-    while (panels && j.tile_o % ELM__PANEL_ROWS)
-        j.tile_o += align; /* whole panels */
+    j.tile_o = tile_out(j.solo, align, panels);
     j.tile_r = j.solo || n_rows < TILE_ACT ? n_rows : TILE_ACT;
     j.n_rt = (n_rows + j.tile_r - 1) / j.tile_r;
     int64_t n_items = 0;

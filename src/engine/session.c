@@ -22,12 +22,14 @@ struct elm_session {
     uint32_t *counter; /* (n_seq) scratch of a batch: next position, then rows of a pass */
     uint32_t n_seq, n_ctx;
     uint32_t q_dim, kv_dim;
-    float *x;                    /* (n_batch, n_embd) residual stream */
-    float *xb;                   /* (n_batch, n_embd) normed input / projection output */
-    float *q;                    /* (n_batch, q_dim) */
-    float *k, *v;                /* (n_batch, kv_dim) */
-    float *att_out;              /* (n_batch, q_dim) */
-    float *hb, *hb2;             /* (n_batch, n_ff) */
+    float *x;        /* (n_batch, n_embd) residual stream */
+    float *xb;       /* (n_batch, n_embd) normed input / projection output */
+    float *q;        /* (n_batch, q_dim) */
+    float *k, *v;    /* (n_batch, kv_dim) */
+    float *att_out;  /* (n_batch, q_dim) */
+    float *hb;       /* (n_batch, n_ff) */
+    float *up_tiles; /* the FFN's up, a tile per pool thread */
+    size_t up_tile_floats;
     float *rope;                 /* (n_batch, n_rot) cos, sin pairs of each row's position */
     uint32_t *row_seq, *row_pos; /* (n_batch) sequence and position of each row of a segment */
     uint32_t *order;             /* (n_batch) a pass's rows (batch indices), segment by segment */
@@ -182,7 +184,9 @@ int elm_session_create(const elm_model_t *m, const elm_session_params_t *p, elm_
     s->v = malloc(B * s->kv_dim * sizeof(float));
     s->att_out = malloc(B * s->q_dim * sizeof(float));
     s->hb = malloc(B * hp->n_ff * sizeof(float));
-    s->hb2 = malloc(B * hp->n_ff * sizeof(float));
+    const int64_t n_solo = sp.n_seq < B ? (int64_t)sp.n_seq : (int64_t)B;
+    s->up_tile_floats = elm__matmul_tile_floats(1, n_solo);
+    s->up_tiles = malloc((size_t)n_pool * s->up_tile_floats * sizeof(float));
     s->rope = malloc(B * hp->n_rot * sizeof(float));
     s->row_seq = malloc(B * sizeof *s->row_seq);
     s->row_pos = malloc(B * sizeof *s->row_pos);
@@ -191,8 +195,8 @@ int elm_session_create(const elm_model_t *m, const elm_session_params_t *p, elm_
     s->att = malloc((size_t)n_pool * elm__attn_scratch(s->n_ctx, hp->head_dim, hp->n_head,
                                                        hp->n_head_kv, s->kv[0].esize));
     /* the decode rows of a pass are of distinct sequences: at most n_seq of them */
-    s->qbuf = malloc(max_scratch(m, (int64_t)B, sp.n_seq < B ? (int64_t)sp.n_seq : (int64_t)B) + 1);
-    if (!s->x || !s->xb || !s->q || !s->k || !s->v || !s->att_out || !s->hb || !s->hb2 ||
+    s->qbuf = malloc(max_scratch(m, (int64_t)B, n_solo) + 1);
+    if (!s->x || !s->xb || !s->q || !s->k || !s->v || !s->att_out || !s->hb || !s->up_tiles ||
         !s->rope || !s->row_seq || !s->row_pos || !s->order || !s->attn || !s->att || !s->qbuf) {
         rc = elm_diag(diag, ELM_ENOMEM, "session: cannot allocate scratch for batches of %u tokens",
                       sp.n_batch);
@@ -233,7 +237,7 @@ void elm_session_free(elm_session_t *s)
     free(s->v);
     free(s->att_out);
     free(s->hb);
-    free(s->hb2);
+    free(s->up_tiles);
     free(s->rope);
     free(s->att);
     free(s->qbuf);
@@ -352,8 +356,10 @@ typedef struct {
 
 /* Q, K and V tiles (whole heads): bias, RoPE on Q and K, K and V into the cache of each row's
  * sequence at its position. */
-static void qkv_epilogue(void *ctx, int which, int64_t r0, int64_t r1, int64_t o0, int64_t o1)
+static void qkv_epilogue(void *ctx, int which, int64_t r0, int64_t r1, int64_t o0, int64_t o1,
+                         const float *tile)
 {
+    (void)tile;
     const qkv_ctx_t *c = ctx;
     elm_session_t *s = c->s;
     const elm_hparams_t *hp = &s->m->hp;
@@ -384,22 +390,25 @@ typedef struct {
 } rows_ctx_t;
 
 /* x += y over the tile: the residual add after the output and down projections. */
-static void residual_epilogue(void *ctx, int which, int64_t r0, int64_t r1, int64_t o0, int64_t o1)
+static void residual_epilogue(void *ctx, int which, int64_t r0, int64_t r1, int64_t o0, int64_t o1,
+                              const float *tile)
 {
+    (void)tile;
     (void)which;
     const rows_ctx_t *c = ctx;
     for (int64_t r = r0; r < r1; r++)
         elm_ops()->add(c->x + r * c->ld + o0, c->y + r * c->ld + o0, o1 - o0);
 }
 
-/* x = act(x) × y over the tile (SiLU, or gemma2's GELU): gate and up, computed by the same
- * task. */
-static void glu_epilogue(void *ctx, int which, int64_t r0, int64_t r1, int64_t o0, int64_t o1)
+/* x = act(x) × up over the tile (SiLU, or gemma2's GELU): gate and up, computed by the same
+ * task, up in the tile's buffer. */
+static void glu_epilogue(void *ctx, int which, int64_t r0, int64_t r1, int64_t o0, int64_t o1,
+                         const float *tile)
 {
     (void)which;
     const rows_ctx_t *c = ctx;
     for (int64_t r = r0; r < r1; r++)
-        c->glu(c->x + r * c->ld + o0, c->y + r * c->ld + o0, o1 - o0);
+        c->glu(c->x + r * c->ld + o0, tile + (r - r0) * (o1 - o0), o1 - o0);
 }
 
 /* x += rmsnorm(y) · w for n rows of E values: gemma2's post-norms, which need whole rows of the
@@ -486,14 +495,15 @@ static void ffn_block(elm_session_t *s, const elm__layer_t *L, float *x, float *
     const uint32_t E = hp->n_embd, F = hp->n_ff;
     for (uint32_t r = 0; r < nr; r++)
         ops->rmsnorm(xb + (size_t)r * E, x + (size_t)r * E, L->ffn_norm.v, E, hp->rms_eps);
-    rows_ctx_t glu = {s->hb, s->hb2, F, m->arch->gelu ? ops->gelu_mul : ops->silu_mul};
-    const elm__mm_group_t gate_up = {.out = {{&L->w_gate, s->hb, F}, {&L->w_up, s->hb2, F}},
-                                     .n_out = 2,
-                                     .paired = true,
-                                     .align = 1,
-                                     .solo_rows = solo,
-                                     .epilogue = glu_epilogue,
-                                     .ctx = &glu};
+    rows_ctx_t glu = {s->hb, NULL, F, m->arch->gelu ? ops->gelu_mul : ops->silu_mul};
+    const elm__mm_group_t gate_up = {
+        .out = {{&L->w_gate, s->hb, F}, {&L->w_up, s->up_tiles, s->up_tile_floats, true}},
+        .n_out = 2,
+        .paired = true,
+        .align = 1,
+        .solo_rows = solo,
+        .epilogue = glu_epilogue,
+        .ctx = &glu};
     elm__matmul_group(s->pool, nt, &gate_up, xb, nr, s->qbuf);
     project_add(s, &L->w_down, &L->post_ffn_norm, x, xb, s->hb, nr, solo, nt);
 }
