@@ -160,8 +160,8 @@ typedef struct {
     void *ctx;
 } elm__mm_group_t;
 
-/* The most outputs one tile of a group with this align has, in n_rows rows or n_solo solo
- * rows: the size of a per_tile product's buffers. */
+/* The most outputs one tile of a group with this align has, in prefill or in a solo_rows
+ * product of up to n_solo rows: the size of a per_tile product's buffers. */
 size_t elm__matmul_tile_floats(int64_t align, int64_t n_solo);
 
 /* Bytes of scratch elm__matmul_group needs for n_rows activation rows of the products of any
