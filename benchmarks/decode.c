@@ -5,8 +5,9 @@
  * vec_dot and the read loop (elm_bench_read_sum: the tier's widest loads) over the same bytes,
  * back to back in rounds, and prints
  * effective GB/s (weight bytes / time) and the ratio kernel / read: 1.0 means decode runs at the
- * memory roofline; where a tier has a matrix × vector kernel (gemv), that too, over tiles of
- * rows as the engine decodes, the activation laid out once per pass. Then one row from the
+ * memory roofline; where a tier has a matrix × vector kernel (a gemv, or the f16 / bf16
+ * vec_dots), that too, over tiles of rows as the engine decodes, a gemv's activation laid out
+ * once per pass. Then one row from the
  * caches (the kernels' compute ceiling) and the activation quantizers. Not a test. */
 #include <pthread.h>
 #include <stdbool.h>
@@ -36,7 +37,7 @@ static double now_s(void)
 
 typedef struct {
     const elm_type_traits_t *tr; /* NULL: the read loop (elm_bench_read_sum, the roofline) */
-    bool gemv;                   /* tr->gemv over tiles of rows instead of one vec_dot a row */
+    bool gemv;                   /* mv_tile over tiles of rows instead of one vec_dot a row */
     const uint8_t *w;            /* (n_rows, row_bytes) */
     size_t row_bytes;
     int64_t n_rows;
@@ -46,6 +47,22 @@ typedef struct {
     int thread, n_threads;
     uint64_t sink;
 } pass_t;
+
+/* The tier's matrix × vector kernel for this type, if it has one: what the engine decodes with. */
+static bool has_mv(const elm_type_traits_t *tr)
+{
+    return tr->gemv || tr->vec_dots;
+}
+
+/* n_out rows of w times the activation: the gemv on its layout prep, else vec_dots on act. */
+static void mv_tile(const elm_type_traits_t *tr, int64_t n_out, const uint8_t *w, size_t row_bytes,
+                    const void *act, const void *prep, float *out)
+{
+    if (tr->gemv)
+        tr->gemv(COLS, n_out, w, row_bytes, prep, out);
+    else
+        tr->vec_dots(COLS, n_out, w, row_bytes, act, out);
+}
 
 static void *pass_run(void *arg)
 {
@@ -59,8 +76,8 @@ static void *pass_run(void *arg)
     }
     if (p->gemv) { /* as the engine decodes: tiles of DECODE_TILE rows */
         for (int64_t r = r0; r < r1; r += DECODE_TILE)
-            p->tr->gemv(COLS, r1 - r < DECODE_TILE ? r1 - r : DECODE_TILE,
-                        p->w + (size_t)r * p->row_bytes, p->row_bytes, p->prep, &p->out[r]);
+            mv_tile(p->tr, r1 - r < DECODE_TILE ? r1 - r : DECODE_TILE,
+                    p->w + (size_t)r * p->row_bytes, p->row_bytes, p->act, p->prep, &p->out[r]);
         return NULL;
     }
     for (int64_t r = r0; r < r1; r++)
@@ -83,7 +100,7 @@ static double time_pass(pass_t base, int n_threads)
     pass_t p[MAX_THREADS];
     pthread_t tid[MAX_THREADS];
     const double t0 = now_s();
-    if (base.gemv) base.tr->gemv_prepare(COLS, base.act, base.prep);
+    if (base.gemv && base.tr->gemv) base.tr->gemv_prepare(COLS, base.act, base.prep);
     for (int t = 0; t < n_threads; t++) {
         p[t] = base;
         p[t].thread = t;
@@ -121,9 +138,10 @@ int main(void)
     printf("matrix %d rows x %d, repeated to about %.0f MB; %d rounds of read loop, avx2, avx512 "
            "back to back: GB/s of the best pass, ratios the median of the rounds'\n",
            ROWS, COLS, TARGET_BYTES / 1e6, REPS);
-    printf("gemv: the tier's matrix x vector kernel where it has one, the activation laid out "
-           "once per pass, over tiles of %d rows as the engine decodes (else the engine loops "
-           "over vec_dot, as in the avx2 / avx512 columns)\n",
+    printf("gemv: the tier's matrix x vector kernel where it has one (a gemv, its activation "
+           "laid out once per pass, or the f16 / bf16 vec_dots), over tiles of %d rows as the "
+           "engine decodes (else the engine loops over vec_dot, as in the avx2 / avx512 "
+           "columns)\n",
            DECODE_TILE);
     printf(
         "| type | th | MB | read GB/s | avx2 GB/s | avx2/read | avx512 GB/s | avx512/read | "
@@ -164,8 +182,8 @@ int main(void)
              * medians of the rounds' ratios, which the host's swings in bandwidth move less
              * than a ratio of best times taken at different moments. */
             /* read, avx2, avx512 (vec_dot loops), avx2 gemv, avx512 gemv */
-            const bool gemv[5] = {false, false, false, tier[0][types[ti]].gemv != NULL,
-                                  tier[1][types[ti]].gemv != NULL};
+            const bool gemv[5] = {false, false, false, has_mv(&tier[0][types[ti]]),
+                                  has_mv(&tier[1][types[ti]])};
             double best[5] = {1e30, 1e30, 1e30, 1e30, 1e30};
             double ratio[5][REPS]; /* avx2/read, avx512/read, avx512/avx2, gemv/read, gemv/read */
             for (int r = 0; r < REPS; r++) {
@@ -209,12 +227,13 @@ int main(void)
             cached[ti][k] = row_bytes / cached[ti][k] / 1e9;
         for (int k = 0; k < 2; k++) {
             cached[ti][2 + k] = 0;
-            if (!tier[k][types[ti]].gemv) continue;
+            const elm_type_traits_t *tr = &tier[k][types[ti]];
+            if (!has_mv(tr)) continue;
             double dt_best = 1e30;
             for (int r = 0; r < 2000; r++) {
                 const double t0 = now_s();
-                tier[k][types[ti]].gemv_prepare(COLS, act, prep);
-                tier[k][types[ti]].gemv(COLS, DECODE_TILE, w, row_bytes, prep, out);
+                if (tr->gemv) tr->gemv_prepare(COLS, act, prep);
+                mv_tile(tr, DECODE_TILE, w, row_bytes, act, prep, out);
                 const double dt = now_s() - t0;
                 if (dt < dt_best) dt_best = dt;
             }
@@ -223,7 +242,7 @@ int main(void)
         elm_big_free(w, mat_bytes * copies), free(act), free(out), free(prep);
     }
     printf("\none row from the caches, 1 thread (the kernels' compute ceiling, best of 2000; gemv: "
-           "the activation's layout and one tile of %d rows):\n"
+           "the activation's layout, if any, and one tile of %d rows):\n"
            "| type | avx2 GB/s | avx512 GB/s | avx512/avx2 | avx2 gemv GB/s | avx512 gemv GB/s |\n"
            "| --- | ---: | ---: | ---: | ---: | ---: |\n",
            DECODE_TILE);
