@@ -4,6 +4,7 @@
 #define ELM_ENGINE_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "edgelm/engine.h"
 #include "edgelm/kernels.h"
@@ -17,9 +18,9 @@ typedef struct {
     const void *data;            /* into the mapping, or the model's panels */
     const elm_type_traits_t *tr; /* its type's kernels */
     int64_t ne0, ne1;
-    size_t row_bytes;            /* of a row in the file */
-    const elm__panel_t *panel;   /* NULL: rows as in the file */
-    size_t panel_bytes;          /* of one panel */
+    size_t row_bytes;          /* of a row in the file */
+    const elm__panel_t *panel; /* NULL: rows as in the file */
+    size_t panel_bytes;        /* of one panel */
 } elm__weight_t;
 
 /* Row o of w as floats (the embedding lookup), from rows or panels alike. */
@@ -54,6 +55,21 @@ typedef struct {
     elm__vec_t cross_norm; /* (n_embd) decoder layers: before the cross-attention */
     elm__weight_t cq, ck, cv, co; /* decoder layers: cross-attention over the encoder output */
 } elm__layer_t;
+
+/* Where each matrix of a layer sits in elm__layer_t, each once (the cross-attention's have data
+ * NULL outside t5's decoder): what walks every matrix of a model. */
+static const size_t elm__layer_matrix_at[] = {
+    offsetof(elm__layer_t, wq),     offsetof(elm__layer_t, wk),     offsetof(elm__layer_t, wv),
+    offsetof(elm__layer_t, wo),     offsetof(elm__layer_t, w_gate), offsetof(elm__layer_t, w_up),
+    offsetof(elm__layer_t, w_down), offsetof(elm__layer_t, cq),     offsetof(elm__layer_t, ck),
+    offsetof(elm__layer_t, cv),     offsetof(elm__layer_t, co)};
+enum { ELM__LAYER_MATRICES = sizeof elm__layer_matrix_at / sizeof elm__layer_matrix_at[0] };
+
+/* Matrix i of layer L (as strchr, mutable only if L is). */
+static inline elm__weight_t *elm__layer_matrix(const elm__layer_t *L, size_t i)
+{
+    return (elm__weight_t *)(uintptr_t)((const char *)L + elm__layer_matrix_at[i]);
+}
 
 /* What one architecture is: its defaults and which optional parts it has. A new decoder family
  * that shares the llama block layout is one more row of the table in model.c. */

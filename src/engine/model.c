@@ -566,21 +566,14 @@ const float *elm__rope_factors(const elm_model_t *m, uint32_t n_ctx)
 static size_t list_weights(elm_model_t *m, elm__weight_t **ws, size_t cap)
 {
     size_t n = 0;
-#define ADD(w)                                   \
-    do {                                         \
-        if ((w)->data && n < cap) ws[n++] = (w); \
-    } while (0)
-    ADD(&m->output);
+    if (m->output.data && n < cap) ws[n++] = &m->output;
     elm__layer_t *stacks[2] = {m->layers, m->enc_layers};
     for (int s = 0; s < 2; s++)
-        for (uint32_t il = 0; stacks[s] && il < m->hp.n_layer; il++) {
-            elm__layer_t *L = &stacks[s][il];
-            elm__weight_t *lw[] = {&L->wq,     &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up,
-                                   &L->w_down, &L->cq, &L->ck, &L->cv, &L->co};
-            for (size_t i = 0; i < sizeof lw / sizeof lw[0]; i++)
-                ADD(lw[i]);
-        }
-#undef ADD
+        for (uint32_t il = 0; stacks[s] && il < m->hp.n_layer; il++)
+            for (size_t i = 0; i < ELM__LAYER_MATRICES; i++) {
+                elm__weight_t *w = elm__layer_matrix(&stacks[s][il], i);
+                if (w->data && n < cap) ws[n++] = w;
+            }
     return n;
 }
 
@@ -588,7 +581,8 @@ static size_t list_weights(elm_model_t *m, elm__weight_t **ws, size_t cap)
  * again if touched; a copy is no longer needed once repacked). */
 static void release(const void *p, size_t n)
 {
-    const size_t page = 4096;
+    const long ps = sysconf(_SC_PAGESIZE);
+    const size_t page = ps > 0 ? (size_t)ps : 4096;
     const uintptr_t a = ((uintptr_t)p + page - 1) / page * page,
                     e = ((uintptr_t)p + n) / page * page;
     if (e > a) (void)madvise((void *)a, e - a, MADV_DONTNEED);
@@ -638,7 +632,7 @@ static size_t piece_panels(const elm__weight_t *w)
  * CPU, and let the file's copy go piece by piece. */
 static int repack(elm_model_t *m, const char *file, elm_diag_t *diag)
 {
-    const size_t cap = 1 + 11 * 2 * (size_t)m->hp.n_layer;
+    const size_t cap = 1 + ELM__LAYER_MATRICES * 2 * (size_t)m->hp.n_layer;
     elm__weight_t **ws = malloc(cap * sizeof *ws);
     if (!ws) return elm_diag(diag, ELM_ENOMEM, "%s: out of memory", file);
     const size_t n = list_weights(m, ws, cap);

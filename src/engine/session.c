@@ -68,13 +68,12 @@ static size_t stack_scratch(const elm__layer_t *ls, uint32_t n, int64_t n_rows, 
                             size_t best)
 {
     for (uint32_t il = 0; ls && il < n; il++) {
-        const elm__layer_t *L = &ls[il];
-        const elm__weight_t *all[] = {&L->wq,     &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up,
-                                      &L->w_down, &L->cq, &L->ck, &L->cv, &L->co};
-        const elm__weight_t *ws[sizeof all / sizeof all[0]];
+        const elm__weight_t *ws[ELM__LAYER_MATRICES];
         size_t n_ws = 0;
-        for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-            if (all[i]->data) ws[n_ws++] = all[i]; /* the cross-attention only in t5's decoder */
+        for (size_t i = 0; i < ELM__LAYER_MATRICES; i++) {
+            const elm__weight_t *w = elm__layer_matrix(&ls[il], i);
+            if (w->data) ws[n_ws++] = w;
+        }
         size_t s = elm__matmul_scratch(ws, n_ws, n_rows, n_solo);
         if (s > best) best = s;
     }

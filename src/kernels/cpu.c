@@ -116,11 +116,16 @@ unsigned elm__cpu_flags(void)
     return cpu_flags;
 }
 
+int elm__env_switch(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0") != 0;
+}
+
 unsigned elm__kernel_tier(void)
 {
     unsigned cpu = elm__cpu_flags();
-    const char *no_simd = getenv("EDGELM_NO_SIMD");
-    if (no_simd && *no_simd && strcmp(no_simd, "0") != 0) return 0;
+    if (elm__env_switch("EDGELM_NO_SIMD")) return 0;
     const char *max = getenv("EDGELM_SIMD_MAX");
     if (max && strcmp(max, "avx2") == 0) cpu &= ~(unsigned)ELM__CPU_AVX512_ALL;
     if (max && strcmp(max, "neon") == 0) cpu &= ~(unsigned)ELM__CPU_DOTPROD;

@@ -50,4 +50,8 @@ unsigned elm__cpu_flags(void);
  * environment at each call; the tables call it once, when they are filled. */
 unsigned elm__kernel_tier(void);
 
+/* Whether the environment variable name turns a switch of the kernels on: set to anything but ""
+ * or "0" (EDGELM_NO_SIMD, EDGELM_NO_REPACK). */
+int elm__env_switch(const char *name);
+
 #endif

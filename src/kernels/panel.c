@@ -1,7 +1,6 @@
 /* Weight panels (panel.h): the repacking, which any CPU can do, and the lookup of the tier's
  * kernels. */
 #include <stddef.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/cpu.h"
@@ -143,7 +142,5 @@ const elm__panel_t *elm__panel_tier(int type, unsigned cpu)
 
 const elm__panel_t *elm__panel(int type)
 {
-    const char *off = getenv("EDGELM_NO_REPACK");
-    if (off && *off && strcmp(off, "0") != 0) return NULL;
-    return elm__panel_tier(type, elm__kernel_tier());
+    return elm__env_switch("EDGELM_NO_REPACK") ? NULL : elm__panel_tier(type, elm__kernel_tier());
 }
