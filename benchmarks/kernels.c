@@ -235,7 +235,7 @@ static double time_panels(const elm__panel_t *pk, int64_t n, int64_t n_out, int6
     double best = 1e300;
     for (int rep = 0; rep < reps; rep++) {
         const double t0 = now_ns();
-        pk->rows(n, n_out, w, pk->panel_bytes(n), p, p_stride, n_act, y, (size_t)n_out);
+        pk->rows(n, n_out, w, elm__panel_bytes(pk, n), p, p_stride, n_act, y, (size_t)n_out);
         best = min2(best, (now_ns() - t0) * 1e-9);
         sink += y[0];
     }
@@ -250,13 +250,16 @@ static int bench_panels(const elm_type_traits_t *tr, int64_t n, int64_t n_out, c
 {
     const elm__panel_t *pk = elm__panel(tr->type);
     if (!pk) return 0;
-    const size_t pb = pk->panel_bytes(n), w_stride = (size_t)n / tr->blck_size * tr->type_size;
-    const size_t a_stride = (size_t)n / 32 * 34, p_stride = (pk->prepare(n, NULL, NULL) + 63) / 64 * 64;
+    const elm_type_traits_t *at = elm_traits(tr->vec_dot_type);
+    const size_t pb = elm__panel_bytes(pk, n), w_stride = (size_t)n / tr->blck_size * tr->type_size;
+    const size_t a_stride = (size_t)n / at->blck_size * at->type_size,
+                 p_stride = (pk->prepare(n, NULL, NULL) + 63) / 64 * 64;
     uint8_t *panels = aligned_alloc(64, pb * (size_t)(n_out / ELM__PANEL_ROWS));
     uint8_t *p = aligned_alloc(64, p_stride * 8);
     if (!panels || !p) return 1;
     for (int64_t o = 0; o < n_out; o += ELM__PANEL_ROWS)
-        pk->pack(n, w + (size_t)o * w_stride, w_stride, panels + (size_t)(o / ELM__PANEL_ROWS) * pb);
+        elm__panel_pack(pk, n, w + (size_t)o * w_stride, w_stride,
+                        panels + (size_t)(o / ELM__PANEL_ROWS) * pb);
     for (int r = 0; r < 8; r++)
         pk->prepare(n, a + r * a_stride, p + r * p_stride);
     printf("%-5s %4lld x %4lld panels (per row, of the gemv's 1 row):", tr->name, (long long)n_out,

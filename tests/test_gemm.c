@@ -279,7 +279,7 @@ static void test_reference_has_none(void **state)
 
 /* ---- weight panels (kernels/panel.h) ----
  * Each panel kernel of each tier the CPU has, on lengths of one block, an odd number of blocks
- * (a padded last pair), an even number, and more than 32 blocks; 16 and 48 outputs; 1 to 17
+ * (a padded last pair), an even number, and more than 16 blocks; 16 and 48 outputs; 1 to 17
  * activations across its chunks of rows. Packed rows read back through row_to_float are the
  * original rows' to_float bit for bit; each product is within TOL of the reference vec_dot; and
  * every activation row's outputs are the same bits alone as among the others. */
@@ -288,33 +288,39 @@ static void check_panel(const char *tier, const elm__panel_t *pk, int64_t n, int
     static const int64_t acts[] = {1, 3, 8, 9, 17};
     const int64_t n_act = 17;
     const elm_type_traits_t *ref = elm_traits_ref((int)pk->type);
-    const elm_type_traits_t *q8 = elm_traits_ref(ELM_TYPE_Q8_0);
+    const elm_type_traits_t *q8 = elm_traits_ref((int)ref->vec_dot_type);
     const size_t w_row = (size_t)n / ref->blck_size * ref->type_size, w_stride = w_row + 2;
     const size_t a_row = (size_t)n / q8->blck_size * q8->type_size, ldy = (size_t)n_out + 3;
     matrix_t w, a;
     make_matrix(&w, ref, 1, n_out, n, w_stride, 2);
     make_matrix(&a, q8, 0, n_act, n, a_row, 1);
-    const size_t pb = pk->panel_bytes(n), n_panels = (size_t)n_out / ELM__PANEL_ROWS;
+    const size_t pb = elm__panel_bytes(pk, n), n_panels = (size_t)n_out / ELM__PANEL_ROWS;
     uint8_t *panels = aligned_alloc(64, pb * n_panels);
     float *row = malloc(sizeof(float) * (size_t)n), *want = malloc(sizeof(float) * (size_t)n);
     assert_true(panels && row && want);
     for (size_t k = 0; k < n_panels; k++)
-        pk->pack(n, w.data + k * ELM__PANEL_ROWS * w_stride, w_stride, panels + k * pb);
+        elm__panel_pack(pk, n, w.data + k * ELM__PANEL_ROWS * w_stride, w_stride, panels + k * pb);
     for (int64_t o = 0; o < n_out; o++) {
-        pk->row_to_float(n, panels + (size_t)o / ELM__PANEL_ROWS * pb, (int)(o % ELM__PANEL_ROWS),
-                         row);
+        elm__panel_row_to_float(pk, n, panels + (size_t)o / ELM__PANEL_ROWS * pb,
+                                (int)(o % ELM__PANEL_ROWS), row);
         ref->to_float(w.data + (size_t)o * w_stride, want, n);
         if (memcmp(row, want, sizeof(float) * (size_t)n) != 0)
             fail_msg("%s %s panel n=%lld: row %lld read back differs from the original row", tier,
                      ref->name, (long long)n, (long long)o);
     }
-    /* the activations laid out in buffers of the size prepare reports, guard bytes after */
-    const size_t bytes = pk->prepare(n, NULL, NULL), ps = (bytes + 64 + 63) / 64 * 64;
+    /* the activations laid out in buffers of the size prepare reports, guard bytes after (no
+     * prepare: the rows as they are) */
+    const size_t bytes = pk->prepare ? pk->prepare(n, NULL, NULL) : a_row,
+                 ps = (bytes + 64 + 63) / 64 * 64;
     uint8_t *p = aligned_alloc(64, ps * (size_t)n_act);
     float *y = malloc(sizeof(float) * ldy * (size_t)n_act), *one = malloc(sizeof(float) * ldy);
     assert_true(p && y && one);
     memset(p, 0xA5, ps * (size_t)n_act);
     for (int64_t r = 0; r < n_act; r++) {
+        if (!pk->prepare) {
+            memcpy(p + (size_t)r * ps, a.data + (size_t)r * a_row, a_row);
+            continue;
+        }
         assert_int_equal(pk->prepare(n, a.data + (size_t)r * a_row, p + (size_t)r * ps), bytes);
         for (size_t i = bytes; i < ps; i++)
             if (p[(size_t)r * ps + i] != 0xA5)
@@ -348,23 +354,28 @@ static void check_panel(const char *tier, const elm__panel_t *pk, int64_t n, int
 static void test_panels(void **state)
 {
     (void)state;
-    static const int64_t lens[] = {32, 96, 896, 1120};
-    static const int types[] = {ELM_TYPE_Q4_0, ELM_TYPE_Q8_0};
+    static const int64_t lens_32[] = {32, 96, 896, 1120}, lens_256[] = {256, 768, 2048, 4352};
+    static const int types[] = {ELM_TYPE_Q4_0, ELM_TYPE_Q8_0, ELM_TYPE_Q4_K, ELM_TYPE_Q6_K};
     int checked = 0;
     for (size_t ti = 0; ti < COUNT(tiers); ti++) {
         if (!tier_runs(tiers[ti].flags)) continue;
         for (size_t k = 0; k < COUNT(types); k++) {
             const elm__panel_t *pk = elm__panel_tier(types[k], tiers[ti].flags);
-            if (!pk) continue;
-            for (size_t li = 0; li < COUNT(lens); li++) {
-                check_panel(tiers[ti].name, pk, lens[li], 16);
-                check_panel(tiers[ti].name, pk, lens[li], 48);
+            if (!pk) {
+                if ((tiers[ti].flags & ELM__CPU_TIER_AVX512) == ELM__CPU_TIER_AVX512)
+                    fail_msg("the AVX-512 tier has no panel kernels for %s",
+                             elm_traits_ref(types[k])->name);
+                continue;
+            }
+            const bool k_quant = elm_traits_ref(types[k])->blck_size == 256;
+            for (size_t li = 0; li < 4; li++) {
+                const int64_t n = k_quant ? lens_256[li] : lens_32[li];
+                check_panel(tiers[ti].name, pk, n, 16);
+                check_panel(tiers[ti].name, pk, n, 48);
                 checked++;
             }
         }
     }
-    if (tier_runs(ELM__CPU_TIER_AVX512) && checked == 0)
-        fail_msg("the AVX-512 tier has no panel kernels for q4_0 and q8_0");
     if (!tier_runs(ELM__CPU_TIER_AVX512))
         printf("panels: skipped, this CPU lacks the AVX-512 tier (cpu features: %s)\n",
                *elm_cpu_features() ? elm_cpu_features() : "none");

@@ -25,7 +25,8 @@ static size_t act_row_bytes(const elm__weight_t *w)
     return (size_t)row;
 }
 
-/* What lays an activation row out for w's gemv or panels. */
+/* What lays an activation row out for w's gemv or panels (NULL: none; panels then read the
+ * converted rows). */
 static elm_gemv_prepare_fn prepare_fn(const elm__weight_t *w)
 {
     return w->panel ? w->panel->prepare : w->tr->gemv ? w->tr->gemv_prepare : NULL;
@@ -129,10 +130,11 @@ static void tile(const mm_job_t *j, int i, int64_t o0, int64_t o1, int64_t r0, i
                                     : out->y + (size_t)r0 * out->ldy + o0;
     const size_t ldy = out->per_tile ? (size_t)(o1 - o0) : out->ldy;
     if (w->panel) { /* each row through the same instructions, whatever their number */
+        const char *a = j->prep[i] ? j->prep[i] : (const char *)j->act[i];
+        const size_t a_stride = j->prep[i] ? j->prep_stride[i] : j->act_stride[i];
         w->panel->rows(w->ne0, o1 - o0,
                        (const char *)w->data + (size_t)(o0 / ELM__PANEL_ROWS) * w->panel_bytes,
-                       w->panel_bytes, j->prep[i] + (size_t)r0 * j->prep_stride[i],
-                       j->prep_stride[i], r1 - r0, y0, ldy);
+                       w->panel_bytes, a + (size_t)r0 * a_stride, a_stride, r1 - r0, y0, ldy);
         return;
     }
     const char *wt = (const char *)w->data + (size_t)o0 * w->row_bytes;

@@ -607,8 +607,8 @@ static void pack_pieces(void *ctx, int64_t begin, int64_t end, int thread)
         const elm__weight_t *w = pc[i].w;
         const size_t rows = ELM__PANEL_ROWS * w->row_bytes;
         for (size_t k = pc[i].k0; k < pc[i].k1; k++)
-            w->panel->pack(w->ne0, (const char *)w->data + k * rows, w->row_bytes,
-                           pc[i].dst + k * w->panel_bytes);
+            elm__panel_pack(w->panel, w->ne0, (const char *)w->data + k * rows, w->row_bytes,
+                            pc[i].dst + k * w->panel_bytes);
         release((const char *)w->data + pc[i].k0 * rows, (pc[i].k1 - pc[i].k0) * rows);
     }
 }
@@ -642,7 +642,7 @@ static int repack(elm_model_t *m, const char *file, elm_diag_t *diag)
         const elm__panel_t *pk = elm__panel(w->tr->type);
         if (!pk || w->ne1 % ELM__PANEL_ROWS) continue;
         w->panel = pk;
-        w->panel_bytes = pk->panel_bytes(w->ne0);
+        w->panel_bytes = elm__panel_bytes(pk, w->ne0);
         const size_t n_panels = (size_t)(w->ne1 / ELM__PANEL_ROWS);
         const size_t per = piece_panels(w);
         total += w->panel_bytes * n_panels;
@@ -687,9 +687,10 @@ static int repack(elm_model_t *m, const char *file, elm_diag_t *diag)
 void elm__weight_row(const elm__weight_t *w, int64_t o, float *y)
 {
     if (w->panel)
-        w->panel->row_to_float(
-            w->ne0, (const char *)w->data + (size_t)(o / ELM__PANEL_ROWS) * w->panel_bytes,
-            (int)(o % ELM__PANEL_ROWS), y);
+        elm__panel_row_to_float(w->panel, w->ne0,
+                                (const char *)w->data +
+                                    (size_t)(o / ELM__PANEL_ROWS) * w->panel_bytes,
+                                (int)(o % ELM__PANEL_ROWS), y);
     else
         w->tr->to_float((const char *)w->data + (size_t)o * w->row_bytes, y, w->ne0);
 }

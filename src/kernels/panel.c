@@ -1,5 +1,6 @@
-/* Weight panels (panel.h): the repacking, which any CPU can do, and the lookup of the tier's
- * kernels. */
+/* Weight panels (panel.h): the repacking, which any CPU can do, one piece of code for every type
+ * driven by its layout, and the lookup of the tier's kernels. */
+#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -8,108 +9,76 @@
 #include "kernels/ref/ref.h"
 #include "kernels/x86/x86.h"
 
-/* q4_0 and q8_0 blocks alike: an fp16 scale, then QS bytes of values (q4_0: 16 bytes of
- * nibbles; q8_0: 32 values, flipped by 0x80 in a panel to make them unsigned). */
-enum { QS_Q4_0 = ELM_QK / 2, QS_Q8_0 = ELM_QK, BLOCK_D = sizeof(uint16_t) };
-static const uint32_t FLIP_Q4_0 = 0, FLIP_Q8_0 = 0x80808080u;
-_Static_assert(sizeof(elm_block_q4_0) == BLOCK_D + QS_Q4_0 &&
-                   offsetof(elm_block_q4_0, qs) == BLOCK_D,
-               "q4_0 block layout");
-_Static_assert(sizeof(elm_block_q8_0) == BLOCK_D + QS_Q8_0 &&
-                   offsetof(elm_block_q8_0, qs) == BLOCK_D,
-               "q8_0 block layout");
+enum { WORD = 4 /* bytes of a row in a lane of a line */, LINE = 64 };
 
-static size_t panel_size(int64_t n, size_t qs)
+size_t elm__panel_block_lines(const elm__panel_t *pk)
 {
-    return (size_t)((n / ELM_QK + 1) / 2) * (ELM__PANEL_SCALES + 2 * ELM__PANEL_ROWS * qs);
+    size_t bytes = 0;
+    for (int f = 0; f < pk->n_fields; f++)
+        bytes += pk->field[f].bytes;
+    return bytes * ELM__PANEL_ROWS;
 }
 
-static size_t panel_bytes_q4_0(int64_t n)
+size_t elm__panel_bytes(const elm__panel_t *pk, int64_t n)
 {
-    return panel_size(n, QS_Q4_0);
+    const int64_t nb = n / elm_traits(pk->type)->blck_size;
+    return (size_t)((nb + pk->group - 1) / pk->group) *
+           (ELM__PANEL_HEAD + pk->group * elm__panel_block_lines(pk));
 }
 
-static size_t panel_bytes_q8_0(int64_t n)
+/* Moves row `lane`'s words of each field between a block in the file (x) and block b of a panel:
+ * to the panel when `in`, back to x when not. */
+static void move_block(const elm__panel_t *pk, int64_t b, int lane, uint8_t *x, uint8_t *panel,
+                       bool in)
 {
-    return panel_size(n, QS_Q8_0);
+    const size_t vb = elm__panel_block_lines(pk);
+    for (int k = 0; k < pk->n_halves; k++) {
+        uint8_t *h = panel + elm__panel_head_at(b, vb, pk->group, pk->n_halves, k) + 2 * lane;
+        if (in)
+            memcpy(h, x + pk->half_at[k], 2);
+        else
+            memcpy(x + pk->half_at[k], h, 2);
+    }
+    uint8_t *line = panel + elm__panel_lines_at(b, vb, pk->group);
+    for (int f = 0; f < pk->n_fields; f++) {
+        const elm__panel_field_t *fd = &pk->field[f];
+        for (size_t j = 0; j < fd->bytes / WORD; j++, line += LINE) {
+            uint32_t q;
+            memcpy(&q, in ? x + fd->at + WORD * j : line + WORD * lane, WORD);
+            q ^= fd->flip;
+            memcpy(in ? line + WORD * lane : x + fd->at + WORD * j, &q, WORD);
+        }
+    }
 }
 
-/* Byte i of line j of a block's values: lane r = i / 4 is row r, and its four bytes are the
- * row's bytes 4j..4j+3 (q4_0: nibbles, the low one value 4j + k, the high one 16 + 4j + k;
- * q8_0: values 4j + k). */
-static size_t line_byte(int j, int r)
+void elm__panel_pack(const elm__panel_t *pk, int64_t n, const void *src, size_t row_bytes,
+                     void *dst)
 {
-    return (size_t)(64 * j + 4 * r);
-}
-
-/* The scales of block b of a panel, one per row. */
-static uint16_t *scales(void *panel, int64_t b, size_t vb)
-{
-    return (uint16_t *)(void *)((uint8_t *)panel + elm__panel_scales_at(b, vb));
-}
-
-/* Four bytes from src to dst, flipped by flip. */
-static void move4(uint8_t *dst, const uint8_t *src, uint32_t flip)
-{
-    uint32_t q;
-    memcpy(&q, src, 4);
-    q ^= flip;
-    memcpy(dst, &q, 4);
-}
-
-/* 16 rows of blocks with qs bytes of values into a panel; an odd last pair padded with zeros. */
-static void pack(int64_t n, const void *src, size_t row_bytes, void *dst, size_t qs, uint32_t flip)
-{
-    const int64_t nb = n / ELM_QK;
-    const size_t vb = ELM__PANEL_ROWS * qs, block = BLOCK_D + qs;
-    if (nb % 2) { /* block nb, the missing second block of the last pair */
-        memset((uint8_t *)dst + elm__panel_scales_at(nb, vb), 0, ELM__PANEL_SCALES / 2);
-        memset((uint8_t *)dst + elm__panel_values_at(nb, vb), 0, vb);
+    const int64_t nb = n / elm_traits(pk->type)->blck_size;
+    const size_t vb = elm__panel_block_lines(pk);
+    for (int64_t b = nb; b % pk->group; b++) { /* the missing blocks of the last group */
+        for (int k = 0; k < pk->n_halves; k++)
+            memset((uint8_t *)dst + elm__panel_head_at(b, vb, pk->group, pk->n_halves, k), 0,
+                   2 * ELM__PANEL_ROWS);
+        memset((uint8_t *)dst + elm__panel_lines_at(b, vb, pk->group), 0, vb);
     }
     for (int r = 0; r < ELM__PANEL_ROWS; r++)
-        for (int64_t b = 0; b < nb; b++) {
-            const uint8_t *x = (const uint8_t *)src + (size_t)r * row_bytes + (size_t)b * block;
-            uint8_t *v = (uint8_t *)dst + elm__panel_values_at(b, vb);
-            for (size_t j = 0; j < qs / 4; j++)
-                move4(v + line_byte((int)j, r), x + BLOCK_D + 4 * j, flip);
-            memcpy(&scales(dst, b, vb)[r], x, BLOCK_D);
-        }
+        for (int64_t b = 0; b < nb; b++)
+            move_block(pk, b, r,
+                       (uint8_t *)(uintptr_t)src + (size_t)r * row_bytes + (size_t)b * pk->block,
+                       dst, true);
 }
 
-/* Row `lane` of a panel: its original blocks, one at a time, through the type's own to_float. */
-static void row_to_float(int64_t n, const void *panel, int lane, float *y, size_t qs, uint32_t flip,
-                         elm_type_t type)
+/* Row `lane`'s original blocks, one at a time, through the type's own to_float. */
+void elm__panel_row_to_float(const elm__panel_t *pk, int64_t n, const void *panel, int lane,
+                             float *y)
 {
-    const size_t vb = ELM__PANEL_ROWS * qs;
-    const elm_to_float_fn to_float = elm_traits(type)->to_float;
-    uint8_t x[BLOCK_D + QS_Q8_0];
-    for (int64_t b = 0; b < n / ELM_QK; b++) {
-        const uint8_t *v = (const uint8_t *)panel + elm__panel_values_at(b, vb);
-        memcpy(x, &scales((void *)(uintptr_t)panel, b, vb)[lane], BLOCK_D);
-        for (size_t j = 0; j < qs / 4; j++)
-            move4(x + BLOCK_D + 4 * j, v + line_byte((int)j, lane), flip);
-        to_float(x, y + b * ELM_QK, ELM_QK);
+    const elm_type_traits_t *tr = elm_traits(pk->type);
+    uint8_t x[sizeof(elm_block_q6_K)];
+    for (int64_t b = 0; b < n / tr->blck_size; b++) {
+        move_block(pk, b, lane, x, (uint8_t *)(uintptr_t)panel, false);
+        tr->to_float(x, y + b * tr->blck_size, tr->blck_size);
     }
-}
-
-static void pack_q4_0(int64_t n, const void *src, size_t row_bytes, void *dst)
-{
-    pack(n, src, row_bytes, dst, QS_Q4_0, FLIP_Q4_0);
-}
-
-static void pack_q8_0(int64_t n, const void *src, size_t row_bytes, void *dst)
-{
-    pack(n, src, row_bytes, dst, QS_Q8_0, FLIP_Q8_0);
-}
-
-static void row_to_float_q4_0(int64_t n, const void *panel, int lane, float *y)
-{
-    row_to_float(n, panel, lane, y, QS_Q4_0, FLIP_Q4_0, ELM_TYPE_Q4_0);
-}
-
-static void row_to_float_q8_0(int64_t n, const void *panel, int lane, float *y)
-{
-    row_to_float(n, panel, lane, y, QS_Q8_0, FLIP_Q8_0, ELM_TYPE_Q8_0);
 }
 
 /* The kernels of the tier that has them: AVX-512 with VNNI. */
@@ -119,24 +88,67 @@ static void row_to_float_q8_0(int64_t n, const void *panel, int lane, float *y)
 #define PREPARE_Q8_0 elm__panel_prepare_q8_0_avx512
 #define ROWS_Q4_0    elm__panel_rows_q4_0_avx512
 #define ROWS_Q8_0    elm__panel_rows_q8_0_avx512
+#define ROWS_Q4_K    elm__panel_rows_q4_K_avx512
+#define ROWS_Q6_K    elm__panel_rows_q6_K_avx512
 #else
 #define PANEL_TIER   0u
 #define PREPARE_Q4_0 NULL
 #define PREPARE_Q8_0 NULL
 #define ROWS_Q4_0    NULL
 #define ROWS_Q8_0    NULL
+#define ROWS_Q4_K    NULL
+#define ROWS_Q6_K    NULL
 #endif
 
-static const elm__panel_t panel_q4_0 = {ELM_TYPE_Q4_0,     panel_bytes_q4_0, pack_q4_0,
-                                        row_to_float_q4_0, PREPARE_Q4_0,     ROWS_Q4_0};
-static const elm__panel_t panel_q8_0 = {ELM_TYPE_Q8_0,     panel_bytes_q8_0, pack_q8_0,
-                                        row_to_float_q8_0, PREPARE_Q8_0,     ROWS_Q8_0};
+#define AT(T, f) ((uint16_t)offsetof(T, f))
+
+static const elm__panel_t panel_q4_0 = {.type = ELM_TYPE_Q4_0,
+                                        .block = sizeof(elm_block_q4_0),
+                                        .group = 2,
+                                        .n_halves = 1,
+                                        .half_at = {AT(elm_block_q4_0, d)},
+                                        .n_fields = 1,
+                                        .field = {{AT(elm_block_q4_0, qs), ELM_QK / 2, 0}},
+                                        .prepare = PREPARE_Q4_0,
+                                        .rows = ROWS_Q4_0};
+static const elm__panel_t panel_q8_0 = {.type = ELM_TYPE_Q8_0,
+                                        .block = sizeof(elm_block_q8_0),
+                                        .group = 2,
+                                        .n_halves = 1,
+                                        .half_at = {AT(elm_block_q8_0, d)},
+                                        .n_fields = 1,
+                                        .field = {{AT(elm_block_q8_0, qs), ELM_QK, 0x80808080u}},
+                                        .prepare = PREPARE_Q8_0,
+                                        .rows = ROWS_Q8_0};
+static const elm__panel_t panel_q4_K = {
+    .type = ELM_TYPE_Q4_K,
+    .block = sizeof(elm_block_q4_K),
+    .group = 1,
+    .n_halves = 2,
+    .half_at = {AT(elm_block_q4_K, d), AT(elm_block_q4_K, dmin)},
+    .n_fields = 2,
+    .field = {{AT(elm_block_q4_K, scales), ELM_K_SCALE_SIZE, 0},
+              {AT(elm_block_q4_K, qs), ELM_QK_K / 2, 0}},
+    .prepare = NULL,
+    .rows = ROWS_Q4_K};
+static const elm__panel_t panel_q6_K = {.type = ELM_TYPE_Q6_K,
+                                        .block = sizeof(elm_block_q6_K),
+                                        .group = 2,
+                                        .n_halves = 1,
+                                        .half_at = {AT(elm_block_q6_K, d)},
+                                        .n_fields = 3,
+                                        .field = {{AT(elm_block_q6_K, scales), ELM_QK_K / 16, 0},
+                                                  {AT(elm_block_q6_K, ql), ELM_QK_K / 2, 0},
+                                                  {AT(elm_block_q6_K, qh), ELM_QK_K / 4, 0}},
+                                        .prepare = NULL,
+                                        .rows = ROWS_Q6_K};
 
 const elm__panel_t *elm__panel_tier(int type, unsigned cpu)
 {
+    static const elm__panel_t *const all[] = {&panel_q4_0, &panel_q8_0, &panel_q4_K, &panel_q6_K};
     if (PANEL_TIER == 0 || (cpu & PANEL_TIER) != PANEL_TIER) return NULL;
-    if (type == ELM_TYPE_Q4_0) return &panel_q4_0;
-    if (type == ELM_TYPE_Q8_0) return &panel_q8_0;
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if ((int)all[i]->type == type) return all[i];
     return NULL;
 }
 

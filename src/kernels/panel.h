@@ -1,16 +1,19 @@
-/* kernels/ internals shared with engine/: weight panels. A panel is 16 rows of a q4_0 or q8_0
- * matrix repacked at load so that one 512-bit register holds four values of each of the 16 rows,
- * row r in int32 lane r: every vpdpbusd then multiplies 16 rows by four activation values
+/* kernels/ internals shared with engine/: weight panels. A panel is 16 rows of a q4_0, q8_0, q4_K
+ * or q6_K matrix repacked at load so that one 512-bit register holds four values of each of the 16
+ * rows, row r in int32 lane r: every vpdpbusd then multiplies 16 rows by four activation values
  * broadcast from memory, a block's integer sums land in the lanes of their rows, and the float
  * work is one FMA per block for 16 rows, with no reduction across lanes. The same kernel takes 1
  * activation row (decode) or many (several sequences, prefill), each row's sums in the same
  * order, so a sequence's numbers never depend on what else is in the batch or pass.
  *
- * Panel layout (nb = n / 32 blocks a row), one stream front to back: blocks in pairs, each pair
- * a 64-byte line of the two blocks' scales (16 fp16 each, row order) and then the two blocks'
- * values (q4_0: 256 bytes, four lines whose lane r holds bytes 4j..4j+3 of row r's nibbles; q8_0:
- * 512 bytes, eight lines whose lane r holds values 4j..4j+3 of row r, plus 128 to make them
- * unsigned); an odd last block's pair is padded with zeros. */
+ * Panel layout, one stream front to back, as many bytes as the 16 rows in the file: blocks in
+ * groups (pairs for q4_0, q8_0 and q6_K; single q4_K super-blocks), each group a 64-byte line of
+ * its blocks' fp16 fields in row order (q4_0, q8_0, q6_K: d of the first block's 16 rows, then the
+ * second's; q4_K: d, then dmin), then each block's other bytes as lines: line j of a field holds
+ * in lane r the field's bytes 4j..4j+3 of row r. The fields, in panel order: q4_0 its 16 bytes of
+ * nibbles; q8_0 its 32 values plus 128 (unsigned); q4_K its 12 bytes of six-bit (scale, min)
+ * pairs, then its 128 bytes of nibbles; q6_K its 16 scales, its 128 bytes of low nibbles (ql),
+ * then its 64 bytes of high bits (qh). An odd last block of a pair is padded with zeros. */
 #ifndef ELM_KERNELS_PANEL_H
 #define ELM_KERNELS_PANEL_H
 
@@ -19,36 +22,60 @@
 
 #include "edgelm/kernels.h"
 
-enum { ELM__PANEL_ROWS = 16, ELM__PANEL_SCALES = 64 /* bytes of a pair's scales */ };
+enum { ELM__PANEL_ROWS = 16, ELM__PANEL_HEAD = 64 /* bytes of a group's fp16 fields */ };
 
-/* Where block b's values and scales start in a panel whose blocks have vb bytes of values. */
-static inline size_t elm__panel_values_at(int64_t b, size_t vb)
+/* Where the lines of block b start in a panel of groups of g blocks, vb bytes of lines each. */
+static inline size_t elm__panel_lines_at(int64_t b, size_t vb, int g)
 {
-    return (size_t)(b >> 1) * (ELM__PANEL_SCALES + 2 * vb) + ELM__PANEL_SCALES +
-           (size_t)(b & 1) * vb;
+    return (size_t)(b / g) * (ELM__PANEL_HEAD + (size_t)g * vb) + ELM__PANEL_HEAD +
+           (size_t)(b % g) * vb;
 }
 
-static inline size_t elm__panel_scales_at(int64_t b, size_t vb)
+/* Where fp16 field k of block b's 16 rows starts, with h such fields a block. */
+static inline size_t elm__panel_head_at(int64_t b, size_t vb, int g, int h, int k)
 {
-    return (size_t)(b >> 1) * (ELM__PANEL_SCALES + 2 * vb) +
-           (size_t)(b & 1) * ELM__PANEL_SCALES / 2;
+    return (size_t)(b / g) * (ELM__PANEL_HEAD + (size_t)g * vb) +
+           (size_t)((b % g) * h + k) * ELM__PANEL_ROWS * 2;
 }
+
+/* A field of a block that a panel spreads over lines: `bytes` bytes (a multiple of 4) at `at` in
+ * the block, each 4-byte word xor `flip` (q8_0's values made unsigned). */
+typedef struct {
+    uint16_t at, bytes;
+    uint32_t flip;
+} elm__panel_field_t;
 
 typedef struct {
-    elm_type_t type; /* the weight type it repacks */
-    /* Bytes of one panel of rows of n values. */
-    size_t (*panel_bytes)(int64_t n);
-    /* 16 rows of n values, row_bytes apart at src, into the panel at dst (64-byte aligned). */
-    void (*pack)(int64_t n, const void *src, size_t row_bytes, void *dst);
-    /* Row `lane` of the panel at src as floats: the type's to_float of the original row, bit for
-     * bit (the embedding rows of a model whose output matrix is its embedding). */
-    void (*row_to_float)(int64_t n, const void *panel, int lane, float *y);
-    /* Lays out an activation row of n values in q8_0 for rows (p NULL: the bytes only). */
+    elm_type_t type;  /* the weight type it repacks */
+    uint16_t block;   /* bytes of a block in the file */
+    uint8_t group;    /* blocks a group */
+    uint8_t n_halves; /* fp16 fields of a block, in the group's head */
+    uint16_t half_at[2];
+    uint8_t n_fields; /* the rest of a block, as lines */
+    elm__panel_field_t field[3];
+    /* Lays out an activation row of n values in the weight type's vec_dot_type for rows (p
+     * NULL: the bytes only); NULL: rows reads the activations in vec_dot_type as they are. */
     elm_gemv_prepare_fn prepare;
     /* y[r * ldy + o] = dot(row o, activation r) for o < n_out (a multiple of 16; panels
-     * w_stride bytes apart) and r < n_act (laid out by prepare, p_stride bytes apart). */
+     * w_stride bytes apart) and r < n_act (laid out by prepare, or in vec_dot_type; p_stride
+     * bytes apart). */
     elm_gemv_rows_fn rows;
 } elm__panel_t;
+
+/* Bytes of one panel of rows of n values. */
+size_t elm__panel_bytes(const elm__panel_t *pk, int64_t n);
+
+/* Bytes of the lines of one block of a panel (16 rows). */
+size_t elm__panel_block_lines(const elm__panel_t *pk);
+
+/* 16 rows of n values, row_bytes apart at src, into the panel at dst (64-byte aligned). */
+void elm__panel_pack(const elm__panel_t *pk, int64_t n, const void *src, size_t row_bytes,
+                     void *dst);
+
+/* Row `lane` of the panel at src as floats: the type's to_float of the original row, bit for bit
+ * (the embedding rows of a model whose output matrix is its embedding). */
+void elm__panel_row_to_float(const elm__panel_t *pk, int64_t n, const void *panel, int lane,
+                             float *y);
 
 /* The panel kernels of a weight type on this CPU's kernel tier (the AVX-512 tier only), or NULL.
  * EDGELM_NO_REPACK set to anything but "" or "0" turns them off (to compare). */

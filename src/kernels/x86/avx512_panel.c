@@ -95,7 +95,7 @@ ELM__INLINE void panel(int R, int q8, int64_t nb, const uint8_t *w, size_t value
     for (int r = 0; r < R; r++)
         acc[r] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *v = w + elm__panel_values_at(b, values_bytes);
+        const uint8_t *v = w + elm__panel_lines_at(b, values_bytes, 2);
         /* 4 KiB ahead, as the row-major gemv: it helps multi-threaded decode */
         for (size_t l = 0; l < values_bytes; l += 64)
             _mm_prefetch((const char *)v + 4096 + l, _MM_HINT_T0);
@@ -105,7 +105,7 @@ ELM__INLINE void panel(int R, int q8, int64_t nb, const uint8_t *w, size_t value
         else
             lines_q4_0(v, line);
         const __m512 d = _mm512_cvtph_ps(
-            _mm256_load_si256((const __m256i *)(w + elm__panel_scales_at(b, values_bytes))));
+            _mm256_load_si256((const __m256i *)(w + elm__panel_head_at(b, values_bytes, 2, 1, 0))));
         UNROLL
         for (int r = 0; r < R; r++) {
             const int8_t *qs = (const int8_t *)(p + (size_t)r * p_stride) + b * ELM_QK;
@@ -167,6 +167,252 @@ ELM__AVX512 void elm__panel_rows_q8_0_avx512(int64_t n, int64_t n_out, const voi
                                              int64_t n_act, float *y, size_t ldy)
 {
     rows(1, n, n_out, w, w_stride, p, p_stride, n_act, y, ldy);
+}
+
+/* ---- q4_K and q6_K panels with q8_K activations ----
+ * They read the activation rows as q8_K has them (no prepare). A sub-block's integer sum (32
+ * values of q4_K, 16 of q6_K, each its own scale) is a chain of vpdpbusd over its lines, times its
+ * 16 rows' scales (vpmulld) into the super-block's sum; the terms that do not depend on the values
+ * (q4_K's mins, q6_K's offset of 32) are vpdpwssd of the rows' scales or mins, as int16 pairs,
+ * with q8_K's sums of 16 values, two to a dword. */
+
+/* Activation rows at a time: 8 share each unpacked line among more rows than 4 (q4_K 170-177
+ * against 144-158 GMAC/s in prefill, q6_K 114-131 against 92-107), though some spill. */
+enum { ROWS_K = 8 };
+
+/* The int32 lanes of v with only byte k of each, zero-extended (unsigned) or sign-extended. */
+ELM__INLINE __m512i byte_u(__m512i v, int k)
+{
+    return _mm512_and_si512(_mm512_srli_epi32(v, 8 * k), _mm512_set1_epi32(0xFF));
+}
+
+ELM__INLINE __m512i byte_s(__m512i v, int k)
+{
+    return _mm512_srai_epi32(_mm512_slli_epi32(v, 24 - 8 * k), 24);
+}
+
+/* Each int32 lane of v with its bytes picked by sel: byte i of the result is byte (sel >> 8i) &
+ * 0xFF of the lane, or 0 where that is 0x80. */
+ELM__INLINE __m512i pick_bytes(__m512i v, uint32_t sel)
+{
+    const __m512i at = _mm512_set_epi32(12, 8, 4, 0, 12, 8, 4, 0, 12, 8, 4, 0, 12, 8, 4, 0);
+    return _mm512_shuffle_epi8(
+        v, _mm512_add_epi8(_mm512_mullo_epi32(at, _mm512_set1_epi32(0x01010101)),
+                           _mm512_set1_epi32((int)sel)));
+}
+
+/* Bytes k and k + 1 of each lane as two sign-extended int16: the pair that meets q8_K's sums of
+ * 16 values k and k + 1 (one dword). */
+ELM__INLINE __m512i pair_s16(__m512i v, int k)
+{
+    return _mm512_srai_epi16(
+        pick_bytes(v, 0x00800080u | (uint32_t)k << 8 | (uint32_t)(k + 1) << 24), 8);
+}
+
+ELM__INLINE const elm_block_q8_K *act_k(const char *p, size_t p_stride, int r, int64_t b)
+{
+    return (const elm_block_q8_K *)(const void *)(p + (size_t)r * p_stride) + b;
+}
+
+/* Prefetches the bytes of a group 4 KiB ahead, as the q4_0 and q8_0 panels. */
+ELM__INLINE void prefetch_ahead(const uint8_t *at, size_t bytes)
+{
+    for (size_t l = 0; l < bytes; l += 64)
+        _mm_prefetch((const char *)at + 4096 + l, _MM_HINT_T0);
+}
+
+/* One q4_K panel of nb super-blocks times R activations. Lines of a super-block: 3 of (scale,
+ * min) pairs, then 32 of nibbles, line 8c + t holding bytes 32c + 4t.. of qs, whose low nibbles
+ * are values 64c + 4t.. (sub-block 2c) and high nibbles values 64c + 32 + 4t.. (2c + 1). */
+ELM__INLINE void panel_q4_K(int R, int64_t nb, const uint8_t *w, const char *p, size_t p_stride,
+                            float *y, size_t ldy)
+{
+    enum { VB = ELM__PANEL_ROWS * (ELM_K_SCALE_SIZE + ELM_QK_K / 2) };
+    const __m512i m4 = _mm512_set1_epi8(0x0F), m6 = _mm512_set1_epi8(0x3F),
+                  hi2 = _mm512_set1_epi8(0x30);
+    __m512 acc[ROWS_K];
+    UNROLL
+    for (int r = 0; r < R; r++)
+        acc[r] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *head = w + elm__panel_head_at(b, VB, 1, 2, 0),
+                      *lines = w + elm__panel_lines_at(b, VB, 1);
+        prefetch_ahead(head, ELM__PANEL_HEAD + VB);
+        const __m512i l0 = _mm512_load_si512(lines), l1 = _mm512_load_si512(lines + 64),
+                      l2 = _mm512_load_si512(lines + 128);
+        /* get_scale_min_k4 on 16 rows: scales 0-3 and mins 0-3 are the low six bits of bytes
+         * 0-3 and 4-7; scales and mins 4-7 take their low four bits from bytes 8-11 and their top
+         * two from the top bits of bytes 0-3 and 4-7 */
+        const __m512i sc03 = _mm512_and_si512(l0, m6), mn03 = _mm512_and_si512(l1, m6),
+                      sc47 = _mm512_or_si512(_mm512_and_si512(l2, m4),
+                                             _mm512_and_si512(_mm512_srli_epi32(l0, 2), hi2)),
+                      mn47 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(l2, 4), m4),
+                                             _mm512_and_si512(_mm512_srli_epi32(l1, 2), hi2));
+        __m512i isum[ROWS_K];
+        UNROLL
+        for (int r = 0; r < R; r++)
+            isum[r] = _mm512_setzero_si512();
+        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)
+        {
+            const uint8_t *v = lines + 64 * (3 + 8 * (j / 2));
+            __m512i q[8];
+            for (int t = 0; t < 8; t++) {
+                const __m512i x = _mm512_load_si512(v + 64 * t);
+                q[t] = _mm512_and_si512(j % 2 ? _mm512_srli_epi16(x, 4) : x, m4);
+            }
+            const __m512i sc = byte_u(j < 4 ? sc03 : sc47, j % 4);
+            UNROLL
+            for (int r = 0; r < R; r++) {
+                const int8_t *qs = act_k(p, p_stride, r, b)->qs + 64 * (j / 2) + 32 * (j % 2);
+                __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+                for (int t = 0; t < 4; t++) {
+                    s0 = _mm512_dpbusd_epi32(s0, q[t], bcast4(qs + 4 * t));
+                    s1 = _mm512_dpbusd_epi32(s1, q[t + 4], bcast4(qs + 16 + 4 * t));
+                }
+                isum[r] =
+                    _mm512_add_epi32(isum[r], _mm512_mullo_epi32(_mm512_add_epi32(s0, s1), sc));
+            }
+        }
+        const __m512 d = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)head)),
+                     dmin = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(head + 32)));
+        UNROLL
+        for (int r = 0; r < R; r++) {
+            const elm_block_q8_K *a = act_k(p, p_stride, r, b);
+            /* min j twice in a lane (int16) times the sums of 16 values 2j and 2j + 1 */
+            __m512i imin = _mm512_setzero_si512();
+            for (int j = 0; j < 8; j++)
+                imin = _mm512_dpwssd_epi32(
+                    imin,
+                    pick_bytes(j < 4 ? mn03 : mn47, 0x80008000u | (uint32_t)(j % 4) * 0x10001u),
+                    bcast4((const int8_t *)&a->bsums[2 * j]));
+            const __m512 da = _mm512_set1_ps(elm__q8k_d(a));
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r]), _mm512_mul_ps(d, da), acc[r]);
+            acc[r] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(imin), _mm512_mul_ps(dmin, da), acc[r]);
+        }
+    }
+    UNROLL
+    for (int r = 0; r < R; r++)
+        _mm512_storeu_ps(y + (size_t)r * ldy, acc[r]);
+}
+
+/* One q6_K panel of nb super-blocks times R activations. Lines of a super-block: 4 of scales,
+ * 32 of ql (line 16h + t: bytes 64h + 4t.. of ql), 16 of qh (line 8h + t: bytes 32h + 4t..). In
+ * half h, ql line t's low nibbles are values 128h + 4t.., line t + 8's 128h + 32 + 4t.., their
+ * high nibbles 64 further, and qh line t holds their top two bits at bits 0, 2, 4, 6 of each
+ * byte: value 32q + 4t.. of the half is the q-th of those, in group 2q + t / 4 of 16 values. */
+ELM__INLINE void panel_q6_K(int R, int64_t nb, const uint8_t *w, const char *p, size_t p_stride,
+                            float *y, size_t ldy)
+{
+    enum { VB = ELM__PANEL_ROWS * (ELM_QK_K / 16 + ELM_QK_K / 2 + ELM_QK_K / 4) };
+    const __m512i m4 = _mm512_set1_epi8(0x0F), hi2 = _mm512_set1_epi8(0x30);
+    __m512 acc[ROWS_K];
+    UNROLL
+    for (int r = 0; r < R; r++)
+        acc[r] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *lines = w + elm__panel_lines_at(b, VB, 2), *ql = lines + 4 * 64,
+                      *qh = ql + 32 * 64;
+        if (b % 2 == 0) prefetch_ahead(w + elm__panel_head_at(b, VB, 2, 1, 0), ELM__PANEL_HEAD);
+        prefetch_ahead(lines, VB);
+        __m512i isum[ROWS_K];
+        UNROLL
+        for (int r = 0; r < R; r++)
+            isum[r] = _mm512_setzero_si512();
+        /* four quarters of 16 values a row's half, each its four groups: q4_K's way (all 16
+         * groups unrolled) spills */
+        _Pragma("GCC unroll 1") for (int hq = 0; hq < 4; hq++)
+        {
+            const int h = hq / 2, tq = hq % 2;
+            const uint8_t *al = ql + 64 * (16 * h + 4 * tq), *hl = qh + 64 * (8 * h + 4 * tq);
+            _Pragma("GCC unroll 4") for (int qv = 0; qv < 4; qv++)
+            {
+                const int g = 8 * h + 2 * qv + tq;
+                __m512i q[4];
+                for (int t = 0; t < 4; t++) {
+                    const __m512i lo = _mm512_load_si512(al + 64 * (8 * (qv % 2) + t)),
+                                  hb = _mm512_load_si512(hl + 64 * t);
+                    const __m512i nib =
+                        _mm512_and_si512(qv >= 2 ? _mm512_srli_epi16(lo, 4) : lo, m4);
+                    const __m512i top = qv == 0   ? _mm512_slli_epi16(hb, 4)
+                                        : qv == 1 ? _mm512_slli_epi16(hb, 2)
+                                        : qv == 2 ? hb
+                                                  : _mm512_srli_epi16(hb, 2);
+                    q[t] = _mm512_or_si512(nib, _mm512_and_si512(top, hi2));
+                }
+                const __m512i sc = byte_s(_mm512_load_si512(lines + 64 * (g / 4)), g % 4);
+                UNROLL
+                for (int r = 0; r < R; r++) {
+                    const int8_t *qs = act_k(p, p_stride, r, b)->qs + 128 * h + 32 * qv + 16 * tq;
+                    __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[0], bcast4(qs)),
+                            s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[1], bcast4(qs + 4));
+                    s0 = _mm512_dpbusd_epi32(s0, q[2], bcast4(qs + 8));
+                    s1 = _mm512_dpbusd_epi32(s1, q[3], bcast4(qs + 12));
+                    isum[r] =
+                        _mm512_add_epi32(isum[r], _mm512_mullo_epi32(_mm512_add_epi32(s0, s1), sc));
+                }
+            }
+        }
+        /* the levels are stored plus 32: take 32 · Σ scale · sum of its 16 activation values
+         * back out, the scales paired as int16 (2i, 2i + 1) */
+        __m512i scp[8];
+        for (int k = 0; k < 4; k++) {
+            const __m512i l = _mm512_load_si512(lines + 64 * k);
+            scp[2 * k] = pair_s16(l, 0);
+            scp[2 * k + 1] = pair_s16(l, 2);
+        }
+        const __m512 d = _mm512_cvtph_ps(
+            _mm256_load_si256((const __m256i *)(w + elm__panel_head_at(b, VB, 2, 1, 0))));
+        UNROLL
+        for (int r = 0; r < R; r++) {
+            const elm_block_q8_K *a = act_k(p, p_stride, r, b);
+            __m512i off = _mm512_setzero_si512();
+            for (int k = 0; k < 8; k++)
+                off = _mm512_dpwssd_epi32(off, scp[k], bcast4((const int8_t *)&a->bsums[2 * k]));
+            const __m512i s = _mm512_sub_epi32(isum[r], _mm512_slli_epi32(off, 5));
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s),
+                                     _mm512_mul_ps(d, _mm512_set1_ps(elm__q8k_d(a))), acc[r]);
+        }
+    }
+    UNROLL
+    for (int r = 0; r < R; r++)
+        _mm512_storeu_ps(y + (size_t)r * ldy, acc[r]);
+}
+
+/* Every panel times every activation, RMAX activations at a time. */
+#define ROWS_K_BODY(PANEL, RMAX)                                                               \
+    do {                                                                                       \
+        const int64_t nb = n / ELM_QK_K;                                                       \
+        for (int64_t o = 0; o < n_out; o += ELM__PANEL_ROWS) {                                 \
+            const uint8_t *wp = (const uint8_t *)w + (size_t)(o / ELM__PANEL_ROWS) * w_stride; \
+            for (int64_t r0 = 0; r0 < n_act; r0 += RMAX) {                                     \
+                const char *pr = (const char *)p + (size_t)r0 * p_stride;                      \
+                float *yo = y + (size_t)r0 * ldy + o;                                          \
+                switch (n_act - r0 < RMAX ? n_act - r0 : RMAX) {                               \
+                case 8: PANEL(8, nb, wp, pr, p_stride, yo, ldy); break;                        \
+                case 7: PANEL(7, nb, wp, pr, p_stride, yo, ldy); break;                        \
+                case 6: PANEL(6, nb, wp, pr, p_stride, yo, ldy); break;                        \
+                case 5: PANEL(5, nb, wp, pr, p_stride, yo, ldy); break;                        \
+                case 4: PANEL(4, nb, wp, pr, p_stride, yo, ldy); break;                        \
+                case 3: PANEL(3, nb, wp, pr, p_stride, yo, ldy); break;                        \
+                case 2: PANEL(2, nb, wp, pr, p_stride, yo, ldy); break;                        \
+                default: PANEL(1, nb, wp, pr, p_stride, yo, ldy); break;                       \
+                }                                                                              \
+            }                                                                                  \
+        }                                                                                      \
+    } while (0)
+
+ELM__AVX512 void elm__panel_rows_q4_K_avx512(int64_t n, int64_t n_out, const void *w,
+                                             size_t w_stride, const void *p, size_t p_stride,
+                                             int64_t n_act, float *y, size_t ldy)
+{
+    ROWS_K_BODY(panel_q4_K, ROWS_K);
+}
+
+ELM__AVX512 void elm__panel_rows_q6_K_avx512(int64_t n, int64_t n_out, const void *w,
+                                             size_t w_stride, const void *p, size_t p_stride,
+                                             int64_t n_act, float *y, size_t ldy)
+{
+    ROWS_K_BODY(panel_q6_K, ROWS_K);
 }
 
 #endif
