@@ -26,6 +26,18 @@ size_t elm__panel_bytes(const elm__panel_t *pk, int64_t n)
            (ELM__PANEL_HEAD + pk->group * elm__panel_block_lines(pk));
 }
 
+/* Bit 4j + k of q to bit 8k + j (in), or back (!in). */
+static uint32_t regroup(uint32_t q, bool in)
+{
+    uint32_t out = 0;
+    for (int j = 0; j < 8; j++)
+        for (int k = 0; k < 4; k++) {
+            const int a = 4 * j + k, b = 8 * k + j;
+            out |= (q >> (in ? a : b) & 1u) << (in ? b : a);
+        }
+    return out;
+}
+
 /* Moves row `lane`'s words of each field between a block in the file (x) and block b of a panel:
  * to the panel when `in`, back to x when not. */
 static void move_block(const elm__panel_t *pk, int64_t b, int lane, uint8_t *x, uint8_t *panel,
@@ -46,6 +58,7 @@ static void move_block(const elm__panel_t *pk, int64_t b, int lane, uint8_t *x, 
             uint32_t q;
             memcpy(&q, in ? x + fd->at + WORD * j : line + WORD * lane, WORD);
             q ^= fd->flip;
+            if (fd->regroup) q = regroup(q, in);
             memcpy(in ? line + WORD * lane : x + fd->at + WORD * j, &q, WORD);
         }
     }
@@ -86,16 +99,20 @@ void elm__panel_row_to_float(const elm__panel_t *pk, int64_t n, const void *pane
 #define PANEL_TIER   ELM__CPU_TIER_AVX512
 #define PREPARE_Q4_0 elm__panel_prepare_q4_0_avx512
 #define PREPARE_Q8_0 elm__panel_prepare_q8_0_avx512
+#define PREPARE_Q5_0 elm__panel_prepare_q5_0_avx512
 #define ROWS_Q4_0    elm__panel_rows_q4_0_avx512
 #define ROWS_Q8_0    elm__panel_rows_q8_0_avx512
+#define ROWS_Q5_0    elm__panel_rows_q5_0_avx512
 #define ROWS_Q4_K    elm__panel_rows_q4_K_avx512
 #define ROWS_Q6_K    elm__panel_rows_q6_K_avx512
 #else
 #define PANEL_TIER   0u
 #define PREPARE_Q4_0 NULL
 #define PREPARE_Q8_0 NULL
+#define PREPARE_Q5_0 NULL
 #define ROWS_Q4_0    NULL
 #define ROWS_Q8_0    NULL
+#define ROWS_Q5_0    NULL
 #define ROWS_Q4_K    NULL
 #define ROWS_Q6_K    NULL
 #endif
@@ -120,6 +137,16 @@ static const elm__panel_t panel_q8_0 = {.type = ELM_TYPE_Q8_0,
                                         .field = {{AT(elm_block_q8_0, qs), ELM_QK, 0x80808080u}},
                                         .prepare = PREPARE_Q8_0,
                                         .rows = ROWS_Q8_0};
+static const elm__panel_t panel_q5_0 = {
+    .type = ELM_TYPE_Q5_0,
+    .block = sizeof(elm_block_q5_0),
+    .group = 2,
+    .n_halves = 1,
+    .half_at = {AT(elm_block_q5_0, d)},
+    .n_fields = 2,
+    .field = {{AT(elm_block_q5_0, qh), 4, 0, true}, {AT(elm_block_q5_0, qs), ELM_QK / 2, 0}},
+    .prepare = PREPARE_Q5_0,
+    .rows = ROWS_Q5_0};
 static const elm__panel_t panel_q4_K = {
     .type = ELM_TYPE_Q4_K,
     .block = sizeof(elm_block_q4_K),
@@ -145,7 +172,8 @@ static const elm__panel_t panel_q6_K = {.type = ELM_TYPE_Q6_K,
 
 const elm__panel_t *elm__panel_tier(int type, unsigned cpu)
 {
-    static const elm__panel_t *const all[] = {&panel_q4_0, &panel_q8_0, &panel_q4_K, &panel_q6_K};
+    static const elm__panel_t *const all[] = {&panel_q4_0, &panel_q5_0, &panel_q8_0, &panel_q4_K,
+                                              &panel_q6_K};
     if (PANEL_TIER == 0 || (cpu & PANEL_TIER) != PANEL_TIER) return NULL;
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if ((int)all[i]->type == type) return all[i];

@@ -1,22 +1,24 @@
-/* kernels/ internals shared with engine/: weight panels. A panel is 16 rows of a q4_0, q8_0, q4_K
- * or q6_K matrix repacked at load so that one 512-bit register holds four values of each of the 16
- * rows, row r in int32 lane r: every vpdpbusd then multiplies 16 rows by four activation values
- * broadcast from memory, a block's integer sums land in the lanes of their rows, and the float
- * work is one FMA per block for 16 rows, with no reduction across lanes. The same kernel takes 1
- * activation row (decode) or many (several sequences, prefill), each row's sums in the same
+/* kernels/ internals shared with engine/: weight panels. A panel is 16 rows of a q4_0, q5_0, q8_0,
+ * q4_K or q6_K matrix repacked at load so that one 512-bit register holds four values of each of
+ * the 16 rows, row r in int32 lane r: every vpdpbusd then multiplies 16 rows by four activation
+ * values broadcast from memory, a block's integer sums land in the lanes of their rows, and the
+ * float work is one FMA per block for 16 rows, with no reduction across lanes. The same kernel
+ * takes 1 activation row (decode) or many (several sequences, prefill), each row's sums in the same
  * order, so a sequence's numbers never depend on what else is in the batch or pass.
  *
  * Panel layout, one stream front to back, as many bytes as the 16 rows in the file: blocks in
- * groups (pairs for q4_0, q8_0 and q6_K; single q4_K super-blocks), each group a 64-byte line of
- * its blocks' fp16 fields in row order (q4_0, q8_0, q6_K: d of the first block's 16 rows, then the
- * second's; q4_K: d, then dmin), then each block's other bytes as lines: line j of a field holds
+ * groups (pairs for q4_0, q5_0, q8_0 and q6_K; single q4_K super-blocks), each group a 64-byte
+ * line of its blocks' fp16 fields in row order (d of the first block's 16 rows, then the second's;
+ * q4_K: d, then dmin), then each block's other bytes as lines: line j of a field holds
  * in lane r the field's bytes 4j..4j+3 of row r. The fields, in panel order: q4_0 its 16 bytes of
- * nibbles; q8_0 its 32 values plus 128 (unsigned); q4_K its 12 bytes of six-bit (scale, min)
- * pairs, then its 128 bytes of nibbles; q6_K its 16 scales, its 128 bytes of low nibbles (ql),
- * then its 64 bytes of high bits (qh). An odd last block of a pair is padded with zeros. */
+ * nibbles; q5_0 its 32 fifth bits, regrouped, then its nibbles; q8_0 its 32 values plus 128
+ * (unsigned); q4_K its 12 bytes of six-bit (scale, min) pairs, then its 128 bytes of nibbles; q6_K
+ * its 16 scales, its 128 bytes of low nibbles (ql), then its 64 bytes of high bits (qh). An odd
+ * last block of a pair is padded with zeros. */
 #ifndef ELM_KERNELS_PANEL_H
 #define ELM_KERNELS_PANEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,10 +41,12 @@ static inline size_t elm__panel_head_at(int64_t b, size_t vb, int g, int h, int 
 }
 
 /* A field of a block that a panel spreads over lines: `bytes` bytes (a multiple of 4) at `at` in
- * the block, each 4-byte word xor `flip` (q8_0's values made unsigned). */
+ * the block, each 4-byte word xor `flip` (q8_0's values made unsigned), and with `regroup` its
+ * bits regrouped (q5_0's fifth bits: bit 4j + k of the word to bit j of byte k). */
 typedef struct {
     uint16_t at, bytes;
     uint32_t flip;
+    bool regroup;
 } elm__panel_field_t;
 
 typedef struct {

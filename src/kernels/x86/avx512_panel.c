@@ -60,6 +60,11 @@ ELM__AVX512 size_t elm__panel_prepare_q8_0_avx512(int64_t n, const void *a, void
     return prepare(n, a, p, 128);
 }
 
+ELM__AVX512 size_t elm__panel_prepare_q5_0_avx512(int64_t n, const void *a, void *p)
+{
+    return prepare(n, a, p, 16);
+}
+
 /* Line j of a block: lane r holds the four values of row r that meet activation values
  * 4j..4j+3. q4_0's four stored lines hold lines 0-3 in their low nibbles, 4-7 in the high. */
 ELM__INLINE void lines_q4_0(const uint8_t *v, __m512i *w)
@@ -69,6 +74,18 @@ ELM__INLINE void lines_q4_0(const uint8_t *v, __m512i *w)
         const __m512i x = _mm512_load_si512(v + 64 * j);
         w[j] = _mm512_and_si512(x, m4);
         w[j + 4] = _mm512_and_si512(_mm512_srli_epi16(x, 4), m4);
+    }
+}
+
+/* q5_0: a line of fifth bits (byte k of lane r: bit j is that of row r's value 4j + k), then
+ * q4_0's four lines; line j takes its fifth bits from bit j of each byte, shifted to bit 4. */
+ELM__INLINE void lines_q5_0(const uint8_t *v, __m512i *w)
+{
+    const __m512i h = _mm512_load_si512(v), b4 = _mm512_set1_epi8(0x10);
+    lines_q4_0(v + 64, w);
+    for (int j = 0; j < 8; j++) {
+        const __m512i t = j < 4 ? _mm512_slli_epi32(h, 4 - j) : _mm512_srli_epi32(h, j - 4);
+        w[j] = _mm512_ternarylogic_epi32(w[j], t, b4, 0xF8); /* w | (t & b4) */
     }
 }
 
@@ -87,7 +104,9 @@ ELM__INLINE __m512i bcast4(const int8_t *p)
 
 /* One panel of nb blocks (values_bytes a block) times R prepared activations (p, p_stride bytes
  * apart) into y[r * ldy + 0..15]. */
-ELM__INLINE void panel(int R, int q8, int64_t nb, const uint8_t *w, size_t values_bytes,
+enum { KIND_Q4_0, KIND_Q8_0, KIND_Q5_0 };
+
+ELM__INLINE void panel(int R, int kind, int64_t nb, const uint8_t *w, size_t values_bytes,
                        const char *p, size_t p_stride, float *y, size_t ldy)
 {
     __m512 acc[ROWS_MAX];
@@ -100,8 +119,10 @@ ELM__INLINE void panel(int R, int q8, int64_t nb, const uint8_t *w, size_t value
         for (size_t l = 0; l < values_bytes; l += 64)
             _mm_prefetch((const char *)v + 4096 + l, _MM_HINT_T0);
         __m512i line[8];
-        if (q8)
+        if (kind == KIND_Q8_0)
             lines_q8_0(v, line);
+        else if (kind == KIND_Q5_0)
+            lines_q5_0(v, line);
         else
             lines_q4_0(v, line);
         const __m512 d = _mm512_cvtph_ps(
@@ -127,15 +148,17 @@ ELM__INLINE void panel(int R, int q8, int64_t nb, const uint8_t *w, size_t value
         _mm512_storeu_ps(y + (size_t)r * ldy, acc[r]);
 }
 
-#define PANEL_CALL(K) panel(K, q8, nb, wp, values_bytes, pr, p_stride, yo, ldy)
+#define PANEL_CALL(K) panel(K, kind, nb, wp, values_bytes, pr, p_stride, yo, ldy)
 
 /* Every panel times every activation, ROWS_MAX activations at a time for each panel, so the
  * panel is read from memory once and from the caches after. */
-ELM__INLINE void rows(int q8, int64_t n, int64_t n_out, const void *w, size_t w_stride,
+ELM__INLINE void rows(int kind, int64_t n, int64_t n_out, const void *w, size_t w_stride,
                       const void *p, size_t p_stride, int64_t n_act, float *y, size_t ldy)
 {
     const int64_t nb = n / ELM_QK;
-    const size_t values_bytes = (size_t)ELM__PANEL_ROWS * (q8 ? ELM_QK : ELM_QK / 2);
+    const size_t values_bytes = (size_t)ELM__PANEL_ROWS * (kind == KIND_Q8_0   ? ELM_QK
+                                                           : kind == KIND_Q5_0 ? ELM_QK / 2 + 4
+                                                                               : ELM_QK / 2);
     for (int64_t o = 0; o < n_out; o += ELM__PANEL_ROWS) {
         const uint8_t *wp = (const uint8_t *)w + (size_t)(o / ELM__PANEL_ROWS) * w_stride;
         for (int64_t r0 = 0; r0 < n_act; r0 += ROWS_MAX) {
@@ -159,14 +182,21 @@ ELM__AVX512 void elm__panel_rows_q4_0_avx512(int64_t n, int64_t n_out, const voi
                                              size_t w_stride, const void *p, size_t p_stride,
                                              int64_t n_act, float *y, size_t ldy)
 {
-    rows(0, n, n_out, w, w_stride, p, p_stride, n_act, y, ldy);
+    rows(KIND_Q4_0, n, n_out, w, w_stride, p, p_stride, n_act, y, ldy);
 }
 
 ELM__AVX512 void elm__panel_rows_q8_0_avx512(int64_t n, int64_t n_out, const void *w,
                                              size_t w_stride, const void *p, size_t p_stride,
                                              int64_t n_act, float *y, size_t ldy)
 {
-    rows(1, n, n_out, w, w_stride, p, p_stride, n_act, y, ldy);
+    rows(KIND_Q8_0, n, n_out, w, w_stride, p, p_stride, n_act, y, ldy);
+}
+
+ELM__AVX512 void elm__panel_rows_q5_0_avx512(int64_t n, int64_t n_out, const void *w,
+                                             size_t w_stride, const void *p, size_t p_stride,
+                                             int64_t n_act, float *y, size_t ldy)
+{
+    rows(KIND_Q5_0, n, n_out, w, w_stride, p, p_stride, n_act, y, ldy);
 }
 
 /* ---- q4_K and q6_K panels with q8_K activations ----

@@ -100,10 +100,14 @@ void elm__gemm_f16_f16_avx512(int64_t n, int64_t n_out, int64_t n_act, const voi
 /* Weight panels (kernels/panel.h), AVX-512 tier. */
 size_t elm__panel_prepare_q4_0_avx512(int64_t n, const void *a, void *p);
 size_t elm__panel_prepare_q8_0_avx512(int64_t n, const void *a, void *p);
+size_t elm__panel_prepare_q5_0_avx512(int64_t n, const void *a, void *p);
 void elm__panel_rows_q4_0_avx512(int64_t n, int64_t n_out, const void *w, size_t w_stride,
                                  const void *p, size_t p_stride, int64_t n_act, float *y,
                                  size_t ldy);
 void elm__panel_rows_q8_0_avx512(int64_t n, int64_t n_out, const void *w, size_t w_stride,
+                                 const void *p, size_t p_stride, int64_t n_act, float *y,
+                                 size_t ldy);
+void elm__panel_rows_q5_0_avx512(int64_t n, int64_t n_out, const void *w, size_t w_stride,
                                  const void *p, size_t p_stride, int64_t n_act, float *y,
                                  size_t ldy);
 /* q4_K and q6_K panels read their q8_K activations as they are (no prepare) */
