@@ -115,8 +115,8 @@ elm_model_params_t elm_model_default_params(void);
 
 /* Open path, validate it and bind the model's tensors; calls hooks->on_load_start and
  * on_load_done (hooks may be NULL). p NULL means the defaults. The model owns the mapping. On
- * AVX-512 CPUs it repacks the q4_0 and q8_0 matrices into the layout of their fastest product
- * (docs/kernels.md, weight panels; EDGELM_NO_REPACK=1 keeps the file's rows). On
+ * AVX-512 CPUs it repacks the q4_0, q5_0, q8_0, q4_K and q6_K matrices into the layout of their
+ * fastest product (docs/kernels.md, weight panels; EDGELM_NO_REPACK=1 keeps the file's rows). On
  * failure *out is NULL and diag names the file, and the tensor or key at fault with the
  * architecture. */
 int elm_model_load(const char *path, const elm_model_params_t *p, const elm_hooks_t *hooks,
@@ -132,8 +132,8 @@ void elm_model_free(elm_model_t *m);
 const elm_hparams_t *elm_model_hparams(const elm_model_t *m);
 
 /* The GGUF file the model reads from (metadata, tokenizer), valid while the model lives. The
- * data of the matrices elm_model_load repacked (q4_0 and q8_0 on AVX-512 CPUs, unless
- * EDGELM_NO_REPACK=1) is not kept there: their pages are released as they are packed. */
+ * data of the matrices elm_model_load repacked (q4_0, q5_0, q8_0, q4_K and q6_K on AVX-512 CPUs,
+ * unless EDGELM_NO_REPACK=1) is not kept there: their pages are released as they are packed. */
 const elm_gguf_t *elm_model_gguf(const elm_model_t *m);
 
 /* Bytes of weights the model maps (its tensors' sizes). */

@@ -33,9 +33,9 @@ static const char head_text[] =
 static const char tail_text[] =
     "environment:\n" ELM_CLI_PROBE_ENV_HELP
     "  XDG_CACHE_HOME       synthetic models and model sha256s are cached under it/edgelm\n"
-    "  EDGELM_NO_REPACK=1   keep Q4_0 and Q8_0 matrices as in the file (on AVX-512 the load\n"
-    "                       repacks them into the panels their fastest kernels read; load ms\n"
-    "                       includes it)\n"
+    "  EDGELM_NO_REPACK=1   keep Q4_0, Q5_0, Q8_0, Q4_K and Q6_K matrices as in the file (on\n"
+    "                       AVX-512 the load repacks them into the panels their fastest\n"
+    "                       kernels read; load ms includes it)\n"
     "\n"
     "examples:\n"
     "  edgelm bench -m qwen2.5-0.5b-q4_0.gguf -t 1,2 -p 64 -n 32 -r 2 --no-db\n"

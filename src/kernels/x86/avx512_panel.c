@@ -244,7 +244,7 @@ ELM__INLINE const elm_block_q8_K *act_k(const char *p, size_t p_stride, int r, i
     return (const elm_block_q8_K *)(const void *)(p + (size_t)r * p_stride) + b;
 }
 
-/* Prefetches the bytes of a group 4 KiB ahead, as the q4_0 and q8_0 panels. */
+/* Prefetches the bytes of a group 4 KiB ahead, as the 32-value blocks' panels. */
 ELM__INLINE void prefetch_ahead(const uint8_t *at, size_t bytes)
 {
     for (size_t l = 0; l < bytes; l += 64)
