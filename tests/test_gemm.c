@@ -279,7 +279,7 @@ static void test_reference_has_none(void **state)
 
 /* ---- weight panels (kernels/panel.h) ----
  * Each panel kernel of each tier the CPU has, on lengths of one block, an odd number of blocks
- * (a padded last pair), an even number, and more than 16 blocks; 16 and 48 outputs; 1 to 17
+ * (a short last pair), an even number, and more than 16 blocks; 16 and 48 outputs; 1 to 17
  * activations across its chunks of rows. Packed rows read back through row_to_float are the
  * original rows' to_float bit for bit; each product is within TOL of the reference vec_dot; and
  * every activation row's outputs are the same bits alone as among the others. */

@@ -154,6 +154,9 @@ int elm_parse_f64(const char *s, double min, double max, double *out);
 void *elm_big_alloc(size_t size);
 void elm_big_free(void *p, size_t size);
 
+/* The alignment of elm_big_alloc's buffers, and the span their sizes are rounded up to. */
+#define ELM_BIG_ALIGN ((size_t)2 << 20)
+
 /* ---- files ---- */
 
 /* Read the whole file at path into a malloc'd, NUL-terminated buffer: *buf (the caller frees it)

@@ -69,7 +69,6 @@ void elm_sbuf_printf(elm_sbuf_t *b, const char *fmt, ...)
 /* The mapping is over-allocated by one alignment unit and trimmed on both sides, so p is the
  * start of a mapping of exactly the rounded size, and elm_big_free can unmap it by size. Under
  * AddressSanitizer the buffer comes from the heap instead, so that overruns are still caught. */
-#define BIG_ALIGN ((size_t)2 << 20)
 
 #if defined(__SANITIZE_ADDRESS__)
 #define ELM_BIG_HEAP 1
@@ -83,7 +82,9 @@ void elm_sbuf_printf(elm_sbuf_t *b, const char *fmt, ...)
 static size_t big_span(size_t size)
 {
     if (size == 0) size = 1;
-    return size > SIZE_MAX - 2 * BIG_ALIGN ? 0 : (size + BIG_ALIGN - 1) / BIG_ALIGN * BIG_ALIGN;
+    return size > SIZE_MAX - 2 * ELM_BIG_ALIGN
+               ? 0
+               : (size + ELM_BIG_ALIGN - 1) / ELM_BIG_ALIGN * ELM_BIG_ALIGN;
 }
 
 void *elm_big_alloc(size_t size)
@@ -93,12 +94,12 @@ void *elm_big_alloc(size_t size)
 #ifdef ELM_BIG_HEAP
     return calloc(1, span);
 #else
-    uint8_t *raw = mmap(NULL, span + BIG_ALIGN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                        -1, 0);
+    uint8_t *raw = mmap(NULL, span + ELM_BIG_ALIGN, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (raw == MAP_FAILED) return NULL;
-    const size_t lead = (BIG_ALIGN - (uintptr_t)raw % BIG_ALIGN) % BIG_ALIGN;
+    const size_t lead = (ELM_BIG_ALIGN - (uintptr_t)raw % ELM_BIG_ALIGN) % ELM_BIG_ALIGN;
     if (lead) munmap(raw, lead);
-    if (BIG_ALIGN - lead) munmap(raw + lead + span, BIG_ALIGN - lead);
+    if (ELM_BIG_ALIGN - lead) munmap(raw + lead + span, ELM_BIG_ALIGN - lead);
 #ifdef MADV_HUGEPAGE
     (void)madvise(raw + lead, span, MADV_HUGEPAGE); /* advice only: fine without THP */
 #endif

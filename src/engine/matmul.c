@@ -71,8 +71,11 @@ typedef struct {
     /* activations of each product in its vec_dot_type, act_stride bytes a row */
     const void *act[ELM__MM_MAX_OUT];
     size_t act_stride[ELM__MM_MAX_OUT];
-    /* conversions: which products own a converted copy (the others share one) */
+    /* conversions: which products own a converted copy (the others share one), and those that
+     * only their products' layouts read (each thread converts its rows into one row of the copy
+     * and lays them out from there, so the copy's other rows are never touched) */
     int conv[ELM__MM_MAX_OUT], n_conv;
+    bool conv_row_per_thread[ELM__MM_MAX_OUT];
     /* decode: each product's gemv layouts of its activation rows, prep_stride bytes apart
      * (NULL: vec_dot loop), and whether it owns them (laid out after the conversion it reads;
      * the others share one) */
@@ -87,13 +90,13 @@ typedef struct {
 
 static void convert_rows(void *ctx, int64_t begin, int64_t end, int thread)
 {
-    (void)thread;
     const mm_job_t *j = ctx;
     for (int64_t it = begin; it < end; it++) {
         const int i = j->conv[it / j->n_rows];
         const int64_t r = it % j->n_rows, n = j->g->out[i].w->ne0;
         const elm_from_float_fn from = elm_traits(j->g->out[i].w->tr->vec_dot_type)->from_float;
-        const char *act = (const char *)j->act[i] + (size_t)r * j->act_stride[i];
+        const char *act = (const char *)j->act[i] +
+                          (size_t)(j->conv_row_per_thread[i] ? thread : r) * j->act_stride[i];
         from(j->x + r * n, (void *)act, n);
         for (int k = 0; k < j->g->n_out; k++)
             if (j->prep_owner[k] && j->act[k] == j->act[i])
@@ -126,8 +129,8 @@ static void tile(const mm_job_t *j, int i, int64_t o0, int64_t o1, int64_t r0, i
     const elm__mm_out_t *out = &j->g->out[i];
     const elm__weight_t *w = out->w;
     /* where output (r0, o0) goes, and rows' distance */
-    float *const y0 = out->per_tile ? out->y + (size_t)thread * out->ldy
-                                    : out->y + (size_t)r0 * out->ldy + o0;
+    float *const y0 =
+        out->per_tile ? out->y + (size_t)thread * out->ldy : out->y + (size_t)r0 * out->ldy + o0;
     const size_t ldy = out->per_tile ? (size_t)(o1 - o0) : out->ldy;
     if (w->panel) { /* each row through the same instructions, whatever their number */
         const char *a = j->prep[i] ? j->prep[i] : (const char *)j->act[i];
@@ -142,15 +145,16 @@ static void tile(const mm_job_t *j, int i, int64_t o0, int64_t o1, int64_t r0, i
      * the others; the tile's weight rows stay in cache from the first row to the last, and the
      * type's multi-row gemv reads and unpacks each weight block once for several rows. */
     if (j->solo && j->prep[i] && r1 - r0 > 1 && w->tr->gemv_rows) {
-        w->tr->gemv_rows(w->ne0, o1 - o0, wt, w->row_bytes, j->prep[i] + (size_t)r0 * j->prep_stride[i],
-                         j->prep_stride[i], r1 - r0, y0, ldy);
+        w->tr->gemv_rows(w->ne0, o1 - o0, wt, w->row_bytes,
+                         j->prep[i] + (size_t)r0 * j->prep_stride[i], j->prep_stride[i], r1 - r0,
+                         y0, ldy);
         return;
     }
     for (int64_t r = r0; r < r1 && j->solo; r++) {
         float *y = y0 + (size_t)(r - r0) * ldy;
         if (j->prep[i])
-            w->tr->gemv(w->ne0, o1 - o0, wt, w->row_bytes, j->prep[i] + (size_t)r * j->prep_stride[i],
-                        y);
+            w->tr->gemv(w->ne0, o1 - o0, wt, w->row_bytes,
+                        j->prep[i] + (size_t)r * j->prep_stride[i], y);
         else
             elm__matmul_block(w->tr, w->ne0, o1 - o0, 1, wt, w->row_bytes,
                               (const char *)j->act[i] + (size_t)r * j->act_stride[i],
@@ -158,8 +162,8 @@ static void tile(const mm_job_t *j, int i, int64_t o0, int64_t o1, int64_t r0, i
     }
     if (j->solo) return;
     elm__matmul_block(w->tr, w->ne0, o1 - o0, r1 - r0, wt, w->row_bytes,
-                      (const char *)j->act[i] + (size_t)r0 * j->act_stride[i], j->act_stride[i],
-                      y0, ldy);
+                      (const char *)j->act[i] + (size_t)r0 * j->act_stride[i], j->act_stride[i], y0,
+                      ldy);
 }
 
 static void run_tiles(void *ctx, int64_t begin, int64_t end, int thread)
@@ -259,6 +263,15 @@ void elm__matmul_group(elm_pool_t *pool, int n_threads, const elm__mm_group_t *g
         j.prep_stride[i] = align_up(bytes);
         j.prep_owner[i] = true;
         off += j.prep_stride[i] * (size_t)n_rows;
+    }
+    const int pool_threads = elm_pool_n_threads(pool),
+              threads = n_threads < 1 || n_threads > pool_threads ? pool_threads : n_threads;
+    for (int c = 0; c < j.n_conv; c++) {
+        const int i = j.conv[c];
+        bool laid_out = n_rows >= threads;
+        for (int k = 0; k < g->n_out; k++)
+            if (j.act[k] == j.act[i] && !j.prep[k]) laid_out = false;
+        j.conv_row_per_thread[i] = laid_out;
     }
     if (j.n_conv)
         elm_pool_for_threads(pool, n_threads, j.n_conv * n_rows, elm__min_chunk(ne0, 1),

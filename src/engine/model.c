@@ -628,6 +628,33 @@ static size_t piece_panels(const elm__weight_t *w)
     return per ? per : 1;
 }
 
+static int by_address(const void *a, const void *b)
+{
+    const uintptr_t x = (uintptr_t)(*(elm__weight_t *const *)a)->data,
+                    y = (uintptr_t)(*(elm__weight_t *const *)b)->data;
+    return x < y ? -1 : x > y;
+}
+
+/* Release the file's copy of the repacked matrices again, as runs of neighbours: the pages that
+ * straddle two pieces, or two matrices, which neither could release. Matrices less than the
+ * file's alignment apart have no tensor between them. Sorts ws. */
+static void release_runs(elm__weight_t **ws, size_t n, uint32_t align)
+{
+    qsort(ws, n, sizeof *ws, by_address);
+    for (size_t i = 0; i < n;) {
+        if (!ws[i]->panel) {
+            i++;
+            continue;
+        }
+        const char *start = ws[i]->data, *end = start + (size_t)ws[i]->ne1 * ws[i]->row_bytes;
+        for (i++; i < n && ws[i]->panel && (const char *)ws[i]->data >= end &&
+                  (size_t)((const char *)ws[i]->data - end) < align;
+             i++)
+            end = (const char *)ws[i]->data + (size_t)ws[i]->ne1 * ws[i]->row_bytes;
+        release(start, (size_t)(end - start));
+    }
+}
+
 /* Repack every matrix the CPU has panel kernels for (rows a multiple of 16) into panels, on every
  * CPU, and let the file's copy go piece by piece. */
 static int repack(elm_model_t *m, const char *file, elm_diag_t *diag)
@@ -676,6 +703,10 @@ static int repack(elm_model_t *m, const char *file, elm_diag_t *diag)
         elm_pool_for(pool, (int64_t)np, 1, pack_pieces, pc);
         elm_pool_free(pool);
     }
+    release_runs(ws, n, elm_gguf_alignment(m->g));
+    /* the panels' last huge page past their end, which the first write to it brought in */
+    if (total)
+        release(m->panels + total, ELM_BIG_ALIGN - 1 - (total + ELM_BIG_ALIGN - 1) % ELM_BIG_ALIGN);
     for (size_t i = 0; i < np; i++)
         pc[i].w->data = pc[i].dst;
     if (m->hp.tied_output) m->tok_embd = m->output;

@@ -21,9 +21,10 @@ size_t elm__panel_block_lines(const elm__panel_t *pk)
 
 size_t elm__panel_bytes(const elm__panel_t *pk, int64_t n)
 {
-    const int64_t nb = n / elm_traits(pk->type)->blck_size;
-    return (size_t)((nb + pk->group - 1) / pk->group) *
-           (ELM__PANEL_HEAD + pk->group * elm__panel_block_lines(pk));
+    const int64_t nb = n / elm_traits(pk->type)->blck_size, rest = nb % pk->group;
+    const size_t vb = elm__panel_block_lines(pk);
+    return (size_t)(nb / pk->group) * (ELM__PANEL_HEAD + pk->group * vb) +
+           (rest ? ELM__PANEL_HEAD + (size_t)rest * vb : 0);
 }
 
 /* Bit 4j + k of q to bit 8k + j (in), or back (!in). */
@@ -69,12 +70,10 @@ void elm__panel_pack(const elm__panel_t *pk, int64_t n, const void *src, size_t 
 {
     const int64_t nb = n / elm_traits(pk->type)->blck_size;
     const size_t vb = elm__panel_block_lines(pk);
-    for (int64_t b = nb; b % pk->group; b++) { /* the missing blocks of the last group */
+    for (int64_t b = nb; b % pk->group; b++) /* the heads of a short last group's missing blocks */
         for (int k = 0; k < pk->n_halves; k++)
             memset((uint8_t *)dst + elm__panel_head_at(b, vb, pk->group, pk->n_halves, k), 0,
                    2 * ELM__PANEL_ROWS);
-        memset((uint8_t *)dst + elm__panel_lines_at(b, vb, pk->group), 0, vb);
-    }
     for (int r = 0; r < ELM__PANEL_ROWS; r++)
         for (int64_t b = 0; b < nb; b++)
             move_block(pk, b, r,

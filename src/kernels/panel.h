@@ -13,8 +13,8 @@
  * in lane r the field's bytes 4j..4j+3 of row r. The fields, in panel order: q4_0 its 16 bytes of
  * nibbles; q5_0 its 32 fifth bits, regrouped, then its nibbles; q8_0 its 32 values plus 128
  * (unsigned); q4_K its 12 bytes of six-bit (scale, min) pairs, then its 128 bytes of nibbles; q6_K
- * its 16 scales, its 128 bytes of low nibbles (ql), then its 64 bytes of high bits (qh). An odd
- * last block of a pair is padded with zeros. */
+ * its 16 scales, its 128 bytes of low nibbles (ql), then its 64 bytes of high bits (qh). A short
+ * last group has its whole head line (zeros for the missing block) and only its block's lines. */
 #ifndef ELM_KERNELS_PANEL_H
 #define ELM_KERNELS_PANEL_H
 
