@@ -7,8 +7,9 @@
  * effective GB/s (weight bytes / time) and the ratio kernel / read: 1.0 means decode runs at the
  * memory roofline; where a tier has a matrix × vector kernel (a gemv, or the f16 / bf16
  * vec_dots), that too, over tiles of rows as the engine decodes, a gemv's activation laid out
- * once per pass. Then one row from the
- * caches (the kernels' compute ceiling) and the activation quantizers. Not a test. */
+ * once per pass; and where the AVX-512 tier repacks the type into weight panels
+ * (kernels/panel.h), the panels, as the engine decodes those. Then one row from the caches (the
+ * kernels' compute ceiling) and the activation quantizers. Not a test. */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -20,6 +21,7 @@
 #include "edgelm/bench.h"
 #include "edgelm/kernels.h"
 #include "kernels/cpu.h"
+#include "kernels/panel.h"
 
 enum { ROWS = 896, COLS = 4864, REPS = 15, MAX_THREADS = 2 };
 enum { DECODE_TILE = 16 }; /* output rows per gemv call, as src/engine/matmul.c's decode tiles */
@@ -38,7 +40,10 @@ static double now_s(void)
 typedef struct {
     const elm_type_traits_t *tr; /* NULL: the read loop (elm_bench_read_sum, the roofline) */
     bool gemv;                   /* mv_tile over tiles of rows instead of one vec_dot a row */
+    const elm__panel_t *panel;   /* the panels at pw instead of w's rows */
     const uint8_t *w;            /* (n_rows, row_bytes) */
+    const uint8_t *pw;           /* w repacked into panels, panel_bytes each */
+    size_t panel_bytes;
     size_t row_bytes;
     int64_t n_rows;
     const void *act; /* one row in tr->vec_dot_type */
@@ -74,6 +79,16 @@ static void *pass_run(void *arg)
             elm_bench_read_sum(p->w + (size_t)r0 * p->row_bytes, (size_t)(r1 - r0) * p->row_bytes);
         return NULL;
     }
+    if (p->panel) { /* a panel at a time, each thread a share of them */
+        const int64_t n_panels = p->n_rows / ELM__PANEL_ROWS;
+        const int64_t k0 = n_panels * p->thread / p->n_threads,
+                      k1 = n_panels * (p->thread + 1) / p->n_threads;
+        const void *in = p->panel->prepare ? p->prep : p->act;
+        for (int64_t k = k0; k < k1; k++)
+            p->panel->rows(COLS, ELM__PANEL_ROWS, p->pw + (size_t)k * p->panel_bytes,
+                           p->panel_bytes, in, 0, 1, &p->out[k * ELM__PANEL_ROWS], ELM__PANEL_ROWS);
+        return NULL;
+    }
     if (p->gemv) { /* as the engine decodes: tiles of DECODE_TILE rows */
         for (int64_t r = r0; r < r1; r += DECODE_TILE)
             mv_tile(p->tr, r1 - r < DECODE_TILE ? r1 - r : DECODE_TILE,
@@ -101,6 +116,7 @@ static double time_pass(pass_t base, int n_threads)
     pthread_t tid[MAX_THREADS];
     const double t0 = now_s();
     if (base.gemv && base.tr->gemv) base.tr->gemv_prepare(COLS, base.act, base.prep);
+    if (base.panel && base.panel->prepare) base.panel->prepare(COLS, base.act, base.prep);
     for (int t = 0; t < n_threads; t++) {
         p[t] = base;
         p[t].thread = t;
@@ -143,11 +159,15 @@ int main(void)
            "engine decodes (else the engine loops over vec_dot, as in the avx2 / avx512 "
            "columns)\n",
            DECODE_TILE);
+    printf("panels: the AVX-512 tier's weight panels where it repacks the type (what the engine "
+           "decodes those with), a panel of %d rows a call\n",
+           ELM__PANEL_ROWS);
     printf(
         "| type | th | MB | read GB/s | avx2 GB/s | avx2/read | avx512 GB/s | avx512/read | "
-        "avx512/avx2 | avx2 gemv GB/s | gemv/read | avx512 gemv GB/s | gemv/read |\n"
+        "avx512/avx2 | avx2 gemv GB/s | gemv/read | avx512 gemv GB/s | gemv/read | panels GB/s | "
+        "panels/read |\n"
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
-        "|\n");
+        "| ---: | ---: |\n");
 
     float *x = malloc(sizeof(float) * ROWS * COLS), *a = malloc(sizeof(float) * COLS);
     if (!x || !a) return 1;
@@ -158,7 +178,8 @@ int main(void)
         a[i] = (float)((double)rand() / RAND_MAX * 2 - 1);
 
     enum { N_TYPES = sizeof types / sizeof types[0] };
-    double cached[N_TYPES][4]; /* GB/s from L1/L2: one row's vec_dot per tier, a gemv tile */
+    double cached[N_TYPES][5]; /* GB/s from L1/L2: one row's vec_dot per tier, a gemv tile, a
+                                  panel */
     for (size_t ti = 0; ti < N_TYPES; ti++) {
         const elm_type_traits_t *ref = elm_traits_ref(types[ti]);
         const elm_type_traits_t *vref = elm_traits_ref(ref->vec_dot_type);
@@ -174,42 +195,55 @@ int main(void)
         ref->quantize(x, w, (int64_t)ROWS * COLS);
         for (int c = 1; c < copies; c++)
             memcpy(w + mat_bytes * c, w, mat_bytes);
+        const elm__panel_t *pk = elm__panel_tier(types[ti], cpu);
+        const size_t pb = pk ? elm__panel_bytes(pk, COLS) : 0, pmat = pb * (ROWS / ELM__PANEL_ROWS);
+        uint8_t *pw = pk ? elm_big_alloc(pmat * copies) : NULL;
+        if (pk && !pw) return 1;
+        for (int64_t o = 0; pk && o < ROWS; o += ELM__PANEL_ROWS)
+            elm__panel_pack(pk, COLS, w + (size_t)o * row_bytes, row_bytes,
+                            pw + (size_t)(o / ELM__PANEL_ROWS) * pb);
+        for (int c = 1; pk && c < copies; c++)
+            memcpy(pw + pmat * c, pw, pmat);
         vref->from_float(a, act, COLS);
         const double bytes = (double)mat_bytes * copies;
         for (int nt = 1; nt <= MAX_THREADS; nt++) {
-            pass_t base = {NULL, false, w, row_bytes, n_rows, act, prep, out, 0, 1, 0};
+            pass_t base = {NULL,   false, NULL, w,   pw, pb, row_bytes,
+                           n_rows, act,   prep, out, 0,  1,  0};
             /* Each round times the read loop and both tiers back to back; the ratios are the
              * medians of the rounds' ratios, which the host's swings in bandwidth move less
              * than a ratio of best times taken at different moments. */
-            /* read, avx2, avx512 (vec_dot loops), avx2 gemv, avx512 gemv */
-            const bool gemv[5] = {false, false, false, has_mv(&tier[0][types[ti]]),
-                                  has_mv(&tier[1][types[ti]])};
-            double best[5] = {1e30, 1e30, 1e30, 1e30, 1e30};
-            double ratio[5][REPS]; /* avx2/read, avx512/read, avx512/avx2, gemv/read, gemv/read */
+            /* read, avx2, avx512 (vec_dot loops), avx2 gemv, avx512 gemv, panels */
+            const bool gemv[6] = {
+                false,     false, false, has_mv(&tier[0][types[ti]]), has_mv(&tier[1][types[ti]]),
+                pk != NULL};
+            double best[6] = {1e30, 1e30, 1e30, 1e30, 1e30, 1e30};
+            /* avx2/read, avx512/read, avx512/avx2, gemv/read, gemv/read, panels/read */
+            double ratio[6][REPS];
             for (int r = 0; r < REPS; r++) {
-                double dt[5];
-                for (int k = 0; k < 5; k++) {
+                double dt[6];
+                for (int k = 0; k < 6; k++) {
                     if (k >= 3 && !gemv[k]) continue;
                     base.tr = k == 0 ? NULL : &tier[k == 1 || k == 3 ? 0 : 1][types[ti]];
-                    base.gemv = k >= 3;
+                    base.gemv = k == 3 || k == 4;
+                    base.panel = k == 5 ? pk : NULL;
                     dt[k] = time_pass(base, nt);
                     if (dt[k] < best[k]) best[k] = dt[k];
                 }
                 ratio[0][r] = dt[0] / dt[1];
                 ratio[1][r] = dt[0] / dt[2];
                 ratio[2][r] = dt[1] / dt[2];
-                for (int k = 3; k < 5; k++)
+                for (int k = 3; k < 6; k++)
                     ratio[k][r] = gemv[k] ? dt[0] / dt[k] : 0;
             }
-            char gv[2][64] = {"- | -", "- | -"};
-            for (int k = 3; k < 5; k++)
+            char gv[3][64] = {"- | -", "- | -", "- | -"};
+            for (int k = 3; k < 6; k++)
                 if (gemv[k])
                     snprintf(gv[k - 3], sizeof gv[0], "%.1f | %.2f", bytes / best[k] / 1e9,
                              median(ratio[k]));
-            printf("| %s | %d | %.0f | %.1f | %.1f | %.2f | %.1f | %.2f | %.2fx | %s | %s |\n",
+            printf("| %s | %d | %.0f | %.1f | %.1f | %.2f | %.1f | %.2f | %.2fx | %s | %s | %s |\n",
                    ref->name, nt, bytes / 1e6, bytes / best[0] / 1e9, bytes / best[1] / 1e9,
                    median(ratio[0]), bytes / best[2] / 1e9, median(ratio[1]), median(ratio[2]),
-                   gv[0], gv[1]);
+                   gv[0], gv[1], gv[2]);
             fflush(stdout);
         }
         /* The compute ceiling: one row over and over, from the caches. */
@@ -239,19 +273,35 @@ int main(void)
             }
             cached[ti][2 + k] = row_bytes * DECODE_TILE / dt_best / 1e9;
         }
+        cached[ti][4] = 0;
+        if (pk) {
+            double dt_best = 1e30;
+            const void *in = pk->prepare ? prep : act;
+            for (int r = 0; r < 2000; r++) {
+                const double t0 = now_s();
+                if (pk->prepare) pk->prepare(COLS, act, prep);
+                pk->rows(COLS, ELM__PANEL_ROWS, pw, pb, in, 0, 1, out, ELM__PANEL_ROWS);
+                const double dt = now_s() - t0;
+                if (dt < dt_best) dt_best = dt;
+            }
+            cached[ti][4] = pb / dt_best / 1e9;
+        }
         elm_big_free(w, mat_bytes * copies), free(act), free(out), free(prep);
+        if (pw) elm_big_free(pw, pmat * copies);
     }
     printf("\none row from the caches, 1 thread (the kernels' compute ceiling, best of 2000; gemv: "
-           "the activation's layout, if any, and one tile of %d rows):\n"
-           "| type | avx2 GB/s | avx512 GB/s | avx512/avx2 | avx2 gemv GB/s | avx512 gemv GB/s |\n"
-           "| --- | ---: | ---: | ---: | ---: | ---: |\n",
+           "the activation's layout, if any, and one tile of %d rows; panels: the layout, if "
+           "any, and one panel):\n"
+           "| type | avx2 GB/s | avx512 GB/s | avx512/avx2 | avx2 gemv GB/s | avx512 gemv GB/s | "
+           "panels GB/s |\n"
+           "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
            DECODE_TILE);
     for (size_t ti = 0; ti < N_TYPES; ti++) {
-        char gv[2][32] = {"-", "-"};
-        for (int k = 0; k < 2; k++)
+        char gv[3][32] = {"-", "-", "-"};
+        for (int k = 0; k < 3; k++)
             if (cached[ti][2 + k] > 0) snprintf(gv[k], sizeof gv[k], "%.1f", cached[ti][2 + k]);
-        printf("| %s | %.1f | %.1f | %.2fx | %s | %s |\n", elm_traits_ref(types[ti])->name,
-               cached[ti][0], cached[ti][1], cached[ti][1] / cached[ti][0], gv[0], gv[1]);
+        printf("| %s | %.1f | %.1f | %.2fx | %s | %s | %s |\n", elm_traits_ref(types[ti])->name,
+               cached[ti][0], cached[ti][1], cached[ti][1] / cached[ti][0], gv[0], gv[1], gv[2]);
     }
     /* The activation quantizers run once per matrix product, on one row: far from the weights'
      * cost, but timed the same way. */

@@ -102,6 +102,18 @@ ELM__INLINE __m512i bcast4(const int8_t *p)
     return _mm512_set1_epi32(v);
 }
 
+/* How far ahead the panels prefetch. Decode of llama3.2-1b Q4_K_M read 72-75 % of the read loop
+ * with 4 KiB, 78-84 % with 512 B-1 KiB (2 KiB between); Q4_0 files 1-4 % more with 1 KiB; q8_0's
+ * panels the same within the noise from 1 to 4 KiB (`make bench-decode`'s panels column tells). */
+enum { PREFETCH = 1024, PREFETCH_Q8_0 = 4096 };
+
+/* Prefetches `bytes` of the panel at `at`, dist bytes ahead. */
+ELM__INLINE void prefetch_ahead(const uint8_t *at, size_t bytes, size_t dist)
+{
+    for (size_t l = 0; l < bytes; l += 64)
+        _mm_prefetch((const char *)at + dist + l, _MM_HINT_T0);
+}
+
 /* One panel of nb blocks (values_bytes a block) times R prepared activations (p, p_stride bytes
  * apart) into y[r * ldy + 0..15]. */
 enum { KIND_Q4_0, KIND_Q8_0, KIND_Q5_0 };
@@ -115,9 +127,9 @@ ELM__INLINE void panel(int R, int kind, int64_t nb, const uint8_t *w, size_t val
         acc[r] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *v = w + elm__panel_lines_at(b, values_bytes, 2);
-        /* 4 KiB ahead, as the row-major gemv: it helps multi-threaded decode */
-        for (size_t l = 0; l < values_bytes; l += 64)
-            _mm_prefetch((const char *)v + 4096 + l, _MM_HINT_T0);
+        const size_t dist = kind == KIND_Q8_0 ? PREFETCH_Q8_0 : PREFETCH;
+        if (b % 2 == 0) prefetch_ahead(v - ELM__PANEL_HEAD, ELM__PANEL_HEAD, dist);
+        prefetch_ahead(v, values_bytes, dist);
         __m512i line[8];
         if (kind == KIND_Q8_0)
             lines_q8_0(v, line);
@@ -244,13 +256,6 @@ ELM__INLINE const elm_block_q8_K *act_k(const char *p, size_t p_stride, int r, i
     return (const elm_block_q8_K *)(const void *)(p + (size_t)r * p_stride) + b;
 }
 
-/* Prefetches the bytes of a group 4 KiB ahead, as the 32-value blocks' panels. */
-ELM__INLINE void prefetch_ahead(const uint8_t *at, size_t bytes)
-{
-    for (size_t l = 0; l < bytes; l += 64)
-        _mm_prefetch((const char *)at + 4096 + l, _MM_HINT_T0);
-}
-
 /* One q4_K panel of nb super-blocks times R activations. Lines of a super-block: 3 of (scale,
  * min) pairs, then 32 of nibbles, line 8c + t holding bytes 32c + 4t.. of qs, whose low nibbles
  * are values 64c + 4t.. (sub-block 2c) and high nibbles values 64c + 32 + 4t.. (2c + 1). */
@@ -267,7 +272,7 @@ ELM__INLINE void panel_q4_K(int R, int64_t nb, const uint8_t *w, const char *p, 
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *head = w + elm__panel_head_at(b, VB, 1, 2, 0),
                       *lines = w + elm__panel_lines_at(b, VB, 1);
-        prefetch_ahead(head, ELM__PANEL_HEAD + VB);
+        prefetch_ahead(head, ELM__PANEL_HEAD + VB, PREFETCH);
         const __m512i l0 = _mm512_load_si512(lines), l1 = _mm512_load_si512(lines + 64),
                       l2 = _mm512_load_si512(lines + 128);
         /* get_scale_min_k4 on 16 rows: scales 0-3 and mins 0-3 are the low six bits of bytes
@@ -342,8 +347,9 @@ ELM__INLINE void panel_q6_K(int R, int64_t nb, const uint8_t *w, const char *p, 
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *lines = w + elm__panel_lines_at(b, VB, 2), *ql = lines + 4 * 64,
                       *qh = ql + 32 * 64;
-        if (b % 2 == 0) prefetch_ahead(w + elm__panel_head_at(b, VB, 2, 1, 0), ELM__PANEL_HEAD);
-        prefetch_ahead(lines, VB);
+        if (b % 2 == 0)
+            prefetch_ahead(w + elm__panel_head_at(b, VB, 2, 1, 0), ELM__PANEL_HEAD, PREFETCH);
+        prefetch_ahead(lines, VB, PREFETCH);
         __m512i isum[ROWS_K];
         UNROLL
         for (int r = 0; r < R; r++)
