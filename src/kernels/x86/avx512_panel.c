@@ -16,7 +16,9 @@
 
 #define ELM__INLINE ELM__AVX512 static inline __attribute__((always_inline))
 
-/* Activation rows at a time: their accumulators and the unpacked block fit the 32 registers. */
+/* Activation rows at a time: the 32-value types' accumulators and unpacked block fit the 32
+ * registers; the K-quants' spill some, but 8 rows still beat 4 (q4_K 170-177 against 144-158
+ * GMAC/s in prefill, q6_K 114-131 against 92-107). */
 enum { ROWS_MAX = 8 };
 /* Before the loops over rows: unrolled, each row's accumulator stays in a register. */
 #define UNROLL _Pragma("GCC unroll 8")
@@ -160,10 +162,30 @@ ELM__INLINE void panel(int R, int kind, int64_t nb, const uint8_t *w, size_t val
         _mm512_storeu_ps(y + (size_t)r * ldy, acc[r]);
 }
 
+/* Every panel times every activation, ROWS_MAX activations at a time for each panel, so the
+ * panel is read from memory once and from the caches after: CALL(R) runs one panel (wp) times R
+ * activations (pr) into yo. */
+#define EVERY_PANEL(CALL)                                                                  \
+    for (int64_t o = 0; o < n_out; o += ELM__PANEL_ROWS) {                                 \
+        const uint8_t *wp = (const uint8_t *)w + (size_t)(o / ELM__PANEL_ROWS) * w_stride; \
+        for (int64_t r0 = 0; r0 < n_act; r0 += ROWS_MAX) {                                 \
+            const char *pr = (const char *)p + (size_t)r0 * p_stride;                      \
+            float *yo = y + (size_t)r0 * ldy + o;                                          \
+            switch (n_act - r0 < ROWS_MAX ? n_act - r0 : ROWS_MAX) {                       \
+            case 8: CALL(8); break;                                                        \
+            case 7: CALL(7); break;                                                        \
+            case 6: CALL(6); break;                                                        \
+            case 5: CALL(5); break;                                                        \
+            case 4: CALL(4); break;                                                        \
+            case 3: CALL(3); break;                                                        \
+            case 2: CALL(2); break;                                                        \
+            default: CALL(1); break;                                                       \
+            }                                                                              \
+        }                                                                                  \
+    }
+
 #define PANEL_CALL(K) panel(K, kind, nb, wp, values_bytes, pr, p_stride, yo, ldy)
 
-/* Every panel times every activation, ROWS_MAX activations at a time for each panel, so the
- * panel is read from memory once and from the caches after. */
 ELM__INLINE void rows(int kind, int64_t n, int64_t n_out, const void *w, size_t w_stride,
                       const void *p, size_t p_stride, int64_t n_act, float *y, size_t ldy)
 {
@@ -171,23 +193,7 @@ ELM__INLINE void rows(int kind, int64_t n, int64_t n_out, const void *w, size_t 
     const size_t values_bytes = (size_t)ELM__PANEL_ROWS * (kind == KIND_Q8_0   ? ELM_QK
                                                            : kind == KIND_Q5_0 ? ELM_QK / 2 + 4
                                                                                : ELM_QK / 2);
-    for (int64_t o = 0; o < n_out; o += ELM__PANEL_ROWS) {
-        const uint8_t *wp = (const uint8_t *)w + (size_t)(o / ELM__PANEL_ROWS) * w_stride;
-        for (int64_t r0 = 0; r0 < n_act; r0 += ROWS_MAX) {
-            const char *pr = (const char *)p + (size_t)r0 * p_stride;
-            float *yo = y + (size_t)r0 * ldy + o;
-            switch (n_act - r0 < ROWS_MAX ? n_act - r0 : ROWS_MAX) {
-            case 8: PANEL_CALL(8); break;
-            case 7: PANEL_CALL(7); break;
-            case 6: PANEL_CALL(6); break;
-            case 5: PANEL_CALL(5); break;
-            case 4: PANEL_CALL(4); break;
-            case 3: PANEL_CALL(3); break;
-            case 2: PANEL_CALL(2); break;
-            default: PANEL_CALL(1); break;
-            }
-        }
-    }
+    EVERY_PANEL(PANEL_CALL)
 }
 
 ELM__AVX512 void elm__panel_rows_q4_0_avx512(int64_t n, int64_t n_out, const void *w,
@@ -218,10 +224,6 @@ ELM__AVX512 void elm__panel_rows_q5_0_avx512(int64_t n, int64_t n_out, const voi
  * (q4_K's mins, q6_K's offset of 32) are vpdpwssd of the rows' scales or mins, as int16 pairs,
  * with q8_K's sums of 16 values, two to a dword. */
 
-/* Activation rows at a time: 8 share each unpacked line among more rows than 4 (q4_K 170-177
- * against 144-158 GMAC/s in prefill, q6_K 114-131 against 92-107), though some spill. */
-enum { ROWS_K = 8 };
-
 /* The int32 lanes of v with only byte k of each, zero-extended (unsigned) or sign-extended. */
 ELM__INLINE __m512i byte_u(__m512i v, int k)
 {
@@ -237,10 +239,9 @@ ELM__INLINE __m512i byte_s(__m512i v, int k)
  * 0xFF of the lane, or 0 where that is 0x80. */
 ELM__INLINE __m512i pick_bytes(__m512i v, uint32_t sel)
 {
-    const __m512i at = _mm512_set_epi32(12, 8, 4, 0, 12, 8, 4, 0, 12, 8, 4, 0, 12, 8, 4, 0);
-    return _mm512_shuffle_epi8(
-        v, _mm512_add_epi8(_mm512_mullo_epi32(at, _mm512_set1_epi32(0x01010101)),
-                           _mm512_set1_epi32((int)sel)));
+    /* vpshufb indexes bytes within 128-bit lanes: lane k of four starts at byte 4k */
+    const __m512i at = _mm512_set4_epi32(0x0C0C0C0C, 0x08080808, 0x04040404, 0);
+    return _mm512_shuffle_epi8(v, _mm512_add_epi8(at, _mm512_set1_epi32((int)sel)));
 }
 
 /* Bytes k and k + 1 of each lane as two sign-extended int16: the pair that meets q8_K's sums of
@@ -265,7 +266,7 @@ ELM__INLINE void panel_q4_K(int R, int64_t nb, const uint8_t *w, const char *p, 
     enum { VB = ELM__PANEL_ROWS * (ELM_K_SCALE_SIZE + ELM_QK_K / 2) };
     const __m512i m4 = _mm512_set1_epi8(0x0F), m6 = _mm512_set1_epi8(0x3F),
                   hi2 = _mm512_set1_epi8(0x30);
-    __m512 acc[ROWS_K];
+    __m512 acc[ROWS_MAX];
     UNROLL
     for (int r = 0; r < R; r++)
         acc[r] = _mm512_setzero_ps();
@@ -283,7 +284,7 @@ ELM__INLINE void panel_q4_K(int R, int64_t nb, const uint8_t *w, const char *p, 
                                              _mm512_and_si512(_mm512_srli_epi32(l0, 2), hi2)),
                       mn47 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(l2, 4), m4),
                                              _mm512_and_si512(_mm512_srli_epi32(l1, 2), hi2));
-        __m512i isum[ROWS_K];
+        __m512i isum[ROWS_MAX];
         UNROLL
         for (int r = 0; r < R; r++)
             isum[r] = _mm512_setzero_si512();
@@ -308,18 +309,18 @@ ELM__INLINE void panel_q4_K(int R, int64_t nb, const uint8_t *w, const char *p, 
                     _mm512_add_epi32(isum[r], _mm512_mullo_epi32(_mm512_add_epi32(s0, s1), sc));
             }
         }
+        /* min j twice in a lane (int16), to meet the sums of 16 values 2j and 2j + 1 */
+        __m512i mn[8];
+        for (int j = 0; j < 8; j++)
+            mn[j] = pick_bytes(j < 4 ? mn03 : mn47, 0x80008000u | (uint32_t)(j % 4) * 0x10001u);
         const __m512 d = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)head)),
                      dmin = _mm512_cvtph_ps(_mm256_load_si256((const __m256i *)(head + 32)));
         UNROLL
         for (int r = 0; r < R; r++) {
             const elm_block_q8_K *a = act_k(p, p_stride, r, b);
-            /* min j twice in a lane (int16) times the sums of 16 values 2j and 2j + 1 */
             __m512i imin = _mm512_setzero_si512();
             for (int j = 0; j < 8; j++)
-                imin = _mm512_dpwssd_epi32(
-                    imin,
-                    pick_bytes(j < 4 ? mn03 : mn47, 0x80008000u | (uint32_t)(j % 4) * 0x10001u),
-                    bcast4((const int8_t *)&a->bsums[2 * j]));
+                imin = _mm512_dpwssd_epi32(imin, mn[j], bcast4((const int8_t *)&a->bsums[2 * j]));
             const __m512 da = _mm512_set1_ps(elm__q8k_d(a));
             acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r]), _mm512_mul_ps(d, da), acc[r]);
             acc[r] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(imin), _mm512_mul_ps(dmin, da), acc[r]);
@@ -333,14 +334,15 @@ ELM__INLINE void panel_q4_K(int R, int64_t nb, const uint8_t *w, const char *p, 
 /* One q6_K panel of nb super-blocks times R activations. Lines of a super-block: 4 of scales,
  * 32 of ql (line 16h + t: bytes 64h + 4t.. of ql), 16 of qh (line 8h + t: bytes 32h + 4t..). In
  * half h, ql line t's low nibbles are values 128h + 4t.., line t + 8's 128h + 32 + 4t.., their
- * high nibbles 64 further, and qh line t holds their top two bits at bits 0, 2, 4, 6 of each
- * byte: value 32q + 4t.. of the half is the q-th of those, in group 2q + t / 4 of 16 values. */
+ * high nibbles 64 further, and qh line t holds their top two bits in bits 0-1, 2-3, 4-5 and 6-7
+ * of each byte: value 32q + 4t.. of the half is the q-th of those, in group 2q + t / 4 of 16
+ * values. */
 ELM__INLINE void panel_q6_K(int R, int64_t nb, const uint8_t *w, const char *p, size_t p_stride,
                             float *y, size_t ldy)
 {
     enum { VB = ELM__PANEL_ROWS * (ELM_QK_K / 16 + ELM_QK_K / 2 + ELM_QK_K / 4) };
     const __m512i m4 = _mm512_set1_epi8(0x0F), hi2 = _mm512_set1_epi8(0x30);
-    __m512 acc[ROWS_K];
+    __m512 acc[ROWS_MAX];
     UNROLL
     for (int r = 0; r < R; r++)
         acc[r] = _mm512_setzero_ps();
@@ -350,7 +352,7 @@ ELM__INLINE void panel_q6_K(int R, int64_t nb, const uint8_t *w, const char *p, 
         if (b % 2 == 0)
             prefetch_ahead(w + elm__panel_head_at(b, VB, 2, 1, 0), ELM__PANEL_HEAD, PREFETCH);
         prefetch_ahead(lines, VB, PREFETCH);
-        __m512i isum[ROWS_K];
+        __m512i isum[ROWS_MAX];
         UNROLL
         for (int r = 0; r < R; r++)
             isum[r] = _mm512_setzero_si512();
@@ -414,41 +416,23 @@ ELM__INLINE void panel_q6_K(int R, int64_t nb, const uint8_t *w, const char *p, 
         _mm512_storeu_ps(y + (size_t)r * ldy, acc[r]);
 }
 
-/* Every panel times every activation, RMAX activations at a time. */
-#define ROWS_K_BODY(PANEL, RMAX)                                                               \
-    do {                                                                                       \
-        const int64_t nb = n / ELM_QK_K;                                                       \
-        for (int64_t o = 0; o < n_out; o += ELM__PANEL_ROWS) {                                 \
-            const uint8_t *wp = (const uint8_t *)w + (size_t)(o / ELM__PANEL_ROWS) * w_stride; \
-            for (int64_t r0 = 0; r0 < n_act; r0 += RMAX) {                                     \
-                const char *pr = (const char *)p + (size_t)r0 * p_stride;                      \
-                float *yo = y + (size_t)r0 * ldy + o;                                          \
-                switch (n_act - r0 < RMAX ? n_act - r0 : RMAX) {                               \
-                case 8: PANEL(8, nb, wp, pr, p_stride, yo, ldy); break;                        \
-                case 7: PANEL(7, nb, wp, pr, p_stride, yo, ldy); break;                        \
-                case 6: PANEL(6, nb, wp, pr, p_stride, yo, ldy); break;                        \
-                case 5: PANEL(5, nb, wp, pr, p_stride, yo, ldy); break;                        \
-                case 4: PANEL(4, nb, wp, pr, p_stride, yo, ldy); break;                        \
-                case 3: PANEL(3, nb, wp, pr, p_stride, yo, ldy); break;                        \
-                case 2: PANEL(2, nb, wp, pr, p_stride, yo, ldy); break;                        \
-                default: PANEL(1, nb, wp, pr, p_stride, yo, ldy); break;                       \
-                }                                                                              \
-            }                                                                                  \
-        }                                                                                      \
-    } while (0)
+#define Q4_K_CALL(K) panel_q4_K(K, nb, wp, pr, p_stride, yo, ldy)
+#define Q6_K_CALL(K) panel_q6_K(K, nb, wp, pr, p_stride, yo, ldy)
 
 ELM__AVX512 void elm__panel_rows_q4_K_avx512(int64_t n, int64_t n_out, const void *w,
                                              size_t w_stride, const void *p, size_t p_stride,
                                              int64_t n_act, float *y, size_t ldy)
 {
-    ROWS_K_BODY(panel_q4_K, ROWS_K);
+    const int64_t nb = n / ELM_QK_K;
+    EVERY_PANEL(Q4_K_CALL)
 }
 
 ELM__AVX512 void elm__panel_rows_q6_K_avx512(int64_t n, int64_t n_out, const void *w,
                                              size_t w_stride, const void *p, size_t p_stride,
                                              int64_t n_act, float *y, size_t ldy)
 {
-    ROWS_K_BODY(panel_q6_K, ROWS_K);
+    const int64_t nb = n / ELM_QK_K;
+    EVERY_PANEL(Q6_K_CALL)
 }
 
 #endif
