@@ -252,6 +252,16 @@ ELM__INLINE __m512i pair_s16(__m512i v, int k)
         pick_bytes(v, 0x00800080u | (uint32_t)k << 8 | (uint32_t)(k + 1) << 24), 8);
 }
 
+/* Σ over the 8 dwords of q8_K's sums of 16 values (two to a dword) of pairs[k] · dword k: the
+ * rows' mins or scales as int16 pairs against the activation's sums. */
+ELM__INLINE __m512i bsums_dot(const __m512i *pairs, const elm_block_q8_K *a)
+{
+    __m512i s = _mm512_setzero_si512();
+    for (int k = 0; k < 8; k++)
+        s = _mm512_dpwssd_epi32(s, pairs[k], bcast4((const int8_t *)&a->bsums[2 * k]));
+    return s;
+}
+
 ELM__INLINE const elm_block_q8_K *act_k(const char *p, size_t p_stride, int r, int64_t b)
 {
     return (const elm_block_q8_K *)(const void *)(p + (size_t)r * p_stride) + b;
@@ -318,9 +328,7 @@ ELM__INLINE void panel_q4_K(int R, int64_t nb, const uint8_t *w, const char *p, 
         UNROLL
         for (int r = 0; r < R; r++) {
             const elm_block_q8_K *a = act_k(p, p_stride, r, b);
-            __m512i imin = _mm512_setzero_si512();
-            for (int j = 0; j < 8; j++)
-                imin = _mm512_dpwssd_epi32(imin, mn[j], bcast4((const int8_t *)&a->bsums[2 * j]));
+            const __m512i imin = bsums_dot(mn, a);
             const __m512 da = _mm512_set1_ps(elm__q8k_d(a));
             acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r]), _mm512_mul_ps(d, da), acc[r]);
             acc[r] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(imin), _mm512_mul_ps(dmin, da), acc[r]);
@@ -403,10 +411,7 @@ ELM__INLINE void panel_q6_K(int R, int64_t nb, const uint8_t *w, const char *p, 
         UNROLL
         for (int r = 0; r < R; r++) {
             const elm_block_q8_K *a = act_k(p, p_stride, r, b);
-            __m512i off = _mm512_setzero_si512();
-            for (int k = 0; k < 8; k++)
-                off = _mm512_dpwssd_epi32(off, scp[k], bcast4((const int8_t *)&a->bsums[2 * k]));
-            const __m512i s = _mm512_sub_epi32(isum[r], _mm512_slli_epi32(off, 5));
+            const __m512i s = _mm512_sub_epi32(isum[r], _mm512_slli_epi32(bsums_dot(scp, a), 5));
             acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s),
                                      _mm512_mul_ps(d, _mm512_set1_ps(elm__q8k_d(a))), acc[r]);
         }
