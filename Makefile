@@ -89,10 +89,12 @@ endef
 .PHONY: bench-decode bench-kernels bench-route bench-tokenize bench-speed bench-serve bench-batch bench-gateway
 
 # benchmarks/decode.c: matrix x vector over ~1.1 GB of weights, AVX2 vs AVX-512 tier, 1 and 2
-# threads, against the read loop (the widest loads the CPU has) over the same bytes.
+# threads, against the read loop (the widest loads the CPU has) over the same bytes. DECODE_TYPES
+# narrows it: make bench-decode DECODE_TYPES="q4_K q6_K"
+DECODE_TYPES ?=
 bench-decode:
 	$(call bench_build,decode_bench,RelWithDebInfo)
-	./$(BUILD)/decode_bench
+	./$(BUILD)/decode_bench $(DECODE_TYPES)
 
 # benchmarks/kernels.c: ns per vec_dot of a 4096-long row, dispatched vs reference; GMAC/s of each
 # tier's gemm vs its vec_dot loop on qwen2.5-0.5b's shapes.

@@ -9,7 +9,9 @@
  * vec_dots), that too, over tiles of rows as the engine decodes, a gemv's activation laid out
  * once per pass; and where the AVX-512 tier repacks the type into weight panels
  * (kernels/panel.h), the panels, as the engine decodes those. Then one row from the caches (the
- * kernels' compute ceiling) and the activation quantizers. Not a test. */
+ * kernels' compute ceiling) and the activation quantizers. Not a test.
+ *
+ * Usage: decode_bench [TYPE...]   (default: every type below; e.g. `decode_bench q6_K q4_K`) */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -137,11 +139,38 @@ static double time_pass(pass_t base, int n_threads)
 
 /* ---- main ---- */
 
-int main(void)
+int main(int argc, char **argv)
 {
-    static const int types[] = {ELM_TYPE_Q4_0, ELM_TYPE_Q8_0, ELM_TYPE_Q5_0,
-                                ELM_TYPE_Q4_1, ELM_TYPE_Q4_K, ELM_TYPE_Q5_K,
-                                ELM_TYPE_Q6_K, ELM_TYPE_F16,  ELM_TYPE_BF16};
+    static const int all[] = {ELM_TYPE_Q4_0, ELM_TYPE_Q8_0, ELM_TYPE_Q5_0,
+                              ELM_TYPE_Q4_1, ELM_TYPE_Q4_K, ELM_TYPE_Q5_K,
+                              ELM_TYPE_Q6_K, ELM_TYPE_F16,  ELM_TYPE_BF16};
+    enum { N_ALL = sizeof all / sizeof all[0] };
+    int types[N_ALL];
+    size_t n_types = 0;
+    for (int i = 1; i < argc; i++) {
+        size_t k = 0;
+        while (k < N_ALL && strcmp(argv[i], elm_traits_ref(all[k])->name) != 0)
+            k++;
+        if (k == N_ALL || n_types == N_ALL) {
+            const bool help = strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0;
+            if (!help)
+                fprintf(stderr, "decode_bench: %s '%s'\n",
+                        k == N_ALL ? "unknown type" : "too many types at", argv[i]);
+            fprintf(help ? stdout : stderr,
+                    "usage: %s [TYPE...]\n  times the decode kernels of each TYPE (default: "
+                    "all of",
+                    argv[0]);
+            for (size_t j = 0; j < N_ALL; j++)
+                fprintf(help ? stdout : stderr, " %s", elm_traits_ref(all[j])->name);
+            fprintf(help ? stdout : stderr, ")\n");
+            return help ? 0 : 2;
+        }
+        types[n_types++] = all[k];
+    }
+    if (n_types == 0) {
+        memcpy(types, all, sizeof all);
+        n_types = N_ALL;
+    }
     const unsigned cpu = elm__cpu_flags();
     const int has_avx2 = (cpu & ELM__CPU_TIER_AVX2) == ELM__CPU_TIER_AVX2;
     const int has_avx512 = (cpu & ELM__CPU_TIER_AVX512) == ELM__CPU_TIER_AVX512;
@@ -177,10 +206,9 @@ int main(void)
     for (int i = 0; i < COLS; i++)
         a[i] = (float)((double)rand() / RAND_MAX * 2 - 1);
 
-    enum { N_TYPES = sizeof types / sizeof types[0] };
-    double cached[N_TYPES][5]; /* GB/s from L1/L2: one row's vec_dot per tier, a gemv tile, a
+    double cached[N_ALL][5]; /* GB/s from L1/L2: one row's vec_dot per tier, a gemv tile, a
                                   panel */
-    for (size_t ti = 0; ti < N_TYPES; ti++) {
+    for (size_t ti = 0; ti < n_types; ti++) {
         const elm_type_traits_t *ref = elm_traits_ref(types[ti]);
         const elm_type_traits_t *vref = elm_traits_ref(ref->vec_dot_type);
         const size_t row_bytes = COLS / ref->blck_size * ref->type_size;
@@ -296,7 +324,7 @@ int main(void)
            "panels GB/s |\n"
            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
            DECODE_TILE);
-    for (size_t ti = 0; ti < N_TYPES; ti++) {
+    for (size_t ti = 0; ti < n_types; ti++) {
         char gv[3][32] = {"-", "-", "-"};
         for (int k = 0; k < 3; k++)
             if (cached[ti][2 + k] > 0) snprintf(gv[k], sizeof gv[k], "%.1f", cached[ti][2 + k]);
