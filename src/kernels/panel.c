@@ -157,17 +157,27 @@ static const elm__panel_t panel_q4_K = {
               {AT(elm_block_q4_K, qs), ELM_QK_K / 2, 0}},
     .prepare = NULL,
     .rows = ROWS_Q4_K};
-static const elm__panel_t panel_q6_K = {.type = ELM_TYPE_Q6_K,
-                                        .block = sizeof(elm_block_q6_K),
-                                        .group = 2,
-                                        .n_halves = 1,
-                                        .half_at = {AT(elm_block_q6_K, d)},
-                                        .n_fields = 3,
-                                        .field = {{AT(elm_block_q6_K, scales), ELM_QK_K / 16, 0},
-                                                  {AT(elm_block_q6_K, ql), ELM_QK_K / 2, 0},
-                                                  {AT(elm_block_q6_K, qh), ELM_QK_K / 4, 0}},
-                                        .prepare = NULL,
-                                        .rows = ROWS_Q6_K};
+/* q6_K's lines in the order its kernel reads them: the scales, then for each quarter of a row's
+ * 256 values (half h, t of 2) 16 bytes of ql (values 128h + 16t.. in the low nibbles, 64 further in
+ * the high ones), 16 of ql 32 further (values 32 and 96 further), and 16 of qh (their top bits). */
+/* clang-format off */
+#define Q6_K_QL(at) {AT(elm_block_q6_K, ql) + (at), 16, 0}
+#define Q6_K_QH(at) {AT(elm_block_q6_K, qh) + (at), 16, 0}
+static const elm__panel_t panel_q6_K = {
+    .type = ELM_TYPE_Q6_K,
+    .block = sizeof(elm_block_q6_K),
+    .group = 2,
+    .n_halves = 1,
+    .half_at = {AT(elm_block_q6_K, d)},
+    .n_fields = 13,
+    .field = {{AT(elm_block_q6_K, scales), ELM_QK_K / 16, 0},
+              Q6_K_QL(0),  Q6_K_QL(32),  Q6_K_QH(0),
+              Q6_K_QL(16), Q6_K_QL(48),  Q6_K_QH(16),
+              Q6_K_QL(64), Q6_K_QL(96),  Q6_K_QH(32),
+              Q6_K_QL(80), Q6_K_QL(112), Q6_K_QH(48)},
+    .prepare = NULL,
+    .rows = ROWS_Q6_K};
+/* clang-format on */
 
 const elm__panel_t *elm__panel_tier(int type, unsigned cpu)
 {

@@ -106,7 +106,9 @@ ELM__INLINE __m512i bcast4(const int8_t *p)
 
 /* How far ahead the panels prefetch. Decode of llama3.2-1b Q4_K_M read 72-75 % of the read loop
  * with 4 KiB, 78-84 % with 512 B-1 KiB (2 KiB between); Q4_0 files 1-4 % more with 1 KiB; q8_0's
- * panels the same within the noise from 1 to 4 KiB (`make bench-decode`'s panels column tells). */
+ * panels the same within the noise from 1 to 4 KiB (`make bench-decode`'s panels column tells).
+ * The K-quants' large blocks prefetch a part at a time as they read it: the 53 prefetches of a
+ * q6_K block issued at once held its loads up (0.78 of the read loop against 0.90). */
 enum { PREFETCH = 1024, PREFETCH_Q8_0 = 4096 };
 
 /* Prefetches `bytes` of the panel at `at`, dist bytes ahead. */
@@ -114,6 +116,15 @@ ELM__INLINE void prefetch_ahead(const uint8_t *at, size_t bytes, size_t dist)
 {
     for (size_t l = 0; l < bytes; l += 64)
         _mm_prefetch((const char *)at + dist + l, _MM_HINT_T0);
+}
+
+/* Part `part` of `parts` of prefetch_ahead(at, bytes, dist), in whole lines. */
+ELM__INLINE void prefetch_part(const uint8_t *at, size_t bytes, int part, int parts, size_t dist)
+{
+    const size_t from = bytes * (size_t)part / (size_t)parts / 64 * 64,
+                 to = part + 1 == parts ? bytes
+                                        : bytes * (size_t)(part + 1) / (size_t)parts / 64 * 64;
+    prefetch_ahead(at + from, to - from, dist);
 }
 
 /* One panel of nb blocks (values_bytes a block) times R prepared activations (p, p_stride bytes
@@ -283,7 +294,6 @@ ELM__INLINE void panel_q4_K(int R, int64_t nb, const uint8_t *w, const char *p, 
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *head = w + elm__panel_head_at(b, VB, 1, 2, 0),
                       *lines = w + elm__panel_lines_at(b, VB, 1);
-        prefetch_ahead(head, ELM__PANEL_HEAD + VB, PREFETCH);
         const __m512i l0 = _mm512_load_si512(lines), l1 = _mm512_load_si512(lines + 64),
                       l2 = _mm512_load_si512(lines + 128);
         /* get_scale_min_k4 on 16 rows: scales 0-3 and mins 0-3 are the low six bits of bytes
@@ -301,6 +311,7 @@ ELM__INLINE void panel_q4_K(int R, int64_t nb, const uint8_t *w, const char *p, 
         _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)
         {
             const uint8_t *v = lines + 64 * (3 + 8 * (j / 2));
+            prefetch_part(head, ELM__PANEL_HEAD + VB, j, 8, PREFETCH);
             __m512i q[8];
             for (int t = 0; t < 8; t++) {
                 const __m512i x = _mm512_load_si512(v + 64 * t);
@@ -339,12 +350,12 @@ ELM__INLINE void panel_q4_K(int R, int64_t nb, const uint8_t *w, const char *p, 
         _mm512_storeu_ps(y + (size_t)r * ldy, acc[r]);
 }
 
-/* One q6_K panel of nb super-blocks times R activations. Lines of a super-block: 4 of scales,
- * 32 of ql (line 16h + t: bytes 64h + 4t.. of ql), 16 of qh (line 8h + t: bytes 32h + 4t..). In
- * half h, ql line t's low nibbles are values 128h + 4t.., line t + 8's 128h + 32 + 4t.., their
- * high nibbles 64 further, and qh line t holds their top two bits in bits 0-1, 2-3, 4-5 and 6-7
- * of each byte: value 32q + 4t.. of the half is the q-th of those, in group 2q + t / 4 of 16
- * values. */
+/* One q6_K panel of nb super-blocks times R activations. Lines of a super-block: 4 of scales, then
+ * for each quarter hq = 2h + t of a row's values 12 lines (panel.h): 4 of low nibbles (ql bytes
+ * 64h + 16t..), 4 of ql 32 further, 4 of qh (bytes 32h + 16t..). Line i (< 4) of the first holds
+ * values 128h + 16t + 4i.. in its low nibbles and 64 further in its high ones, of the second
+ * 32 further and 96 further, and qh line i their top two bits in bits 0-1, 2-3, 4-5 and 6-7 of
+ * each byte: value 128h + 32q + 16t + 4i.. is the q-th of those, in group 8h + 2q + t of 16. */
 ELM__INLINE void panel_q6_K(int R, int64_t nb, const uint8_t *w, const char *p, size_t p_stride,
                             float *y, size_t ldy)
 {
@@ -355,11 +366,9 @@ ELM__INLINE void panel_q6_K(int R, int64_t nb, const uint8_t *w, const char *p, 
     for (int r = 0; r < R; r++)
         acc[r] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *lines = w + elm__panel_lines_at(b, VB, 2), *ql = lines + 4 * 64,
-                      *qh = ql + 32 * 64;
+        const uint8_t *lines = w + elm__panel_lines_at(b, VB, 2);
         if (b % 2 == 0)
             prefetch_ahead(w + elm__panel_head_at(b, VB, 2, 1, 0), ELM__PANEL_HEAD, PREFETCH);
-        prefetch_ahead(lines, VB, PREFETCH);
         __m512i isum[ROWS_MAX];
         UNROLL
         for (int r = 0; r < R; r++)
@@ -369,13 +378,14 @@ ELM__INLINE void panel_q6_K(int R, int64_t nb, const uint8_t *w, const char *p, 
         _Pragma("GCC unroll 1") for (int hq = 0; hq < 4; hq++)
         {
             const int h = hq / 2, tq = hq % 2;
-            const uint8_t *al = ql + 64 * (16 * h + 4 * tq), *hl = qh + 64 * (8 * h + 4 * tq);
+            const uint8_t *al = lines + 64 * (4 + 12 * hq), *hl = al + 64 * 8;
             _Pragma("GCC unroll 4") for (int qv = 0; qv < 4; qv++)
             {
                 const int g = 8 * h + 2 * qv + tq;
+                prefetch_part(lines, VB, 4 * hq + qv, 16, PREFETCH);
                 __m512i q[4];
                 for (int t = 0; t < 4; t++) {
-                    const __m512i lo = _mm512_load_si512(al + 64 * (8 * (qv % 2) + t)),
+                    const __m512i lo = _mm512_load_si512(al + 64 * (4 * (qv % 2) + t)),
                                   hb = _mm512_load_si512(hl + 64 * t);
                     const __m512i nib =
                         _mm512_and_si512(qv >= 2 ? _mm512_srli_epi16(lo, 4) : lo, m4);
