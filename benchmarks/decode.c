@@ -11,7 +11,8 @@
  * (kernels/panel.h), the panels, as the engine decodes those. Then one row from the caches (the
  * kernels' compute ceiling) and the activation quantizers. Not a test.
  *
- * Usage: decode_bench [TYPE...]   (default: every type below; e.g. `decode_bench q6_K q4_K`) */
+ * Usage: decode_bench [--cols N] [TYPE...]   (default: every type below; e.g. `decode_bench q6_K
+ * q4_K`) */
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -25,7 +26,10 @@
 #include "kernels/cpu.h"
 #include "kernels/panel.h"
 
-enum { ROWS = 896, COLS = 4864, REPS = 15, MAX_THREADS = 2 };
+enum { REPS = 15, MAX_THREADS = 2 };
+/* The matrix: qwen2.5-0.5b's ffn_down unless --cols asks for rows of another length (its other
+ * matrices' 896, say), with as many rows as keep about the same size. */
+static int ROWS = 896, COLS = 4864;
 enum { DECODE_TILE = 16 }; /* output rows per gemv call, as src/engine/matmul.c's decode tiles */
 /* Past 1 GiB, far beyond any cache and any TLB reach, so the read loop measures memory alone. */
 static const double TARGET_BYTES = 1.1e9;
@@ -148,6 +152,18 @@ int main(int argc, char **argv)
     int types[N_ALL];
     size_t n_types = 0;
     for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--cols") == 0) {
+            char *end = NULL;
+            const long c = i + 1 < argc ? strtol(argv[++i], &end, 10) : 0;
+            if (!end || *end || c < 32 || c > 65536 || c % 32) {
+                fprintf(stderr, "decode_bench: --cols %s: give a multiple of 32 from 32 to 65536\n",
+                        end ? argv[i] : "(missing)");
+                return 2;
+            }
+            COLS = (int)c;
+            ROWS = (int)((896L * 4864 / c + 15) / 16 * 16);
+            continue;
+        }
         size_t k = 0;
         while (k < N_ALL && strcmp(argv[i], elm_traits_ref(all[k])->name) != 0)
             k++;
@@ -157,12 +173,14 @@ int main(int argc, char **argv)
                 fprintf(stderr, "decode_bench: %s '%s'\n",
                         k == N_ALL ? "unknown type" : "too many types at", argv[i]);
             fprintf(help ? stdout : stderr,
-                    "usage: %s [TYPE...]\n  times the decode kernels of each TYPE (default: "
-                    "all of",
+                    "usage: %s [--cols N] [TYPE...]\n  times the decode kernels of each TYPE "
+                    "(default: all of",
                     argv[0]);
             for (size_t j = 0; j < N_ALL; j++)
                 fprintf(help ? stdout : stderr, " %s", elm_traits_ref(all[j])->name);
-            fprintf(help ? stdout : stderr, ")\n");
+            fprintf(help ? stdout : stderr,
+                    ") on a matrix of 896 rows of 4864 values (qwen2.5-0.5b's ffn_down), or with "
+                    "--cols on rows of N values, as many as make the same size\n");
             return help ? 0 : 2;
         }
         types[n_types++] = all[k];
@@ -211,6 +229,12 @@ int main(int argc, char **argv)
     for (size_t ti = 0; ti < n_types; ti++) {
         const elm_type_traits_t *ref = elm_traits_ref(types[ti]);
         const elm_type_traits_t *vref = elm_traits_ref(ref->vec_dot_type);
+        if (COLS % ref->blck_size || COLS % vref->blck_size) {
+            printf("| %s | skipped: rows of %d values are not whole blocks of %d |\n", ref->name,
+                   COLS, ref->blck_size > vref->blck_size ? ref->blck_size : vref->blck_size);
+            cached[ti][0] = -1;
+            continue;
+        }
         const size_t row_bytes = COLS / ref->blck_size * ref->type_size;
         const size_t mat_bytes = row_bytes * ROWS;
         const int copies = (int)((TARGET_BYTES + mat_bytes - 1) / mat_bytes);
@@ -325,6 +349,7 @@ int main(int argc, char **argv)
            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
            DECODE_TILE);
     for (size_t ti = 0; ti < n_types; ti++) {
+        if (cached[ti][0] < 0) continue;
         char gv[3][32] = {"-", "-", "-"};
         for (int k = 0; k < 3; k++)
             if (cached[ti][2 + k] > 0) snprintf(gv[k], sizeof gv[k], "%.1f", cached[ti][2 + k]);
@@ -338,6 +363,7 @@ int main(int argc, char **argv)
     uint8_t *q = malloc(COLS * 4);
     if (!q) return 1;
     for (size_t ai = 0; ai < sizeof acts / sizeof acts[0]; ai++) {
+        if (COLS % elm_traits_ref(acts[ai])->blck_size) continue;
         double best[2] = {1e30, 1e30};
         for (int r = 0; r < 2000; r++)
             for (int k = 0; k < 2; k++) {
