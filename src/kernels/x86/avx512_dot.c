@@ -324,9 +324,9 @@ ELM__INLINE float dot_halves(int64_t n, const uint16_t *x, const uint16_t *y, in
                      _mm512_setzero_ps()};
     int64_t i = 0;
     for (; i + 64 <= n; i += 64)
-        _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) acc[k] =
-            _mm512_fmadd_ps(load_halves(x + i + 16 * k, 0xFFFF, bf16),
-                            load_halves(y + i + 16 * k, 0xFFFF, bf16), acc[k]);
+        _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)
+            acc[k] = _mm512_fmadd_ps(load_halves(x + i + 16 * k, 0xFFFF, bf16),
+                                     load_halves(y + i + 16 * k, 0xFFFF, bf16), acc[k]);
     for (; i < n; i += 16) {
         const __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
         acc[0] = _mm512_fmadd_ps(load_halves(x + i, m, bf16), load_halves(y + i, m, bf16), acc[0]);
@@ -351,47 +351,51 @@ ELM__AVX512 void elm__vec_dot_bf16_avx512(int64_t n, float *s, const void *x, co
 
 /* dot_halves of W rows of x (x_stride bytes apart) with y into s[0..W-1]: its operations in its
  * order for each row, y's values converted once for the W rows, or read as floats from yf. */
-ELM__INLINE void dots_halves(int W, int64_t n, const uint8_t *x, size_t x_stride, const uint16_t *y,
-                             const float *yf, float *s, int bf16)
+ELM__INLINE void dots_halves(int W, int64_t n, const uint8_t *x, size_t x_stride,
+                             const uint16_t *y, const float *yf, float *s, int bf16)
 {
     enum { W_MAX = 4 };
     __m512 acc[W_MAX][4];
     _Pragma("GCC unroll 4") for (int w = 0; w < W; w++)
-        _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) acc[w][k] = _mm512_setzero_ps();
+        _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)
+            acc[w][k] = _mm512_setzero_ps();
     int64_t i = 0;
     for (; i + 64 <= n; i += 64) {
         __m512 yv[4];
-        _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) yv[k] =
-            yf ? _mm512_load_ps(yf + i + 16 * k) : load_halves(y + i + 16 * k, 0xFFFF, bf16);
-        _Pragma("GCC unroll 4") for (int w = 0; w < W; w++)
-        {
+        _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)
+            yv[k] = yf ? _mm512_load_ps(yf + i + 16 * k)
+                       : load_halves(y + i + 16 * k, 0xFFFF, bf16);
+        _Pragma("GCC unroll 4") for (int w = 0; w < W; w++) {
             const uint16_t *xw = (const uint16_t *)(const void *)(x + (size_t)w * x_stride);
             const size_t ahead = 2 * (size_t)i + HALVES_AHEAD;
-            const char *pf = (const char *)xw +
-                             (ahead < 2 * (size_t)n ? ahead : ahead - 2 * (size_t)n + W * x_stride);
+            const char *pf = (const char *)xw + (ahead < 2 * (size_t)n
+                                                     ? ahead
+                                                     : ahead - 2 * (size_t)n + W * x_stride);
             _mm_prefetch(pf, _MM_HINT_T0);
             _mm_prefetch(pf + 64, _MM_HINT_T0);
-            _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++) acc[w][k] =
-                _mm512_fmadd_ps(load_halves(xw + i + 16 * k, 0xFFFF, bf16), yv[k], acc[w][k]);
+            _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)
+                acc[w][k] = _mm512_fmadd_ps(load_halves(xw + i + 16 * k, 0xFFFF, bf16), yv[k],
+                                            acc[w][k]);
         }
     }
     for (; i < n; i += 16) {
         const __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
         const __m512 yv = yf ? _mm512_maskz_load_ps(m, yf + i) : load_halves(y + i, m, bf16);
-        _Pragma("GCC unroll 4") for (int w = 0; w < W; w++)
-        {
+        _Pragma("GCC unroll 4") for (int w = 0; w < W; w++) {
             const uint16_t *xw = (const uint16_t *)(const void *)(x + (size_t)w * x_stride);
             acc[w][0] = _mm512_fmadd_ps(load_halves(xw + i, m, bf16), yv, acc[w][0]);
         }
     }
     __m512 v[W_MAX];
-    _Pragma("GCC unroll 4") for (int w = 0; w < W; w++) v[w] =
-        _mm512_add_ps(_mm512_add_ps(acc[w][0], acc[w][1]), _mm512_add_ps(acc[w][2], acc[w][3]));
+    _Pragma("GCC unroll 4") for (int w = 0; w < W; w++)
+        v[w] = _mm512_add_ps(_mm512_add_ps(acc[w][0], acc[w][1]),
+                             _mm512_add_ps(acc[w][2], acc[w][3]));
     if (W == W_MAX) {
         sum_lanes_4(v, s);
         return;
     }
-    _Pragma("GCC unroll 4") for (int w = 0; w < W; w++) s[w] = sum_lanes(v[w]);
+    _Pragma("GCC unroll 4") for (int w = 0; w < W; w++)
+        s[w] = sum_lanes(v[w]);
 }
 
 /* Rows at least HALVES_AHEAD bytes long go four at a time, four streams; shorter ones one at a
@@ -419,14 +423,14 @@ ELM__INLINE void vec_dots_halves(int64_t n, int64_t n_out, const void *x, size_t
         dots_halves(1, n, xb + (size_t)o * x_stride, x_stride, y, NULL, s + o, bf16);
 }
 
-ELM__AVX512 void elm__vec_dots_f16_avx512(int64_t n, int64_t n_out, const void *x, size_t x_stride,
-                                          const void *y, float *s)
+ELM__AVX512 void elm__vec_dots_f16_avx512(int64_t n, int64_t n_out, const void *x,
+                                          size_t x_stride, const void *y, float *s)
 {
     vec_dots_halves(n, n_out, x, x_stride, y, s, 0);
 }
 
-ELM__AVX512 void elm__vec_dots_bf16_avx512(int64_t n, int64_t n_out, const void *x, size_t x_stride,
-                                           const void *y, float *s)
+ELM__AVX512 void elm__vec_dots_bf16_avx512(int64_t n, int64_t n_out, const void *x,
+                                           size_t x_stride, const void *y, float *s)
 {
     vec_dots_halves(n, n_out, x, x_stride, y, s, 1);
 }
