@@ -29,7 +29,8 @@
 enum { REPS = 15, MAX_THREADS = 2 };
 /* The matrix: qwen2.5-0.5b's ffn_down unless --cols asks for rows of another length (its other
  * matrices' 896, say), with as many rows as keep about the same size. */
-static int ROWS = 896, COLS = 4864;
+enum { ROWS_DEFAULT = 896, COLS_DEFAULT = 4864 };
+static int mat_rows = ROWS_DEFAULT, mat_cols = COLS_DEFAULT;
 enum { DECODE_TILE = 16 }; /* output rows per gemv call, as src/engine/matmul.c's decode tiles */
 /* Past 1 GiB, far beyond any cache and any TLB reach, so the read loop measures memory alone. */
 static const double TARGET_BYTES = 1.1e9;
@@ -70,9 +71,9 @@ static void mv_tile(const elm_type_traits_t *tr, int64_t n_out, const uint8_t *w
                     const void *act, const void *prep, float *out)
 {
     if (tr->gemv)
-        tr->gemv(COLS, n_out, w, row_bytes, prep, out);
+        tr->gemv(mat_cols, n_out, w, row_bytes, prep, out);
     else
-        tr->vec_dots(COLS, n_out, w, row_bytes, act, out);
+        tr->vec_dots(mat_cols, n_out, w, row_bytes, act, out);
 }
 
 static void *pass_run(void *arg)
@@ -91,7 +92,7 @@ static void *pass_run(void *arg)
                       k1 = n_panels * (p->thread + 1) / p->n_threads;
         const void *in = p->panel->prepare ? p->prep : p->act;
         for (int64_t k = k0; k < k1; k++)
-            p->panel->rows(COLS, ELM__PANEL_ROWS, p->pw + (size_t)k * p->panel_bytes,
+            p->panel->rows(mat_cols, ELM__PANEL_ROWS, p->pw + (size_t)k * p->panel_bytes,
                            p->panel_bytes, in, 0, 1, &p->out[k * ELM__PANEL_ROWS], ELM__PANEL_ROWS);
         return NULL;
     }
@@ -102,7 +103,7 @@ static void *pass_run(void *arg)
         return NULL;
     }
     for (int64_t r = r0; r < r1; r++)
-        p->tr->vec_dot(COLS, &p->out[r], p->w + (size_t)r * p->row_bytes, p->act);
+        p->tr->vec_dot(mat_cols, &p->out[r], p->w + (size_t)r * p->row_bytes, p->act);
     return NULL;
 }
 
@@ -121,8 +122,8 @@ static double time_pass(pass_t base, int n_threads)
     pass_t p[MAX_THREADS];
     pthread_t tid[MAX_THREADS];
     const double t0 = now_s();
-    if (base.gemv && base.tr->gemv) base.tr->gemv_prepare(COLS, base.act, base.prep);
-    if (base.panel && base.panel->prepare) base.panel->prepare(COLS, base.act, base.prep);
+    if (base.gemv && base.tr->gemv) base.tr->gemv_prepare(mat_cols, base.act, base.prep);
+    if (base.panel && base.panel->prepare) base.panel->prepare(mat_cols, base.act, base.prep);
     for (int t = 0; t < n_threads; t++) {
         p[t] = base;
         p[t].thread = t;
@@ -160,8 +161,8 @@ int main(int argc, char **argv)
                         end ? argv[i] : "(missing)");
                 return 2;
             }
-            COLS = (int)c;
-            ROWS = (int)((896L * 4864 / c + 15) / 16 * 16);
+            mat_cols = (int)c;
+            mat_rows = (int)(((long)ROWS_DEFAULT * COLS_DEFAULT / c + 15) / 16 * 16);
             continue;
         }
         size_t k = 0;
@@ -179,8 +180,9 @@ int main(int argc, char **argv)
             for (size_t j = 0; j < N_ALL; j++)
                 fprintf(help ? stdout : stderr, " %s", elm_traits_ref(all[j])->name);
             fprintf(help ? stdout : stderr,
-                    ") on a matrix of 896 rows of 4864 values (qwen2.5-0.5b's ffn_down), or with "
-                    "--cols on rows of N values, as many as make the same size\n");
+                    ") on a matrix of %d rows of %d values (qwen2.5-0.5b's ffn_down), or with "
+                    "--cols on rows of N values, as many as make the same size\n",
+                    ROWS_DEFAULT, COLS_DEFAULT);
             return help ? 0 : 2;
         }
         types[n_types++] = all[k];
@@ -200,7 +202,7 @@ int main(int argc, char **argv)
     if (!has_avx512) printf("no AVX-512 tier on this CPU: the avx512 column is the avx2 one\n");
     printf("matrix %d rows x %d, repeated to about %.0f MB; %d rounds of read loop, avx2, avx512 "
            "back to back: GB/s of the best pass, ratios the median of the rounds'\n",
-           ROWS, COLS, TARGET_BYTES / 1e6, REPS);
+           mat_rows, mat_cols, TARGET_BYTES / 1e6, REPS);
     printf("gemv: the tier's matrix x vector kernel where it has one (a gemv, its activation "
            "laid out once per pass, or the f16 / bf16 vec_dots), over tiles of %d rows as the "
            "engine decodes (else the engine loops over vec_dot, as in the avx2 / avx512 "
@@ -216,12 +218,12 @@ int main(int argc, char **argv)
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
         "| ---: | ---: |\n");
 
-    float *x = malloc(sizeof(float) * ROWS * COLS), *a = malloc(sizeof(float) * COLS);
+    float *x = malloc(sizeof(float) * mat_rows * mat_cols), *a = malloc(sizeof(float) * mat_cols);
     if (!x || !a) return 1;
     srand(1);
-    for (int64_t i = 0; i < (int64_t)ROWS * COLS; i++)
+    for (int64_t i = 0; i < (int64_t)mat_rows * mat_cols; i++)
         x[i] = (float)((double)rand() / RAND_MAX * 2 - 1);
-    for (int i = 0; i < COLS; i++)
+    for (int i = 0; i < mat_cols; i++)
         a[i] = (float)((double)rand() / RAND_MAX * 2 - 1);
 
     double cached[N_ALL][5]; /* GB/s from L1/L2: one row's vec_dot per tier, a gemv tile, a
@@ -229,34 +231,36 @@ int main(int argc, char **argv)
     for (size_t ti = 0; ti < n_types; ti++) {
         const elm_type_traits_t *ref = elm_traits_ref(types[ti]);
         const elm_type_traits_t *vref = elm_traits_ref(ref->vec_dot_type);
-        if (COLS % ref->blck_size || COLS % vref->blck_size) {
+        if (mat_cols % ref->blck_size || mat_cols % vref->blck_size) {
             printf("| %s | skipped: rows of %d values are not whole blocks of %d |\n", ref->name,
-                   COLS, ref->blck_size > vref->blck_size ? ref->blck_size : vref->blck_size);
+                   mat_cols, ref->blck_size > vref->blck_size ? ref->blck_size : vref->blck_size);
             cached[ti][0] = -1;
             continue;
         }
-        const size_t row_bytes = COLS / ref->blck_size * ref->type_size;
-        const size_t mat_bytes = row_bytes * ROWS;
+        const size_t row_bytes = mat_cols / ref->blck_size * ref->type_size;
+        const size_t mat_bytes = row_bytes * mat_rows;
         const int copies = (int)((TARGET_BYTES + mat_bytes - 1) / mat_bytes);
-        const int64_t n_rows = (int64_t)ROWS * copies;
+        const int64_t n_rows = (int64_t)mat_rows * copies;
         uint8_t *w = elm_big_alloc(mat_bytes * copies); /* huge pages, as weights in memory */
-        uint8_t *act = malloc(COLS * 4);
+        uint8_t *act = malloc(mat_cols * 4);
         float *out = malloc(sizeof(float) * n_rows);
-        void *prep = aligned_alloc(64, COLS * 4); /* room for every layout: at most 2.5 B/value */
+        void *prep =
+            aligned_alloc(64, mat_cols * 4); /* room for every layout: at most 2.5 B/value */
         if (!w || !act || !out || !prep) return 1;
-        ref->quantize(x, w, (int64_t)ROWS * COLS);
+        ref->quantize(x, w, (int64_t)mat_rows * mat_cols);
         for (int c = 1; c < copies; c++)
             memcpy(w + mat_bytes * c, w, mat_bytes);
         const elm__panel_t *pk = elm__panel_tier(types[ti], cpu);
-        const size_t pb = pk ? elm__panel_bytes(pk, COLS) : 0, pmat = pb * (ROWS / ELM__PANEL_ROWS);
+        const size_t pb = pk ? elm__panel_bytes(pk, mat_cols) : 0,
+                     pmat = pb * (mat_rows / ELM__PANEL_ROWS);
         uint8_t *pw = pk ? elm_big_alloc(pmat * copies) : NULL;
         if (pk && !pw) return 1;
-        for (int64_t o = 0; pk && o < ROWS; o += ELM__PANEL_ROWS)
-            elm__panel_pack(pk, COLS, w + (size_t)o * row_bytes, row_bytes,
+        for (int64_t o = 0; pk && o < mat_rows; o += ELM__PANEL_ROWS)
+            elm__panel_pack(pk, mat_cols, w + (size_t)o * row_bytes, row_bytes,
                             pw + (size_t)(o / ELM__PANEL_ROWS) * pb);
         for (int c = 1; pk && c < copies; c++)
             memcpy(pw + pmat * c, pw, pmat);
-        vref->from_float(a, act, COLS);
+        vref->from_float(a, act, mat_cols);
         const double bytes = (double)mat_bytes * copies;
         for (int nt = 1; nt <= MAX_THREADS; nt++) {
             pass_t base = {NULL,   false, NULL, w,   pw, pb, row_bytes,
@@ -305,7 +309,7 @@ int main(int argc, char **argv)
             for (int k = 0; k < 2; k++) {
                 const double t0 = now_s();
                 for (int c = 0; c < 8; c++)
-                    tier[k][types[ti]].vec_dot(COLS, &out[c], w, act);
+                    tier[k][types[ti]].vec_dot(mat_cols, &out[c], w, act);
                 const double dt = (now_s() - t0) / 8;
                 if (dt < cached[ti][k]) cached[ti][k] = dt;
             }
@@ -318,7 +322,7 @@ int main(int argc, char **argv)
             double dt_best = 1e30;
             for (int r = 0; r < 2000; r++) {
                 const double t0 = now_s();
-                if (tr->gemv) tr->gemv_prepare(COLS, act, prep);
+                if (tr->gemv) tr->gemv_prepare(mat_cols, act, prep);
                 mv_tile(tr, DECODE_TILE, w, row_bytes, act, prep, out);
                 const double dt = now_s() - t0;
                 if (dt < dt_best) dt_best = dt;
@@ -331,8 +335,8 @@ int main(int argc, char **argv)
             const void *in = pk->prepare ? prep : act;
             for (int r = 0; r < 2000; r++) {
                 const double t0 = now_s();
-                if (pk->prepare) pk->prepare(COLS, act, prep);
-                pk->rows(COLS, ELM__PANEL_ROWS, pw, pb, in, 0, 1, out, ELM__PANEL_ROWS);
+                if (pk->prepare) pk->prepare(mat_cols, act, prep);
+                pk->rows(mat_cols, ELM__PANEL_ROWS, pw, pb, in, 0, 1, out, ELM__PANEL_ROWS);
                 const double dt = now_s() - t0;
                 if (dt < dt_best) dt_best = dt;
             }
@@ -358,17 +362,17 @@ int main(int argc, char **argv)
     }
     /* The activation quantizers run once per matrix product, on one row: far from the weights'
      * cost, but timed the same way. */
-    printf("\nactivation quantizer, one %d-long row (ns, best of 2000):\n", COLS);
+    printf("\nactivation quantizer, one %d-long row (ns, best of 2000):\n", mat_cols);
     static const int acts[] = {ELM_TYPE_Q8_0, ELM_TYPE_Q8_K};
-    uint8_t *q = malloc(COLS * 4);
+    uint8_t *q = malloc(mat_cols * 4);
     if (!q) return 1;
     for (size_t ai = 0; ai < sizeof acts / sizeof acts[0]; ai++) {
-        if (COLS % elm_traits_ref(acts[ai])->blck_size) continue;
+        if (mat_cols % elm_traits_ref(acts[ai])->blck_size) continue;
         double best[2] = {1e30, 1e30};
         for (int r = 0; r < 2000; r++)
             for (int k = 0; k < 2; k++) {
                 const double t0 = now_s();
-                tier[k][acts[ai]].from_float(a, q, COLS);
+                tier[k][acts[ai]].from_float(a, q, mat_cols);
                 const double dt = now_s() - t0;
                 sink += q[0];
                 if (dt < best[k]) best[k] = dt;

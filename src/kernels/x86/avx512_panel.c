@@ -104,16 +104,11 @@ ELM__INLINE __m512i bcast4(const int8_t *p)
     return _mm512_set1_epi32(v);
 }
 
-/* How far ahead the K-quant panels prefetch. Decode of llama3.2-1b Q4_K_M read 72-75 % of the
- * read loop with 4 KiB, 78-84 % with 512 B-1 KiB (2 KiB between); q4_K's panels 0.91-0.96 of the
- * read loop at 1 KiB, 0.87-0.93 one super-block (2368 B) ahead (`make bench-decode`'s panels
- * column tells). Their large blocks prefetch a part at a time as they read it: the 53 prefetches
- * of a q6_K block issued at once held its loads up (0.78 of the read loop against 0.90). */
-enum { PREFETCH = 1024 };
-/* The 32-value types prefetch whole groups ahead, about 2 KiB (3 groups; q8_0's, larger, 2):
- * q5_0's panels read 0.89-0.92 of the read loop 1 KiB ahead, 0.94-1.01 three groups (2112 B)
- * ahead; q8_0's 0.98-1.00 at 4 KiB, 1.03-1.07 two groups (2176 B) ahead. */
-enum { PREFETCH_GROUPS = 3, PREFETCH_GROUPS_Q8_0 = 2 };
+/* How far ahead the panels prefetch, as measured (docs/kernels.md, `make bench-decode`): the
+ * K-quants 1 KiB, a part of the block at a time as they read it (a whole q6_K block's prefetches
+ * at once held its loads up); the 32-value types a whole number of groups, about 2 KiB (not a
+ * whole number of groups, q5_0 read 0.89-0.92 of the read loop against 0.94-1.01). */
+enum { PREFETCH = 1024, PREFETCH_GROUPS = 3, PREFETCH_GROUPS_Q8_0 = 2 };
 
 /* Prefetches `bytes` of the panel at `at`, dist bytes ahead. */
 ELM__INLINE void prefetch_ahead(const uint8_t *at, size_t bytes, size_t dist)
@@ -142,10 +137,10 @@ ELM__INLINE void panel(int R, int kind, int64_t nb, const uint8_t *w, size_t val
     UNROLL
     for (int r = 0; r < R; r++)
         acc[r] = _mm512_setzero_ps();
+    const size_t dist = (ELM__PANEL_HEAD + 2 * values_bytes) *
+                        (kind == KIND_Q8_0 ? PREFETCH_GROUPS_Q8_0 : PREFETCH_GROUPS);
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *v = w + elm__panel_lines_at(b, values_bytes, 2);
-        const size_t dist = (ELM__PANEL_HEAD + 2 * values_bytes) *
-                            (kind == KIND_Q8_0 ? PREFETCH_GROUPS_Q8_0 : PREFETCH_GROUPS);
         if (b % 2 == 0) prefetch_ahead(v - ELM__PANEL_HEAD, ELM__PANEL_HEAD, dist);
         prefetch_ahead(v, values_bytes, dist);
         __m512i line[8];
