@@ -39,12 +39,60 @@ static uint32_t regroup(uint32_t q, bool in)
     return out;
 }
 
+/* q6_K's four six-bit values l, l + 32, l + 64 and l + 96 of each half (v0..v3, stored plus 32)
+ * are ql[l] (v0's low nibble, v2's high), ql[l + 32] (v1, v3) and qh[l] (their top bits, v0's
+ * lowest). In the panel the same three bytes hold them so that AND masks take them out: ql[l] =
+ * v0 << 2 | v3's bits 0-1, ql[l + 32] = v1 << 2 | v3's bits 2-3, qh[l] = v2 | v3's bits 4-5 << 6.
+ * So the kernel reads v0, v1 and v3 times 4 and v2 as it is, with no shifts (which share a port
+ * with vpdpbusd). */
+static void recode_q6_K(uint8_t *block, bool in)
+{
+    enum { SPAN = sizeof(uint64_t) };
+    const uint64_t m2 = 0x0303030303030303u, m4 = 0x0F0F0F0F0F0F0F0Fu, m6 = 0x3F3F3F3F3F3F3F3Fu;
+    elm_block_q6_K *x = (elm_block_q6_K *)(void *)block;
+    for (int h = 0; h < 2; h++)
+        for (int l = 0; l < 32; l += SPAN) { /* eight bytes at a time, every shift masked */
+            uint8_t *pa = &x->ql[64 * h + l], *pb = pa + 32, *pc = &x->qh[32 * h + l];
+            uint64_t a, b, c, v0, v1, v2, v3;
+            memcpy(&a, pa, SPAN);
+            memcpy(&b, pb, SPAN);
+            memcpy(&c, pc, SPAN);
+            if (in) {
+                v0 = (a & m4) | (c & m2) << 4;
+                v1 = (b & m4) | (c >> 2 & m2) << 4;
+                v2 = (a >> 4 & m4) | (c >> 4 & m2) << 4;
+                v3 = (b >> 4 & m4) | (c >> 6 & m2) << 4;
+                a = v0 << 2 | (v3 & m2);
+                b = v1 << 2 | (v3 >> 2 & m2);
+                c = v2 | (v3 >> 4 & m2) << 6;
+            } else {
+                v0 = a >> 2 & m6;
+                v1 = b >> 2 & m6;
+                v2 = c & m6;
+                v3 = (a & m2) | (b & m2) << 2 | (c >> 6 & m2) << 4;
+                a = (v0 & m4) | (v2 & m4) << 4;
+                b = (v1 & m4) | (v3 & m4) << 4;
+                c = (v0 >> 4 & m2) | (v1 >> 4 & m2) << 2 | (v2 >> 4 & m2) << 4 |
+                    (v3 >> 4 & m2) << 6;
+            }
+            memcpy(pa, &a, SPAN);
+            memcpy(pb, &b, SPAN);
+            memcpy(pc, &c, SPAN);
+        }
+}
+
 /* Moves row `lane`'s words of each field between a block in the file (x) and block b of a panel:
  * to the panel when `in`, back to x when not. */
 static void move_block(const elm__panel_t *pk, int64_t b, int lane, uint8_t *x, uint8_t *panel,
                        bool in)
 {
     const size_t vb = elm__panel_block_lines(pk);
+    uint8_t recoded[sizeof(elm_block_q6_K)];
+    if (in && pk->recode) {
+        memcpy(recoded, x, pk->block);
+        pk->recode(recoded, true);
+        x = recoded;
+    }
     for (int k = 0; k < pk->n_halves; k++) {
         uint8_t *h = panel + elm__panel_head_at(b, vb, pk->group, pk->n_halves, k) + 2 * lane;
         if (in)
@@ -63,6 +111,7 @@ static void move_block(const elm__panel_t *pk, int64_t b, int lane, uint8_t *x, 
             memcpy(in ? line + WORD * lane : x + fd->at + WORD * j, &q, WORD);
         }
     }
+    if (!in && pk->recode) pk->recode(x, false);
 }
 
 void elm__panel_pack(const elm__panel_t *pk, int64_t n, const void *src, size_t row_bytes,
@@ -158,8 +207,9 @@ static const elm__panel_t panel_q4_K = {
     .prepare = NULL,
     .rows = ROWS_Q4_K};
 /* q6_K's lines in the order its kernel reads them: the scales, then for each quarter of a row's
- * 256 values (half h, t of 2) 16 bytes of ql (values 128h + 16t.. in the low nibbles, 64 further in
- * the high ones), 16 of ql 32 further (values 32 and 96 further), and 16 of qh (their top bits). */
+ * 256 values (half h, t of 2) the 16 bytes of ql at 64h + 16t (recoded, recode_q6_K: values 128h +
+ * 16t.. and 64 further), the 16 of ql 32 further (values 32 and 96 further) and the 16 of qh that
+ * hold the rest of those four values' bits. */
 /* clang-format off */
 #define Q6_K_QL(at) {AT(elm_block_q6_K, ql) + (at), 16, 0}
 #define Q6_K_QH(at) {AT(elm_block_q6_K, qh) + (at), 16, 0}
@@ -175,6 +225,7 @@ static const elm__panel_t panel_q6_K = {
               Q6_K_QL(16), Q6_K_QL(48),  Q6_K_QH(16),
               Q6_K_QL(64), Q6_K_QL(96),  Q6_K_QH(32),
               Q6_K_QL(80), Q6_K_QL(112), Q6_K_QH(48)},
+    .recode = recode_q6_K,
     .prepare = NULL,
     .rows = ROWS_Q6_K};
 /* clang-format on */

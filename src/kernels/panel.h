@@ -13,9 +13,10 @@
  * in lane r the field's bytes 4j..4j+3 of row r. The fields, in panel order: q4_0 its 16 bytes of
  * nibbles; q5_0 its 32 fifth bits, regrouped, then its nibbles; q8_0 its 32 values plus 128
  * (unsigned); q4_K its 12 bytes of six-bit (scale, min) pairs, then its 128 bytes of nibbles; q6_K
- * its 16 scales, then for each quarter of its values 32 bytes of low nibbles (ql) and the 16 of
- * their top bits (qh), in the order its kernel reads them (panel.c). A short last group has its
- * whole head line (zeros for the missing block) and only its block's lines. */
+ * its 16 scales, then for each quarter of its values the 48 bytes of ql and qh that hold them,
+ * their bits recoded so that masks take the values out without shifts (panel.c), in the order its
+ * kernel reads them. A short last group has its whole head line (zeros for the missing block) and
+ * only its block's lines. */
 #ifndef ELM_KERNELS_PANEL_H
 #define ELM_KERNELS_PANEL_H
 
@@ -58,6 +59,9 @@ typedef struct {
     uint16_t half_at[2];
     uint8_t n_fields;             /* the rest of a block, as lines */
     elm__panel_field_t field[13]; /* q6_K has the most: its scales and 4 × (ql, ql, qh) */
+    /* Rewrites the bits of a block (a copy) into the panel's encoding (in) or back (!in), bytes
+     * staying where they are; NULL: the file's bits. */
+    void (*recode)(uint8_t *block, bool in);
     /* Lays out an activation row of n values in the weight type's vec_dot_type for rows (p
      * NULL: the bytes only); NULL: rows reads the activations in vec_dot_type as they are. */
     elm_gemv_prepare_fn prepare;

@@ -308,26 +308,58 @@ ELM__INLINE void panel_q4_K(int R, int64_t nb, const uint8_t *w, const char *p, 
         UNROLL
         for (int r = 0; r < R; r++)
             isum[r] = _mm512_setzero_si512();
-        _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)
-        {
-            const uint8_t *v = lines + 64 * (3 + 8 * (j / 2));
-            prefetch_part(head, ELM__PANEL_HEAD + VB, j, 8, PREFETCH);
-            __m512i q[8];
-            for (int t = 0; t < 8; t++) {
-                const __m512i x = _mm512_load_si512(v + 64 * t);
-                q[t] = _mm512_and_si512(j % 2 ? _mm512_srli_epi16(x, 4) : x, m4);
-            }
-            const __m512i sc = byte_u(j < 4 ? sc03 : sc47, j % 4);
-            UNROLL
-            for (int r = 0; r < R; r++) {
-                const int8_t *qs = act_k(p, p_stride, r, b)->qs + 64 * (j / 2) + 32 * (j % 2);
-                __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
-                for (int t = 0; t < 4; t++) {
-                    s0 = _mm512_dpbusd_epi32(s0, q[t], bcast4(qs + 4 * t));
-                    s1 = _mm512_dpbusd_epi32(s1, q[t + 4], bcast4(qs + 16 + 4 * t));
+        /* decode (one row): each line read once for both sub-blocks it holds, as four chains,
+         * reads closer to the read loop than a sub-block at a time (docs/kernels.md); with more
+         * rows the 16 lines of nibbles would spill */
+        if (R == 1) {
+            _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++)
+            {
+                const uint8_t *v = lines + 64 * (3 + 8 * c);
+                prefetch_part(head, ELM__PANEL_HEAD + VB, c, 4, PREFETCH);
+                const int8_t *qs = act_k(p, p_stride, 0, b)->qs + 64 * c;
+                /* sub-block 2c's values 0-15 and 16-31, then 2c + 1's */
+                __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512(),
+                        s2 = _mm512_setzero_si512(), s3 = _mm512_setzero_si512();
+                for (int t = 0; t < 8; t++) {
+                    const __m512i x = _mm512_load_si512(v + 64 * t), lo = _mm512_and_si512(x, m4),
+                                  hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), m4);
+                    if (t < 4) {
+                        s0 = _mm512_dpbusd_epi32(s0, lo, bcast4(qs + 4 * t));
+                        s2 = _mm512_dpbusd_epi32(s2, hi, bcast4(qs + 32 + 4 * t));
+                    } else {
+                        s1 = _mm512_dpbusd_epi32(s1, lo, bcast4(qs + 4 * t));
+                        s3 = _mm512_dpbusd_epi32(s3, hi, bcast4(qs + 32 + 4 * t));
+                    }
                 }
-                isum[r] =
-                    _mm512_add_epi32(isum[r], _mm512_mullo_epi32(_mm512_add_epi32(s0, s1), sc));
+                const __m512i sc = c < 2 ? sc03 : sc47;
+                isum[0] = _mm512_add_epi32(
+                    isum[0], _mm512_mullo_epi32(_mm512_add_epi32(s0, s1), byte_u(sc, 2 * c % 4)));
+                isum[0] =
+                    _mm512_add_epi32(isum[0], _mm512_mullo_epi32(_mm512_add_epi32(s2, s3),
+                                                                 byte_u(sc, (2 * c + 1) % 4)));
+            }
+        } else {
+            _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)
+            {
+                const uint8_t *v = lines + 64 * (3 + 8 * (j / 2));
+                prefetch_part(head, ELM__PANEL_HEAD + VB, j, 8, PREFETCH);
+                __m512i q[8];
+                for (int t = 0; t < 8; t++) {
+                    const __m512i x = _mm512_load_si512(v + 64 * t);
+                    q[t] = _mm512_and_si512(j % 2 ? _mm512_srli_epi16(x, 4) : x, m4);
+                }
+                const __m512i sc = byte_u(j < 4 ? sc03 : sc47, j % 4);
+                UNROLL
+                for (int r = 0; r < R; r++) {
+                    const int8_t *qs = act_k(p, p_stride, r, b)->qs + 64 * (j / 2) + 32 * (j % 2);
+                    __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512();
+                    for (int t = 0; t < 4; t++) {
+                        s0 = _mm512_dpbusd_epi32(s0, q[t], bcast4(qs + 4 * t));
+                        s1 = _mm512_dpbusd_epi32(s1, q[t + 4], bcast4(qs + 16 + 4 * t));
+                    }
+                    isum[r] =
+                        _mm512_add_epi32(isum[r], _mm512_mullo_epi32(_mm512_add_epi32(s0, s1), sc));
+                }
             }
         }
         /* min j twice in a lane (int16), to meet the sums of 16 values 2j and 2j + 1 */
@@ -350,17 +382,42 @@ ELM__INLINE void panel_q4_K(int R, int64_t nb, const uint8_t *w, const char *p, 
         _mm512_storeu_ps(y + (size_t)r * ldy, acc[r]);
 }
 
+/* Value qv of the four that q6_K's recoded lines a, b, c hold (panel.c's recode_q6_K), plus 32, in
+ * each byte: v0, v1 and v3 times 4, v2 as it is. */
+ELM__INLINE __m512i q6_values(__m512i a, __m512i b, __m512i c, int qv)
+{
+    const __m512i up6 = _mm512_set1_epi8((char)0xFC), m2 = _mm512_set1_epi8(3);
+    if (qv == 0) return _mm512_and_si512(a, up6);
+    if (qv == 1) return _mm512_and_si512(b, up6);
+    if (qv == 2) return _mm512_and_si512(c, _mm512_set1_epi8(0x3F));
+    /* v3: bits 0-1 and 2-3 (a's and b's low two) to bits 2-3 and 4-5 by table (vpshufb), bits
+     * 4-5 already at 6-7 of c */
+    const __m512i to2 = _mm512_set4_epi32(0, 0, 0, 0x0C080400),
+                  to4 = _mm512_set4_epi32(0, 0, 0, 0x30201000);
+    return _mm512_ternarylogic_epi32(_mm512_and_si512(c, _mm512_set1_epi8((char)0xC0)),
+                                     _mm512_shuffle_epi8(to2, _mm512_and_si512(a, m2)),
+                                     _mm512_shuffle_epi8(to4, _mm512_and_si512(b, m2)),
+                                     0xFE); /* a | b | c */
+}
+
+/* The 16 rows' scale of group g of a q6_K super-block whose values are qv of four: times 4 for
+ * v2, so that every group's sum is 4 times the true one. */
+ELM__INLINE __m512i q6_scale(const uint8_t *lines, int g, int qv)
+{
+    const __m512i sc = byte_s(_mm512_load_si512(lines + 64 * (g / 4)), g % 4);
+    return qv == 2 ? _mm512_slli_epi32(sc, 2) : sc;
+}
+
 /* One q6_K panel of nb super-blocks times R activations. Lines of a super-block: 4 of scales, then
- * for each quarter hq = 2h + t of a row's values 12 lines (panel.h): 4 of low nibbles (ql bytes
- * 64h + 16t..), 4 of ql 32 further, 4 of qh (bytes 32h + 16t..). Line i (< 4) of the first holds
- * values 128h + 16t + 4i.. in its low nibbles and 64 further in its high ones, of the second
- * 32 further and 96 further, and qh line i their top two bits in bits 0-1, 2-3, 4-5 and 6-7 of
- * each byte: value 128h + 32q + 16t + 4i.. is the q-th of those, in group 8h + 2q + t of 16. */
+ * for each quarter hq = 2h + t of a row's values 12 lines (panel.h): 4 recoded from ql bytes 64h +
+ * 16t.., 4 from ql 32 further, 4 from qh bytes 32h + 16t... Line i (< 4) of the three hold values
+ * 128h + 16t + 4i.. and 32, 64 and 96 further (v0..v3, q6_values): value 128h + 32q + 16t + 4i..
+ * is in group 8h + 2q + t of 16. The integer sums are 4 times the true ones, taken back out in the
+ * float scale (a power of two: the same bits). */
 ELM__INLINE void panel_q6_K(int R, int64_t nb, const uint8_t *w, const char *p, size_t p_stride,
                             float *y, size_t ldy)
 {
     enum { VB = ELM__PANEL_ROWS * (ELM_QK_K / 16 + ELM_QK_K / 2 + ELM_QK_K / 4) };
-    const __m512i m4 = _mm512_set1_epi8(0x0F), hi2 = _mm512_set1_epi8(0x30);
     __m512 acc[ROWS_MAX];
     UNROLL
     for (int r = 0; r < R; r++)
@@ -373,29 +430,41 @@ ELM__INLINE void panel_q6_K(int R, int64_t nb, const uint8_t *w, const char *p, 
         UNROLL
         for (int r = 0; r < R; r++)
             isum[r] = _mm512_setzero_si512();
-        /* four quarters of 16 values a row's half, each its four groups: q4_K's way (all 16
-         * groups unrolled) spills */
+        /* four quarters of 16 values a row's half; not unrolled, which spills */
         _Pragma("GCC unroll 1") for (int hq = 0; hq < 4; hq++)
         {
             const int h = hq / 2, tq = hq % 2;
-            const uint8_t *al = lines + 64 * (4 + 12 * hq), *hl = al + 64 * 8;
+            const uint8_t *al = lines + 64 * (4 + 12 * hq), *bl = al + 64 * 4, *cl = al + 64 * 8;
+            /* decode (one row): each line read once for the four values it holds, as four
+             * chains, as q4_K */
+            if (R == 1) {
+                const int8_t *qs = act_k(p, p_stride, 0, b)->qs + 128 * h + 16 * tq;
+                __m512i s[4];
+                for (int qv = 0; qv < 4; qv++)
+                    s[qv] = _mm512_setzero_si512();
+                for (int t = 0; t < 4; t++) {
+                    prefetch_part(lines, VB, 4 * hq + t, 16, PREFETCH);
+                    const __m512i x = _mm512_load_si512(al + 64 * t),
+                                  z = _mm512_load_si512(bl + 64 * t),
+                                  c = _mm512_load_si512(cl + 64 * t);
+                    for (int qv = 0; qv < 4; qv++)
+                        s[qv] = _mm512_dpbusd_epi32(s[qv], q6_values(x, z, c, qv),
+                                                    bcast4(qs + 32 * qv + 4 * t));
+                }
+                for (int qv = 0; qv < 4; qv++)
+                    isum[0] = _mm512_add_epi32(
+                        isum[0],
+                        _mm512_mullo_epi32(s[qv], q6_scale(lines, 8 * h + 2 * qv + tq, qv)));
+                continue;
+            }
             _Pragma("GCC unroll 4") for (int qv = 0; qv < 4; qv++)
             {
-                const int g = 8 * h + 2 * qv + tq;
                 prefetch_part(lines, VB, 4 * hq + qv, 16, PREFETCH);
                 __m512i q[4];
-                for (int t = 0; t < 4; t++) {
-                    const __m512i lo = _mm512_load_si512(al + 64 * (4 * (qv % 2) + t)),
-                                  hb = _mm512_load_si512(hl + 64 * t);
-                    const __m512i nib =
-                        _mm512_and_si512(qv >= 2 ? _mm512_srli_epi16(lo, 4) : lo, m4);
-                    const __m512i top = qv == 0   ? _mm512_slli_epi16(hb, 4)
-                                        : qv == 1 ? _mm512_slli_epi16(hb, 2)
-                                        : qv == 2 ? hb
-                                                  : _mm512_srli_epi16(hb, 2);
-                    q[t] = _mm512_or_si512(nib, _mm512_and_si512(top, hi2));
-                }
-                const __m512i sc = byte_s(_mm512_load_si512(lines + 64 * (g / 4)), g % 4);
+                for (int t = 0; t < 4; t++)
+                    q[t] = q6_values(_mm512_load_si512(al + 64 * t), _mm512_load_si512(bl + 64 * t),
+                                     _mm512_load_si512(cl + 64 * t), qv);
+                const __m512i sc = q6_scale(lines, 8 * h + 2 * qv + tq, qv);
                 UNROLL
                 for (int r = 0; r < R; r++) {
                     const int8_t *qs = act_k(p, p_stride, r, b)->qs + 128 * h + 32 * qv + 16 * tq;
@@ -408,8 +477,8 @@ ELM__INLINE void panel_q6_K(int R, int64_t nb, const uint8_t *w, const char *p, 
                 }
             }
         }
-        /* the levels are stored plus 32: take 32 · Σ scale · sum of its 16 activation values
-         * back out, the scales paired as int16 (2i, 2i + 1) */
+        /* the levels are stored plus 32 (times 4): take 128 · Σ scale · sum of its 16 activation
+         * values back out, the scales paired as int16 (2i, 2i + 1) */
         __m512i scp[8];
         for (int k = 0; k < 4; k++) {
             const __m512i l = _mm512_load_si512(lines + 64 * k);
@@ -421,9 +490,10 @@ ELM__INLINE void panel_q6_K(int R, int64_t nb, const uint8_t *w, const char *p, 
         UNROLL
         for (int r = 0; r < R; r++) {
             const elm_block_q8_K *a = act_k(p, p_stride, r, b);
-            const __m512i s = _mm512_sub_epi32(isum[r], _mm512_slli_epi32(bsums_dot(scp, a), 5));
-            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s),
-                                     _mm512_mul_ps(d, _mm512_set1_ps(elm__q8k_d(a))), acc[r]);
+            const __m512i s = _mm512_sub_epi32(isum[r], _mm512_slli_epi32(bsums_dot(scp, a), 7));
+            acc[r] =
+                _mm512_fmadd_ps(_mm512_cvtepi32_ps(s),
+                                _mm512_mul_ps(d, _mm512_set1_ps(elm__q8k_d(a) * 0.25f)), acc[r]);
         }
     }
     UNROLL
