@@ -269,30 +269,48 @@ static void test_gelu_table(void **state)
     uint16_t *table = elm_test_read_file(path, &len);
     assert_non_null(table);
     assert_int_equal(len, 65536 * sizeof *table);
+    uint16_t *at = malloc(65536 * sizeof *at);
+    float *all = malloc(65536 * sizeof *all), *ones = malloc(65536 * sizeof *ones);
+    assert_true(at && all && ones);
     unsigned cpus[2];
     const int nt = tiers(cpus);
     for (int t = 0; t < nt; t++) {
         elm_ops_t ops;
         elm__ops_fill(&ops, cpus[t]);
+        /* every finite fp16 input in one call (the vector lanes), then each alone (the tail) */
         int n_checked = 0;
-        for (uint32_t i = 0; i < 65536; i++) {
-            float g = elm_fp16_to_fp32((uint16_t)i);
-            if (!isfinite(g)) continue;
-            const float one = 1.0f, want = elm_fp16_to_fp32(table[i]);
-            ops.gelu_mul(&g, &one, 1);
-            if (g != want)
-                fail_msg("gelu (cpu 0x%x) at fp16 0x%04x (%.9g): %.9g, llama.cpp %.9g", cpus[t], i,
-                         elm_fp16_to_fp32((uint16_t)i), g, want);
-            n_checked++;
-        }
+        for (uint32_t i = 0; i < 65536; i++)
+            if (isfinite(elm_fp16_to_fp32((uint16_t)i))) {
+                at[n_checked] = (uint16_t)i;
+                all[n_checked] = elm_fp16_to_fp32((uint16_t)i);
+                ones[n_checked++] = 1.0f;
+            }
         assert_int_equal(n_checked, 65536 - 2 * 1024); /* all but ±inf and the NaNs */
-        /* 9.999 rounds to fp16 10 (table: 10); 10.001 passes through unrounded */
-        float g[4] = {9.999f, 10.001f, -9.999f, 1.5f};
-        const float u[4] = {1.0f, 1.0f, 1.0f, -2.0f};
-        ops.gelu_mul(g, u, 4);
-        assert_true(g[0] == 10.0f && g[1] == 10.001f && g[2] == 0.0f);
-        assert_true(g[3] == -2.0f * elm_fp16_to_fp32(table[elm_fp32_to_fp16(1.5f)]));
+        ops.gelu_mul(all, ones, n_checked);
+        for (int k = 0; k < n_checked; k++) {
+            float g = elm_fp16_to_fp32(at[k]);
+            const float one = 1.0f, want = elm_fp16_to_fp32(table[at[k]]);
+            ops.gelu_mul(&g, &one, 1);
+            if (g != want || all[k] != want)
+                fail_msg("gelu (cpu 0x%x) at fp16 0x%04x (%.9g): %.9g alone, %.9g in a row, "
+                         "llama.cpp %.9g",
+                         cpus[t], at[k], elm_fp16_to_fp32(at[k]), g, all[k], want);
+        }
+        /* 9.999 rounds to fp16 10 (table: 10); 10.001 passes through unrounded; -10 and below
+         * give 0: in the lanes (the first 8) and in the tail */
+        float g[12] = {9.999f, 10.001f, -9.999f, 1.5f, -10.0f, 10.0f,
+                       -10.001f, 12.5f, 9.999f, 10.001f, -9.999f, 1.5f};
+        const float u[12] = {1, 1, 1, -2, 1, 1, 1, 1, 1, 1, 1, -2};
+        ops.gelu_mul(g, u, 12);
+        for (int k = 0; k < 12; k += 8) {
+            assert_true(g[k] == 10.0f && g[k + 1] == 10.001f && g[k + 2] == 0.0f);
+            assert_true(g[k + 3] == -2.0f * elm_fp16_to_fp32(table[elm_fp32_to_fp16(1.5f)]));
+        }
+        assert_true(g[4] == 0.0f && g[5] == 10.0f && g[6] == 0.0f && g[7] == 12.5f);
     }
+    free(at);
+    free(all);
+    free(ones);
     free(table);
 }
 

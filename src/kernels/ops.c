@@ -69,7 +69,7 @@ static void rope_ref(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot,
  * the input rounded to fp16 (README §6.3 of the reference data). The table is 128 KiB of
  * constants, filled on first use. */
 
-static uint16_t gelu_table[1 << 16];
+static uint16_t gelu_table[(1 << 16) + 1];
 static pthread_once_t gelu_once = PTHREAD_ONCE_INIT;
 
 static void gelu_fill(void)
@@ -84,17 +84,17 @@ static void gelu_fill(void)
     }
 }
 
-static void gelu_mul_ref(float *g, const float *u, int64_t n)
+const uint16_t *elm__gelu_table(void)
 {
     pthread_once(&gelu_once, gelu_fill);
-    for (int64_t i = 0; i < n; i++) {
-        const float x = g[i];
-        /* the ±10 tests use the unrounded input, as ggml_vec_gelu_f32 does */
-        const float y = x <= -10.0f  ? 0.0f
-                        : x >= 10.0f ? x
-                                     : elm_fp16_to_fp32(gelu_table[elm_fp32_to_fp16(x)]);
-        g[i] = y * u[i];
-    }
+    return gelu_table;
+}
+
+static void gelu_mul_ref(float *g, const float *u, int64_t n)
+{
+    const uint16_t *table = elm__gelu_table();
+    for (int64_t i = 0; i < n; i++)
+        g[i] = elm__gelu(table, g[i]) * u[i];
 }
 
 static void softcap_ref(float *x, int64_t n, float cap)

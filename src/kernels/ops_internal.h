@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "edgelm/kernels.h"
 #include "edgelm/ops.h"
 
 /* Fill t as the dispatch table would be on a CPU with the features cpu (ELM__CPU_* bits of
@@ -41,6 +42,17 @@ static inline uint64_t elm__read_sum_tail(const uint8_t *p, size_t i, size_t n)
     for (; i < n; i++)
         sum += p[i];
     return sum;
+}
+
+/* ggml's GELU table (ops.c): entry h is tanh-GELU of fp16 h, as fp16; one entry past the end
+ * (zero) so that a 4-byte gather of the last entry stays inside it. */
+const uint16_t *elm__gelu_table(void);
+
+/* GELU of x by the table: x rounded to fp16 looked up, the ±10 tests on the unrounded input, as
+ * ggml_vec_gelu_f32 does. */
+static inline float elm__gelu(const uint16_t *table, float x)
+{
+    return x <= -10.0f ? 0.0f : x >= 10.0f ? x : elm_fp16_to_fp32(table[elm_fp32_to_fp16(x)]);
 }
 
 #endif
