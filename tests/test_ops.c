@@ -314,7 +314,8 @@ static void test_gelu_table(void **state)
     free(table);
 }
 
-/* The soft-cap is cap · tanh(x / cap) to f32 rounding, bounded by the cap, and monotonic. */
+/* The soft-cap is cap · tanh(x / cap) to f32 rounding, bounded by the cap, monotonic, and NaN
+ * where its input is. */
 static void test_softcap(void **state)
 {
     (void)state;
@@ -343,6 +344,12 @@ static void test_softcap(void **state)
                 if (i > 0 && x[i] > x[i - 1]) assert_true(y[i] >= y[i - 1]);
             }
         }
+        /* a NaN logit stays NaN, in the lanes and in the tail, and leaves its neighbours alone */
+        for (int64_t i = 0; i < 12; i++)
+            y[i] = i % 3 ? NAN : 1.0f;
+        ops.softcap(y, 12, 30.0f);
+        for (int64_t i = 0; i < 12; i++)
+            assert_true(i % 3 ? isnan(y[i]) : fabsf(y[i] - 30.0f * tanhf(1.0f / 30.0f)) < 1e-6f);
     }
     free(x);
     free(y);

@@ -139,6 +139,25 @@ AVX2 static void gelu_mul_avx2(float *g, const float *u, int64_t n)
         g[i] = elm__gelu(table, g[i]) * u[i];
 }
 
+/* cap · tanh(x / cap), tanh(t) = 1 - 2 / (e^2|t| + 1) with t's sign put back: off by a few ulp of
+ * 1 at most, which the cap scales (test_softcap), at most the cap, and NaN stays NaN. */
+AVX2 static void softcap_avx2(float *x, int64_t n, float cap)
+{
+    const float inv = 1.0f / cap;
+    const __m256 vinv = _mm256_set1_ps(inv), vcap = _mm256_set1_ps(cap), one = _mm256_set1_ps(1.0f),
+                 two = _mm256_set1_ps(2.0f), sign = _mm256_set1_ps(-0.0f);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i), t = _mm256_mul_ps(v, vinv),
+                     a = _mm256_andnot_ps(sign, t), e = exp8(_mm256_add_ps(a, a));
+        const __m256 r = _mm256_sub_ps(one, _mm256_div_ps(two, _mm256_add_ps(e, one)));
+        const __m256 y = _mm256_mul_ps(_mm256_or_ps(r, _mm256_and_ps(sign, t)), vcap);
+        _mm256_storeu_ps(x + i, _mm256_blendv_ps(y, v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q)));
+    }
+    for (; i < n; i++)
+        x[i] = tanhf(x[i] * inv) * cap;
+}
+
 AVX2 static void add_avx2(float *y, const float *x, int64_t n)
 {
     int64_t i = 0;
@@ -245,6 +264,7 @@ void elm__ops_install_x86(elm_ops_t *t, unsigned cpu)
     t->softmax_exp = softmax_exp_avx2;
     t->silu_mul = silu_mul_avx2;
     if (cpu & ELM__CPU_F16C) t->gelu_mul = gelu_mul_avx2;
+    t->softcap = softcap_avx2;
     t->add = add_avx2;
     t->scale = scale_avx2;
 }
