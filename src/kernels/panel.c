@@ -43,8 +43,8 @@ static uint32_t regroup(uint32_t q, bool in)
  * are ql[l] (v0's low nibble, v2's high), ql[l + 32] (v1, v3) and qh[l] (their top bits, v0's
  * lowest). In the panel the same three bytes hold them so that AND masks take them out: ql[l] =
  * v0 << 2 | v3's bits 0-1, ql[l + 32] = v1 << 2 | v3's bits 2-3, qh[l] = v2 | v3's bits 4-5 << 6.
- * So the kernel reads v0, v1 and v3 times 4 and v2 as it is, with no shifts (which share a port
- * with vpdpbusd). */
+ * So the kernel reads v0, v1 and v3 times 4 and v2 as it is, with no shifts (on Intel, vector
+ * shifts take the port that runs vpdpbusd). */
 static void recode_q6_K(uint8_t *block, bool in)
 {
     enum { SPAN = sizeof(uint64_t) };

@@ -16,7 +16,8 @@
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
 
 /* e^x for 8 lanes. Inputs are clamped to [-87.3, 88.3], where 2^n stays a normal float: the
- * softmax only passes x <= 0 and SiLU's exp(-g) saturating at e^88 still gives g / e^88 ≈ 0. */
+ * softmax only passes x <= 0, SiLU's exp(-g) saturating at e^88 still gives g / e^88 ≈ 0, and the
+ * soft-cap's tanh is 1 there. */
 AVX2 static inline __m256 exp8(__m256 x)
 {
     x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.3f)), _mm256_set1_ps(88.3f));
