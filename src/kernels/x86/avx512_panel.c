@@ -430,15 +430,16 @@ ELM__INLINE void panel_q6_K(int R, int64_t nb, const uint8_t *w, const char *p, 
         UNROLL
         for (int r = 0; r < R; r++)
             isum[r] = _mm512_setzero_si512();
-        /* four quarters of 16 values a row's half; not unrolled, which spills */
-        _Pragma("GCC unroll 1") for (int hq = 0; hq < 4; hq++)
-        {
-            const int h = hq / 2, tq = hq % 2;
-            const uint8_t *al = lines + 64 * (4 + 12 * hq), *bl = al + 64 * 4, *cl = al + 64 * 8;
-            /* decode (one row): each line read once for the four values it holds, as four
-             * chains, as q4_K */
-            if (R == 1) {
-                const int8_t *qs = act_k(p, p_stride, 0, b)->qs + 128 * h + 16 * tq;
+        /* four quarters of 16 values a row's half. Decode (one row) reads each line once for
+         * the four values it holds, as four chains, as q4_K, with the quarters unrolled; with
+         * more rows a group at a time, the quarters not unrolled, which would spill */
+        if (R == 1) {
+            const int8_t *qs = act_k(p, p_stride, 0, b)->qs;
+            _Pragma("GCC unroll 4") for (int hq = 0; hq < 4; hq++)
+            {
+                const int h = hq / 2, tq = hq % 2;
+                const uint8_t *al = lines + 64 * (4 + 12 * hq), *bl = al + 64 * 4,
+                              *cl = al + 64 * 8;
                 __m512i s[4];
                 for (int qv = 0; qv < 4; qv++)
                     s[qv] = _mm512_setzero_si512();
@@ -448,32 +449,42 @@ ELM__INLINE void panel_q6_K(int R, int64_t nb, const uint8_t *w, const char *p, 
                                   z = _mm512_load_si512(bl + 64 * t),
                                   c = _mm512_load_si512(cl + 64 * t);
                     for (int qv = 0; qv < 4; qv++)
-                        s[qv] = _mm512_dpbusd_epi32(s[qv], q6_values(x, z, c, qv),
-                                                    bcast4(qs + 32 * qv + 4 * t));
+                        s[qv] =
+                            _mm512_dpbusd_epi32(s[qv], q6_values(x, z, c, qv),
+                                                bcast4(qs + 128 * h + 16 * tq + 32 * qv + 4 * t));
                 }
                 for (int qv = 0; qv < 4; qv++)
                     isum[0] = _mm512_add_epi32(
                         isum[0],
                         _mm512_mullo_epi32(s[qv], q6_scale(lines, 8 * h + 2 * qv + tq, qv)));
-                continue;
             }
-            _Pragma("GCC unroll 4") for (int qv = 0; qv < 4; qv++)
+        } else {
+            _Pragma("GCC unroll 1") for (int hq = 0; hq < 4; hq++)
             {
-                prefetch_part(lines, VB, 4 * hq + qv, 16, PREFETCH);
-                __m512i q[4];
-                for (int t = 0; t < 4; t++)
-                    q[t] = q6_values(_mm512_load_si512(al + 64 * t), _mm512_load_si512(bl + 64 * t),
-                                     _mm512_load_si512(cl + 64 * t), qv);
-                const __m512i sc = q6_scale(lines, 8 * h + 2 * qv + tq, qv);
-                UNROLL
-                for (int r = 0; r < R; r++) {
-                    const int8_t *qs = act_k(p, p_stride, r, b)->qs + 128 * h + 32 * qv + 16 * tq;
-                    __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[0], bcast4(qs)),
-                            s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[1], bcast4(qs + 4));
-                    s0 = _mm512_dpbusd_epi32(s0, q[2], bcast4(qs + 8));
-                    s1 = _mm512_dpbusd_epi32(s1, q[3], bcast4(qs + 12));
-                    isum[r] =
-                        _mm512_add_epi32(isum[r], _mm512_mullo_epi32(_mm512_add_epi32(s0, s1), sc));
+                const int h = hq / 2, tq = hq % 2;
+                const uint8_t *al = lines + 64 * (4 + 12 * hq), *bl = al + 64 * 4,
+                              *cl = al + 64 * 8;
+                _Pragma("GCC unroll 4") for (int qv = 0; qv < 4; qv++)
+                {
+                    prefetch_part(lines, VB, 4 * hq + qv, 16, PREFETCH);
+                    __m512i q[4];
+                    for (int t = 0; t < 4; t++)
+                        q[t] = q6_values(_mm512_load_si512(al + 64 * t),
+                                         _mm512_load_si512(bl + 64 * t),
+                                         _mm512_load_si512(cl + 64 * t), qv);
+                    const __m512i sc = q6_scale(lines, 8 * h + 2 * qv + tq, qv);
+                    UNROLL
+                    for (int r = 0; r < R; r++) {
+                        const int8_t *qs =
+                            act_k(p, p_stride, r, b)->qs + 128 * h + 32 * qv + 16 * tq;
+                        __m512i s0 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[0], bcast4(qs)),
+                                s1 = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q[1],
+                                                         bcast4(qs + 4));
+                        s0 = _mm512_dpbusd_epi32(s0, q[2], bcast4(qs + 8));
+                        s1 = _mm512_dpbusd_epi32(s1, q[3], bcast4(qs + 12));
+                        isum[r] = _mm512_add_epi32(
+                            isum[r], _mm512_mullo_epi32(_mm512_add_epi32(s0, s1), sc));
+                    }
                 }
             }
         }
