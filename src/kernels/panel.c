@@ -87,7 +87,7 @@ static void move_block(const elm__panel_t *pk, int64_t b, int lane, uint8_t *x, 
                        bool in)
 {
     const size_t vb = elm__panel_block_lines(pk);
-    uint8_t recoded[sizeof(elm_block_q6_K)];
+    uint8_t recoded[sizeof(elm_block_q6_K)]; /* q6_K's, the one type recoded */
     if (in && pk->recode) {
         memcpy(recoded, x, pk->block);
         pk->recode(recoded, true);

@@ -397,7 +397,7 @@ ELM__INLINE __m512i q6_values(__m512i a, __m512i b, __m512i c, int qv)
     return _mm512_ternarylogic_epi32(_mm512_and_si512(c, _mm512_set1_epi8((char)0xC0)),
                                      _mm512_shuffle_epi8(to2, _mm512_and_si512(a, m2)),
                                      _mm512_shuffle_epi8(to4, _mm512_and_si512(b, m2)),
-                                     0xFE); /* a | b | c */
+                                     0xFE); /* the three ORed */
 }
 
 /* The 16 rows' scale of group g of a q6_K super-block whose values are qv of four: times 4 for
