@@ -355,8 +355,8 @@ static void test_panels(void **state)
 {
     (void)state;
     static const int64_t lens_32[] = {32, 96, 896, 1120}, lens_256[] = {256, 768, 2048, 4352};
-    static const int types[] = {ELM_TYPE_Q4_0, ELM_TYPE_Q5_0, ELM_TYPE_Q8_0, ELM_TYPE_Q4_K,
-                                ELM_TYPE_Q6_K};
+    static const int types[] = {ELM_TYPE_Q4_0, ELM_TYPE_Q5_0, ELM_TYPE_Q8_0,
+                                ELM_TYPE_Q4_K, ELM_TYPE_Q5_K, ELM_TYPE_Q6_K};
     int checked = 0;
     for (size_t ti = 0; ti < COUNT(tiers); ti++) {
         if (!tier_runs(tiers[ti].flags)) continue;

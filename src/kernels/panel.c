@@ -152,6 +152,7 @@ void elm__panel_row_to_float(const elm__panel_t *pk, int64_t n, const void *pane
 #define ROWS_Q8_0    elm__panel_rows_q8_0_avx512
 #define ROWS_Q5_0    elm__panel_rows_q5_0_avx512
 #define ROWS_Q4_K    elm__panel_rows_q4_K_avx512
+#define ROWS_Q5_K    elm__panel_rows_q5_K_avx512
 #define ROWS_Q6_K    elm__panel_rows_q6_K_avx512
 #else
 #define PANEL_TIER   0u
@@ -162,6 +163,7 @@ void elm__panel_row_to_float(const elm__panel_t *pk, int64_t n, const void *pane
 #define ROWS_Q8_0    NULL
 #define ROWS_Q5_0    NULL
 #define ROWS_Q4_K    NULL
+#define ROWS_Q5_K    NULL
 #define ROWS_Q6_K    NULL
 #endif
 
@@ -206,6 +208,19 @@ static const elm__panel_t panel_q4_K = {
               {AT(elm_block_q4_K, qs), ELM_QK_K / 2, 0}},
     .prepare = NULL,
     .rows = ROWS_Q4_K};
+/* q5_K: q4_K's lines with its 32 bytes of fifth bits between the scales and the nibbles. */
+static const elm__panel_t panel_q5_K = {
+    .type = ELM_TYPE_Q5_K,
+    .block = sizeof(elm_block_q5_K),
+    .group = 1,
+    .n_halves = 2,
+    .half_at = {AT(elm_block_q5_K, d), AT(elm_block_q5_K, dmin)},
+    .n_fields = 3,
+    .field = {{AT(elm_block_q5_K, scales), ELM_K_SCALE_SIZE, 0},
+              {AT(elm_block_q5_K, qh), ELM_QK_K / 8, 0},
+              {AT(elm_block_q5_K, qs), ELM_QK_K / 2, 0}},
+    .prepare = NULL,
+    .rows = ROWS_Q5_K};
 /* q6_K's lines in the order its kernel reads them: the scales, then for each quarter of a row's
  * 256 values (half h, t of 2) the 16 bytes of ql at 64h + 16t (recoded, recode_q6_K: values 128h +
  * 16t.. and 64 further), the 16 of ql 32 further (values 32 and 96 further) and the 16 of qh that
@@ -232,8 +247,8 @@ static const elm__panel_t panel_q6_K = {
 
 const elm__panel_t *elm__panel_tier(int type, unsigned cpu)
 {
-    static const elm__panel_t *const all[] = {&panel_q4_0, &panel_q5_0, &panel_q8_0, &panel_q4_K,
-                                              &panel_q6_K};
+    static const elm__panel_t *const all[] = {&panel_q4_0, &panel_q5_0, &panel_q8_0,
+                                              &panel_q4_K, &panel_q5_K, &panel_q6_K};
     if (PANEL_TIER == 0 || (cpu & PANEL_TIER) != PANEL_TIER) return NULL;
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         if ((int)all[i]->type == type) return all[i];

@@ -1,22 +1,23 @@
 /* kernels/ internals shared with engine/: weight panels. A panel is 16 rows of a q4_0, q5_0, q8_0,
- * q4_K or q6_K matrix repacked at load so that one 512-bit register holds four values of each of
- * the 16 rows, row r in int32 lane r: every vpdpbusd then multiplies 16 rows by four activation
- * values broadcast from memory, a block's integer sums land in the lanes of their rows, and the
- * float work is one FMA per block for 16 rows, with no reduction across lanes. The same kernel
- * takes 1 activation row (decode) or many (several sequences, prefill), each row's sums in the same
- * order, so a sequence's numbers never depend on what else is in the batch or pass.
+ * q4_K, q5_K or q6_K matrix repacked at load so that one 512-bit register holds four values of
+ * each of the 16 rows, row r in int32 lane r: every vpdpbusd then multiplies 16 rows by four
+ * activation values broadcast from memory, a block's integer sums land in the lanes of their rows,
+ * and the float work is one FMA per block for 16 rows, with no reduction across lanes. The same
+ * kernel takes 1 activation row (decode) or many (several sequences, prefill), each row's sums in
+ * the same order, so a sequence's numbers never depend on what else is in the batch or pass.
  *
  * Panel layout, one stream front to back, as many bytes as the 16 rows in the file: blocks in
- * groups (pairs for q4_0, q5_0, q8_0 and q6_K; single q4_K super-blocks), each group a 64-byte
- * line of its blocks' fp16 fields in row order (d of the first block's 16 rows, then the second's;
- * q4_K: d, then dmin), then each block's other bytes as lines: line j of a field holds
- * in lane r the field's bytes 4j..4j+3 of row r. The fields, in panel order: q4_0 its 16 bytes of
- * nibbles; q5_0 its 32 fifth bits, regrouped, then its nibbles; q8_0 its 32 values plus 128
- * (unsigned); q4_K its 12 bytes of six-bit (scale, min) pairs, then its 128 bytes of nibbles; q6_K
- * its 16 scales, then for each quarter of its values the 48 bytes of ql and qh that hold them,
- * their bits recoded so that masks take the values out without shifts (panel.c), in the order its
- * kernel reads them. A short last group has its whole head line (zeros for the missing block) and
- * only its block's lines. */
+ * groups (pairs for q4_0, q5_0, q8_0 and q6_K; single q4_K and q5_K super-blocks), each group a
+ * 64-byte line of its blocks' fp16 fields in row order (d of the first block's 16 rows, then the
+ * second's; q4_K and q5_K: d, then dmin), then each block's other bytes as lines: line j of a
+ * field holds in lane r the field's bytes 4j..4j+3 of row r. The fields, in panel order: q4_0 its
+ * 16 bytes of nibbles; q5_0 its 32 fifth bits, regrouped, then its nibbles; q8_0 its 32 values
+ * plus 128 (unsigned); q4_K its 12 bytes of six-bit (scale, min) pairs, then its 128 bytes of
+ * nibbles; q5_K the same with its 32 bytes of fifth bits between them; q6_K its 16 scales, then
+ * for each quarter of its values the 48 bytes of ql and qh that hold them, their bits recoded so
+ * that masks take the values out without shifts (panel.c), in the order its kernel reads them. A
+ * short last group has its whole head line (zeros for the missing block) and only its block's
+ * lines. */
 #ifndef ELM_KERNELS_PANEL_H
 #define ELM_KERNELS_PANEL_H
 

@@ -228,12 +228,12 @@ ELM__AVX512 void elm__panel_rows_q5_0_avx512(int64_t n, int64_t n_out, const voi
     rows(KIND_Q5_0, n, n_out, w, w_stride, p, p_stride, n_act, y, ldy);
 }
 
-/* ---- q4_K and q6_K panels with q8_K activations ----
+/* ---- q4_K, q5_K and q6_K panels with q8_K activations ----
  * They read the activation rows as q8_K has them (no prepare). A sub-block's integer sum (32
- * values of q4_K, 16 of q6_K, each its own scale) is a chain of vpdpbusd over its lines, times its
- * 16 rows' scales (vpmulld) into the super-block's sum; the terms that do not depend on the values
- * (q4_K's mins, q6_K's offset of 32) are vpdpwssd of the rows' scales or mins, as int16 pairs,
- * with q8_K's sums of 16 values, two to a dword. */
+ * values of q4_K and q5_K, 16 of q6_K, each its own scale) is a chain of vpdpbusd over its lines,
+ * times its 16 rows' scales (vpmulld) into the super-block's sum; the terms that do not depend on
+ * the values (q4_K's and q5_K's mins, q6_K's offset of 32) are vpdpwssd of the rows' scales or
+ * mins, as int16 pairs, with q8_K's sums of 16 values, two to a dword. */
 
 /* The int32 lanes of v with only byte k of each, zero-extended (unsigned) or sign-extended. */
 ELM__INLINE __m512i byte_u(__m512i v, int k)
@@ -278,15 +278,26 @@ ELM__INLINE const elm_block_q8_K *act_k(const char *p, size_t p_stride, int r, i
     return (const elm_block_q8_K *)(const void *)(p + (size_t)r * p_stride) + b;
 }
 
-/* One q4_K panel of nb super-blocks times R activations. Lines of a super-block: 3 of (scale,
- * min) pairs, then 32 of nibbles, line 8c + t holding bytes 32c + 4t.. of qs, whose low nibbles
- * are values 64c + 4t.. (sub-block 2c) and high nibbles values 64c + 32 + 4t.. (2c + 1). */
-ELM__INLINE void panel_q4_K(int R, int64_t nb, const uint8_t *w, const char *p, size_t p_stride,
-                            float *y, size_t ldy)
+/* Bit j of each byte of h at bit 4 (q5_K's fifth bits of sub-block j; the caller masks the
+ * rest): a whole-dword shift keeps the bit in its byte. */
+ELM__INLINE __m512i bit_to_4(__m512i h, int j)
 {
-    enum { VB = ELM__PANEL_ROWS * (ELM_K_SCALE_SIZE + ELM_QK_K / 2) };
+    return j < 4 ? _mm512_slli_epi32(h, 4 - j) : j > 4 ? _mm512_srli_epi32(h, j - 4) : h;
+}
+
+/* One q4_K or (five) q5_K panel of nb super-blocks times R activations. Lines of a super-block:
+ * 3 of (scale, min) pairs; q5_K's 8 of fifth bits, line t holding bytes 4t.. of qh, whose bit j
+ * is that of sub-block j's values 4t..; then 32 of nibbles, line 8c + t holding bytes 32c + 4t..
+ * of qs, whose low nibbles are values 64c + 4t.. (sub-block 2c) and high nibbles values 64c + 32
+ * + 4t.. (2c + 1). A value's fifth bit goes to its bit 4 by a shift and a vpternlogd. */
+ELM__INLINE void panel_k4(int R, bool five, int64_t nb, const uint8_t *w, const char *p,
+                          size_t p_stride, float *y, size_t ldy)
+{
+    enum { QH_LINES = ELM_QK_K / 8 / 4 };
+    const size_t VB =
+        ELM__PANEL_ROWS * (ELM_K_SCALE_SIZE + ELM_QK_K / 2 + (five ? ELM_QK_K / 8 : 0));
     const __m512i m4 = _mm512_set1_epi8(0x0F), m6 = _mm512_set1_epi8(0x3F),
-                  hi2 = _mm512_set1_epi8(0x30);
+                  hi2 = _mm512_set1_epi8(0x30), b4 = _mm512_set1_epi8(0x10);
     __m512 acc[ROWS_MAX];
     UNROLL
     for (int r = 0; r < R; r++)
@@ -296,6 +307,7 @@ ELM__INLINE void panel_q4_K(int R, int64_t nb, const uint8_t *w, const char *p, 
                       *lines = w + elm__panel_lines_at(b, VB, 1);
         const __m512i l0 = _mm512_load_si512(lines), l1 = _mm512_load_si512(lines + 64),
                       l2 = _mm512_load_si512(lines + 128);
+        const uint8_t *qh = lines + 64 * 3, *nib = qh + (five ? 64 * QH_LINES : 0);
         /* get_scale_min_k4 on 16 rows: scales 0-3 and mins 0-3 are the low six bits of bytes
          * 0-3 and 4-7; scales and mins 4-7 take their low four bits from bytes 8-11 and their top
          * two from the top bits of bytes 0-3 and 4-7 */
@@ -314,15 +326,21 @@ ELM__INLINE void panel_q4_K(int R, int64_t nb, const uint8_t *w, const char *p, 
         if (R == 1) {
             _Pragma("GCC unroll 4") for (int c = 0; c < 4; c++)
             {
-                const uint8_t *v = lines + 64 * (3 + 8 * c);
+                const uint8_t *v = nib + 64 * 8 * c;
                 prefetch_part(head, ELM__PANEL_HEAD + VB, c, 4, PREFETCH);
                 const int8_t *qs = act_k(p, p_stride, 0, b)->qs + 64 * c;
                 /* sub-block 2c's values 0-15 and 16-31, then 2c + 1's */
                 __m512i s0 = _mm512_setzero_si512(), s1 = _mm512_setzero_si512(),
                         s2 = _mm512_setzero_si512(), s3 = _mm512_setzero_si512();
                 for (int t = 0; t < 8; t++) {
-                    const __m512i x = _mm512_load_si512(v + 64 * t), lo = _mm512_and_si512(x, m4),
-                                  hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), m4);
+                    const __m512i x = _mm512_load_si512(v + 64 * t);
+                    __m512i lo = _mm512_and_si512(x, m4),
+                            hi = _mm512_and_si512(_mm512_srli_epi16(x, 4), m4);
+                    if (five) {
+                        const __m512i h = _mm512_load_si512(qh + 64 * t);
+                        lo = _mm512_ternarylogic_epi32(lo, bit_to_4(h, 2 * c), b4, 0xF8);
+                        hi = _mm512_ternarylogic_epi32(hi, bit_to_4(h, 2 * c + 1), b4, 0xF8);
+                    }
                     if (t < 4) {
                         s0 = _mm512_dpbusd_epi32(s0, lo, bcast4(qs + 4 * t));
                         s2 = _mm512_dpbusd_epi32(s2, hi, bcast4(qs + 32 + 4 * t));
@@ -341,12 +359,15 @@ ELM__INLINE void panel_q4_K(int R, int64_t nb, const uint8_t *w, const char *p, 
         } else {
             _Pragma("GCC unroll 8") for (int j = 0; j < 8; j++)
             {
-                const uint8_t *v = lines + 64 * (3 + 8 * (j / 2));
+                const uint8_t *v = nib + 64 * 8 * (j / 2);
                 prefetch_part(head, ELM__PANEL_HEAD + VB, j, 8, PREFETCH);
                 __m512i q[8];
                 for (int t = 0; t < 8; t++) {
                     const __m512i x = _mm512_load_si512(v + 64 * t);
                     q[t] = _mm512_and_si512(j % 2 ? _mm512_srli_epi16(x, 4) : x, m4);
+                    if (five) /* q | (fifth bits & b4) */
+                        q[t] = _mm512_ternarylogic_epi32(
+                            q[t], bit_to_4(_mm512_load_si512(qh + 64 * t), j), b4, 0xF8);
                 }
                 const __m512i sc = byte_u(j < 4 ? sc03 : sc47, j % 4);
                 UNROLL
@@ -512,7 +533,8 @@ ELM__INLINE void panel_q6_K(int R, int64_t nb, const uint8_t *w, const char *p, 
         _mm512_storeu_ps(y + (size_t)r * ldy, acc[r]);
 }
 
-#define Q4_K_CALL(K) panel_q4_K(K, nb, wp, pr, p_stride, yo, ldy)
+#define Q4_K_CALL(K) panel_k4(K, false, nb, wp, pr, p_stride, yo, ldy)
+#define Q5_K_CALL(K) panel_k4(K, true, nb, wp, pr, p_stride, yo, ldy)
 #define Q6_K_CALL(K) panel_q6_K(K, nb, wp, pr, p_stride, yo, ldy)
 
 ELM__AVX512 void elm__panel_rows_q4_K_avx512(int64_t n, int64_t n_out, const void *w,
@@ -521,6 +543,14 @@ ELM__AVX512 void elm__panel_rows_q4_K_avx512(int64_t n, int64_t n_out, const voi
 {
     const int64_t nb = n / ELM_QK_K;
     EVERY_PANEL(Q4_K_CALL)
+}
+
+ELM__AVX512 void elm__panel_rows_q5_K_avx512(int64_t n, int64_t n_out, const void *w,
+                                             size_t w_stride, const void *p, size_t p_stride,
+                                             int64_t n_act, float *y, size_t ldy)
+{
+    const int64_t nb = n / ELM_QK_K;
+    EVERY_PANEL(Q5_K_CALL)
 }
 
 ELM__AVX512 void elm__panel_rows_q6_K_avx512(int64_t n, int64_t n_out, const void *w,

@@ -110,8 +110,11 @@ void elm__panel_rows_q8_0_avx512(int64_t n, int64_t n_out, const void *w, size_t
 void elm__panel_rows_q5_0_avx512(int64_t n, int64_t n_out, const void *w, size_t w_stride,
                                  const void *p, size_t p_stride, int64_t n_act, float *y,
                                  size_t ldy);
-/* q4_K and q6_K panels read their q8_K activations as they are (no prepare) */
+/* the K-quants' panels read their q8_K activations as they are (no prepare) */
 void elm__panel_rows_q4_K_avx512(int64_t n, int64_t n_out, const void *w, size_t w_stride,
+                                 const void *p, size_t p_stride, int64_t n_act, float *y,
+                                 size_t ldy);
+void elm__panel_rows_q5_K_avx512(int64_t n, int64_t n_out, const void *w, size_t w_stride,
                                  const void *p, size_t p_stride, int64_t n_act, float *y,
                                  size_t ldy);
 void elm__panel_rows_q6_K_avx512(int64_t n, int64_t n_out, const void *w, size_t w_stride,
