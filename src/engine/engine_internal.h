@@ -141,7 +141,7 @@ const float *elm__rope_factors(const elm_model_t *m, uint32_t n_ctx);
  * epilogue sees its outputs, a tile at a time: y holds one buffer of ldy floats (at least
  * elm__matmul_tile_floats) per pool thread, and the thread that computes tile [r0, r1) ×
  * [o0, o1) writes output (r, o) at (r - r0) * (o1 - o0) + o - o0 of its own (gate and up's up,
- * which nothing reads after the epilogue, needs no buffer of all the rows). */
+ * which nothing reads after prefill's epilogue, needs no buffer of all the rows). */
 typedef struct {
     const elm__weight_t *w;
     float *y; /* (n_rows, ldy), or per_tile buffers */
@@ -163,8 +163,8 @@ typedef void (*elm__mm_epilogue_fn)(void *ctx, int which, int64_t r0, int64_t r1
 typedef struct {
     elm__mm_out_t out[ELM__MM_MAX_OUT];
     int n_out;
-    /* Every product has the same ne1 and a task computes the same columns of each (gate and
-     * up, whose epilogue needs both). */
+    /* Every product has the same ne1 and a task computes the same columns of each (prefill's
+     * gate and up, whose epilogue needs both). */
     bool paired;
     int64_t align;                /* tiles of output columns start at multiples of align (1: any) */
     /* Every activation row is computed exactly as a product of that row alone would be (the

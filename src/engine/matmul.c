@@ -5,8 +5,8 @@
  * that converted it, and hands tiles of output rows to the gemv, row after row while the tile's
  * weights stay in cache (or makes one vec_dot per output row); prefill is cut into 2-D tiles
  * handed to the type's gemm kernel. Products of a group (q/k/v, gate/up) share one pool loop, and
- * an epilogue fuses the steps that follow each tile (bias, RoPE, cache store, SiLU × up, residual
- * add) while its outputs are still in cache. */
+ * an epilogue fuses the steps that follow each tile (bias, RoPE, cache store, prefill's SiLU ×
+ * up, residual add) while its outputs are still in cache. */
 
 #include "engine/engine_internal.h"
 
