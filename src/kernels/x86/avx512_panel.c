@@ -79,16 +79,21 @@ ELM__INLINE void lines_q4_0(const uint8_t *v, __m512i *w)
     }
 }
 
+/* Bit j of each byte of h at bit 4 (the fifth bits of q5_0's line j, of q5_K's sub-block j; the
+ * caller masks the rest): a whole-dword shift keeps the bit in its byte. */
+ELM__INLINE __m512i bit_to_4(__m512i h, int j)
+{
+    return j < 4 ? _mm512_slli_epi32(h, 4 - j) : j > 4 ? _mm512_srli_epi32(h, j - 4) : h;
+}
+
 /* q5_0: a line of fifth bits (byte k of lane r: bit j is that of row r's value 4j + k), then
  * q4_0's four lines; line j takes its fifth bits from bit j of each byte, shifted to bit 4. */
 ELM__INLINE void lines_q5_0(const uint8_t *v, __m512i *w)
 {
     const __m512i h = _mm512_load_si512(v), b4 = _mm512_set1_epi8(0x10);
     lines_q4_0(v + 64, w);
-    for (int j = 0; j < 8; j++) {
-        const __m512i t = j < 4 ? _mm512_slli_epi32(h, 4 - j) : _mm512_srli_epi32(h, j - 4);
-        w[j] = _mm512_ternarylogic_epi32(w[j], t, b4, 0xF8); /* w | (t & b4) */
-    }
+    for (int j = 0; j < 8; j++)
+        w[j] = _mm512_ternarylogic_epi32(w[j], bit_to_4(h, j), b4, 0xF8); /* w | (bit & b4) */
 }
 
 ELM__INLINE void lines_q8_0(const uint8_t *v, __m512i *w)
@@ -276,13 +281,6 @@ ELM__INLINE __m512i bsums_dot(const __m512i *pairs, const elm_block_q8_K *a)
 ELM__INLINE const elm_block_q8_K *act_k(const char *p, size_t p_stride, int r, int64_t b)
 {
     return (const elm_block_q8_K *)(const void *)(p + (size_t)r * p_stride) + b;
-}
-
-/* Bit j of each byte of h at bit 4 (q5_K's fifth bits of sub-block j; the caller masks the
- * rest): a whole-dword shift keeps the bit in its byte. */
-ELM__INLINE __m512i bit_to_4(__m512i h, int j)
-{
-    return j < 4 ? _mm512_slli_epi32(h, 4 - j) : j > 4 ? _mm512_srli_epi32(h, j - 4) : h;
 }
 
 /* One q4_K or (five) q5_K panel of nb super-blocks times R activations. Lines of a super-block:
